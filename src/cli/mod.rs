@@ -1,0 +1,592 @@
+//! The command line. Parses flags once, turns them into validated values, and calls the
+//! session. Messages go through the catalog; data goes to stdout, messages to stderr.
+
+mod output;
+mod passphrase;
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::Local;
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::Error;
+use crate::i18n::{Lang, set_lang, t};
+use crate::model::{self, Bsn, ClientPatch, Domain, NewClient, NewNote, NoteKind, parse_choice};
+use crate::session::{Access, Session};
+use crate::store::IdTable;
+use crate::vault::KdfParams;
+
+/// kluis: encrypted client dossiers on your own laptop.
+#[derive(Parser, Debug)]
+#[command(name = "kluis", version, about, long_about = None)]
+pub struct Cli {
+    /// Vault file [default: $KLUIS_VAULT, else $XDG_DATA_HOME/kluis/vault.kluis]
+    #[arg(long, global = true, value_name = "PATH")]
+    vault: Option<PathBuf>,
+    /// Language of messages [default: from LC_ALL/LC_MESSAGES/LANG]
+    #[arg(long, global = true, value_enum)]
+    lang: Option<Lang>,
+    /// Read the passphrase from the first line of this file (for automation)
+    #[arg(long, global = true, value_name = "PATH")]
+    passphrase_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a new vault
+    Init(InitArgs),
+    /// Change the vault's passphrase
+    Passwd(PasswdArgs),
+    /// Clients (dossiers)
+    #[command(subcommand)]
+    Client(ClientCmd),
+    /// Visit notes
+    #[command(subcommand)]
+    Note(NoteCmd),
+    /// Full-text search in client names and notes
+    Search {
+        /// Words to look for (the last one may be the start of a word)
+        #[arg(required = true, num_args = 1..)]
+        query: Vec<String>,
+        /// At most this many results
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decrypt and verify the vault and its previous generation
+    Check {
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct KdfArgs {
+    /// Argon2id memory in MiB [default: 256]
+    #[arg(long, value_name = "MIB")]
+    kdf_memory: Option<u32>,
+    /// Argon2id iterations [default: 3]
+    #[arg(long, value_name = "N")]
+    kdf_iterations: Option<u32>,
+    /// Argon2id lanes [default: 4]
+    #[arg(long, value_name = "N")]
+    kdf_parallelism: Option<u32>,
+}
+
+impl KdfArgs {
+    fn is_set(&self) -> bool {
+        self.kdf_memory.is_some() || self.kdf_iterations.is_some() || self.kdf_parallelism.is_some()
+    }
+
+    fn params(&self, base: KdfParams) -> Result<KdfParams, Error> {
+        let memory_kib = match self.kdf_memory {
+            Some(mib) => mib
+                .checked_mul(1024)
+                .ok_or_else(|| Error::invalid("--kdf-memory", t!("vault.kdf_over_cap")))?,
+            None => base.memory_kib,
+        };
+        let params = KdfParams {
+            memory_kib,
+            iterations: self.kdf_iterations.unwrap_or(base.iterations),
+            parallelism: self.kdf_parallelism.unwrap_or(base.parallelism),
+        };
+        params.check().map_err(|reason| {
+            Error::invalid("--kdf-memory/--kdf-iterations/--kdf-parallelism", reason)
+        })?;
+        Ok(params)
+    }
+}
+
+#[derive(Args, Debug)]
+struct InitArgs {
+    #[command(flatten)]
+    kdf: KdfArgs,
+    /// Also encrypt every save to this age recipient (IT's recovery key); repeatable
+    #[arg(long, value_name = "age1...")]
+    recovery_recipient: Vec<String>,
+    /// Your name, as the author of your notes [default: $USER]
+    #[arg(long)]
+    author: Option<String>,
+    /// Read the new passphrase from this file (for automation)
+    #[arg(long, value_name = "PATH")]
+    new_passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct PasswdArgs {
+    #[command(flatten)]
+    kdf: KdfArgs,
+    /// Read the new passphrase from this file (for automation)
+    #[arg(long, value_name = "PATH")]
+    new_passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum ClientCmd {
+    /// Add a client; prints the new id
+    Add {
+        /// Full name
+        #[arg(long)]
+        name: String,
+        /// Citizen service number (checked with the elfproef)
+        #[arg(long)]
+        bsn: Option<String>,
+        /// Birth date, YYYY-MM-DD
+        #[arg(long)]
+        birth_date: Option<String>,
+        /// jeugd, wmo, participatie, schuldhulp or overig
+        #[arg(long, default_value = "overig")]
+        domain: String,
+        /// Address
+        #[arg(long)]
+        address: Option<String>,
+        /// Phone number
+        #[arg(long)]
+        phone: Option<String>,
+        /// Date the dossier opened, YYYY-MM-DD [default: today]
+        #[arg(long)]
+        opened_on: Option<String>,
+    },
+    /// List open clients (all with --all)
+    List {
+        /// Include closed dossiers
+        #[arg(long)]
+        all: bool,
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client
+    Show {
+        /// Client id or a unique prefix of at least 8 characters
+        id: String,
+        /// Show the full BSN instead of the last three digits
+        #[arg(long)]
+        show_bsn: bool,
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a client's details; an empty value clears a field
+    Edit {
+        /// Client id or a unique prefix of at least 8 characters
+        id: String,
+        /// Full name
+        #[arg(long)]
+        name: Option<String>,
+        /// Citizen service number ("" clears it)
+        #[arg(long)]
+        bsn: Option<String>,
+        /// Birth date, YYYY-MM-DD ("" clears it)
+        #[arg(long)]
+        birth_date: Option<String>,
+        /// jeugd, wmo, participatie, schuldhulp or overig
+        #[arg(long)]
+        domain: Option<String>,
+        /// Address ("" clears it)
+        #[arg(long)]
+        address: Option<String>,
+        /// Phone number ("" clears it)
+        #[arg(long)]
+        phone: Option<String>,
+    },
+    /// Close a dossier
+    Close {
+        /// Client id or a unique prefix of at least 8 characters
+        id: String,
+        /// Closing date, YYYY-MM-DD [default: today]
+        #[arg(long)]
+        on: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum NoteCmd {
+    /// Add a note (text from --text or standard input); prints the new id
+    Add {
+        /// Client id or a unique prefix of at least 8 characters
+        client_id: String,
+        /// huisbezoek (visit), telefoon (phone), observatie (observation) or overig (other)
+        #[arg(long, default_value = "overig")]
+        kind: String,
+        /// When it happened: YYYY-MM-DD[ HH:MM] [default: now]
+        #[arg(long)]
+        at: Option<String>,
+        /// The note; read from standard input when absent
+        #[arg(long)]
+        text: Option<String>,
+        /// This note corrects an earlier one (its id or prefix)
+        #[arg(long, value_name = "NOTE_ID")]
+        supersedes: Option<String>,
+    },
+    /// List a client's notes, newest first
+    List {
+        /// Client id or a unique prefix of at least 8 characters
+        client_id: String,
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The default vault: `$KLUIS_VAULT`, else `$XDG_DATA_HOME/kluis/vault.kluis`, else
+/// `~/.local/share/kluis/vault.kluis`.
+pub fn default_vault_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("KLUIS_VAULT").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    data.join("kluis").join("vault.kluis")
+}
+
+/// Runs kluis with the process's arguments and returns the exit code.
+pub fn main() -> i32 {
+    crate::harden::harden_process();
+    set_lang(Lang::from_env());
+    // --lang must be known before clap prints anything, so look for it first.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(lang) = early_lang(&args) {
+        set_lang(lang);
+    }
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    if let Some(lang) = cli.lang {
+        set_lang(lang);
+    }
+    match run(cli) {
+        Ok(()) => 0,
+        Err(err) => {
+            let code = err.downcast_ref::<Error>().map_or(1, Error::exit_code);
+            eprintln!("kluis: {err:#}");
+            code
+        }
+    }
+}
+
+fn early_lang(args: &[std::ffi::OsString]) -> Option<Lang> {
+    let mut it = args.iter().filter_map(|a| a.to_str());
+    while let Some(a) = it.next() {
+        let value = match a.strip_prefix("--lang") {
+            Some("") => it.next(),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        match value {
+            Some("nl") => return Some(Lang::Nl),
+            Some("en") => return Some(Lang::En),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let path = cli.vault.clone().unwrap_or_else(default_vault_path);
+    let pass_file = cli.passphrase_file.as_deref();
+    match cli.command {
+        Command::Init(args) => init(&path, args),
+        Command::Passwd(args) => passwd(&path, pass_file, args),
+        Command::Client(cmd) => client(&path, pass_file, cmd),
+        Command::Note(cmd) => note(&path, pass_file, cmd),
+        Command::Search { query, limit, json } => {
+            let q = query.join(" ");
+            let Some(fts) = model::fts_query(&q) else {
+                return Err(Error::invalid("QUERY", t!("val.query_empty")).into());
+            };
+            let session = open(&path, pass_file, Access::Read)?;
+            let hits = session.store().search(&fts, limit.clamp(1, 1000))?;
+            output::search(&hits, json)
+        }
+        Command::Check { json } => {
+            let pass = passphrase::existing(pass_file)?;
+            let session = Session::open(&path, &pass, Access::Read)?;
+            let report = session.check(&pass)?;
+            output::check(&report, json)?;
+            if report.is_healthy() {
+                Ok(())
+            } else {
+                Err(Error::Damaged {
+                    path: path.clone(),
+                    reason: t!("check.failed").into_owned(),
+                }
+                .into())
+            }
+        }
+    }
+}
+
+fn open(path: &Path, pass_file: Option<&Path>, access: Access) -> anyhow::Result<Session> {
+    if !path.exists() {
+        return Err(Error::NoVault {
+            path: path.to_owned(),
+        }
+        .into());
+    }
+    let pass = passphrase::existing(pass_file)?;
+    Ok(Session::open(path, &pass, access)?)
+}
+
+fn owner_name(given: Option<String>) -> String {
+    given
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| t!("word.me").into_owned())
+}
+
+fn init(path: &Path, args: InitArgs) -> anyhow::Result<()> {
+    if path.symlink_metadata().is_ok() {
+        return Err(Error::VaultExists {
+            path: path.to_owned(),
+        }
+        .into());
+    }
+    let params = args.kdf.params(KdfParams::DEFAULT)?;
+    crate::session::parse_recipients(&args.recovery_recipient)?;
+    let owner = model::parse_name("--author", &owner_name(args.author))?;
+    if params.is_test_strength() {
+        eprintln!("{}", t!("warn.kdf_test_only"));
+    }
+    let pass = passphrase::new(args.new_passphrase_file.as_deref(), &[&owner])?;
+    if std::io::stderr().is_terminal() {
+        eprintln!("{}", t!("status.deriving"));
+    }
+    let session = Session::create(path, &pass, params, &args.recovery_recipient, &owner)?;
+    eprintln!("{}", t!("done.init", path = session.path().display()));
+    Ok(())
+}
+
+fn passwd(path: &Path, pass_file: Option<&Path>, args: PasswdArgs) -> anyhow::Result<()> {
+    let mut session = open(path, pass_file, Access::Write)?;
+    let params = if args.kdf.is_set() {
+        Some(args.kdf.params(session.kdf_params())?)
+    } else {
+        None
+    };
+    if params.is_some_and(|p| p.is_test_strength()) {
+        eprintln!("{}", t!("warn.kdf_test_only"));
+    }
+    let owner = session.store().meta("owner")?.unwrap_or_default();
+    let new = passphrase::new(args.new_passphrase_file.as_deref(), &[&owner])?;
+    session.change_passphrase(&new, params)?;
+    eprintln!("{}", t!("done.passwd"));
+    Ok(())
+}
+
+fn optional<T>(
+    value: Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, Error>,
+) -> Result<Option<T>, Error> {
+    value.map(|v| parse(&v)).transpose()
+}
+
+/// For `edit`: absent leaves the field alone, "" clears it, anything else is parsed.
+fn clearable<T>(
+    value: Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, Error>,
+) -> Result<Option<Option<T>>, Error> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.trim().is_empty() => Ok(Some(None)),
+        Some(v) => parse(&v).map(|x| Some(Some(x))),
+    }
+}
+
+fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Result<()> {
+    let today = Local::now().date_naive();
+    match cmd {
+        ClientCmd::Add {
+            name,
+            bsn,
+            birth_date,
+            domain,
+            address,
+            phone,
+            opened_on,
+        } => {
+            let new = NewClient {
+                name: model::parse_name("--name", &name)?,
+                bsn: optional(bsn, Bsn::parse)?,
+                birth_date: optional(birth_date, |v| model::parse_birth_date(v, today))?,
+                address: optional(address, |v| model::parse_optional_line("--address", v))?
+                    .flatten(),
+                phone: optional(phone, |v| model::parse_optional_line("--phone", v))?.flatten(),
+                domain: parse_choice("--domain", &domain, Domain::ALL)?,
+                opened_on: optional(opened_on, |v| model::parse_date("--opened-on", v))?
+                    .unwrap_or(today),
+            };
+            let mut session = open(path, pass_file, Access::Write)?;
+            let id = session.change(|s| s.add_client(&new))?;
+            println!("{id}");
+            Ok(())
+        }
+        ClientCmd::List { all, json } => {
+            let session = open(path, pass_file, Access::Read)?;
+            output::clients(&session.store().clients(all)?, json)
+        }
+        ClientCmd::Show { id, show_bsn, json } => {
+            let prefix = model::parse_id_prefix("ID", &id)?;
+            let session = open(path, pass_file, Access::Read)?;
+            let id = session.store().resolve_id(IdTable::Client, &prefix)?;
+            output::client(&session.store().client(&id)?, show_bsn, json)
+        }
+        ClientCmd::Edit {
+            id,
+            name,
+            bsn,
+            birth_date,
+            domain,
+            address,
+            phone,
+        } => {
+            let prefix = model::parse_id_prefix("ID", &id)?;
+            let patch = ClientPatch {
+                name: optional(name, |v| model::parse_name("--name", v))?,
+                bsn: clearable(bsn, Bsn::parse)?,
+                birth_date: clearable(birth_date, |v| model::parse_birth_date(v, today))?,
+                address: clearable(address, |v| model::parse_name("--address", v))?,
+                phone: clearable(phone, |v| model::parse_name("--phone", v))?,
+                domain: optional(domain, |v| parse_choice("--domain", v, Domain::ALL))?,
+            };
+            if patch.is_empty() {
+                return Err(Error::invalid(
+                    "--name/--bsn/--birth-date/--domain/--address/--phone",
+                    t!("val.nothing_to_change"),
+                )
+                .into());
+            }
+            let mut session = open(path, pass_file, Access::Write)?;
+            let id = session.store().resolve_id(IdTable::Client, &prefix)?;
+            let changed = session.change(|s| s.edit_client(&id, &patch))?;
+            eprintln!(
+                "{}",
+                if changed {
+                    t!("done.edited", id = id)
+                } else {
+                    t!("done.unchanged", id = id)
+                }
+            );
+            Ok(())
+        }
+        ClientCmd::Close { id, on } => {
+            let prefix = model::parse_id_prefix("ID", &id)?;
+            let on = optional(on, |v| model::parse_date("--on", v))?.unwrap_or(today);
+            let mut session = open(path, pass_file, Access::Write)?;
+            let id = session.store().resolve_id(IdTable::Client, &prefix)?;
+            let closed = session.change(|s| s.close_client(&id, on))?;
+            eprintln!(
+                "{}",
+                if closed {
+                    t!("done.closed", id = id)
+                } else {
+                    t!("done.already_closed", id = id)
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+fn note(path: &Path, pass_file: Option<&Path>, cmd: NoteCmd) -> anyhow::Result<()> {
+    match cmd {
+        NoteCmd::Add {
+            client_id,
+            kind,
+            at,
+            text,
+            supersedes,
+        } => {
+            let prefix = model::parse_id_prefix("CLIENT_ID", &client_id)?;
+            let kind = parse_choice("--kind", &kind, NoteKind::ALL)?;
+            let occurred_at = optional(at, |v| model::parse_datetime("--at", v))?
+                .unwrap_or_else(|| Local::now().naive_local());
+            let supersedes = optional(supersedes, |v| model::parse_id_prefix("--supersedes", v))?;
+            if let Some(t) = &text {
+                model::parse_note_body(t)?;
+            }
+            // Lock and unlock before reading standard input: a busy or wrong vault is
+            // reported before anyone types a long note.
+            let mut session = open(path, pass_file, Access::Write)?;
+            let client_id = session.store().resolve_id(IdTable::Client, &prefix)?;
+            let supersedes = supersedes
+                .map(|p| session.store().resolve_id(IdTable::Note, &p))
+                .transpose()?;
+            let body = match text {
+                Some(t) => t,
+                None => {
+                    if std::io::stdin().is_terminal() {
+                        eprintln!("{}", t!("prompt.note_stdin"));
+                    }
+                    let mut buf = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut buf)
+                        .with_context(|| t!("io.stdin").into_owned())?;
+                    buf
+                }
+            };
+            let body = model::parse_note_body(&body)?;
+            let author = session
+                .store()
+                .meta("owner")?
+                .unwrap_or_else(|| owner_name(None));
+            let new = NewNote {
+                client_id,
+                kind,
+                occurred_at,
+                body,
+                author,
+                supersedes,
+            };
+            let id = session.change(|s| s.add_note(&new))?;
+            println!("{id}");
+            Ok(())
+        }
+        NoteCmd::List { client_id, json } => {
+            let prefix = model::parse_id_prefix("CLIENT_ID", &client_id)?;
+            let session = open(path, pass_file, Access::Read)?;
+            let id = session.store().resolve_id(IdTable::Client, &prefix)?;
+            output::notes(&session.store().notes(&id)?, json)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lang_is_found_before_parsing() {
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            early_lang(&args(&["kluis", "--lang", "nl", "init"])),
+            Some(Lang::Nl)
+        );
+        assert_eq!(
+            early_lang(&args(&["kluis", "init", "--lang=en"])),
+            Some(Lang::En)
+        );
+        assert_eq!(early_lang(&args(&["kluis", "init"])), None);
+    }
+}

@@ -1,0 +1,203 @@
+//! Printing records as text (labels from the catalog) or as stable JSON (docs/json.md).
+
+use serde_json::{Value, json};
+
+use crate::i18n::t;
+use crate::model::{Client, Note, SearchHit};
+use crate::session::CheckReport;
+
+fn print_json(value: &Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn client_json(c: &Client, show_bsn: bool) -> anyhow::Result<Value> {
+    let mut v = serde_json::to_value(c)?;
+    let bsn = c.bsn.as_ref().map(|b| {
+        if show_bsn {
+            b.digits().to_owned()
+        } else {
+            b.masked()
+        }
+    });
+    v["bsn"] = json!(bsn);
+    Ok(v)
+}
+
+/// `client list`.
+pub fn clients(rows: &[(Client, u64, Option<String>)], as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        let mut out = Vec::new();
+        for (c, notes, last) in rows {
+            let mut v = client_json(c, false)?;
+            v["note_count"] = json!(notes);
+            v["last_contact"] = json!(last);
+            out.push(v);
+        }
+        return print_json(&Value::Array(out));
+    }
+    if rows.is_empty() {
+        eprintln!("{}", t!("list.no_clients"));
+        return Ok(());
+    }
+    for (c, notes, last) in rows {
+        let last = last
+            .as_deref()
+            .map(|l| &l[..10.min(l.len())])
+            .unwrap_or("-");
+        println!(
+            "{}  {:<12} {:<6} {:>4}  {:<10}  {}",
+            c.id, c.domain, c.status, notes, last, c.name
+        );
+    }
+    Ok(())
+}
+
+/// `client show`.
+pub fn client(c: &Client, show_bsn: bool, as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        return print_json(&client_json(c, show_bsn)?);
+    }
+    let none = || "-".to_owned();
+    let bsn = c.bsn.as_ref().map(|b| {
+        if show_bsn {
+            b.digits().to_owned()
+        } else {
+            b.masked()
+        }
+    });
+    let rows = [
+        (t!("field.id"), c.id.clone()),
+        (t!("field.name"), c.name.clone()),
+        (t!("field.bsn"), bsn.unwrap_or_else(none)),
+        (
+            t!("field.birth_date"),
+            c.birth_date.map(|d| d.to_string()).unwrap_or_else(none),
+        ),
+        (t!("field.address"), c.address.clone().unwrap_or_else(none)),
+        (t!("field.phone"), c.phone.clone().unwrap_or_else(none)),
+        (t!("field.domain"), c.domain.to_string()),
+        (t!("field.status"), c.status.to_string()),
+        (t!("field.opened_on"), c.opened_on.to_string()),
+        (
+            t!("field.closed_on"),
+            c.closed_on.map(|d| d.to_string()).unwrap_or_else(none),
+        ),
+    ];
+    let width = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    for (label, value) in rows {
+        println!("{:<width$} {value}", format!("{label}:"));
+    }
+    Ok(())
+}
+
+/// `note list`.
+pub fn notes(notes: &[Note], as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        return print_json(&serde_json::to_value(notes)?);
+    }
+    if notes.is_empty() {
+        eprintln!("{}", t!("list.no_notes"));
+        return Ok(());
+    }
+    for n in notes {
+        let when = n.occurred_at.replacen('T', " ", 1);
+        let mut line = format!(
+            "{}  {:<11} {}  {}",
+            &when[..16.min(when.len())],
+            n.kind,
+            n.id,
+            n.author
+        );
+        if let Some(by) = &n.superseded_by {
+            line.push_str(&format!("  [{}]", t!("list.superseded_by", id = by)));
+        }
+        if let Some(old) = &n.supersedes {
+            line.push_str(&format!("  [{}]", t!("list.corrects", id = old)));
+        }
+        println!("{line}");
+        for body_line in n.body.lines() {
+            println!("    {body_line}");
+        }
+        println!();
+    }
+    Ok(())
+}
+
+/// `search`.
+pub fn search(hits: &[SearchHit], as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        return print_json(&serde_json::to_value(hits)?);
+    }
+    if hits.is_empty() {
+        eprintln!("{}", t!("list.no_hits"));
+        return Ok(());
+    }
+    for h in hits {
+        let kind = if h.kind == "client" {
+            t!("word.client")
+        } else {
+            t!("word.note")
+        };
+        println!(
+            "{:<7} {}  {}  {}",
+            kind,
+            h.id,
+            h.client_name,
+            h.snippet.replace('\n', " ")
+        );
+    }
+    Ok(())
+}
+
+/// `check`.
+pub fn check(r: &CheckReport, as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        let mut v = serde_json::to_value(r)?;
+        v["ok"] = json!(r.is_healthy());
+        return print_json(&v);
+    }
+    println!(
+        "{}",
+        t!(
+            "check.schema",
+            version = r.schema_version,
+            generation = r.generation
+        )
+    );
+    println!(
+        "{}",
+        t!("check.counts", clients = r.clients, notes = r.notes)
+    );
+    if r.problems.is_empty() {
+        println!("{}", t!("check.integrity_ok"));
+    } else {
+        for p in &r.problems {
+            println!("{}", t!("check.problem", problem = p));
+        }
+    }
+    println!(
+        "{}",
+        t!("check.recovery", count = r.recovery_recipients.len())
+    );
+    match &r.previous {
+        None => println!("{}", t!("check.no_previous")),
+        Some(p) if p.problems.is_empty() => {
+            println!(
+                "{}",
+                t!("check.previous_ok", generation = p.generation.unwrap_or(0))
+            )
+        }
+        Some(p) => {
+            for problem in &p.problems {
+                println!("{}", t!("check.previous_problem", problem = problem));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! The errors a user can meet, each with a message in their language and an exit code.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::i18n::t;
+
+/// Result with kluis's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in kluis, one variant per thing a user can meet.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No vault file at the path.
+    #[error("{}", t!("err.no_vault", path = .path.display()))]
+    NoVault { path: PathBuf },
+    /// `init` would overwrite an existing file.
+    #[error("{}", t!("err.vault_exists", path = .path.display()))]
+    VaultExists { path: PathBuf },
+    /// The passphrase does not open the vault (or the passphrase stanza was damaged).
+    #[error("{}", t!("err.wrong_passphrase"))]
+    WrongPassphrase,
+    /// Not a kluis vault, damaged, or tampered with. `reason` is already localized.
+    #[error("{}", t!("err.damaged", path = .path.display(), reason = .reason))]
+    Damaged { path: PathBuf, reason: String },
+    /// Another kluis process holds the vault.
+    #[error("{}", t!("err.in_use", path = .path.display()))]
+    InUse { path: PathBuf },
+    /// The file changed on disk since kluis opened it; saving would lose those changes.
+    #[error("{}", t!("err.changed_on_disk", path = .path.display()))]
+    ChangedOnDisk { path: PathBuf },
+    /// Invalid input; `field` names the flag or field, `reason` is localized.
+    #[error("{}", t!("err.invalid", field = .field, reason = .reason))]
+    Invalid { field: String, reason: String },
+    /// No record with this id.
+    #[error("{}", t!("err.not_found", what = .what, id = .id))]
+    NotFound { what: String, id: String },
+    /// An id prefix that matches more than one record.
+    #[error("{}", t!("err.ambiguous", id = .id, candidates = .candidates.join(", ")))]
+    Ambiguous { id: String, candidates: Vec<String> },
+    /// A new passphrase that zxcvbn scores below 3; `advice` is localized.
+    #[error("{}", t!("err.weak_passphrase", advice = .advice))]
+    WeakPassphrase { advice: String },
+    /// The two entries of a new passphrase differ.
+    #[error("{}", t!("err.passphrase_mismatch"))]
+    PassphraseMismatch,
+    /// No way to ask for a passphrase.
+    #[error("{}", t!("err.no_passphrase"))]
+    NoPassphrase,
+    /// A file operation failed; `context` is localized.
+    #[error("{}", t!("err.io", context = .context, error = .source))]
+    Io { context: String, source: io::Error },
+    /// SQLite failed on a healthy vault (a bug, or out of memory).
+    #[error("{}", t!("err.database", error = .0))]
+    Database(#[from] rusqlite::Error),
+    /// The age library refused to encrypt.
+    #[error("{}", t!("err.encrypt", error = .0))]
+    Encrypt(String),
+}
+
+impl Error {
+    /// The documented exit code (see README.md).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Invalid { .. }
+            | Error::NotFound { .. }
+            | Error::Ambiguous { .. }
+            | Error::WeakPassphrase { .. }
+            | Error::PassphraseMismatch
+            | Error::NoPassphrase => 2,
+            Error::WrongPassphrase => 3,
+            Error::Damaged { .. } => 4,
+            Error::InUse { .. } | Error::ChangedOnDisk { .. } => 5,
+            Error::NoVault { .. }
+            | Error::VaultExists { .. }
+            | Error::Io { .. }
+            | Error::Database(_)
+            | Error::Encrypt(_) => 1,
+        }
+    }
+
+    /// An invalid-input error for `field` with a catalog key and its arguments already
+    /// rendered into `reason`.
+    pub fn invalid(field: &str, reason: impl Into<String>) -> Error {
+        Error::Invalid {
+            field: field.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Wraps an IO error with a localized description of what was being done.
+    pub fn io(context: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}

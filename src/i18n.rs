@@ -1,0 +1,128 @@
+//! Language selection for the nl/en message catalog (`src/locales/app.yml`).
+
+pub use rust_i18n::t;
+
+/// A language kluis speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// Nederlands
+    Nl,
+    /// English
+    En,
+}
+
+impl Lang {
+    /// The catalog's locale code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Nl => "nl",
+            Lang::En => "en",
+        }
+    }
+
+    /// Picks the language from the usual POSIX variables: Dutch when the first one set
+    /// starts with `nl`, English otherwise.
+    pub fn from_env() -> Lang {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    fn from_vars(get: impl Fn(&str) -> Option<String>) -> Lang {
+        // Same precedence as gettext: LC_ALL beats LC_MESSAGES beats LANG.
+        for name in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+            if let Some(value) = get(name).filter(|v| !v.is_empty()) {
+                return if value.starts_with("nl") {
+                    Lang::Nl
+                } else {
+                    Lang::En
+                };
+            }
+        }
+        Lang::En
+    }
+}
+
+/// Makes `lang` the language of every message from now on.
+pub fn set_lang(lang: Lang) {
+    rust_i18n::set_locale(lang.code());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn dutch_when_first_set_variable_starts_with_nl() {
+        assert_eq!(Lang::from_vars(vars(&[("LANG", "nl_NL.UTF-8")])), Lang::Nl);
+        assert_eq!(
+            Lang::from_vars(vars(&[("LC_ALL", "en_US"), ("LANG", "nl_NL")])),
+            Lang::En
+        );
+        assert_eq!(Lang::from_vars(vars(&[("LC_MESSAGES", "nl_BE")])), Lang::Nl);
+        assert_eq!(Lang::from_vars(vars(&[])), Lang::En);
+        assert_eq!(
+            Lang::from_vars(vars(&[("LC_ALL", ""), ("LANG", "nl")])),
+            Lang::Nl
+        );
+    }
+
+    /// Every key in the catalog has a Dutch and an English text, and they differ unless the
+    /// text has no words to translate.
+    #[test]
+    fn catalog_is_complete_in_both_languages() {
+        let catalog = include_str!("locales/app.yml");
+        let keys: Vec<&str> = catalog
+            .lines()
+            .filter(|l| !l.starts_with([' ', '#', '_']) && l.ends_with(':'))
+            .map(|l| l.trim_end_matches(':'))
+            .collect();
+        assert!(keys.len() > 100, "catalog looks empty: {}", keys.len());
+        for key in keys {
+            let nl = t!(key, locale = "nl");
+            let en = t!(key, locale = "en");
+            assert_ne!(nl, key, "{key} has no Dutch text");
+            assert_ne!(en, key, "{key} has no English text");
+        }
+    }
+
+    /// Every key the code uses exists in the catalog.
+    #[test]
+    fn every_key_used_in_the_code_exists() {
+        let catalog = include_str!("locales/app.yml");
+        let sources = [
+            include_str!("error.rs"),
+            include_str!("model.rs"),
+            include_str!("store/mod.rs"),
+            include_str!("vault.rs"),
+            include_str!("session.rs"),
+            include_str!("cli/mod.rs"),
+            include_str!("cli/output.rs"),
+            include_str!("cli/passphrase.rs"),
+        ];
+        let mut checked = 0;
+        for src in sources {
+            for (at, _) in src.match_indices("t!(\"") {
+                // Skip format!( and friends: the macro name must be exactly `t`.
+                if src[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let rest = &src[at + 4..];
+                let key = &rest[..rest.find('"').unwrap()];
+                assert!(
+                    catalog.contains(&format!("\n{key}:\n")),
+                    "key {key} missing from app.yml"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 80, "only {checked} keys found");
+    }
+}

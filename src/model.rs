@@ -1,0 +1,492 @@
+//! Records and their validation. No IO here.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::i18n::t;
+
+/// Schema version this build reads and writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i32 = 1;
+
+macro_rules! text_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $code:literal $(| $alias:literal)*),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// Every value, in display order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored (and JSON) spelling.
+            pub fn code(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ();
+            fn from_str(s: &str) -> std::result::Result<Self, ()> {
+                let s = s.trim().to_lowercase();
+                match s.as_str() {
+                    $($code $(| $alias)* => Ok($name::$variant),)+
+                    _ => Err(()),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// The part of the sociaal domein a client is helped in.
+    Domain {
+        Jeugd => "jeugd" | "youth",
+        Wmo => "wmo",
+        Participatie => "participatie" | "participation" | "werk" | "inkomen",
+        Schuldhulp => "schuldhulp" | "debt",
+        Overig => "overig" | "other",
+    }
+);
+
+text_enum!(
+    /// Whether a dossier is open.
+    Status {
+        Open => "open",
+        Closed => "closed" | "gesloten",
+    }
+);
+
+text_enum!(
+    /// What kind of contact a note records.
+    NoteKind {
+        Huisbezoek => "huisbezoek" | "visit",
+        Telefoon => "telefoon" | "phone",
+        Observatie => "observatie" | "observation",
+        Overig => "overig" | "other",
+    }
+);
+
+/// Parses a text enum for `field`, listing the allowed values when it does not fit.
+pub fn parse_choice<T: FromStr + fmt::Display + Copy>(
+    field: &str,
+    value: &str,
+    all: &[T],
+) -> Result<T> {
+    value.parse().map_err(|_| {
+        let allowed: Vec<String> = all.iter().map(|v| v.to_string()).collect();
+        Error::invalid(
+            field,
+            t!("val.choice", value = value, allowed = allowed.join(", ")),
+        )
+    })
+}
+
+/// A Dutch citizen service number (burgerservicenummer), checked with the elfproef.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Bsn(String);
+
+impl Bsn {
+    /// Validates 8 or 9 digits (spaces and dots allowed) with the elfproef.
+    pub fn parse(input: &str) -> Result<Bsn> {
+        let digits: String = input
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '.' | '-'))
+            .collect();
+        if !(digits.len() == 8 || digits.len() == 9) || !digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(Error::invalid("--bsn", t!("val.bsn_digits")));
+        }
+        // An 8-digit BSN is a 9-digit one with a leading zero that got lost.
+        let digits = format!("{digits:0>9}");
+        if !elfproef(&digits) {
+            return Err(Error::invalid("--bsn", t!("val.bsn_elfproef")));
+        }
+        Ok(Bsn(digits))
+    }
+
+    /// All nine digits.
+    pub fn digits(&self) -> &str {
+        &self.0
+    }
+
+    /// Shown as `******789`: enough to match a letter, too little to misuse.
+    pub fn masked(&self) -> String {
+        format!("******{}", &self.0[6..])
+    }
+}
+
+impl fmt::Debug for Bsn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Bsn({})", self.masked())
+    }
+}
+
+/// The elfproef for BSNs: 9·d1 + 8·d2 + … + 2·d8 − 1·d9 is a non-zero multiple of 11.
+fn elfproef(nine_digits: &str) -> bool {
+    let d: Vec<i64> = nine_digits.bytes().map(|b| i64::from(b - b'0')).collect();
+    let sum: i64 = (0..8).map(|i| d[i] * (9 - i as i64)).sum::<i64>() - d[8];
+    sum != 0 && sum % 11 == 0
+}
+
+/// Parses `YYYY-MM-DD` for `field`.
+pub fn parse_date(field: &str, value: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
+        .map_err(|_| Error::invalid(field, t!("val.date", value = value)))
+}
+
+/// A birth date: a real date, not in the future, not before 1900.
+pub fn parse_birth_date(value: &str, today: NaiveDate) -> Result<NaiveDate> {
+    let date = parse_date("--birth-date", value)?;
+    if date > today {
+        return Err(Error::invalid(
+            "--birth-date",
+            t!("val.date_future", value = value),
+        ));
+    }
+    if date < NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date") {
+        return Err(Error::invalid(
+            "--birth-date",
+            t!("val.date_too_old", value = value),
+        ));
+    }
+    Ok(date)
+}
+
+/// Parses when a contact happened: `YYYY-MM-DD`, `YYYY-MM-DD HH:MM` or `YYYY-MM-DDTHH:MM[:SS]`,
+/// local time. A bare date means the start of that day.
+pub fn parse_datetime(field: &str, value: &str) -> Result<NaiveDateTime> {
+    let v = value.trim();
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(v, fmt) {
+            return Ok(dt);
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        return Ok(d.and_time(NaiveTime::MIN));
+    }
+    Err(Error::invalid(field, t!("val.datetime", value = value)))
+}
+
+/// Stored spelling of a local date-time.
+pub fn format_datetime(dt: NaiveDateTime) -> String {
+    dt.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// A name: trimmed, not empty, at most 200 characters, no control characters.
+pub fn parse_name(field: &str, value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::invalid(field, t!("val.empty")));
+    }
+    if v.chars().count() > 200 {
+        return Err(Error::invalid(field, t!("val.too_long", max = 200)));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(Error::invalid(field, t!("val.control_chars")));
+    }
+    Ok(v.to_owned())
+}
+
+/// An optional one-line text field (address, phone); empty means none.
+pub fn parse_optional_line(field: &str, value: &str) -> Result<Option<String>> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    parse_name(field, value).map(Some)
+}
+
+/// A note body: not empty after trimming, at most 1 MB.
+pub fn parse_note_body(value: &str) -> Result<String> {
+    let v = value.trim_end_matches(['\n', '\r']);
+    if v.trim().is_empty() {
+        return Err(Error::invalid("--text", t!("val.empty")));
+    }
+    if v.len() > 1_000_000 {
+        return Err(Error::invalid(
+            "--text",
+            t!("val.too_long", max = 1_000_000),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+/// A client as stored.
+#[derive(Clone, Debug, Serialize)]
+pub struct Client {
+    /// UUID v7.
+    pub id: String,
+    /// Full name.
+    pub name: String,
+    /// Citizen service number, if recorded.
+    #[serde(skip)]
+    pub bsn: Option<Bsn>,
+    /// Birth date.
+    pub birth_date: Option<NaiveDate>,
+    /// Address.
+    pub address: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// Domain.
+    pub domain: Domain,
+    /// Open or closed.
+    pub status: Status,
+    /// When the dossier was opened.
+    pub opened_on: NaiveDate,
+    /// When it was closed.
+    pub closed_on: Option<NaiveDate>,
+    /// Created (UTC, RFC 3339).
+    pub created_at: String,
+    /// Last changed (UTC, RFC 3339).
+    pub updated_at: String,
+}
+
+/// What `client add` asks for.
+#[derive(Clone, Debug)]
+pub struct NewClient {
+    /// Full name.
+    pub name: String,
+    /// BSN.
+    pub bsn: Option<Bsn>,
+    /// Birth date.
+    pub birth_date: Option<NaiveDate>,
+    /// Address.
+    pub address: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Domain.
+    pub domain: Domain,
+    /// Opening date.
+    pub opened_on: NaiveDate,
+}
+
+/// A change to a client: `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Clone, Debug, Default)]
+pub struct ClientPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New or cleared BSN.
+    pub bsn: Option<Option<Bsn>>,
+    /// New or cleared birth date.
+    pub birth_date: Option<Option<NaiveDate>>,
+    /// New or cleared address.
+    pub address: Option<Option<String>>,
+    /// New or cleared phone.
+    pub phone: Option<Option<String>>,
+    /// New domain.
+    pub domain: Option<Domain>,
+}
+
+impl ClientPatch {
+    /// True when nothing would change.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.bsn.is_none()
+            && self.birth_date.is_none()
+            && self.address.is_none()
+            && self.phone.is_none()
+            && self.domain.is_none()
+    }
+}
+
+/// A visit note. Notes are append-only; a correction supersedes an older note.
+#[derive(Clone, Debug, Serialize)]
+pub struct Note {
+    /// UUID v7.
+    pub id: String,
+    /// The client it is about.
+    pub client_id: String,
+    /// Kind of contact.
+    pub kind: NoteKind,
+    /// When the contact happened (local time).
+    pub occurred_at: String,
+    /// The text.
+    pub body: String,
+    /// Who wrote it.
+    pub author: String,
+    /// When it was written (UTC, RFC 3339).
+    pub created_at: String,
+    /// The note this one corrects.
+    pub supersedes: Option<String>,
+    /// The note that corrects this one.
+    pub superseded_by: Option<String>,
+}
+
+/// What `note add` asks for.
+#[derive(Clone, Debug)]
+pub struct NewNote {
+    /// Client id (full).
+    pub client_id: String,
+    /// Kind.
+    pub kind: NoteKind,
+    /// When it happened.
+    pub occurred_at: NaiveDateTime,
+    /// Text.
+    pub body: String,
+    /// Author.
+    pub author: String,
+    /// Note id (full) that this one corrects.
+    pub supersedes: Option<String>,
+}
+
+/// One search result.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchHit {
+    /// `client` or `note`.
+    pub kind: &'static str,
+    /// Id of the client or note.
+    pub id: String,
+    /// The client it belongs to.
+    pub client_id: String,
+    /// That client's name.
+    pub client_name: String,
+    /// Matching text with the match between `[` and `]`.
+    pub snippet: String,
+    /// bm25 rank: lower is better.
+    pub rank: f64,
+}
+
+/// Minimum length of an id prefix.
+pub const MIN_ID_PREFIX: usize = 8;
+
+/// Checks an id or id prefix given on the command line.
+pub fn parse_id_prefix(field: &str, value: &str) -> Result<String> {
+    let v = value.trim().to_lowercase();
+    if v.len() < MIN_ID_PREFIX {
+        return Err(Error::invalid(
+            field,
+            t!("val.id_short", min = MIN_ID_PREFIX),
+        ));
+    }
+    if !v.chars().all(|c| c.is_ascii_hexdigit() || c == '-') || v.len() > 36 {
+        return Err(Error::invalid(field, t!("val.id_chars")));
+    }
+    Ok(v)
+}
+
+/// Turns what a person types into an FTS5 query: every word must match, the last one as a
+/// prefix so results appear while typing. Quoting each word keeps FTS5 syntax out of reach.
+pub fn fts_query(input: &str) -> Option<String> {
+    let words: Vec<String> = input
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{w}\""))
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    let mut q = words.join(" ");
+    q.push('*');
+    Some(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn elfproef_accepts_known_valid_numbers() {
+        // 111222333 and 123456782 are the usual test BSNs; 12345672 is 012345672 without its zero.
+        for ok in ["111222333", "123456782", "12345672", "1112.22.333"] {
+            assert!(Bsn::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "123456789",
+            "000000000",
+            "12345678a",
+            "1234567",
+            "1234567890",
+            "",
+        ] {
+            assert!(Bsn::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bsn_is_masked_but_for_last_three() {
+        let b = Bsn::parse("111222333").unwrap();
+        assert_eq!(b.masked(), "******333");
+        assert!(!format!("{b:?}").contains("111222"));
+    }
+
+    #[test]
+    fn choices_accept_dutch_and_english() {
+        assert_eq!("visit".parse::<NoteKind>(), Ok(NoteKind::Huisbezoek));
+        assert_eq!("Huisbezoek".parse::<NoteKind>(), Ok(NoteKind::Huisbezoek));
+        assert_eq!("schuldhulp".parse::<Domain>(), Ok(Domain::Schuldhulp));
+        assert!(parse_choice("--domain", "zorg", Domain::ALL).is_err());
+    }
+
+    #[test]
+    fn dates_are_checked() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        assert!(parse_birth_date("1981-02-29", today).is_err());
+        assert!(parse_birth_date("1984-02-29", today).is_ok());
+        assert!(parse_birth_date("2030-01-01", today).is_err());
+        assert!(parse_birth_date("1800-01-01", today).is_err());
+        assert_eq!(
+            format_datetime(parse_datetime("--at", "2026-03-04 09:30").unwrap()),
+            "2026-03-04T09:30:00"
+        );
+        assert!(parse_datetime("--at", "gisteren").is_err());
+    }
+
+    #[test]
+    fn fts_query_quotes_words() {
+        assert_eq!(fts_query("jan de"), Some("\"jan\" \"de\"*".into()));
+        assert_eq!(
+            fts_query("NEAR(\"x\" OR"),
+            Some("\"NEAR\" \"x\" \"OR\"*".into())
+        );
+        assert_eq!(fts_query("  --  "), None);
+    }
+
+    #[test]
+    fn id_prefix_rules() {
+        assert!(parse_id_prefix("ID", "0193abcd").is_ok());
+        assert!(parse_id_prefix("ID", "0193abc").is_err());
+        assert!(parse_id_prefix("ID", "0193abcz").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn valid_bsns_round_trip_and_one_digit_change_breaks_them(n in 10_000_000u32..999_999_999) {
+            let s = format!("{n:09}");
+            if let Ok(b) = Bsn::parse(&s) {
+                prop_assert_eq!(b.digits(), s.as_str());
+                // The elfproef catches every single-digit error.
+                for pos in 0..9 {
+                    let mut bytes = s.clone().into_bytes();
+                    bytes[pos] = b'0' + (bytes[pos] - b'0' + 1) % 10;
+                    prop_assert!(Bsn::parse(std::str::from_utf8(&bytes).unwrap()).is_err());
+                }
+            }
+        }
+
+        #[test]
+        fn fts_query_never_passes_syntax_through(input in ".{0,40}") {
+            if let Some(q) = fts_query(&input) {
+                for part in q.trim_end_matches('*').split(' ') {
+                    prop_assert!(part.starts_with('"') && part.ends_with('"'));
+                    prop_assert!(!part[1..part.len()-1].contains('"'));
+                }
+            }
+        }
+    }
+}

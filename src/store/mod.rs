@@ -1,0 +1,655 @@
+//! The SQLite database, in memory only. No crypto and no files here: the image comes in
+//! through a reader and goes out as a borrowed buffer.
+
+use std::io::Read;
+
+use chrono::{NaiveDate, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::error::{Error, Result};
+use crate::i18n::t;
+use crate::model::{
+    Bsn, Client, ClientPatch, Domain, NewClient, NewNote, Note, NoteKind, SCHEMA_VERSION,
+    SearchHit, Status, format_datetime,
+};
+
+/// `PRAGMA application_id` of a kluis database: "klus" in ASCII.
+pub const APPLICATION_ID: i32 = 0x6b6c_7573;
+
+/// Numbered migrations; entry N-1 brings the schema from version N-1 to N.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// An open, in-memory kluis database.
+pub struct Store {
+    conn: Connection,
+}
+
+/// Why an image could not be loaded.
+#[derive(Debug)]
+pub enum ImageError {
+    /// SQLite could not read it (not a database, corrupt, or the reader failed).
+    Unreadable(rusqlite::Error),
+    /// A SQLite database, but not a kluis one.
+    NotKluis,
+    /// Written by a newer kluis with this schema version.
+    TooNew(i32),
+}
+
+fn now_utc() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A new UUID v7: time-ordered, so lists sort by creation for free.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+impl Store {
+    fn configure(conn: &Connection) -> rusqlite::Result<()> {
+        // Belt and braces next to SQLITE_TEMP_STORE=3 at compile time.
+        conn.execute_batch(
+            "PRAGMA temp_store = MEMORY;
+             PRAGMA secure_delete = ON;
+             PRAGMA trusted_schema = OFF;
+             PRAGMA foreign_keys = ON;",
+        )?;
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+        Ok(())
+    }
+
+    fn open_memory() -> rusqlite::Result<Connection> {
+        crate::harden::install_wiping_sqlite_allocator();
+        Connection::open_in_memory()
+    }
+
+    /// A new, empty database at the current schema, owned by `owner` (the author of notes).
+    pub fn create(owner: &str) -> Result<Store> {
+        let conn = Self::open_memory()?;
+        Self::configure(&conn)?;
+        conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        store.set_meta("owner", owner)?;
+        store.set_meta("created_at", &now_utc())?;
+        store.set_meta("generation", "0")?;
+        Ok(store)
+    }
+
+    /// Loads an image of exactly `size` bytes from `reader` straight into SQLite's memory
+    /// (one allocation, wiped when freed), then migrates it to the current schema.
+    pub fn from_image<R: Read>(reader: R, size: usize) -> std::result::Result<Store, ImageError> {
+        let mut conn = Self::open_memory().map_err(ImageError::Unreadable)?;
+        conn.deserialize_read_exact(rusqlite::MAIN_DB, reader, size, false)
+            .map_err(ImageError::Unreadable)?;
+        Self::configure(&conn).map_err(ImageError::Unreadable)?;
+        let app_id: i32 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(ImageError::Unreadable)?;
+        if app_id != APPLICATION_ID {
+            return Err(ImageError::NotKluis);
+        }
+        let mut store = Store { conn };
+        let version = store.schema_version().map_err(|e| match e {
+            Error::Database(e) => ImageError::Unreadable(e),
+            _ => ImageError::NotKluis,
+        })?;
+        if version > SCHEMA_VERSION {
+            return Err(ImageError::TooNew(version));
+        }
+        if version < SCHEMA_VERSION {
+            store.migrate().map_err(|e| match e {
+                Error::Database(e) => ImageError::Unreadable(e),
+                _ => ImageError::NotKluis,
+            })?;
+        }
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let from = self.schema_version()?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i32)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// `PRAGMA user_version`.
+    pub fn schema_version(&self) -> Result<i32> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// The database image, borrowed from SQLite without a copy when it can be.
+    pub fn image(&mut self) -> Result<rusqlite::serialize::Data<'_>> {
+        Ok(self.conn.serialize(rusqlite::MAIN_DB)?)
+    }
+
+    /// Runs `f` in one transaction: all of it lands or none of it.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        match f(self) {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// SQLite's `integrity_check` plus FTS5's own check; empty when healthy.
+    pub fn integrity_problems(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let mut problems: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        problems.retain(|p| p != "ok");
+        for table in ["client_fts", "note_fts"] {
+            let sql = format!("INSERT INTO {table} ({table}) VALUES ('integrity-check')");
+            if let Err(e) = self.conn.execute(&sql, []) {
+                problems.push(format!("{table}: {e}"));
+            }
+        }
+        Ok(problems)
+    }
+
+    /// A value from the meta table.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Sets a value in the meta table.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Bumps the save counter and records the time; called just before each save.
+    pub fn next_generation(&self) -> Result<u64> {
+        let current: u64 = self
+            .meta("generation")?
+            .and_then(|g| g.parse().ok())
+            .unwrap_or(0);
+        self.set_meta("generation", &(current + 1).to_string())?;
+        self.set_meta("saved_at", &now_utc())?;
+        Ok(current + 1)
+    }
+
+    /// Recovery recipients (`age1…`) written into every save.
+    pub fn recovery_recipients(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT recipient FROM recovery_recipient ORDER BY recipient")?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Adds a recovery recipient (already validated by the caller).
+    pub fn add_recovery_recipient(&self, recipient: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO recovery_recipient (recipient, added_at) VALUES (?1, ?2)",
+            params![recipient, now_utc()],
+        )?;
+        Ok(())
+    }
+
+    /// Resolves a full id or a unique prefix in `table` (`client` or `note`).
+    pub fn resolve_id(&self, table: IdTable, prefix: &str) -> Result<String> {
+        let sql = format!(
+            "SELECT id FROM {} WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id LIMIT 6",
+            table.name()
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let ids: Vec<String> = stmt
+            .query_map([prefix], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        match ids.len() {
+            0 => Err(Error::NotFound {
+                what: table.label(),
+                id: prefix.to_owned(),
+            }),
+            1 => Ok(ids.into_iter().next().expect("one id")),
+            _ => Err(Error::Ambiguous {
+                id: prefix.to_owned(),
+                candidates: ids,
+            }),
+        }
+    }
+
+    /// Adds a client and returns its id.
+    pub fn add_client(&self, c: &NewClient) -> Result<String> {
+        let id = new_id();
+        let now = now_utc();
+        self.conn.execute(
+            "INSERT INTO client (id, name, bsn, birth_date, address, phone, domain, status,
+                                 opened_on, closed_on, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, NULL, ?9, ?9)",
+            params![
+                id,
+                c.name,
+                c.bsn.as_ref().map(Bsn::digits),
+                c.birth_date.map(|d| d.to_string()),
+                c.address,
+                c.phone,
+                c.domain.code(),
+                c.opened_on.to_string(),
+                now
+            ],
+        )?;
+        Ok(id)
+    }
+
+    fn client_from_row(r: &Row<'_>) -> rusqlite::Result<Client> {
+        let text = |i: usize| r.get::<_, String>(i);
+        let date = |i: usize| -> rusqlite::Result<Option<NaiveDate>> {
+            Ok(r.get::<_, Option<String>>(i)?.and_then(|s| s.parse().ok()))
+        };
+        Ok(Client {
+            id: text(0)?,
+            name: text(1)?,
+            bsn: r
+                .get::<_, Option<String>>(2)?
+                .and_then(|b| Bsn::parse(&b).ok()),
+            birth_date: date(3)?,
+            address: r.get(4)?,
+            phone: r.get(5)?,
+            domain: text(6)?.parse().unwrap_or(Domain::Overig),
+            status: text(7)?.parse().unwrap_or(Status::Open),
+            opened_on: date(8)?.unwrap_or_default(),
+            closed_on: date(9)?,
+            created_at: text(10)?,
+            updated_at: text(11)?,
+        })
+    }
+
+    const CLIENT_COLUMNS: &'static str =
+        "id, name, bsn, birth_date, address, phone, domain, status,
+        opened_on, closed_on, created_at, updated_at";
+
+    /// One client by full id.
+    pub fn client(&self, id: &str) -> Result<Client> {
+        let sql = format!("SELECT {} FROM client WHERE id = ?1", Self::CLIENT_COLUMNS);
+        self.conn
+            .query_row(&sql, [id], Self::client_from_row)
+            .optional()?
+            .ok_or_else(|| Error::NotFound {
+                what: IdTable::Client.label(),
+                id: id.to_owned(),
+            })
+    }
+
+    /// Clients by name; closed ones only when `all`. Each with its note count and last contact.
+    pub fn clients(&self, all: bool) -> Result<Vec<(Client, u64, Option<String>)>> {
+        let sql = format!(
+            "SELECT {}, (SELECT count(*) FROM note n WHERE n.client_id = client.id),
+                    (SELECT max(occurred_at) FROM note n WHERE n.client_id = client.id)
+             FROM client WHERE ?1 OR status = 'open' ORDER BY name COLLATE NOCASE, id",
+            Self::CLIENT_COLUMNS
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map([all], |r| {
+                Ok((Self::client_from_row(r)?, r.get(12)?, r.get(13)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Applies a patch; returns false when nothing changed.
+    pub fn edit_client(&self, id: &str, p: &ClientPatch) -> Result<bool> {
+        let mut c = self.client(id)?;
+        if let Some(name) = &p.name {
+            c.name = name.clone();
+        }
+        if let Some(bsn) = &p.bsn {
+            c.bsn = bsn.clone();
+        }
+        if let Some(d) = p.birth_date {
+            c.birth_date = d;
+        }
+        if let Some(a) = &p.address {
+            c.address = a.clone();
+        }
+        if let Some(ph) = &p.phone {
+            c.phone = ph.clone();
+        }
+        if let Some(d) = p.domain {
+            c.domain = d;
+        }
+        let changed = self.conn.execute(
+            "UPDATE client SET name = ?2, bsn = ?3, birth_date = ?4, address = ?5, phone = ?6,
+                               domain = ?7, updated_at = ?8
+             WHERE id = ?1 AND (name, coalesce(bsn, ''), coalesce(birth_date, ''),
+                                coalesce(address, ''), coalesce(phone, ''), domain)
+                 IS NOT (?2, coalesce(?3, ''), coalesce(?4, ''), coalesce(?5, ''), coalesce(?6, ''), ?7)",
+            params![
+                id,
+                c.name,
+                c.bsn.as_ref().map(Bsn::digits),
+                c.birth_date.map(|d| d.to_string()),
+                c.address,
+                c.phone,
+                c.domain.code(),
+                now_utc()
+            ],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// Closes a dossier on `on`; returns false when it was already closed.
+    pub fn close_client(&self, id: &str, on: NaiveDate) -> Result<bool> {
+        let c = self.client(id)?;
+        if on < c.opened_on {
+            return Err(Error::invalid(
+                "--on",
+                t!("val.close_before_open", opened = c.opened_on),
+            ));
+        }
+        let n = self.conn.execute(
+            "UPDATE client SET status = 'closed', closed_on = ?2, updated_at = ?3
+             WHERE id = ?1 AND status = 'open'",
+            params![id, on.to_string(), now_utc()],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Adds a note and returns its id. A correction must be about the same client and may
+    /// correct each note only once.
+    pub fn add_note(&self, n: &NewNote) -> Result<String> {
+        self.client(&n.client_id)?;
+        if let Some(old) = &n.supersedes {
+            let (client_id, taken): (String, bool) = self.conn.query_row(
+                "SELECT client_id, EXISTS (SELECT 1 FROM note WHERE supersedes = ?1) FROM note WHERE id = ?1",
+                [old],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if client_id != n.client_id {
+                return Err(Error::invalid(
+                    "--supersedes",
+                    t!("val.supersede_other_client"),
+                ));
+            }
+            if taken {
+                return Err(Error::invalid("--supersedes", t!("val.supersede_twice")));
+            }
+        }
+        let id = new_id();
+        self.conn.execute(
+            "INSERT INTO note (id, client_id, kind, occurred_at, body, author, created_at, supersedes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                id,
+                n.client_id,
+                n.kind.code(),
+                format_datetime(n.occurred_at),
+                n.body,
+                n.author,
+                now_utc(),
+                n.supersedes
+            ],
+        )?;
+        Ok(id)
+    }
+
+    /// A client's notes, newest contact first, each with the note that supersedes it.
+    pub fn notes(&self, client_id: &str) -> Result<Vec<Note>> {
+        self.client(client_id)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT n.id, n.client_id, n.kind, n.occurred_at, n.body, n.author, n.created_at,
+                    n.supersedes, s.id
+             FROM note n LEFT JOIN note s ON s.supersedes = n.id
+             WHERE n.client_id = ?1 ORDER BY n.occurred_at DESC, n.id DESC",
+        )?;
+        let rows = stmt
+            .query_map([client_id], |r| {
+                Ok(Note {
+                    id: r.get(0)?,
+                    client_id: r.get(1)?,
+                    kind: r.get::<_, String>(2)?.parse().unwrap_or(NoteKind::Overig),
+                    occurred_at: r.get(3)?,
+                    body: r.get(4)?,
+                    author: r.get(5)?,
+                    created_at: r.get(6)?,
+                    supersedes: r.get(7)?,
+                    superseded_by: r.get(8)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Full-text search over client names and note bodies, best first.
+    pub fn search(&self, fts_query: &str, limit: usize) -> Result<Vec<SearchHit>> {
+        // Each table is ranked by FTS5's own ORDER BY rank LIMIT, then the two are merged.
+        let queries = [
+            ("client",
+             "SELECT c.id, c.id, c.name, snippet(client_fts, 0, '[', ']', '…', 12), client_fts.rank
+              FROM client_fts JOIN client c ON c.rowid = client_fts.rowid
+              WHERE client_fts MATCH ?1 ORDER BY client_fts.rank LIMIT ?2"),
+            ("note",
+             "SELECT n.id, n.client_id, c.name, snippet(note_fts, 0, '[', ']', '…', 12), f.rank
+              FROM (SELECT rowid, rank FROM note_fts WHERE note_fts MATCH ?1 ORDER BY rank LIMIT ?2) f
+              JOIN note_fts ON note_fts.rowid = f.rowid AND note_fts MATCH ?1
+              JOIN note n ON n.rowid = f.rowid JOIN client c ON c.id = n.client_id
+              ORDER BY f.rank"),
+        ];
+        let mut hits = Vec::new();
+        for (kind, sql) in queries {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let rows = stmt.query_map(params![fts_query, limit as i64], |r| {
+                Ok(SearchHit {
+                    kind,
+                    id: r.get(0)?,
+                    client_id: r.get(1)?,
+                    client_name: r.get(2)?,
+                    snippet: r.get(3)?,
+                    rank: r.get(4)?,
+                })
+            })?;
+            for row in rows {
+                hits.push(row?);
+            }
+        }
+        hits.sort_by(|a, b| a.rank.total_cmp(&b.rank));
+        hits.truncate(limit);
+        Ok(hits)
+    }
+
+    /// Counts of clients and notes.
+    pub fn counts(&self) -> Result<(u64, u64)> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT count(*) FROM client), (SELECT count(*) FROM note)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    /// Direct access for bulk generators in benchmarks and tests.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// Tables that ids can be looked up in.
+#[derive(Clone, Copy, Debug)]
+pub enum IdTable {
+    /// Clients.
+    Client,
+    /// Notes.
+    Note,
+}
+
+impl IdTable {
+    fn name(self) -> &'static str {
+        match self {
+            IdTable::Client => "client",
+            IdTable::Note => "note",
+        }
+    }
+
+    fn label(self) -> String {
+        match self {
+            IdTable::Client => t!("word.client").into_owned(),
+            IdTable::Note => t!("word.note").into_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{NewClient, NewNote};
+    use chrono::NaiveDateTime;
+
+    fn client(name: &str) -> NewClient {
+        NewClient {
+            name: name.into(),
+            bsn: Some(Bsn::parse("111222333").unwrap()),
+            birth_date: None,
+            address: None,
+            phone: None,
+            domain: Domain::Wmo,
+            opened_on: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        }
+    }
+
+    fn note(client_id: &str, body: &str, supersedes: Option<String>) -> NewNote {
+        NewNote {
+            client_id: client_id.into(),
+            kind: NoteKind::Huisbezoek,
+            occurred_at: NaiveDateTime::parse_from_str("2026-02-01 10:00", "%Y-%m-%d %H:%M")
+                .unwrap(),
+            body: body.into(),
+            author: "test".into(),
+            supersedes,
+        }
+    }
+
+    #[test]
+    fn image_round_trip_keeps_everything() {
+        let mut s = Store::create("test").unwrap();
+        let id = s.add_client(&client("Fatima el Amrani")).unwrap();
+        s.add_note(&note(&id, "Keukentafelgesprek over schulden", None))
+            .unwrap();
+        let image = s.image().unwrap().to_vec();
+        let back = Store::from_image(&image[..], image.len()).unwrap();
+        assert_eq!(back.client(&id).unwrap().name, "Fatima el Amrani");
+        assert_eq!(back.notes(&id).unwrap().len(), 1);
+        assert!(back.integrity_problems().unwrap().is_empty());
+        assert_eq!(back.schema_version().unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn foreign_sqlite_image_is_refused() {
+        let mut conn = Store::open_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x)").unwrap();
+        let image = conn.serialize(rusqlite::MAIN_DB).unwrap().to_vec();
+        assert!(matches!(
+            Store::from_image(&image[..], image.len()),
+            Err(ImageError::NotKluis)
+        ));
+        let junk = vec![7u8; 4096];
+        assert!(matches!(
+            Store::from_image(&junk[..], junk.len()),
+            Err(ImageError::Unreadable(_))
+        ));
+    }
+
+    #[test]
+    fn notes_are_append_only_and_corrections_supersede() {
+        let s = Store::create("test").unwrap();
+        let c = s.add_client(&client("Jan")).unwrap();
+        let old = s.add_note(&note(&c, "eerste versie", None)).unwrap();
+        let new = s
+            .add_note(&note(&c, "gecorrigeerd", Some(old.clone())))
+            .unwrap();
+        assert!(
+            s.add_note(&note(&c, "nog eens", Some(old.clone())))
+                .is_err()
+        );
+        let notes = s.notes(&c).unwrap();
+        let o = notes.iter().find(|n| n.id == old).unwrap();
+        assert_eq!(o.superseded_by.as_deref(), Some(new.as_str()));
+        assert!(
+            s.connection()
+                .execute("UPDATE note SET body = 'x'", [])
+                .is_err()
+        );
+        assert!(s.connection().execute("DELETE FROM note", []).is_err());
+    }
+
+    #[test]
+    fn search_ranks_and_snippets() {
+        let s = Store::create("test").unwrap();
+        let a = s.add_client(&client("Pieter de Vries")).unwrap();
+        s.add_note(&note(&a, "Huur achterstand besproken met verhuurder", None))
+            .unwrap();
+        s.add_note(&note(&a, "Over de tuin gepraat", None)).unwrap();
+        let hits = s
+            .search(&crate::model::fts_query("achterst").unwrap(), 10)
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+        assert!(
+            hits[0].snippet.contains("[achterstand]"),
+            "{}",
+            hits[0].snippet
+        );
+        let hits = s
+            .search(&crate::model::fts_query("vries").unwrap(), 10)
+            .unwrap();
+        assert_eq!(hits[0].kind, "client");
+        // Diacritics fold: "cafe" finds "café".
+        s.add_note(&note(&a, "Afspraak in het café", None)).unwrap();
+        assert_eq!(
+            s.search(&crate::model::fts_query("cafe").unwrap(), 10)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn id_prefixes_resolve_or_explain() {
+        let s = Store::create("test").unwrap();
+        let a = s.add_client(&client("A")).unwrap();
+        let b = s.add_client(&client("B")).unwrap();
+        assert_eq!(s.resolve_id(IdTable::Client, &a).unwrap(), a);
+        assert!(matches!(
+            s.resolve_id(IdTable::Client, &a[..8]),
+            Err(Error::Ambiguous { .. })
+        ));
+        assert_eq!(s.resolve_id(IdTable::Client, &b[..b.len() - 1]).unwrap(), b);
+        assert!(matches!(
+            s.resolve_id(IdTable::Client, "ffffffff"),
+            Err(Error::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn compiled_to_keep_temp_data_in_memory() {
+        let s = Store::create("test").unwrap();
+        let mut stmt = s.connection().prepare("PRAGMA compile_options").unwrap();
+        let opts: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert!(opts.iter().any(|o| o == "TEMP_STORE=3"), "{opts:?}");
+        assert!(crate::harden::install_wiping_sqlite_allocator());
+    }
+}

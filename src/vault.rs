@@ -1,0 +1,754 @@
+//! The vault file: one age v1 file whose payload is the SQLite image.
+//!
+//! Header: one `kluis-argon2id` stanza (the passphrase) and zero or more X25519 stanzas
+//! (recovery). See docs/vault-format.md. Nothing here draws or prompts.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use age::{DecryptError, EncryptError, Identity, Recipient};
+use age_core::format::{FILE_KEY_BYTES, FileKey, Stanza};
+use age_core::primitives::{aead_decrypt, aead_encrypt, hkdf};
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD_NO_PAD;
+use rand::RngCore;
+use zeroize::Zeroize;
+
+use crate::error::{Error, Result};
+use crate::i18n::t;
+use crate::secret::{ExposeSecret, KdfKey, SecretString};
+use crate::store::{ImageError, Store};
+
+/// Tag of the passphrase stanza.
+pub const STANZA_TAG: &str = "kluis-argon2id";
+/// Prefix of the Argon2id salt, so a kluis key is never the same as another tool's.
+const ARGON2_SALT_LABEL: &[u8] = b"kluis.nl/v1/argon2id";
+/// HKDF label of the per-save wrapping key.
+const WRAP_LABEL: &[u8] = b"kluis.nl/v1/wrap-file-key";
+const SALT_LEN: usize = 16;
+const NONCE_LEN: usize = 16;
+/// Stanza body: a fresh random value, then the sealed file key with its tag.
+const BODY_LEN: usize = NONCE_LEN + FILE_KEY_BYTES + 16;
+/// age STREAM: 64 KiB chunks, each followed by a 16-byte tag; a 16-byte nonce up front.
+const CHUNK: u64 = 64 * 1024;
+const TAG: u64 = 16;
+
+/// Argon2id cost parameters, as written in the stanza.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KdfParams {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes over memory.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl KdfParams {
+    /// Defaults for new vaults: about half a second on a 2-core laptop.
+    pub const DEFAULT: KdfParams = KdfParams {
+        memory_kib: 256 * 1024,
+        iterations: 3,
+        parallelism: 4,
+    };
+    /// Largest values accepted from a file, checked before any KDF runs.
+    pub const MAX: KdfParams = KdfParams {
+        memory_kib: 4 * 1024 * 1024,
+        iterations: 32,
+        parallelism: 16,
+    };
+    /// RFC 9106's second recommended option; below it a vault is for testing only.
+    pub const RFC9106_LOW: KdfParams = KdfParams {
+        memory_kib: 64 * 1024,
+        iterations: 3,
+        parallelism: 1,
+    };
+
+    /// Whether these fall below RFC 9106's second recommendation.
+    pub fn is_test_strength(&self) -> bool {
+        self.memory_kib < Self::RFC9106_LOW.memory_kib
+            || self.iterations < Self::RFC9106_LOW.iterations
+    }
+
+    /// Checks caps and Argon2's own minimums; the message is localized.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let m = Self::MAX;
+        if self.memory_kib > m.memory_kib
+            || self.iterations > m.iterations
+            || self.parallelism > m.parallelism
+        {
+            return Err(t!("vault.kdf_over_cap").into_owned());
+        }
+        self.argon2()
+            .map(|_| ())
+            .map_err(|e| t!("vault.kdf_invalid", error = e).into_owned())
+    }
+
+    fn argon2(&self) -> std::result::Result<argon2::Argon2<'static>, argon2::Error> {
+        let params =
+            argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))?;
+        Ok(argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            params,
+        ))
+    }
+}
+
+/// The unlocked passphrase key: what a save needs to seal the next file key.
+#[derive(Debug)]
+pub struct SealingKey {
+    salt: [u8; SALT_LEN],
+    params: KdfParams,
+    key: KdfKey,
+}
+
+impl SealingKey {
+    /// Runs Argon2id over the passphrase with a fresh salt.
+    pub fn derive_new(passphrase: &SecretString, params: KdfParams) -> Result<SealingKey> {
+        params
+            .check()
+            .map_err(|reason| Error::invalid("--kdf-memory", reason))?;
+        let mut salt = [0u8; SALT_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut salt);
+        let key = derive(passphrase, &salt, params)
+            .map_err(|e| Error::invalid("--kdf-memory", e.to_string()))?;
+        Ok(SealingKey { salt, params, key })
+    }
+
+    /// The KDF parameters in use.
+    pub fn params(&self) -> KdfParams {
+        self.params
+    }
+}
+
+fn derive(
+    passphrase: &SecretString,
+    salt: &[u8; SALT_LEN],
+    params: KdfParams,
+) -> std::result::Result<KdfKey, argon2::Error> {
+    let mut full_salt = Vec::with_capacity(ARGON2_SALT_LABEL.len() + SALT_LEN);
+    full_salt.extend_from_slice(ARGON2_SALT_LABEL);
+    full_salt.extend_from_slice(salt);
+    let mut out = Box::new([0u8; 32]);
+    params.argon2()?.hash_password_into(
+        passphrase.expose_secret().as_bytes(),
+        &full_salt,
+        &mut out[..],
+    )?;
+    Ok(KdfKey::new(out))
+}
+
+fn wrapping_key(nonce: &[u8], key: &KdfKey) -> [u8; 32] {
+    hkdf(nonce, WRAP_LABEL, key.expose())
+}
+
+impl Recipient for SealingKey {
+    fn wrap_file_key(
+        &self,
+        file_key: &FileKey,
+    ) -> std::result::Result<(Vec<Stanza>, HashSet<String>), EncryptError> {
+        // A fresh random value per save gives a fresh wrapping key, so the zero nonce of
+        // age-core's AEAD never seals two file keys under one key.
+        let mut body = vec![0u8; NONCE_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut body);
+        let mut wrap = wrapping_key(&body, &self.key);
+        body.extend_from_slice(&aead_encrypt(&wrap, file_key.expose_secret()));
+        wrap.zeroize();
+        let p = self.params;
+        let stanza = Stanza {
+            tag: STANZA_TAG.to_owned(),
+            args: vec![
+                BASE64_STANDARD_NO_PAD.encode(self.salt),
+                p.memory_kib.to_string(),
+                p.iterations.to_string(),
+                p.parallelism.to_string(),
+            ],
+            body,
+        };
+        // No labels: the stanza may sit beside X25519 recovery stanzas.
+        Ok((vec![stanza], HashSet::new()))
+    }
+}
+
+/// What the passphrase identity found, so errors can be told apart after age gives up.
+#[derive(Debug)]
+enum Finding {
+    WrongPassphrase,
+    Damaged(String),
+}
+
+/// Unwraps the `kluis-argon2id` stanza with a passphrase (or a key already derived for the
+/// same salt and parameters, to skip the KDF).
+struct PassphraseIdentity<'a> {
+    passphrase: Option<&'a SecretString>,
+    cached: Option<&'a SealingKey>,
+    finding: RefCell<Option<Finding>>,
+    unlocked: RefCell<Option<SealingKey>>,
+}
+
+fn parse_stanza(stanza: &Stanza) -> std::result::Result<([u8; SALT_LEN], KdfParams), String> {
+    let bad = || t!("vault.bad_stanza").into_owned();
+    let [salt, m, i, p] = stanza.args.as_slice() else {
+        return Err(bad());
+    };
+    let salt: [u8; SALT_LEN] = BASE64_STANDARD_NO_PAD
+        .decode(salt)
+        .ok()
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(bad)?;
+    let num = |s: &str| -> std::result::Result<u32, String> {
+        // Canonical decimal only, so one header has one meaning.
+        if s.is_empty()
+            || s.len() > 10
+            || (s.len() > 1 && s.starts_with('0'))
+            || !s.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        s.parse().map_err(|_| bad())
+    };
+    let params = KdfParams {
+        memory_kib: num(m)?,
+        iterations: num(i)?,
+        parallelism: num(p)?,
+    };
+    params.check()?;
+    if stanza.body.len() != BODY_LEN {
+        return Err(bad());
+    }
+    Ok((salt, params))
+}
+
+impl Identity for PassphraseIdentity<'_> {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<std::result::Result<FileKey, DecryptError>> {
+        if stanza.tag != STANZA_TAG {
+            return None;
+        }
+        let fail = |finding: Finding| {
+            *self.finding.borrow_mut() = Some(finding);
+            Some(Err(DecryptError::DecryptionFailed))
+        };
+        let (salt, params) = match parse_stanza(stanza) {
+            Ok(v) => v,
+            Err(reason) => return fail(Finding::Damaged(reason)),
+        };
+        let reuse = self.cached.filter(|c| c.salt == salt && c.params == params);
+        let derived;
+        let key = match (reuse, self.passphrase) {
+            (Some(c), _) => &c.key,
+            (None, Some(pass)) => match derive(pass, &salt, params) {
+                Ok(k) => {
+                    derived = k;
+                    &derived
+                }
+                Err(e) => return fail(Finding::Damaged(e.to_string())),
+            },
+            (None, None) => return fail(Finding::WrongPassphrase),
+        };
+        let (nonce, sealed) = stanza.body.split_at(NONCE_LEN);
+        let mut wrap = wrapping_key(nonce, key);
+        let opened = aead_decrypt(&wrap, FILE_KEY_BYTES, sealed);
+        wrap.zeroize();
+        let Ok(mut bytes) = opened else {
+            return fail(Finding::WrongPassphrase);
+        };
+        let file_key = FileKey::init_with_mut(|fk| fk.copy_from_slice(&bytes));
+        bytes.zeroize();
+        let key = match reuse {
+            Some(c) => KdfKey::new(Box::new(*c.key.expose())),
+            None => KdfKey::new(Box::new(*key.expose())),
+        };
+        *self.unlocked.borrow_mut() = Some(SealingKey { salt, params, key });
+        Some(Ok(file_key))
+    }
+
+    fn unwrap_stanzas(
+        &self,
+        stanzas: &[Stanza],
+    ) -> Option<std::result::Result<FileKey, DecryptError>> {
+        let ours: Vec<&Stanza> = stanzas.iter().filter(|s| s.tag == STANZA_TAG).collect();
+        if ours.len() > 1 {
+            *self.finding.borrow_mut() =
+                Some(Finding::Damaged(t!("vault.two_stanzas").into_owned()));
+            return Some(Err(DecryptError::DecryptionFailed));
+        }
+        ours.first().and_then(|s| self.unwrap_stanza(s))
+    }
+}
+
+/// Identifies the file a vault was read from, to notice when someone else replaced it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiskStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+}
+
+impl DiskStamp {
+    fn of(meta: &fs::Metadata) -> DiskStamp {
+        DiskStamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: meta.mtime(),
+            mtime_nsec: meta.mtime_nsec(),
+        }
+    }
+
+    /// The stamp of the file at `path` now.
+    pub fn at(path: &Path) -> io::Result<DiskStamp> {
+        fs::metadata(path).map(|m| DiskStamp::of(&m))
+    }
+}
+
+/// A freshly read vault.
+pub struct Opened {
+    /// The database.
+    pub store: Store,
+    /// The passphrase key, for saving.
+    pub key: SealingKey,
+    /// The file it came from.
+    pub stamp: DiskStamp,
+}
+
+/// Counts bytes read, so we know where age's header ended.
+struct Counting<R> {
+    inner: R,
+    count: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Keeps the first IO error that passes through, since SQLite reports it only as "cannot
+/// open" and we need to tell the user the file is damaged.
+struct ErrorTap<R> {
+    inner: R,
+    error: Option<io::Error>,
+}
+
+impl<R: Read> Read for ErrorTap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if self.error.is_none() {
+                self.error = Some(io::Error::new(e.kind(), e.to_string()));
+            }
+        })
+    }
+}
+
+/// Plaintext size of an age STREAM payload of `payload` bytes (after the nonce), or None when
+/// no valid payload has that length.
+pub fn plaintext_size(payload: u64) -> Option<u64> {
+    let full = CHUNK + TAG;
+    let chunks = payload.div_ceil(full).max(1);
+    let last = payload - (chunks - 1) * full;
+    if last < TAG || (chunks > 1 && last == TAG) {
+        return None;
+    }
+    Some(payload - chunks * TAG)
+}
+
+fn damaged(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Damaged {
+        path: path.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Reads and decrypts the vault at `path`, straight into SQLite's memory.
+pub fn read(
+    path: &Path,
+    passphrase: Option<&SecretString>,
+    cached: Option<&SealingKey>,
+) -> Result<Opened> {
+    let file = File::open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => Error::NoVault {
+            path: path.to_owned(),
+        },
+        _ => Error::io(t!("io.open", path = path.display()), e),
+    })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::io(t!("io.open", path = path.display()), e))?;
+    if !meta.is_file() {
+        return Err(damaged(path, t!("vault.not_a_file")));
+    }
+    let stamp = DiskStamp::of(&meta);
+    let count = std::rc::Rc::new(std::cell::Cell::new(0));
+    let counting = Counting {
+        inner: file,
+        count: count.clone(),
+    };
+    let decryptor = age::Decryptor::new(counting).map_err(|e| classify(path, e, None))?;
+    // The header and the 16-byte STREAM nonce are behind us; the rest is the payload.
+    let payload = meta
+        .len()
+        .checked_sub(count.get())
+        .ok_or_else(|| damaged(path, t!("vault.truncated")))?;
+    let size = plaintext_size(payload)
+        .and_then(|s| usize::try_from(s).ok())
+        .ok_or_else(|| damaged(path, t!("vault.truncated")))?;
+    let identity = PassphraseIdentity {
+        passphrase,
+        cached,
+        finding: RefCell::new(None),
+        unlocked: RefCell::new(None),
+    };
+    let reader = decryptor
+        .decrypt(std::iter::once(&identity as &dyn Identity))
+        .map_err(|e| classify(path, e, identity.finding.borrow_mut().take()))?;
+    let mut tap = ErrorTap {
+        inner: reader,
+        error: None,
+    };
+    let store = match Store::from_image(&mut tap, size) {
+        Ok(store) => store,
+        Err(_) if tap.error.is_some() => return Err(damaged(path, t!("vault.payload_damaged"))),
+        Err(ImageError::TooNew(v)) => return Err(damaged(path, t!("vault.too_new", version = v))),
+        Err(ImageError::NotKluis) => return Err(damaged(path, t!("vault.not_kluis"))),
+        Err(ImageError::Unreadable(e)) => {
+            return Err(damaged(path, t!("vault.not_sqlite", error = e)));
+        }
+    };
+    // Reading past the end makes age check the final chunk's "last" flag: a vault cut off
+    // exactly at a chunk boundary is caught here.
+    let mut probe = [0u8; 1];
+    match tap.read(&mut probe) {
+        Ok(0) => {}
+        Ok(_) | Err(_) => return Err(damaged(path, t!("vault.payload_damaged"))),
+    }
+    let key = identity
+        .unlocked
+        .into_inner()
+        .ok_or(Error::WrongPassphrase)?;
+    Ok(Opened { store, key, stamp })
+}
+
+fn classify(path: &Path, e: DecryptError, finding: Option<Finding>) -> Error {
+    match (finding, e) {
+        (Some(Finding::WrongPassphrase), _) => Error::WrongPassphrase,
+        (Some(Finding::Damaged(reason)), _) => damaged(path, reason),
+        (None, DecryptError::NoMatchingKeys) => damaged(path, t!("vault.no_stanza")),
+        (None, DecryptError::InvalidMac) => damaged(path, t!("vault.header_mac")),
+        (None, DecryptError::Io(_)) => damaged(path, t!("vault.truncated")),
+        (None, DecryptError::UnknownFormat | DecryptError::InvalidHeader) => {
+            damaged(path, t!("vault.not_age"))
+        }
+        (None, other) => damaged(path, other.to_string()),
+    }
+}
+
+/// The file beside the vault that holds the previous generation.
+pub fn previous_path(path: &Path) -> PathBuf {
+    sibling(path, ".prev")
+}
+
+/// The lock file beside the vault.
+pub fn lock_path(path: &Path) -> PathBuf {
+    sibling(path, ".lock")
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+fn temp_prefix(path: &Path) -> String {
+    format!(
+        ".{}.tmp-",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    )
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let mut r = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut r);
+    let hex: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    path.with_file_name(format!("{}{hex}", temp_prefix(path)))
+}
+
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Creates the vault's directory (and missing parents) with mode 0700.
+pub fn ensure_dir(path: &Path) -> Result<()> {
+    let dir = parent(path);
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io(t!("io.mkdir", path = dir.display()), e))
+}
+
+/// Removes temp files that a crashed save left behind. Only call with the write lock held.
+pub fn remove_stale_temps(path: &Path) {
+    let prefix = temp_prefix(path);
+    if let Ok(entries) = fs::read_dir(parent(path)) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+fn sync_dir(path: &Path) -> Result<()> {
+    let dir = parent(path);
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(t!("io.sync", path = dir.display()), e))
+}
+
+/// Deletes the temp file unless the save got far enough to rename it.
+struct TempGuard<'a>(Option<&'a Path>);
+
+impl Drop for TempGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// How a save places the new file.
+#[derive(Clone, Copy, Debug)]
+pub enum Place {
+    /// A new vault: fails if any file exists at the path.
+    Create,
+    /// Replace the vault that has this stamp, keeping it as the previous generation.
+    Replace(DiskStamp),
+}
+
+/// Encrypts the store's image to the passphrase key and the recovery recipients, writes it
+/// to a temp file, fsyncs, and puts it in place. Returns the new file's stamp.
+pub fn write(
+    path: &Path,
+    store: &mut Store,
+    key: &SealingKey,
+    recovery: &[age::x25519::Recipient],
+    place: Place,
+) -> Result<DiskStamp> {
+    let tmp = temp_path(path);
+    let io_err = |e: io::Error| Error::io(t!("io.write", path = path.display()), e);
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io_err)?;
+    let mut guard = TempGuard(Some(&tmp));
+    let recipients =
+        std::iter::once(key as &dyn Recipient).chain(recovery.iter().map(|r| r as &dyn Recipient));
+    let encryptor =
+        age::Encryptor::with_recipients(recipients).map_err(|e| Error::Encrypt(e.to_string()))?;
+    let mut out = encryptor
+        .wrap_output(BufWriter::with_capacity(1 << 20, file))
+        .map_err(io_err)?;
+    {
+        // Borrowed straight from SQLite's buffer: no full-size copy on the way to disk.
+        let image = store.image()?;
+        out.write_all(&image).map_err(io_err)?;
+    }
+    let file = out
+        .finish()
+        .map_err(io_err)?
+        .into_inner()
+        .map_err(|e| io_err(e.into_error()))?;
+    file.sync_all().map_err(io_err)?;
+    drop(file);
+    match place {
+        Place::Create => {
+            // A hard link never replaces an existing file, unlike rename.
+            fs::hard_link(&tmp, path).map_err(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => Error::VaultExists {
+                    path: path.to_owned(),
+                },
+                _ => io_err(e),
+            })?;
+            let _ = fs::remove_file(&tmp);
+            guard.0 = None;
+        }
+        Place::Replace(expected) => {
+            if DiskStamp::at(path).ok() != Some(expected) {
+                return Err(Error::ChangedOnDisk {
+                    path: path.to_owned(),
+                });
+            }
+            keep_previous(path)?;
+            fs::rename(&tmp, path).map_err(io_err)?;
+            guard.0 = None;
+        }
+    }
+    sync_dir(path)?;
+    DiskStamp::at(path).map_err(io_err)
+}
+
+/// Makes the file now at `path` the previous generation, without ever moving the vault
+/// away: a hard link (or a copy where links are not supported) renamed over the old one.
+pub fn keep_previous(path: &Path) -> Result<()> {
+    let io_err = |e: io::Error| Error::io(t!("io.write", path = previous_path(path).display()), e);
+    let tmp = temp_path(path);
+    let _guard = TempGuard(Some(&tmp));
+    if fs::hard_link(path, &tmp).is_err() {
+        let mut src = File::open(path).map_err(io_err)?;
+        let mut dst = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io_err)?;
+        io::copy(&mut src, &mut dst).map_err(io_err)?;
+        dst.sync_all().map_err(io_err)?;
+    }
+    fs::rename(&tmp, previous_path(path)).map_err(io_err)?;
+    Ok(())
+}
+
+/// A held lock on a vault, released on drop.
+#[derive(Debug)]
+pub struct VaultLock {
+    _file: File,
+}
+
+impl VaultLock {
+    /// Takes the lock beside `path`: exclusive for writers, shared for readers. Never waits.
+    pub fn acquire(path: &Path, exclusive: bool) -> Result<VaultLock> {
+        let lock = lock_path(path);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock)
+            .map_err(|e| Error::io(t!("io.lock", path = lock.display()), e))?;
+        let taken = if exclusive {
+            file.try_lock()
+        } else {
+            file.try_lock_shared()
+        };
+        match taken {
+            Ok(()) => Ok(VaultLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(Error::InUse {
+                path: path.to_owned(),
+            }),
+            Err(fs::TryLockError::Error(e)) => {
+                Err(Error::io(t!("io.lock", path = lock.display()), e))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WEAK: KdfParams = KdfParams {
+        memory_kib: 8 * 1024,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    #[test]
+    fn plaintext_sizes_follow_stream_framing() {
+        assert_eq!(plaintext_size(16), Some(0));
+        assert_eq!(plaintext_size(15), None);
+        assert_eq!(plaintext_size(0), None);
+        assert_eq!(plaintext_size(CHUNK + TAG), Some(CHUNK));
+        assert_eq!(plaintext_size(CHUNK + TAG + 1), None);
+        assert_eq!(plaintext_size(CHUNK + TAG + 16), None);
+        assert_eq!(plaintext_size(CHUNK + TAG + 17), Some(CHUNK + 1));
+    }
+
+    #[test]
+    fn stanza_args_are_checked_before_any_kdf() {
+        let stanza = |args: &[&str]| Stanza {
+            tag: STANZA_TAG.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            body: vec![0; BODY_LEN],
+        };
+        let salt = BASE64_STANDARD_NO_PAD.encode([1u8; 16]);
+        assert!(parse_stanza(&stanza(&[&salt, "8192", "1", "1"])).is_ok());
+        assert!(
+            parse_stanza(&stanza(&[&salt, "8388608", "1", "1"])).is_err(),
+            "memory over 4 GiB"
+        );
+        assert!(
+            parse_stanza(&stanza(&[&salt, "8192", "33", "1"])).is_err(),
+            "iterations over cap"
+        );
+        assert!(
+            parse_stanza(&stanza(&[&salt, "8192", "1", "17"])).is_err(),
+            "lanes over cap"
+        );
+        assert!(
+            parse_stanza(&stanza(&[&salt, "08192", "1", "1"])).is_err(),
+            "not canonical"
+        );
+        assert!(
+            parse_stanza(&stanza(&[&salt, "8192", "1"])).is_err(),
+            "missing arg"
+        );
+        assert!(
+            parse_stanza(&stanza(&["AAAA", "8192", "1", "1"])).is_err(),
+            "short salt"
+        );
+    }
+
+    #[test]
+    fn sealing_uses_a_fresh_wrapping_key_each_time() {
+        let pass = SecretString::from("Zonnebloem-Kraanwater-47".to_owned());
+        let key = SealingKey::derive_new(&pass, WEAK).unwrap();
+        let fk = FileKey::new(Box::new([9u8; 16]));
+        let (a, _) = key.wrap_file_key(&fk).unwrap();
+        let (b, _) = key.wrap_file_key(&fk).unwrap();
+        assert_ne!(a[0].body, b[0].body);
+        assert_eq!(a[0].args, b[0].args);
+        let id = PassphraseIdentity {
+            passphrase: Some(&pass),
+            cached: None,
+            finding: RefCell::new(None),
+            unlocked: RefCell::new(None),
+        };
+        let got = id.unwrap_stanza(&a[0]).unwrap().unwrap();
+        assert_eq!(got.expose_secret(), &[9u8; 16]);
+        let wrong = SecretString::from("iets anders helemaal".to_owned());
+        let id = PassphraseIdentity {
+            passphrase: Some(&wrong),
+            cached: None,
+            finding: RefCell::new(None),
+            unlocked: RefCell::new(None),
+        };
+        assert!(id.unwrap_stanza(&a[0]).unwrap().is_err());
+        assert!(matches!(
+            *id.finding.borrow(),
+            Some(Finding::WrongPassphrase)
+        ));
+    }
+
+    #[test]
+    fn default_parameters_stay_strong() {
+        assert!(!KdfParams::DEFAULT.is_test_strength());
+        assert!(KdfParams::DEFAULT.memory_kib >= 256 * 1024);
+        assert!(KdfParams::DEFAULT.iterations >= 3 && KdfParams::DEFAULT.parallelism >= 4);
+        assert!(WEAK.is_test_strength());
+    }
+}
