@@ -20,7 +20,7 @@ use crate::vault::KdfParams;
 
 /// kluis: encrypted client dossiers on your own laptop.
 #[derive(Parser, Debug)]
-#[command(name = "kluis", version, about, long_about = None)]
+#[command(name = "kluis", version, about, long_about = None, arg_required_else_help = true)]
 pub struct Cli {
     /// Vault file [default: $KLUIS_VAULT, else $XDG_DATA_HOME/kluis/vault.kluis]
     #[arg(long, global = true, value_name = "PATH")]

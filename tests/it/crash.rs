@@ -1,0 +1,121 @@
+//! A kill -9 at any moment of a save leaves a vault that opens as exactly the old or the
+//! new version.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::{PASS, TestVault, require, stderr};
+
+fn note_count(v: &TestVault, client: &str) -> usize {
+    let out = v
+        .cmd()
+        .args(["note", "list", client, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "vault does not open after a kill: {}",
+        stderr(&out)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+/// A vault big enough that a save spans many chunks and takes a few milliseconds.
+fn big_vault() -> (TestVault, String) {
+    let v = TestVault::created();
+    let id = v.add_client("Groot dossier");
+    let text = "Lange notitie over het huisbezoek. ".repeat(20_000);
+    v.cmd()
+        .args(["note", "add", &id])
+        .write_stdin(text)
+        .assert()
+        .success();
+    (v, id)
+}
+
+#[test]
+fn kill_9_during_save_in_a_loop() {
+    let (v, id) = big_vault();
+    let mut expected = note_count(&v, &id);
+    for i in 0..40u64 {
+        let mut child = v
+            .std_cmd()
+            .args(["note", "add", &id, "--text", &format!("notitie {i}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Spread kills over the whole run: unlock, encrypt, write, fsync, rename.
+        std::thread::sleep(Duration::from_micros(500 * (i % 20) + 200));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let now = note_count(&v, &id);
+        if status.success() {
+            expected += 1;
+            assert_eq!(now, expected, "a saved note was lost");
+        } else {
+            assert!(
+                now == expected || now == expected + 1,
+                "neither old nor new: {now} vs {expected}"
+            );
+            expected = now;
+        }
+        v.cmd().arg("check").assert().success();
+    }
+}
+
+/// strace kills the process at the N-th call of each syscall a save makes; every N from the
+/// first call until the save completes without being hit.
+#[test]
+fn kill_at_every_write_fsync_link_and_rename() {
+    let strace = require("strace");
+    let (v, id) = big_vault();
+    let mut expected = note_count(&v, &id);
+    let mut killed = 0;
+    for syscall in [
+        "fsync,fdatasync",
+        "link,linkat",
+        "rename,renameat,renameat2",
+        "write,pwrite64",
+    ] {
+        for n in 1..=60 {
+            let out = Command::new(&strace)
+                .args([
+                    "-f",
+                    "-o",
+                    "/dev/null",
+                    "-e",
+                    &format!("inject={syscall}:signal=SIGKILL:when={n}"),
+                ])
+                .arg(assert_cmd::cargo::cargo_bin("kluis"))
+                .arg("--vault")
+                .arg(&v.path)
+                .args(["note", "add", &id, "--text", &format!("{syscall} {n}")])
+                .env("KLUIS_PASSPHRASE", PASS)
+                .output()
+                .unwrap();
+            let now = note_count(&v, &id);
+            assert!(
+                now == expected || now == expected + 1,
+                "{syscall} #{n}: {now} vs {expected}"
+            );
+            v.cmd().arg("check").assert().success();
+            let completed = out.status.success();
+            if !completed {
+                killed += 1;
+            }
+            expected = now;
+            if completed {
+                break;
+            }
+        }
+    }
+    // 2 fsyncs, 1 link, 2 renames and at least one write per save: each was hit.
+    assert!(killed >= 6, "strace injected only {killed} kills");
+}

@@ -1,0 +1,153 @@
+//! Integration tests: they drive the built `kluis` binary and the real peers (stock `age`,
+//! `sqlite3`, `strace`). One test binary, one module per area (faster builds on 2 cores).
+
+mod cli;
+mod concurrency;
+mod crash;
+mod interop;
+mod leaks;
+mod tamper;
+mod vectors;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+/// The passphrase of every test vault.
+pub const PASS: &str = "Zonnebloem-Kraanwater-47-Lantaarn";
+/// A string that must never appear where plaintext may not be.
+pub const CANARY: &str = "KANARIE-9d41c7e2";
+
+/// A vault in a fresh temporary directory, made with a weak KDF (tests only).
+pub struct TestVault {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl TestVault {
+    /// An empty directory; `init` not yet run.
+    pub fn empty() -> TestVault {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.kluis");
+        TestVault { dir, path }
+    }
+
+    /// A vault created with `init` and the weak test KDF.
+    pub fn created() -> TestVault {
+        let v = TestVault::empty();
+        v.init(&[]).success();
+        v
+    }
+
+    /// `kluis` with this vault, English messages and the test passphrase in the environment.
+    pub fn cmd(&self) -> Command {
+        let mut c = kluis();
+        c.arg("--vault")
+            .arg(&self.path)
+            .env("KLUIS_PASSPHRASE", PASS);
+        c
+    }
+
+    /// The same as a plain `std::process::Command`, for spawning and killing.
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("kluis"));
+        c.arg("--vault")
+            .arg(&self.path)
+            .env("KLUIS_PASSPHRASE", PASS)
+            .env("LANG", "C");
+        c
+    }
+
+    /// Runs `init` with the weak KDF and `extra` flags.
+    pub fn init(&self, extra: &[&str]) -> assert_cmd::assert::Assert {
+        self.cmd()
+            .env("KLUIS_NEW_PASSPHRASE", PASS)
+            .args([
+                "init",
+                "--kdf-memory",
+                "8",
+                "--kdf-iterations",
+                "1",
+                "--kdf-parallelism",
+                "1",
+            ])
+            .args(extra)
+            .assert()
+    }
+
+    /// Adds a client and returns its id.
+    pub fn add_client(&self, name: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["client", "add", "--name", name])
+            .assert()
+            .success();
+        stdout(out.get_output()).trim().to_owned()
+    }
+
+    /// Adds a note and returns its id.
+    pub fn add_note(&self, client: &str, text: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["note", "add", client, "--text", text])
+            .assert()
+            .success();
+        stdout(out.get_output()).trim().to_owned()
+    }
+
+    /// The previous generation's path.
+    pub fn prev(&self) -> PathBuf {
+        with_suffix(&self.path, ".prev")
+    }
+}
+
+/// `kluis` with a clean environment: no KLUIS_* variables, English.
+pub fn kluis() -> Command {
+    let mut c = Command::cargo_bin("kluis").unwrap();
+    for var in [
+        "KLUIS_VAULT",
+        "KLUIS_PASSPHRASE",
+        "KLUIS_NEW_PASSPHRASE",
+        "LC_ALL",
+        "LC_MESSAGES",
+    ] {
+        c.env_remove(var);
+    }
+    c.env("LANG", "en_US.UTF-8");
+    c
+}
+
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Fails with a clear message when a peer tool is missing: CI installs them (.ci/run).
+pub fn require(tool: &str) -> PathBuf {
+    which(tool).unwrap_or_else(|| {
+        panic!("{tool} is not installed; .ci/run installs it (apt-get install {tool})")
+    })
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(tool))
+        .find(|p| p.is_file())
+}
+
+/// True when `needle` occurs in `hay`.
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
