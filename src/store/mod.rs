@@ -16,6 +16,9 @@ use crate::model::{
 /// `PRAGMA application_id` of a kluis database: "klus" in ASCII.
 pub const APPLICATION_ID: i32 = 0x6b6c_7573;
 
+/// How many of the newest matching notes a search ranks (see `Store::search`).
+pub const RANK_WINDOW: i64 = 2_000;
+
 /// Numbered migrations; entry N-1 brings the schema from version N-1 to N.
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
 
@@ -77,10 +80,47 @@ impl Store {
 
     /// Loads an image of exactly `size` bytes from `reader` straight into SQLite's memory
     /// (one allocation, wiped when freed), then migrates it to the current schema.
-    pub fn from_image<R: Read>(reader: R, size: usize) -> std::result::Result<Store, ImageError> {
-        let mut conn = Self::open_memory().map_err(ImageError::Unreadable)?;
-        conn.deserialize_read_exact(rusqlite::MAIN_DB, reader, size, false)
-            .map_err(ImageError::Unreadable)?;
+    pub fn from_image<R: Read>(
+        mut reader: R,
+        size: usize,
+    ) -> std::result::Result<Store, ImageError> {
+        let conn = Self::open_memory().map_err(ImageError::Unreadable)?;
+        // Headroom lets the first changes grow the database in place. Without it SQLite's
+        // in-memory file doubles its buffer on the first insert, and for a moment the old
+        // and the new copy both exist: twice the image in memory.
+        let capacity = size + (size / 8).max(1 << 20);
+        let unreadable = |msg: &str| {
+            ImageError::Unreadable(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(msg.to_owned()),
+            ))
+        };
+        // SAFETY: the buffer comes from sqlite3_malloc64 as sqlite3_deserialize requires; we
+        // write only its first `size` bytes and hand it over with FREEONCLOSE, after which
+        // SQLite owns it (and frees it itself if deserialize fails).
+        unsafe {
+            let ptr = rusqlite::ffi::sqlite3_malloc64(capacity as u64).cast::<u8>();
+            if ptr.is_null() {
+                return Err(unreadable("out of memory"));
+            }
+            if let Err(e) = reader.read_exact(std::slice::from_raw_parts_mut(ptr, size)) {
+                std::slice::from_raw_parts_mut(ptr, size).fill(0);
+                rusqlite::ffi::sqlite3_free(ptr.cast());
+                return Err(unreadable(&e.to_string()));
+            }
+            let rc = rusqlite::ffi::sqlite3_deserialize(
+                conn.handle(),
+                c"main".as_ptr(),
+                ptr,
+                size as i64,
+                capacity as i64,
+                rusqlite::ffi::SQLITE_DESERIALIZE_FREEONCLOSE
+                    | rusqlite::ffi::SQLITE_DESERIALIZE_RESIZEABLE,
+            );
+            if rc != rusqlite::ffi::SQLITE_OK {
+                return Err(unreadable("sqlite3_deserialize failed"));
+            }
+        }
         Self::configure(&conn).map_err(ImageError::Unreadable)?;
         let app_id: i32 = conn
             .pragma_query_value(None, "application_id", |r| r.get(0))
@@ -433,25 +473,15 @@ impl Store {
         Ok(rows)
     }
 
-    /// Full-text search over client names and note bodies, best first.
+    /// Full-text search over client names and note bodies, best first (bm25).
+    ///
+    /// A word that occurs in tens of thousands of notes would make ranking every match
+    /// slow, so notes are ranked among the most recent `RANK_WINDOW` matches: the rowid of
+    /// the N-th newest match is found by walking the index backwards (FTS5 stops early), and
+    /// bm25 runs only above it.
     pub fn search(&self, fts_query: &str, limit: usize) -> Result<Vec<SearchHit>> {
-        // Each table is ranked by FTS5's own ORDER BY rank LIMIT, then the two are merged.
-        let queries = [
-            ("client",
-             "SELECT c.id, c.id, c.name, snippet(client_fts, 0, '[', ']', '…', 12), client_fts.rank
-              FROM client_fts JOIN client c ON c.rowid = client_fts.rowid
-              WHERE client_fts MATCH ?1 ORDER BY client_fts.rank LIMIT ?2"),
-            ("note",
-             "SELECT n.id, n.client_id, c.name, snippet(note_fts, 0, '[', ']', '…', 12), f.rank
-              FROM (SELECT rowid, rank FROM note_fts WHERE note_fts MATCH ?1 ORDER BY rank LIMIT ?2) f
-              JOIN note_fts ON note_fts.rowid = f.rowid AND note_fts MATCH ?1
-              JOIN note n ON n.rowid = f.rowid JOIN client c ON c.id = n.client_id
-              ORDER BY f.rank"),
-        ];
-        let mut hits = Vec::new();
-        for (kind, sql) in queries {
-            let mut stmt = self.conn.prepare_cached(sql)?;
-            let rows = stmt.query_map(params![fts_query, limit as i64], |r| {
+        let hit = |kind: &'static str| {
+            move |r: &Row<'_>| {
                 Ok(SearchHit {
                     kind,
                     id: r.get(0)?,
@@ -460,11 +490,37 @@ impl Store {
                     snippet: r.get(3)?,
                     rank: r.get(4)?,
                 })
-            })?;
-            for row in rows {
-                hits.push(row?);
             }
-        }
+        };
+        let mut hits: Vec<SearchHit> = self
+            .conn
+            .prepare_cached(
+                "SELECT c.id, c.id, c.name, snippet(client_fts, 0, '[', ']', '…', 12), client_fts.rank
+                 FROM client_fts JOIN client c ON c.rowid = client_fts.rowid
+                 WHERE client_fts MATCH ?1 ORDER BY client_fts.rank LIMIT ?2",
+            )?
+            .query_map(params![fts_query, limit as i64], hit("client"))?
+            .collect::<rusqlite::Result<_>>()?;
+        let floor: i64 = self
+            .conn
+            .prepare_cached("SELECT rowid FROM note_fts WHERE note_fts MATCH ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2")?
+            .query_row(params![fts_query, RANK_WINDOW - 1], |r| r.get(0))
+            .optional()?
+            .unwrap_or(i64::MIN);
+        let notes = self
+            .conn
+            .prepare_cached(
+                // FTS5 sorts by rank itself and computes the snippet only for the rows it
+                // returns; joining note_fts again for the snippet re-ran the MATCH per row.
+                "SELECT n.id, n.client_id, c.name, f.snip, f.rank
+                 FROM (SELECT rowid, snippet(note_fts, 0, '[', ']', '…', 12) AS snip, rank FROM note_fts
+                       WHERE note_fts MATCH ?1 AND rowid >= ?3 ORDER BY rank LIMIT ?2) f
+                 JOIN note n ON n.rowid = f.rowid JOIN client c ON c.id = n.client_id
+                 ORDER BY f.rank",
+            )?
+            .query_map(params![fts_query, limit as i64, floor], hit("note"))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        hits.extend(notes);
         hits.sort_by(|a, b| a.rank.total_cmp(&b.rank));
         hits.truncate(limit);
         Ok(hits)

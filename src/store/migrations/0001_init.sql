@@ -46,7 +46,8 @@ CREATE TABLE recovery_recipient (
 ) STRICT;
 
 CREATE VIRTUAL TABLE client_fts USING fts5 (
-    name, content = 'client', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2'
+    name, content = 'client', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2',
+    prefix = '2 3'
 );
 CREATE TRIGGER client_fts_insert AFTER INSERT ON client BEGIN
     INSERT INTO client_fts (rowid, name) VALUES (new.rowid, new.name);
@@ -57,7 +58,8 @@ CREATE TRIGGER client_fts_update AFTER UPDATE OF name ON client BEGIN
 END;
 
 CREATE VIRTUAL TABLE note_fts USING fts5 (
-    body, content = 'note', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2'
+    body, content = 'note', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2',
+    prefix = '2 3'
 );
 CREATE TRIGGER note_fts_insert AFTER INSERT ON note BEGIN
     INSERT INTO note_fts (rowid, body) VALUES (new.rowid, new.body);
