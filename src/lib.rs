@@ -10,6 +10,7 @@ pub mod cli;
 pub mod error;
 pub mod harden;
 pub mod i18n;
+pub mod journal;
 pub mod model;
 pub mod secret;
 pub mod session;

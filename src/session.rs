@@ -1,12 +1,17 @@
-//! An unlocked vault. Locking is dropping the session: the store and the key wipe themselves.
+//! An unlocked vault. Locking is dropping the session: the store and the keys wipe
+//! themselves, and pending journal records are folded into a new vault generation first.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use zeroize::Zeroizing;
+
 use crate::error::{Error, Result};
 use crate::i18n::t;
+use crate::journal::{self, Found, Journal, JournalKey};
 use crate::secret::SecretString;
 use crate::store::Store;
+use crate::store::changes::RowChange;
 use crate::vault::{self, DiskStamp, KdfParams, Place, SealingKey, VaultLock};
 
 /// Whether a session may change the vault.
@@ -14,9 +19,12 @@ use crate::vault::{self, DiskStamp, KdfParams, Place, SealingKey, VaultLock};
 pub enum Access {
     /// Shared lock; other readers may open the vault at the same time.
     Read,
-    /// Exclusive lock; saves after every change.
+    /// Exclusive lock; every change is durable before `change` returns.
     Write,
 }
+
+/// Journal size past which a change also compacts.
+pub const COMPACT_THRESHOLD: u64 = 8 << 20;
 
 /// An unlocked vault.
 pub struct Session {
@@ -25,6 +33,11 @@ pub struct Session {
     store: Store,
     key: SealingKey,
     stamp: DiskStamp,
+    journal_key: JournalKey,
+    /// Open for appends in write sessions.
+    journal: Option<Journal>,
+    /// Records replayed at unlock and not yet folded into the vault.
+    replayed: u64,
     _lock: VaultLock,
 }
 
@@ -48,10 +61,12 @@ pub struct CheckReport {
     pub generation: u64,
     /// Integrity problems in the vault (empty when healthy).
     pub problems: Vec<String>,
-    /// Number of clients and notes.
+    /// Number of clients.
     pub clients: u64,
     /// Number of notes.
     pub notes: u64,
+    /// Journal records not yet folded into the vault file.
+    pub journal_records: u64,
     /// Recovery recipients written into every save.
     pub recovery_recipients: Vec<String>,
     /// The previous generation: None when there is none yet.
@@ -81,6 +96,23 @@ fn generation(store: &Store) -> Result<u64> {
         .unwrap_or(0))
 }
 
+/// Sets the meta values that tie the next vault generation to a fresh journal.
+fn stamp_journal(store: &Store, next: &JournalKey, previous_id: Option<&str>) -> Result<()> {
+    store.set_meta("journal_id", &next.id_hex())?;
+    store.set_meta("journal_key", &next.key_hex())?;
+    store.set_meta("journal_previous_id", previous_id.unwrap_or(""))?;
+    Ok(())
+}
+
+fn journal_key(store: &Store) -> Result<Option<JournalKey>> {
+    let id = store.meta("journal_id")?;
+    let key = store.meta("journal_key")?.map(Zeroizing::new);
+    Ok(match (id, key) {
+        (Some(id), Some(key)) => JournalKey::from_hex(&id, &key),
+        _ => None,
+    })
+}
+
 impl Session {
     /// Creates a new vault at `path`; refuses if any file is there.
     pub fn create(
@@ -103,19 +135,25 @@ impl Session {
         for r in &recipients {
             store.add_recovery_recipient(&r.to_string())?;
         }
+        let journal_key = JournalKey::generate();
+        stamp_journal(&store, &journal_key, None)?;
         store.next_generation()?;
         let stamp = vault::write(path, &mut store, &key, &recipients, Place::Create)?;
+        let journal = Some(Journal::create(path, &journal_key)?);
         Ok(Session {
             path: path.to_owned(),
             access: Access::Write,
             store,
             key,
             stamp,
+            journal_key,
+            journal,
+            replayed: 0,
             _lock: lock,
         })
     }
 
-    /// Unlocks the vault at `path`.
+    /// Unlocks the vault at `path` and replays its journal.
     pub fn open(path: &Path, passphrase: &SecretString, access: Access) -> Result<Session> {
         if path.symlink_metadata().is_err() {
             return Err(Error::NoVault {
@@ -126,15 +164,66 @@ impl Session {
         if access == Access::Write {
             vault::remove_stale_temps(path);
         }
-        let opened = vault::read(path, Some(passphrase), None)?;
-        Ok(Session {
+        let mut opened = vault::read(path, Some(passphrase), None)?;
+        let journal_path = journal::path_for(path);
+        let damaged = |reason: String| Error::Damaged {
+            path: journal_path.clone(),
+            reason,
+        };
+        // A vault made before it had a journal key gets one at its first compaction.
+        let (journal_key, found, keyed) = match journal_key(&opened.store)? {
+            Some(k) => {
+                let previous = opened.store.meta("journal_previous_id")?;
+                let found = journal::read(&journal_path, &k, previous.as_deref())?;
+                (k, found, true)
+            }
+            None if journal_path.exists() => {
+                return Err(damaged(t!("journal.no_key").into_owned()));
+            }
+            None => (JournalKey::generate(), Found::Missing, false),
+        };
+        let mut replayed = 0;
+        let mut journal = None;
+        match found {
+            Found::Current(replay) => {
+                let mut changes: Vec<RowChange> = Vec::new();
+                for record in &replay.records {
+                    let batch: Vec<RowChange> = serde_json::from_slice(record)
+                        .map_err(|_| damaged(t!("journal.bad_contents").into_owned()))?;
+                    changes.extend(batch);
+                }
+                opened
+                    .store
+                    .apply_changes(&changes)
+                    .map_err(|_| damaged(t!("journal.bad_contents").into_owned()))?;
+                replayed = replay.records.len() as u64;
+                if access == Access::Write {
+                    journal = Some(Journal::open_for_append(path, replay.good_len, replayed)?);
+                }
+            }
+            // A missing or already-folded journal is replaced by an empty one of this
+            // generation, so a stale one never outlives the next compaction.
+            Found::Missing | Found::Stale if keyed && access == Access::Write => {
+                journal = Some(Journal::create(path, &journal_key)?);
+            }
+            Found::Missing | Found::Stale => {}
+        }
+        let mut session = Session {
             path: path.to_owned(),
             access,
             store: opened.store,
             key: opened.key,
             stamp: opened.stamp,
+            journal_key,
+            journal,
+            replayed,
             _lock: lock,
-        })
+        };
+        if access == Access::Write && session.journal.is_none() {
+            // A vault without a journal key gets one (and its journal) from a compaction.
+            session.compact()?;
+        }
+        Ok(session)
     }
 
     /// The vault's path.
@@ -152,20 +241,58 @@ impl Session {
         self.key.params()
     }
 
-    /// Runs `f` in one transaction and saves before returning: a change that returns Ok is
-    /// on disk. This is the one seam every write goes through.
+    /// Journal records not yet folded into the vault file.
+    pub fn pending_records(&self) -> u64 {
+        self.journal
+            .as_ref()
+            .map_or(self.replayed, Journal::records)
+    }
+
+    /// Runs `f` in one transaction and makes its changes durable before returning: one
+    /// encrypted journal record, appended and fsynced. This is the one seam every write goes
+    /// through.
     pub fn change<T>(&mut self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
         assert_eq!(
             self.access,
             Access::Write,
             "change() on a read-only session"
         );
-        let value = self.store.transaction(f)?;
-        self.save()?;
+        // A journal record for a vault that another program replaced could never be applied.
+        if DiskStamp::at(&self.path).ok() != Some(self.stamp) {
+            return Err(Error::ChangedOnDisk {
+                path: self.path.clone(),
+            });
+        }
+        let (value, changes) = self.store.transaction(f)?;
+        if changes.is_empty() {
+            return Ok(value);
+        }
+        let mut record = Zeroizing::new(Vec::new());
+        serde_json::to_writer(&mut *record, &changes).map_err(|e| Error::Encrypt(e.to_string()))?;
+        drop(changes);
+        match self.journal.as_mut() {
+            Some(j) => {
+                j.append(&self.journal_key, &record, &self.path)?;
+                if j.len() > COMPACT_THRESHOLD {
+                    self.compact()?;
+                }
+            }
+            None => self.compact()?,
+        }
         Ok(value)
     }
 
-    fn save(&mut self) -> Result<()> {
+    /// Folds the journal into a new vault generation: the whole vault is re-encrypted and
+    /// replaced atomically, then a fresh journal replaces the old one. A crash between the
+    /// two leaves the old journal, which the vault then knows as already folded.
+    pub fn compact(&mut self) -> Result<()> {
+        assert_eq!(
+            self.access,
+            Access::Write,
+            "compact() on a read-only session"
+        );
+        let next = JournalKey::generate();
+        stamp_journal(&self.store, &next, Some(&self.journal_key.id_hex()))?;
         self.store.next_generation()?;
         let recipients = parse_recipients(&self.store.recovery_recipients()?)?;
         self.stamp = vault::write(
@@ -175,7 +302,23 @@ impl Session {
             &recipients,
             Place::Replace(self.stamp),
         )?;
+        self.journal_key = next;
+        self.journal = None;
+        self.replayed = 0;
+        self.journal = Some(Journal::create(&self.path, &self.journal_key)?);
         Ok(())
+    }
+
+    /// Folds pending journal records into the vault and ends the session. Dropping a
+    /// session does the same, but cannot report a failure.
+    pub fn close(mut self) -> Result<()> {
+        let result = if self.access == Access::Write && self.pending_records() > 0 {
+            self.compact()
+        } else {
+            Ok(())
+        };
+        self.access = Access::Read;
+        result
     }
 
     /// Re-seals the vault under a new passphrase (new salt; optionally new KDF parameters).
@@ -191,7 +334,7 @@ impl Session {
             "change_passphrase() on a read-only session"
         );
         self.key = SealingKey::derive_new(new, params.unwrap_or(self.key.params()))?;
-        self.save()?;
+        self.compact()?;
         vault::keep_previous(&self.path)?;
         Ok(())
     }
@@ -222,8 +365,18 @@ impl Session {
             problems: self.store.integrity_problems()?,
             clients,
             notes,
+            journal_records: self.pending_records(),
             recovery_recipients: self.store.recovery_recipients()?,
             previous,
         })
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Locking folds the journal, so the vault file alone (and stock age) has every edit.
+        if self.access == Access::Write && self.pending_records() > 0 {
+            let _ = self.compact();
+        }
     }
 }

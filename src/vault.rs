@@ -481,7 +481,7 @@ fn temp_prefix(path: &Path) -> String {
     )
 }
 
-fn temp_path(path: &Path) -> PathBuf {
+pub(crate) fn temp_path(path: &Path) -> PathBuf {
     let mut r = [0u8; 8];
     rand::rngs::OsRng.fill_bytes(&mut r);
     let hex: String = r.iter().map(|b| format!("{b:02x}")).collect();
@@ -517,7 +517,7 @@ pub fn remove_stale_temps(path: &Path) {
     }
 }
 
-fn sync_dir(path: &Path) -> Result<()> {
+pub(crate) fn sync_dir(path: &Path) -> Result<()> {
     let dir = parent(path);
     File::open(dir)
         .and_then(|d| d.sync_all())
@@ -629,6 +629,9 @@ pub fn keep_previous(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// How long taking the vault lock may wait for another process.
+pub const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A held lock on a vault, released on drop.
 #[derive(Debug)]
 pub struct VaultLock {
@@ -636,7 +639,9 @@ pub struct VaultLock {
 }
 
 impl VaultLock {
-    /// Takes the lock beside `path`: exclusive for writers, shared for readers. Never waits.
+    /// Takes the lock beside `path`: exclusive for writers, shared for readers. Waits up to
+    /// `LOCK_PATIENCE` for a short command (another `kluis list`, say) to finish; a vault held
+    /// open longer is reported as in use.
     pub fn acquire(path: &Path, exclusive: bool) -> Result<VaultLock> {
         let lock = lock_path(path);
         let file = OpenOptions::new()
@@ -647,18 +652,26 @@ impl VaultLock {
             .mode(0o600)
             .open(&lock)
             .map_err(|e| Error::io(t!("io.lock", path = lock.display()), e))?;
-        let taken = if exclusive {
-            file.try_lock()
-        } else {
-            file.try_lock_shared()
-        };
-        match taken {
-            Ok(()) => Ok(VaultLock { _file: file }),
-            Err(fs::TryLockError::WouldBlock) => Err(Error::InUse {
-                path: path.to_owned(),
-            }),
-            Err(fs::TryLockError::Error(e)) => {
-                Err(Error::io(t!("io.lock", path = lock.display()), e))
+        let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+        loop {
+            let taken = if exclusive {
+                file.try_lock()
+            } else {
+                file.try_lock_shared()
+            };
+            match taken {
+                Ok(()) => return Ok(VaultLock { _file: file }),
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(Error::InUse {
+                        path: path.to_owned(),
+                    });
+                }
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(Error::io(t!("io.lock", path = lock.display()), e));
+                }
             }
         }
     }

@@ -369,7 +369,7 @@ fn init(path: &Path, args: InitArgs) -> anyhow::Result<()> {
     }
     let session = Session::create(path, &pass, params, &args.recovery_recipient, &owner)?;
     eprintln!("{}", t!("done.init", path = session.path().display()));
-    Ok(())
+    Ok(session.close()?)
 }
 
 fn passwd(path: &Path, pass_file: Option<&Path>, args: PasswdArgs) -> anyhow::Result<()> {
@@ -385,6 +385,7 @@ fn passwd(path: &Path, pass_file: Option<&Path>, args: PasswdArgs) -> anyhow::Re
     let owner = session.store().meta("owner")?.unwrap_or_default();
     let new = passphrase::new(args.new_passphrase_file.as_deref(), &[&owner])?;
     session.change_passphrase(&new, params)?;
+    session.close()?;
     eprintln!("{}", t!("done.passwd"));
     Ok(())
 }
@@ -434,7 +435,7 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
             let mut session = open(path, pass_file, Access::Write)?;
             let id = session.change(|s| s.add_client(&new))?;
             println!("{id}");
-            Ok(())
+            Ok(session.close()?)
         }
         ClientCmd::List { all, json } => {
             let session = open(path, pass_file, Access::Read)?;
@@ -482,7 +483,7 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
                     t!("done.unchanged", id = id)
                 }
             );
-            Ok(())
+            Ok(session.close()?)
         }
         ClientCmd::Close { id, on } => {
             let prefix = model::parse_id_prefix("ID", &id)?;
@@ -498,7 +499,7 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
                     t!("done.already_closed", id = id)
                 }
             );
-            Ok(())
+            Ok(session.close()?)
         }
     }
 }
@@ -555,7 +556,7 @@ fn note(path: &Path, pass_file: Option<&Path>, cmd: NoteCmd) -> anyhow::Result<(
             };
             let id = session.change(|s| s.add_note(&new))?;
             println!("{id}");
-            Ok(())
+            Ok(session.close()?)
         }
         NoteCmd::List { client_id, json } => {
             let prefix = model::parse_id_prefix("CLIENT_ID", &client_id)?;

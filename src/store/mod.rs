@@ -22,9 +22,15 @@ pub const RANK_WINDOW: i64 = 2_000;
 /// Numbered migrations; entry N-1 brings the schema from version N-1 to N.
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
 
+pub mod changes;
+
+use changes::{Cell, RowChange};
+
 /// An open, in-memory kluis database.
 pub struct Store {
     conn: Connection,
+    /// Rows changed by the transaction in progress; None outside `transaction`.
+    changes: std::cell::RefCell<Option<Vec<RowChange>>>,
 }
 
 /// Why an image could not be loaded.
@@ -70,7 +76,10 @@ impl Store {
         let conn = Self::open_memory()?;
         Self::configure(&conn)?;
         conn.pragma_update(None, "application_id", APPLICATION_ID)?;
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            changes: Default::default(),
+        };
         store.migrate()?;
         store.set_meta("owner", owner)?;
         store.set_meta("created_at", &now_utc())?;
@@ -128,7 +137,10 @@ impl Store {
         if app_id != APPLICATION_ID {
             return Err(ImageError::NotKluis);
         }
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            changes: Default::default(),
+        };
         let version = store.schema_version().map_err(|e| match e {
             Error::Database(e) => ImageError::Unreadable(e),
             _ => ImageError::NotKluis,
@@ -168,19 +180,111 @@ impl Store {
         Ok(self.conn.serialize(rusqlite::MAIN_DB)?)
     }
 
-    /// Runs `f` in one transaction: all of it lands or none of it.
-    pub fn transaction<T>(&mut self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+    /// Runs `f` in one transaction: all of it lands or none of it. Returns `f`'s value and
+    /// the rows it changed, for the journal.
+    pub fn transaction<T>(
+        &mut self,
+        f: impl FnOnce(&Store) -> Result<T>,
+    ) -> Result<(T, Vec<RowChange>)> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        match f(self) {
-            Ok(v) => {
-                self.conn.execute_batch("COMMIT")?;
-                Ok(v)
-            }
+        *self.changes.borrow_mut() = Some(Vec::new());
+        let result = f(self).and_then(|v| {
+            self.conn.execute_batch("COMMIT")?;
+            Ok(v)
+        });
+        let changes = self.changes.borrow_mut().take().unwrap_or_default();
+        match result {
+            Ok(v) => Ok((v, changes)),
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
                 Err(e)
             }
         }
+    }
+
+    /// Notes the current state of a row for the journal (inside `transaction` only).
+    fn record(&self, table: &str, key: &str) -> Result<()> {
+        if self.changes.borrow().is_none() {
+            return Ok(());
+        }
+        let key_col = changes::key_column(table).expect("record() on a journaled table");
+        let sql = format!("SELECT * FROM {table} WHERE {key_col} = ?1");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
+        let n = columns.len();
+        let values = stmt.query_row([key], |r| {
+            (0..n)
+                .map(|i| r.get::<_, rusqlite::types::Value>(i).map(Cell::from))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let change = RowChange {
+            table: table.to_owned(),
+            columns,
+            values,
+        };
+        if let Some(list) = self.changes.borrow_mut().as_mut() {
+            list.push(change);
+        }
+        Ok(())
+    }
+
+    /// Replays change records (from the journal) in one transaction. A record that names an
+    /// unknown table or column is refused: the journal is then not ours.
+    pub fn apply_changes(&mut self, records: &[RowChange]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for rc in records {
+            let bad = || {
+                Error::invalid(
+                    "journal",
+                    format!("unexpected change record for {}", rc.table),
+                )
+            };
+            let key_col = changes::key_column(&rc.table).ok_or_else(bad)?;
+            if rc.columns.len() != rc.values.len() || !rc.columns.iter().any(|c| c == key_col) {
+                return Err(bad());
+            }
+            let known: Vec<String> = tx
+                .prepare_cached("SELECT name FROM pragma_table_info(?1)")?
+                .query_map([&rc.table], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if !rc.columns.iter().all(|c| known.contains(c)) {
+                return Err(bad());
+            }
+            // Names were checked against the schema above; values are bound.
+            let cols = rc
+                .columns
+                .iter()
+                .map(|c| format!("\"{c}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let params = (1..=rc.columns.len())
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let updates = rc
+                .columns
+                .iter()
+                .filter(|c| *c != key_col)
+                .map(|c| format!("\"{c}\" = excluded.\"{c}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = if updates.is_empty() {
+                format!(
+                    "INSERT INTO {} ({cols}) VALUES ({params}) ON CONFLICT DO NOTHING",
+                    rc.table
+                )
+            } else {
+                format!(
+                    "INSERT INTO {} ({cols}) VALUES ({params}) ON CONFLICT (\"{key_col}\") DO UPDATE SET {updates}",
+                    rc.table
+                )
+            };
+            let values: Vec<rusqlite::types::Value> = rc.values.iter().map(Into::into).collect();
+            tx.prepare_cached(&sql)?
+                .execute(rusqlite::params_from_iter(values))?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// SQLite's `integrity_check` plus FTS5's own check; empty when healthy.
@@ -245,7 +349,7 @@ impl Store {
             "INSERT OR IGNORE INTO recovery_recipient (recipient, added_at) VALUES (?1, ?2)",
             params![recipient, now_utc()],
         )?;
-        Ok(())
+        self.record("recovery_recipient", recipient)
     }
 
     /// Resolves a full id or a unique prefix in `table` (`client` or `note`).
@@ -291,6 +395,7 @@ impl Store {
                 now
             ],
         )?;
+        self.record("client", &id)?;
         Ok(id)
     }
 
@@ -388,6 +493,9 @@ impl Store {
                 now_utc()
             ],
         )?;
+        if changed > 0 {
+            self.record("client", id)?;
+        }
         Ok(changed > 0)
     }
 
@@ -405,6 +513,9 @@ impl Store {
              WHERE id = ?1 AND status = 'open'",
             params![id, on.to_string(), now_utc()],
         )?;
+        if n > 0 {
+            self.record("client", id)?;
+        }
         Ok(n > 0)
     }
 
@@ -443,6 +554,7 @@ impl Store {
                 n.supersedes
             ],
         )?;
+        self.record("note", &id)?;
         Ok(id)
     }
 

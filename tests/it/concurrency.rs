@@ -24,21 +24,34 @@ fn holder(v: &TestVault, client: &str) -> Child {
         .unwrap()
 }
 
-/// Waits until a reader is refused with exit 5, which proves the holder has the lock.
-fn wait_until_busy(v: &TestVault) {
+/// Waits until the holder has its exclusive flock (read from /proc/locks, which disturbs
+/// nothing), then checks that a reader is refused with exit 5.
+fn wait_until_busy(v: &TestVault, holder: &mut Child) {
     let start = Instant::now();
+    let pid = holder.id().to_string();
     loop {
-        let out = v.cmd().args(["client", "list"]).output().unwrap();
-        if out.status.code() == Some(5) {
-            assert!(stderr(&out).contains("in use"), "{}", stderr(&out));
-            return;
+        if let Some(status) = holder.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(holder.stderr.as_mut().unwrap(), &mut err).unwrap();
+            panic!("holder exited early with {status}: {err}");
+        }
+        let locks = std::fs::read_to_string("/proc/locks").unwrap();
+        if locks.lines().any(|l| {
+            l.contains("FLOCK")
+                && l.contains("WRITE")
+                && l.split_whitespace().nth(4) == Some(pid.as_str())
+        }) {
+            break;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(20),
+            start.elapsed() < Duration::from_secs(30),
             "holder never took the lock"
         );
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
+    let out = v.cmd().args(["client", "list"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("in use"), "{}", stderr(&out));
 }
 
 #[test]
@@ -46,7 +59,7 @@ fn a_second_process_gets_exit_5_and_the_first_finishes() {
     let v = TestVault::created();
     let id = v.add_client("A");
     let mut first = holder(&v, &id);
-    wait_until_busy(&v);
+    wait_until_busy(&v, &mut first);
     v.cmd()
         .args(["client", "add", "--name", "B"])
         .assert()
@@ -98,7 +111,7 @@ fn a_vault_replaced_on_disk_is_not_overwritten() {
     let id = v.add_client("A");
     v.add_note(&id, "tweede generatie");
     let mut first = holder(&v, &id);
-    wait_until_busy(&v);
+    wait_until_busy(&v, &mut first);
     // A sync tool puts another version in place (a new file renamed over the vault).
     let foreign = v.dir.path().join("from-sync");
     std::fs::copy(v.prev(), &foreign).unwrap();

@@ -5,6 +5,7 @@ mod cli;
 mod concurrency;
 mod crash;
 mod interop;
+mod journal;
 mod leaks;
 mod tamper;
 mod vectors;

@@ -1,0 +1,441 @@
+//! The encrypted, append-only journal beside a vault (`vault.kluis.journal`): one record per
+//! committed transaction, so an edit is durable after one small write and one fsync. See
+//! docs/journal-format.md.
+//!
+//! The journal key and id live inside the vault, so the journal is only readable together
+//! with the vault generation it belongs to. Compaction folds it into a new generation.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use rand::RngCore;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::{Error, Result};
+use crate::i18n::t;
+use crate::secret::{ExposeSecret, SecretBox};
+
+/// First bytes of every journal.
+pub const MAGIC: &[u8; 8] = b"KLUISJ01";
+const ID_LEN: usize = 16;
+const HEADER_LEN: u64 = (MAGIC.len() + ID_LEN) as u64;
+const AAD_LABEL: &[u8] = b"kluis.nl/v1/journal";
+const TAG_LEN: u32 = 16;
+/// Largest record accepted; a transaction is far smaller.
+pub const MAX_RECORD: u32 = 64 << 20;
+
+/// Identifies a journal generation and holds its key. Both are stored in the vault's meta
+/// table; a new pair is made at every compaction.
+pub struct JournalKey {
+    id: [u8; ID_LEN],
+    key: SecretBox<[u8; 32]>,
+}
+
+impl std::fmt::Debug for JournalKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JournalKey({}, [redacted])", self.id_hex())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    if s.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+impl JournalKey {
+    /// A fresh random id and key.
+    pub fn generate() -> JournalKey {
+        let mut id = [0u8; ID_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut id);
+        let key = SecretBox::init_with_mut(|k: &mut [u8; 32]| rand::rngs::OsRng.fill_bytes(k));
+        JournalKey { id, key }
+    }
+
+    /// The id as stored in meta.
+    pub fn id_hex(&self) -> String {
+        hex(&self.id)
+    }
+
+    /// The key as stored in meta (wiped when dropped).
+    pub fn key_hex(&self) -> Zeroizing<String> {
+        Zeroizing::new(hex(self.key.expose_secret()))
+    }
+
+    /// Reads the pair back from meta values.
+    pub fn from_hex(id: &str, key: &str) -> Option<JournalKey> {
+        let id = unhex::<ID_LEN>(id)?;
+        let mut k = unhex::<32>(key)?;
+        let key = SecretBox::init_with_mut(|b: &mut [u8; 32]| b.copy_from_slice(&k));
+        k.zeroize();
+        Some(JournalKey { id, key })
+    }
+
+    fn cipher(&self) -> ChaCha20Poly1305 {
+        ChaCha20Poly1305::new(self.key.expose_secret().into())
+    }
+}
+
+// Binds a record to this journal, its position and its length: records cannot be moved,
+// dropped from the middle, or replayed into another journal.
+fn aad(id: &[u8; ID_LEN], seq: u64, len: u32) -> Vec<u8> {
+    let mut a = Vec::with_capacity(AAD_LABEL.len() + ID_LEN + 12);
+    a.extend_from_slice(AAD_LABEL);
+    a.extend_from_slice(id);
+    a.extend_from_slice(&seq.to_le_bytes());
+    a.extend_from_slice(&len.to_le_bytes());
+    a
+}
+
+// The key is new for every journal, so the record number is a unique nonce.
+fn nonce(seq: u64) -> Nonce {
+    let mut n = [0u8; 12];
+    n[4..].copy_from_slice(&seq.to_le_bytes());
+    n.into()
+}
+
+/// The journal file beside a vault.
+pub fn path_for(vault: &Path) -> PathBuf {
+    let mut name = vault.file_name().unwrap_or_default().to_os_string();
+    name.push(".journal");
+    vault.with_file_name(name)
+}
+
+/// What was found at the journal's path.
+pub enum Found {
+    /// No journal file.
+    Missing,
+    /// A journal of the previous generation, already folded into the vault.
+    Stale,
+    /// This generation's journal.
+    Current(Replay),
+}
+
+/// The readable records of the current journal.
+pub struct Replay {
+    /// Decrypted records, oldest first.
+    pub records: Vec<Zeroizing<Vec<u8>>>,
+    /// Length of the file up to the end of the last good record.
+    pub good_len: u64,
+    /// Whether a torn final record (a crash during an append) was dropped.
+    pub torn: bool,
+}
+
+fn damaged(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Damaged {
+        path: path.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Reads and decrypts the journal at `path`. `previous_id` is the id of the journal the
+/// vault's last compaction replaced (a crash can leave it behind).
+pub fn read(path: &Path, key: &JournalKey, previous_id: Option<&str>) -> Result<Found> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Missing),
+        Err(e) => return Err(Error::io(t!("io.open", path = path.display()), e)),
+    };
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| Error::io(t!("io.read", path = path.display()), e))?;
+    if bytes.len() < HEADER_LEN as usize || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(damaged(path, t!("journal.not_journal")));
+    }
+    let id: [u8; ID_LEN] = bytes[MAGIC.len()..HEADER_LEN as usize]
+        .try_into()
+        .expect("id length");
+    if id != key.id {
+        // The journal the last compaction replaced, or an empty one left beside a vault that
+        // another program swapped: nothing in it is lost by starting afresh.
+        if previous_id == Some(hex(&id).as_str()) || bytes.len() == HEADER_LEN as usize {
+            return Ok(Found::Stale);
+        }
+        return Err(damaged(path, t!("journal.other_generation")));
+    }
+    let cipher = key.cipher();
+    let mut records = Vec::new();
+    let mut pos = HEADER_LEN as usize;
+    let mut seq = 0u64;
+    let torn = loop {
+        let rest = &bytes[pos..];
+        if rest.is_empty() {
+            break false;
+        }
+        if rest.len() < 4 {
+            break true;
+        }
+        let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes"));
+        if !(TAG_LEN..=MAX_RECORD).contains(&len) {
+            // A crash can leave zeros where an append was going; anything else is damage.
+            if rest.iter().all(|b| *b == 0) {
+                break true;
+            }
+            return Err(damaged(path, t!("journal.bad_record", number = seq)));
+        }
+        let end = 4 + len as usize;
+        if rest.len() < end {
+            break true;
+        }
+        let payload = Payload {
+            msg: &rest[4..end],
+            aad: &aad(&id, seq, len),
+        };
+        match cipher.decrypt(&nonce(seq), payload) {
+            Ok(plain) => records.push(Zeroizing::new(plain)),
+            // The final record failing is what a crash mid-append looks like.
+            Err(_) if rest.len() == end => break true,
+            Err(_) => return Err(damaged(path, t!("journal.bad_record", number = seq))),
+        }
+        pos += end;
+        seq += 1;
+    };
+    Ok(Found::Current(Replay {
+        records,
+        good_len: pos as u64,
+        torn,
+    }))
+}
+
+/// An open journal, appended to by the one writer.
+pub struct Journal {
+    file: File,
+    next_seq: u64,
+    len: u64,
+}
+
+impl Journal {
+    /// Creates an empty journal for `key`, atomically replacing whatever is at `path`.
+    pub fn create(vault: &Path, key: &JournalKey) -> Result<Journal> {
+        let path = path_for(vault);
+        let io_err = |e: io::Error| Error::io(t!("io.write", path = path.display()), e);
+        let tmp = crate::vault::temp_path(vault);
+        let mut header = Vec::with_capacity(HEADER_LEN as usize);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&key.id);
+        let result = (|| {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&header)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &path)
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_err(e));
+        }
+        crate::vault::sync_dir(vault)?;
+        Self::open_for_append(vault, HEADER_LEN, 0)
+    }
+
+    /// Opens the journal to append after `good_len` bytes (cutting off a torn tail).
+    pub fn open_for_append(vault: &Path, good_len: u64, next_seq: u64) -> Result<Journal> {
+        let path = path_for(vault);
+        let io_err = |e: io::Error| Error::io(t!("io.write", path = path.display()), e);
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io_err)?;
+        if file.metadata().map_err(io_err)?.len() != good_len {
+            file.set_len(good_len).map_err(io_err)?;
+            file.sync_all().map_err(io_err)?;
+        }
+        Ok(Journal {
+            file,
+            next_seq,
+            len: good_len,
+        })
+    }
+
+    /// Encrypts `plain` as the next record, appends it in one write, and fsyncs. When this
+    /// returns Ok the record survives a crash.
+    pub fn append(&mut self, key: &JournalKey, plain: &[u8], vault: &Path) -> Result<()> {
+        let len = plain.len() as u32 + TAG_LEN;
+        if len > MAX_RECORD {
+            return Err(Error::invalid(
+                "--text",
+                t!("val.too_long", max = MAX_RECORD),
+            ));
+        }
+        let sealed = key
+            .cipher()
+            .encrypt(
+                &nonce(self.next_seq),
+                Payload {
+                    msg: plain,
+                    aad: &aad(&key.id, self.next_seq, len),
+                },
+            )
+            .map_err(|_| Error::Encrypt("journal record".into()))?;
+        let mut record = Vec::with_capacity(4 + sealed.len());
+        record.extend_from_slice(&len.to_le_bytes());
+        record.extend_from_slice(&sealed);
+        let io_err = |e: io::Error| Error::io(t!("io.write", path = path_for(vault).display()), e);
+        if let Err(e) = self
+            .file
+            .write_all(&record)
+            .and_then(|_| self.file.sync_data())
+        {
+            // Cut off what may have landed, so the next append starts on a record boundary.
+            let _ = self.file.set_len(self.len);
+            return Err(io_err(e));
+        }
+        self.len += record.len() as u64;
+        self.next_seq += 1;
+        Ok(())
+    }
+
+    /// Number of records appended since the journal was created.
+    pub fn records(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Size of the file in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether it holds no records.
+    pub fn is_empty(&self) -> bool {
+        self.next_seq == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, PathBuf, JournalKey) {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = dir.path().join("v.kluis");
+        (dir, vault, JournalKey::generate())
+    }
+
+    fn records(vault: &Path, key: &JournalKey) -> (Vec<Vec<u8>>, bool) {
+        match read(&path_for(vault), key, None).unwrap() {
+            Found::Current(r) => (r.records.iter().map(|r| r.to_vec()).collect(), r.torn),
+            _ => panic!("not current"),
+        }
+    }
+
+    #[test]
+    fn records_round_trip_in_order() {
+        let (_d, vault, key) = setup();
+        let mut j = Journal::create(&vault, &key).unwrap();
+        for i in 0..5u8 {
+            j.append(&key, &[i; 10], &vault).unwrap();
+        }
+        let (r, torn) = records(&vault, &key);
+        assert_eq!(r, (0..5u8).map(|i| vec![i; 10]).collect::<Vec<_>>());
+        assert!(!torn);
+        let bytes = fs::read(path_for(&vault)).unwrap();
+        assert!(
+            !bytes.windows(10).any(|w| w == [3u8; 10]),
+            "plaintext in the journal"
+        );
+    }
+
+    #[test]
+    fn a_torn_tail_is_dropped_and_earlier_records_survive() {
+        let (_d, vault, key) = setup();
+        let mut j = Journal::create(&vault, &key).unwrap();
+        j.append(&key, b"een", &vault).unwrap();
+        j.append(&key, b"twee", &vault).unwrap();
+        let full = fs::read(path_for(&vault)).unwrap();
+        let one = HEADER_LEN as usize + 4 + 3 + 16;
+        for cut in one + 1..full.len() {
+            fs::write(path_for(&vault), &full[..cut]).unwrap();
+            let (r, torn) = records(&vault, &key);
+            assert_eq!(r, vec![b"een".to_vec()], "cut at {cut}");
+            assert!(torn);
+        }
+        // Zeros where the second record should be: torn, not damage.
+        let mut zeros = full[..one].to_vec();
+        zeros.extend(std::iter::repeat_n(0u8, 40));
+        fs::write(path_for(&vault), &zeros).unwrap();
+        assert_eq!(records(&vault, &key).0.len(), 1);
+        // Appending after a torn tail starts on a record boundary.
+        fs::write(path_for(&vault), &full[..one + 5]).unwrap();
+        let mut j = Journal::open_for_append(&vault, one as u64, 1).unwrap();
+        j.append(&key, b"drie", &vault).unwrap();
+        assert_eq!(
+            records(&vault, &key).0,
+            vec![b"een".to_vec(), b"drie".to_vec()]
+        );
+    }
+
+    #[test]
+    fn reordered_dropped_or_foreign_records_are_refused() {
+        let (_d, vault, key) = setup();
+        let mut j = Journal::create(&vault, &key).unwrap();
+        for word in [&b"aaaa"[..], b"bbbb", b"cccc"] {
+            j.append(&key, word, &vault).unwrap();
+        }
+        let full = fs::read(path_for(&vault)).unwrap();
+        let h = HEADER_LEN as usize;
+        let rec = 4 + 4 + 16;
+        let (r0, r1, r2) = (
+            &full[h..h + rec],
+            &full[h + rec..h + 2 * rec],
+            &full[h + 2 * rec..],
+        );
+        let header = &full[..h];
+        let refused = |body: Vec<u8>| {
+            fs::write(path_for(&vault), body).unwrap();
+            matches!(
+                read(&path_for(&vault), &key, None),
+                Err(Error::Damaged { .. })
+            )
+        };
+        assert!(refused([header, r1, r0, r2].concat()), "swapped records");
+        assert!(
+            refused([header, r0, r2, r2].concat()),
+            "dropped from the middle"
+        );
+        assert!(refused([header, r0, r0, r2].concat()), "replayed record");
+        let mut flipped = full.clone();
+        flipped[h + 10] ^= 1;
+        assert!(refused(flipped), "flipped bit in a middle record");
+        fs::write(path_for(&vault), &full).unwrap();
+        let other = JournalKey::generate();
+        assert!(matches!(
+            read(&path_for(&vault), &other, None),
+            Err(Error::Damaged { .. })
+        ));
+        assert!(matches!(
+            read(&path_for(&vault), &other, Some(&key.id_hex())),
+            Ok(Found::Stale)
+        ));
+        Journal::create(&vault, &key).unwrap();
+        assert!(
+            matches!(read(&path_for(&vault), &other, None), Ok(Found::Stale)),
+            "an empty orphan is harmless"
+        );
+    }
+
+    #[test]
+    fn keys_survive_their_meta_encoding() {
+        let key = JournalKey::generate();
+        let back = JournalKey::from_hex(&key.id_hex(), &key.key_hex()).unwrap();
+        assert_eq!(back.id, key.id);
+        assert_eq!(back.key.expose_secret(), key.key.expose_secret());
+        assert!(JournalKey::from_hex("zz", &key.key_hex()).is_none());
+        assert!(format!("{key:?}").contains("[redacted]"));
+    }
+}
