@@ -155,6 +155,26 @@ impl Session {
 
     /// Unlocks the vault at `path` and replays its journal.
     pub fn open(path: &Path, passphrase: &SecretString, access: Access) -> Result<Session> {
+        Self::open_inner(path, Some(passphrase), None, access)
+    }
+
+    /// Unlocks with a key derived earlier (see [`Session::sealing_key`]), skipping the KDF.
+    /// Benchmarks use it to measure unlock without the KDF.
+    pub fn open_with_key(path: &Path, key: &SealingKey, access: Access) -> Result<Session> {
+        Self::open_inner(path, None, Some(key), access)
+    }
+
+    /// The derived passphrase key of this session.
+    pub fn sealing_key(&self) -> &SealingKey {
+        &self.key
+    }
+
+    fn open_inner(
+        path: &Path,
+        passphrase: Option<&SecretString>,
+        cached: Option<&SealingKey>,
+        access: Access,
+    ) -> Result<Session> {
         if path.symlink_metadata().is_err() {
             return Err(Error::NoVault {
                 path: path.to_owned(),
@@ -164,7 +184,7 @@ impl Session {
         if access == Access::Write {
             vault::remove_stale_temps(path);
         }
-        let mut opened = vault::read(path, Some(passphrase), None)?;
+        let mut opened = vault::read(path, passphrase, cached)?;
         let journal_path = journal::path_for(path);
         let damaged = |reason: String| Error::Damaged {
             path: journal_path.clone(),
