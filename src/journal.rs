@@ -429,6 +429,36 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Any records come back as written; any cut keeps exactly the records before it.
+        #[test]
+        fn records_round_trip_and_cuts_keep_a_prefix(
+            payloads in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), 0..12),
+            cut in 0.0f64..1.0,
+        ) {
+            let (_d, vault, key) = setup();
+            let mut j = Journal::create(&vault, &key).unwrap();
+            for p in &payloads {
+                j.append(&key, p, &vault).unwrap();
+            }
+            let (back, torn) = records(&vault, &key);
+            proptest::prop_assert_eq!(&back, &payloads);
+            proptest::prop_assert!(!torn);
+            let full = fs::read(path_for(&vault)).unwrap();
+            let at = HEADER_LEN as usize + ((full.len() - HEADER_LEN as usize) as f64 * cut) as usize;
+            fs::write(path_for(&vault), &full[..at]).unwrap();
+            let (prefix, _) = records(&vault, &key);
+            proptest::prop_assert!(prefix.len() <= payloads.len());
+            proptest::prop_assert_eq!(&prefix[..], &payloads[..prefix.len()]);
+            // Everything that fit entirely before the cut survived.
+            let mut end = HEADER_LEN as usize;
+            let whole = payloads.iter().take_while(|p| { end += 4 + p.len() + 16; end <= at }).count();
+            proptest::prop_assert_eq!(prefix.len(), whole);
+        }
+    }
+
     #[test]
     fn keys_survive_their_meta_encoding() {
         let key = JournalKey::generate();

@@ -154,3 +154,42 @@ fn the_cli_leaves_no_pending_records() {
         24
     );
 }
+
+#[test]
+fn a_journal_past_the_threshold_is_compacted_by_the_change_itself() {
+    use kluis::session::{Access, COMPACT_THRESHOLD, Session};
+    let v = TestVault::created();
+    let id = v.add_client("Groot");
+    let pass = kluis::secret::SecretString::from(PASS.to_owned());
+    let mut s = Session::open(&v.path, &pass, Access::Write).unwrap();
+    let generation_before = std::fs::metadata(&v.path).unwrap().modified().unwrap();
+    let body = "lange notitie ".repeat(70_000); // ~1 MB per record
+    let mut compacted = false;
+    for i in 0..(COMPACT_THRESHOLD / 900_000 + 2) {
+        let note = kluis::model::NewNote {
+            client_id: id.clone(),
+            kind: kluis::model::NoteKind::Observatie,
+            occurred_at: chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap(),
+            body: format!("{i} {body}"),
+            author: "test".into(),
+            supersedes: None,
+        };
+        s.change(|st| st.add_note(&note)).unwrap();
+        if s.pending_records() == 0 {
+            compacted = true;
+            break;
+        }
+    }
+    assert!(
+        compacted,
+        "the journal grew past {COMPACT_THRESHOLD} bytes without a compaction"
+    );
+    assert_ne!(
+        std::fs::metadata(&v.path).unwrap().modified().unwrap(),
+        generation_before
+    );
+    assert!(std::fs::metadata(journal::path_for(&v.path)).unwrap().len() < 1024);
+}
