@@ -26,6 +26,14 @@ pub enum Access {
 /// Journal size past which a change also compacts.
 pub const COMPACT_THRESHOLD: u64 = 8 << 20;
 
+/// How a session is unlocked.
+enum Unlock<'a> {
+    Passphrase(&'a SecretString),
+    Key(&'a SealingKey),
+    /// IT's recovery identity, and the key the vault will be re-sealed under.
+    Recovery(&'a age::x25519::Identity, SealingKey),
+}
+
 /// An unlocked vault.
 pub struct Session {
     path: PathBuf,
@@ -122,6 +130,19 @@ impl Session {
         recovery: &[String],
         owner: &str,
     ) -> Result<Session> {
+        Self::create_with(path, passphrase, params, recovery, owner, |_| Ok(()))
+    }
+
+    /// Like [`Session::create`], with `setup` run on the new database before its first save
+    /// (enrollment puts the worker's keys and the pinned organisation key there).
+    pub fn create_with(
+        path: &Path,
+        passphrase: &SecretString,
+        params: KdfParams,
+        recovery: &[String],
+        owner: &str,
+        setup: impl FnOnce(&Store) -> Result<()>,
+    ) -> Result<Session> {
         let recipients = parse_recipients(recovery)?;
         if path.symlink_metadata().is_ok() {
             return Err(Error::VaultExists {
@@ -135,6 +156,7 @@ impl Session {
         for r in &recipients {
             store.add_recovery_recipient(&r.to_string())?;
         }
+        setup(&store)?;
         let journal_key = JournalKey::generate();
         stamp_journal(&store, &journal_key, None)?;
         store.next_generation()?;
@@ -155,13 +177,41 @@ impl Session {
 
     /// Unlocks the vault at `path` and replays its journal.
     pub fn open(path: &Path, passphrase: &SecretString, access: Access) -> Result<Session> {
-        Self::open_inner(path, Some(passphrase), None, access)
+        Self::open_inner(path, Unlock::Passphrase(passphrase), access)
+    }
+
+    /// IT's passphrase recovery: opens the vault with the organisation's recovery identity,
+    /// re-seals it under `temporary` (which must be replaced at the next unlock), records who
+    /// did it, and leaves no file that opens with the old passphrase.
+    pub fn recover(
+        path: &Path,
+        identity: &age::x25519::Identity,
+        temporary: &SecretString,
+        params: KdfParams,
+        by: &str,
+    ) -> Result<()> {
+        let key = SealingKey::derive_new(temporary, params)?;
+        let mut session = Self::open_inner(path, Unlock::Recovery(identity, key), Access::Write)?;
+        session.change(|s| {
+            s.set_meta("must_change_passphrase", "1")?;
+            s.add_event("recovery", by, "")?;
+            Ok(())
+        })?;
+        session.compact()?;
+        vault::keep_previous(&session.path)?;
+        session.close()
+    }
+
+    /// Whether a recovery set a temporary passphrase that must be replaced (`passwd`)
+    /// before anything else.
+    pub fn must_change_passphrase(&self) -> Result<bool> {
+        Ok(self.store.meta("must_change_passphrase")?.as_deref() == Some("1"))
     }
 
     /// Unlocks with a key derived earlier (see [`Session::sealing_key`]), skipping the KDF.
     /// Benchmarks use it to measure unlock without the KDF.
     pub fn open_with_key(path: &Path, key: &SealingKey, access: Access) -> Result<Session> {
-        Self::open_inner(path, None, Some(key), access)
+        Self::open_inner(path, Unlock::Key(key), access)
     }
 
     /// The derived passphrase key of this session.
@@ -169,12 +219,7 @@ impl Session {
         &self.key
     }
 
-    fn open_inner(
-        path: &Path,
-        passphrase: Option<&SecretString>,
-        cached: Option<&SealingKey>,
-        access: Access,
-    ) -> Result<Session> {
+    fn open_inner(path: &Path, unlock: Unlock<'_>, access: Access) -> Result<Session> {
         if path.symlink_metadata().is_err() {
             return Err(Error::NoVault {
                 path: path.to_owned(),
@@ -184,7 +229,14 @@ impl Session {
         if access == Access::Write {
             vault::remove_stale_temps(path);
         }
-        let mut opened = vault::read(path, passphrase, cached)?;
+        let mut opened = match unlock {
+            Unlock::Passphrase(p) => vault::read(path, Some(p), None)?,
+            Unlock::Key(k) => vault::read(path, None, Some(k))?,
+            Unlock::Recovery(identity, key) => {
+                let (store, stamp) = vault::read_with_recovery(path, identity)?;
+                vault::Opened { store, key, stamp }
+            }
+        };
         let journal_path = journal::path_for(path);
         let damaged = |reason: String| Error::Damaged {
             path: journal_path.clone(),
@@ -354,6 +406,7 @@ impl Session {
             "change_passphrase() on a read-only session"
         );
         self.key = SealingKey::derive_new(new, params.unwrap_or(self.key.params()))?;
+        self.store.set_meta("must_change_passphrase", "0")?;
         self.compact()?;
         vault::keep_previous(&self.path)?;
         Ok(())

@@ -381,6 +381,37 @@ pub fn read(
     passphrase: Option<&SecretString>,
     cached: Option<&SealingKey>,
 ) -> Result<Opened> {
+    let identity = PassphraseIdentity {
+        passphrase,
+        cached,
+        finding: RefCell::new(None),
+        unlocked: RefCell::new(None),
+    };
+    let (store, stamp) = read_with(path, &identity, || identity.finding.borrow_mut().take())?;
+    let key = identity
+        .unlocked
+        .into_inner()
+        .ok_or(Error::WrongPassphrase)?;
+    Ok(Opened { store, key, stamp })
+}
+
+/// Reads the vault with a recovery identity (IT's X25519 key) instead of the passphrase.
+/// A key that is not among the vault's recipients is reported as a wrong passphrase (3).
+pub fn read_with_recovery(
+    path: &Path,
+    identity: &age::x25519::Identity,
+) -> Result<(Store, DiskStamp)> {
+    read_with(path, identity, || None).map_err(|e| match e {
+        Error::Damaged { reason, .. } if reason == t!("vault.no_stanza") => Error::WrongPassphrase,
+        other => other,
+    })
+}
+
+fn read_with(
+    path: &Path,
+    identity: &dyn Identity,
+    finding: impl Fn() -> Option<Finding>,
+) -> Result<(Store, DiskStamp)> {
     let file = File::open(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => Error::NoVault {
             path: path.to_owned(),
@@ -408,15 +439,9 @@ pub fn read(
     let size = plaintext_size(payload)
         .and_then(|s| usize::try_from(s).ok())
         .ok_or_else(|| damaged(path, t!("vault.truncated")))?;
-    let identity = PassphraseIdentity {
-        passphrase,
-        cached,
-        finding: RefCell::new(None),
-        unlocked: RefCell::new(None),
-    };
     let reader = decryptor
-        .decrypt(std::iter::once(&identity as &dyn Identity))
-        .map_err(|e| classify(path, e, identity.finding.borrow_mut().take()))?;
+        .decrypt(std::iter::once(identity))
+        .map_err(|e| classify(path, e, finding()))?;
     let mut tap = ErrorTap {
         inner: reader,
         error: None,
@@ -437,11 +462,47 @@ pub fn read(
         Ok(0) => {}
         Ok(_) | Err(_) => return Err(damaged(path, t!("vault.payload_damaged"))),
     }
-    let key = identity
-        .unlocked
-        .into_inner()
-        .ok_or(Error::WrongPassphrase)?;
-    Ok(Opened { store, key, stamp })
+    Ok((store, stamp))
+}
+
+/// Seals a small secret (an organisation key, an enrollment file) as an age file with a
+/// `kluis-argon2id` stanza: the same format as a vault, with other contents.
+pub fn seal(passphrase: &SecretString, params: KdfParams, plaintext: &[u8]) -> Result<Vec<u8>> {
+    let key = SealingKey::derive_new(passphrase, params)?;
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&key as &dyn Recipient))
+        .map_err(|e| Error::Encrypt(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut w = encryptor
+        .wrap_output(&mut out)
+        .map_err(|e| Error::Encrypt(e.to_string()))?;
+    w.write_all(plaintext)
+        .map_err(|e| Error::Encrypt(e.to_string()))?;
+    w.finish().map_err(|e| Error::Encrypt(e.to_string()))?;
+    Ok(out)
+}
+
+/// Opens what [`seal`] made. `path` names the file in messages. A wrong passphrase is 3;
+/// anything else wrong is 4.
+pub fn unseal(
+    passphrase: &SecretString,
+    bytes: &[u8],
+    path: &Path,
+) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    let identity = PassphraseIdentity {
+        passphrase: Some(passphrase),
+        cached: None,
+        finding: RefCell::new(None),
+        unlocked: RefCell::new(None),
+    };
+    let decryptor = age::Decryptor::new(bytes).map_err(|e| classify(path, e, None))?;
+    let mut reader = decryptor
+        .decrypt(std::iter::once(&identity as &dyn Identity))
+        .map_err(|e| classify(path, e, identity.finding.borrow_mut().take()))?;
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(bytes.len()));
+    reader
+        .read_to_end(&mut out)
+        .map_err(|_| damaged(path, t!("vault.payload_damaged")))?;
+    Ok(out)
 }
 
 fn classify(path: &Path, e: DecryptError, finding: Option<Finding>) -> Error {

@@ -62,6 +62,8 @@ pub const JOURNALED_TABLES: &[(&str, &str)] = &[
     ("note", "id"),
     ("recovery_recipient", "recipient"),
     ("meta", "key"),
+    ("event", "id"),
+    ("roster", "version"),
 ];
 
 /// The primary key column of a journaled table.

@@ -20,7 +20,10 @@ pub const APPLICATION_ID: i32 = 0x6b6c_7573;
 pub const RANK_WINDOW: i64 = 2_000;
 
 /// Numbered migrations; entry N-1 brings the schema from version N-1 to N.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_org.sql"),
+];
 
 pub mod changes;
 
@@ -364,7 +367,50 @@ impl Store {
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![key, value],
         )?;
-        Ok(())
+        self.record("meta", key)
+    }
+
+    /// Records something that happened to the vault (a recovery, say); returns its id.
+    pub fn add_event(&self, kind: &str, actor: &str, detail: &str) -> Result<String> {
+        let id = new_id();
+        self.conn.execute(
+            "INSERT INTO event (id, at, kind, actor, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, now_utc(), kind, actor, detail],
+        )?;
+        self.record("event", &id)?;
+        Ok(id)
+    }
+
+    /// Events, oldest first: (at, kind, actor, detail).
+    pub fn events(&self) -> Result<Vec<(String, String, String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at, kind, actor, detail FROM event ORDER BY at, id")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Stores a verified roster.
+    pub fn add_roster(&self, version: u64, signed: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO roster (version, signed, imported_at) VALUES (?1, ?2, ?3)",
+            params![version, signed, now_utc()],
+        )?;
+        self.record("roster", &version.to_string())
+    }
+
+    /// The newest roster: (version, signed text).
+    pub fn latest_roster(&self) -> Result<Option<(u64, String)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT version, signed FROM roster ORDER BY version DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
     }
 
     /// Bumps the save counter and records the time; called just before each save.
