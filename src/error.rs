@@ -17,6 +17,18 @@ pub enum Error {
     /// `init` would overwrite an existing file.
     #[error("{}", t!("err.vault_exists", path = .path.display()))]
     VaultExists { path: PathBuf },
+    /// A file kluis would create already exists.
+    #[error("{}", t!("err.file_exists", path = .path.display()))]
+    FileExists { path: PathBuf },
+    /// No organisation in the directory.
+    #[error("{}", t!("err.no_org", path = .path.display()))]
+    NoOrg { path: PathBuf },
+    /// A signed file (roster, enrollment) that is not authentic, not ours, or older.
+    #[error("{}", t!("err.not_authentic", path = .path.display(), reason = .reason))]
+    NotAuthentic { path: PathBuf, reason: String },
+    /// A recovery set a temporary passphrase; only `passwd` may use it.
+    #[error("{}", t!("err.must_change_passphrase"))]
+    MustChangePassphrase,
     /// The passphrase does not open the vault (or the passphrase stanza was damaged).
     #[error("{}", t!("err.wrong_passphrase"))]
     WrongPassphrase,
@@ -68,11 +80,13 @@ impl Error {
             | Error::WeakPassphrase { .. }
             | Error::PassphraseMismatch
             | Error::NoPassphrase => 2,
-            Error::WrongPassphrase => 3,
-            Error::Damaged { .. } => 4,
+            Error::WrongPassphrase | Error::MustChangePassphrase => 3,
+            Error::Damaged { .. } | Error::NotAuthentic { .. } => 4,
             Error::InUse { .. } | Error::ChangedOnDisk { .. } => 5,
             Error::NoVault { .. }
             | Error::VaultExists { .. }
+            | Error::FileExists { .. }
+            | Error::NoOrg { .. }
             | Error::Io { .. }
             | Error::Database(_)
             | Error::Encrypt(_) => 1,

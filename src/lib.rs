@@ -12,6 +12,7 @@ pub mod harden;
 pub mod i18n;
 pub mod journal;
 pub mod model;
+pub mod org;
 pub mod secret;
 pub mod session;
 pub mod store;

@@ -1,6 +1,7 @@
 //! The command line. Parses flags once, turns them into validated values, and calls the
 //! session. Messages go through the catalog; data goes to stdout, messages to stderr.
 
+mod org;
 mod output;
 mod passphrase;
 
@@ -59,6 +60,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// IT: the organisation, its workers' keys, rosters and passphrase recovery
+    #[command(subcommand)]
+    Org(org::OrgCmd),
+    /// The organisation's roster in this vault
+    #[command(subcommand)]
+    Roster(RosterCmd),
+    /// Who this vault belongs to in the organisation
+    Whoami {
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Decrypt and verify the vault and its previous generation
     Check {
         /// Output JSON
@@ -104,10 +117,22 @@ impl KdfArgs {
     }
 }
 
+#[derive(Subcommand, Debug)]
+enum RosterCmd {
+    /// Import a roster signed by your organisation (only a newer one is accepted)
+    Import {
+        /// The roster file from IT
+        file: PathBuf,
+    },
+}
+
 #[derive(Args, Debug)]
 struct InitArgs {
     #[command(flatten)]
     kdf: KdfArgs,
+    /// Create the vault from an enrollment file from IT (asks for its code)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["recovery_recipient", "author"])]
+    enroll: Option<PathBuf>,
     /// Also encrypt every save to this age recipient (IT's recovery key); repeatable
     #[arg(long, value_name = "age1...")]
     recovery_recipient: Vec<String>,
@@ -313,6 +338,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let hits = session.store().search(&fts, limit.clamp(1, 1000))?;
             output::search(&hits, json)
         }
+        Command::Org(cmd) => org::run(cmd, &path),
+        Command::Roster(RosterCmd::Import { file }) => {
+            let mut session = open(&path, pass_file, Access::Write)?;
+            let version = org::import_roster(&mut session, &file)?;
+            println!("{version}");
+            Ok(session.close()?)
+        }
+        Command::Whoami { json } => {
+            let session = open(&path, pass_file, Access::Read)?;
+            org::whoami(&session, json, &path)
+        }
         Command::Check { json } => {
             let pass = passphrase::existing(pass_file)?;
             let session = Session::open(&path, &pass, Access::Read)?;
@@ -339,7 +375,11 @@ fn open(path: &Path, pass_file: Option<&Path>, access: Access) -> anyhow::Result
         .into());
     }
     let pass = passphrase::existing(pass_file)?;
-    Ok(Session::open(path, &pass, access)?)
+    let session = Session::open(path, &pass, access)?;
+    if session.must_change_passphrase()? {
+        return Err(Error::MustChangePassphrase.into());
+    }
+    Ok(session)
 }
 
 fn owner_name(given: Option<String>) -> String {
@@ -358,6 +398,12 @@ fn init(path: &Path, args: InitArgs) -> anyhow::Result<()> {
         .into());
     }
     let params = args.kdf.params(KdfParams::DEFAULT)?;
+    if let Some(file) = &args.enroll {
+        if params.is_test_strength() {
+            eprintln!("{}", t!("warn.kdf_test_only"));
+        }
+        return org::enroll(path, file, params, args.new_passphrase_file.as_deref());
+    }
     crate::session::parse_recipients(&args.recovery_recipient)?;
     let owner = model::parse_name("--author", &owner_name(args.author))?;
     if params.is_test_strength() {
@@ -373,7 +419,15 @@ fn init(path: &Path, args: InitArgs) -> anyhow::Result<()> {
 }
 
 fn passwd(path: &Path, pass_file: Option<&Path>, args: PasswdArgs) -> anyhow::Result<()> {
-    let mut session = open(path, pass_file, Access::Write)?;
+    if !path.exists() {
+        return Err(Error::NoVault {
+            path: path.to_owned(),
+        }
+        .into());
+    }
+    // The one command a temporary passphrase from a recovery may be used for.
+    let pass = passphrase::existing(pass_file)?;
+    let mut session = Session::open(path, &pass, Access::Write)?;
     let params = if args.kdf.is_set() {
         Some(args.kdf.params(session.kdf_params())?)
     } else {

@@ -7,6 +7,7 @@ mod crash;
 mod interop;
 mod journal;
 mod leaks;
+mod org;
 mod tamper;
 mod vectors;
 

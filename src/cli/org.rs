@@ -1,0 +1,447 @@
+//! `kluis org …` (IT's side), `kluis init --enroll`, `kluis roster import` and `kluis whoami`.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{KdfArgs, passphrase};
+use crate::error::Error;
+use crate::i18n::t;
+use crate::org::{self, Role};
+use crate::secret::{ExposeSecret, SecretString};
+use crate::session::Session;
+use crate::vault::KdfParams;
+
+/// Environment variable with the IT passphrase, for automation.
+pub const ENV_ORG_PASSPHRASE: &str = "KLUIS_ORG_PASSPHRASE";
+/// Environment variable with the enrollment code, for automation.
+pub const ENV_ENROLL_CODE: &str = "KLUIS_ENROLL_CODE";
+
+#[derive(Subcommand, Debug)]
+pub(super) enum OrgCmd {
+    /// Create the organisation: signing key and recovery identity, sealed under the IT passphrase
+    Init {
+        /// The organisation's folder (keep it offline)
+        #[arg(long)]
+        dir: PathBuf,
+        /// The organisation's name
+        #[arg(long, default_value = "kluis")]
+        name: String,
+        #[command(flatten)]
+        kdf: KdfArgs,
+    },
+    /// Issue keys to a worker: writes an enrollment file; prints its one-time code last
+    Issue {
+        /// The organisation's folder
+        #[arg(long)]
+        dir: PathBuf,
+        /// Worker id (e.g. an employee number)
+        #[arg(long)]
+        id: String,
+        /// Full name
+        #[arg(long)]
+        name: String,
+        /// Team; repeatable
+        #[arg(long = "team")]
+        teams: Vec<String>,
+        /// Role
+        #[arg(long, value_enum, default_value = "worker")]
+        role: Role,
+        /// Last valid day, YYYY-MM-DD
+        #[arg(long)]
+        valid_until: Option<String>,
+        /// Where to write the enrollment file (never overwritten)
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        kdf: KdfArgs,
+    },
+    /// Revoke a worker's keys
+    Revoke {
+        /// The organisation's folder
+        #[arg(long)]
+        dir: PathBuf,
+        /// Worker id
+        id: String,
+        /// Why, for the record
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// From when (YYYY-MM-DD[ HH:MM], local time) [default: now]
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Write the signed roster (members, keys, teams, roles, revocations)
+    Roster {
+        /// The organisation's folder
+        #[arg(long)]
+        dir: PathBuf,
+        /// Where to write it (never overwritten)
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// List the members
+    List {
+        /// The organisation's folder
+        #[arg(long)]
+        dir: PathBuf,
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-seal a worker's vault (--vault) under a temporary passphrase, printed last
+    Recover {
+        /// The organisation's folder
+        #[arg(long)]
+        dir: PathBuf,
+        /// Who does this, for the vault's record [default: $USER]
+        #[arg(long)]
+        by: Option<String>,
+        #[command(flatten)]
+        kdf: KdfArgs,
+    },
+}
+
+fn it_passphrase() -> anyhow::Result<SecretString> {
+    if let Some(p) = std::env::var_os(ENV_ORG_PASSPHRASE) {
+        return Ok(p
+            .into_string()
+            .map(SecretString::from)
+            .map_err(|_| Error::invalid(ENV_ORG_PASSPHRASE, t!("val.passphrase_utf8")))?);
+    }
+    Ok(
+        rpassword::prompt_password(t!("prompt.org_passphrase").as_ref())
+            .map(SecretString::from)
+            .map_err(|_| Error::NoPassphrase)?,
+    )
+}
+
+fn new_it_passphrase(name: &str) -> anyhow::Result<SecretString> {
+    let pass = match std::env::var_os(ENV_ORG_PASSPHRASE) {
+        Some(p) => p
+            .into_string()
+            .map(SecretString::from)
+            .map_err(|_| Error::invalid(ENV_ORG_PASSPHRASE, t!("val.passphrase_utf8")))?,
+        None => {
+            let first = rpassword::prompt_password(t!("prompt.new_org_passphrase").as_ref())
+                .map_err(|_| Error::NoPassphrase)?;
+            let second = rpassword::prompt_password(t!("prompt.repeat_passphrase").as_ref())
+                .map_err(|_| Error::NoPassphrase)?;
+            if first != second {
+                return Err(Error::PassphraseMismatch.into());
+            }
+            SecretString::from(first)
+        }
+    };
+    passphrase::check_strength(&pass, &[name, "organisatie", "it"])?;
+    Ok(pass)
+}
+
+fn enroll_code() -> anyhow::Result<SecretString> {
+    if let Some(c) = std::env::var_os(ENV_ENROLL_CODE) {
+        return Ok(SecretString::from(c.to_string_lossy().into_owned()));
+    }
+    Ok(
+        rpassword::prompt_password(t!("prompt.enroll_code").as_ref())
+            .map(SecretString::from)
+            .map_err(|_| Error::NoPassphrase)?,
+    )
+}
+
+fn by_name(given: Option<String>) -> String {
+    given
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "IT".to_owned())
+}
+
+fn warn_if_weak(params: KdfParams) {
+    if params.is_test_strength() {
+        eprintln!("{}", t!("warn.kdf_test_only"));
+    }
+}
+
+pub(super) fn run(cmd: OrgCmd, vault_path: &Path) -> anyhow::Result<()> {
+    match cmd {
+        OrgCmd::Init { dir, name, kdf } => {
+            let name = crate::model::parse_name("--name", &name)?;
+            let params = kdf.params(KdfParams::DEFAULT)?;
+            warn_if_weak(params);
+            if dir.join(org::STATE_FILE).exists() {
+                return Err(Error::FileExists {
+                    path: dir.join(org::STATE_FILE),
+                }
+                .into());
+            }
+            let pass = new_it_passphrase(&name)?;
+            let state = org::init(&dir, &name, &pass, params)?;
+            println!("{}", state.public_key);
+            eprintln!("{}", t!("org.created", path = dir.display()));
+            Ok(())
+        }
+        OrgCmd::Issue {
+            dir,
+            id,
+            name,
+            teams,
+            role,
+            valid_until,
+            out,
+            kdf,
+        } => {
+            let id = crate::model::parse_name("--id", &id)?;
+            let name = crate::model::parse_name("--name", &name)?;
+            let teams = teams
+                .iter()
+                .map(|t| crate::model::parse_name("--team", t))
+                .collect::<Result<Vec<_>, _>>()?;
+            let valid_until = valid_until
+                .map(|d| crate::model::parse_date("--valid-until", &d).map(|d| d.to_string()))
+                .transpose()?;
+            let params = kdf.params(KdfParams::DEFAULT)?;
+            warn_if_weak(params);
+            if out.symlink_metadata().is_ok() {
+                return Err(Error::FileExists { path: out }.into());
+            }
+            let pass = it_passphrase()?;
+            let request = org::IssueRequest {
+                id: &id,
+                name: &name,
+                teams: &teams,
+                role,
+                valid_until,
+                code_params: params,
+            };
+            let (sealed, code) = org::issue(&dir, &pass, &request)?;
+            org::write_new(&out, &sealed)?;
+            eprintln!("{}", t!("org.issued", id = id, path = out.display()));
+            println!("{}", code.expose_secret());
+            Ok(())
+        }
+        OrgCmd::Revoke {
+            dir,
+            id,
+            reason,
+            at,
+        } => {
+            let at = match at {
+                Some(a) => {
+                    let local = crate::model::parse_datetime("--at", &a)?;
+                    let utc = local
+                        .and_local_timezone(chrono::Local)
+                        .earliest()
+                        .ok_or_else(|| Error::invalid("--at", t!("val.datetime", value = a)))?
+                        .with_timezone(&chrono::Utc);
+                    utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                }
+                None => chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            };
+            org::revoke(&dir, &id, &reason, at)?;
+            eprintln!("{}", t!("org.revoked", id = id));
+            Ok(())
+        }
+        OrgCmd::Roster { dir, out } => {
+            if out.symlink_metadata().is_ok() {
+                return Err(Error::FileExists { path: out }.into());
+            }
+            let pass = it_passphrase()?;
+            let signed = org::signed_roster(&dir, &pass)?;
+            let version = org::load_state(&dir)?.version;
+            org::write_new(&out, &serde_json::to_vec_pretty(&signed)?)?;
+            eprintln!(
+                "{}",
+                t!(
+                    "org.roster_written",
+                    version = version,
+                    path = out.display()
+                )
+            );
+            println!("{version}");
+            Ok(())
+        }
+        OrgCmd::List { dir, json: as_json } => {
+            let state = org::load_state(&dir)?;
+            let revoked = |id: &str| state.revocations.iter().find(|r| r.id == id);
+            if as_json {
+                let members: Vec<_> = state
+                    .members
+                    .iter()
+                    .map(|m| {
+                        let mut v = serde_json::to_value(m).unwrap_or_default();
+                        v["revoked"] = json!(revoked(&m.id));
+                        v
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({
+                        "name": state.name, "public_key": state.public_key,
+                        "recovery_recipient": state.recovery_recipient, "version": state.version,
+                        "members": members,
+                    }))?
+                );
+                return Ok(());
+            }
+            println!("{}  {}  v{}", state.name, state.public_key, state.version);
+            for m in &state.members {
+                let status = match revoked(&m.id) {
+                    Some(r) => format!("{} {}", t!("field.revoked"), r.effective_at),
+                    None => t!("field.active").into_owned(),
+                };
+                println!(
+                    "{:<12} {:<6} {:<24} {:<20} {}",
+                    m.id,
+                    format!("{:?}", m.role).to_lowercase(),
+                    m.teams.join(","),
+                    status,
+                    m.name
+                );
+            }
+            Ok(())
+        }
+        OrgCmd::Recover { dir, by, kdf } => {
+            if !vault_path.exists() {
+                return Err(Error::NoVault {
+                    path: vault_path.to_owned(),
+                }
+                .into());
+            }
+            let params = kdf.params(KdfParams::DEFAULT)?;
+            warn_if_weak(params);
+            let pass = it_passphrase()?;
+            let identity = org::recovery_identity(&dir, &pass)?;
+            // Strong enough for zxcvbn and short enough to read out: the enrollment alphabet.
+            let temporary = org::new_code();
+            Session::recover(vault_path, &identity, &temporary, params, &by_name(by))?;
+            eprintln!("{}", t!("org.recovered", path = vault_path.display()));
+            println!("{}", temporary.expose_secret());
+            Ok(())
+        }
+    }
+}
+
+/// `kluis init --enroll FILE`.
+pub(super) fn enroll(
+    path: &Path,
+    file: &Path,
+    params: KdfParams,
+    new_pass_file: Option<&Path>,
+) -> anyhow::Result<()> {
+    let bytes =
+        std::fs::read(file).map_err(|e| Error::io(t!("io.read", path = file.display()), e))?;
+    let code = enroll_code()?;
+    let enrollment = org::open_enrollment(&bytes, &code, file)?;
+    let roster = org::verify_roster(&enrollment.org_public_key, &enrollment.roster, file)?;
+    let member = enrollment.member.clone();
+    let pass = passphrase::new(new_pass_file, &[&member.name, &member.id])?;
+    let recovery = [enrollment.org_recovery_recipient.clone()];
+    let roster_text = serde_json::to_string(&enrollment.roster)?;
+    let session = Session::create_with(path, &pass, params, &recovery, &member.name, |s| {
+        let teams =
+            serde_json::to_string(&member.teams).map_err(|e| Error::Encrypt(e.to_string()))?;
+        let cert = serde_json::to_string(&enrollment.certificate)
+            .map_err(|e| Error::Encrypt(e.to_string()))?;
+        for (k, v) in [
+            ("org_name", enrollment.org.as_str()),
+            ("org_public_key", &enrollment.org_public_key),
+            ("worker_id", &member.id),
+            ("worker_name", &member.name),
+            (
+                "worker_role",
+                if member.role == Role::Lead {
+                    "lead"
+                } else {
+                    "worker"
+                },
+            ),
+            ("worker_teams", &teams),
+            ("worker_x25519_identity", &enrollment.x25519_identity),
+            ("worker_ed25519_secret", &enrollment.ed25519_secret),
+            ("worker_certificate", &cert),
+        ] {
+            s.set_meta(k, v)?;
+        }
+        s.add_roster(roster.version, &roster_text)
+    })?;
+    eprintln!(
+        "{}",
+        t!(
+            "org.enrolled",
+            id = member.id,
+            org = enrollment.org,
+            path = path.display()
+        )
+    );
+    println!("{}", member.id);
+    Ok(session.close()?)
+}
+
+/// `kluis roster import FILE`.
+pub(super) fn import_roster(session: &mut Session, file: &Path) -> anyhow::Result<u64> {
+    let pinned = session
+        .store()
+        .meta("org_public_key")?
+        .ok_or_else(|| Error::NotAuthentic {
+            path: file.to_owned(),
+            reason: t!("org.not_enrolled").into_owned(),
+        })?;
+    let signed = org::read_signed(file)?;
+    let roster = org::verify_roster(&pinned, &signed, file)?;
+    if let Some((current, _)) = session.store().latest_roster()?
+        && roster.version <= current
+    {
+        return Err(Error::NotAuthentic {
+            path: file.to_owned(),
+            reason: t!(
+                "org.roster_not_newer",
+                version = roster.version,
+                current = current
+            )
+            .into_owned(),
+        }
+        .into());
+    }
+    let text = serde_json::to_string(&signed)?;
+    session.change(|s| s.add_roster(roster.version, &text))?;
+    eprintln!("{}", t!("org.roster_imported", version = roster.version));
+    Ok(roster.version)
+}
+
+/// `kluis whoami`.
+pub(super) fn whoami(session: &Session, as_json: bool, vault_path: &Path) -> anyhow::Result<()> {
+    let s = session.store();
+    let id = s.meta("worker_id")?.ok_or_else(|| Error::NotAuthentic {
+        path: vault_path.to_owned(),
+        reason: t!("org.not_enrolled").into_owned(),
+    })?;
+    let teams: Vec<String> =
+        serde_json::from_str(&s.meta("worker_teams")?.unwrap_or_else(|| "[]".into()))?;
+    let version = s.latest_roster()?.map(|(v, _)| v);
+    let name = s.meta("worker_name")?.unwrap_or_default();
+    let role = s.meta("worker_role")?.unwrap_or_default();
+    let org_name = s.meta("org_name")?.unwrap_or_default();
+    let org_key = s.meta("org_public_key")?.unwrap_or_default();
+    if as_json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "id": id, "name": name, "teams": teams, "role": role,
+                "organisation": org_name, "org_public_key": org_key, "roster_version": version,
+            }))?
+        );
+        return Ok(());
+    }
+    for (label, value) in [
+        (t!("field.worker_id"), format!("{id} ({name})")),
+        (t!("field.teams"), teams.join(", ")),
+        (t!("field.role"), role),
+        (t!("field.organisation"), format!("{org_name} ({org_key})")),
+        (
+            t!("field.roster_version"),
+            version.map_or("-".into(), |v| v.to_string()),
+        ),
+    ] {
+        println!("{label}: {value}");
+    }
+    Ok(())
+}
