@@ -106,6 +106,20 @@ mod tests {
             include_str!("cli/mod.rs"),
             include_str!("cli/output.rs"),
             include_str!("cli/passphrase.rs"),
+            include_str!("cli/org.rs"),
+            include_str!("org.rs"),
+            include_str!("journal.rs"),
+            include_str!("strength.rs"),
+            include_str!("tui/mod.rs"),
+            include_str!("tui/app.rs"),
+            include_str!("tui/views/mod.rs"),
+            include_str!("tui/views/caseload.rs"),
+            include_str!("tui/views/client_form.rs"),
+            include_str!("tui/views/dossier.rs"),
+            include_str!("tui/views/editor.rs"),
+            include_str!("tui/views/first_run.rs"),
+            include_str!("tui/views/help.rs"),
+            include_str!("tui/views/unlock.rs"),
         ];
         let mut checked = 0;
         for src in sources {

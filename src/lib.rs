@@ -16,6 +16,8 @@ pub mod org;
 pub mod secret;
 pub mod session;
 pub mod store;
+pub mod strength;
+pub mod tui;
 pub mod vault;
 
 pub use error::{Error, Result};

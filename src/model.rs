@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::i18n::t;
 
 /// Schema version this build reads and writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $code:literal $(| $alias:literal)*),+ $(,)? }) => {
@@ -342,6 +342,21 @@ pub struct NewNote {
     pub author: String,
     /// Note id (full) that this one corrects.
     pub supersedes: Option<String>,
+}
+
+/// A note being written, kept in the vault when it locks.
+#[derive(Clone, Debug)]
+pub struct Draft {
+    /// The client.
+    pub client_id: String,
+    /// The note it will correct.
+    pub supersedes: Option<String>,
+    /// Kind.
+    pub kind: NoteKind,
+    /// When the contact happened, as typed.
+    pub occurred_at: String,
+    /// The text so far.
+    pub body: String,
 }
 
 /// One search result.

@@ -46,7 +46,8 @@ pub struct Session {
     journal: Option<Journal>,
     /// Records replayed at unlock and not yet folded into the vault.
     replayed: u64,
-    _lock: VaultLock,
+    /// None only after `close_keep_lock` took it.
+    lock: Option<VaultLock>,
 }
 
 /// Parses recovery recipients given at `init`.
@@ -171,7 +172,7 @@ impl Session {
             journal_key,
             journal,
             replayed: 0,
-            _lock: lock,
+            lock: Some(lock),
         })
     }
 
@@ -219,13 +220,48 @@ impl Session {
         &self.key
     }
 
+    /// Unlocks with the vault's lock already held (the terminal app keeps it while locked,
+    /// even across its re-exec). The lock moves into the session only on success.
+    pub fn open_holding(
+        path: &Path,
+        passphrase: &SecretString,
+        held: &mut Option<VaultLock>,
+    ) -> Result<Session> {
+        Self::open_full(path, Unlock::Passphrase(passphrase), Access::Write, held)
+    }
+
+    /// Ends the session like [`Session::close`], but hands back the vault's lock so nobody
+    /// else can take the vault while the terminal app shows its lock screen.
+    pub fn close_keep_lock(mut self) -> Result<VaultLock> {
+        let result = if self.access == Access::Write && self.pending_records() > 0 {
+            self.compact()
+        } else {
+            Ok(())
+        };
+        self.access = Access::Read;
+        let lock = self.lock.take().expect("session holds its lock");
+        result.map(|()| lock)
+    }
+
     fn open_inner(path: &Path, unlock: Unlock<'_>, access: Access) -> Result<Session> {
+        Self::open_full(path, unlock, access, &mut None)
+    }
+
+    fn open_full(
+        path: &Path,
+        unlock: Unlock<'_>,
+        access: Access,
+        held: &mut Option<VaultLock>,
+    ) -> Result<Session> {
         if path.symlink_metadata().is_err() {
             return Err(Error::NoVault {
                 path: path.to_owned(),
             });
         }
-        let lock = VaultLock::acquire(path, access == Access::Write)?;
+        let acquired = match held {
+            Some(_) => None,
+            None => Some(VaultLock::acquire(path, access == Access::Write)?),
+        };
         if access == Access::Write {
             vault::remove_stale_temps(path);
         }
@@ -289,7 +325,7 @@ impl Session {
             journal_key,
             journal,
             replayed,
-            _lock: lock,
+            lock: acquired.or_else(|| held.take()),
         };
         if access == Access::Write && session.journal.is_none() {
             // A vault without a journal key gets one (and its journal) from a compaction.

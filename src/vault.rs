@@ -700,6 +700,39 @@ pub struct VaultLock {
 }
 
 impl VaultLock {
+    /// Gives up ownership of the lock's descriptor and marks it to survive `exec`: the
+    /// terminal app re-executes itself on lock and must not let go of the vault meanwhile.
+    pub fn into_inheritable_fd(self) -> std::os::fd::RawFd {
+        use std::os::fd::IntoRawFd;
+        let fd = self._file.into_raw_fd();
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+        }
+        fd
+    }
+
+    /// Takes back a lock descriptor inherited across `exec` (see `into_inheritable_fd`).
+    /// Returns None when `fd` is not an open descriptor holding the lock file.
+    pub fn from_inherited_fd(path: &Path, fd: std::os::fd::RawFd) -> Option<VaultLock> {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: fcntl only queries; the descriptor is adopted only if it is open.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return None;
+        }
+        // SAFETY: the descriptor is open and ours from here on.
+        let file = unsafe { File::from_raw_fd(fd) };
+        let same = match (file.metadata(), fs::metadata(lock_path(path))) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        };
+        // SAFETY: marking our own descriptor close-on-exec again.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        same.then_some(VaultLock { _file: file })
+    }
+
     /// Takes the lock beside `path`: exclusive for writers, shared for readers. Waits up to
     /// `LOCK_PATIENCE` for a short command (another `kluis list`, say) to finish; a vault held
     /// open longer is reported as in use.

@@ -21,7 +21,7 @@ use crate::vault::KdfParams;
 
 /// kluis: encrypted client dossiers on your own laptop.
 #[derive(Parser, Debug)]
-#[command(name = "kluis", version, about, long_about = None, arg_required_else_help = true)]
+#[command(name = "kluis", version, about, long_about = None)]
 pub struct Cli {
     /// Vault file [default: $KLUIS_VAULT, else $XDG_DATA_HOME/kluis/vault.kluis]
     #[arg(long, global = true, value_name = "PATH")]
@@ -32,8 +32,19 @@ pub struct Cli {
     /// Read the passphrase from the first line of this file (for automation)
     #[arg(long, global = true, value_name = "PATH")]
     passphrase_file: Option<PathBuf>,
+    /// Lock the terminal app after this much idle time: 30s, 5m, 1h
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_lock_after)]
+    lock_after: std::time::Duration,
+    /// Start the terminal app in privacy mode (names, BSN, addresses and notes masked)
+    #[arg(long)]
+    privacy: bool,
+    /// Without a command: the terminal app
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+}
+
+fn parse_lock_after(s: &str) -> Result<std::time::Duration, String> {
+    crate::tui::app::parse_duration(s).ok_or_else(|| t!("val.duration", value = s).into_owned())
 }
 
 #[derive(Subcommand, Debug)]
@@ -324,7 +335,23 @@ fn early_lang(args: &[std::ffi::OsString]) -> Option<Lang> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let path = cli.vault.clone().unwrap_or_else(default_vault_path);
     let pass_file = cli.passphrase_file.as_deref();
-    match cli.command {
+    let Some(command) = cli.command else {
+        let lang = if rust_i18n::locale().starts_with("nl") {
+            Lang::Nl
+        } else {
+            Lang::En
+        };
+        let opts = crate::tui::app::Options {
+            path,
+            lock_after: cli.lock_after,
+            privacy: cli.privacy,
+            kdf: KdfParams::DEFAULT,
+            lang,
+            clock: None,
+        };
+        return crate::tui::run(opts);
+    };
+    match command {
         Command::Init(args) => init(&path, args),
         Command::Passwd(args) => passwd(&path, pass_file, args),
         Command::Client(cmd) => client(&path, pass_file, cmd),
@@ -374,6 +401,11 @@ fn open(path: &Path, pass_file: Option<&Path>, access: Access) -> anyhow::Result
         }
         .into());
     }
+    // Say "in use" before asking for a passphrase that could not be used anyway.
+    drop(crate::vault::VaultLock::acquire(
+        path,
+        access == Access::Write,
+    )?);
     let pass = passphrase::existing(pass_file)?;
     let session = Session::open(path, &pass, access)?;
     if session.must_change_passphrase()? {

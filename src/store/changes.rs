@@ -64,6 +64,7 @@ pub const JOURNALED_TABLES: &[(&str, &str)] = &[
     ("meta", "key"),
     ("event", "id"),
     ("roster", "version"),
+    ("draft", "id"),
 ];
 
 /// The primary key column of a journaled table.

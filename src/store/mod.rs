@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use chrono::{NaiveDate, SecondsFormat, Utc};
+use chrono::{Datelike, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::{Error, Result};
@@ -23,6 +23,7 @@ pub const RANK_WINDOW: i64 = 2_000;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_org.sql"),
+    include_str!("migrations/0003_draft.sql"),
 ];
 
 pub mod changes;
@@ -399,6 +400,75 @@ impl Store {
             params![version, signed, now_utc()],
         )?;
         self.record("roster", &version.to_string())
+    }
+
+    /// Keeps the note being written (one draft per vault).
+    pub fn save_draft(&self, d: &crate::model::Draft) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO draft (id, client_id, supersedes, kind, occurred_at, body, status, updated_at)
+             VALUES ('current', ?1, ?2, ?3, ?4, ?5, 'open', ?6)
+             ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id, supersedes = excluded.supersedes,
+                 kind = excluded.kind, occurred_at = excluded.occurred_at, body = excluded.body,
+                 status = 'open', updated_at = excluded.updated_at",
+            params![d.client_id, d.supersedes, d.kind.code(), d.occurred_at, d.body, now_utc()],
+        )?;
+        self.record("draft", "current")
+    }
+
+    /// The kept draft, if any.
+    pub fn open_draft(&self) -> Result<Option<crate::model::Draft>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT client_id, supersedes, kind, occurred_at, body FROM draft WHERE id = 'current' AND status = 'open'",
+                [],
+                |r| {
+                    Ok(crate::model::Draft {
+                        client_id: r.get(0)?,
+                        supersedes: r.get(1)?,
+                        kind: r.get::<_, String>(2)?.parse().unwrap_or(NoteKind::Overig),
+                        occurred_at: r.get(3)?,
+                        body: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Marks the draft as used or thrown away; its text is overwritten.
+    pub fn discard_draft(&self) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE draft SET body = '', status = 'discarded', updated_at = ?1 WHERE id = 'current' AND status = 'open'",
+            [now_utc()],
+        )?;
+        if n > 0 {
+            self.record("draft", "current")?;
+        }
+        Ok(())
+    }
+
+    /// Notes per month over the last `months` months up to `today`: (YYYY-MM, count), oldest first.
+    pub fn contacts_per_month(
+        &self,
+        client_id: &str,
+        today: NaiveDate,
+        months: u32,
+    ) -> Result<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT count(*) FROM note WHERE client_id = ?1 AND substr(occurred_at, 1, 7) = ?2",
+        )?;
+        for back in (0..months).rev() {
+            let total = today.year() as i64 * 12 + today.month0() as i64 - back as i64;
+            let month = format!(
+                "{:04}-{:02}",
+                total.div_euclid(12),
+                total.rem_euclid(12) + 1
+            );
+            let n: u64 = stmt.query_row(params![client_id, month], |r| r.get(0))?;
+            out.push((month, n));
+        }
+        Ok(out)
     }
 
     /// The newest roster: (version, signed text).

@@ -9,6 +9,7 @@ mod journal;
 mod leaks;
 mod org;
 mod tamper;
+mod tui;
 mod vectors;
 
 use std::path::{Path, PathBuf};

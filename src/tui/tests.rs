@@ -1,0 +1,355 @@
+//! The app's state machine (key → outcome → state) and snapshots of every screen in both
+//! languages and in privacy mode, rendered through ratatui's TestBackend.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{NaiveDate, NaiveDateTime};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::app::{App, Options, Outcome, Resume, Screen};
+use super::views;
+use crate::i18n::{Lang, set_lang};
+use crate::model::{Bsn, Domain, NewClient, NewNote, NoteKind};
+use crate::secret::SecretString;
+use crate::session::Session;
+use crate::vault::KdfParams;
+
+const PASS: &str = "Zonnebloem-Kraanwater-47-Lantaarn";
+const WEAK: KdfParams = KdfParams {
+    memory_kib: 8 * 1024,
+    iterations: 1,
+    parallelism: 1,
+};
+const CANARY: &str = "KANARIE-5e1f";
+
+fn clock() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2026, 11, 20)
+        .unwrap()
+        .and_hms_opt(10, 0, 0)
+        .unwrap()
+}
+
+/// A vault with two clients and three notes (one corrected), at a fixed-length path.
+fn fixture() -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let dir = tempfile::Builder::new()
+        .prefix("kluis-snap")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let path = dir.path().join("vault.kluis");
+    let mut s = Session::create(
+        &path,
+        &SecretString::from(PASS.to_owned()),
+        WEAK,
+        &[],
+        "mvries",
+    )
+    .unwrap();
+    let at = |d: u32, h: u32| {
+        NaiveDate::from_ymd_opt(2026, 10, d)
+            .unwrap()
+            .and_hms_opt(h, 30, 0)
+            .unwrap()
+    };
+    let fatima = s
+        .change(|st| {
+            st.add_client(&NewClient {
+                name: format!("Fatima {CANARY} el Amrani"),
+                bsn: Some(Bsn::parse("111222333").unwrap()),
+                birth_date: NaiveDate::from_ymd_opt(1984, 2, 29),
+                address: Some("Dorpsstraat 1, Zwolle".into()),
+                phone: Some("06-12345678".into()),
+                domain: Domain::Schuldhulp,
+                opened_on: NaiveDate::from_ymd_opt(2026, 1, 15).unwrap(),
+            })
+        })
+        .unwrap();
+    s.change(|st| {
+        st.add_client(&NewClient {
+            name: "Jan de Vries".into(),
+            bsn: None,
+            birth_date: None,
+            address: None,
+            phone: None,
+            domain: Domain::Wmo,
+            opened_on: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        })
+    })
+    .unwrap();
+    let note = |body: &str, d: u32, supersedes: Option<String>| NewNote {
+        client_id: fatima.clone(),
+        kind: NoteKind::Huisbezoek,
+        occurred_at: at(d, 9),
+        body: body.into(),
+        author: "mvries".into(),
+        supersedes,
+    };
+    let first = s
+        .change(|st| st.add_note(&note("Eerste huisbezoek, schulden besproken.", 3, None)))
+        .unwrap();
+    s.change(|st| {
+        st.add_note(&note(
+            "Eerste huisbezoek, schulden en huurachterstand besproken.",
+            3,
+            Some(first.clone()),
+        ))
+    })
+    .unwrap();
+    s.change(|st| {
+        st.add_note(&note(
+            &format!("Gebeld met deurwaarder {CANARY}."),
+            17,
+            None,
+        ))
+    })
+    .unwrap();
+    s.close().unwrap();
+    (dir, path, fatima)
+}
+
+fn app(path: &std::path::Path, lang: Lang, privacy: bool) -> App {
+    let opts = Options {
+        path: path.to_owned(),
+        lock_after: Duration::from_secs(300),
+        privacy,
+        kdf: WEAK,
+        lang,
+        clock: Some(clock()),
+    };
+    App::new(opts, None, Resume::default())
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.handle_key(key(KeyCode::Char(c)));
+    }
+}
+
+fn unlock(app: &mut App) {
+    typed(app, PASS);
+    assert_eq!(app.handle_key(key(KeyCode::Enter)), Outcome::Busy);
+    app.finish_busy();
+    assert!(app.unlocked(), "{:?}", app.message);
+}
+
+fn render(app: &App) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    terminal
+        .draw(|f| views::draw(app, f, app.last_input()))
+        .unwrap();
+    format!("{}", terminal.backend())
+}
+
+#[test]
+fn keys_drive_the_screens() {
+    let (_dir, path, fatima) = fixture();
+    let mut a = app(&path, Lang::En, false);
+    assert!(matches!(a.screen, Screen::Unlock(_)));
+    typed(&mut a, "verkeerd");
+    a.handle_key(key(KeyCode::Enter));
+    a.finish_busy();
+    assert!(!a.unlocked());
+    unlock(&mut a);
+    assert!(matches!(a.screen, Screen::Caseload(_)));
+    // Live search: typing narrows as you go.
+    a.handle_key(key(KeyCode::Char('/')));
+    typed(&mut a, "deurw");
+    assert!(render(&a).contains("[deurwaarder]"));
+    a.handle_key(key(KeyCode::Enter));
+    let Screen::Dossier(d) = &a.screen else {
+        panic!("not the dossier")
+    };
+    assert_eq!(d.client_id(), fatima);
+    // A new note, saved with Ctrl-S, lands in the vault.
+    a.handle_key(key(KeyCode::Char('n')));
+    assert!(matches!(a.screen, Screen::Editor(_)));
+    typed(&mut a, "Nieuwe notitie via de app");
+    a.handle_key(ctrl('s'));
+    assert!(matches!(a.screen, Screen::Dossier(_)), "{:?}", a.message);
+    let notes = a.session.as_ref().unwrap().store().notes(&fatima).unwrap();
+    assert!(
+        notes.iter().any(
+            |n| n.body == "Nieuwe notitie via de app" && n.occurred_at == "2026-11-20T10:00:00"
+        )
+    );
+    // Help shows this screen's keys; any key closes it.
+    a.handle_key(key(KeyCode::Char('?')));
+    assert!(a.help && render(&a).contains("Ctrl-L"));
+    a.handle_key(key(KeyCode::Char('x')));
+    assert!(!a.help);
+    assert_eq!(a.handle_key(ctrl('l')), Outcome::Lock);
+    assert_eq!(a.handle_key(ctrl('q')), Outcome::Quit);
+}
+
+#[test]
+fn client_form_validates_next_to_the_field() {
+    let (_dir, path, _) = fixture();
+    let mut a = app(&path, Lang::En, false);
+    unlock(&mut a);
+    a.handle_key(key(KeyCode::Char('n')));
+    typed(&mut a, "Nieuwe Client");
+    a.handle_key(key(KeyCode::Tab));
+    typed(&mut a, "123456789");
+    a.handle_key(ctrl('s'));
+    assert!(matches!(a.screen, Screen::ClientForm(_)));
+    assert!(render(&a).contains("elfproef"));
+    for _ in 0..9 {
+        a.handle_key(key(KeyCode::Backspace));
+    }
+    typed(&mut a, "123456782");
+    a.handle_key(ctrl('s'));
+    assert!(matches!(a.screen, Screen::Dossier(_)), "{}", render(&a));
+}
+
+#[test]
+fn idle_time_and_a_wall_clock_jump_lock_but_only_when_unlocked() {
+    let (_dir, path, _) = fixture();
+    let mut a = app(&path, Lang::En, false);
+    let later = Instant::now() + Duration::from_secs(301);
+    assert_eq!(
+        a.tick(later, SystemTime::now()),
+        Outcome::None,
+        "nothing to lock"
+    );
+    unlock(&mut a);
+    assert_eq!(a.tick(Instant::now(), SystemTime::now()), Outcome::None);
+    assert_eq!(
+        a.tick(Instant::now() + Duration::from_secs(301), SystemTime::now()),
+        Outcome::Lock
+    );
+    // Suspended laptop: the monotonic clock stood still, the wall clock moved on.
+    assert_eq!(
+        a.tick(
+            Instant::now(),
+            SystemTime::now() + Duration::from_secs(3600)
+        ),
+        Outcome::Lock
+    );
+    // A key resets the timer.
+    a.handle_key(key(KeyCode::Down));
+    assert_eq!(
+        a.tick(Instant::now() + Duration::from_secs(200), SystemTime::now()),
+        Outcome::None
+    );
+}
+
+#[test]
+fn locking_keeps_the_draft_and_the_place_but_no_content() {
+    let (_dir, path, fatima) = fixture();
+    let mut a = app(&path, Lang::En, false);
+    unlock(&mut a);
+    a.handle_key(key(KeyCode::Enter)); // first client by name: Fatima
+    a.handle_key(key(KeyCode::Char('n')));
+    typed(&mut a, "Half geschreven");
+    let resume = a.lock().unwrap();
+    assert_eq!(
+        resume,
+        Resume {
+            client: Some(fatima.clone()),
+            editor: true,
+            privacy: false
+        }
+    );
+    assert!(!a.unlocked() && matches!(a.screen, Screen::Unlock(_)));
+    assert!(a.held_lock.is_some(), "the vault stays ours while locked");
+    assert!(!render(&a).contains(CANARY));
+    // Another process cannot take the vault meanwhile.
+    assert!(matches!(
+        crate::vault::VaultLock::acquire(&path, false),
+        Err(crate::Error::InUse { .. })
+    ));
+    unlock(&mut a);
+    let Screen::Editor(e) = &a.screen else {
+        panic!("draft not offered again")
+    };
+    assert_eq!(e.client_id(), fatima);
+    assert!(render(&a).contains("Half geschreven"));
+}
+
+#[test]
+fn privacy_mode_masks_until_revealed() {
+    let (_dir, path, _) = fixture();
+    let mut a = app(&path, Lang::En, true);
+    unlock(&mut a);
+    let screen = render(&a);
+    assert!(!screen.contains("Fatima") && screen.contains("F. K. e. A."));
+    a.handle_key(key(KeyCode::Enter));
+    let screen = render(&a);
+    assert!(
+        !screen.contains("deurwaarder")
+            && !screen.contains("Dorpsstraat")
+            && !screen.contains("******333")
+    );
+    a.handle_key(key(KeyCode::Char('r')));
+    assert!(render(&a).contains("deurwaarder"));
+    a.handle_key(key(KeyCode::Esc));
+    a.handle_key(key(KeyCode::Enter));
+    assert!(
+        !render(&a).contains("deurwaarder"),
+        "re-masked after leaving the dossier"
+    );
+    a.handle_key(key(KeyCode::F(2)));
+    assert!(render(&a).contains("deurwaarder"));
+}
+
+/// Every screen, in Dutch and English, and the privacy screen. One test, because the
+/// catalog's language is global.
+#[test]
+fn snapshots_of_every_screen() {
+    let (_dir, path, _) = fixture();
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"/tmp/kluis-snap[A-Za-z0-9]{6}/", "/tmp/kluis-snapXXXXXX/");
+    settings.set_snapshot_path("snapshots");
+    let _guard = settings.bind_to_scope();
+    for lang in [Lang::Nl, Lang::En] {
+        set_lang(lang);
+        let l = lang.code();
+        let first = app(&path.with_file_name("nieuw.kluis"), lang, false);
+        insta::assert_snapshot!(format!("first_run_{l}"), render(&first));
+        let mut a = app(&path, lang, false);
+        typed(&mut a, "fout");
+        a.handle_key(key(KeyCode::Enter));
+        a.finish_busy();
+        insta::assert_snapshot!(format!("unlock_wrong_{l}"), render(&a));
+        for _ in 0..4 {
+            a.handle_key(key(KeyCode::Backspace));
+        }
+        unlock(&mut a);
+        insta::assert_snapshot!(format!("caseload_{l}"), render(&a));
+        a.handle_key(key(KeyCode::Char('/')));
+        typed(&mut a, "huur");
+        insta::assert_snapshot!(format!("search_{l}"), render(&a));
+        a.handle_key(key(KeyCode::Enter));
+        insta::assert_snapshot!(format!("dossier_{l}"), render(&a));
+        a.handle_key(key(KeyCode::Char('?')));
+        insta::assert_snapshot!(format!("help_{l}"), render(&a));
+        a.handle_key(key(KeyCode::Esc));
+        a.handle_key(key(KeyCode::Down));
+        a.handle_key(key(KeyCode::Char('c')));
+        insta::assert_snapshot!(format!("editor_correction_{l}"), render(&a));
+        a.handle_key(key(KeyCode::Esc));
+        a.handle_key(key(KeyCode::Esc));
+        a.handle_key(key(KeyCode::Char('e')));
+        for _ in 0..30 {
+            a.handle_key(key(KeyCode::Backspace));
+        }
+        a.handle_key(ctrl('s'));
+        insta::assert_snapshot!(format!("client_form_error_{l}"), render(&a));
+        a.handle_key(key(KeyCode::Esc));
+        a.handle_key(key(KeyCode::F(2)));
+        insta::assert_snapshot!(format!("dossier_privacy_{l}"), render(&a));
+        a.handle_key(key(KeyCode::Esc));
+        insta::assert_snapshot!(format!("caseload_privacy_{l}"), render(&a));
+        a.quit().unwrap();
+    }
+    set_lang(Lang::En);
+}

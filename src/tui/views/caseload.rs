@@ -1,0 +1,289 @@
+//! The caseload: open clients with domain, last contact and number of notes; filter, sort,
+//! and live full-text search as you type.
+
+use ratatui::Frame;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
+
+use super::{date, dim, initials, masked, selected};
+use crate::i18n::t;
+use crate::model::{Client, SearchHit};
+use crate::tui::app::{App, Outcome, Screen};
+use crate::tui::views::{client_form::ClientForm, dossier::Dossier};
+
+/// Sort order of the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    /// By name.
+    Name,
+    /// Most recent contact first.
+    LastContact,
+    /// Most notes first.
+    Notes,
+}
+
+/// State of the caseload screen.
+pub struct Caseload {
+    rows: Vec<(Client, u64, Option<String>)>,
+    selected: usize,
+    query: String,
+    searching: bool,
+    hits: Vec<SearchHit>,
+    sort: Sort,
+    all: bool,
+}
+
+impl Caseload {
+    /// Loads the open clients.
+    pub fn new(app: &App) -> Caseload {
+        let mut c = Caseload {
+            rows: Vec::new(),
+            selected: 0,
+            query: String::new(),
+            searching: false,
+            hits: Vec::new(),
+            sort: Sort::Name,
+            all: false,
+        };
+        c.reload(app);
+        c
+    }
+
+    fn reload(&mut self, app: &App) {
+        if let Some(s) = &app.session {
+            self.rows = s.store().clients(self.all).unwrap_or_default();
+        }
+        match self.sort {
+            Sort::Name => {}
+            Sort::LastContact => self.rows.sort_by(|a, b| b.2.cmp(&a.2)),
+            Sort::Notes => self.rows.sort_by_key(|r| std::cmp::Reverse(r.1)),
+        }
+        self.selected = self.selected.min(self.len().saturating_sub(1));
+    }
+
+    fn search(&mut self, app: &App) {
+        self.hits = match (crate::model::fts_query(&self.query), &app.session) {
+            (Some(q), Some(s)) => s.store().search(&q, 50).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        self.selected = 0;
+    }
+
+    fn len(&self) -> usize {
+        if self.showing_hits() {
+            self.hits.len()
+        } else {
+            self.rows.len()
+        }
+    }
+
+    fn showing_hits(&self) -> bool {
+        !self.query.is_empty()
+    }
+
+    /// Whether keys go into the search field.
+    pub fn searching(&self) -> bool {
+        self.searching
+    }
+
+    fn selected_client(&self) -> Option<String> {
+        if self.showing_hits() {
+            self.hits.get(self.selected).map(|h| h.client_id.clone())
+        } else {
+            self.rows.get(self.selected).map(|r| r.0.id.clone())
+        }
+    }
+
+    /// Handles a key.
+    pub fn handle(mut self, key: KeyEvent, app: &mut App) -> (Screen, Outcome) {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Up => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Down => self.selected = (self.selected + 1).min(self.len().saturating_sub(1)),
+            KeyCode::Enter => {
+                if let Some(id) = self.selected_client()
+                    && let Some(d) = Dossier::open(app, &id)
+                {
+                    return (Screen::Dossier(d), Outcome::None);
+                }
+            }
+            KeyCode::Esc => {
+                self.searching = false;
+                self.query.clear();
+                self.hits.clear();
+                self.selected = 0;
+            }
+            KeyCode::Backspace if self.searching => {
+                self.query.pop();
+                self.search(app);
+            }
+            KeyCode::Char(c) if self.searching && !ctrl => {
+                self.query.push(c);
+                self.search(app);
+            }
+            KeyCode::Char('/') => self.searching = true,
+            KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Char('j') => {
+                self.selected = (self.selected + 1).min(self.len().saturating_sub(1))
+            }
+            KeyCode::Char('s') => {
+                self.sort = match self.sort {
+                    Sort::Name => Sort::LastContact,
+                    Sort::LastContact => Sort::Notes,
+                    Sort::Notes => Sort::Name,
+                };
+                self.reload(app);
+            }
+            KeyCode::Char('a') => {
+                self.all = !self.all;
+                self.reload(app);
+            }
+            KeyCode::Char('n') => {
+                return (Screen::ClientForm(ClientForm::new_client()), Outcome::None);
+            }
+            _ => {}
+        }
+        (Screen::Caseload(self), Outcome::None)
+    }
+
+    /// Draws the screen.
+    pub fn draw(&self, app: &App, frame: &mut Frame, area: Rect) {
+        let [search, list] =
+            Layout::vertical([Constraint::Length(3), Constraint::Min(1)]).areas(area);
+        let prompt = if self.searching || !self.query.is_empty() {
+            Line::from(vec![
+                Span::raw(format!("/ {}", self.query)),
+                Span::raw(if self.searching { "▏" } else { "" }),
+            ])
+        } else {
+            Line::from(Span::styled(t!("tui.search_hint").into_owned(), dim()))
+        };
+        frame.render_widget(
+            Paragraph::new(prompt).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(t!("tui.search_title").into_owned()),
+            ),
+            search,
+        );
+        let name = |n: &str| {
+            if app.privacy {
+                initials(n)
+            } else {
+                n.to_owned()
+            }
+        };
+        let title = if self.all {
+            t!("tui.caseload_all")
+        } else {
+            t!("tui.caseload_title")
+        };
+        let sort = match self.sort {
+            Sort::Name => t!("tui.sort_name"),
+            Sort::LastContact => t!("tui.sort_contact"),
+            Sort::Notes => t!("tui.sort_notes"),
+        };
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .title(format!("{title} · {sort}"));
+        if self.showing_hits() {
+            let rows: Vec<Row> = self
+                .hits
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    let snippet = if app.privacy {
+                        masked()
+                    } else {
+                        h.snippet.replace('\n', " ")
+                    };
+                    let kind = if h.kind == "client" {
+                        t!("word.client")
+                    } else {
+                        t!("word.note")
+                    };
+                    let row = Row::new(vec![kind.into_owned(), name(&h.client_name), snippet]);
+                    if i == self.selected {
+                        row.style(selected())
+                    } else {
+                        row
+                    }
+                })
+                .collect();
+            let table = Table::new(
+                rows,
+                [
+                    Constraint::Length(9),
+                    Constraint::Length(28),
+                    Constraint::Fill(1),
+                ],
+            )
+            .block(block);
+            frame.render_widget(table, list);
+            if self.hits.is_empty() {
+                frame.render_widget(
+                    Paragraph::new(t!("list.no_hits").into_owned()).style(dim()),
+                    inner(list),
+                );
+            }
+            return;
+        }
+        let header = Row::new(vec![
+            t!("field.name"),
+            t!("field.domain"),
+            t!("tui.last_contact"),
+            t!("tui.notes"),
+        ])
+        .style(dim());
+        let rows: Vec<Row> = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, (c, notes, last))| {
+                let last = last
+                    .as_deref()
+                    .map(|l| date(app.opts.lang, l))
+                    .unwrap_or_else(|| "-".into());
+                let mut label = name(&c.name);
+                if c.status == crate::model::Status::Closed {
+                    label.push_str(&format!(" ({})", t!("tui.closed")));
+                }
+                let row = Row::new(vec![label, c.domain.to_string(), last, notes.to_string()]);
+                if i == self.selected {
+                    row.style(selected())
+                } else {
+                    row
+                }
+            })
+            .collect();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Fill(1),
+                Constraint::Length(13),
+                Constraint::Length(16),
+                Constraint::Length(9),
+            ],
+        )
+        .header(header)
+        .block(block);
+        frame.render_widget(table, list);
+        if self.rows.is_empty() {
+            frame.render_widget(
+                Paragraph::new(t!("tui.no_clients").into_owned()).style(dim()),
+                inner(list),
+            );
+        }
+    }
+}
+
+fn inner(area: Rect) -> Rect {
+    Rect {
+        x: area.x + 2,
+        y: area.y + 2,
+        width: area.width.saturating_sub(4),
+        height: area.height.saturating_sub(3),
+    }
+}

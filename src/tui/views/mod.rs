@@ -1,0 +1,138 @@
+//! One file per screen: each has its state, its key handling and its drawing. Shared here:
+//! masking for privacy mode, dates in the user's format, the status bar and the help overlay.
+
+pub mod caseload;
+pub mod client_form;
+pub mod dossier;
+pub mod editor;
+pub mod first_run;
+pub mod help;
+pub mod unlock;
+
+use std::time::Instant;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::app::{App, Screen};
+use crate::i18n::{Lang, t};
+
+/// Initials only: "Fatima el Amrani" → "F. e. A.".
+pub fn initials(name: &str) -> String {
+    name.split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .map(|c| format!("{c}."))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What privacy mode shows instead of text.
+pub fn masked() -> String {
+    "••••••".to_owned()
+}
+
+/// A stored date (`YYYY-MM-DD…`) in the user's format: `14-03-2026` in Dutch.
+pub fn date(lang: Lang, stored: &str) -> String {
+    let d = &stored[..stored.len().min(10)];
+    match (lang, d.len()) {
+        (Lang::Nl, 10) => format!("{}-{}-{}", &d[8..10], &d[5..7], &d[0..4]),
+        _ => d.to_owned(),
+    }
+}
+
+/// A stored date-time in the user's format, to the minute.
+pub fn datetime(lang: Lang, stored: &str) -> String {
+    let time = stored.get(11..16).unwrap_or("");
+    format!("{} {time}", date(lang, stored))
+        .trim_end()
+        .to_owned()
+}
+
+/// Style of the selected row.
+pub fn selected() -> Style {
+    Style::default().add_modifier(Modifier::REVERSED)
+}
+
+/// Style of secondary text.
+pub fn dim() -> Style {
+    Style::default().fg(Color::DarkGray)
+}
+
+/// Style of error text.
+pub fn error() -> Style {
+    Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
+}
+
+/// Draws the whole app: the screen, the status bar, and help on top when asked.
+pub fn draw(app: &App, frame: &mut Frame, now: Instant) {
+    let [body, status] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(frame.area());
+    match &app.screen {
+        Screen::FirstRun(s) => s.draw(app, frame, body),
+        Screen::Unlock(s) => s.draw(app, frame, body),
+        Screen::Caseload(s) => s.draw(app, frame, body),
+        Screen::Dossier(s) => s.draw(app, frame, body),
+        Screen::Editor(s) => s.draw(app, frame, body),
+        Screen::ClientForm(s) => s.draw(app, frame, body),
+    }
+    status_bar(app, frame, status, now);
+    if app.help {
+        help::draw(app, frame, body);
+    }
+}
+
+fn status_bar(app: &App, frame: &mut Frame, area: Rect, now: Instant) {
+    let mut spans = vec![Span::raw(format!(
+        " kluis · {} · {}",
+        app.opts.path.display(),
+        app.opts.lang.code()
+    ))];
+    if app.unlocked() {
+        let left = app.remaining(now).as_secs();
+        spans.push(Span::raw(format!(
+            " · {}",
+            t!(
+                "tui.locks_in",
+                time = format!("{}:{:02}", left / 60, left % 60)
+            )
+        )));
+    } else {
+        spans.push(Span::raw(format!(" · {}", t!("tui.locked"))));
+    }
+    if app.privacy {
+        spans.push(Span::styled(
+            format!(" · {}", t!("tui.privacy_on")),
+            Style::default().fg(Color::Yellow),
+        ));
+    }
+    spans.push(Span::styled(format!(" · {}", t!("tui.help_hint")), dim()));
+    if let Some(m) = &app.message {
+        spans.push(Span::styled(
+            format!(" · {m}"),
+            Style::default().fg(Color::Cyan),
+        ));
+    }
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).style(Style::default().bg(Color::Black).fg(Color::White)),
+        area,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_and_dates() {
+        assert_eq!(initials("Fatima el Amrani"), "F. e. A.");
+        assert_eq!(date(Lang::Nl, "2026-03-14T09:30:00"), "14-03-2026");
+        assert_eq!(date(Lang::En, "2026-03-14T09:30:00"), "2026-03-14");
+        assert_eq!(
+            datetime(Lang::Nl, "2026-03-14T09:30:00"),
+            "14-03-2026 09:30"
+        );
+    }
+}

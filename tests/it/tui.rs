@@ -1,0 +1,217 @@
+//! The terminal app end to end, through tmux: unlock, open a dossier, add a note, auto-lock;
+//! then nothing of the dossier on the screen, in the scrollback or in the process's memory;
+//! another kluis gets exit 5; SIGTERM leaves an intact vault and a restored terminal.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::{CANARY, PASS, TestVault, contains, require};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(cmd: &str) -> Tmux {
+        let socket = format!("kluis-test-{}-{}", std::process::id(), rand_suffix());
+        let status = Command::new(require("tmux"))
+            .args([
+                "-L",
+                &socket,
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "35",
+                cmd,
+            ])
+            .env("LANG", "en_US.UTF-8")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        Tmux { socket }
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The visible screen and the whole scrollback.
+    fn everything(&self) -> String {
+        self.run(&["capture-pane", "-p", "-S", "-", "-E", "-"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.run(&["capture-pane", "-p"]);
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "never saw {text:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The pid of the process the pane's shell started.
+    fn kluis_pid(&self) -> u32 {
+        let shell: u32 = self
+            .run(&["list-panes", "-F", "#{pane_pid}"])
+            .trim()
+            .parse()
+            .unwrap();
+        let children =
+            std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+        children
+            .split_whitespace()
+            .next()
+            .expect("kluis is running")
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64
+}
+
+/// Counts `needle` in every readable mapping of a process (tests run as root).
+fn memory_hits(pid: u32, needle: &[u8]) -> usize {
+    use std::io::{Read, Seek, SeekFrom};
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let mut mem =
+        std::fs::File::open(format!("/proc/{pid}/mem")).expect("reading /proc/PID/mem needs root");
+    let mut hits = 0;
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (range, perms) = (f.next().unwrap(), f.next().unwrap());
+        if !perms.starts_with('r') {
+            continue;
+        }
+        let (a, b) = range.split_once('-').unwrap();
+        let (a, b) = (
+            u64::from_str_radix(a, 16).unwrap(),
+            u64::from_str_radix(b, 16).unwrap(),
+        );
+        let mut buf = vec![0u8; (b - a) as usize];
+        if mem.seek(SeekFrom::Start(a)).is_err() || mem.read_exact(&mut buf).is_err() {
+            continue;
+        }
+        hits += buf.windows(needle.len()).filter(|w| *w == needle).count();
+    }
+    hits
+}
+
+#[test]
+fn unlock_work_auto_lock_leaves_nothing_and_sigterm_saves() {
+    let v = TestVault::created();
+    let id = v.add_client(&format!("Fatima {CANARY}"));
+    v.add_note(&id, &format!("Huisbezoek {CANARY}"));
+    let stty = v.dir.path().join("stty.txt");
+    let cmd = format!(
+        "{} --vault {} --lock-after 4s; stty -a > {}; sleep 120",
+        assert_cmd::cargo::cargo_bin("kluis").display(),
+        v.path.display(),
+        stty.display()
+    );
+    let t = Tmux::start(&cmd);
+    t.wait_for("kluis is locked");
+    // Even on the lock screen the vault is held.
+    v.cmd().args(["client", "list"]).assert().code(5);
+
+    t.keys(&[PASS, "Enter"]);
+    t.wait_for(CANARY);
+    t.keys(&["Enter"]);
+    t.wait_for("Contacts per month");
+    t.keys(&["n"]);
+    t.wait_for("New note");
+    t.keys(&["-l", "Nieuw via de terminal"]);
+    t.keys(&["C-s"]);
+    t.wait_for("note saved");
+    v.cmd().args(["client", "list"]).assert().code(5);
+
+    // The scan finds the canary while the dossier is open (so its zero below means something).
+    let pid = t.kluis_pid();
+    assert!(
+        memory_hits(pid, CANARY.as_bytes()) > 0,
+        "the memory scan does not see the open dossier"
+    );
+
+    // Idle: the app locks itself and comes back on the lock screen.
+    t.wait_for("kluis is locked");
+    std::thread::sleep(Duration::from_millis(300));
+    let shown = t.everything();
+    assert!(
+        !shown.contains(CANARY),
+        "the canary survived on screen or in scrollback:\n{shown}"
+    );
+    assert_eq!(t.kluis_pid(), pid, "re-executed in place");
+    assert_eq!(
+        memory_hits(pid, CANARY.as_bytes()),
+        0,
+        "the canary survived in memory after the lock"
+    );
+    assert_eq!(
+        memory_hits(pid, PASS.as_bytes()),
+        0,
+        "the passphrase survived in memory after the lock"
+    );
+
+    // Unlock again: back in the same dossier, with the new note.
+    t.keys(&[PASS, "Enter"]);
+    t.wait_for("Nieuw via de terminal");
+
+    // SIGTERM: saves, restores the terminal, exits.
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let start = Instant::now();
+    while !stty.exists() || std::fs::read_to_string(&stty).unwrap().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "kluis did not exit on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let modes = std::fs::read_to_string(&stty).unwrap();
+    assert!(
+        modes.contains(" icanon") && modes.contains(" echo "),
+        "terminal left in raw mode: {modes}"
+    );
+    assert!(!t.everything().contains(CANARY));
+    let out = v.cmd().args(["note", "list", &id]).assert().success();
+    assert!(contains(&out.get_output().stdout, b"Nieuw via de terminal"));
+    v.cmd().arg("check").assert().success();
+    assert!(Path::new(&v.path).exists());
+}
