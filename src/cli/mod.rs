@@ -77,6 +77,20 @@ enum Command {
     /// The organisation's roster in this vault
     #[command(subcommand)]
     Roster(RosterCmd),
+    /// Create a vault of fictitious clients and notes to try kluis out, and open it
+    Demo {
+        /// Number of clients
+        #[arg(long, default_value_t = 40)]
+        clients: usize,
+        /// Notes per client
+        #[arg(long, default_value_t = 12)]
+        notes_per_client: usize,
+        /// Only create it (with $KLUIS_NEW_PASSPHRASE: for scripts and benchmarks)
+        #[arg(long)]
+        no_open: bool,
+        #[command(flatten)]
+        kdf: KdfArgs,
+    },
     /// Who this vault belongs to in the organisation
     Whoami {
         /// Output JSON
@@ -372,6 +386,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{version}");
             Ok(session.close()?)
         }
+        Command::Demo {
+            clients,
+            notes_per_client,
+            no_open,
+            kdf,
+        } => demo(
+            &path,
+            clients,
+            notes_per_client,
+            no_open,
+            kdf,
+            cli.lock_after,
+            cli.privacy,
+        ),
         Command::Whoami { json } => {
             let session = open(&path, pass_file, Access::Read)?;
             org::whoami(&session, json, &path)
@@ -448,6 +476,72 @@ fn init(path: &Path, args: InitArgs) -> anyhow::Result<()> {
     let session = Session::create(path, &pass, params, &args.recovery_recipient, &owner)?;
     eprintln!("{}", t!("done.init", path = session.path().display()));
     Ok(session.close()?)
+}
+
+fn demo(
+    path: &Path,
+    clients: usize,
+    notes_per_client: usize,
+    no_open: bool,
+    kdf: KdfArgs,
+    lock_after: std::time::Duration,
+    privacy: bool,
+) -> anyhow::Result<()> {
+    if path.symlink_metadata().is_ok() {
+        return Err(Error::VaultExists {
+            path: path.to_owned(),
+        }
+        .into());
+    }
+    if clients > 100_000 || notes_per_client > 10_000 {
+        return Err(Error::invalid("--clients/--notes-per-client", t!("val.demo_too_big")).into());
+    }
+    let params = kdf.params(KdfParams::DEFAULT)?;
+    let (pass, generated) = match std::env::var_os(passphrase::ENV_NEW_PASSPHRASE) {
+        Some(_) => (passphrase::new(None, &["demo"])?, false),
+        None => (crate::org::new_code(), true),
+    };
+    let today = Local::now().date_naive();
+    let seed = rand::random();
+    let session = Session::create_with(path, &pass, params, &[], "demo", |s| {
+        crate::demo::populate(s, clients, notes_per_client, today, seed)
+    })?;
+    eprintln!(
+        "{}",
+        t!(
+            "done.demo",
+            path = path.display(),
+            clients = clients,
+            notes = clients * notes_per_client
+        )
+    );
+    let show = || {
+        if generated {
+            eprintln!("{}", t!("done.demo_passphrase"));
+            println!("{}", crate::secret::ExposeSecret::expose_secret(&pass));
+        }
+    };
+    show();
+    if no_open {
+        return Ok(session.close()?);
+    }
+    let lang = if rust_i18n::locale().starts_with("nl") {
+        Lang::Nl
+    } else {
+        Lang::En
+    };
+    let opts = crate::tui::app::Options {
+        path: path.to_owned(),
+        lock_after,
+        privacy,
+        kdf: params,
+        lang,
+        clock: None,
+    };
+    crate::tui::run_unlocked(opts, session)?;
+    // The app wiped the screen when it closed; say the passphrase again.
+    show();
+    Ok(())
 }
 
 fn passwd(path: &Path, pass_file: Option<&Path>, args: PasswdArgs) -> anyhow::Result<()> {

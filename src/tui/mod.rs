@@ -16,7 +16,7 @@ use std::os::unix::process::CommandExt;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGTSTP};
 
 use self::app::{App, Options, Outcome, Resume};
@@ -39,6 +39,15 @@ fn wipe_terminal() {
 
 /// Runs the app until the user quits or the terminal goes away.
 pub fn run(opts: Options) -> anyhow::Result<()> {
+    run_with(opts, None)
+}
+
+/// Runs the app on a session that is already open (`kluis demo`).
+pub fn run_unlocked(opts: Options, session: crate::session::Session) -> anyhow::Result<()> {
+    run_with(opts, Some(session))
+}
+
+fn run_with(opts: Options, session: Option<crate::session::Session>) -> anyhow::Result<()> {
     let inherited = std::env::var(ENV_LOCK_FD)
         .ok()
         .and_then(|fd| fd.parse().ok());
@@ -51,26 +60,33 @@ pub fn run(opts: Options) -> anyhow::Result<()> {
         std::env::remove_var(ENV_RESUME);
     }
     let mut held = inherited.and_then(|fd| VaultLock::from_inherited_fd(&opts.path, fd));
-    if held.is_none() && opts.path.exists() {
+    if held.is_none() && session.is_none() && opts.path.exists() {
         // Hold the vault from the first screen on: another kluis gets "in use" (exit 5).
         held = Some(VaultLock::acquire(&opts.path, true)?);
     }
     if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         return Err(Error::invalid("kluis", t!("tui.needs_terminal")).into());
     }
-    let (tx, signals_rx) = mpsc::channel();
+    let (tx, inbox) = mpsc::channel();
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGTSTP])?;
+    let signal_tx = tx.clone();
     std::thread::spawn(move || {
         for sig in signals.forever() {
-            if tx.send(sig).is_err() {
+            if signal_tx.send(Msg::Signal(sig)).is_err() {
                 break;
             }
         }
     });
+    // Input is read on its own thread: if crossterm ever spins on a closed terminal (its
+    // issue #793), the main loop still sees SIGHUP, saves and exits.
+    std::thread::spawn(move || read_input(&tx));
 
     let mut app = App::new(opts, held, resume);
+    if let Some(session) = session {
+        app.screen = app.enter(session);
+    }
     let mut terminal = ratatui::try_init()?;
-    let result = event_loop(&mut app, &mut terminal, &signals_rx);
+    let result = event_loop(&mut app, &mut terminal, &inbox);
     // Save first: if the terminal is gone, restoring it may fail, and that must not cost data.
     let saved = app.quit();
     wipe_terminal();
@@ -80,38 +96,69 @@ pub fn run(opts: Options) -> anyhow::Result<()> {
     Ok(saved?)
 }
 
+/// What the main loop hears about.
+enum Msg {
+    Key(KeyEvent),
+    Signal(i32),
+    /// The terminal hung up or could not be read.
+    Gone,
+}
+
+/// Whether the terminal on stdin hung up (a closed window, a killed tmux session).
+fn hung_up() -> bool {
+    let mut fds = libc::pollfd {
+        fd: 0,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll on one valid pollfd with a zero timeout.
+    let n = unsafe { libc::poll(&mut fds, 1, 0) };
+    n > 0 && fds.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+}
+
+fn read_input(tx: &mpsc::Sender<Msg>) {
+    loop {
+        if hung_up() {
+            let _ = tx.send(Msg::Gone);
+            return;
+        }
+        let msg = match event::poll(Duration::from_millis(100)) {
+            Ok(false) => continue,
+            Ok(true) if hung_up() => Msg::Gone,
+            Ok(true) => match event::read() {
+                Ok(Event::Key(key)) if key.kind == KeyEventKind::Press => Msg::Key(key),
+                Ok(_) => continue,
+                Err(_) => Msg::Gone,
+            },
+            Err(_) => Msg::Gone,
+        };
+        let gone = matches!(msg, Msg::Gone);
+        if tx.send(msg).is_err() || gone {
+            return;
+        }
+    }
+}
+
 fn event_loop(
     app: &mut App,
     terminal: &mut ratatui::DefaultTerminal,
-    signals: &mpsc::Receiver<i32>,
+    inbox: &mpsc::Receiver<Msg>,
 ) -> anyhow::Result<()> {
     loop {
         terminal.draw(|f| views::draw(app, f, Instant::now()))?;
-        let mut outcome = Outcome::None;
-        if let Ok(sig) = signals.try_recv() {
-            outcome = if sig == SIGTSTP {
-                Outcome::Lock
-            } else {
+        let outcome = match inbox.recv_timeout(Duration::from_millis(250)) {
+            Ok(Msg::Signal(SIGTSTP)) => Outcome::Lock,
+            Ok(Msg::Signal(_) | Msg::Gone) => Outcome::Quit,
+            Ok(Msg::Key(key))
+                if key.code == KeyCode::Char('c')
+                    && key.modifiers.contains(KeyModifiers::CONTROL) =>
+            {
                 Outcome::Quit
-            };
-        } else if event::poll(Duration::from_millis(250))? {
-            // An error here means the terminal is gone: leave instead of spinning on it
-            // (crossterm can loop on a closed terminal, its issue #793).
-            match event::read()? {
-                Event::Key(key) if key.kind == KeyEventKind::Press => {
-                    outcome = if key.code == KeyCode::Char('c')
-                        && key.modifiers.contains(KeyModifiers::CONTROL)
-                    {
-                        Outcome::Quit
-                    } else {
-                        app.handle_key(key)
-                    };
-                }
-                _ => {}
             }
-        } else {
-            outcome = app.tick(Instant::now(), SystemTime::now());
-        }
+            Ok(Msg::Key(key)) => app.handle_key(key),
+            Err(mpsc::RecvTimeoutError::Timeout) => app.tick(Instant::now(), SystemTime::now()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Outcome::Quit,
+        };
         match outcome {
             Outcome::None => {}
             Outcome::Busy => {

@@ -282,6 +282,14 @@ fn privacy_mode_masks_until_revealed() {
     unlock(&mut a);
     let screen = render(&a);
     assert!(!screen.contains("Fatima") && screen.contains("F. K. e. A."));
+    a.handle_key(key(KeyCode::Char('r')));
+    assert!(render(&a).contains("Fatima"), "revealed in the list");
+    a.handle_key(key(KeyCode::Down));
+    assert!(
+        !render(&a).contains("Fatima"),
+        "re-masked when the selection moves"
+    );
+    a.handle_key(key(KeyCode::Up));
     a.handle_key(key(KeyCode::Enter));
     let screen = render(&a);
     assert!(

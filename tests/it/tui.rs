@@ -76,6 +76,14 @@ impl Tmux {
             .trim()
             .parse()
             .unwrap();
+        // tmux runs a simple command itself, a compound one through a shell.
+        if std::fs::read_to_string(format!("/proc/{shell}/comm"))
+            .unwrap_or_default()
+            .trim()
+            == "kluis"
+        {
+            return shell;
+        }
         let children =
             std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
         children
@@ -214,4 +222,94 @@ fn unlock_work_auto_lock_leaves_nothing_and_sigterm_saves() {
     assert!(contains(&out.get_output().stdout, b"Nieuw via de terminal"));
     v.cmd().arg("check").assert().success();
     assert!(Path::new(&v.path).exists());
+}
+
+#[test]
+fn a_terminal_that_goes_away_saves_and_exits_without_spinning() {
+    let v = TestVault::created();
+    v.add_client("Bestaand");
+    let cmd = format!(
+        "{} --vault {}",
+        assert_cmd::cargo::cargo_bin("kluis").display(),
+        v.path.display()
+    );
+    let t = Tmux::start(&cmd);
+    t.wait_for("kluis is locked");
+    t.keys(&[PASS, "Enter"]);
+    t.wait_for("Bestaand");
+    t.keys(&["n"]);
+    t.wait_for("New client");
+    t.keys(&["-l", "Toegevoegd voor het wegvallen"]);
+    t.keys(&["C-s"]);
+    t.wait_for("client saved");
+    let pid = t.kluis_pid();
+    // The whole tmux server goes: the pane's terminal is gone (SIGHUP).
+    let _ = Command::new("tmux")
+        .args(["-L", &t.socket, "kill-server"])
+        .output();
+    let start = Instant::now();
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.split_whitespace().nth(2) == Some("Z") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "kluis kept running after its terminal went away"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = v.cmd().args(["check", "--json"]).assert().success();
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(report["journal_records"], 0, "not compacted before exiting");
+    let out = v.cmd().args(["client", "list"]).assert().success();
+    assert!(contains(
+        &out.get_output().stdout,
+        b"Toegevoegd voor het wegvallen"
+    ));
+}
+
+#[test]
+fn demo_creates_a_fictitious_vault() {
+    let v = TestVault::empty();
+    v.cmd()
+        .env("KLUIS_NEW_PASSPHRASE", PASS)
+        .args([
+            "demo",
+            "--clients",
+            "7",
+            "--notes-per-client",
+            "3",
+            "--no-open",
+        ])
+        .args([
+            "--kdf-memory",
+            "8",
+            "--kdf-iterations",
+            "1",
+            "--kdf-parallelism",
+            "1",
+        ])
+        .assert()
+        .success();
+    let out = v
+        .cmd()
+        .args(["client", "list", "--json"])
+        .assert()
+        .success();
+    let list: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 7);
+    assert!(
+        list.iter()
+            .all(|c| c["name"].as_str().unwrap().ends_with("(demo)")
+                && c["bsn"].is_null()
+                && c["note_count"] == 3)
+    );
+    // Never over an existing file.
+    v.cmd()
+        .env("KLUIS_NEW_PASSPHRASE", PASS)
+        .args(["demo", "--no-open"])
+        .assert()
+        .code(1);
 }

@@ -33,6 +33,8 @@ pub struct Caseload {
     hits: Vec<SearchHit>,
     sort: Sort,
     all: bool,
+    /// Privacy mode: the row shown in full until the selection moves.
+    revealed: Option<usize>,
 }
 
 impl Caseload {
@@ -46,6 +48,7 @@ impl Caseload {
             hits: Vec::new(),
             sort: Sort::Name,
             all: false,
+            revealed: None,
         };
         c.reload(app);
         c
@@ -99,6 +102,28 @@ impl Caseload {
     /// Handles a key.
     pub fn handle(mut self, key: KeyEvent, app: &mut App) -> (Screen, Outcome) {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let before = self.selected;
+        if key.code == KeyCode::Char('r') && !self.searching {
+            self.revealed = if self.revealed == Some(self.selected) {
+                None
+            } else {
+                Some(self.selected)
+            };
+            return (Screen::Caseload(self), Outcome::None);
+        }
+        let (screen, outcome) = self.handle_move(key, ctrl, app);
+        match screen {
+            Screen::Caseload(mut c) => {
+                if c.selected != before {
+                    c.revealed = None;
+                }
+                (Screen::Caseload(c), outcome)
+            }
+            other => (other, outcome),
+        }
+    }
+
+    fn handle_move(mut self, key: KeyEvent, ctrl: bool, app: &mut App) -> (Screen, Outcome) {
         match key.code {
             KeyCode::Up => self.selected = self.selected.saturating_sub(1),
             KeyCode::Down => self.selected = (self.selected + 1).min(self.len().saturating_sub(1)),
@@ -168,8 +193,8 @@ impl Caseload {
             ),
             search,
         );
-        let name = |n: &str| {
-            if app.privacy {
+        let name = |i: usize, n: &str| {
+            if app.privacy && self.revealed != Some(i) {
                 initials(n)
             } else {
                 n.to_owned()
@@ -204,7 +229,7 @@ impl Caseload {
                     } else {
                         t!("word.note")
                     };
-                    let row = Row::new(vec![kind.into_owned(), name(&h.client_name), snippet]);
+                    let row = Row::new(vec![kind.into_owned(), name(i, &h.client_name), snippet]);
                     if i == self.selected {
                         row.style(selected())
                     } else {
@@ -246,7 +271,7 @@ impl Caseload {
                     .as_deref()
                     .map(|l| date(app.opts.lang, l))
                     .unwrap_or_else(|| "-".into());
-                let mut label = name(&c.name);
+                let mut label = name(i, &c.name);
                 if c.status == crate::model::Status::Closed {
                     label.push_str(&format!(" ({})", t!("tui.closed")));
                 }

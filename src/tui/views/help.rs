@@ -20,6 +20,7 @@ pub fn bindings(app: &App) -> Vec<(&'static str, String)> {
             ("s", "help.sort"),
             ("a", "help.all"),
             ("n", "help.new_client"),
+            ("r", "help.reveal"),
         ],
         Screen::Dossier(_) => vec![
             ("↑ ↓", "help.move"),
