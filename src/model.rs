@@ -396,17 +396,22 @@ pub fn parse_id_prefix(field: &str, value: &str) -> Result<String> {
 
 /// Turns what a person types into an FTS5 query: every word must match, the last one as a
 /// prefix so results appear while typing. Quoting each word keeps FTS5 syntax out of reach.
+/// A single letter is not a prefix: it would match a large part of every vault and there is
+/// no index for it (the prefix indexes start at two letters).
 pub fn fts_query(input: &str) -> Option<String> {
-    let words: Vec<String> = input
+    let words: Vec<&str> = input
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{w}\""))
         .collect();
-    if words.is_empty() {
-        return None;
+    let last = words.last()?;
+    let mut q = words
+        .iter()
+        .map(|w| format!("\"{w}\""))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if last.chars().count() >= 2 {
+        q.push('*');
     }
-    let mut q = words.join(" ");
-    q.push('*');
     Some(q)
 }
 
@@ -470,6 +475,11 @@ mod tests {
             Some("\"NEAR\" \"x\" \"OR\"*".into())
         );
         assert_eq!(fts_query("  --  "), None);
+        assert_eq!(
+            fts_query("jan d"),
+            Some("\"jan\" \"d\"".into()),
+            "no one-letter prefix"
+        );
     }
 
     #[test]

@@ -126,6 +126,10 @@ pub struct App {
     pub resume: Resume,
     /// A message for the status bar.
     pub message: Option<String>,
+    /// The caseload while a dossier is open, to go back to without reloading.
+    pub parked: Option<Box<Caseload>>,
+    /// Data changed since the caseload was parked.
+    pub changed: bool,
 }
 
 /// Parses `30s`, `5m`, `1h` or plain seconds.
@@ -161,6 +165,8 @@ impl App {
             last_input_wall: SystemTime::now(),
             resume,
             message: None,
+            parked: None,
+            changed: false,
         }
     }
 
@@ -260,6 +266,23 @@ impl App {
         }
     }
 
+    /// Work for a pause in typing (the search as you type).
+    pub fn idle(&mut self) {
+        let screen = std::mem::replace(&mut self.screen, Screen::Unlock(Unlock::default()));
+        self.screen = match screen {
+            Screen::Caseload(mut c) => {
+                c.idle(self);
+                Screen::Caseload(c)
+            }
+            other => other,
+        };
+    }
+
+    /// Whether `idle` has work waiting (the runner then waits less for a key).
+    pub fn wants_idle(&self) -> bool {
+        matches!(&self.screen, Screen::Caseload(c) if c.search_pending())
+    }
+
     /// Runs the slow part of an action after the runner drew the "working" frame.
     pub fn finish_busy(&mut self) -> Outcome {
         let screen = std::mem::replace(&mut self.screen, Screen::Unlock(Unlock::default()));
@@ -314,6 +337,7 @@ impl App {
             _ => {}
         }
         drop(screen);
+        self.parked = None;
         self.help = false;
         if let Some(session) = self.session.take() {
             self.held_lock = Some(session.close_keep_lock()?);

@@ -146,7 +146,9 @@ fn event_loop(
 ) -> anyhow::Result<()> {
     loop {
         terminal.draw(|f| views::draw(app, f, Instant::now()))?;
-        let outcome = match inbox.recv_timeout(Duration::from_millis(250)) {
+        // A pending search runs once typing pauses for a moment.
+        let wait = if app.wants_idle() { 80 } else { 250 };
+        let outcome = match inbox.recv_timeout(Duration::from_millis(wait)) {
             Ok(Msg::Signal(SIGTSTP)) => Outcome::Lock,
             Ok(Msg::Signal(_) | Msg::Gone) => Outcome::Quit,
             Ok(Msg::Key(key))
@@ -156,7 +158,10 @@ fn event_loop(
                 Outcome::Quit
             }
             Ok(Msg::Key(key)) => app.handle_key(key),
-            Err(mpsc::RecvTimeoutError::Timeout) => app.tick(Instant::now(), SystemTime::now()),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                app.idle();
+                app.tick(Instant::now(), SystemTime::now())
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => Outcome::Quit,
         };
         match outcome {

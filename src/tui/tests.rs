@@ -163,6 +163,11 @@ fn keys_drive_the_screens() {
     // Live search: typing narrows as you go.
     a.handle_key(key(KeyCode::Char('/')));
     typed(&mut a, "deurw");
+    assert!(
+        !render(&a).contains("[deurwaarder]"),
+        "searching waits for a pause in typing"
+    );
+    a.idle();
     assert!(render(&a).contains("[deurwaarder]"));
     a.handle_key(key(KeyCode::Enter));
     let Screen::Dossier(d) = &a.screen else {
@@ -335,6 +340,7 @@ fn snapshots_of_every_screen() {
         insta::assert_snapshot!(format!("caseload_{l}"), render(&a));
         a.handle_key(key(KeyCode::Char('/')));
         typed(&mut a, "huur");
+        a.idle();
         insta::assert_snapshot!(format!("search_{l}"), render(&a));
         a.handle_key(key(KeyCode::Enter));
         insta::assert_snapshot!(format!("dossier_{l}"), render(&a));

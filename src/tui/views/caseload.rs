@@ -35,6 +35,8 @@ pub struct Caseload {
     all: bool,
     /// Privacy mode: the row shown in full until the selection moves.
     revealed: Option<usize>,
+    /// The query changed since the last search; the search runs when typing pauses.
+    query_changed: bool,
 }
 
 impl Caseload {
@@ -49,6 +51,7 @@ impl Caseload {
             sort: Sort::Name,
             all: false,
             revealed: None,
+            query_changed: false,
         };
         c.reload(app);
         c
@@ -64,6 +67,32 @@ impl Caseload {
             Sort::Notes => self.rows.sort_by_key(|r| std::cmp::Reverse(r.1)),
         }
         self.selected = self.selected.min(self.len().saturating_sub(1));
+    }
+
+    /// Back from a dossier: the caseload as it was (reloaded if something changed).
+    pub fn back(app: &mut App) -> Caseload {
+        match app.parked.take() {
+            Some(mut c) => {
+                if std::mem::take(&mut app.changed) {
+                    c.reload(app);
+                }
+                *c
+            }
+            None => Caseload::new(app),
+        }
+    }
+
+    /// Runs a search the user has stopped typing for. Called when no key came for a moment,
+    /// so typing is never held up by searching.
+    pub fn idle(&mut self, app: &App) {
+        if std::mem::take(&mut self.query_changed) {
+            self.search(app);
+        }
+    }
+
+    /// Whether a search is waiting for a pause in typing.
+    pub fn search_pending(&self) -> bool {
+        self.query_changed
     }
 
     fn search(&mut self, app: &App) {
@@ -131,6 +160,7 @@ impl Caseload {
                 if let Some(id) = self.selected_client()
                     && let Some(d) = Dossier::open(app, &id)
                 {
+                    app.parked = Some(Box::new(self));
                     return (Screen::Dossier(d), Outcome::None);
                 }
             }
@@ -142,11 +172,11 @@ impl Caseload {
             }
             KeyCode::Backspace if self.searching => {
                 self.query.pop();
-                self.search(app);
+                self.query_changed = true;
             }
             KeyCode::Char(c) if self.searching && !ctrl => {
                 self.query.push(c);
-                self.search(app);
+                self.query_changed = true;
             }
             KeyCode::Char('/') => self.searching = true,
             KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
@@ -262,10 +292,18 @@ impl Caseload {
             t!("tui.notes"),
         ])
         .style(dim());
+        // Only the rows that fit are built: a caseload of 2,000 stays as fast as one of 20.
+        let visible = list.height.saturating_sub(3) as usize;
+        let first = self
+            .selected
+            .saturating_sub(visible / 2)
+            .min(self.rows.len().saturating_sub(visible));
         let rows: Vec<Row> = self
             .rows
             .iter()
             .enumerate()
+            .skip(first)
+            .take(visible.max(1))
             .map(|(i, (c, notes, last))| {
                 let last = last
                     .as_deref()

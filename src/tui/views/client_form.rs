@@ -145,6 +145,7 @@ impl ClientForm {
         match key.code {
             KeyCode::Char('s') if ctrl => {
                 if let Some(id) = self.save(app) {
+                    app.changed = true;
                     app.message = Some(t!("tui.client_saved").into_owned());
                     if let Some(d) = Dossier::open(app, &id) {
                         return (Screen::Dossier(d), Outcome::None);
@@ -158,7 +159,7 @@ impl ClientForm {
                     .and_then(|id| Dossier::open(app, id))
                 {
                     Some(d) => Screen::Dossier(d),
-                    None => Screen::Caseload(Caseload::new(app)),
+                    None => Screen::Caseload(Caseload::back(app)),
                 };
                 return (back, Outcome::None);
             }

@@ -54,7 +54,7 @@ impl Dossier {
                 self.selected = (self.selected + 1).min(self.notes.len().saturating_sub(1))
             }
             KeyCode::Esc | KeyCode::Backspace => {
-                return (Screen::Caseload(Caseload::new(app)), Outcome::None);
+                return (Screen::Caseload(Caseload::back(app)), Outcome::None);
             }
             KeyCode::Char('r') => self.revealed = !self.revealed,
             KeyCode::Char('n') => {

@@ -103,10 +103,10 @@ impl NoteEditor {
         session.change(|s| s.save_draft(&draft))
     }
 
-    fn back(app: &App, client_id: &str) -> Screen {
+    fn back(app: &mut App, client_id: &str) -> Screen {
         match Dossier::open(app, client_id) {
             Some(d) => Screen::Dossier(d),
-            None => Screen::Caseload(crate::tui::views::caseload::Caseload::new(app)),
+            None => Screen::Caseload(crate::tui::views::caseload::Caseload::back(app)),
         }
     }
 
@@ -146,6 +146,7 @@ impl NoteEditor {
             s.discard_draft()
         }) {
             Ok(()) => {
+                app.changed = true;
                 app.message = Some(t!("tui.note_saved").into_owned());
                 Some(Self::back(app, &self.client_id))
             }
