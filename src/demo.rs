@@ -9,12 +9,14 @@ use crate::error::Result;
 use crate::model::{Domain, NoteKind};
 use crate::store::{Store, new_id};
 
-const FIRST: &[&str] = &[
+/// Fictitious first names.
+pub const FIRST: &[&str] = &[
     "Fatima", "Jan", "Mohammed", "Anna", "Pieter", "Sanne", "Ahmed", "Lotte", "Kees", "Noor",
     "Bram", "Yasmina", "Henk", "Emma", "Sem", "Aylin", "Gerrit", "Iris", "Daan", "Esra", "Joyce",
     "Ruben", "Samira", "Wim", "Fenna", "Kofi", "Marieke", "Youssef", "Ilse", "Tim",
 ];
-const LAST: &[&str] = &[
+/// Fictitious surnames.
+pub const LAST: &[&str] = &[
     "de Vries",
     "Jansen",
     "el Amrani",

@@ -158,30 +158,7 @@ pub fn zipf(rng: &mut Rng, n: usize) -> usize {
     (((n as f64).powf(u)) - 1.0).min(n as f64 - 1.0) as usize
 }
 
-pub const FIRST: &[&str] = &[
-    "Fatima", "Jan", "Mohammed", "Anna", "Pieter", "Sanne", "Ahmed", "Lotte", "Kees", "Noor",
-    "Bram", "Yasmina", "Henk", "Emma", "Sem", "Aylin", "Gerrit", "Iris", "Daan", "Esra",
-];
-pub const LAST: &[&str] = &[
-    "de Vries",
-    "Jansen",
-    "el Amrani",
-    "Bakker",
-    "Visser",
-    "Smit",
-    "Yilmaz",
-    "de Boer",
-    "Mulder",
-    "de Jong",
-    "Bouzid",
-    "Meijer",
-    "van Dijk",
-    "Peters",
-    "Hendriks",
-    "Dekker",
-    "Kaya",
-    "Brouwer",
-];
+pub use kluis::demo::{FIRST, LAST};
 
 pub fn generate(store: &Store, clients: usize, notes: usize) {
     let conn = store.connection();

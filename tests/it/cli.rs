@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use predicates::prelude::*;
 use serde_json::Value;
 
-use crate::{PASS, TestVault, kluis, stderr, stdout};
+use crate::{PASS, TestVault, WEAK_KDF, kluis, stderr, stdout};
 
 fn json(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout)
@@ -215,15 +215,8 @@ fn files_and_folders_are_private() {
         .arg("--vault")
         .arg(&nested)
         .env("KLUIS_NEW_PASSPHRASE", PASS)
-        .args([
-            "init",
-            "--kdf-memory",
-            "8",
-            "--kdf-iterations",
-            "1",
-            "--kdf-parallelism",
-            "1",
-        ])
+        .arg("init")
+        .args(WEAK_KDF)
         .assert()
         .success();
     kluis()
@@ -248,15 +241,8 @@ fn default_vault_follows_kluis_vault_then_xdg_data_home() {
     kluis()
         .env("XDG_DATA_HOME", &xdg)
         .env("KLUIS_NEW_PASSPHRASE", PASS)
-        .args([
-            "init",
-            "--kdf-memory",
-            "8",
-            "--kdf-iterations",
-            "1",
-            "--kdf-parallelism",
-            "1",
-        ])
+        .arg("init")
+        .args(WEAK_KDF)
         .assert()
         .success();
     assert!(xdg.join("kluis/vault.kluis").is_file());
@@ -265,15 +251,8 @@ fn default_vault_follows_kluis_vault_then_xdg_data_home() {
         .env("XDG_DATA_HOME", &xdg)
         .env("KLUIS_VAULT", &other)
         .env("KLUIS_NEW_PASSPHRASE", PASS)
-        .args([
-            "init",
-            "--kdf-memory",
-            "8",
-            "--kdf-iterations",
-            "1",
-            "--kdf-parallelism",
-            "1",
-        ])
+        .arg("init")
+        .args(WEAK_KDF)
         .assert()
         .success();
     assert!(other.is_file());
@@ -317,15 +296,8 @@ fn weak_new_passphrases_are_refused_with_advice() {
     let v = TestVault::empty();
     v.cmd()
         .env("KLUIS_NEW_PASSPHRASE", "welkom123")
-        .args([
-            "init",
-            "--kdf-memory",
-            "8",
-            "--kdf-iterations",
-            "1",
-            "--kdf-parallelism",
-            "1",
-        ])
+        .arg("init")
+        .args(WEAK_KDF)
         .assert()
         .code(2)
         .stderr(
@@ -335,15 +307,8 @@ fn weak_new_passphrases_are_refused_with_advice() {
     v.cmd()
         .env("KLUIS_NEW_PASSPHRASE", "welkom123")
         .env("LANG", "nl_NL.UTF-8")
-        .args([
-            "init",
-            "--kdf-memory",
-            "8",
-            "--kdf-iterations",
-            "1",
-            "--kdf-parallelism",
-            "1",
-        ])
+        .arg("init")
+        .args(WEAK_KDF)
         .assert()
         .code(2)
         .stderr(predicate::str::contains("te makkelijk te raden"));

@@ -17,6 +17,16 @@ use std::process::Output;
 
 use assert_cmd::Command;
 
+/// The test KDF: weak on purpose, set explicitly (defaults stay strong).
+pub const WEAK_KDF: [&str; 6] = [
+    "--kdf-memory",
+    "8",
+    "--kdf-iterations",
+    "1",
+    "--kdf-parallelism",
+    "1",
+];
+
 /// The passphrase of every test vault.
 pub const PASS: &str = "Zonnebloem-Kraanwater-47-Lantaarn";
 /// A string that must never appear where plaintext may not be.
@@ -66,15 +76,8 @@ impl TestVault {
     pub fn init(&self, extra: &[&str]) -> assert_cmd::assert::Assert {
         self.cmd()
             .env("KLUIS_NEW_PASSPHRASE", PASS)
-            .args([
-                "init",
-                "--kdf-memory",
-                "8",
-                "--kdf-iterations",
-                "1",
-                "--kdf-parallelism",
-                "1",
-            ])
+            .arg("init")
+            .args(WEAK_KDF)
             .args(extra)
             .assert()
     }

@@ -6,17 +6,9 @@ use std::process::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-use crate::{CANARY, PASS, TestVault, contains, kluis, require, stdout};
+use crate::{CANARY, PASS, TestVault, WEAK_KDF, contains, kluis, require, stdout};
 
 const IT_PASS: &str = "Rood-Paard-Zeilboot-Kaasschaaf-19";
-const WEAK: [&str; 6] = [
-    "--kdf-memory",
-    "8",
-    "--kdf-iterations",
-    "1",
-    "--kdf-parallelism",
-    "1",
-];
 
 struct Org {
     _tmp: tempfile::TempDir,
@@ -30,7 +22,7 @@ impl Org {
         it().args(["org", "init", "--dir"])
             .arg(&dir)
             .args(["--name", name])
-            .args(WEAK)
+            .args(WEAK_KDF)
             .assert()
             .success();
         Org { _tmp: tmp, dir }
@@ -56,7 +48,7 @@ impl Org {
                 "--out",
             ])
             .arg(&out)
-            .args(WEAK)
+            .args(WEAK_KDF)
             .assert()
             .success();
         let code = stdout(res.get_output())
@@ -66,6 +58,16 @@ impl Org {
             .trim()
             .to_owned();
         (out, code)
+    }
+
+    /// IT's recovery identity, unsealed out of ORG into a key file for stock `age`.
+    fn recovery_key_file(&self, dir: &Path) -> PathBuf {
+        use age::secrecy::ExposeSecret;
+        let pass = kluis::secret::SecretString::from(IT_PASS.to_owned());
+        let identity = kluis::org::recovery_identity(&self.dir, &pass).unwrap();
+        let key = dir.join("it.key");
+        std::fs::write(&key, identity.to_string().expose_secret()).unwrap();
+        key
     }
 
     fn roster(&self, out: &Path) {
@@ -91,7 +93,7 @@ fn enroll(v: &TestVault, file: &Path, code: &str) -> assert_cmd::assert::Assert 
         .arg("init")
         .arg("--enroll")
         .arg(file)
-        .args(WEAK)
+        .args(WEAK_KDF)
         .assert()
 }
 
@@ -139,7 +141,7 @@ fn the_org_folder_holds_no_unsealed_secret() {
     // A second init refuses, and a wrong IT passphrase opens nothing.
     it().args(["org", "init", "--dir"])
         .arg(&org.dir)
-        .args(WEAK)
+        .args(WEAK_KDF)
         .assert()
         .code(1);
     kluis()
@@ -171,14 +173,7 @@ fn enrollment_creates_a_vault_that_it_can_recover_with_stock_age() {
     assert_eq!(id.len(), 36);
 
     // IT decrypts its recovery identity out of ORG, and stock age opens the vault with it.
-    let identity = kluis::org::recovery_identity(
-        &org.dir,
-        &kluis::secret::SecretString::from(IT_PASS.to_owned()),
-    )
-    .unwrap();
-    use age::secrecy::ExposeSecret;
-    let key = v.dir.path().join("it.key");
-    std::fs::write(&key, identity.to_string().expose_secret()).unwrap();
+    let key = org.recovery_key_file(v.dir.path());
     let out = Command::new(require("age"))
         .arg("-d")
         .arg("-i")
@@ -218,7 +213,7 @@ fn rosters_must_be_signed_by_the_pinned_org_and_newer() {
         .arg(&org.dir)
         .args(["--id", "w002", "--name", "Bas", "--out"])
         .arg(v.dir.path().join("w002.enroll"))
-        .args(WEAK)
+        .args(WEAK_KDF)
         .assert()
         .success();
     it().args(["org", "revoke", "--dir"])
@@ -312,7 +307,7 @@ fn recovery_replaces_the_passphrase_and_is_recorded() {
         .args(["org", "recover", "--dir"])
         .arg(&org.dir)
         .args(["--by", "helpdesk-anna"])
-        .args(WEAK)
+        .args(WEAK_KDF)
         .assert()
         .success();
     let temporary = stdout(out.get_output())
@@ -358,14 +353,7 @@ fn recovery_replaces_the_passphrase_and_is_recorded() {
         .success();
 
     // The event is in the vault: read it the way IT would, with stock age and sqlite3.
-    let identity = kluis::org::recovery_identity(
-        &org.dir,
-        &kluis::secret::SecretString::from(IT_PASS.to_owned()),
-    )
-    .unwrap();
-    use age::secrecy::ExposeSecret;
-    let key = v.dir.path().join("it.key");
-    std::fs::write(&key, identity.to_string().expose_secret()).unwrap();
+    let key = org.recovery_key_file(v.dir.path());
     let db = v.dir.path().join("image.sqlite");
     let out = Command::new(require("age"))
         .arg("-d")

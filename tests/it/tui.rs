@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::{CANARY, PASS, TestVault, contains, require};
+use crate::{CANARY, PASS, TestVault, WEAK_KDF, contains, require};
 
 struct Tmux {
     socket: String,
@@ -282,14 +282,7 @@ fn demo_creates_a_fictitious_vault() {
             "3",
             "--no-open",
         ])
-        .args([
-            "--kdf-memory",
-            "8",
-            "--kdf-iterations",
-            "1",
-            "--kdf-parallelism",
-            "1",
-        ])
+        .args(WEAK_KDF)
         .assert()
         .success();
     let out = v

@@ -260,11 +260,7 @@ impl Caseload {
                         t!("word.note")
                     };
                     let row = Row::new(vec![kind.into_owned(), name(i, &h.client_name), snippet]);
-                    if i == self.selected {
-                        row.style(selected())
-                    } else {
-                        row
-                    }
+                    highlight(row, i == self.selected)
                 })
                 .collect();
             let table = Table::new(
@@ -278,10 +274,7 @@ impl Caseload {
             .block(block);
             frame.render_widget(table, list);
             if self.hits.is_empty() {
-                frame.render_widget(
-                    Paragraph::new(t!("list.no_hits").into_owned()).style(dim()),
-                    inner(list),
-                );
+                hint(frame, list, &t!("list.no_hits"));
             }
             return;
         }
@@ -314,11 +307,7 @@ impl Caseload {
                     label.push_str(&format!(" ({})", t!("tui.closed")));
                 }
                 let row = Row::new(vec![label, c.domain.to_string(), last, notes.to_string()]);
-                if i == self.selected {
-                    row.style(selected())
-                } else {
-                    row
-                }
+                highlight(row, i == self.selected)
             })
             .collect();
         let table = Table::new(
@@ -334,12 +323,18 @@ impl Caseload {
         .block(block);
         frame.render_widget(table, list);
         if self.rows.is_empty() {
-            frame.render_widget(
-                Paragraph::new(t!("tui.no_clients").into_owned()).style(dim()),
-                inner(list),
-            );
+            hint(frame, list, &t!("tui.no_clients"));
         }
     }
+}
+
+fn highlight(row: Row<'_>, on: bool) -> Row<'_> {
+    if on { row.style(selected()) } else { row }
+}
+
+/// A dim line inside an empty list.
+fn hint(frame: &mut Frame, list: Rect, text: &str) {
+    frame.render_widget(Paragraph::new(text.to_owned()).style(dim()), inner(list));
 }
 
 fn inner(area: Rect) -> Rect {
