@@ -144,7 +144,7 @@ fn unlock_work_auto_lock_leaves_nothing_and_sigterm_saves() {
     v.add_note(&id, &format!("Huisbezoek {CANARY}"));
     let stty = v.dir.path().join("stty.txt");
     let cmd = format!(
-        "{} --vault {} --lock-after 4s; stty -a > {}; sleep 120",
+        "{} --vault {} --lock-after 8s; stty -a > {}; sleep 120",
         assert_cmd::cargo::cargo_bin("kluis").display(),
         v.path.display(),
         stty.display()
