@@ -196,6 +196,23 @@ fn unlock_work_auto_lock_leaves_nothing_and_sigterm_saves() {
     t.keys(&[PASS, "Enter"]);
     t.wait_for("Nieuw via de terminal");
 
+    // SIGTSTP (a suspend request) locks too.
+    assert!(
+        Command::new("kill")
+            .args(["-TSTP", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    t.wait_for("kluis is locked");
+    assert_eq!(
+        memory_hits(pid, CANARY.as_bytes()),
+        0,
+        "the canary survived a SIGTSTP lock"
+    );
+    t.keys(&[PASS, "Enter"]);
+    t.wait_for("Nieuw via de terminal");
+
     // SIGTERM: saves, restores the terminal, exits.
     assert!(
         Command::new("kill")
