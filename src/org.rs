@@ -5,7 +5,7 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use base64::Engine;
@@ -523,11 +523,6 @@ pub fn verify_roster(pinned: &str, doc: &Signed, path: &Path) -> Result<Roster> 
 pub fn read_signed(path: &Path) -> Result<Signed> {
     let bytes = fs::read(path).map_err(|e| Error::io(t!("io.read", path = path.display()), e))?;
     serde_json::from_slice(&bytes).map_err(|_| refused(path, t!("org.not_roster")))
-}
-
-/// Path helper for messages.
-pub fn file(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
 }
 
 #[cfg(test)]

@@ -382,17 +382,6 @@ impl Store {
         Ok(id)
     }
 
-    /// Events, oldest first: (at, kind, actor, detail).
-    pub fn events(&self) -> Result<Vec<(String, String, String, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT at, kind, actor, detail FROM event ORDER BY at, id")?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
-    }
-
     /// Stores a verified roster.
     pub fn add_roster(&self, version: u64, signed: &str) -> Result<()> {
         self.conn.execute(
