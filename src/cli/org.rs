@@ -103,49 +103,27 @@ pub(super) enum OrgCmd {
 }
 
 fn it_passphrase() -> anyhow::Result<SecretString> {
-    if let Some(p) = std::env::var_os(ENV_ORG_PASSPHRASE) {
-        return Ok(p
-            .into_string()
-            .map(SecretString::from)
-            .map_err(|_| Error::invalid(ENV_ORG_PASSPHRASE, t!("val.passphrase_utf8")))?);
-    }
-    Ok(
-        rpassword::prompt_password(t!("prompt.org_passphrase").as_ref())
-            .map(SecretString::from)
-            .map_err(|_| Error::NoPassphrase)?,
-    )
+    Ok(passphrase::from_env_or_prompt(
+        ENV_ORG_PASSPHRASE,
+        &t!("prompt.org_passphrase"),
+    )?)
 }
 
 fn new_it_passphrase(name: &str) -> anyhow::Result<SecretString> {
-    let pass = match std::env::var_os(ENV_ORG_PASSPHRASE) {
-        Some(p) => p
-            .into_string()
-            .map(SecretString::from)
-            .map_err(|_| Error::invalid(ENV_ORG_PASSPHRASE, t!("val.passphrase_utf8")))?,
-        None => {
-            let first = rpassword::prompt_password(t!("prompt.new_org_passphrase").as_ref())
-                .map_err(|_| Error::NoPassphrase)?;
-            let second = rpassword::prompt_password(t!("prompt.repeat_passphrase").as_ref())
-                .map_err(|_| Error::NoPassphrase)?;
-            if first != second {
-                return Err(Error::PassphraseMismatch.into());
-            }
-            SecretString::from(first)
-        }
+    let check = |p: &SecretString| passphrase::check_strength(p, &[name, "organisatie", "it"]);
+    let pass = match passphrase::from_env(ENV_ORG_PASSPHRASE) {
+        Some(p) => p?,
+        None => return Ok(passphrase::asked_twice(&t!("prompt.new_org_passphrase"), check)?),
     };
-    passphrase::check_strength(&pass, &[name, "organisatie", "it"])?;
+    check(&pass)?;
     Ok(pass)
 }
 
 fn enroll_code() -> anyhow::Result<SecretString> {
-    if let Some(c) = std::env::var_os(ENV_ENROLL_CODE) {
-        return Ok(SecretString::from(c.to_string_lossy().into_owned()));
-    }
-    Ok(
-        rpassword::prompt_password(t!("prompt.enroll_code").as_ref())
-            .map(SecretString::from)
-            .map_err(|_| Error::NoPassphrase)?,
-    )
+    Ok(passphrase::from_env_or_prompt(
+        ENV_ENROLL_CODE,
+        &t!("prompt.enroll_code"),
+    )?)
 }
 
 fn by_name(given: Option<String>) -> String {

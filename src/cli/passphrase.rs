@@ -24,40 +24,55 @@ fn prompt(text: &str) -> Result<SecretString> {
         .map_err(|_| Error::NoPassphrase)
 }
 
+/// The secret in environment variable `env`, if it is set.
+pub fn from_env(env: &str) -> Option<Result<SecretString>> {
+    std::env::var_os(env).map(|p| {
+        p.into_string()
+            .map(SecretString::from)
+            .map_err(|_| Error::invalid(env, t!("val.passphrase_utf8")))
+    })
+}
+
+/// `$env` when set (for automation), else a no-echo prompt on the terminal.
+pub fn from_env_or_prompt(env: &str, prompt_text: &str) -> Result<SecretString> {
+    from_env(env).unwrap_or_else(|| prompt(prompt_text))
+}
+
+/// Asks for a new secret twice; `check` runs on the first answer before the second is asked.
+pub fn asked_twice(
+    first_text: &str,
+    check: impl Fn(&SecretString) -> Result<()>,
+) -> Result<SecretString> {
+    let first = prompt(first_text)?;
+    check(&first)?;
+    let second = prompt(&t!("prompt.repeat_passphrase"))?;
+    if first.expose_secret() != second.expose_secret() {
+        return Err(Error::PassphraseMismatch);
+    }
+    Ok(first)
+}
+
 /// The passphrase of an existing vault: `--passphrase-file`, then `$KLUIS_PASSPHRASE`, then
 /// a prompt on the terminal.
 pub fn existing(file: Option<&Path>) -> Result<SecretString> {
-    if let Some(path) = file {
-        return from_file(path, "--passphrase-file");
+    match file {
+        Some(path) => from_file(path, "--passphrase-file"),
+        None => from_env_or_prompt(ENV_PASSPHRASE, &t!("prompt.passphrase")),
     }
-    if let Some(p) = std::env::var_os(ENV_PASSPHRASE) {
-        return p
-            .into_string()
-            .map(SecretString::from)
-            .map_err(|_| Error::invalid(ENV_PASSPHRASE, t!("val.passphrase_utf8")));
-    }
-    prompt(&t!("prompt.passphrase"))
 }
 
 /// A new passphrase: `--new-passphrase-file`, then `$KLUIS_NEW_PASSPHRASE`, then asked twice.
 /// Refused when zxcvbn scores it below 3, with its advice in the user's language.
 pub fn new(file: Option<&Path>, user_inputs: &[&str]) -> Result<SecretString> {
-    let pass = if let Some(path) = file {
-        from_file(path, "--new-passphrase-file")?
-    } else if let Some(p) = std::env::var_os(ENV_NEW_PASSPHRASE) {
-        p.into_string()
-            .map(SecretString::from)
-            .map_err(|_| Error::invalid(ENV_NEW_PASSPHRASE, t!("val.passphrase_utf8")))?
-    } else {
-        eprintln!("{}", t!("prompt.new_passphrase_hint"));
-        let first = prompt(&t!("prompt.new_passphrase"))?;
-        check_strength(&first, user_inputs)?;
-        let second = prompt(&t!("prompt.repeat_passphrase"))?;
-        if first.expose_secret() != second.expose_secret() {
-            return Err(Error::PassphraseMismatch);
+    let check = |p: &SecretString| check_strength(p, user_inputs);
+    let pass = match (file, from_env(ENV_NEW_PASSPHRASE)) {
+        (Some(path), _) => from_file(path, "--new-passphrase-file")?,
+        (None, Some(env)) => env?,
+        (None, None) => {
+            eprintln!("{}", t!("prompt.new_passphrase_hint"));
+            return asked_twice(&t!("prompt.new_passphrase"), check);
         }
-        return Ok(first);
     };
-    check_strength(&pass, user_inputs)?;
+    check(&pass)?;
     Ok(pass)
 }
