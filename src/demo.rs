@@ -98,7 +98,7 @@ pub fn populate(
     let mut rng = StdRng::seed_from_u64(seed);
     let conn = store.connection();
     conn.execute_batch("BEGIN")?;
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let now = crate::model::now_utc();
     {
         let mut add_client = conn.prepare(
             "INSERT INTO client (id, name, birth_date, address, phone, domain, status, opened_on, created_at, updated_at)

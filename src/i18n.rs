@@ -41,6 +41,15 @@ impl Lang {
     }
 }
 
+/// The language messages are in now.
+pub fn current() -> Lang {
+    if rust_i18n::locale().starts_with("nl") {
+        Lang::Nl
+    } else {
+        Lang::En
+    }
+}
+
 /// Makes `lang` the language of every message from now on.
 pub fn set_lang(lang: Lang) {
     rust_i18n::set_locale(lang.code());

@@ -183,6 +183,16 @@ pub fn parse_datetime(field: &str, value: &str) -> Result<NaiveDateTime> {
     Err(Error::invalid(field, t!("val.datetime", value = value)))
 }
 
+/// Stored spelling of a UTC moment: RFC 3339 to the second (`2026-11-22T17:14:18Z`).
+pub fn format_utc(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Now, as stored.
+pub fn now_utc() -> String {
+    format_utc(chrono::Utc::now())
+}
+
 /// Stored spelling of a local date-time.
 pub fn format_datetime(dt: NaiveDateTime) -> String {
     dt.format("%Y-%m-%dT%H:%M:%S").to_string()

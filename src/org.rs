@@ -164,10 +164,6 @@ impl Drop for Enrollment {
     }
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 fn refused(path: &Path, reason: impl Into<String>) -> Error {
     Error::NotAuthentic {
         path: path.to_owned(),
@@ -330,7 +326,7 @@ fn roster_of(state: &OrgState) -> Roster {
         org: state.name.clone(),
         org_public_key: state.public_key.clone(),
         version: state.version,
-        issued_at: now(),
+        issued_at: crate::model::now_utc(),
         members: state.members.clone(),
         revocations: state.revocations.clone(),
     }
@@ -425,7 +421,7 @@ pub fn issue(
         role,
         x25519: x25519.to_public().to_string(),
         ed25519: BASE64_STANDARD.encode(worker_signing.verifying_key().to_bytes()),
-        issued_at: now(),
+        issued_at: crate::model::now_utc(),
         valid_until,
     };
     state.members.push(member.clone());

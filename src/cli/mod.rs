@@ -350,11 +350,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let path = cli.vault.clone().unwrap_or_else(default_vault_path);
     let pass_file = cli.passphrase_file.as_deref();
     let Some(command) = cli.command else {
-        let lang = if rust_i18n::locale().starts_with("nl") {
-            Lang::Nl
-        } else {
-            Lang::En
-        };
+        let lang = crate::i18n::current();
         let opts = crate::tui::app::Options {
             path,
             lock_after: cli.lock_after,
@@ -525,11 +521,7 @@ fn demo(
     if no_open {
         return Ok(session.close()?);
     }
-    let lang = if rust_i18n::locale().starts_with("nl") {
-        Lang::Nl
-    } else {
-        Lang::En
-    };
+    let lang = crate::i18n::current();
     let opts = crate::tui::app::Options {
         path: path.to_owned(),
         lock_after,

@@ -113,7 +113,12 @@ fn new_it_passphrase(name: &str) -> anyhow::Result<SecretString> {
     let check = |p: &SecretString| passphrase::check_strength(p, &[name, "organisatie", "it"]);
     let pass = match passphrase::from_env(ENV_ORG_PASSPHRASE) {
         Some(p) => p?,
-        None => return Ok(passphrase::asked_twice(&t!("prompt.new_org_passphrase"), check)?),
+        None => {
+            return Ok(passphrase::asked_twice(
+                &t!("prompt.new_org_passphrase"),
+                check,
+            )?);
+        }
     };
     check(&pass)?;
     Ok(pass)
@@ -210,9 +215,9 @@ pub(super) fn run(cmd: OrgCmd, vault_path: &Path) -> anyhow::Result<()> {
                         .earliest()
                         .ok_or_else(|| Error::invalid("--at", t!("val.datetime", value = a)))?
                         .with_timezone(&chrono::Utc);
-                    utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    crate::model::format_utc(utc)
                 }
-                None => chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                None => crate::model::now_utc(),
             };
             org::revoke(&dir, &id, &reason, at)?;
             eprintln!("{}", t!("org.revoked", id = id));

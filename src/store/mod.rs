@@ -3,14 +3,14 @@
 
 use std::io::Read;
 
-use chrono::{Datelike, NaiveDate, SecondsFormat, Utc};
+use chrono::{Datelike, NaiveDate};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::{Error, Result};
 use crate::i18n::t;
 use crate::model::{
     Bsn, Client, ClientPatch, Domain, NewClient, NewNote, Note, NoteKind, SCHEMA_VERSION,
-    SearchHit, Status, format_datetime,
+    SearchHit, Status, format_datetime, now_utc,
 };
 
 /// `PRAGMA application_id` of a kluis database: "klus" in ASCII.
@@ -46,10 +46,6 @@ pub enum ImageError {
     NotKluis,
     /// Written by a newer kluis with this schema version.
     TooNew(i32),
-}
-
-fn now_utc() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// A new UUID v7: time-ordered, so lists sort by creation for free.
