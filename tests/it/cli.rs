@@ -7,11 +7,6 @@ use serde_json::Value;
 
 use crate::{PASS, TestVault, WEAK_KDF, kluis, stderr, stdout};
 
-fn json(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
-}
-
 #[test]
 fn clients_and_notes_round_trip() {
     let v = TestVault::created();
@@ -42,24 +37,17 @@ fn clients_and_notes_round_trip() {
     let id = stdout(out.get_output()).trim().to_owned();
     assert_eq!(id.len(), 36, "prints the new id alone: {id:?}");
 
-    let out = v
-        .cmd()
-        .args(["client", "show", &id, "--json"])
-        .assert()
-        .success();
-    let c = json(out.get_output());
+    let c = v.json(&["client", "show", &id, "--json"]);
     assert_eq!(c["id"], id.as_str());
     assert_eq!(c["name"], "Fatima el Amrani");
     assert_eq!(c["bsn"], "******333");
     assert_eq!(c["birth_date"], "1984-02-29");
     assert_eq!(c["domain"], "schuldhulp");
     assert_eq!(c["status"], "open");
-    let out = v
-        .cmd()
-        .args(["client", "show", &id, "--json", "--show-bsn"])
-        .assert()
-        .success();
-    assert_eq!(json(out.get_output())["bsn"], "111222333");
+    assert_eq!(
+        v.json(&["client", "show", &id, "--json", "--show-bsn"])["bsn"],
+        "111222333"
+    );
     v.cmd()
         .args(["client", "show", &id])
         .assert()
@@ -101,12 +89,7 @@ fn clients_and_notes_round_trip() {
         .success();
     let second = stdout(out.get_output()).trim().to_owned();
 
-    let out = v
-        .cmd()
-        .args(["note", "list", &id, "--json"])
-        .assert()
-        .success();
-    let notes = json(out.get_output());
+    let notes = v.json(&["note", "list", &id, "--json"]);
     let notes = notes.as_array().unwrap();
     assert_eq!(notes.len(), 2);
     let old = notes.iter().find(|n| n["id"] == first.as_str()).unwrap();
@@ -131,48 +114,29 @@ fn clients_and_notes_round_trip() {
         ])
         .assert()
         .success();
-    let out = v
-        .cmd()
-        .args(["client", "show", &id, "--json"])
-        .assert()
-        .success();
-    let c = json(out.get_output());
+    let c = v.json(&["client", "show", &id, "--json"]);
     assert_eq!(c["name"], "Fatima El Amrani");
     assert_eq!(c["phone"], Value::Null);
-    let out = v
-        .cmd()
-        .args(["client", "list", "--json"])
-        .assert()
-        .success();
-    let list = json(out.get_output());
+    let list = v.json(&["client", "list", "--json"]);
     assert_eq!(list[0]["note_count"], 2);
     assert_eq!(list[0]["last_contact"], new["occurred_at"]);
     v.cmd()
         .args(["client", "close", &id, "--on", "2026-11-01"])
         .assert()
         .success();
-    let out = v
-        .cmd()
-        .args(["client", "list", "--json"])
-        .assert()
-        .success();
-    assert_eq!(json(out.get_output()).as_array().unwrap().len(), 0);
-    let out = v
-        .cmd()
-        .args(["client", "list", "--all", "--json"])
-        .assert()
-        .success();
-    let all = json(out.get_output());
+    assert_eq!(
+        v.json(&["client", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let all = v.json(&["client", "list", "--all", "--json"]);
     assert_eq!(all[0]["status"], "closed");
     assert_eq!(all[0]["closed_on"], "2026-11-01");
 
     // Search finds names and note text, with a snippet.
-    let out = v
-        .cmd()
-        .args(["search", "huur", "--json"])
-        .assert()
-        .success();
-    let hits = json(out.get_output());
+    let hits = v.json(&["search", "huur", "--json"]);
     assert_eq!(hits[0]["kind"], "note");
     assert_eq!(hits[0]["id"], second.as_str());
     assert!(hits[0]["snippet"].as_str().unwrap().contains("[huur]"));
@@ -184,8 +148,7 @@ fn clients_and_notes_round_trip() {
         .assert()
         .success()
         .stdout(predicate::str::contains("ok"));
-    let out = v.cmd().args(["check", "--json"]).assert().success();
-    let report = json(out.get_output());
+    let report = v.json(&["check", "--json"]);
     assert_eq!(report["ok"], true);
     assert_eq!(report["clients"], 1);
     assert_eq!(report["notes"], 2);
@@ -397,14 +360,8 @@ fn exit_code_2_names_the_field() {
         .code(2)
         .stderr(predicate::str::contains("--text"));
     // Nothing above reached the disk.
-    let out = v
-        .cmd()
-        .args(["client", "list", "--json"])
-        .assert()
-        .success();
     assert_eq!(
-        serde_json::from_slice::<Value>(&out.get_output().stdout)
-            .unwrap()
+        v.json(&["client", "list", "--json"])
             .as_array()
             .unwrap()
             .len(),

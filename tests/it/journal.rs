@@ -4,7 +4,6 @@
 use std::process::{Command, Output};
 
 use kluis::journal;
-use serde_json::Value;
 
 use crate::{CANARY, PASS, TestVault, contains, require, stderr};
 
@@ -37,9 +36,9 @@ fn killed_before_compaction(v: &TestVault, args: &[&str]) -> String {
 }
 
 fn pending(v: &TestVault) -> u64 {
-    let out = v.cmd().args(["check", "--json"]).assert().success();
-    let report: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    report["journal_records"].as_u64().unwrap()
+    v.json(&["check", "--json"])["journal_records"]
+        .as_u64()
+        .unwrap()
 }
 
 fn stock_age_payload(v: &TestVault, key: &std::path::Path) -> Vec<u8> {

@@ -102,6 +102,11 @@ impl TestVault {
         stdout(out.get_output()).trim().to_owned()
     }
 
+    /// Runs a `--json` command that must succeed and returns its output parsed.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        json(self.cmd().args(args).assert().success().get_output())
+    }
+
     /// The previous generation's path.
     pub fn prev(&self) -> PathBuf {
         with_suffix(&self.path, ".prev")
@@ -128,6 +133,12 @@ pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);
     PathBuf::from(s)
+}
+
+/// Parses a command's stdout as JSON, showing it when it is not.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
 }
 
 pub fn stdout(out: &Output) -> String {

@@ -98,8 +98,7 @@ fn enroll(v: &TestVault, file: &Path, code: &str) -> assert_cmd::assert::Assert 
 }
 
 fn whoami(v: &TestVault) -> Value {
-    let out = v.cmd().args(["whoami", "--json"]).assert().success();
-    serde_json::from_slice(&out.get_output().stdout).unwrap()
+    v.json(&["whoami", "--json"])
 }
 
 #[test]

@@ -110,6 +110,15 @@ fn rand_suffix() -> u64 {
         .subsec_nanos() as u64
 }
 
+/// Sends `sig` (e.g. "TERM") to a process.
+fn signal(pid: u32, sig: &str) {
+    let sent = Command::new("kill")
+        .args([format!("-{sig}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{sig} {pid} failed");
+}
+
 /// Counts `needle` in every readable mapping of a process (tests run as root).
 fn memory_hits(pid: u32, needle: &[u8]) -> usize {
     use std::io::{Read, Seek, SeekFrom};
@@ -197,13 +206,7 @@ fn unlock_work_auto_lock_leaves_nothing_and_sigterm_saves() {
     t.wait_for("Nieuw via de terminal");
 
     // SIGTSTP (a suspend request) locks too.
-    assert!(
-        Command::new("kill")
-            .args(["-TSTP", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(pid, "TSTP");
     t.wait_for("kluis is locked");
     assert_eq!(
         memory_hits(pid, CANARY.as_bytes()),
@@ -214,13 +217,7 @@ fn unlock_work_auto_lock_leaves_nothing_and_sigterm_saves() {
     t.wait_for("Nieuw via de terminal");
 
     // SIGTERM: saves, restores the terminal, exits.
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(pid, "TERM");
     let start = Instant::now();
     while !stty.exists() || std::fs::read_to_string(&stty).unwrap().is_empty() {
         assert!(
@@ -276,9 +273,11 @@ fn a_terminal_that_goes_away_saves_and_exits_without_spinning() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let out = v.cmd().args(["check", "--json"]).assert().success();
-    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    assert_eq!(report["journal_records"], 0, "not compacted before exiting");
+    assert_eq!(
+        v.json(&["check", "--json"])["journal_records"],
+        0,
+        "not compacted before exiting"
+    );
     let out = v.cmd().args(["client", "list"]).assert().success();
     assert!(contains(
         &out.get_output().stdout,
@@ -302,12 +301,7 @@ fn demo_creates_a_fictitious_vault() {
         .args(WEAK_KDF)
         .assert()
         .success();
-    let out = v
-        .cmd()
-        .args(["client", "list", "--json"])
-        .assert()
-        .success();
-    let list: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let list = v.json(&["client", "list", "--json"]);
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 7);
     assert!(
