@@ -387,7 +387,7 @@ pub fn read(
         finding: RefCell::new(None),
         unlocked: RefCell::new(None),
     };
-    let (store, stamp) = read_with(path, &identity, || identity.finding.borrow_mut().take())?;
+    let (store, stamp) = read_with(path, &identity, |_| identity.finding.borrow_mut().take())?;
     let key = identity
         .unlocked
         .into_inner()
@@ -401,16 +401,16 @@ pub fn read_with_recovery(
     path: &Path,
     identity: &age::x25519::Identity,
 ) -> Result<(Store, DiskStamp)> {
-    read_with(path, identity, || None).map_err(|e| match e {
-        Error::Damaged { reason, .. } if reason == t!("vault.no_stanza") => Error::WrongPassphrase,
-        other => other,
+    read_with(path, identity, |e| {
+        matches!(e, DecryptError::NoMatchingKeys).then_some(Finding::WrongPassphrase)
     })
 }
 
 fn read_with(
     path: &Path,
     identity: &dyn Identity,
-    finding: impl Fn() -> Option<Finding>,
+    // What the identity found, given age's error: it decides wrong key (3) or damage (4).
+    finding: impl Fn(&DecryptError) -> Option<Finding>,
 ) -> Result<(Store, DiskStamp)> {
     let file = File::open(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => Error::NoVault {
@@ -439,9 +439,10 @@ fn read_with(
     let size = plaintext_size(payload)
         .and_then(|s| usize::try_from(s).ok())
         .ok_or_else(|| damaged(path, t!("vault.truncated")))?;
-    let reader = decryptor
-        .decrypt(std::iter::once(identity))
-        .map_err(|e| classify(path, e, finding()))?;
+    let reader = decryptor.decrypt(std::iter::once(identity)).map_err(|e| {
+        let found = finding(&e);
+        classify(path, e, found)
+    })?;
     let mut tap = ErrorTap {
         inner: reader,
         error: None,

@@ -300,6 +300,17 @@ fn recovery_replaces_the_passphrase_and_is_recorded() {
     let (file, code) = org.issue("w001", v.dir.path());
     enroll(&v, &file, &code).success();
     let id = v.add_client("Vergeten Wachtwoord");
+    // Another organisation's recovery key is not among the vault's recipients: a wrong key (3).
+    let other = Org::new("Andere Gemeente");
+    let before = std::fs::read(&v.path).unwrap();
+    it().arg("--vault")
+        .arg(&v.path)
+        .args(["org", "recover", "--dir"])
+        .arg(&other.dir)
+        .args(WEAK_KDF)
+        .assert()
+        .code(3);
+    assert_eq!(std::fs::read(&v.path).unwrap(), before);
     let out = it()
         .arg("--vault")
         .arg(&v.path)
