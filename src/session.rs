@@ -233,14 +233,21 @@ impl Session {
     /// Ends the session like [`Session::close`], but hands back the vault's lock so nobody
     /// else can take the vault while the terminal app shows its lock screen.
     pub fn close_keep_lock(mut self) -> Result<VaultLock> {
+        let result = self.finish();
+        let lock = self.lock.take().expect("session holds its lock");
+        result.map(|()| lock)
+    }
+
+    /// Folds pending journal records into the vault, once: afterwards the session is
+    /// read-only, so Drop has nothing left to do.
+    fn finish(&mut self) -> Result<()> {
         let result = if self.access == Access::Write && self.pending_records() > 0 {
             self.compact()
         } else {
             Ok(())
         };
         self.access = Access::Read;
-        let lock = self.lock.take().expect("session holds its lock");
-        result.map(|()| lock)
+        result
     }
 
     fn open_inner(path: &Path, unlock: Unlock<'_>, access: Access) -> Result<Session> {
@@ -420,13 +427,7 @@ impl Session {
     /// Folds pending journal records into the vault and ends the session. Dropping a
     /// session does the same, but cannot report a failure.
     pub fn close(mut self) -> Result<()> {
-        let result = if self.access == Access::Write && self.pending_records() > 0 {
-            self.compact()
-        } else {
-            Ok(())
-        };
-        self.access = Access::Read;
-        result
+        self.finish()
     }
 
     /// Re-seals the vault under a new passphrase (new salt; optionally new KDF parameters).
@@ -484,8 +485,6 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         // Locking folds the journal, so the vault file alone (and stock age) has every edit.
-        if self.access == Access::Write && self.pending_records() > 0 {
-            let _ = self.compact();
-        }
+        let _ = self.finish();
     }
 }
