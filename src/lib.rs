@@ -12,12 +12,14 @@ pub mod error;
 pub mod harden;
 pub mod i18n;
 pub mod journal;
+pub mod merge;
 pub mod model;
 pub mod org;
 pub mod secret;
 pub mod session;
 pub mod store;
 pub mod strength;
+pub mod sync;
 pub mod tui;
 pub mod vault;
 

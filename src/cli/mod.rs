@@ -4,6 +4,7 @@
 mod org;
 mod output;
 mod passphrase;
+mod sync;
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -90,6 +91,44 @@ enum Command {
         no_open: bool,
         #[command(flatten)]
         kdf: KdfArgs,
+    },
+    /// Write bundles for your colleagues: every change they do not have yet, encrypted to
+    /// exactly the workers assigned to each dossier
+    Export {
+        /// Folder to write the bundles into (a shared folder, a USB stick, a git clone)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Only these dossiers (id or prefix); repeatable
+        #[arg(long, value_name = "ID")]
+        client: Vec<String>,
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify, decrypt and merge bundles from colleagues
+    Import {
+        /// Bundle files (*.kluisb)
+        #[arg(required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export into a shared folder, then import every new bundle in it addressed to you
+    Sync {
+        /// The shared folder
+        dir: PathBuf,
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fields two workers changed at the same time: see both values, confirm or choose
+    Conflicts {
+        #[command(subcommand)]
+        action: Option<sync::ConflictCmd>,
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Who this vault belongs to in the organisation
     Whoami {
@@ -247,6 +286,21 @@ enum ClientCmd {
         #[arg(long)]
         phone: Option<String>,
     },
+    /// Let colleagues see a dossier: it goes to them with the next export or sync
+    Assign {
+        /// Client id or a unique prefix of at least 8 characters
+        id: String,
+        /// Worker ids from the roster
+        #[arg(required = true, num_args = 1..)]
+        workers: Vec<String>,
+    },
+    /// Stop sending a dossier to a colleague (what they already received stays with them)
+    Unassign {
+        /// Client id or a unique prefix of at least 8 characters
+        id: String,
+        /// Worker id
+        worker: String,
+    },
     /// Close a dossier
     Close {
         /// Client id or a unique prefix of at least 8 characters
@@ -396,6 +450,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli.lock_after,
             cli.privacy,
         ),
+        Command::Export { out, client, json } => sync::export(&path, pass_file, &out, &client, json),
+        Command::Import { files, json } => sync::import(&path, pass_file, &files, json),
+        Command::Sync { dir, json } => sync::sync(&path, pass_file, &dir, json),
+        Command::Conflicts { action, json } => sync::conflicts(&path, pass_file, action, json),
         Command::Whoami { json } => {
             let session = open(&path, pass_file, Access::Read)?;
             org::whoami(&session, json, &path)
@@ -617,7 +675,8 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
             let prefix = model::parse_id_prefix("ID", &id)?;
             let session = open(path, pass_file, Access::Read)?;
             let id = session.store().resolve_id(IdTable::Client, &prefix)?;
-            output::client(&session.store().client(&id)?, show_bsn, json)
+            let assigned = session.store().assignees(&id)?;
+            output::client(&session.store().client(&id)?, &assigned, show_bsn, json)
         }
         ClientCmd::Edit {
             id,
@@ -656,6 +715,10 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
                 }
             );
             Ok(session.close()?)
+        }
+        ClientCmd::Assign { id, workers } => sync::assign(path, pass_file, &id, &workers, true),
+        ClientCmd::Unassign { id, worker } => {
+            sync::assign(path, pass_file, &id, std::slice::from_ref(&worker), false)
         }
         ClientCmd::Close { id, on } => {
             let prefix = model::parse_id_prefix("ID", &id)?;

@@ -54,9 +54,16 @@ pub fn clients(rows: &[(Client, u64, Option<String>)], as_json: bool) -> anyhow:
 }
 
 /// `client show`.
-pub fn client(c: &Client, show_bsn: bool, as_json: bool) -> anyhow::Result<()> {
+pub fn client(
+    c: &Client,
+    assigned: &[String],
+    show_bsn: bool,
+    as_json: bool,
+) -> anyhow::Result<()> {
     if as_json {
-        return print_json(&client_json(c, show_bsn)?);
+        let mut v = client_json(c, show_bsn)?;
+        v["assigned"] = json!(assigned);
+        return print_json(&v);
     }
     let none = || "-".to_owned();
     let bsn = c.bsn.as_ref().map(|b| {
@@ -82,6 +89,14 @@ pub fn client(c: &Client, show_bsn: bool, as_json: bool) -> anyhow::Result<()> {
         (
             t!("field.closed_on"),
             c.closed_on.map(|d| d.to_string()).unwrap_or_else(none),
+        ),
+        (
+            t!("field.assigned"),
+            if assigned.is_empty() {
+                none()
+            } else {
+                assigned.join(", ")
+            },
         ),
     ];
     let width = rows

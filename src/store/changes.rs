@@ -65,6 +65,11 @@ pub const JOURNALED_TABLES: &[(&str, &str)] = &[
     ("event", "id"),
     ("roster", "version"),
     ("draft", "id"),
+    ("op", "id"),
+    ("assignment", "id"),
+    ("sent", "id"),
+    ("bundle_seen", "hash"),
+    ("note_pending", "id"),
 ];
 
 /// The primary key column of a journaled table.

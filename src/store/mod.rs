@@ -24,9 +24,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_org.sql"),
     include_str!("migrations/0003_draft.sql"),
+    include_str!("migrations/0004_sync.sql"),
 ];
 
 pub mod changes;
+mod ops;
+
+pub use ops::{MergeStats, NoteRow, OpenConflict};
 
 use changes::{Cell, RowChange};
 
@@ -35,6 +39,8 @@ pub struct Store {
     conn: Connection,
     /// Rows changed by the transaction in progress; None outside `transaction`.
     changes: std::cell::RefCell<Option<Vec<RowChange>>>,
+    /// The hybrid logical clock of team sync.
+    clock: ops::Clock,
 }
 
 /// Why an image could not be loaded.
@@ -79,6 +85,7 @@ impl Store {
         let mut store = Store {
             conn,
             changes: Default::default(),
+            clock: Default::default(),
         };
         store.migrate()?;
         store.set_meta("owner", owner)?;
@@ -140,6 +147,7 @@ impl Store {
         let mut store = Store {
             conn,
             changes: Default::default(),
+            clock: Default::default(),
         };
         let version = store.schema_version().map_err(|e| match e {
             Error::Database(e) => ImageError::Unreadable(e),
@@ -189,6 +197,7 @@ impl Store {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         *self.changes.borrow_mut() = Some(Vec::new());
         let result = f(self).and_then(|v| {
+            self.flush_clock()?;
             self.conn.execute_batch("COMMIT")?;
             Ok(v)
         });
@@ -197,6 +206,7 @@ impl Store {
             Ok(v) => Ok((v, changes)),
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
+                self.clock.reset();
                 Err(e)
             }
         }
@@ -543,6 +553,13 @@ impl Store {
             ],
         )?;
         self.record("client", &id)?;
+        let fields = self.client_fields(&id)?.expect("just inserted");
+        self.emit_client_fields(&id, None, &fields)?;
+        // The creator sees the dossier; in a vault outside an organisation there is no one
+        // to assign.
+        if let Some(worker) = self.meta("worker_id")? {
+            self.assign(&id, &worker, true)?;
+        }
         Ok(id)
     }
 
@@ -605,6 +622,7 @@ impl Store {
     /// Applies a patch; returns false when nothing changed.
     pub fn edit_client(&self, id: &str, p: &ClientPatch) -> Result<bool> {
         let mut c = self.client(id)?;
+        let before = self.client_fields(id)?;
         if let Some(name) = &p.name {
             c.name = name.clone();
         }
@@ -642,6 +660,8 @@ impl Store {
         )?;
         if changed > 0 {
             self.record("client", id)?;
+            let after = self.client_fields(id)?.expect("just updated");
+            self.emit_client_fields(id, before.as_deref(), &after)?;
         }
         Ok(changed > 0)
     }
@@ -655,6 +675,7 @@ impl Store {
                 t!("val.close_before_open", opened = c.opened_on),
             ));
         }
+        let before = self.client_fields(id)?;
         let n = self.conn.execute(
             "UPDATE client SET status = 'closed', closed_on = ?2, updated_at = ?3
              WHERE id = ?1 AND status = 'open'",
@@ -662,6 +683,8 @@ impl Store {
         )?;
         if n > 0 {
             self.record("client", id)?;
+            let after = self.client_fields(id)?.expect("just updated");
+            self.emit_client_fields(id, before.as_deref(), &after)?;
         }
         Ok(n > 0)
     }
@@ -702,6 +725,7 @@ impl Store {
             ],
         )?;
         self.record("note", &id)?;
+        self.emit(&n.client_id, &format!("note/{id}"), None)?;
         Ok(id)
     }
 
@@ -710,8 +734,10 @@ impl Store {
         self.client(client_id)?;
         let mut stmt = self.conn.prepare(
             "SELECT n.id, n.client_id, n.kind, n.occurred_at, n.body, n.author, n.created_at,
-                    n.supersedes, s.id
-             FROM note n LEFT JOIN note s ON s.supersedes = n.id
+                    n.supersedes,
+                    -- Two workers may each have corrected it offline: both are kept.
+                    (SELECT max(s.id) FROM note s WHERE s.supersedes = n.id)
+             FROM note n
              WHERE n.client_id = ?1 ORDER BY n.occurred_at DESC, n.id DESC",
         )?;
         let rows = stmt
@@ -808,6 +834,7 @@ pub enum IdTable {
     /// Notes.
     Note,
 }
+
 
 impl IdTable {
     fn name(self) -> &'static str {

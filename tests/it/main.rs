@@ -8,6 +8,7 @@ mod interop;
 mod journal;
 mod leaks;
 mod org;
+mod sync;
 mod tamper;
 mod tui;
 mod vectors;

@@ -10,13 +10,13 @@ use crate::{CANARY, PASS, TestVault, WEAK_KDF, contains, kluis, require, stdout}
 
 const IT_PASS: &str = "Rood-Paard-Zeilboot-Kaasschaaf-19";
 
-struct Org {
+pub struct Org {
     _tmp: tempfile::TempDir,
-    dir: PathBuf,
+    pub dir: PathBuf,
 }
 
 impl Org {
-    fn new(name: &str) -> Org {
+    pub fn new(name: &str) -> Org {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("ORG");
         it().args(["org", "init", "--dir"])
@@ -29,7 +29,7 @@ impl Org {
     }
 
     /// Issues keys; returns (enrollment file, code).
-    fn issue(&self, id: &str, out_dir: &Path) -> (PathBuf, String) {
+    pub fn issue(&self, id: &str, out_dir: &Path) -> (PathBuf, String) {
         let out = out_dir.join(format!("{id}.enroll"));
         let res = it()
             .args(["org", "issue", "--dir"])
@@ -70,7 +70,7 @@ impl Org {
         key
     }
 
-    fn roster(&self, out: &Path) {
+    pub fn roster(&self, out: &Path) {
         it().args(["org", "roster", "--dir"])
             .arg(&self.dir)
             .arg("--out")
@@ -80,13 +80,13 @@ impl Org {
     }
 }
 
-fn it() -> assert_cmd::Command {
+pub fn it() -> assert_cmd::Command {
     let mut c = kluis();
     c.env("KLUIS_ORG_PASSPHRASE", IT_PASS);
     c
 }
 
-fn enroll(v: &TestVault, file: &Path, code: &str) -> assert_cmd::assert::Assert {
+pub fn enroll(v: &TestVault, file: &Path, code: &str) -> assert_cmd::assert::Assert {
     v.cmd()
         .env("KLUIS_ENROLL_CODE", code)
         .env("KLUIS_NEW_PASSPHRASE", PASS)

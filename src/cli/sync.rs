@@ -1,0 +1,314 @@
+//! `client assign|unassign`, `export`, `import`, `sync` and `conflicts`.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::open;
+use crate::error::Error;
+use crate::i18n::t;
+use crate::model;
+use crate::session::Access;
+use crate::store::{IdTable, MergeStats, OpenConflict};
+use crate::sync::{self, Imported};
+
+/// What to do with a conflict.
+#[derive(Subcommand, Debug)]
+pub(super) enum ConflictCmd {
+    /// Keep the value the dossier shows now
+    Confirm {
+        /// The conflict's id (or a unique prefix), from `kluis conflicts`
+        id: String,
+    },
+    /// Take the other value instead
+    Choose {
+        /// The conflict's id (or a unique prefix), from `kluis conflicts`
+        id: String,
+    },
+}
+
+fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// `client assign ID WORKER...` and `client unassign ID WORKER`.
+pub(super) fn assign(
+    path: &Path,
+    pass_file: Option<&Path>,
+    id: &str,
+    workers: &[String],
+    on: bool,
+) -> anyhow::Result<()> {
+    let prefix = model::parse_id_prefix("ID", id)?;
+    let mut session = open(path, pass_file, Access::Write)?;
+    let id = session.store().resolve_id(IdTable::Client, &prefix)?;
+    if on {
+        for w in workers {
+            sync::check_worker(session.store(), path, w)?;
+        }
+    }
+    let changed: Vec<bool> = session.change(|s| {
+        workers.iter().map(|w| s.assign(&id, w, on)).collect()
+    })?;
+    for (w, changed) in workers.iter().zip(changed) {
+        let msg = match (on, changed) {
+            (true, true) => t!("sync.assigned", worker = w, id = id),
+            (false, true) => t!("sync.unassigned", worker = w, id = id),
+            (true, false) => t!("sync.already_assigned", worker = w, id = id),
+            (false, false) => t!("sync.not_assigned", worker = w, id = id),
+        };
+        eprintln!("{msg}");
+    }
+    Ok(session.close()?)
+}
+
+fn check_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.is_dir() {
+        return Err(Error::invalid("DIR", t!("sync.no_dir", path = dir.display())).into());
+    }
+    Ok(())
+}
+
+/// `export --out DIR [--client ID]...`.
+pub(super) fn export(
+    path: &Path,
+    pass_file: Option<&Path>,
+    out: &Path,
+    clients: &[String],
+    as_json: bool,
+) -> anyhow::Result<()> {
+    check_dir(out)?;
+    let prefixes = clients
+        .iter()
+        .map(|c| model::parse_id_prefix("--client", c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut session = open(path, pass_file, Access::Write)?;
+    let ids = prefixes
+        .iter()
+        .map(|p| session.store().resolve_id(IdTable::Client, p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let only = (!ids.is_empty()).then_some(&ids[..]);
+    let (written, only_me) = sync::export(&mut session, out, only)?;
+    session.close()?;
+    if as_json {
+        return print_json(&json!({ "bundles": written, "only_me": only_me }));
+    }
+    for b in &written {
+        println!("{}", b.file.display());
+        eprintln!(
+            "{}",
+            t!(
+                "sync.exported",
+                clients = b.clients,
+                ops = b.ops,
+                to = b.recipients.join(", ")
+            )
+        );
+    }
+    if written.is_empty() {
+        eprintln!("{}", t!("sync.nothing_to_export"));
+    }
+    if only_me > 0 {
+        eprintln!("{}", t!("sync.only_me", n = only_me));
+    }
+    Ok(())
+}
+
+fn describe(stats: &MergeStats) -> String {
+    t!(
+        "sync.merged",
+        clients_new = stats.clients_new,
+        clients_changed = stats.clients_changed,
+        notes = stats.notes_new,
+        ops = stats.ops_new,
+        known = stats.ops_known
+    )
+    .into_owned()
+}
+
+fn outcome_text(outcome: &Imported) -> String {
+    match outcome {
+        Imported::Merged { author, stats, .. } => {
+            format!("{} {}", t!("sync.from", author = author), describe(stats))
+        }
+        Imported::AlreadyImported { .. } => t!("sync.already_imported").into_owned(),
+        Imported::Own => t!("sync.own").into_owned(),
+        Imported::NotForMe => t!("sync.skipped_not_for_me").into_owned(),
+    }
+}
+
+fn conflict_hint(session: &crate::session::Session) -> anyhow::Result<()> {
+    let n = session.store().conflicts(None)?.len();
+    if n > 0 {
+        eprintln!("{}", t!("sync.conflicts_open", n = n));
+    }
+    Ok(())
+}
+
+/// `import FILE...`: every file is checked on its own; one refused file does not stop the
+/// others, but makes the exit code 4.
+pub(super) fn import(
+    path: &Path,
+    pass_file: Option<&Path>,
+    files: &[PathBuf],
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let mut session = open(path, pass_file, Access::Write)?;
+    let mut results = Vec::new();
+    let mut first_error = None;
+    for file in files {
+        match sync::import(&mut session, file, true) {
+            Ok((outcome, _)) => {
+                if !as_json {
+                    println!("{}: {}", file.display(), outcome_text(&outcome));
+                }
+                results.push(json!({ "file": file, "result": outcome }));
+            }
+            Err(e @ (Error::NotAuthentic { .. } | Error::Damaged { .. } | Error::Io { .. })) => {
+                eprintln!("{e}");
+                results.push(json!({ "file": file, "result": { "outcome": "refused", "reason": e.to_string() } }));
+                first_error.get_or_insert(e);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if as_json {
+        print_json(&json!(results))?;
+    } else {
+        conflict_hint(&session)?;
+    }
+    session.close()?;
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// `sync DIR`.
+pub(super) fn sync(
+    path: &Path,
+    pass_file: Option<&Path>,
+    dir: &Path,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    check_dir(dir)?;
+    let mut session = open(path, pass_file, Access::Write)?;
+    let report = sync::sync(&mut session, dir)?;
+    if as_json {
+        let imported: Vec<_> = report
+            .imported
+            .iter()
+            .map(|(f, o)| json!({ "file": f, "result": o }))
+            .collect();
+        let refused: Vec<_> = report
+            .refused
+            .iter()
+            .map(|(f, r)| json!({ "file": f, "reason": r }))
+            .collect();
+        print_json(&json!({
+            "exported": report.exported, "only_me": report.only_me, "imported": imported,
+            "refused": refused, "known": report.known, "skipped": report.skipped,
+        }))?;
+    } else {
+        for b in &report.exported {
+            println!("{}", b.file.display());
+        }
+        for (f, o) in &report.imported {
+            eprintln!("{}: {}", f.display(), outcome_text(o));
+        }
+        for (f, reason) in &report.refused {
+            eprintln!("{}", t!("sync.refused", path = f.display(), reason = reason));
+        }
+        eprintln!(
+            "{}",
+            t!(
+                "sync.summary",
+                exported = report.exported.len(),
+                imported = report.imported.len(),
+                known = report.known,
+                skipped = report.skipped,
+                refused = report.refused.len()
+            )
+        );
+        conflict_hint(&session)?;
+    }
+    session.close()?;
+    if report.refused.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::NotAuthentic {
+            path: dir.to_owned(),
+            reason: t!("sync.some_refused", n = report.refused.len()).into_owned(),
+        }
+        .into())
+    }
+}
+
+fn conflict_json(c: &OpenConflict) -> serde_json::Value {
+    json!({
+        "id": c.loser.id, "client_id": c.client_id, "client_name": c.client_name,
+        "field": c.field,
+        "shown": { "value": c.winner.value, "author": c.winner.author, "version": c.winner.hlc },
+        "other": { "value": c.loser.value, "author": c.loser.author, "version": c.loser.hlc },
+    })
+}
+
+/// `conflicts [confirm|choose ID]`.
+pub(super) fn conflicts(
+    path: &Path,
+    pass_file: Option<&Path>,
+    action: Option<ConflictCmd>,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let Some(action) = action else {
+        let session = open(path, pass_file, Access::Read)?;
+        let open = session.store().conflicts(None)?;
+        if as_json {
+            return print_json(&json!(open.iter().map(conflict_json).collect::<Vec<_>>()));
+        }
+        if open.is_empty() {
+            eprintln!("{}", t!("sync.no_conflicts"));
+        }
+        for c in &open {
+            println!(
+                "{}  {} ({})  {}",
+                c.loser.id,
+                c.client_name,
+                &c.client_id[..8.min(c.client_id.len())],
+                c.field
+            );
+            let none = || "-".to_owned();
+            println!(
+                "    {}: {} ({})",
+                t!("sync.shown"),
+                c.winner.value.clone().unwrap_or_else(none),
+                c.winner.author
+            );
+            println!(
+                "    {}: {} ({})",
+                t!("sync.other"),
+                c.loser.value.clone().unwrap_or_else(none),
+                c.loser.author
+            );
+        }
+        return Ok(());
+    };
+    let (id, take_other) = match action {
+        ConflictCmd::Confirm { id } => (id, false),
+        ConflictCmd::Choose { id } => (id, true),
+    };
+    let mut session = open(path, pass_file, Access::Write)?;
+    let id = session.store().resolve_conflict_id(id.trim())?;
+    session.change(|s| s.resolve_conflict(&id, take_other))?;
+    eprintln!(
+        "{}",
+        if take_other {
+            t!("sync.chosen", id = id)
+        } else {
+            t!("sync.confirmed", id = id)
+        }
+    );
+    Ok(session.close()?)
+}

@@ -1,0 +1,734 @@
+//! Team sync in the database: every change to a dossier is also written as an operation with
+//! an HLC version (`crate::merge`), and operations from colleagues are merged here into the
+//! client, note and assignment tables. No crypto and no files: bundles are `crate::sync`.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::{Store, new_id};
+use crate::error::{Error, Result};
+use crate::i18n::t;
+use crate::merge::{self, CLIENT_FIELDS, Field, Op, REQUIRED_FIELDS};
+
+/// A note as it travels in a bundle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRow {
+    /// Note id.
+    pub id: String,
+    /// The dossier.
+    pub client_id: String,
+    /// Kind code.
+    pub kind: String,
+    /// When it happened (local time as written).
+    pub occurred_at: String,
+    /// Text.
+    pub body: String,
+    /// Author.
+    pub author: String,
+    /// When it was written (UTC).
+    pub created_at: String,
+    /// The note it corrects.
+    pub supersedes: Option<String>,
+}
+
+/// What a merge changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MergeStats {
+    /// Operations this vault did not have.
+    pub ops_new: u64,
+    /// Operations it already had (a bundle seen twice changes nothing).
+    pub ops_known: u64,
+    /// Dossiers that appeared.
+    pub clients_new: u64,
+    /// Dossiers whose details changed.
+    pub clients_changed: u64,
+    /// Notes that appeared.
+    pub notes_new: u64,
+    /// Notes waiting for their dossier or for the note they correct.
+    pub notes_waiting: u64,
+}
+
+/// An open conflict, for the conflicts command and screen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OpenConflict {
+    /// The dossier.
+    pub client_id: String,
+    /// Its name (as it stands now).
+    pub client_name: String,
+    /// The field.
+    pub field: String,
+    /// The value shown.
+    pub winner: Op,
+    /// The other value.
+    pub loser: Op,
+}
+
+/// The vault's hybrid logical clock, kept in memory during a transaction and written to the
+/// meta table once at commit.
+#[derive(Debug, Default)]
+pub(super) struct Clock {
+    state: RefCell<Option<ClockState>>,
+}
+
+#[derive(Debug)]
+struct ClockState {
+    last: (u64, u32),
+    node: String,
+    dirty: bool,
+}
+
+impl Clock {
+    /// Forgets unsaved readings (after a rollback).
+    pub(super) fn reset(&self) {
+        *self.state.borrow_mut() = None;
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+const OP_COLUMNS: &str = "id, client_id, field, value, prev, hlc, author";
+
+fn op_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Op> {
+    Ok(Op {
+        id: r.get(0)?,
+        client: r.get(1)?,
+        field: r.get(2)?,
+        value: r.get(3)?,
+        prev: r.get(4)?,
+        hlc: r.get(5)?,
+        author: r.get(6)?,
+    })
+}
+
+impl Store {
+    /// Who this vault writes ops as: the worker id when enrolled, else the owner's name.
+    pub fn node(&self) -> Result<String> {
+        Ok(match self.meta("worker_id")? {
+            Some(id) => id,
+            None => self.meta("owner")?.unwrap_or_else(|| "me".into()),
+        })
+    }
+
+    fn with_clock<T>(&self, f: impl FnOnce(&mut ClockState) -> T) -> Result<T> {
+        if self.clock.state.borrow().is_none() {
+            let last = self
+                .meta("hlc")?
+                .and_then(|h| merge::parse_hlc(&h))
+                .unwrap_or((0, 0));
+            let node = self.node()?;
+            *self.clock.state.borrow_mut() = Some(ClockState {
+                last,
+                node,
+                dirty: false,
+            });
+        }
+        let mut state = self.clock.state.borrow_mut();
+        Ok(f(state.as_mut().expect("clock loaded")))
+    }
+
+    /// The next HLC reading and the node it belongs to.
+    fn tick(&self) -> Result<(String, String)> {
+        self.with_clock(|c| {
+            c.last = merge::next_hlc(c.last, now_ms());
+            c.dirty = true;
+            (merge::format_hlc(c.last.0, c.last.1, &c.node), c.node.clone())
+        })
+    }
+
+    /// Moves the clock past an HLC seen in a colleague's op, so that what is written here next
+    /// is newer than everything already seen.
+    fn observe(&self, hlc: &str) -> Result<()> {
+        if let Some(seen) = merge::parse_hlc(hlc) {
+            self.with_clock(|c| {
+                if seen > c.last {
+                    c.last = seen;
+                    c.dirty = true;
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Writes the clock into the meta table if it moved (inside the transaction).
+    pub(super) fn flush_clock(&self) -> Result<()> {
+        let reading = self.with_clock(|c| {
+            let r = c
+                .dirty
+                .then(|| merge::format_hlc(c.last.0, c.last.1, &c.node));
+            c.dirty = false;
+            r
+        })?;
+        match reading {
+            Some(r) => self.set_meta("hlc", &r),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes an op for a change made here: the field's new value, versioned after the value it
+    /// replaces.
+    pub(super) fn emit(&self, client: &str, field: &str, value: Option<&str>) -> Result<String> {
+        let prev: Option<String> = self.conn.prepare_cached(
+            "SELECT max(hlc) FROM op WHERE client_id = ?1 AND field = ?2",
+        )?
+        .query_row(params![client, field], |r| r.get(0))?;
+        let (hlc, author) = self.tick()?;
+        let id = new_id();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO op (id, seq, client_id, field, value, prev, hlc, author, via)
+                 VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM op), ?2, ?3, ?4, ?5, ?6, ?7, NULL)",
+            )?
+            .execute(params![id, client, field, value, prev, hlc, author])?;
+        self.record("op", &id)?;
+        Ok(id)
+    }
+
+    /// Ops for the client columns that differ between `before` and `after` (None: a new client).
+    pub(super) fn emit_client_fields(
+        &self,
+        id: &str,
+        before: Option<&[Option<String>]>,
+        after: &[Option<String>],
+    ) -> Result<()> {
+        for (i, name) in CLIENT_FIELDS.iter().enumerate() {
+            let changed = match before {
+                Some(b) => b[i] != after[i],
+                None => after[i].is_some(),
+            };
+            if changed {
+                self.emit(id, name, after[i].as_deref())?;
+            }
+        }
+        // The row's `updated_at` follows from the ops, so that every vault agrees on it.
+        self.materialize_client(id)?;
+        Ok(())
+    }
+
+    /// The client's row as the values of [`CLIENT_FIELDS`], in order.
+    pub(super) fn client_fields(&self, id: &str) -> Result<Option<Vec<Option<String>>>> {
+        let sql = format!("SELECT {} FROM client WHERE id = ?1", CLIENT_FIELDS.join(", "));
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id], |r| {
+                (0..CLIENT_FIELDS.len())
+                    .map(|i| r.get::<_, Option<String>>(i))
+                    .collect()
+            })
+            .optional()?)
+    }
+
+    /// Workers assigned to a dossier, sorted.
+    pub fn assignees(&self, client: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT worker FROM assignment WHERE client_id = ?1 AND assigned = 1 ORDER BY worker",
+        )?;
+        let rows = stmt
+            .query_map([client], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Assigns (or unassigns) a worker; false when that was already so.
+    pub fn assign(&self, client: &str, worker: &str, on: bool) -> Result<bool> {
+        self.client(client)?;
+        if self.assignees(client)?.iter().any(|w| w == worker) == on {
+            return Ok(false);
+        }
+        self.emit(client, &format!("assign/{worker}"), Some(if on { "1" } else { "0" }))?;
+        self.materialize_client(client)?;
+        Ok(true)
+    }
+
+    fn set_assignment(&self, client: &str, worker: &str, on: bool) -> Result<()> {
+        let id = format!("{client}/{worker}");
+        let n = self.conn.prepare_cached(
+            "INSERT INTO assignment (id, client_id, worker, assigned) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET assigned = excluded.assigned
+             WHERE assigned IS NOT excluded.assigned",
+        )?
+        .execute(params![id, client, worker, on as i64])?;
+        if n > 0 {
+            self.record("assignment", &id)?;
+        }
+        Ok(())
+    }
+
+    /// Every dossier with its assigned workers (sorted), for export.
+    pub fn assignments(&self) -> Result<BTreeMap<String, Vec<String>>> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT client_id, worker FROM assignment WHERE assigned = 1 ORDER BY client_id, worker",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
+        for row in rows {
+            let (client, worker) = row?;
+            out.entry(client).or_default().push(worker);
+        }
+        Ok(out)
+    }
+
+    /// A dossier's ops after local sequence number `upto`, leaving out those that came in a
+    /// bundle to recipient set `to` (they have them); and the highest sequence number seen.
+    pub fn ops_after(&self, client: &str, upto: i64, to: &str) -> Result<(Vec<Op>, i64)> {
+        let sql = format!(
+            "SELECT {OP_COLUMNS}, seq, via FROM op WHERE client_id = ?1 AND seq > ?2 ORDER BY seq"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut ops = Vec::new();
+        let mut max = upto;
+        let rows = stmt.query_map(params![client, upto], |r| {
+            Ok((op_from_row(r)?, r.get::<_, i64>(7)?, r.get::<_, Option<String>>(8)?))
+        })?;
+        for row in rows {
+            let (op, seq, via) = row?;
+            max = max.max(seq);
+            if via.as_deref() != Some(to) {
+                ops.push(op);
+            }
+        }
+        Ok((ops, max))
+    }
+
+    /// A note as it travels, from the note table or from the notes still waiting.
+    pub fn note_row(&self, id: &str) -> Result<Option<NoteRow>> {
+        let found = self
+            .conn
+            .prepare_cached(
+                "SELECT id, client_id, kind, occurred_at, body, author, created_at, supersedes
+                 FROM note WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok(NoteRow {
+                    id: r.get(0)?,
+                    client_id: r.get(1)?,
+                    kind: r.get(2)?,
+                    occurred_at: r.get(3)?,
+                    body: r.get(4)?,
+                    author: r.get(5)?,
+                    created_at: r.get(6)?,
+                    supersedes: r.get(7)?,
+                })
+            })
+            .optional()?;
+        if found.is_some() {
+            return Ok(found);
+        }
+        let waiting: Option<String> = self
+            .conn
+            .prepare_cached("SELECT row FROM note_pending WHERE id = ?1 AND done = 0")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        Ok(waiting.and_then(|w| serde_json::from_str(&w).ok()))
+    }
+
+    /// The last op sequence number sent for a dossier to a recipient set.
+    pub fn sent_upto(&self, client: &str, to: &str) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT upto FROM sent WHERE id = ?1")?
+            .query_row([format!("{client}|{to}")], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// Records what was sent.
+    pub fn set_sent(&self, client: &str, to: &str, upto: i64) -> Result<()> {
+        let id = format!("{client}|{to}");
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sent (id, upto) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET upto = max(upto, excluded.upto)",
+            )?
+            .execute(params![id, upto])?;
+        self.record("sent", &id)
+    }
+
+    /// How a bundle file (by content hash) was handled before, if it was.
+    pub fn bundle_seen(&self, hash: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT status FROM bundle_seen WHERE hash = ?1")?
+            .query_row([hash], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Whether a bundle with this id was imported (under any file name).
+    pub fn bundle_id_seen(&self, bundle_id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM bundle_seen WHERE bundle_id = ?1 AND status = 'imported'")?
+            .query_row([bundle_id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// Remembers a bundle file: `imported`, `own` or `not_for_me`.
+    pub fn mark_bundle(
+        &self,
+        hash: &str,
+        bundle_id: &str,
+        author: &str,
+        seq: u64,
+        status: &str,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO bundle_seen (hash, bundle_id, author, seq, status, seen_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (hash) DO NOTHING",
+            )?
+            .execute(params![hash, bundle_id, author, seq as i64, status, crate::model::now_utc()])?;
+        self.record("bundle_seen", hash)
+    }
+
+    /// Bundle files this vault has handled.
+    pub fn bundles_seen(&self) -> Result<HashSet<String>> {
+        let mut stmt = self.conn.prepare("SELECT hash FROM bundle_seen")?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// The next sequence number for a bundle this vault writes.
+    pub fn next_bundle_seq(&self) -> Result<u64> {
+        let next = self
+            .meta("bundle_seq")?
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0)
+            + 1;
+        self.set_meta("bundle_seq", &next.to_string())?;
+        Ok(next)
+    }
+
+    /// Merges ops and the notes they name (from a verified bundle) into this vault. Run inside
+    /// a transaction: a failure leaves nothing half-merged.
+    pub fn merge_ops(&self, ops: &[Op], notes: &[NoteRow], via: &str) -> Result<MergeStats> {
+        let mut stats = MergeStats::default();
+        let notes: HashMap<&str, &NoteRow> = notes.iter().map(|n| (n.id.as_str(), n)).collect();
+        let mut affected = BTreeSet::new();
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO op (id, seq, client_id, field, value, prev, hlc, author, via)
+             VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM op), ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (id) DO NOTHING",
+        )?;
+        for op in ops {
+            let n = insert.execute(params![
+                op.id, op.client, op.field, op.value, op.prev, op.hlc, op.author, via
+            ])?;
+            if n == 0 {
+                stats.ops_known += 1;
+                continue;
+            }
+            stats.ops_new += 1;
+            self.record("op", &op.id)?;
+            self.observe(&op.hlc)?;
+            affected.insert(op.client.clone());
+            if let Some(Field::Note(note_id)) = merge::field(&op.field)
+                && let Some(row) = notes.get(note_id)
+            {
+                self.wait_note(row)?;
+            }
+        }
+        for client in &affected {
+            match self.materialize_client(client)? {
+                Materialized::New => stats.clients_new += 1,
+                Materialized::Changed => stats.clients_changed += 1,
+                Materialized::Same | Materialized::Waiting => {}
+            }
+            stats.notes_new += self.place_notes(client)?;
+        }
+        stats.notes_waiting = self
+            .conn
+            .query_row("SELECT count(*) FROM note_pending WHERE done = 0", [], |r| r.get(0))?;
+        Ok(stats)
+    }
+
+    fn wait_note(&self, row: &NoteRow) -> Result<()> {
+        let known: bool = self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM note WHERE id = ?1)
+                     OR EXISTS (SELECT 1 FROM note_pending WHERE id = ?1)",
+            )?
+            .query_row([&row.id], |r| r.get(0))?;
+        if known {
+            return Ok(());
+        }
+        let json = serde_json::to_string(row).map_err(|e| Error::Encrypt(e.to_string()))?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO note_pending (id, client_id, row, done) VALUES (?1, ?2, ?3, 0)",
+            )?
+            .execute(params![row.id, row.client_id, json])?;
+        self.record("note_pending", &row.id)
+    }
+
+    /// Puts waiting notes of a dossier in place once the dossier (and the note a correction
+    /// corrects) is there; returns how many.
+    fn place_notes(&self, client: &str) -> Result<u64> {
+        let exists: bool = self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM client WHERE id = ?1)")?
+            .query_row([client], |r| r.get(0))?;
+        if !exists {
+            return Ok(0);
+        }
+        let mut placed = 0;
+        loop {
+            let waiting: Vec<(String, String)> = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, row FROM note_pending WHERE client_id = ?1 AND done = 0 ORDER BY id",
+                )?
+                .query_map([client], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let before = placed;
+            for (id, json) in waiting {
+                let row: NoteRow = serde_json::from_str(&json).map_err(|e| {
+                    Error::invalid("note_pending", e.to_string())
+                })?;
+                let ready = match &row.supersedes {
+                    None => true,
+                    Some(old) => self
+                        .conn
+                        .prepare_cached("SELECT EXISTS (SELECT 1 FROM note WHERE id = ?1)")?
+                        .query_row([old], |r| r.get(0))?,
+                };
+                if !ready {
+                    continue;
+                }
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO note (id, client_id, kind, occurred_at, body, author, created_at, supersedes)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
+                    )?
+                    .execute(params![
+                        row.id, row.client_id, row.kind, row.occurred_at, row.body, row.author,
+                        row.created_at, row.supersedes
+                    ])?;
+                self.record("note", &row.id)?;
+                self.conn
+                    .prepare_cached("UPDATE note_pending SET row = '', done = 1 WHERE id = ?1")?
+                    .execute([&id])?;
+                self.record("note_pending", &id)?;
+                placed += 1;
+            }
+            if placed == before {
+                return Ok(placed);
+            }
+        }
+    }
+
+    /// Brings a dossier's row and assignments in line with its ops.
+    pub(super) fn materialize_client(&self, client: &str) -> Result<Materialized> {
+        let sql = format!(
+            "SELECT {OP_COLUMNS} FROM op WHERE client_id = ?1
+             AND field NOT LIKE 'note/%' AND field NOT LIKE 'resolve/%'"
+        );
+        let ops: Vec<Op> = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map([client], op_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut groups: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
+        for op in &ops {
+            groups.entry(op.field.as_str()).or_default().push(op);
+        }
+        let mut values: BTreeMap<&str, Option<String>> = BTreeMap::new();
+        let mut newest = "";
+        for (field, group) in groups {
+            let win = merge::winner(group).expect("non-empty group");
+            newest = newest.max(win.hlc.as_str());
+            match merge::field(field) {
+                Some(Field::Assign(worker)) => {
+                    self.set_assignment(client, worker, win.value.as_deref() == Some("1"))?
+                }
+                Some(Field::Column(col)) => {
+                    values.insert(col, win.value.clone());
+                }
+                _ => {}
+            }
+        }
+        if REQUIRED_FIELDS
+            .iter()
+            .any(|f| values.get(f).is_none_or(Option::is_none))
+        {
+            return Ok(Materialized::Waiting);
+        }
+        let after: Vec<Option<String>> = CLIENT_FIELDS
+            .iter()
+            .map(|f| values.get(f).cloned().flatten())
+            .collect();
+        let updated_at = merge::parse_hlc(newest)
+            .and_then(|(ms, _)| chrono::DateTime::from_timestamp_millis(ms as i64))
+            .map(crate::model::format_utc)
+            .unwrap_or_else(crate::model::now_utc);
+        let before = self.client_fields(client)?;
+        let stamp: Option<String> = self
+            .conn
+            .prepare_cached("SELECT updated_at FROM client WHERE id = ?1")?
+            .query_row([client], |r| r.get(0))
+            .optional()?;
+        let outcome = match &before {
+            None => {
+                let sql = format!(
+                    "INSERT INTO client (id, {}, updated_at) VALUES (?1, {}, ?{})",
+                    CLIENT_FIELDS.join(", "),
+                    (2..=CLIENT_FIELDS.len() + 1)
+                        .map(|i| format!("?{i}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    CLIENT_FIELDS.len() + 2
+                );
+                let mut p: Vec<rusqlite::types::Value> = vec![client.to_owned().into()];
+                p.extend(after.iter().map(|v| v.clone().into()));
+                p.push(updated_at.into());
+                self.conn
+                    .prepare_cached(&sql)?
+                    .execute(rusqlite::params_from_iter(p))?;
+                Materialized::New
+            }
+            Some(b) if *b == after && stamp.as_deref() == Some(updated_at.as_str()) => {
+                return Ok(Materialized::Same);
+            }
+            Some(_) => {
+                let sets = CLIENT_FIELDS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| format!("{f} = ?{}", i + 2))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "UPDATE client SET {sets}, updated_at = ?{} WHERE id = ?1",
+                    CLIENT_FIELDS.len() + 2
+                );
+                let mut p: Vec<rusqlite::types::Value> = vec![client.to_owned().into()];
+                p.extend(after.iter().map(|v| v.clone().into()));
+                p.push(updated_at.into());
+                self.conn
+                    .prepare_cached(&sql)?
+                    .execute(rusqlite::params_from_iter(p))?;
+                Materialized::Changed
+            }
+        };
+        self.record("client", client)?;
+        Ok(outcome)
+    }
+
+    /// Open conflicts, oldest first; only one dossier's with `client`.
+    pub fn conflicts(&self, client: Option<&str>) -> Result<Vec<OpenConflict>> {
+        let resolved: Vec<String> = self
+            .conn
+            .prepare("SELECT substr(field, 9) FROM op WHERE field LIKE 'resolve/%'")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let resolved: HashSet<&str> = resolved.iter().map(String::as_str).collect();
+        let groups: Vec<(String, String)> = self
+            .conn
+            .prepare(
+                "SELECT client_id, field FROM op
+                 WHERE field NOT LIKE 'note/%' AND field NOT LIKE 'resolve/%'
+                   AND (?1 IS NULL OR client_id = ?1)
+                 GROUP BY client_id, field HAVING count(DISTINCT author) > 1",
+            )?
+            .query_map([client], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let sql = format!("SELECT {OP_COLUMNS} FROM op WHERE client_id = ?1 AND field = ?2");
+        let mut out = Vec::new();
+        for (client_id, field) in groups {
+            let ops: Vec<Op> = self
+                .conn
+                .prepare_cached(&sql)?
+                .query_map(params![client_id, field], op_from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            let name = self
+                .client(&client_id)
+                .map(|c| c.name)
+                .unwrap_or_default();
+            for c in merge::conflicts(&ops, &resolved) {
+                out.push(OpenConflict {
+                    client_id: client_id.clone(),
+                    client_name: name.clone(),
+                    field: field.clone(),
+                    winner: c.winner.clone(),
+                    loser: c.loser.clone(),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.loser.hlc.cmp(&b.loser.hlc));
+        Ok(out)
+    }
+
+    /// Settles a conflict: keeps the value shown, or (`take_other`) makes the other value the
+    /// newest. Either way the confirmation travels to colleagues as an op.
+    pub fn resolve_conflict(&self, loser_id: &str, take_other: bool) -> Result<()> {
+        let open = self.conflicts(None)?;
+        let c = open
+            .iter()
+            .find(|c| c.loser.id == loser_id)
+            .ok_or_else(|| Error::NotFound {
+                what: t!("word.conflict").into_owned(),
+                id: loser_id.to_owned(),
+            })?;
+        if take_other {
+            self.emit(&c.client_id, &c.field, c.loser.value.as_deref())?;
+            self.materialize_client(&c.client_id)?;
+        }
+        self.emit(&c.client_id, &format!("resolve/{loser_id}"), Some("confirmed"))?;
+        Ok(())
+    }
+
+    /// Resolves a full op id or unique prefix among the open conflicts' losing ops.
+    pub fn resolve_conflict_id(&self, prefix: &str) -> Result<String> {
+        let ids: Vec<String> = self
+            .conflicts(None)?
+            .into_iter()
+            .map(|c| c.loser.id)
+            .filter(|id| id.starts_with(prefix))
+            .collect();
+        match ids.len() {
+            0 => Err(Error::NotFound {
+                what: t!("word.conflict").into_owned(),
+                id: prefix.to_owned(),
+            }),
+            1 => Ok(ids.into_iter().next().expect("one id")),
+            _ => Err(Error::Ambiguous {
+                id: prefix.to_owned(),
+                candidates: ids,
+            }),
+        }
+    }
+
+    /// Every op, for tests and the sync property test.
+    pub fn all_ops(&self) -> Result<Vec<Op>> {
+        let sql = format!("SELECT {OP_COLUMNS} FROM op ORDER BY id");
+        let rows = self
+            .conn
+            .prepare(&sql)?
+            .query_map([], op_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}
+
+/// What [`Store::materialize_client`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Materialized {
+    /// The dossier appeared.
+    New,
+    /// Its details changed.
+    Changed,
+    /// Nothing to do.
+    Same,
+    /// Not all required fields have arrived yet.
+    Waiting,
+}
