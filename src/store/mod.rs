@@ -835,7 +835,6 @@ pub enum IdTable {
     Note,
 }
 
-
 impl IdTable {
     fn name(self) -> &'static str {
         match self {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::views::{
-    caseload::Caseload, client_form::ClientForm, dossier::Dossier, editor::NoteEditor,
+    caseload::Caseload, client_form::ClientForm, conflicts::Conflicts, dossier::Dossier, editor::NoteEditor,
     first_run::FirstRun, unlock::Unlock,
 };
 use crate::i18n::{Lang, t};
@@ -52,6 +52,8 @@ pub enum Screen {
     Editor(Box<NoteEditor>),
     /// Adding or editing a client.
     ClientForm(ClientForm),
+    /// Fields two colleagues changed at once.
+    Conflicts(Conflicts),
 }
 
 /// What the runner must do after a key or a tick.
@@ -250,6 +252,7 @@ impl App {
             Screen::Dossier(s) => s.handle(key, self),
             Screen::Editor(s) => s.handle(key, self),
             Screen::ClientForm(s) => s.handle(key, self),
+            Screen::Conflicts(s) => s.handle(key, self),
         };
         self.screen = screen;
         outcome
@@ -262,7 +265,7 @@ impl App {
                 true
             }
             Screen::Caseload(c) => c.searching(),
-            Screen::Dossier(_) => false,
+            Screen::Dossier(_) | Screen::Conflicts(_) => false,
         }
     }
 

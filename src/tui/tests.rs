@@ -108,6 +108,52 @@ fn fixture() -> (tempfile::TempDir, std::path::PathBuf, String) {
     (dir, path, fatima)
 }
 
+/// A vault of worker w001 whose phone edit of a client crossed one by colleague w002.
+fn conflict_fixture() -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let dir = tempfile::Builder::new()
+        .prefix("kluis-snap")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let path = dir.path().join("vault.kluis");
+    let mut s = Session::create(
+        &path,
+        &SecretString::from(PASS.to_owned()),
+        WEAK,
+        &[],
+        "mvries",
+    )
+    .unwrap();
+    s.change(|st| st.set_meta("worker_id", "w001")).unwrap();
+    let id = s
+        .change(|st| {
+            st.add_client(&NewClient {
+                name: "Sanne Mulder".into(),
+                bsn: None,
+                birth_date: None,
+                address: None,
+                phone: Some("06-11111111".into()),
+                domain: Domain::Jeugd,
+                opened_on: NaiveDate::from_ymd_opt(2026, 2, 1).unwrap(),
+            })
+        })
+        .unwrap();
+    // The colleague set the phone without having seen ours, a moment later.
+    let later = chrono::Utc::now().timestamp_millis() as u64 + 60_000;
+    let theirs = crate::merge::Op {
+        id: "0190aaaa-0000-7000-8000-000000000001".into(),
+        client: id.clone(),
+        field: "phone".into(),
+        value: Some("06-22222222".into()),
+        prev: None,
+        hlc: crate::merge::format_hlc(later, 0, "w002"),
+        author: "w002".into(),
+    };
+    s.change(|st| st.merge_ops(&[theirs], &[], "w001,w002"))
+        .unwrap();
+    s.close().unwrap();
+    (dir, path, id)
+}
+
 fn app(path: &std::path::Path, lang: Lang, privacy: bool) -> App {
     let opts = Options {
         path: path.to_owned(),
@@ -147,6 +193,35 @@ fn render(app: &App) -> String {
         .draw(|f| views::draw(app, f, app.last_input()))
         .unwrap();
     format!("{}", terminal.backend())
+}
+
+#[test]
+fn conflicts_are_settled_from_their_screen() {
+    let (_dir, path, id) = conflict_fixture();
+    let mut a = app(&path, Lang::En, false);
+    unlock(&mut a);
+    a.handle_key(key(KeyCode::Char('c')));
+    assert!(matches!(a.screen, Screen::Conflicts(_)));
+    let store = |a: &App| a.session.as_ref().unwrap().store().conflicts(None).unwrap();
+    assert_eq!(store(&a).len(), 1);
+    assert_eq!(
+        a.session.as_ref().unwrap().store().client(&id).unwrap().phone.as_deref(),
+        Some("06-22222222")
+    );
+    // "o": our value instead; the conflict is settled and the dossier shows it.
+    a.handle_key(key(KeyCode::Char('o')));
+    assert!(store(&a).is_empty());
+    assert_eq!(
+        a.session.as_ref().unwrap().store().client(&id).unwrap().phone.as_deref(),
+        Some("06-11111111")
+    );
+    a.handle_key(key(KeyCode::Esc));
+    assert!(matches!(a.screen, Screen::Caseload(_)));
+    a.quit().unwrap();
+    // It was saved: a new session sees it settled.
+    let s = Session::open(&path, &SecretString::from(PASS.to_owned()), crate::session::Access::Read)
+        .unwrap();
+    assert!(s.store().conflicts(None).unwrap().is_empty());
 }
 
 #[test]
@@ -363,6 +438,16 @@ fn snapshots_of_every_screen() {
         insta::assert_snapshot!(format!("dossier_privacy_{l}"), render(&a));
         a.handle_key(key(KeyCode::Esc));
         insta::assert_snapshot!(format!("caseload_privacy_{l}"), render(&a));
+        a.quit().unwrap();
+
+        let (_cdir, cpath, _) = conflict_fixture();
+        let mut a = app(&cpath, lang, false);
+        unlock(&mut a);
+        insta::assert_snapshot!(format!("caseload_with_conflict_{l}"), render(&a));
+        a.handle_key(key(KeyCode::Char('c')));
+        insta::assert_snapshot!(format!("conflicts_{l}"), render(&a));
+        a.handle_key(key(KeyCode::F(2)));
+        insta::assert_snapshot!(format!("conflicts_privacy_{l}"), render(&a));
         a.quit().unwrap();
     }
     set_lang(Lang::En);

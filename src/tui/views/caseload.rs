@@ -11,7 +11,7 @@ use super::{date, dim, initials, masked, selected};
 use crate::i18n::t;
 use crate::model::{Client, SearchHit};
 use crate::tui::app::{App, Outcome, Screen};
-use crate::tui::views::{client_form::ClientForm, dossier::Dossier};
+use crate::tui::views::{client_form::ClientForm, conflicts::Conflicts, dossier::Dossier};
 
 /// Sort order of the list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +37,8 @@ pub struct Caseload {
     revealed: Option<usize>,
     /// The query changed since the last search; the search runs when typing pauses.
     query_changed: bool,
+    /// Open sync conflicts, shown in the title so they are not missed.
+    conflicts: usize,
 }
 
 impl Caseload {
@@ -52,6 +54,7 @@ impl Caseload {
             all: false,
             revealed: None,
             query_changed: false,
+            conflicts: 0,
         };
         c.reload(app);
         c
@@ -60,6 +63,7 @@ impl Caseload {
     fn reload(&mut self, app: &App) {
         if let Some(s) = &app.session {
             self.rows = s.store().clients(self.all).unwrap_or_default();
+            self.conflicts = s.store().conflicts(None).map_or(0, |c| c.len());
         }
         match self.sort {
             Sort::Name => {}
@@ -198,6 +202,10 @@ impl Caseload {
             KeyCode::Char('n') => {
                 return (Screen::ClientForm(ClientForm::new_client()), Outcome::None);
             }
+            KeyCode::Char('c') => {
+                app.parked = Some(Box::new(self));
+                return (Screen::Conflicts(Conflicts::new(app)), Outcome::None);
+            }
             _ => {}
         }
         (Screen::Caseload(self), Outcome::None)
@@ -240,9 +248,11 @@ impl Caseload {
             Sort::LastContact => t!("tui.sort_contact"),
             Sort::Notes => t!("tui.sort_notes"),
         };
-        let block = Block::default()
-            .borders(Borders::ALL)
-            .title(format!("{title} · {sort}"));
+        let mut heading = format!("{title} · {sort}");
+        if self.conflicts > 0 {
+            heading.push_str(&format!(" · {}", t!("tui.conflicts_waiting", n = self.conflicts)));
+        }
+        let block = Block::default().borders(Borders::ALL).title(heading);
         if self.showing_hits() {
             let rows: Vec<Row> = self
                 .hits

@@ -20,7 +20,14 @@ pub fn bindings(app: &App) -> Vec<(&'static str, String)> {
             ("s", "help.sort"),
             ("a", "help.all"),
             ("n", "help.new_client"),
+            ("c", "help.conflicts"),
             ("r", "help.reveal"),
+        ],
+        Screen::Conflicts(_) => vec![
+            ("↑ ↓", "help.move"),
+            ("Enter b", "help.confirm_shown"),
+            ("o", "help.choose_other"),
+            ("Esc", "help.back"),
         ],
         Screen::Dossier(_) => vec![
             ("↑ ↓", "help.move"),

@@ -3,6 +3,7 @@
 
 pub mod caseload;
 pub mod client_form;
+pub mod conflicts;
 pub mod dossier;
 pub mod editor;
 pub mod first_run;
@@ -77,6 +78,7 @@ pub fn draw(app: &App, frame: &mut Frame, now: Instant) {
         Screen::Dossier(s) => s.draw(app, frame, body),
         Screen::Editor(s) => s.draw(app, frame, body),
         Screen::ClientForm(s) => s.draw(app, frame, body),
+        Screen::Conflicts(s) => s.draw(app, frame, body),
     }
     status_bar(app, frame, status, now);
     if app.help {
