@@ -174,6 +174,49 @@ fn inactive_reason(roster: &Roster, worker: &str, at: DateTime<Utc>) -> Option<S
     None
 }
 
+/// Creates a worker's vault from an opened enrollment: their keys, the organisation's
+/// recovery recipient and the roster go in with the first save. `file` names the enrollment
+/// in messages.
+pub fn create_enrolled(
+    path: &Path,
+    pass: &crate::secret::SecretString,
+    params: crate::vault::KdfParams,
+    enrollment: &org::Enrollment,
+    file: &Path,
+) -> Result<Session> {
+    let roster = org::verify_roster(&enrollment.org_public_key, &enrollment.roster, file)?;
+    let member = &enrollment.member;
+    let recovery = [enrollment.org_recovery_recipient.clone()];
+    let roster_text = json(&enrollment.roster)?;
+    Session::create_with(path, pass, params, &recovery, &member.name, |s| {
+        let teams = json(&member.teams)?;
+        let cert = json(&enrollment.certificate)?;
+        let role = if member.role == org::Role::Lead {
+            "lead"
+        } else {
+            "worker"
+        };
+        for (k, v) in [
+            ("org_name", enrollment.org.as_str()),
+            ("org_public_key", &enrollment.org_public_key),
+            ("worker_id", &member.id),
+            ("worker_name", &member.name),
+            ("worker_role", role),
+            ("worker_teams", &teams),
+            ("worker_x25519_identity", &enrollment.x25519_identity),
+            ("worker_ed25519_secret", &enrollment.ed25519_secret),
+            ("worker_certificate", &cert),
+        ] {
+            s.set_meta(k, v)?;
+        }
+        s.add_roster(roster.version, &roster_text)
+    })
+}
+
+fn json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::Encrypt(e.to_string()))
+}
+
 /// Checks that a worker may be assigned a dossier: on the roster and active now.
 pub fn check_worker(store: &Store, path: &Path, worker: &str) -> Result<()> {
     let roster = roster(store, path)?;

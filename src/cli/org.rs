@@ -314,38 +314,9 @@ pub(super) fn enroll(
         std::fs::read(file).map_err(|e| Error::io(t!("io.read", path = file.display()), e))?;
     let code = enroll_code()?;
     let enrollment = org::open_enrollment(&bytes, &code, file)?;
-    let roster = org::verify_roster(&enrollment.org_public_key, &enrollment.roster, file)?;
     let member = enrollment.member.clone();
     let pass = passphrase::new(new_pass_file, &[&member.name, &member.id])?;
-    let recovery = [enrollment.org_recovery_recipient.clone()];
-    let roster_text = serde_json::to_string(&enrollment.roster)?;
-    let session = Session::create_with(path, &pass, params, &recovery, &member.name, |s| {
-        let teams =
-            serde_json::to_string(&member.teams).map_err(|e| Error::Encrypt(e.to_string()))?;
-        let cert = serde_json::to_string(&enrollment.certificate)
-            .map_err(|e| Error::Encrypt(e.to_string()))?;
-        for (k, v) in [
-            ("org_name", enrollment.org.as_str()),
-            ("org_public_key", &enrollment.org_public_key),
-            ("worker_id", &member.id),
-            ("worker_name", &member.name),
-            (
-                "worker_role",
-                if member.role == Role::Lead {
-                    "lead"
-                } else {
-                    "worker"
-                },
-            ),
-            ("worker_teams", &teams),
-            ("worker_x25519_identity", &enrollment.x25519_identity),
-            ("worker_ed25519_secret", &enrollment.ed25519_secret),
-            ("worker_certificate", &cert),
-        ] {
-            s.set_meta(k, v)?;
-        }
-        s.add_roster(roster.version, &roster_text)
-    })?;
+    let session = crate::sync::create_enrolled(path, &pass, params, &enrollment, file)?;
     eprintln!(
         "{}",
         t!(

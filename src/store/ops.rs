@@ -414,6 +414,7 @@ impl Store {
     pub fn merge_ops(&self, ops: &[Op], notes: &[NoteRow], via: &str) -> Result<MergeStats> {
         let mut stats = MergeStats::default();
         let notes: HashMap<&str, &NoteRow> = notes.iter().map(|n| (n.id.as_str(), n)).collect();
+        let mut incoming: Vec<NoteRow> = Vec::new();
         let mut affected = BTreeSet::new();
         let mut insert = self.conn.prepare_cached(
             "INSERT INTO op (id, seq, client_id, field, value, prev, hlc, author, via)
@@ -435,7 +436,7 @@ impl Store {
             if let Some(Field::Note(note_id)) = merge::field(&op.field)
                 && let Some(row) = notes.get(note_id)
             {
-                self.wait_note(row)?;
+                incoming.push((*row).clone());
             }
         }
         for client in &affected {
@@ -444,88 +445,140 @@ impl Store {
                 Materialized::Changed => stats.clients_changed += 1,
                 Materialized::Same | Materialized::Waiting => {}
             }
-            stats.notes_new += self.place_notes(client)?;
         }
+        stats.notes_new = self.place_notes(&affected, incoming)?;
         stats.notes_waiting = self
             .conn
             .query_row("SELECT count(*) FROM note_pending WHERE done = 0", [], |r| r.get(0))?;
         Ok(stats)
     }
 
-    fn wait_note(&self, row: &NoteRow) -> Result<()> {
-        let known: bool = self
-            .conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM note WHERE id = ?1)
-                     OR EXISTS (SELECT 1 FROM note_pending WHERE id = ?1)",
-            )?
-            .query_row([&row.id], |r| r.get(0))?;
-        if known {
-            return Ok(());
+    /// Puts notes in place once their dossier (and the note a correction corrects) is
+    /// there: the notes that just arrived and those waiting for these dossiers. What still
+    /// cannot be placed waits in `note_pending`. Returns how many were placed.
+    fn place_notes(&self, clients: &BTreeSet<String>, incoming: Vec<NoteRow>) -> Result<u64> {
+        let mut candidates: Vec<(NoteRow, bool)> = Vec::new();
+        let mut waiting_ids = HashSet::new();
+        let mut client_exists = HashMap::new();
+        for client in clients {
+            let exists: bool = self
+                .conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM client WHERE id = ?1)")?
+                .query_row([client], |r| r.get(0))?;
+            client_exists.insert(client.clone(), exists);
+            if !exists {
+                continue;
+            }
+            let rows: Vec<String> = self
+                .conn
+                .prepare_cached("SELECT row FROM note_pending WHERE client_id = ?1 AND done = 0")?
+                .query_map([client], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for json in rows {
+                let row: NoteRow = serde_json::from_str(&json)
+                    .map_err(|e| Error::invalid("note_pending", e.to_string()))?;
+                waiting_ids.insert(row.id.clone());
+                candidates.push((row, true));
+            }
         }
-        let json = serde_json::to_string(row).map_err(|e| Error::Encrypt(e.to_string()))?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO note_pending (id, client_id, row, done) VALUES (?1, ?2, ?3, 0)",
-            )?
-            .execute(params![row.id, row.client_id, json])?;
-        self.record("note_pending", &row.id)
-    }
-
-    /// Puts waiting notes of a dossier in place once the dossier (and the note a correction
-    /// corrects) is there; returns how many.
-    fn place_notes(&self, client: &str) -> Result<u64> {
-        let exists: bool = self
-            .conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM client WHERE id = ?1)")?
-            .query_row([client], |r| r.get(0))?;
-        if !exists {
-            return Ok(0);
-        }
-        let mut placed = 0;
-        loop {
-            let waiting: Vec<(String, String)> = self
+        for row in incoming {
+            let known: bool = self
                 .conn
                 .prepare_cached(
-                    "SELECT id, row FROM note_pending WHERE client_id = ?1 AND done = 0 ORDER BY id",
+                    "SELECT EXISTS (SELECT 1 FROM note WHERE id = ?1)
+                         OR EXISTS (SELECT 1 FROM note_pending WHERE id = ?1)",
                 )?
-                .query_map([client], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            let before = placed;
-            for (id, json) in waiting {
-                let row: NoteRow = serde_json::from_str(&json).map_err(|e| {
-                    Error::invalid("note_pending", e.to_string())
-                })?;
-                let ready = match &row.supersedes {
+                .query_row([&row.id], |r| r.get(0))?;
+            if !known && !waiting_ids.contains(&row.id) {
+                candidates.push((row, false));
+            }
+        }
+        let mut placed = 0u64;
+        loop {
+            let mut ready = Vec::new();
+            let mut later = Vec::new();
+            let mut in_this_round = HashSet::new();
+            for (row, was_waiting) in candidates {
+                let client_ok = client_exists.get(&row.client_id).copied().unwrap_or(false);
+                let base_ok = match &row.supersedes {
                     None => true,
                     Some(old) => self
                         .conn
                         .prepare_cached("SELECT EXISTS (SELECT 1 FROM note WHERE id = ?1)")?
                         .query_row([old], |r| r.get(0))?,
                 };
-                if !ready {
-                    continue;
+                if client_ok && base_ok && in_this_round.insert(row.id.clone()) {
+                    ready.push((row, was_waiting));
+                } else {
+                    later.push((row, was_waiting));
                 }
+            }
+            if ready.is_empty() {
+                candidates = later;
+                break;
+            }
+            self.insert_notes(&ready)?;
+            placed += ready.len() as u64;
+            candidates = later;
+        }
+        for (row, was_waiting) in candidates {
+            if !was_waiting {
+                let json = serde_json::to_string(&row).map_err(|e| Error::Encrypt(e.to_string()))?;
                 self.conn
                     .prepare_cached(
-                        "INSERT INTO note (id, client_id, kind, occurred_at, body, author, created_at, supersedes)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
+                        "INSERT INTO note_pending (id, client_id, row, done) VALUES (?1, ?2, ?3, 0)",
                     )?
-                    .execute(params![
-                        row.id, row.client_id, row.kind, row.occurred_at, row.body, row.author,
-                        row.created_at, row.supersedes
-                    ])?;
-                self.record("note", &row.id)?;
-                self.conn
-                    .prepare_cached("UPDATE note_pending SET row = '', done = 1 WHERE id = ?1")?
-                    .execute([&id])?;
-                self.record("note_pending", &id)?;
-                placed += 1;
-            }
-            if placed == before {
-                return Ok(placed);
+                    .execute(params![row.id, row.client_id, json])?;
+                self.record("note_pending", &row.id)?;
             }
         }
+        Ok(placed)
+    }
+
+    /// Inserts notes many rows per statement: FTS5 flushes its index at every statement, so
+    /// thousands of single-row inserts cost several times what a few batches do.
+    fn insert_notes(&self, rows: &[(NoteRow, bool)]) -> Result<()> {
+        for chunk in rows.chunks(500) {
+            let tuples = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 8;
+                    format!(
+                        "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
+                        b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO note (id, client_id, kind, occurred_at, body, author, created_at, supersedes)
+                 VALUES {tuples} ON CONFLICT (id) DO NOTHING"
+            );
+            let values = chunk.iter().flat_map(|(r, _)| {
+                [
+                    rusqlite::types::Value::from(r.id.clone()),
+                    r.client_id.clone().into(),
+                    r.kind.clone().into(),
+                    r.occurred_at.clone().into(),
+                    r.body.clone().into(),
+                    r.author.clone().into(),
+                    r.created_at.clone().into(),
+                    r.supersedes.clone().into(),
+                ]
+            });
+            self.conn
+                .prepare_cached(&sql)?
+                .execute(rusqlite::params_from_iter(values))?;
+            for (row, was_waiting) in chunk {
+                self.record("note", &row.id)?;
+                if *was_waiting {
+                    self.conn
+                        .prepare_cached("UPDATE note_pending SET row = '', done = 1 WHERE id = ?1")?
+                        .execute([&row.id])?;
+                    self.record("note_pending", &row.id)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Brings a dossier's row and assignments in line with its ops.
