@@ -26,6 +26,15 @@ pub enum Error {
     /// A signed file (roster, enrollment) that is not authentic, not ours, or older.
     #[error("{}", t!("err.not_authentic", path = .path.display(), reason = .reason))]
     NotAuthentic { path: PathBuf, reason: String },
+    /// Sync and assignments need a vault enrolled in an organisation.
+    #[error("{}", t!("err.not_enrolled", path = .path.display()))]
+    NotEnrolled { path: PathBuf },
+    /// A sync bundle that is not authentic, not for this worker, or damaged.
+    #[error("{}", t!("err.bundle_refused", path = .path.display(), reason = .reason))]
+    BundleRefused { path: PathBuf, reason: String },
+    /// Some bundles in a sync folder were refused; the rest was merged.
+    #[error("{}", t!("err.bundles_refused", n = .n, path = .path.display()))]
+    BundlesRefused { path: PathBuf, n: usize },
     /// A recovery set a temporary passphrase; only `passwd` may use it.
     #[error("{}", t!("err.must_change_passphrase"))]
     MustChangePassphrase,
@@ -79,9 +88,13 @@ impl Error {
             | Error::Ambiguous { .. }
             | Error::WeakPassphrase { .. }
             | Error::PassphraseMismatch
-            | Error::NoPassphrase => 2,
+            | Error::NoPassphrase
+            | Error::NotEnrolled { .. } => 2,
             Error::WrongPassphrase | Error::MustChangePassphrase => 3,
-            Error::Damaged { .. } | Error::NotAuthentic { .. } => 4,
+            Error::Damaged { .. }
+            | Error::NotAuthentic { .. }
+            | Error::BundleRefused { .. }
+            | Error::BundlesRefused { .. } => 4,
             Error::InUse { .. } | Error::ChangedOnDisk { .. } => 5,
             Error::NoVault { .. }
             | Error::VaultExists { .. }

@@ -109,7 +109,7 @@ struct Me {
 }
 
 fn refused(path: &Path, reason: impl Into<String>) -> Error {
-    Error::NotAuthentic {
+    Error::BundleRefused {
         path: path.to_owned(),
         reason: reason.into(),
     }
@@ -120,7 +120,9 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn me(store: &Store, path: &Path) -> Result<Me> {
-    let not_enrolled = || refused(path, t!("org.not_enrolled"));
+    let not_enrolled = || Error::NotEnrolled {
+        path: path.to_owned(),
+    };
     let id = store.meta("worker_id")?.ok_or_else(not_enrolled)?;
     let pinned = store.meta("org_public_key")?.ok_or_else(not_enrolled)?;
     let identity = Zeroizing::new(store.meta("worker_x25519_identity")?.ok_or_else(not_enrolled)?);
@@ -144,12 +146,11 @@ fn me(store: &Store, path: &Path) -> Result<Me> {
 
 /// The newest roster in the vault, checked against the pinned organisation key.
 pub fn roster(store: &Store, path: &Path) -> Result<Roster> {
-    let pinned = store
-        .meta("org_public_key")?
-        .ok_or_else(|| refused(path, t!("org.not_enrolled")))?;
-    let (_, text) = store
-        .latest_roster()?
-        .ok_or_else(|| refused(path, t!("org.not_enrolled")))?;
+    let not_enrolled = || Error::NotEnrolled {
+        path: path.to_owned(),
+    };
+    let pinned = store.meta("org_public_key")?.ok_or_else(not_enrolled)?;
+    let (_, text) = store.latest_roster()?.ok_or_else(not_enrolled)?;
     let signed: org::Signed =
         serde_json::from_str(&text).map_err(|_| refused(path, t!("org.not_roster")))?;
     org::verify_roster(&pinned, &signed, path)
@@ -727,6 +728,7 @@ pub fn sync(session: &mut Session, dir: &Path) -> Result<SyncReport> {
                 report.skipped += 1;
             }
             Ok((outcome, _)) => report.imported.push((path, outcome)),
+            Err(Error::BundleRefused { reason, .. }) => report.refused.push((path, reason)),
             Err(e @ (Error::NotAuthentic { .. } | Error::Damaged { .. })) => {
                 report.refused.push((path, e.to_string()))
             }

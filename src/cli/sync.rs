@@ -166,7 +166,12 @@ pub(super) fn import(
                 }
                 results.push(json!({ "file": file, "result": outcome }));
             }
-            Err(e @ (Error::NotAuthentic { .. } | Error::Damaged { .. } | Error::Io { .. })) => {
+            Err(
+                e @ (Error::BundleRefused { .. }
+                | Error::NotAuthentic { .. }
+                | Error::Damaged { .. }
+                | Error::Io { .. }),
+            ) => {
                 eprintln!("{e}");
                 results.push(json!({ "file": file, "result": { "outcome": "refused", "reason": e.to_string() } }));
                 first_error.get_or_insert(e);
@@ -238,9 +243,9 @@ pub(super) fn sync(
     if report.refused.is_empty() {
         Ok(())
     } else {
-        Err(Error::NotAuthentic {
+        Err(Error::BundlesRefused {
             path: dir.to_owned(),
-            reason: t!("sync.some_refused", n = report.refused.len()).into_owned(),
+            n: report.refused.len(),
         }
         .into())
     }

@@ -174,6 +174,14 @@ fn three_workers_converge_through_a_folder_and_only_assigned_ones_see_a_dossier(
     sync(c, team.dir());
     assert_eq!(show(c, &id), show(a, &id));
     assert_eq!(notes(c, &id), notes(a, &id));
+
+    // Known bundles are recognised by name and never read again: garbling one goes unnoticed
+    // by a worker who handled it, and is refused by one who did not.
+    let all = bundles(team.dir());
+    std::fs::write(&all[0], b"garbled").unwrap();
+    let out = sync(a, team.dir());
+    assert_eq!(out["refused"], serde_json::json!([]));
+    assert_eq!(out["known"].as_u64().unwrap() as usize, all.len());
 }
 
 #[test]
@@ -337,7 +345,9 @@ fn workers_sync_through_clones_of_a_bare_git_repository() {
 fn a_vault_outside_an_organisation_cannot_sync() {
     let v = TestVault::created();
     let dir = tempfile::tempdir().unwrap();
-    let out = v.cmd().arg("sync").arg(dir.path()).assert().code(4);
-    assert!(stderr(out.get_output()).contains("kluis"));
+    let out = v.cmd().arg("sync").arg(dir.path()).assert().code(2);
+    assert!(stderr(out.get_output()).contains("kluis init --enroll"));
+    let id = v.add_client("Los Dossier");
+    v.cmd().args(["client", "assign", &id, "w001"]).assert().code(2);
     v.cmd().arg("sync").arg(dir.path().join("missing")).assert().code(2);
 }
