@@ -175,6 +175,20 @@ fn three_workers_converge_through_a_folder_and_only_assigned_ones_see_a_dossier(
     assert_eq!(show(c, &id), show(a, &id));
     assert_eq!(notes(c, &id), notes(a, &id));
 
+    // The roster rotates: C is revoked; A's next export goes to A and B only.
+    it().args(["org", "revoke", "--dir"])
+        .arg(&team.org.dir)
+        .args(["w003", "--reason", "andere functie"])
+        .assert()
+        .success();
+    team.roll_roster(&team.workers[..2]);
+    a.cmd().args(["client", "edit", &id, "--phone", "06-33333333"]).assert().success();
+    let out = sync(a, team.dir());
+    assert_eq!(out["exported"][0]["recipients"], serde_json::json!(["w001", "w002"]));
+    let out = sync(c, team.dir());
+    assert_eq!(out["imported"], serde_json::json!([]));
+    assert_ne!(show(c, &id)["phone"], "06-33333333");
+
     // Known bundles are recognised by name and never read again: garbling one goes unnoticed
     // by a worker who handled it, and is refused by one who did not.
     let all = bundles(team.dir());
