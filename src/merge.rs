@@ -96,7 +96,11 @@ pub fn parse_hlc(hlc: &str) -> Option<(u64, u32)> {
     if ms.len() != 13 || counter.len() != 4 || node.is_empty() {
         return None;
     }
-    if !ms.bytes().chain(counter.bytes()).all(|b| b.is_ascii_digit()) {
+    if !ms
+        .bytes()
+        .chain(counter.bytes())
+        .all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     Some((ms.parse().ok()?, counter.parse().ok()?))
@@ -228,7 +232,10 @@ mod tests {
     fn hlc_text_order_is_time_order_and_never_goes_back() {
         assert!(format_hlc(999, 5, "b") < format_hlc(1000, 0, "a"));
         assert!(format_hlc(1000, 1, "a") > format_hlc(1000, 0, "z"));
-        assert_eq!(parse_hlc(&format_hlc(1_700_000_000_000, 42, "W1")), Some((1_700_000_000_000, 42)));
+        assert_eq!(
+            parse_hlc(&format_hlc(1_700_000_000_000, 42, "W1")),
+            Some((1_700_000_000_000, 42))
+        );
         assert_eq!(parse_hlc("12.0000.x"), None);
         assert_eq!(next_hlc((100, 3), 50), (100, 4));
         assert_eq!(next_hlc((100, 9_999), 50), (101, 0));

@@ -125,9 +125,17 @@ fn me(store: &Store, path: &Path) -> Result<Me> {
     };
     let id = store.meta("worker_id")?.ok_or_else(not_enrolled)?;
     let pinned = store.meta("org_public_key")?.ok_or_else(not_enrolled)?;
-    let identity = Zeroizing::new(store.meta("worker_x25519_identity")?.ok_or_else(not_enrolled)?);
+    let identity = Zeroizing::new(
+        store
+            .meta("worker_x25519_identity")?
+            .ok_or_else(not_enrolled)?,
+    );
     let x25519 = age::x25519::Identity::from_str(&identity).map_err(|_| not_enrolled())?;
-    let secret = Zeroizing::new(store.meta("worker_ed25519_secret")?.ok_or_else(not_enrolled)?);
+    let secret = Zeroizing::new(
+        store
+            .meta("worker_ed25519_secret")?
+            .ok_or_else(not_enrolled)?,
+    );
     let bytes: Zeroizing<Vec<u8>> = Zeroizing::new(
         BASE64_STANDARD
             .decode(secret.as_bytes())
@@ -234,14 +242,20 @@ pub fn read_bundle(path: &Path) -> Result<Parsed> {
     let file = fs::File::open(path).map_err(read_err)?;
     let len = file.metadata().map_err(read_err)?.len();
     if len > MAX_BUNDLE_BYTES {
-        return Err(refused(path, t!("sync.too_large", max = MAX_BUNDLE_BYTES / 1024 / 1024)));
+        return Err(refused(
+            path,
+            t!("sync.too_large", max = MAX_BUNDLE_BYTES / 1024 / 1024),
+        ));
     }
     let mut bytes = Vec::with_capacity(len as usize);
     file.take(MAX_BUNDLE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(read_err)?;
     if bytes.len() as u64 > MAX_BUNDLE_BYTES {
-        return Err(refused(path, t!("sync.too_large", max = MAX_BUNDLE_BYTES / 1024 / 1024)));
+        return Err(refused(
+            path,
+            t!("sync.too_large", max = MAX_BUNDLE_BYTES / 1024 / 1024),
+        ));
     }
     let hash = hex(&Sha256::digest(&bytes));
     let malformed = || refused(path, t!("sync.malformed"));
@@ -331,12 +345,20 @@ fn check_payload(payload: &Payload, header: &Header, roster: &Roster, path: &Pat
         let Some((ms, _)) = merge::parse_hlc(&op.hlc) else {
             return Err(bad(&op.id));
         };
-        if ms > now + MAX_CLOCK_AHEAD_MS || op.prev.as_deref().is_some_and(|p| merge::parse_hlc(p).is_none()) {
+        if ms > now + MAX_CLOCK_AHEAD_MS
+            || op
+                .prev
+                .as_deref()
+                .is_some_and(|p| merge::parse_hlc(p).is_none())
+        {
             return Err(bad(&op.id));
         }
         // Forwarded ops keep their author: refuse what a revoked worker wrote after the
         // revocation, whoever forwards it. One check per author and second.
-        if authors_checked.insert((op.author.as_str(), ms / 1000), ()).is_none() {
+        if authors_checked
+            .insert((op.author.as_str(), ms / 1000), ())
+            .is_none()
+        {
             let at = DateTime::from_timestamp_millis(ms as i64).ok_or_else(|| bad(&op.id))?;
             if let Some(reason) = inactive_reason(roster, &op.author, at) {
                 return Err(refused(path, reason));
@@ -430,6 +452,9 @@ pub struct Exported {
     pub ops: usize,
 }
 
+/// One dossier's ops for a recipient set, and the sequence number they reach.
+type Outgoing = (String, Vec<Op>, i64);
+
 /// Writes into `dir` one bundle per recipient set with every change that set has not had
 /// yet; only the dossiers in `only` when given. Dossiers nobody else is assigned to are
 /// counted in the second value.
@@ -442,7 +467,7 @@ pub fn export(
     let me = me(session.store(), &vault)?;
     let now = Utc::now();
     let store = session.store();
-    let mut groups: BTreeMap<Vec<String>, Vec<(String, Vec<Op>, i64)>> = BTreeMap::new();
+    let mut groups: BTreeMap<Vec<String>, Vec<Outgoing>> = BTreeMap::new();
     let mut only_me = 0;
     for (client, workers) in store.assignments()? {
         if only.is_some_and(|o| !o.contains(&client)) {
@@ -460,13 +485,19 @@ pub fn export(
         let upto = store.sent_upto(&client, &to)?;
         let (ops, max) = store.ops_after(&client, upto, &to)?;
         if max > upto {
-            groups.entry(recipients).or_default().push((client, ops, max));
+            groups
+                .entry(recipients)
+                .or_default()
+                .push((client, ops, max));
         }
     }
     let mut out = Vec::new();
     for (recipients, dossiers) in groups {
         let to = recipients.join(",");
-        let ops: Vec<Op> = dossiers.iter().flat_map(|(_, o, _)| o.iter().cloned()).collect();
+        let ops: Vec<Op> = dossiers
+            .iter()
+            .flat_map(|(_, o, _)| o.iter().cloned())
+            .collect();
         let mut written = None;
         if !ops.is_empty() {
             let mut notes = Vec::new();
@@ -498,7 +529,12 @@ pub fn export(
             let keys: Vec<age::x25519::Recipient> = recipients
                 .iter()
                 .map(|w| {
-                    let m = me.roster.members.iter().find(|m| m.id == *w).expect("active");
+                    let m = me
+                        .roster
+                        .members
+                        .iter()
+                        .find(|m| m.id == *w)
+                        .expect("active");
                     age::x25519::Recipient::from_str(&m.x25519)
                         .map_err(|_| refused(&vault, t!("org.bad_key")))
                 })
@@ -684,8 +720,11 @@ pub struct SyncReport {
 /// Whether a file name is a bundle's: 64 hex digits and the extension.
 pub fn bundle_name(name: &str) -> Option<&str> {
     let stem = name.strip_suffix(&format!(".{EXTENSION}"))?;
-    (stem.len() == 64 && stem.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-        .then_some(stem)
+    (stem.len() == 64
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+    .then_some(stem)
 }
 
 /// Exports into `dir`, then imports every bundle in `dir` addressed to this worker that was

@@ -450,7 +450,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli.lock_after,
             cli.privacy,
         ),
-        Command::Export { out, client, json } => sync::export(&path, pass_file, &out, &client, json),
+        Command::Export { out, client, json } => {
+            sync::export(&path, pass_file, &out, &client, json)
+        }
         Command::Import { files, json } => sync::import(&path, pass_file, &files, json),
         Command::Sync { dir, json } => sync::sync(&path, pass_file, &dir, json),
         Command::Conflicts { action, json } => sync::conflicts(&path, pass_file, action, json),

@@ -49,9 +49,8 @@ pub(super) fn assign(
             sync::check_worker(session.store(), path, w)?;
         }
     }
-    let changed: Vec<bool> = session.change(|s| {
-        workers.iter().map(|w| s.assign(&id, w, on)).collect()
-    })?;
+    let changed: Vec<bool> =
+        session.change(|s| workers.iter().map(|w| s.assign(&id, w, on)).collect())?;
     for (w, changed) in workers.iter().zip(changed) {
         let msg = match (on, changed) {
             (true, true) => t!("sync.assigned", worker = w, id = id),
@@ -224,7 +223,10 @@ pub(super) fn sync(
             eprintln!("{}: {}", f.display(), outcome_text(o));
         }
         for (f, reason) in &report.refused {
-            eprintln!("{}", t!("sync.refused", path = f.display(), reason = reason));
+            eprintln!(
+                "{}",
+                t!("sync.refused", path = f.display(), reason = reason)
+            );
         }
         eprintln!(
             "{}",

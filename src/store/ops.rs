@@ -139,7 +139,10 @@ impl Store {
         self.with_clock(|c| {
             c.last = merge::next_hlc(c.last, now_ms());
             c.dirty = true;
-            (merge::format_hlc(c.last.0, c.last.1, &c.node), c.node.clone())
+            (
+                merge::format_hlc(c.last.0, c.last.1, &c.node),
+                c.node.clone(),
+            )
         })
     }
 
@@ -175,10 +178,10 @@ impl Store {
     /// Writes an op for a change made here: the field's new value, versioned after the value it
     /// replaces.
     pub(super) fn emit(&self, client: &str, field: &str, value: Option<&str>) -> Result<String> {
-        let prev: Option<String> = self.conn.prepare_cached(
-            "SELECT max(hlc) FROM op WHERE client_id = ?1 AND field = ?2",
-        )?
-        .query_row(params![client, field], |r| r.get(0))?;
+        let prev: Option<String> = self
+            .conn
+            .prepare_cached("SELECT max(hlc) FROM op WHERE client_id = ?1 AND field = ?2")?
+            .query_row(params![client, field], |r| r.get(0))?;
         let (hlc, author) = self.tick()?;
         let id = new_id();
         self.conn
@@ -214,7 +217,10 @@ impl Store {
 
     /// The client's row as the values of [`CLIENT_FIELDS`], in order.
     pub(super) fn client_fields(&self, id: &str) -> Result<Option<Vec<Option<String>>>> {
-        let sql = format!("SELECT {} FROM client WHERE id = ?1", CLIENT_FIELDS.join(", "));
+        let sql = format!(
+            "SELECT {} FROM client WHERE id = ?1",
+            CLIENT_FIELDS.join(", ")
+        );
         Ok(self
             .conn
             .prepare_cached(&sql)?
@@ -243,19 +249,25 @@ impl Store {
         if self.assignees(client)?.iter().any(|w| w == worker) == on {
             return Ok(false);
         }
-        self.emit(client, &format!("assign/{worker}"), Some(if on { "1" } else { "0" }))?;
+        self.emit(
+            client,
+            &format!("assign/{worker}"),
+            Some(if on { "1" } else { "0" }),
+        )?;
         self.materialize_client(client)?;
         Ok(true)
     }
 
     fn set_assignment(&self, client: &str, worker: &str, on: bool) -> Result<()> {
         let id = format!("{client}/{worker}");
-        let n = self.conn.prepare_cached(
-            "INSERT INTO assignment (id, client_id, worker, assigned) VALUES (?1, ?2, ?3, ?4)
+        let n = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO assignment (id, client_id, worker, assigned) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (id) DO UPDATE SET assigned = excluded.assigned
              WHERE assigned IS NOT excluded.assigned",
-        )?
-        .execute(params![id, client, worker, on as i64])?;
+            )?
+            .execute(params![id, client, worker, on as i64])?;
         if n > 0 {
             self.record("assignment", &id)?;
         }
@@ -286,7 +298,11 @@ impl Store {
         let mut ops = Vec::new();
         let mut max = upto;
         let rows = stmt.query_map(params![client, upto], |r| {
-            Ok((op_from_row(r)?, r.get::<_, i64>(7)?, r.get::<_, Option<String>>(8)?))
+            Ok((
+                op_from_row(r)?,
+                r.get::<_, i64>(7)?,
+                r.get::<_, Option<String>>(8)?,
+            ))
         })?;
         for row in rows {
             let (op, seq, via) = row?;
@@ -365,7 +381,9 @@ impl Store {
     pub fn bundle_id_seen(&self, bundle_id: &str) -> Result<bool> {
         Ok(self
             .conn
-            .prepare_cached("SELECT 1 FROM bundle_seen WHERE bundle_id = ?1 AND status = 'imported'")?
+            .prepare_cached(
+                "SELECT 1 FROM bundle_seen WHERE bundle_id = ?1 AND status = 'imported'",
+            )?
             .query_row([bundle_id], |_| Ok(()))
             .optional()?
             .is_some())
@@ -385,7 +403,14 @@ impl Store {
                 "INSERT INTO bundle_seen (hash, bundle_id, author, seq, status, seen_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (hash) DO NOTHING",
             )?
-            .execute(params![hash, bundle_id, author, seq as i64, status, crate::model::now_utc()])?;
+            .execute(params![
+                hash,
+                bundle_id,
+                author,
+                seq as i64,
+                status,
+                crate::model::now_utc()
+            ])?;
         self.record("bundle_seen", hash)
     }
 
@@ -447,9 +472,11 @@ impl Store {
             }
         }
         stats.notes_new = self.place_notes(&affected, incoming)?;
-        stats.notes_waiting = self
-            .conn
-            .query_row("SELECT count(*) FROM note_pending WHERE done = 0", [], |r| r.get(0))?;
+        stats.notes_waiting = self.conn.query_row(
+            "SELECT count(*) FROM note_pending WHERE done = 0",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(stats)
     }
 
@@ -523,7 +550,8 @@ impl Store {
         }
         for (row, was_waiting) in candidates {
             if !was_waiting {
-                let json = serde_json::to_string(&row).map_err(|e| Error::Encrypt(e.to_string()))?;
+                let json =
+                    serde_json::to_string(&row).map_err(|e| Error::Encrypt(e.to_string()))?;
                 self.conn
                     .prepare_cached(
                         "INSERT INTO note_pending (id, client_id, row, done) VALUES (?1, ?2, ?3, 0)",
@@ -544,7 +572,14 @@ impl Store {
                     let b = i * 8;
                     format!(
                         "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
-                        b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7,
+                        b + 8
                     )
                 })
                 .collect::<Vec<_>>()
@@ -703,10 +738,7 @@ impl Store {
                 .prepare_cached(&sql)?
                 .query_map(params![client_id, field], op_from_row)?
                 .collect::<rusqlite::Result<_>>()?;
-            let name = self
-                .client(&client_id)
-                .map(|c| c.name)
-                .unwrap_or_default();
+            let name = self.client(&client_id).map(|c| c.name).unwrap_or_default();
             for c in merge::conflicts(&ops, &resolved) {
                 out.push(OpenConflict {
                     client_id: client_id.clone(),
@@ -736,7 +768,11 @@ impl Store {
             self.emit(&c.client_id, &c.field, c.loser.value.as_deref())?;
             self.materialize_client(&c.client_id)?;
         }
-        self.emit(&c.client_id, &format!("resolve/{loser_id}"), Some("confirmed"))?;
+        self.emit(
+            &c.client_id,
+            &format!("resolve/{loser_id}"),
+            Some("confirmed"),
+        )?;
         Ok(())
     }
 
@@ -813,7 +849,14 @@ mod tests {
     }
 
     /// What must agree between vaults: client rows, notes, assignments and open conflicts.
-    fn snapshot(s: &Store) -> (Vec<Vec<Option<String>>>, Vec<(String, String)>, BTreeMap<String, Vec<String>>, Vec<String>) {
+    type Snapshot = (
+        Vec<Vec<Option<String>>>,
+        Vec<(String, String)>,
+        BTreeMap<String, Vec<String>>,
+        Vec<String>,
+    );
+
+    fn snapshot(s: &Store) -> Snapshot {
         let mut clients = Vec::new();
         let mut notes = Vec::new();
         for (c, _, _) in s.clients(true).unwrap() {
@@ -875,10 +918,13 @@ mod tests {
                 .map(|_| None),
             Step::Edit(c, v) => match pick(*c) {
                 Some(id) => s
-                    .edit_client(&id, &ClientPatch {
-                        phone: Some(Some(format!("06-{v}{n}"))),
-                        ..Default::default()
-                    })
+                    .edit_client(
+                        &id,
+                        &ClientPatch {
+                            phone: Some(Some(format!("06-{v}{n}"))),
+                            ..Default::default()
+                        },
+                    )
                     .map(|_| None),
                 None => Ok(None),
             },

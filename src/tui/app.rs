@@ -7,8 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::views::{
-    caseload::Caseload, client_form::ClientForm, conflicts::Conflicts, dossier::Dossier, editor::NoteEditor,
-    first_run::FirstRun, unlock::Unlock,
+    caseload::Caseload, client_form::ClientForm, conflicts::Conflicts, dossier::Dossier,
+    editor::NoteEditor, first_run::FirstRun, unlock::Unlock,
 };
 use crate::i18n::{Lang, t};
 use crate::session::Session;

@@ -205,22 +205,40 @@ fn conflicts_are_settled_from_their_screen() {
     let store = |a: &App| a.session.as_ref().unwrap().store().conflicts(None).unwrap();
     assert_eq!(store(&a).len(), 1);
     assert_eq!(
-        a.session.as_ref().unwrap().store().client(&id).unwrap().phone.as_deref(),
+        a.session
+            .as_ref()
+            .unwrap()
+            .store()
+            .client(&id)
+            .unwrap()
+            .phone
+            .as_deref(),
         Some("06-22222222")
     );
     // "o": our value instead; the conflict is settled and the dossier shows it.
     a.handle_key(key(KeyCode::Char('o')));
     assert!(store(&a).is_empty());
     assert_eq!(
-        a.session.as_ref().unwrap().store().client(&id).unwrap().phone.as_deref(),
+        a.session
+            .as_ref()
+            .unwrap()
+            .store()
+            .client(&id)
+            .unwrap()
+            .phone
+            .as_deref(),
         Some("06-11111111")
     );
     a.handle_key(key(KeyCode::Esc));
     assert!(matches!(a.screen, Screen::Caseload(_)));
     a.quit().unwrap();
     // It was saved: a new session sees it settled.
-    let s = Session::open(&path, &SecretString::from(PASS.to_owned()), crate::session::Access::Read)
-        .unwrap();
+    let s = Session::open(
+        &path,
+        &SecretString::from(PASS.to_owned()),
+        crate::session::Access::Read,
+    )
+    .unwrap();
     assert!(s.store().conflicts(None).unwrap().is_empty());
 }
 

@@ -133,7 +133,14 @@ fn main() {
     for run in 0..5 {
         let bytes = std::fs::read(&bundle).unwrap();
         let t = Instant::now();
-        let payload = &bytes[bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(2).unwrap().0 + 1..];
+        let payload = &bytes[bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(2)
+            .unwrap()
+            .0
+            + 1..];
         let d = age::Decryptor::new(payload).unwrap();
         let mut r = d
             .decrypt(std::iter::once(&identity as &dyn age::Identity))
@@ -153,7 +160,10 @@ fn main() {
         s.close().unwrap();
         with_save.push(t.elapsed());
         if run == 0 {
-            println!("import result: {}", serde_json::to_string(&outcome).unwrap());
+            println!(
+                "import result: {}",
+                serde_json::to_string(&outcome).unwrap()
+            );
         }
     }
     let (f, i, w) = (median(floor), median(import), median(with_save));
@@ -171,10 +181,13 @@ fn main() {
     let first = a.store().assignments().unwrap().into_keys().next().unwrap();
     for n in 0..old_bundles {
         a.change(|s| {
-            s.edit_client(&first, &kluis::model::ClientPatch {
-                phone: Some(Some(format!("06-{n:08}"))),
-                ..Default::default()
-            })
+            s.edit_client(
+                &first,
+                &kluis::model::ClientPatch {
+                    phone: Some(Some(format!("06-{n:08}"))),
+                    ..Default::default()
+                },
+            )
         })
         .unwrap();
         sync::export(&mut a, &folder, Some(std::slice::from_ref(&first))).unwrap();

@@ -40,10 +40,17 @@ impl Team {
 
     /// IT writes the current roster and these workers import it.
     fn roll_roster(&self, workers: &[(String, TestVault)]) {
-        let file = self.shared.path().join(format!("roster-{}.json", uuid_ish()));
+        let file = self
+            .shared
+            .path()
+            .join(format!("roster-{}.json", uuid_ish()));
         self.org.roster(&file);
         for (_, v) in workers {
-            v.cmd().args(["roster", "import"]).arg(&file).assert().success();
+            v.cmd()
+                .args(["roster", "import"])
+                .arg(&file)
+                .assert()
+                .success();
         }
         std::fs::remove_file(&file).unwrap();
     }
@@ -105,16 +112,28 @@ fn three_workers_converge_through_a_folder_and_only_assigned_ones_see_a_dossier(
     let id = a.add_client("Fenna de Vries");
     a.add_note(&id, &format!("Keukentafelgesprek {CANARY}"));
     assert_eq!(show(a, &id)["assigned"], serde_json::json!(["w001"]));
-    a.cmd().args(["client", "assign", &id, "w002"]).assert().success();
+    a.cmd()
+        .args(["client", "assign", &id, "w002"])
+        .assert()
+        .success();
     // An unknown worker is refused before anything changes.
-    a.cmd().args(["client", "assign", &id, "w999"]).assert().code(2);
+    a.cmd()
+        .args(["client", "assign", &id, "w999"])
+        .assert()
+        .code(2);
 
     let out = sync(a, team.dir());
     assert_eq!(out["exported"].as_array().unwrap().len(), 1);
-    assert_eq!(out["exported"][0]["recipients"], serde_json::json!(["w001", "w002"]));
+    assert_eq!(
+        out["exported"][0]["recipients"],
+        serde_json::json!(["w001", "w002"])
+    );
     for file in bundles(team.dir()) {
         let bytes = std::fs::read(&file).unwrap();
-        assert!(!contains(&bytes, CANARY.as_bytes()), "plaintext in a bundle");
+        assert!(
+            !contains(&bytes, CANARY.as_bytes()),
+            "plaintext in a bundle"
+        );
         assert!(!contains(&bytes, b"Fenna"), "a client name in a bundle");
     }
 
@@ -128,9 +147,18 @@ fn three_workers_converge_through_a_folder_and_only_assigned_ones_see_a_dossier(
     assert_eq!(notes(b, &id), notes(a, &id));
 
     // Offline: both change the phone number and write a note.
-    a.cmd().args(["client", "edit", &id, "--phone", "06-11111111"]).assert().success();
-    b.cmd().args(["client", "edit", &id, "--phone", "06-22222222"]).assert().success();
-    b.cmd().args(["client", "edit", &id, "--address", "Dorpsstraat 1"]).assert().success();
+    a.cmd()
+        .args(["client", "edit", &id, "--phone", "06-11111111"])
+        .assert()
+        .success();
+    b.cmd()
+        .args(["client", "edit", &id, "--phone", "06-22222222"])
+        .assert()
+        .success();
+    b.cmd()
+        .args(["client", "edit", &id, "--address", "Dorpsstraat 1"])
+        .assert()
+        .success();
     a.add_note(&id, "Notitie van A");
     b.add_note(&id, "Notitie van B");
     for v in [a, b, a] {
@@ -138,7 +166,10 @@ fn three_workers_converge_through_a_folder_and_only_assigned_ones_see_a_dossier(
     }
     let (sa, sb) = (show(a, &id), show(b, &id));
     assert_eq!(sa, sb, "the two vaults disagree");
-    assert_eq!(sa["address"], "Dorpsstraat 1", "a field only one worker changed is kept");
+    assert_eq!(
+        sa["address"], "Dorpsstraat 1",
+        "a field only one worker changed is kept"
+    );
     assert_eq!(notes(a, &id).len(), 3);
     assert_eq!(notes(a, &id), notes(b, &id));
     // The losing phone number is kept and listed, the same in both vaults.
@@ -169,7 +200,10 @@ fn three_workers_converge_through_a_folder_and_only_assigned_ones_see_a_dossier(
     assert_eq!(out["known"].as_u64().unwrap() as usize, before);
 
     // C is assigned later and receives the whole history.
-    a.cmd().args(["client", "assign", &id, "w003"]).assert().success();
+    a.cmd()
+        .args(["client", "assign", &id, "w003"])
+        .assert()
+        .success();
     sync(a, team.dir());
     sync(c, team.dir());
     assert_eq!(show(c, &id), show(a, &id));
@@ -182,9 +216,15 @@ fn three_workers_converge_through_a_folder_and_only_assigned_ones_see_a_dossier(
         .assert()
         .success();
     team.roll_roster(&team.workers[..2]);
-    a.cmd().args(["client", "edit", &id, "--phone", "06-33333333"]).assert().success();
+    a.cmd()
+        .args(["client", "edit", &id, "--phone", "06-33333333"])
+        .assert()
+        .success();
     let out = sync(a, team.dir());
-    assert_eq!(out["exported"][0]["recipients"], serde_json::json!(["w001", "w002"]));
+    assert_eq!(
+        out["exported"][0]["recipients"],
+        serde_json::json!(["w001", "w002"])
+    );
     let out = sync(c, team.dir());
     assert_eq!(out["imported"], serde_json::json!([]));
     assert_ne!(show(c, &id)["phone"], "06-33333333");
@@ -203,16 +243,24 @@ fn tampered_misaddressed_replayed_and_revoked_bundles_change_nothing() {
     let team = Team::new(&["w001", "w002", "w003"]);
     let (a, b) = (team.v("w001"), team.v("w002"));
     let id = a.add_client("Sem Bakker");
-    a.cmd().args(["client", "assign", &id, "w002"]).assert().success();
-    let first = PathBuf::from(a.json(&["export", "--out", team.dir().to_str().unwrap(), "--json"])
-        ["bundles"][0]["file"]
-        .as_str()
-        .unwrap());
-    a.cmd().args(["client", "edit", &id, "--name", "Sem Bakker-Jansen"]).assert().success();
-    let second = PathBuf::from(a.json(&["export", "--out", team.dir().to_str().unwrap(), "--json"])
-        ["bundles"][0]["file"]
-        .as_str()
-        .unwrap());
+    a.cmd()
+        .args(["client", "assign", &id, "w002"])
+        .assert()
+        .success();
+    let first = PathBuf::from(
+        a.json(&["export", "--out", team.dir().to_str().unwrap(), "--json"])["bundles"][0]["file"]
+            .as_str()
+            .unwrap(),
+    );
+    a.cmd()
+        .args(["client", "edit", &id, "--name", "Sem Bakker-Jansen"])
+        .assert()
+        .success();
+    let second = PathBuf::from(
+        a.json(&["export", "--out", team.dir().to_str().unwrap(), "--json"])["bundles"][0]["file"]
+            .as_str()
+            .unwrap(),
+    );
     assert_ne!(first, second);
 
     // A flipped byte anywhere (magic, header, signature, payload) is refused, exit 4, and
@@ -221,7 +269,13 @@ fn tampered_misaddressed_replayed_and_revoked_bundles_change_nothing() {
     let before = std::fs::read(&b.path).unwrap();
     let evil = team.dir().join("evil");
     std::fs::create_dir(&evil).unwrap();
-    for at in [3, 40, bytes.iter().position(|b| *b == b'\n').unwrap() + 30, bytes.len() - 300, bytes.len() - 1] {
+    for at in [
+        3,
+        40,
+        bytes.iter().position(|b| *b == b'\n').unwrap() + 30,
+        bytes.len() - 300,
+        bytes.len() - 1,
+    ] {
         let mut t = bytes.clone();
         t[at] ^= 0x04;
         let f = evil.join(format!("flip{at}.kluisb"));
@@ -232,11 +286,19 @@ fn tampered_misaddressed_replayed_and_revoked_bundles_change_nothing() {
     }
     // Truncated, and junk appended.
     std::fs::write(evil.join("cut.kluisb"), &bytes[..bytes.len() - 10]).unwrap();
-    b.cmd().arg("import").arg(evil.join("cut.kluisb")).assert().code(4);
+    b.cmd()
+        .arg("import")
+        .arg(evil.join("cut.kluisb"))
+        .assert()
+        .code(4);
     let mut junk = bytes.clone();
     junk.extend_from_slice(b"junk");
     std::fs::write(evil.join("junk.kluisb"), &junk).unwrap();
-    b.cmd().arg("import").arg(evil.join("junk.kluisb")).assert().code(4);
+    b.cmd()
+        .arg("import")
+        .arg(evil.join("junk.kluisb"))
+        .assert()
+        .code(4);
 
     // Out of order: the newer bundle first, then the older one. The newer name stays.
     b.cmd().arg("import").arg(&second).assert().success();
@@ -261,13 +323,21 @@ fn tampered_misaddressed_replayed_and_revoked_bundles_change_nothing() {
         .success();
     let roster = team.dir().join("roster-new.json");
     team.org.roster(&roster);
-    b.cmd().args(["roster", "import"]).arg(&roster).assert().success();
+    b.cmd()
+        .args(["roster", "import"])
+        .arg(&roster)
+        .assert()
+        .success();
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    a.cmd().args(["client", "edit", &id, "--phone", "06-66666666"]).assert().success();
-    let late = PathBuf::from(a.json(&["export", "--out", evil.to_str().unwrap(), "--json"])
-        ["bundles"][0]["file"]
-        .as_str()
-        .unwrap());
+    a.cmd()
+        .args(["client", "edit", &id, "--phone", "06-66666666"])
+        .assert()
+        .success();
+    let late = PathBuf::from(
+        a.json(&["export", "--out", evil.to_str().unwrap(), "--json"])["bundles"][0]["file"]
+            .as_str()
+            .unwrap(),
+    );
     let out = b.cmd().arg("import").arg(&late).assert().code(4);
     assert!(stderr(out.get_output()).contains("revoked"));
     let out = b.cmd().args(["sync"]).arg(&evil).assert().code(4);
@@ -280,7 +350,12 @@ fn tampered_misaddressed_replayed_and_revoked_bundles_change_nothing() {
 fn git(dir: &Path, args: &[&str]) {
     let out = Command::new(require("git"))
         .current_dir(dir)
-        .args(["-c", "user.name=kluis test", "-c", "user.email=test@example.org"])
+        .args([
+            "-c",
+            "user.name=kluis test",
+            "-c",
+            "user.email=test@example.org",
+        ])
         .args(["-c", "init.defaultBranch=main", "-c", "pull.rebase=false"])
         .args(args)
         .output()
@@ -301,7 +376,15 @@ fn workers_sync_through_clones_of_a_bare_git_repository() {
     let mut clones = Vec::new();
     for (id, _) in &team.workers {
         let clone = root.join(format!("clone-{id}"));
-        git(root, &["clone", "-q", bare.to_str().unwrap(), clone.to_str().unwrap()]);
+        git(
+            root,
+            &[
+                "clone",
+                "-q",
+                bare.to_str().unwrap(),
+                clone.to_str().unwrap(),
+            ],
+        );
         std::fs::create_dir_all(clone.join("bundles")).unwrap();
         clones.push(clone);
     }
@@ -334,7 +417,10 @@ fn workers_sync_through_clones_of_a_bare_git_repository() {
     };
     let (a, b, c) = (team.v("w001"), team.v("w002"), team.v("w003"));
     let id = a.add_client("Noor Visser");
-    a.cmd().args(["client", "assign", &id, "w002", "w003"]).assert().success();
+    a.cmd()
+        .args(["client", "assign", &id, "w002", "w003"])
+        .assert()
+        .success();
     round(0);
     round(1);
     round(2);
@@ -342,7 +428,10 @@ fn workers_sync_through_clones_of_a_bare_git_repository() {
     // because every bundle is a new file under its own hash.
     a.add_note(&id, "A was er");
     b.add_note(&id, "B was er");
-    c.cmd().args(["client", "edit", &id, "--domain", "jeugd"]).assert().success();
+    c.cmd()
+        .args(["client", "edit", &id, "--domain", "jeugd"])
+        .assert()
+        .success();
     for who in [0, 1, 2, 0, 1] {
         round(who);
     }
@@ -362,6 +451,13 @@ fn a_vault_outside_an_organisation_cannot_sync() {
     let out = v.cmd().arg("sync").arg(dir.path()).assert().code(2);
     assert!(stderr(out.get_output()).contains("kluis init --enroll"));
     let id = v.add_client("Los Dossier");
-    v.cmd().args(["client", "assign", &id, "w001"]).assert().code(2);
-    v.cmd().arg("sync").arg(dir.path().join("missing")).assert().code(2);
+    v.cmd()
+        .args(["client", "assign", &id, "w001"])
+        .assert()
+        .code(2);
+    v.cmd()
+        .arg("sync")
+        .arg(dir.path().join("missing"))
+        .assert()
+        .code(2);
 }

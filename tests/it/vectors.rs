@@ -170,7 +170,10 @@ fn bundle_vectors_merge_in_any_order_and_every_fail_vector_is_refused() {
             .collect();
         assert_eq!(names, expect.lines().collect::<Vec<_>>());
         let id = list[0]["id"].as_str().unwrap().to_owned();
-        states.push((v.json(&["client", "show", &id, "--json"]), v.json(&["note", "list", &id, "--json"])));
+        states.push((
+            v.json(&["client", "show", &id, "--json"]),
+            v.json(&["note", "list", &id, "--json"]),
+        ));
     }
     assert_eq!(states[0], states[1]);
 
@@ -184,7 +187,11 @@ fn bundle_vectors_merge_in_any_order_and_every_fail_vector_is_refused() {
         let out = v.cmd().arg("import").arg(&file).output().unwrap();
         assert_eq!(out.status.code(), Some(code), "{name}: {}", stderr(&out));
         assert!(stderr(&out).contains("refused"), "{name}: {}", stderr(&out));
-        assert_eq!(std::fs::read(&v.path).unwrap(), before, "{name} changed the vault");
+        assert_eq!(
+            std::fs::read(&v.path).unwrap(),
+            before,
+            "{name} changed the vault"
+        );
     }
     assert_eq!(v.json(&["client", "list", "--json"]), serde_json::json!([]));
 }

@@ -250,7 +250,10 @@ impl Caseload {
         };
         let mut heading = format!("{title} · {sort}");
         if self.conflicts > 0 {
-            heading.push_str(&format!(" · {}", t!("tui.conflicts_waiting", n = self.conflicts)));
+            heading.push_str(&format!(
+                " · {}",
+                t!("tui.conflicts_waiting", n = self.conflicts)
+            ));
         }
         let block = Block::default().borders(Borders::ALL).title(heading);
         if self.showing_hits() {

@@ -94,9 +94,11 @@ impl Conflicts {
         frame.render_widget(
             Paragraph::new(Line::from(t!("tui.conflicts_intro").into_owned()))
                 .wrap(Wrap { trim: true })
-                .block(Block::default().borders(Borders::ALL).title(
-                    t!("tui.conflicts_title", n = self.list.len()).into_owned(),
-                )),
+                .block(
+                    Block::default()
+                        .borders(Borders::ALL)
+                        .title(t!("tui.conflicts_title", n = self.list.len()).into_owned()),
+                ),
             intro,
         );
         let value = |v: &Option<String>, author: &str| {
