@@ -31,6 +31,16 @@ pub struct Op {
     pub author: String,
 }
 
+// A value may be a BSN, an address or a name: wiped when the op goes.
+impl Drop for Op {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        if let Some(v) = self.value.as_mut() {
+            v.zeroize();
+        }
+    }
+}
+
 /// Client columns that travel as fields, in table order.
 pub const CLIENT_FIELDS: &[&str] = &[
     "name",
@@ -178,31 +188,71 @@ pub struct State {
     pub notes: BTreeMap<String, Vec<String>>,
 }
 
+/// One dossier's register fields (client columns and assignments), counting only the ops
+/// whose author was assigned to the dossier at that version.
+#[derive(Debug, Default)]
+pub struct Folded<'a> {
+    /// Field → the op that decides it.
+    pub winners: BTreeMap<&'a str, &'a Op>,
+    /// Every worker an assignment op named, and whether they are assigned now.
+    pub assigned: BTreeMap<&'a str, bool>,
+    /// Ids of the ops that count.
+    pub counted: HashSet<&'a str>,
+}
+
+/// Applies one dossier's register ops in version order. The author of the `created_at` op
+/// (the dossier's creation; there is one) is assigned from the start; after that an op counts
+/// only if its author is assigned at that moment, so a worker who was unassigned cannot write
+/// the dossier or assign themselves back, whatever version they put on it. The result depends
+/// only on the set of ops, never on their arrival order.
+pub fn fold<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Folded<'a> {
+    let mut regs: Vec<&Op> = ops.into_iter().filter(|o| is_register(&o.field)).collect();
+    regs.sort_by(|a, b| (a.hlc.as_str(), a.id.as_str()).cmp(&(b.hlc.as_str(), b.id.as_str())));
+    let mut out = Folded::default();
+    let Some(creator) = regs
+        .iter()
+        .find(|o| o.field == "created_at")
+        .map(|o| o.author.as_str())
+    else {
+        return out;
+    };
+    out.assigned.insert(creator, true);
+    for op in regs {
+        if out.assigned.get(op.author.as_str()) != Some(&true) {
+            continue;
+        }
+        out.counted.insert(op.id.as_str());
+        out.winners.insert(op.field.as_str(), op);
+        if let Some(Field::Assign(w)) = field(&op.field) {
+            out.assigned.insert(w, op.value.as_deref() == Some("1"));
+        }
+    }
+    out
+}
+
 /// The state a set of ops stands for. The reference the store's incremental merge is tested
 /// against.
 pub fn state(ops: &[Op]) -> State {
-    let mut groups: BTreeMap<(&str, &str), Vec<&Op>> = BTreeMap::new();
+    let mut by_client: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
     let mut out = State::default();
     for op in ops {
-        match field(&op.field) {
-            Some(Field::Note(id)) => out
-                .notes
+        by_client.entry(op.client.as_str()).or_default().push(op);
+        if let Some(Field::Note(id)) = field(&op.field) {
+            out.notes
                 .entry(op.client.clone())
                 .or_default()
-                .push(id.to_owned()),
-            Some(Field::Column(_) | Field::Assign(_)) => groups
-                .entry((op.client.as_str(), op.field.as_str()))
-                .or_default()
-                .push(op),
-            _ => {}
+                .push(id.to_owned());
         }
     }
-    for ((client, name), group) in groups {
-        let win = winner(group).expect("non-empty group");
-        out.fields
-            .entry(client.to_owned())
-            .or_default()
-            .insert(name.to_owned(), win.value.clone());
+    for (client, ops) in by_client {
+        let folded = fold(ops);
+        if folded.winners.is_empty() {
+            continue;
+        }
+        let fields = out.fields.entry(client.to_owned()).or_default();
+        for (name, win) in folded.winners {
+            fields.insert(name.to_owned(), win.value.clone());
+        }
     }
     for notes in out.notes.values_mut() {
         notes.sort();
@@ -268,6 +318,53 @@ mod tests {
         assert!(conflicts(&[base, mine, after], &HashSet::new()).is_empty());
     }
 
+    fn by(author: &str, id: &str, field: &str, value: &str, ms: u64) -> Op {
+        Op {
+            id: id.into(),
+            client: "c".into(),
+            field: field.into(),
+            value: Some(value.into()),
+            prev: None,
+            hlc: format_hlc(ms, 0, author),
+            author: author.into(),
+        }
+    }
+
+    #[test]
+    fn only_assigned_workers_write_and_an_unassigned_one_cannot_come_back() {
+        let ops = [
+            by("a", "1", "created_at", "2026-01-01T00:00:00Z", 1),
+            by("a", "2", "name", "Jan", 2),
+            by("a", "3", "assign/b", "1", 3),
+            by("b", "4", "phone", "06-1", 4),
+            by("a", "5", "assign/b", "0", 5),
+            // b, unassigned, tries to write and to assign themselves back with a later version;
+            // c, never assigned, tries to write.
+            by("b", "6", "assign/b", "1", 9),
+            by("b", "7", "name", "Gestolen", 9),
+            by("c", "8", "phone", "06-2", 9),
+        ];
+        let mut reversed: Vec<&Op> = ops.iter().rev().collect();
+        for order in [
+            ops.iter().collect::<Vec<_>>(),
+            std::mem::take(&mut reversed),
+        ] {
+            let f = fold(order);
+            assert_eq!(f.winners["name"].value.as_deref(), Some("Jan"));
+            assert_eq!(
+                f.winners["phone"].value.as_deref(),
+                Some("06-1"),
+                "b's edit while assigned counts"
+            );
+            assert_eq!(f.assigned.get("b"), Some(&false));
+            assert!(
+                !f.counted.contains("6") && !f.counted.contains("7") && !f.counted.contains("8")
+            );
+        }
+        // Without a creation nothing counts yet (it may still arrive).
+        assert!(fold(&ops[1..]).winners.is_empty());
+    }
+
     fn arb_ops() -> impl Strategy<Value = Vec<Op>> {
         let one = (0..3u8, 0..4u8, 0..5u8, 0..40u64, 0..3u8, any::<bool>());
         proptest::collection::vec(one, 0..30).prop_map(|raw| {
@@ -281,11 +378,39 @@ mod tests {
                     } else {
                         ["name", "phone", "assign/w1", "status"][f as usize].to_owned()
                     },
-                    value: (!note).then(|| format!("v{value}")),
+                    // "v1" stands for "1": an assignment op that assigns.
+                    value: (!note).then(|| {
+                        if f == 2 && value == 1 {
+                            "1".to_owned()
+                        } else {
+                            format!("v{value}")
+                        }
+                    }),
                     prev: None,
-                    hlc: format_hlc(ms, 0, &format!("w{node}")),
+                    hlc: format_hlc(ms + 1, 0, &format!("w{node}")),
                     author: format!("w{node}"),
                 })
+                // Each dossier created by w0, who assigns w1 and w2 at once.
+                .chain((0..3).flat_map(|c| {
+                    [
+                        ("created_at", "w0"),
+                        ("assign/w1", "w1"),
+                        ("assign/w2", "w2"),
+                    ]
+                    .map(|(field, w)| Op {
+                        id: format!("c{c}-{w}"),
+                        client: format!("c{c}"),
+                        field: field.into(),
+                        value: Some(if field == "created_at" {
+                            "t".into()
+                        } else {
+                            "1".into()
+                        }),
+                        prev: None,
+                        hlc: format_hlc(0, 0, "w0"),
+                        author: "w0".into(),
+                    })
+                }))
                 .collect()
         })
     }

@@ -386,13 +386,15 @@ impl Session {
         serde_json::to_writer(&mut *record, &changes).map_err(|e| Error::Encrypt(e.to_string()))?;
         drop(changes);
         match self.journal.as_mut() {
-            Some(j) => {
+            // A change too large for one journal record (a big import) goes straight into a
+            // new vault generation instead.
+            Some(j) if record.len() + 4096 < crate::journal::MAX_RECORD as usize => {
                 j.append(&self.journal_key, &record, &self.path)?;
                 if j.len() > COMPACT_THRESHOLD {
                     self.compact()?;
                 }
             }
-            None => self.compact()?,
+            _ => self.compact()?,
         }
         Ok(value)
     }

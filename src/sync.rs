@@ -27,7 +27,7 @@ use crate::merge::{self, Field, Op};
 use crate::model::{self, Bsn, Domain, NoteKind, Status};
 use crate::org::{self, Roster};
 use crate::session::Session;
-use crate::store::{MergeStats, NoteRow, Store};
+use crate::store::{BundleMark, MergeStats, NoteRow, Store};
 
 /// First line of every bundle file.
 pub const MAGIC: &str = "kluis-bundle/v1";
@@ -236,27 +236,39 @@ pub fn check_worker(store: &Store, path: &Path, worker: &str) -> Result<()> {
 }
 
 /// Reads and splits a bundle file, checking its size, layout and payload hash. Nothing here
-/// trusts the content yet.
+/// trusts the content yet. Only regular files are read (a FIFO would block).
 pub fn read_bundle(path: &Path) -> Result<Parsed> {
+    parse_bundle(read_capped(path)?, path)
+}
+
+fn read_capped(path: &Path) -> Result<Vec<u8>> {
     let read_err = |e| Error::io(t!("io.read", path = path.display()), e);
-    let file = fs::File::open(path).map_err(read_err)?;
-    let len = file.metadata().map_err(read_err)?.len();
-    if len > MAX_BUNDLE_BYTES {
-        return Err(refused(
+    let too_large = || {
+        refused(
             path,
             t!("sync.too_large", max = MAX_BUNDLE_BYTES / 1024 / 1024),
-        ));
+        )
+    };
+    let meta = fs::metadata(path).map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(refused(path, t!("sync.not_a_file")));
     }
-    let mut bytes = Vec::with_capacity(len as usize);
+    if meta.len() > MAX_BUNDLE_BYTES {
+        return Err(too_large());
+    }
+    let file = fs::File::open(path).map_err(read_err)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(MAX_BUNDLE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(read_err)?;
     if bytes.len() as u64 > MAX_BUNDLE_BYTES {
-        return Err(refused(
-            path,
-            t!("sync.too_large", max = MAX_BUNDLE_BYTES / 1024 / 1024),
-        ));
+        return Err(too_large());
     }
+    Ok(bytes)
+}
+
+/// Splits bundle bytes (see [`read_bundle`]); `path` names the file in messages.
+pub fn parse_bundle(bytes: Vec<u8>, path: &Path) -> Result<Parsed> {
     let hash = hex(&Sha256::digest(&bytes));
     let malformed = || refused(path, t!("sync.malformed"));
     let mut rest = &bytes[..];
@@ -325,6 +337,24 @@ fn verify_header(p: &Parsed, me: &Me, path: &Path) -> Result<()> {
         .map_err(|_| refused(path, t!("org.bad_signature")))
 }
 
+/// A record id as kluis writes them: a lower-case UUID, or 32 hex digits (ops made when a
+/// vault was migrated to schema v4).
+fn is_id(s: &str) -> bool {
+    (s.len() == 36 || s.len() == 32)
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b'-')
+}
+
+/// A worker id as IT may issue them (see `org issue`): short text without control characters.
+fn is_worker(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 200 && !s.chars().any(char::is_control)
+}
+
+/// An HLC version written by `author`.
+fn is_version(v: &str, author: &str) -> bool {
+    merge::parse_hlc(v).is_some() && v.len() == 19 + author.len() && v.ends_with(author)
+}
+
 /// Checks every operation and note of a decrypted payload before anything is merged.
 fn check_payload(payload: &Payload, header: &Header, roster: &Roster, path: &Path) -> Result<()> {
     let bad = |what: &str| refused(path, t!("sync.bad_record", what = what));
@@ -335,30 +365,33 @@ fn check_payload(payload: &Payload, header: &Header, roster: &Roster, path: &Pat
         return Err(refused(path, t!("sync.too_many", max = MAX_OPS)));
     }
     let now = Utc::now().timestamp_millis().max(0) as u64;
-    let short = |s: &str| !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_control);
+    let mut op_ids = HashSet::new();
     let mut note_ops = HashSet::new();
-    let mut authors_checked: BTreeMap<(&str, u64), ()> = BTreeMap::new();
+    let mut authors_checked = HashSet::new();
     for op in &payload.ops {
-        if !short(&op.id) || !short(&op.client) || !short(&op.author) {
+        if !is_id(&op.id) || !is_id(&op.client) || !is_worker(&op.author) {
             return Err(bad(&op.id));
         }
-        let Some((ms, _)) = merge::parse_hlc(&op.hlc) else {
-            return Err(bad(&op.id));
-        };
-        if ms > now + MAX_CLOCK_AHEAD_MS
-            || op
-                .prev
-                .as_deref()
-                .is_some_and(|p| merge::parse_hlc(p).is_none())
+        if !op_ids.insert(op.id.as_str()) {
+            return Err(refused(path, t!("sync.duplicate", id = op.id)));
+        }
+        // The version's node is the author: nobody writes versions in someone else's name.
+        if !is_version(&op.hlc, &op.author)
+            || op.prev.as_deref().is_some_and(|p| {
+                merge::parse_hlc(p).is_none()
+                    || p.len() > 19 + 200
+                    || p.chars().any(char::is_control)
+            })
         {
             return Err(bad(&op.id));
+        }
+        let (ms, _) = merge::parse_hlc(&op.hlc).expect("checked");
+        if ms > now + MAX_CLOCK_AHEAD_MS {
+            return Err(refused(path, t!("sync.clock_ahead", id = op.id)));
         }
         // Forwarded ops keep their author: refuse what a revoked worker wrote after the
         // revocation, whoever forwards it. One check per author and second.
-        if authors_checked
-            .insert((op.author.as_str(), ms / 1000), ())
-            .is_none()
-        {
+        if authors_checked.insert((op.author.as_str(), ms / 1000)) {
             let at = DateTime::from_timestamp_millis(ms as i64).ok_or_else(|| bad(&op.id))?;
             if let Some(reason) = inactive_reason(roster, &op.author, at) {
                 return Err(refused(path, reason));
@@ -371,28 +404,39 @@ fn check_payload(payload: &Payload, header: &Header, roster: &Roster, path: &Pat
         let ok = match merge::field(&op.field) {
             None => false,
             Some(Field::Column(col)) => check_column(col, value),
-            Some(Field::Assign(w)) => short(w) && matches!(value, Some("0" | "1")),
+            Some(Field::Assign(w)) => {
+                roster.members.iter().any(|m| m.id == w) && matches!(value, Some("0" | "1"))
+            }
             Some(Field::Note(n)) => {
                 note_ops.insert((op.client.as_str(), n));
-                short(n) && value.is_none()
+                is_id(n) && value.is_none()
             }
-            Some(Field::Resolve(o)) => short(o) && value == Some("confirmed"),
+            Some(Field::Resolve(o)) => is_id(o) && value == Some("confirmed"),
         };
         if !ok {
             return Err(bad(&op.id));
         }
     }
+    // Every note op brings its note, and every note its op: nothing half.
+    let mut note_ids = HashSet::new();
     for n in &payload.notes {
         let ok = note_ops.contains(&(n.client_id.as_str(), n.id.as_str()))
-            && n.kind.parse::<NoteKind>().is_ok()
+            && is_id(&n.id)
+            && n.kind.parse::<NoteKind>().is_ok_and(|k| k.code() == n.kind)
             && model::parse_datetime("note", &n.occurred_at).is_ok()
             && DateTime::parse_from_rfc3339(&n.created_at).is_ok()
             && model::parse_note_body(&n.body).is_ok_and(|b| b == n.body)
-            && short(&n.author)
-            && n.supersedes.as_deref().is_none_or(short);
+            && model::parse_name("author", &n.author).is_ok_and(|a| a == n.author)
+            && n.supersedes.as_deref().is_none_or(is_id);
         if !ok {
             return Err(bad(&n.id));
         }
+        if !note_ids.insert(n.id.as_str()) {
+            return Err(refused(path, t!("sync.duplicate", id = n.id)));
+        }
+    }
+    if note_ids.len() != note_ops.len() {
+        return Err(refused(path, t!("sync.note_missing")));
     }
     Ok(())
 }
@@ -415,19 +459,31 @@ fn check_column(col: &str, value: Option<&str>) -> bool {
 }
 
 /// Writes a new file in `dir` under its content hash: a temp name first, then a hard link to
-/// the final name (which never replaces a file), then the temp name goes.
+/// the final name (which never replaces a file), then the temp name goes. Where the folder
+/// cannot hard-link (FAT or exFAT sticks, some network shares), the final name is created
+/// exclusively and written; a reader that finds it half-written refuses it (its hash does not
+/// match its name) and reads it again at the next sync.
 fn place(dir: &Path, bytes: &[u8]) -> Result<PathBuf> {
     let name = format!("{}.{EXTENSION}", hex(&Sha256::digest(bytes)));
     let path = dir.join(&name);
     let tmp = dir.join(format!(".{}.part", store_id()));
-    org::write_new(&tmp, bytes)?;
+    if let Err(e) = org::write_new(&tmp, bytes) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
     let linked = fs::hard_link(&tmp, &path);
     let _ = fs::remove_file(&tmp);
     match linked {
         Ok(()) => {}
         // Same name, same bytes: it is already there.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(Error::io(t!("io.write", path = path.display()), e)),
+        Err(_) => match org::write_new(&path, bytes) {
+            Ok(()) | Err(Error::FileExists { .. }) => {}
+            Err(e) => {
+                let _ = fs::remove_file(&path);
+                return Err(e);
+            }
+        },
     }
     crate::vault::sync_dir(&path)?;
     Ok(path)
@@ -453,11 +509,23 @@ pub struct Exported {
 }
 
 /// One dossier's ops for a recipient set, and the sequence number they reach.
-type Outgoing = (String, Vec<Op>, i64);
+struct Outgoing {
+    client: String,
+    ops: Vec<Op>,
+    notes: Vec<NoteRow>,
+    upto: i64,
+    bytes: usize,
+}
 
-/// Writes into `dir` one bundle per recipient set with every change that set has not had
-/// yet; only the dossiers in `only` when given. Dossiers nobody else is assigned to are
-/// counted in the second value.
+/// Most ops in a bundle kluis writes (a tenth of what it accepts).
+const EXPORT_OPS: usize = MAX_OPS / 10;
+/// Roughly the most payload bytes in a bundle kluis writes: well under the 256 MiB it accepts
+/// and the 64 MiB of one journal record.
+const EXPORT_BYTES: usize = 32 * 1024 * 1024;
+
+/// Writes into `dir`, per recipient set, bundles with every change that set has not had yet;
+/// only the dossiers in `only` when given. Large sets are split over several bundles, whole
+/// dossiers each. Dossiers nobody else is assigned to are counted in the second value.
 pub fn export(
     session: &mut Session,
     dir: &Path,
@@ -465,6 +533,16 @@ pub fn export(
 ) -> Result<(Vec<Exported>, usize)> {
     let vault = session.path().to_owned();
     let me = me(session.store(), &vault)?;
+    export_as(session, &me, dir, only)
+}
+
+fn export_as(
+    session: &mut Session,
+    me: &Me,
+    dir: &Path,
+    only: Option<&[String]>,
+) -> Result<(Vec<Exported>, usize)> {
+    let vault = session.path().to_owned();
     let now = Utc::now();
     let store = session.store();
     let mut groups: BTreeMap<Vec<String>, Vec<Outgoing>> = BTreeMap::new();
@@ -484,113 +562,159 @@ pub fn export(
         let to = recipients.join(",");
         let upto = store.sent_upto(&client, &to)?;
         let (ops, max) = store.ops_after(&client, upto, &to)?;
-        if max > upto {
-            groups
-                .entry(recipients)
-                .or_default()
-                .push((client, ops, max));
+        if max <= upto {
+            continue;
         }
+        let mut notes = Vec::new();
+        for op in &ops {
+            if let Some(Field::Note(id)) = merge::field(&op.field)
+                && let Some(row) = store.note_row(id)?
+            {
+                notes.push(row);
+            }
+        }
+        let bytes = ops
+            .iter()
+            .map(|o| 200 + o.value.as_ref().map_or(0, String::len))
+            .chain(notes.iter().map(|n| 300 + n.body.len()))
+            .sum();
+        groups.entry(recipients).or_default().push(Outgoing {
+            client,
+            ops,
+            notes,
+            upto: max,
+            bytes,
+        });
     }
     let mut out = Vec::new();
     for (recipients, dossiers) in groups {
         let to = recipients.join(",");
-        let ops: Vec<Op> = dossiers
-            .iter()
-            .flat_map(|(_, o, _)| o.iter().cloned())
-            .collect();
-        let mut written = None;
-        if !ops.is_empty() {
-            let mut notes = Vec::new();
-            for op in &ops {
-                if let Some(Field::Note(id)) = merge::field(&op.field)
-                    && let Some(row) = session.store().note_row(id)?
-                {
-                    notes.push(row);
-                }
-            }
-            let seq = session
-                .store()
-                .meta("bundle_seq")?
-                .and_then(|s| s.parse::<u64>().ok())
-                .unwrap_or(0)
-                + 1;
-            let id = crate::store::new_id();
-            let payload = Payload {
-                kind: PAYLOAD_KIND.into(),
-                bundle: id.clone(),
-                ops,
-                notes,
-            };
-            let plain = Zeroizing::new(
-                serde_json::to_vec(&payload).map_err(|e| Error::Encrypt(e.to_string()))?,
-            );
-            let n_ops = payload.ops.len();
-            drop(payload);
-            let keys: Vec<age::x25519::Recipient> = recipients
-                .iter()
-                .map(|w| {
-                    let m = me
-                        .roster
-                        .members
-                        .iter()
-                        .find(|m| m.id == *w)
-                        .expect("active");
-                    age::x25519::Recipient::from_str(&m.x25519)
-                        .map_err(|_| refused(&vault, t!("org.bad_key")))
-                })
-                .collect::<Result<_>>()?;
-            let encrypted = encrypt(&keys, &plain)?;
-            let header = Header {
-                kind: MAGIC.into(),
-                id: id.clone(),
-                author: me.id.clone(),
-                seq,
-                created: model::now_utc(),
-                roster_version: me.roster.version,
-                org_public_key: me.pinned.clone(),
-                recipients: recipients.clone(),
-                payload_sha256: hex(&Sha256::digest(&encrypted)),
-                payload_len: encrypted.len() as u64,
-            };
-            let header_line =
-                serde_json::to_vec(&header).map_err(|e| Error::Encrypt(e.to_string()))?;
-            let mut msg = SIGN_CONTEXT.to_vec();
-            msg.extend_from_slice(&header_line);
-            let signature = BASE64_STANDARD.encode(me.signing.sign(&msg).to_bytes());
-            let mut file = Vec::with_capacity(encrypted.len() + header_line.len() + 200);
-            file.extend_from_slice(MAGIC.as_bytes());
-            file.push(b'\n');
-            file.extend_from_slice(&header_line);
-            file.push(b'\n');
-            file.extend_from_slice(signature.as_bytes());
-            file.push(b'\n');
-            file.extend_from_slice(&encrypted);
-            let path = place(dir, &file)?;
-            let hash = hex(&Sha256::digest(&file));
-            out.push(Exported {
-                file: path,
-                bundle_id: id.clone(),
-                recipients: recipients.clone(),
-                clients: dossiers.len(),
-                ops: n_ops,
+        let mut chunk: Vec<Outgoing> = Vec::new();
+        let (mut n_ops, mut n_bytes) = (0, 0);
+        let mut dossiers = dossiers.into_iter().peekable();
+        while let Some(d) = dossiers.next() {
+            n_ops += d.ops.len();
+            n_bytes += d.bytes;
+            chunk.push(d);
+            let full = dossiers.peek().is_none_or(|next| {
+                n_ops + next.ops.len() > EXPORT_OPS || n_bytes + next.bytes > EXPORT_BYTES
             });
-            written = Some((hash, id, seq));
+            if full {
+                if let Some(e) = write_bundle(session, me, dir, &vault, &recipients, &to, &chunk)? {
+                    out.push(e);
+                }
+                chunk.clear();
+                (n_ops, n_bytes) = (0, 0);
+            }
         }
-        // Only after the file is in place: a crash before this sends the same again, which
-        // the recipients' merge ignores.
-        let me_id = me.id.clone();
-        session.change(|s| {
-            for (client, _, max) in &dossiers {
-                s.set_sent(client, &to, *max)?;
-            }
-            if let Some((hash, id, seq)) = &written {
-                s.set_meta("bundle_seq", &seq.to_string())?;
-                s.mark_bundle(hash, id, &me_id, *seq, "own")?;
-            }
-            Ok(())
-        })?;
     }
     Ok((out, only_me))
+}
+
+/// Writes one bundle for `recipients` with `chunk`'s dossiers, then records them as sent.
+fn write_bundle(
+    session: &mut Session,
+    me: &Me,
+    dir: &Path,
+    vault: &Path,
+    recipients: &[String],
+    to: &str,
+    chunk: &[Outgoing],
+) -> Result<Option<Exported>> {
+    let ops: Vec<Op> = chunk.iter().flat_map(|d| d.ops.iter().cloned()).collect();
+    let mut written = None;
+    let mut exported = None;
+    if !ops.is_empty() {
+        let seq = session
+            .store()
+            .meta("bundle_seq")?
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0)
+            + 1;
+        let id = crate::store::new_id();
+        let payload = Payload {
+            kind: PAYLOAD_KIND.into(),
+            bundle: id.clone(),
+            ops,
+            notes: chunk.iter().flat_map(|d| d.notes.iter().cloned()).collect(),
+        };
+        let plain = Zeroizing::new(
+            serde_json::to_vec(&payload).map_err(|e| Error::Encrypt(e.to_string()))?,
+        );
+        let n_ops = payload.ops.len();
+        drop(payload);
+        let keys: Vec<age::x25519::Recipient> = recipients
+            .iter()
+            .map(|w| {
+                let m = me
+                    .roster
+                    .members
+                    .iter()
+                    .find(|m| m.id == *w)
+                    .expect("active");
+                age::x25519::Recipient::from_str(&m.x25519).map_err(|_| Error::NotAuthentic {
+                    path: vault.to_owned(),
+                    reason: t!("org.bad_key").into_owned(),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let encrypted = encrypt(&keys, &plain)?;
+        drop(plain);
+        let header = Header {
+            kind: MAGIC.into(),
+            id: id.clone(),
+            author: me.id.clone(),
+            seq,
+            created: model::now_utc(),
+            roster_version: me.roster.version,
+            org_public_key: me.pinned.clone(),
+            recipients: recipients.to_vec(),
+            payload_sha256: hex(&Sha256::digest(&encrypted)),
+            payload_len: encrypted.len() as u64,
+        };
+        let header_line = serde_json::to_vec(&header).map_err(|e| Error::Encrypt(e.to_string()))?;
+        let mut msg = SIGN_CONTEXT.to_vec();
+        msg.extend_from_slice(&header_line);
+        let signature = BASE64_STANDARD.encode(me.signing.sign(&msg).to_bytes());
+        let mut file = Vec::with_capacity(encrypted.len() + header_line.len() + 200);
+        file.extend_from_slice(MAGIC.as_bytes());
+        file.push(b'\n');
+        file.extend_from_slice(&header_line);
+        file.push(b'\n');
+        file.extend_from_slice(signature.as_bytes());
+        file.push(b'\n');
+        file.extend_from_slice(&encrypted);
+        let path = place(dir, &file)?;
+        let hash = hex(&Sha256::digest(&file));
+        exported = Some(Exported {
+            file: path,
+            bundle_id: id.clone(),
+            recipients: recipients.to_vec(),
+            clients: chunk.len(),
+            ops: n_ops,
+        });
+        written = Some((hash, id, seq));
+    }
+    // Only after the file is in place: a crash before this sends the same again, which the
+    // recipients' merge ignores.
+    session.change(|s| {
+        for d in chunk {
+            s.set_sent(&d.client, to, d.upto)?;
+        }
+        if let Some((hash, id, seq)) = &written {
+            s.set_meta("bundle_seq", &seq.to_string())?;
+            s.mark_bundle(&BundleMark {
+                hash,
+                bundle_id: id,
+                author: &me.id,
+                seq: *seq,
+                status: "own",
+                roster_version: 0,
+            })?;
+        }
+        Ok(())
+    })?;
+    Ok(exported)
 }
 
 fn encrypt(keys: &[age::x25519::Recipient], plain: &[u8]) -> Result<Vec<u8>> {
@@ -625,53 +749,42 @@ pub enum Imported {
         /// Bundle id.
         bundle_id: String,
     },
-    /// Written by this vault (sync skips it).
-    Own,
     /// For other workers (sync skips it; `import` refuses it).
     NotForMe,
 }
 
-/// A bundle file as the index remembers it.
-pub struct Seen {
-    /// SHA-256 of the file, hex.
-    pub hash: String,
-    /// Bundle id.
-    pub id: String,
-    /// Author.
-    pub author: String,
-    /// The author's bundle counter.
-    pub seq: u64,
-}
-
 /// Verifies, decrypts and merges one bundle file. With `strict`, a bundle for others is
 /// refused (exit 4) instead of reported as [`Imported::NotForMe`].
-pub fn import(session: &mut Session, path: &Path, strict: bool) -> Result<(Imported, Seen)> {
+pub fn import(session: &mut Session, path: &Path, strict: bool) -> Result<Imported> {
     let vault = session.path().to_owned();
-    let parsed = read_bundle(path)?;
-    let seen = Seen {
-        hash: parsed.hash.clone(),
-        id: parsed.header.id.clone(),
-        author: parsed.header.author.clone(),
-        seq: parsed.header.seq,
-    };
     let me = me(session.store(), &vault)?;
-    if session.store().bundle_seen(&seen.hash)?.as_deref() == Some("imported")
-        || session.store().bundle_id_seen(&parsed.header.id)?
-    {
-        let bundle_id = seen.id.clone();
-        return Ok((Imported::AlreadyImported { bundle_id }, seen));
-    }
-    if !strict && parsed.header.author == me.id {
-        return Ok((Imported::Own, seen));
+    let parsed = read_bundle(path)?;
+    import_parsed(session, &me, &parsed, path, strict)
+}
+
+fn import_parsed(
+    session: &mut Session,
+    me: &Me,
+    parsed: &Parsed,
+    path: &Path,
+    strict: bool,
+) -> Result<Imported> {
+    let h = &parsed.header;
+    // Known by its bytes: nothing to do. (Not by its claimed id: anyone can write any id
+    // into a header, and merging twice is harmless anyway.)
+    if session.store().bundle_seen(&parsed.hash)?.as_deref() == Some("imported") {
+        return Ok(Imported::AlreadyImported {
+            bundle_id: h.id.clone(),
+        });
     }
     // Others' bundles are none of this vault's business: not even their signature is checked.
-    if !parsed.header.recipients.contains(&me.id) {
+    if !h.recipients.contains(&me.id) {
         if strict {
             return Err(refused(path, t!("sync.not_for_me", id = me.id)));
         }
-        return Ok((Imported::NotForMe, seen));
+        return Ok(Imported::NotForMe);
     }
-    verify_header(&parsed, &me, path)?;
+    verify_header(parsed, me, path)?;
     let decryptor = age::Decryptor::new(&parsed.payload[..])
         .map_err(|_| refused(path, t!("sync.payload_damaged")))?;
     let mut reader = decryptor
@@ -684,20 +797,33 @@ pub fn import(session: &mut Session, path: &Path, strict: bool) -> Result<(Impor
     let payload: Payload =
         serde_json::from_slice(&plain).map_err(|_| refused(path, t!("sync.malformed")))?;
     drop(plain);
-    check_payload(&payload, &parsed.header, &me.roster, path)?;
-    let to = parsed.header.recipients.join(",");
-    let h = &parsed.header;
+    check_payload(&payload, h, &me.roster, path)?;
+    let to = h.recipients.join(",");
     let stats = session.change(|s| {
-        let stats = s.merge_ops(&payload.ops, &payload.notes, &to)?;
-        s.mark_bundle(&seen.hash, &h.id, &h.author, h.seq, "imported")?;
+        let stats = s
+            .merge_ops(&payload.ops, &payload.notes, &to)
+            .map_err(|e| match e {
+                // What the merge refuses (a reused id, a correction of another dossier's
+                // note) and what SQLite refuses in data from outside both mean: not this one.
+                Error::Invalid { field, reason } if field == "bundle" => refused(path, reason),
+                Error::Database(d) => refused(path, d.to_string()),
+                other => other,
+            })?;
+        s.mark_bundle(&BundleMark {
+            hash: &parsed.hash,
+            bundle_id: &h.id,
+            author: &h.author,
+            seq: h.seq,
+            status: "imported",
+            roster_version: 0,
+        })?;
         Ok(stats)
     })?;
-    let merged = Imported::Merged {
+    Ok(Imported::Merged {
         bundle_id: h.id.clone(),
         author: h.author.clone(),
         stats,
-    };
-    Ok((merged, seen))
+    })
 }
 
 /// What [`sync`] did.
@@ -709,11 +835,13 @@ pub struct SyncReport {
     pub only_me: usize,
     /// Bundles merged, with what they changed.
     pub imported: Vec<(PathBuf, Imported)>,
-    /// Bundles refused, with the reason.
+    /// Bundles refused now, with the reason.
     pub refused: Vec<(PathBuf, String)>,
-    /// Bundle files skipped because they were handled before (no reading at all).
+    /// Bundle files handled before (imported, written here, for others): not read at all.
     pub known: usize,
-    /// New bundle files for other workers or written here.
+    /// Bundle files refused before under the same roster: not read again.
+    pub refused_before: usize,
+    /// New bundle files for other workers.
     pub skipped: usize,
 }
 
@@ -728,9 +856,12 @@ pub fn bundle_name(name: &str) -> Option<&str> {
 }
 
 /// Exports into `dir`, then imports every bundle in `dir` addressed to this worker that was
-/// not imported before. Files already handled are recognised by name and not read again.
+/// not imported before. Files already handled are recognised by name and not read again; a
+/// refused one is read again only after a new roster arrived.
 pub fn sync(session: &mut Session, dir: &Path) -> Result<SyncReport> {
-    let (exported, only_me) = export(session, dir, None)?;
+    let vault = session.path().to_owned();
+    let me = me(session.store(), &vault)?;
+    let (exported, only_me) = export_as(session, &me, dir, None)?;
     let mut report = SyncReport {
         exported,
         only_me,
@@ -747,37 +878,60 @@ pub fn sync(session: &mut Session, dir: &Path) -> Result<SyncReport> {
         })
         .collect();
     names.sort();
-    let mut marks = Vec::new();
+    // (hash, bundle id, author, seq, status)
+    let mut marks: Vec<(String, String, String, u64, &str)> = Vec::new();
     for (stem, path) in names {
-        if seen.contains(&stem) {
-            report.known += 1;
-            continue;
+        match seen.get(&stem) {
+            Some((status, _)) if status != "refused" => {
+                report.known += 1;
+                continue;
+            }
+            Some((_, version)) if *version == me.roster.version => {
+                report.refused_before += 1;
+                continue;
+            }
+            _ => {}
         }
-        match import(session, &path, false) {
-            Ok((_, seen)) if seen.hash != stem => report
-                .refused
-                .push((path, t!("sync.name_not_hash").into_owned())),
-            Ok((outcome @ (Imported::Own | Imported::NotForMe), seen)) => {
-                let status = if matches!(outcome, Imported::Own) {
-                    "own"
-                } else {
-                    "not_for_me"
-                };
-                marks.push((seen, status));
+        let outcome = read_capped(&path).and_then(|bytes| {
+            if hex(&Sha256::digest(&bytes)) != stem {
+                return Err(refused(&path, t!("sync.name_not_hash")));
+            }
+            let parsed = parse_bundle(bytes, &path)?;
+            let mark = (
+                parsed.hash.clone(),
+                parsed.header.id.clone(),
+                parsed.header.author.clone(),
+                parsed.header.seq,
+            );
+            import_parsed(session, &me, &parsed, &path, false).map(|o| (o, mark))
+        });
+        match outcome {
+            Ok((Imported::NotForMe, (hash, id, author, seq))) => {
+                marks.push((hash, id, author, seq, "not_for_me"));
                 report.skipped += 1;
             }
             Ok((outcome, _)) => report.imported.push((path, outcome)),
-            Err(Error::BundleRefused { reason, .. }) => report.refused.push((path, reason)),
-            Err(e @ (Error::NotAuthentic { .. } | Error::Damaged { .. })) => {
-                report.refused.push((path, e.to_string()))
+            Err(Error::BundleRefused { reason, .. }) => {
+                // Remembered under its name (the file never changes), with the roster version:
+                // a newer roster may know its author.
+                marks.push((stem, String::new(), String::new(), 0, "refused"));
+                report.refused.push((path, reason));
             }
             Err(e) => return Err(e),
         }
     }
     if !marks.is_empty() {
+        let version = me.roster.version;
         session.change(|s| {
-            for (seen, status) in &marks {
-                s.mark_bundle(&seen.hash, &seen.id, &seen.author, seen.seq, status)?;
+            for (hash, bundle_id, author, seq, status) in &marks {
+                s.mark_bundle(&BundleMark {
+                    hash,
+                    bundle_id,
+                    author,
+                    seq: *seq,
+                    status,
+                    roster_version: if *status == "refused" { version } else { 0 },
+                })?;
             }
             Ok(())
         })?;

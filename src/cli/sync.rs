@@ -133,7 +133,6 @@ fn outcome_text(outcome: &Imported) -> String {
             format!("{} {}", t!("sync.from", author = author), describe(stats))
         }
         Imported::AlreadyImported { .. } => t!("sync.already_imported").into_owned(),
-        Imported::Own => t!("sync.own").into_owned(),
         Imported::NotForMe => t!("sync.skipped_not_for_me").into_owned(),
     }
 }
@@ -159,7 +158,7 @@ pub(super) fn import(
     let mut first_error = None;
     for file in files {
         match sync::import(&mut session, file, true) {
-            Ok((outcome, _)) => {
+            Ok(outcome) => {
                 if !as_json {
                     println!("{}: {}", file.display(), outcome_text(&outcome));
                 }
@@ -213,7 +212,8 @@ pub(super) fn sync(
             .collect();
         print_json(&json!({
             "exported": report.exported, "only_me": report.only_me, "imported": imported,
-            "refused": refused, "known": report.known, "skipped": report.skipped,
+            "refused": refused, "known": report.known, "refused_before": report.refused_before,
+            "skipped": report.skipped,
         }))?;
     } else {
         for b in &report.exported {
@@ -228,13 +228,16 @@ pub(super) fn sync(
                 t!("sync.refused", path = f.display(), reason = reason)
             );
         }
+        if report.refused_before > 0 {
+            eprintln!("{}", t!("sync.refused_before", n = report.refused_before));
+        }
         eprintln!(
             "{}",
             t!(
                 "sync.summary",
                 exported = report.exported.len(),
                 imported = report.imported.len(),
-                known = report.known,
+                known = report.known + report.refused_before,
                 skipped = report.skipped,
                 refused = report.refused.len()
             )
@@ -283,7 +286,7 @@ pub(super) fn conflicts(
                 "{}  {} ({})  {}",
                 c.loser.id,
                 c.client_name,
-                &c.client_id[..8.min(c.client_id.len())],
+                c.client_id.chars().take(8).collect::<String>(),
                 c.field
             );
             let none = || "-".to_owned();

@@ -30,7 +30,7 @@ const MIGRATIONS: &[&str] = &[
 pub mod changes;
 mod ops;
 
-pub use ops::{MergeStats, NoteRow, OpenConflict};
+pub use ops::{BundleMark, MergeStats, NoteRow, OpenConflict};
 
 use changes::{Cell, RowChange};
 
@@ -622,6 +622,7 @@ impl Store {
     /// Applies a patch; returns false when nothing changed.
     pub fn edit_client(&self, id: &str, p: &ClientPatch) -> Result<bool> {
         let mut c = self.client(id)?;
+        self.require_assigned(id)?;
         let before = self.client_fields(id)?;
         if let Some(name) = &p.name {
             c.name = name.clone();
@@ -669,6 +670,7 @@ impl Store {
     /// Closes a dossier on `on`; returns false when it was already closed.
     pub fn close_client(&self, id: &str, on: NaiveDate) -> Result<bool> {
         let c = self.client(id)?;
+        self.require_assigned(id)?;
         if on < c.opened_on {
             return Err(Error::invalid(
                 "--on",
@@ -693,6 +695,7 @@ impl Store {
     /// correct each note only once.
     pub fn add_note(&self, n: &NewNote) -> Result<String> {
         self.client(&n.client_id)?;
+        self.require_assigned(&n.client_id)?;
         if let Some(old) = &n.supersedes {
             let (client_id, taken): (String, bool) = self.conn.query_row(
                 "SELECT client_id, EXISTS (SELECT 1 FROM note WHERE supersedes = ?1) FROM note WHERE id = ?1",

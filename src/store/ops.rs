@@ -35,6 +35,31 @@ pub struct NoteRow {
     pub supersedes: Option<String>,
 }
 
+// A note body is the most sensitive text kluis holds: wiped when the row goes.
+impl Drop for NoteRow {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.body.zeroize();
+    }
+}
+
+/// A bundle file as the index remembers it.
+#[derive(Clone, Debug)]
+pub struct BundleMark<'a> {
+    /// SHA-256 of the file, hex.
+    pub hash: &'a str,
+    /// Bundle id.
+    pub bundle_id: &'a str,
+    /// Author.
+    pub author: &'a str,
+    /// The author's bundle counter.
+    pub seq: u64,
+    /// `imported`, `own`, `not_for_me` or `refused`.
+    pub status: &'a str,
+    /// For `refused`: the roster version it was refused under.
+    pub roster_version: u64,
+}
+
 /// What a merge changed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct MergeStats {
@@ -243,9 +268,27 @@ impl Store {
         Ok(rows)
     }
 
+    /// In a team vault, refuses a change to a dossier this worker is not assigned to: it would
+    /// not count anywhere (see `merge::fold`).
+    pub(super) fn require_assigned(&self, client: &str) -> Result<()> {
+        let Some(me) = self.meta("worker_id")? else {
+            return Ok(());
+        };
+        let known: bool = self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM assignment WHERE client_id = ?1)")?
+            .query_row([client], |r| r.get(0))?;
+        if !known || self.assignees(client)?.contains(&me) {
+            Ok(())
+        } else {
+            Err(Error::invalid("ID", t!("sync.not_your_dossier")))
+        }
+    }
+
     /// Assigns (or unassigns) a worker; false when that was already so.
     pub fn assign(&self, client: &str, worker: &str, on: bool) -> Result<bool> {
         self.client(client)?;
+        self.require_assigned(client)?;
         if self.assignees(client)?.iter().any(|w| w == worker) == on {
             return Ok(false);
         }
@@ -377,91 +420,104 @@ impl Store {
             .optional()?)
     }
 
-    /// Whether a bundle with this id was imported (under any file name).
-    pub fn bundle_id_seen(&self, bundle_id: &str) -> Result<bool> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT 1 FROM bundle_seen WHERE bundle_id = ?1 AND status = 'imported'",
-            )?
-            .query_row([bundle_id], |_| Ok(()))
-            .optional()?
-            .is_some())
-    }
-
     /// Remembers a bundle file: `imported`, `own` or `not_for_me`.
-    pub fn mark_bundle(
-        &self,
-        hash: &str,
-        bundle_id: &str,
-        author: &str,
-        seq: u64,
-        status: &str,
-    ) -> Result<()> {
+    pub fn mark_bundle(&self, b: &BundleMark<'_>) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO bundle_seen (hash, bundle_id, author, seq, status, seen_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (hash) DO NOTHING",
+                "INSERT INTO bundle_seen (hash, bundle_id, author, seq, status, roster_version, seen_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (hash) DO UPDATE SET status = excluded.status,
+                     roster_version = excluded.roster_version, seen_at = excluded.seen_at",
             )?
             .execute(params![
-                hash,
-                bundle_id,
-                author,
-                seq as i64,
-                status,
+                b.hash,
+                b.bundle_id,
+                b.author,
+                b.seq as i64,
+                b.status,
+                b.roster_version as i64,
                 crate::model::now_utc()
             ])?;
-        self.record("bundle_seen", hash)
+        self.record("bundle_seen", b.hash)
     }
 
-    /// Bundle files this vault has handled.
-    pub fn bundles_seen(&self) -> Result<HashSet<String>> {
-        let mut stmt = self.conn.prepare("SELECT hash FROM bundle_seen")?;
+    /// Bundle files this vault has handled: hash → (status, roster version when refused).
+    pub fn bundles_seen(&self) -> Result<HashMap<String, (String, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT hash, status, roster_version FROM bundle_seen")?;
         let rows = stmt
-            .query_map([], |r| r.get(0))?
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
 
-    /// The next sequence number for a bundle this vault writes.
-    pub fn next_bundle_seq(&self) -> Result<u64> {
-        let next = self
-            .meta("bundle_seq")?
-            .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or(0)
-            + 1;
-        self.set_meta("bundle_seq", &next.to_string())?;
-        Ok(next)
-    }
-
     /// Merges ops and the notes they name (from a verified bundle) into this vault. Run inside
-    /// a transaction: a failure leaves nothing half-merged.
+    /// a transaction: a failure leaves nothing half-merged. Who may write what is decided when
+    /// the dossier is materialized (`merge::fold`), the same way in every vault.
+    ///
+    /// Refused with [`Error::Invalid`] field `bundle` (a forgery, since ids are never reused
+    /// and a dossier is created once): an op or note whose id is already here with other
+    /// contents, a second creation of a dossier, a correction of another dossier's note.
     pub fn merge_ops(&self, ops: &[Op], notes: &[NoteRow], via: &str) -> Result<MergeStats> {
         let mut stats = MergeStats::default();
         let notes: HashMap<&str, &NoteRow> = notes.iter().map(|n| (n.id.as_str(), n)).collect();
-        let mut incoming: Vec<NoteRow> = Vec::new();
+        let mut incoming: Vec<&NoteRow> = Vec::new();
         let mut affected = BTreeSet::new();
+        let mut seen_ids = HashSet::new();
         let mut insert = self.conn.prepare_cached(
             "INSERT INTO op (id, seq, client_id, field, value, prev, hlc, author, via)
              VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM op), ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (id) DO NOTHING",
         )?;
+        let existing_sql = format!("SELECT {OP_COLUMNS} FROM op WHERE id = ?1");
         for op in ops {
+            if !seen_ids.insert(op.id.as_str()) {
+                continue;
+            }
+            // A dossier is created once: a second creation would make its author the creator
+            // (see `merge::fold`).
+            if op.field == "created_at" {
+                let other: Option<String> = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT id FROM op WHERE client_id = ?1 AND field = 'created_at' AND id <> ?2",
+                    )?
+                    .query_row([&op.client, &op.id], |r| r.get(0))
+                    .optional()?;
+                if other.is_some() {
+                    return Err(Error::invalid(
+                        "bundle",
+                        t!("sync.second_creation", id = op.client),
+                    ));
+                }
+            }
             let n = insert.execute(params![
                 op.id, op.client, op.field, op.value, op.prev, op.hlc, op.author, via
             ])?;
             if n == 0 {
+                let here = self
+                    .conn
+                    .prepare_cached(&existing_sql)?
+                    .query_row([&op.id], op_from_row)?;
+                if here != *op {
+                    return Err(Error::invalid("bundle", t!("sync.id_reused", id = op.id)));
+                }
                 stats.ops_known += 1;
-                continue;
+            } else {
+                stats.ops_new += 1;
+                self.record("op", &op.id)?;
+                self.observe(&op.hlc)?;
+                affected.insert(op.client.clone());
             }
-            stats.ops_new += 1;
-            self.record("op", &op.id)?;
-            self.observe(&op.hlc)?;
-            affected.insert(op.client.clone());
+            // A note travels with its op every time, so a note that did not make it before
+            // (or waits for its dossier) is still placed.
             if let Some(Field::Note(note_id)) = merge::field(&op.field)
                 && let Some(row) = notes.get(note_id)
+                && row.client_id == op.client
             {
-                incoming.push((*row).clone());
+                incoming.push(row);
+                affected.insert(op.client.clone());
             }
         }
         for client in &affected {
@@ -480,19 +536,19 @@ impl Store {
         Ok(stats)
     }
 
-    /// Puts notes in place once their dossier (and the note a correction corrects) is
-    /// there: the notes that just arrived and those waiting for these dossiers. What still
-    /// cannot be placed waits in `note_pending`. Returns how many were placed.
-    fn place_notes(&self, clients: &BTreeSet<String>, incoming: Vec<NoteRow>) -> Result<u64> {
-        let mut candidates: Vec<(NoteRow, bool)> = Vec::new();
-        let mut waiting_ids = HashSet::new();
+    /// Puts notes in place once their dossier (and the note a correction corrects, in the same
+    /// dossier) is there: the notes that just arrived and those waiting for these dossiers.
+    /// What still cannot be placed waits in `note_pending`. Returns how many were placed.
+    fn place_notes(&self, clients: &BTreeSet<String>, incoming: Vec<&NoteRow>) -> Result<u64> {
+        // id → (row, came from note_pending)
+        let mut candidates: BTreeMap<String, (NoteRow, bool)> = BTreeMap::new();
         let mut client_exists = HashMap::new();
         for client in clients {
             let exists: bool = self
                 .conn
                 .prepare_cached("SELECT EXISTS (SELECT 1 FROM client WHERE id = ?1)")?
                 .query_row([client], |r| r.get(0))?;
-            client_exists.insert(client.clone(), exists);
+            client_exists.insert(client.as_str(), exists);
             if !exists {
                 continue;
             }
@@ -504,63 +560,95 @@ impl Store {
             for json in rows {
                 let row: NoteRow = serde_json::from_str(&json)
                     .map_err(|e| Error::invalid("note_pending", e.to_string()))?;
-                waiting_ids.insert(row.id.clone());
-                candidates.push((row, true));
+                candidates.insert(row.id.clone(), (row, true));
             }
         }
+        let mut new_waiting = Vec::new();
         for row in incoming {
-            let known: bool = self
-                .conn
-                .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM note WHERE id = ?1)
-                         OR EXISTS (SELECT 1 FROM note_pending WHERE id = ?1)",
-                )?
-                .query_row([&row.id], |r| r.get(0))?;
-            if !known && !waiting_ids.contains(&row.id) {
-                candidates.push((row, false));
+            if candidates.contains_key(&row.id) {
+                continue;
+            }
+            if let Some(here) = self.note_row(&row.id)? {
+                if here != *row {
+                    return Err(Error::invalid("bundle", t!("sync.id_reused", id = row.id)));
+                }
+                continue;
+            }
+            if client_exists
+                .get(row.client_id.as_str())
+                .copied()
+                .unwrap_or(false)
+            {
+                candidates.insert(row.id.clone(), (row.clone(), false));
+            } else {
+                new_waiting.push(row.clone());
             }
         }
-        let mut placed = 0u64;
-        loop {
-            let mut ready = Vec::new();
-            let mut later = Vec::new();
-            let mut in_this_round = HashSet::new();
-            for (row, was_waiting) in candidates {
-                let client_ok = client_exists.get(&row.client_id).copied().unwrap_or(false);
-                let base_ok = match &row.supersedes {
-                    None => true,
-                    Some(old) => self
+        // Corrections in dependency order, in one pass: a note is ready when what it corrects
+        // is in this dossier already or placed before it here.
+        let mut children: HashMap<String, Vec<String>> = HashMap::new();
+        let mut queue = std::collections::VecDeque::new();
+        for (id, (row, _)) in &candidates {
+            match &row.supersedes {
+                None => queue.push_back(id.clone()),
+                Some(old) if candidates.contains_key(old) => {
+                    children.entry(old.clone()).or_default().push(id.clone())
+                }
+                Some(old) => {
+                    let base: Option<String> = self
                         .conn
-                        .prepare_cached("SELECT EXISTS (SELECT 1 FROM note WHERE id = ?1)")?
-                        .query_row([old], |r| r.get(0))?,
-                };
-                if client_ok && base_ok && in_this_round.insert(row.id.clone()) {
-                    ready.push((row, was_waiting));
-                } else {
-                    later.push((row, was_waiting));
+                        .prepare_cached("SELECT client_id FROM note WHERE id = ?1")?
+                        .query_row([old], |r| r.get(0))
+                        .optional()?;
+                    match base {
+                        Some(c) if c == row.client_id => queue.push_back(id.clone()),
+                        Some(_) => {
+                            return Err(Error::invalid(
+                                "bundle",
+                                t!("sync.correction_elsewhere", id = id),
+                            ));
+                        }
+                        None => {}
+                    }
                 }
             }
-            if ready.is_empty() {
-                candidates = later;
-                break;
-            }
-            self.insert_notes(&ready)?;
-            placed += ready.len() as u64;
-            candidates = later;
         }
-        for (row, was_waiting) in candidates {
-            if !was_waiting {
-                let json =
-                    serde_json::to_string(&row).map_err(|e| Error::Encrypt(e.to_string()))?;
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO note_pending (id, client_id, row, done) VALUES (?1, ?2, ?3, 0)",
-                    )?
-                    .execute(params![row.id, row.client_id, json])?;
-                self.record("note_pending", &row.id)?;
+        let mut ready = Vec::new();
+        while let Some(id) = queue.pop_front() {
+            let Some(entry) = candidates.remove(&id) else {
+                continue;
+            };
+            if let Some(kids) = children.remove(&id) {
+                for kid in kids {
+                    if candidates
+                        .get(&kid)
+                        .is_some_and(|(k, _)| k.client_id == entry.0.client_id)
+                    {
+                        queue.push_back(kid);
+                    }
+                }
             }
+            ready.push(entry);
         }
-        Ok(placed)
+        self.insert_notes(&ready)?;
+        // Still waiting: corrections of notes that have not arrived, and notes of dossiers
+        // that have not.
+        let waiting = candidates
+            .into_values()
+            .filter(|(_, was_waiting)| !was_waiting)
+            .map(|(row, _)| row)
+            .chain(new_waiting);
+        for row in waiting {
+            let json = serde_json::to_string(&row).map_err(|e| Error::Encrypt(e.to_string()))?;
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO note_pending (id, client_id, row, done) VALUES (?1, ?2, ?3, 0)
+                     ON CONFLICT (id) DO NOTHING",
+                )?
+                .execute(params![row.id, row.client_id, json])?;
+            self.record("note_pending", &row.id)?;
+        }
+        Ok(ready.len() as u64)
     }
 
     /// Inserts notes many rows per statement: FTS5 flushes its index at every statement, so
@@ -627,23 +715,16 @@ impl Store {
             .prepare_cached(&sql)?
             .query_map([client], op_from_row)?
             .collect::<rusqlite::Result<_>>()?;
-        let mut groups: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
-        for op in &ops {
-            groups.entry(op.field.as_str()).or_default().push(op);
+        let folded = merge::fold(&ops);
+        for (worker, on) in &folded.assigned {
+            self.set_assignment(client, worker, *on)?;
         }
         let mut values: BTreeMap<&str, Option<String>> = BTreeMap::new();
         let mut newest = "";
-        for (field, group) in groups {
-            let win = merge::winner(group).expect("non-empty group");
+        for (field, win) in &folded.winners {
             newest = newest.max(win.hlc.as_str());
-            match merge::field(field) {
-                Some(Field::Assign(worker)) => {
-                    self.set_assignment(client, worker, win.value.as_deref() == Some("1"))?
-                }
-                Some(Field::Column(col)) => {
-                    values.insert(col, win.value.clone());
-                }
-                _ => {}
+            if let Some(Field::Column(col)) = merge::field(field) {
+                values.insert(col, win.value.clone());
             }
         }
         if REQUIRED_FIELDS
@@ -730,13 +811,35 @@ impl Store {
             )?
             .query_map([client], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        let sql = format!("SELECT {OP_COLUMNS} FROM op WHERE client_id = ?1 AND field = ?2");
+        let sql = format!(
+            "SELECT {OP_COLUMNS} FROM op WHERE client_id = ?1
+             AND field NOT LIKE 'note/%' AND field NOT LIKE 'resolve/%'"
+        );
         let mut out = Vec::new();
+        let mut counted_of: Option<(String, HashSet<String>)> = None;
         for (client_id, field) in groups {
+            // Only ops that count (by a worker assigned at the time) can be in conflict.
+            if counted_of.as_ref().is_none_or(|(c, _)| *c != client_id) {
+                let all: Vec<Op> = self
+                    .conn
+                    .prepare_cached(&sql)?
+                    .query_map([&client_id], op_from_row)?
+                    .collect::<rusqlite::Result<_>>()?;
+                let counted = merge::fold(&all)
+                    .counted
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect();
+                counted_of = Some((client_id.clone(), counted));
+            }
+            let counted = &counted_of.as_ref().expect("just set").1;
             let ops: Vec<Op> = self
                 .conn
-                .prepare_cached(&sql)?
+                .prepare_cached(&format!(
+                    "SELECT {OP_COLUMNS} FROM op WHERE client_id = ?1 AND field = ?2"
+                ))?
                 .query_map(params![client_id, field], op_from_row)?
+                .filter(|o| o.as_ref().map_or(true, |o| counted.contains(&o.id)))
                 .collect::<rusqlite::Result<_>>()?;
             let name = self.client(&client_id).map(|c| c.name).unwrap_or_default();
             for c in merge::conflicts(&ops, &resolved) {
@@ -764,6 +867,7 @@ impl Store {
                 what: t!("word.conflict").into_owned(),
                 id: loser_id.to_owned(),
             })?;
+        self.require_assigned(&c.client_id)?;
         if take_other {
             self.emit(&c.client_id, &c.field, c.loser.value.as_deref())?;
             self.materialize_client(&c.client_id)?;
@@ -781,7 +885,7 @@ impl Store {
         let ids: Vec<String> = self
             .conflicts(None)?
             .into_iter()
-            .map(|c| c.loser.id)
+            .map(|c| c.loser.id.clone())
             .filter(|id| id.starts_with(prefix))
             .collect();
         match ids.len() {
@@ -904,7 +1008,7 @@ mod tests {
     fn apply(s: &mut Store, step: &Step, n: usize) -> Result<Option<String>> {
         let ids: Vec<String> = s.clients(true)?.into_iter().map(|(c, _, _)| c.id).collect();
         let pick = |i: usize| ids.get(i % ids.len().max(1)).cloned();
-        let (out, _) = s.transaction(|s| match step {
+        let result = s.transaction(|s| match step {
             Step::Add => s
                 .add_client(&NewClient {
                     name: format!("Client {n}"),
@@ -955,8 +1059,13 @@ mod tests {
                 None => Ok(None),
             },
             Step::Send => Ok(None),
-        })?;
-        Ok(out)
+        });
+        match result {
+            Ok((out, _)) => Ok(out),
+            // A worker not assigned to the dossier: refused, as the CLI would.
+            Err(Error::Invalid { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn shuffle<T>(v: &mut [T], mut x: u64) {
@@ -967,6 +1076,164 @@ mod tests {
             x ^= x << 17;
             v.swap(i, (x % (i as u64 + 1)) as usize);
         }
+    }
+
+    fn note_row(id: &str, client: &str, body: &str, supersedes: Option<&str>) -> NoteRow {
+        NoteRow {
+            id: id.into(),
+            client_id: client.into(),
+            kind: "overig".into(),
+            occurred_at: "2026-02-01T09:00:00".into(),
+            body: body.into(),
+            author: "w1".into(),
+            created_at: "2026-02-01T09:00:00Z".into(),
+            supersedes: supersedes.map(Into::into),
+        }
+    }
+
+    fn note_op(id: &str, client: &str, note: &str, ms: u64) -> Op {
+        Op {
+            id: id.into(),
+            client: client.into(),
+            field: format!("note/{note}"),
+            value: None,
+            prev: None,
+            hlc: merge::format_hlc(ms, 0, "w1"),
+            author: "w1".into(),
+        }
+    }
+
+    #[test]
+    fn forged_records_are_refused_and_change_nothing() {
+        let mut a = worker("w0");
+        let (id, _) = a
+            .transaction(|s| {
+                s.add_client(&NewClient {
+                    name: "Echt".into(),
+                    bsn: None,
+                    birth_date: None,
+                    address: None,
+                    phone: None,
+                    domain: Domain::Wmo,
+                    opened_on: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+                })
+            })
+            .unwrap();
+        let (ops, _) = bundle(&a);
+        let mut b = worker("w1");
+        b.transaction(|s| s.merge_ops(&ops, &[], "t")).unwrap();
+        let before = snapshot(&b);
+        let refused = |b: &mut Store, ops: &[Op], notes: &[NoteRow]| {
+            let e = b.transaction(|s| s.merge_ops(ops, notes, "t")).unwrap_err();
+            assert!(
+                matches!(&e, Error::Invalid { field, .. } if field == "bundle"),
+                "{e:?}"
+            );
+        };
+        // An op id already here, with another value.
+        let mut reused = ops.iter().find(|o| o.field == "name").unwrap().clone();
+        reused.value = Some("Vervalst".into());
+        refused(&mut b, &[reused], &[]);
+        // A second creation of the dossier.
+        let mut second = ops
+            .iter()
+            .find(|o| o.field == "created_at")
+            .unwrap()
+            .clone();
+        second.id = "0190aaaa-0000-7000-8000-00000000000c".into();
+        refused(&mut b, &[second], &[]);
+        // A note id already here with another body; a correction of another dossier's note.
+        let n1 = "0190aaaa-0000-7000-8000-000000000001";
+        b.transaction(|s| {
+            s.merge_ops(
+                &[note_op("0190aaaa-0000-7000-8000-0000000000a1", &id, n1, 5)],
+                &[note_row(n1, &id, "echt", None)],
+                "t",
+            )
+        })
+        .unwrap();
+        let with_note = snapshot(&b);
+        refused(
+            &mut b,
+            &[note_op("0190aaaa-0000-7000-8000-0000000000a2", &id, n1, 6)],
+            &[note_row(n1, &id, "vervalst", None)],
+        );
+        assert_eq!(snapshot(&b), with_note);
+        // A note in this dossier that claims to correct a note in another one.
+        let (other, _) = a
+            .transaction(|s| {
+                s.add_client(&NewClient {
+                    name: "Ander".into(),
+                    bsn: None,
+                    birth_date: None,
+                    address: None,
+                    phone: None,
+                    domain: Domain::Jeugd,
+                    opened_on: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+                })
+            })
+            .unwrap();
+        let (ops, _) = bundle(&a);
+        let n3 = "0190aaaa-0000-7000-8000-000000000003";
+        let mut with_other = ops.clone();
+        with_other.push(note_op(
+            "0190aaaa-0000-7000-8000-0000000000a4",
+            &other,
+            n3,
+            8,
+        ));
+        b.transaction(|s| s.merge_ops(&with_other, &[note_row(n3, &other, "ander", None)], "t"))
+            .unwrap();
+        let with_note = snapshot(&b);
+        let n2 = "0190aaaa-0000-7000-8000-000000000002";
+        refused(
+            &mut b,
+            &[note_op("0190aaaa-0000-7000-8000-0000000000a3", &id, n2, 9)],
+            &[note_row(n2, &id, "correctie", Some(n3))],
+        );
+        assert_ne!(before, with_note);
+        assert_eq!(snapshot(&b), with_note);
+    }
+
+    #[test]
+    fn a_long_chain_of_corrections_arriving_backwards_is_placed_in_one_pass() {
+        let mut a = worker("w0");
+        let (id, _) = a
+            .transaction(|s| {
+                s.add_client(&NewClient {
+                    name: "Keten".into(),
+                    bsn: None,
+                    birth_date: None,
+                    address: None,
+                    phone: None,
+                    domain: Domain::Wmo,
+                    opened_on: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+                })
+            })
+            .unwrap();
+        let (mut ops, _) = bundle(&a);
+        let n = 2_000;
+        let note_id = |i: usize| format!("0190aaaa-0000-7000-8000-{i:012}");
+        let mut notes = Vec::new();
+        for i in (0..n).rev() {
+            ops.push(note_op(
+                &format!("0190cccc-0000-7000-8000-{i:012}"),
+                &id,
+                &note_id(i),
+                10 + i as u64,
+            ));
+            notes.push(note_row(
+                &note_id(i),
+                &id,
+                &format!("versie {i}"),
+                (i > 0).then(|| note_id(i - 1)).as_deref(),
+            ));
+        }
+        let mut b = worker("w1");
+        let (stats, _) = b.transaction(|s| s.merge_ops(&ops, &notes, "t")).unwrap();
+        assert_eq!(stats.notes_new, n as u64);
+        assert_eq!(stats.notes_waiting, 0);
+        assert_eq!(b.notes(&id).unwrap().len(), n);
     }
 
     proptest! {

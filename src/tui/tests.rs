@@ -137,6 +137,8 @@ fn conflict_fixture() -> (tempfile::TempDir, std::path::PathBuf, String) {
             })
         })
         .unwrap();
+    s.change(|st| st.assign(&id, "w002", true).map(|_| ()))
+        .unwrap();
     // The colleague set the phone without having seen ours, a moment later.
     let later = chrono::Utc::now().timestamp_millis() as u64 + 60_000;
     let theirs = crate::merge::Op {

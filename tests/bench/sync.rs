@@ -155,7 +155,7 @@ fn main() {
         std::fs::copy(&b_path, &copy).unwrap();
         let mut s = Session::open(&copy, &pass, Access::Write).unwrap();
         let t = Instant::now();
-        let (outcome, _) = sync::import(&mut s, &bundle, true).unwrap();
+        let outcome = sync::import(&mut s, &bundle, true).unwrap();
         import.push(t.elapsed());
         s.close().unwrap();
         with_save.push(t.elapsed());

@@ -34,13 +34,15 @@ CREATE TABLE sent (
     upto INTEGER NOT NULL
 ) STRICT;
 
--- Bundles already handled, by file content hash, so `sync` never reads them again.
+-- Bundles already handled, by file content hash, so `sync` never reads them again. A refused
+-- one is read again only once the roster changed (its author may have become known).
 CREATE TABLE bundle_seen (
     hash      TEXT PRIMARY KEY,
     bundle_id TEXT NOT NULL,
     author    TEXT NOT NULL,
     seq       INTEGER NOT NULL,
-    status    TEXT NOT NULL CHECK (status IN ('imported', 'own', 'not_for_me')),
+    status    TEXT NOT NULL CHECK (status IN ('imported', 'own', 'not_for_me', 'refused')),
+    roster_version INTEGER NOT NULL DEFAULT 0,
     seen_at   TEXT NOT NULL
 ) STRICT;
 
