@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -406,12 +406,34 @@ pub fn read_with_recovery(
     })
 }
 
-fn read_with(
+/// Decrypts the file at `path` with a recovery identity and returns its payload, through the
+/// same header parsing, stream decryption, final-chunk check and error classification as
+/// [`read_with_recovery`], stopping where that hands the bytes to SQLite. For the age test
+/// vectors (tests/it/cctv.rs) and for IT tooling; the payload is allocated once at full size.
+pub fn decrypt_with_recovery(
+    path: &Path,
+    identity: &age::x25519::Identity,
+) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    let (mut tap, size, _) = open_payload(path, identity, |e| {
+        matches!(e, DecryptError::NoMatchingKeys).then_some(Finding::WrongPassphrase)
+    })?;
+    let mut out = zeroize::Zeroizing::new(vec![0u8; size]);
+    if tap.read_exact(&mut out).is_err() {
+        return Err(damaged(path, t!("vault.payload_damaged")));
+    }
+    finish_payload(&mut tap, path)?;
+    Ok(out)
+}
+
+type PayloadReader = ErrorTap<age::stream::StreamReader<Counting<File>>>;
+
+/// Opens an age file and its payload stream: (reader, plaintext size, stamp).
+fn open_payload(
     path: &Path,
     identity: &dyn Identity,
     // What the identity found, given age's error: it decides wrong key (3) or damage (4).
     finding: impl Fn(&DecryptError) -> Option<Finding>,
-) -> Result<(Store, DiskStamp)> {
+) -> Result<(PayloadReader, usize, DiskStamp)> {
     let file = File::open(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => Error::NoVault {
             path: path.to_owned(),
@@ -424,6 +446,12 @@ fn read_with(
     if !meta.is_file() {
         return Err(damaged(path, t!("vault.not_a_file")));
     }
+    let mut file = file;
+    if !stanza_bodies_are_complete(&mut file) {
+        return Err(damaged(path, t!("vault.bad_header")));
+    }
+    file.rewind()
+        .map_err(|e| Error::io(t!("io.open", path = path.display()), e))?;
     let stamp = DiskStamp::of(&meta);
     let count = std::rc::Rc::new(std::cell::Cell::new(0));
     let counting = Counting {
@@ -443,10 +471,62 @@ fn read_with(
         let found = finding(&e);
         classify(path, e, found)
     })?;
-    let mut tap = ErrorTap {
+    let tap = ErrorTap {
         inner: reader,
         error: None,
     };
+    Ok((tap, size, stamp))
+}
+
+/// The age spec ends every stanza body with a line shorter than 64 columns (empty if need be);
+/// the age crate (0.12.1) also accepts a body with no final short line, or none at all
+/// (C2SP/CCTV `stanza_missing_body`, `stanza_missing_final_line`). kluis holds to the spec:
+/// one file, one reading. Looks only at the text header, at most 64 KiB.
+fn stanza_bodies_are_complete(file: &mut File) -> bool {
+    let mut head = Vec::with_capacity(4096);
+    if (&mut *file).take(64 * 1024).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    let Some(end) = head.windows(5).position(|w| w == b"\n--- ") else {
+        // No MAC line in reach: age itself reports what is wrong.
+        return true;
+    };
+    let mut in_stanza = false;
+    let mut last_full = false;
+    for line in head[..end].split(|b| *b == b'\n').skip(1) {
+        if line.starts_with(b"-> ") || line == b"->" {
+            if in_stanza && last_full {
+                return false;
+            }
+            in_stanza = true;
+            // The line after the stanza's first line must be a body line.
+            last_full = true;
+        } else if in_stanza {
+            if line.len() > 64 {
+                return false;
+            }
+            last_full = line.len() == 64;
+        }
+    }
+    !(in_stanza && last_full)
+}
+
+/// Reading past the end makes age check the final chunk's "last" flag: a file cut off exactly
+/// at a chunk boundary is caught here.
+fn finish_payload(tap: &mut PayloadReader, path: &Path) -> Result<()> {
+    let mut probe = [0u8; 1];
+    match tap.read(&mut probe) {
+        Ok(0) => Ok(()),
+        Ok(_) | Err(_) => Err(damaged(path, t!("vault.payload_damaged"))),
+    }
+}
+
+fn read_with(
+    path: &Path,
+    identity: &dyn Identity,
+    finding: impl Fn(&DecryptError) -> Option<Finding>,
+) -> Result<(Store, DiskStamp)> {
+    let (mut tap, size, stamp) = open_payload(path, identity, finding)?;
     let store = match Store::from_image(&mut tap, size) {
         Ok(store) => store,
         Err(_) if tap.error.is_some() => return Err(damaged(path, t!("vault.payload_damaged"))),
@@ -456,13 +536,7 @@ fn read_with(
             return Err(damaged(path, t!("vault.not_sqlite", error = e)));
         }
     };
-    // Reading past the end makes age check the final chunk's "last" flag: a vault cut off
-    // exactly at a chunk boundary is caught here.
-    let mut probe = [0u8; 1];
-    match tap.read(&mut probe) {
-        Ok(0) => {}
-        Ok(_) | Err(_) => return Err(damaged(path, t!("vault.payload_damaged"))),
-    }
+    finish_payload(&mut tap, path)?;
     Ok((store, stamp))
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: they drive the built `kluis` binary and the real peers (stock `age`,
 //! `sqlite3`, `strace`). One test binary, one module per area (faster builds on 2 cores).
 
+mod cctv;
 mod cli;
 mod concurrency;
 mod crash;
