@@ -476,6 +476,12 @@ pub fn revoke(dir: &Path, id: &str, reason: &str, at: String) -> Result<()> {
 /// organisation's and matches the keys inside.
 pub fn open_enrollment(bytes: &[u8], code: &SecretString, path: &Path) -> Result<Enrollment> {
     let plain = vault::unseal(&normalize_code(code.expose_secret()), bytes, path)?;
+    check_enrollment(&plain, path)
+}
+
+/// Parses an unsealed enrollment and checks it (the part of [`open_enrollment`] after the
+/// code opened the file; the fuzz target `enrollment` drives it directly).
+pub fn check_enrollment(plain: &[u8], path: &Path) -> Result<Enrollment> {
     let e: Enrollment =
         serde_json::from_slice(&plain).map_err(|_| refused(path, t!("org.not_enrollment")))?;
     if e.kind != "kluis-enrollment/v1" {

@@ -46,6 +46,9 @@ pub struct Session {
     journal: Option<Journal>,
     /// Records replayed at unlock and not yet folded into the vault.
     replayed: u64,
+    /// A change is in memory that neither the journal nor the vault file holds (an append
+    /// failed, for example on a full disk): the next change, and closing, save the whole vault.
+    unsaved: bool,
     /// None only after `close_keep_lock` took it.
     lock: Option<VaultLock>,
 }
@@ -172,6 +175,7 @@ impl Session {
             journal_key,
             journal,
             replayed: 0,
+            unsaved: false,
             lock: Some(lock),
         })
     }
@@ -241,7 +245,8 @@ impl Session {
     /// Folds pending journal records into the vault, once: afterwards the session is
     /// read-only, so Drop has nothing left to do.
     fn finish(&mut self) -> Result<()> {
-        let result = if self.access == Access::Write && self.pending_records() > 0 {
+        let result = if self.access == Access::Write && (self.unsaved || self.pending_records() > 0)
+        {
             self.compact()
         } else {
             Ok(())
@@ -332,6 +337,7 @@ impl Session {
             journal_key,
             journal,
             replayed,
+            unsaved: false,
             lock: acquired.or_else(|| held.take()),
         };
         if access == Access::Write && session.journal.is_none() {
@@ -387,14 +393,26 @@ impl Session {
         drop(changes);
         match self.journal.as_mut() {
             // A change too large for one journal record (a big import) goes straight into a
-            // new vault generation instead.
-            Some(j) if record.len() + 4096 < crate::journal::MAX_RECORD as usize => {
-                j.append(&self.journal_key, &record, &self.path)?;
+            // new vault generation instead; so does every change after a failed append.
+            Some(j)
+                if !self.unsaved && record.len() + 4096 < crate::journal::MAX_RECORD as usize =>
+            {
+                if let Err(e) = j.append(&self.journal_key, &record, &self.path) {
+                    // The change is in memory only. Appending after a lost record would make a
+                    // journal that replays without it, so from here on whole saves only.
+                    self.unsaved = true;
+                    return Err(e);
+                }
                 if j.len() > COMPACT_THRESHOLD {
                     self.compact()?;
                 }
             }
-            _ => self.compact()?,
+            _ => {
+                if let Err(e) = self.compact() {
+                    self.unsaved = true;
+                    return Err(e);
+                }
+            }
         }
         Ok(value)
     }
@@ -422,6 +440,7 @@ impl Session {
         self.journal_key = next;
         self.journal = None;
         self.replayed = 0;
+        self.unsaved = false;
         self.journal = Some(Journal::create(&self.path, &self.journal_key)?);
         Ok(())
     }

@@ -756,10 +756,45 @@ pub enum Imported {
 /// Verifies, decrypts and merges one bundle file. With `strict`, a bundle for others is
 /// refused (exit 4) instead of reported as [`Imported::NotForMe`].
 pub fn import(session: &mut Session, path: &Path, strict: bool) -> Result<Imported> {
+    import_bytes(session, read_capped(path)?, path, strict)
+}
+
+/// [`import`] of bytes already read; `path` names them in messages.
+pub fn import_bytes(
+    session: &mut Session,
+    bytes: Vec<u8>,
+    path: &Path,
+    strict: bool,
+) -> Result<Imported> {
     let vault = session.path().to_owned();
     let me = me(session.store(), &vault)?;
-    let parsed = read_bundle(path)?;
+    let parsed = parse_bundle(bytes, path)?;
     import_parsed(session, &me, &parsed, path, strict)
+}
+
+/// A decrypted payload checked against `roster` and merged into `store`, for the fuzz target
+/// `bundle_payload` (built only under `cargo fuzz`): what follows decryption in [`import`].
+#[cfg(fuzzing)]
+pub fn fuzz_payload(store: &mut Store, roster: &Roster, bytes: &[u8]) -> Result<MergeStats> {
+    let path = Path::new("fuzz");
+    let payload: Payload =
+        serde_json::from_slice(bytes).map_err(|_| refused(path, t!("sync.malformed")))?;
+    let header = Header {
+        kind: MAGIC.into(),
+        id: payload.bundle.clone(),
+        author: String::new(),
+        seq: 0,
+        created: String::new(),
+        roster_version: roster.version,
+        org_public_key: roster.org_public_key.clone(),
+        recipients: Vec::new(),
+        payload_sha256: String::new(),
+        payload_len: 0,
+    };
+    check_payload(&payload, &header, roster, path)?;
+    store
+        .transaction(|s| s.merge_ops(&payload.ops, &payload.notes, "fuzz"))
+        .map(|(stats, _)| stats)
 }
 
 fn import_parsed(

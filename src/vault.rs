@@ -198,6 +198,17 @@ struct PassphraseIdentity<'a> {
     unlocked: RefCell<Option<SealingKey>>,
 }
 
+/// The stanza parser, for the fuzz target `stanza` (built only under `cargo fuzz`).
+#[cfg(fuzzing)]
+pub fn fuzz_stanza(args: Vec<String>, body: Vec<u8>) -> std::result::Result<KdfParams, String> {
+    let stanza = Stanza {
+        tag: STANZA_TAG.to_owned(),
+        args,
+        body,
+    };
+    parse_stanza(&stanza).map(|(_, p)| p)
+}
+
 fn parse_stanza(stanza: &Stanza) -> std::result::Result<([u8; SALT_LEN], KdfParams), String> {
     let bad = || t!("vault.bad_stanza").into_owned();
     let [salt, m, i, p] = stanza.args.as_slice() else {

@@ -6,7 +6,7 @@ mod output;
 mod passphrase;
 mod sync;
 
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -373,14 +373,46 @@ pub fn main() -> i32 {
     if let Some(lang) = cli.lang {
         set_lang(lang);
     }
-    match run(cli) {
-        Ok(()) => 0,
-        Err(err) => {
+    // println! panics when standard output cannot be written (a full disk, a closed pipe).
+    // That is an IO error like any other: exit 1 with a message if one can still be written,
+    // after the session was closed normally on the way out.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !is_output_failure(info.payload()) {
+            default_hook(info);
+        }
+    }));
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
+        Ok(Ok(())) => 0,
+        Ok(Err(err)) => {
             let code = err.downcast_ref::<Error>().map_or(1, Error::exit_code);
-            eprintln!("kluis: {err:#}");
+            let _ = writeln!(std::io::stderr(), "kluis: {err:#}");
             code
         }
+        Err(payload) if is_output_failure(&*payload) => {
+            let what = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_default();
+            let _ = writeln!(
+                std::io::stderr(),
+                "kluis: {}",
+                t!("io.output", error = what)
+            );
+            1
+        }
+        Err(payload) => std::panic::resume_unwind(payload),
     }
+}
+
+/// Whether a panic is the standard library's "failed printing to stdout/stderr".
+fn is_output_failure(payload: &(dyn std::any::Any + Send)) -> bool {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    text.starts_with("failed printing to")
 }
 
 fn early_lang(args: &[std::ffi::OsString]) -> Option<Lang> {

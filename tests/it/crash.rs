@@ -130,3 +130,119 @@ fn kill_at_every_write_fsync_link_and_rename() {
     // folder fsync; fresh journal: write, fsync, rename, folder fsync): each was hit.
     assert!(killed >= 10, "strace injected only {killed} kills");
 }
+
+/// A disk that fills up at the N-th write of a change, for every N until the change fits: the
+/// vault opens with the old or the new version, a note is acknowledged only if it is on disk,
+/// the message says the disk is full, and no temporary file is left behind.
+#[test]
+fn a_full_disk_at_every_write_loses_nothing_and_leaves_no_temp_file() {
+    let strace = require("strace");
+    let (v, id) = big_vault();
+    let mut expected = note_count(&v, &id);
+    let mut failed = 0;
+    let mut told = false;
+    // "N+": the disk is full from the N-th write on (stderr too, so no message can come out);
+    // "N": only the N-th write fails (the message must say why).
+    for (n, rest) in (1..=40).flat_map(|n| [(n, "+"), (n, "")]) {
+        let out = Command::new(&strace)
+            .args([
+                "-f",
+                "-o",
+                "/dev/null",
+                "-e",
+                &format!("inject=write,pwrite64:error=ENOSPC:when={n}{rest}"),
+            ])
+            .arg(assert_cmd::cargo::cargo_bin("kluis"))
+            .arg("--vault")
+            .arg(&v.path)
+            .args(["note", "add", &id, "--text", &format!("vol {n}")])
+            .env("KLUIS_PASSPHRASE", PASS)
+            .env("LANG", "C")
+            .output()
+            .unwrap();
+        let now = note_count(&v, &id);
+        assert!(
+            now == expected || now == expected + 1,
+            "#{n}: {now} vs {expected}"
+        );
+        if !String::from_utf8_lossy(&out.stdout).trim().is_empty() {
+            assert_eq!(now, expected + 1, "#{n}: acknowledged note lost");
+        }
+        if !out.status.success() {
+            failed += 1;
+            // Unless the full disk also swallowed the message itself (stderr is a write too).
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "#{n}: {err}");
+            assert!(
+                err.is_empty() || err.contains("No space left on device"),
+                "#{n}: {err}"
+            );
+            told |= !err.is_empty();
+        }
+        let leftovers: Vec<String> = std::fs::read_dir(v.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "#{n}: left {leftovers:?}");
+        v.cmd().arg("check").assert().success();
+        expected = now;
+        if out.status.success() && !rest.is_empty() {
+            break;
+        }
+    }
+    assert!(failed >= 3, "the disk filled up only {failed} times");
+    assert!(told, "no run said the disk was full");
+}
+
+/// A kill at every write, fsync and rename of an import: the vault then holds all of the
+/// bundle or nothing of it, never half.
+#[test]
+fn a_killed_import_is_all_or_nothing() {
+    let strace = require("strace");
+    let bundle = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/sync/good_1_basic.kluisb");
+    let mut killed = 0;
+    for syscall in [
+        "write,pwrite64",
+        "fsync,fdatasync",
+        "rename,renameat,renameat2",
+    ] {
+        // From an empty vault each time, every N until the import runs to its end.
+        let v = crate::vectors::bundle_recipient();
+        for n in 1..=40 {
+            let out = Command::new(&strace)
+                .args(["-f", "-o", "/dev/null", "-e"])
+                .arg(format!("inject={syscall}:signal=SIGKILL:when={n}"))
+                .arg(assert_cmd::cargo::cargo_bin("kluis"))
+                .arg("--vault")
+                .arg(&v.path)
+                .arg("import")
+                .arg(&bundle)
+                .env("KLUIS_PASSPHRASE", PASS)
+                .output()
+                .unwrap();
+            let list = v.json(&["client", "list", "--json"]);
+            let clients = list.as_array().unwrap();
+            match clients.len() {
+                0 => {}
+                1 => {
+                    let id = clients[0]["id"].as_str().unwrap();
+                    assert_eq!(note_count(&v, id), 1, "{syscall} #{n}: half an import");
+                }
+                k => panic!("{syscall} #{n}: {k} clients"),
+            }
+            v.cmd().arg("check").assert().success();
+            if out.status.success() {
+                assert_eq!(
+                    clients.len(),
+                    1,
+                    "{syscall} #{n}: import reported but not there"
+                );
+                break;
+            }
+            killed += 1;
+        }
+    }
+    assert!(killed >= 5, "strace injected only {killed} kills");
+}

@@ -126,7 +126,7 @@ fn the_recovery_vector_opens_with_stock_age() {
 }
 
 /// A vault of worker w002 of the vector organisation, holding its final roster.
-fn bundle_recipient() -> TestVault {
+pub fn bundle_recipient() -> TestVault {
     let dir = data_dir().join("sync");
     let v = TestVault::empty();
     let code = std::fs::read_to_string(dir.join("w002.code")).unwrap();
