@@ -20,6 +20,33 @@ pub fn harden_process() {
     }
 }
 
+/// Overwrites the value of environment variable `name` where the process's environment
+/// block keeps it (what `/proc/PID/environ` shows to the user's other processes and to root),
+/// then removes the variable, so a passphrase given by environment does not stay readable.
+pub fn scrub_env(name: &str) {
+    unsafe extern "C" {
+        static mut environ: *mut *mut std::ffi::c_char;
+    }
+    // SAFETY: kluis reads secrets from the environment at the start of a command, before it
+    // starts any thread; each entry is a NUL-terminated string we only overwrite within its
+    // own length, and the environ array ends with a null pointer.
+    unsafe {
+        let mut entry = environ;
+        while !entry.is_null() && !(*entry).is_null() {
+            let text = std::ffi::CStr::from_ptr(*entry).to_bytes();
+            if text.len() > name.len()
+                && text.starts_with(name.as_bytes())
+                && text[name.len()] == b'='
+            {
+                let value = (*entry).add(name.len() + 1);
+                std::ptr::write_bytes(value, 0, text.len() - name.len() - 1);
+            }
+            entry = entry.add(1);
+        }
+        std::env::remove_var(name);
+    }
+}
+
 /// Tries to keep `bytes` out of swap. Quietly does nothing when RLIMIT_MEMLOCK is too low:
 /// most desktop users have 8 MiB, and refusing to run would protect nobody.
 pub fn mlock_slice(bytes: &[u8]) {

@@ -26,11 +26,14 @@ fn prompt(text: &str) -> Result<SecretString> {
 
 /// The secret in environment variable `env`, if it is set.
 pub fn from_env(env: &str) -> Option<Result<SecretString>> {
-    std::env::var_os(env).map(|p| {
-        p.into_string()
+    let value = std::env::var_os(env)?;
+    crate::harden::scrub_env(env);
+    Some(
+        value
+            .into_string()
             .map(SecretString::from)
-            .map_err(|_| Error::invalid(env, t!("val.passphrase_utf8")))
-    })
+            .map_err(|_| Error::invalid(env, t!("val.passphrase_utf8"))),
+    )
 }
 
 /// `$env` when set (for automation), else a no-echo prompt on the terminal.

@@ -131,3 +131,136 @@ fn the_canary_never_reaches_a_file() {
         );
     }
 }
+
+/// `kluis passwd` that waits for its new passphrase on a FIFO: alive, past reading
+/// `$KLUIS_PASSPHRASE`, for as long as the test needs. Returns the child and the FIFO.
+fn waiting_passwd(v: &TestVault) -> (std::process::Child, std::path::PathBuf) {
+    use std::os::unix::process::CommandExt;
+    let fifo = v.dir.path().join("new-passphrase.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut cmd = v.std_cmd();
+    // As after `ulimit -c unlimited`: kluis must lower it itself.
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let unlimited = libc::rlimit {
+                rlim_cur: libc::RLIM_INFINITY,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &unlimited);
+            Ok(())
+        });
+    }
+    let child = cmd
+        .current_dir(v.dir.path())
+        .args(["passwd", "--new-passphrase-file"])
+        .arg(&fifo)
+        .args(crate::WEAK_KDF)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    (child, fifo)
+}
+
+/// Waits until `f` holds for the process, or it ends, or 10 s pass.
+fn wait_until(pid: u32, f: impl Fn() -> bool) -> bool {
+    for _ in 0..1000 {
+        if f() {
+            return true;
+        }
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    false
+}
+
+#[test]
+fn the_environment_passphrase_is_wiped_from_proc_environ_once_read() {
+    let v = TestVault::created();
+    let (mut child, fifo) = waiting_passwd(&v);
+    let pid = child.id();
+    let environ = || std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    // The process keeps running (blocked on the FIFO) after it read the variable: its
+    // environment block must no longer hold the value.
+    assert!(
+        wait_until(pid, || !contains(&environ(), PASS.as_bytes())),
+        "the passphrase stayed in /proc/{pid}/environ"
+    );
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    assert!(!contains(&environ(), b"KLUIS_PASSPHRASE=Z"));
+    std::fs::write(&fifo, "Nieuw-Wachtwoord-Fietsbel-2026\n").unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn an_abort_leaves_no_core_dump() {
+    let v = TestVault::created();
+    let (mut child, fifo) = waiting_passwd(&v);
+    let pid = child.id();
+    // Past hardening: the core limit is 0, whatever the parent allowed.
+    let core_limit = || {
+        std::fs::read_to_string(format!("/proc/{pid}/limits"))
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("Max core file size"))
+            .map(|l| {
+                l.split_whitespace()
+                    .skip(4)
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        wait_until(pid, || core_limit() == "0 0"),
+        "core limit: {}",
+        core_limit()
+    );
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGABRT) };
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    let _ = std::fs::remove_file(&fifo);
+    let cores: Vec<String> = std::fs::read_dir(v.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("core"))
+        .collect();
+    assert!(cores.is_empty(), "core files: {cores:?}");
+    // The control: the same abort of a process without kluis's hardening, so the absence of a
+    // core above means something on this machine (where core_pattern writes cores at all).
+    let control = tempfile::tempdir().unwrap();
+    let mut sleeper = {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new("sleep");
+        cmd.arg("30").current_dir(control.path());
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let unlimited = libc::rlimit {
+                    rlim_cur: libc::RLIM_INFINITY,
+                    rlim_max: libc::RLIM_INFINITY,
+                };
+                libc::setrlimit(libc::RLIMIT_CORE, &unlimited);
+                Ok(())
+            });
+        }
+        cmd.spawn().unwrap()
+    };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(sleeper.id() as i32, libc::SIGABRT) };
+    let _ = sleeper.wait();
+    let control_cores = std::fs::read_dir(control.path()).unwrap().count();
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    eprintln!(
+        "core_pattern {:?}: the unhardened control left {control_cores} core file(s)",
+        pattern.trim()
+    );
+}

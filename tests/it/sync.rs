@@ -11,14 +11,14 @@ use crate::org::{Org, enroll, it};
 use crate::{CANARY, TestVault, contains, require, stderr, stdout};
 
 /// An organisation with enrolled workers who all hold the newest roster.
-struct Team {
+pub struct Team {
     org: Org,
     workers: Vec<(String, TestVault)>,
     shared: tempfile::TempDir,
 }
 
 impl Team {
-    fn new(ids: &[&str]) -> Team {
+    pub fn new(ids: &[&str]) -> Team {
         let org = Org::new("Gemeente Test");
         let mut workers = Vec::new();
         for id in ids {
@@ -55,11 +55,11 @@ impl Team {
         std::fs::remove_file(&file).unwrap();
     }
 
-    fn v(&self, id: &str) -> &TestVault {
+    pub fn v(&self, id: &str) -> &TestVault {
         &self.workers.iter().find(|(w, _)| w == id).unwrap().1
     }
 
-    fn dir(&self) -> &Path {
+    pub fn dir(&self) -> &Path {
         self.shared.path()
     }
 }

@@ -132,3 +132,100 @@ fn truncation_at_every_chunk_boundary_and_appended_junk_are_refused() {
         );
     }
 }
+
+/// A bundle of several 64 KiB chunks, flipped at 1,000 sampled offsets, cut at every chunk
+/// boundary and with junk appended: every one refused as a bundle (exit 4 on the command
+/// line), the vault's data and file unchanged.
+#[test]
+fn a_thousand_bit_flips_of_a_bundle_are_all_refused() {
+    let team = crate::sync::Team::new(&["w001", "w002"]);
+    let (a, b) = (team.v("w001"), team.v("w002"));
+    let id = a.add_client("Groot Dossier");
+    a.cmd()
+        .args(["note", "add", &id])
+        .write_stdin("Een lange notitie over het keukentafelgesprek. ".repeat(5_000))
+        .assert()
+        .success();
+    a.cmd()
+        .args(["client", "assign", &id, "w002"])
+        .assert()
+        .success();
+    let out = a.json(&["export", "--out", team.dir().to_str().unwrap(), "--json"]);
+    let file = std::path::PathBuf::from(out["bundles"][0]["file"].as_str().unwrap());
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(
+        bytes.len() > 3 * 65_536,
+        "want several chunks: {}",
+        bytes.len()
+    );
+
+    let vault_before = std::fs::read(&b.path).unwrap();
+    let pass = kluis::secret::SecretString::from(crate::PASS.to_owned());
+    let mut s =
+        kluis::session::Session::open(&b.path, &pass, kluis::session::Access::Write).unwrap();
+    let state = |s: &kluis::session::Session| {
+        (
+            s.store().all_ops().unwrap().len(),
+            s.store().counts().unwrap(),
+        )
+    };
+    let before = state(&s);
+    let refused = |s: &mut kluis::session::Session, data: Vec<u8>, what: &str| {
+        match kluis::sync::import_bytes(s, data, &file, true) {
+            Err(e @ kluis::Error::BundleRefused { .. }) => assert_eq!(e.exit_code(), 4),
+            other => panic!("{what}: {other:?}"),
+        }
+    };
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..1_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        // The first 1,000 bytes (magic, header, signature) densely, then anywhere.
+        let at = if i < 300 {
+            (x % 1_000) as usize
+        } else {
+            (x % bytes.len() as u64) as usize
+        };
+        let mut t = bytes.clone();
+        t[at] ^= 1 << (x % 8);
+        refused(&mut s, t, &format!("flip at {at}"));
+    }
+    // The age payload starts after the third line; its chunks after the header and nonce.
+    let payload_at = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(2)
+        .unwrap()
+        .0
+        + 1;
+    let mac_line = bytes[payload_at..]
+        .windows(4)
+        .position(|w| w == b"\n---")
+        .unwrap()
+        + payload_at
+        + 1;
+    let header_end = bytes[mac_line..].iter().position(|b| *b == b'\n').unwrap() + mac_line + 1;
+    let mut cut = header_end + 16;
+    let mut cuts = 0;
+    while cut < bytes.len() {
+        for c in [cut - 1, cut, cut + 1] {
+            if c < bytes.len() {
+                refused(&mut s, bytes[..c].to_vec(), &format!("cut at {c}"));
+                cuts += 1;
+            }
+        }
+        cut += 65_536 + 16;
+    }
+    assert!(cuts >= 9);
+    let mut junk = bytes.clone();
+    junk.extend_from_slice(b"\n-> junk\n");
+    refused(&mut s, junk, "junk");
+    assert_eq!(state(&s), before);
+    // The genuine bundle still imports afterwards.
+    kluis::sync::import_bytes(&mut s, bytes.clone(), &file, true).unwrap();
+    assert_ne!(state(&s), before);
+    drop(s);
+    assert_ne!(std::fs::read(&b.path).unwrap(), vault_before);
+}
