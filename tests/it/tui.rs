@@ -317,3 +317,58 @@ fn demo_creates_a_fictitious_vault() {
         .assert()
         .code(1);
 }
+
+/// Lock and unlock again and again with a canary dossier on screen; after every lock the
+/// process's memory holds neither the canary nor the passphrase. 15 cycles here;
+/// `KLUIS_LOCK_CYCLES=1000 cargo test --test it lock_unlock_cycles` for the long run
+/// (docs/security-testing.md has its figures).
+#[test]
+fn lock_unlock_cycles_leave_nothing_in_memory() {
+    let cycles: usize = std::env::var("KLUIS_LOCK_CYCLES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(15);
+    let v = TestVault::created();
+    let id = v.add_client(&format!("Fatima {CANARY}"));
+    v.add_note(&id, &format!("Huisbezoek {CANARY}"));
+    let cmd = format!(
+        "{} --vault {} --lock-after 10m",
+        assert_cmd::cargo::cargo_bin("kluis").display(),
+        v.path.display(),
+    );
+    let t = Tmux::start(&cmd);
+    t.wait_for("kluis is locked");
+    t.keys(&[PASS, "Enter"]);
+    t.wait_for(CANARY);
+    t.keys(&["Enter"]);
+    t.wait_for("Contacts per month");
+    let pid = t.kluis_pid();
+    let started = Instant::now();
+    for cycle in 0..cycles {
+        assert!(
+            memory_hits(pid, CANARY.as_bytes()) > 0,
+            "cycle {cycle}: scan sees nothing"
+        );
+        t.keys(&["C-l"]);
+        t.wait_for("kluis is locked");
+        assert_eq!(t.kluis_pid(), pid);
+        assert_eq!(
+            memory_hits(pid, CANARY.as_bytes()),
+            0,
+            "cycle {cycle}: canary after lock"
+        );
+        assert_eq!(
+            memory_hits(pid, PASS.as_bytes()),
+            0,
+            "cycle {cycle}: passphrase after lock"
+        );
+        t.keys(&[PASS, "Enter"]);
+        t.wait_for("Contacts per month");
+    }
+    eprintln!(
+        "{cycles} lock/unlock cycles with memory scans in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(!t.everything().is_empty());
+    signal(pid, "TERM");
+}
