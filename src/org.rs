@@ -483,7 +483,7 @@ pub fn open_enrollment(bytes: &[u8], code: &SecretString, path: &Path) -> Result
 /// code opened the file; the fuzz target `enrollment` drives it directly).
 pub fn check_enrollment(plain: &[u8], path: &Path) -> Result<Enrollment> {
     let e: Enrollment =
-        serde_json::from_slice(&plain).map_err(|_| refused(path, t!("org.not_enrollment")))?;
+        serde_json::from_slice(plain).map_err(|_| refused(path, t!("org.not_enrollment")))?;
     if e.kind != "kluis-enrollment/v1" {
         return Err(refused(path, t!("org.not_enrollment")));
     }

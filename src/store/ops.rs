@@ -1078,6 +1078,23 @@ mod tests {
         }
     }
 
+    /// Adds a client in its own transaction and returns its id.
+    fn add(s: &mut Store, name: &str, domain: Domain) -> String {
+        s.transaction(|s| {
+            s.add_client(&NewClient {
+                name: name.into(),
+                bsn: None,
+                birth_date: None,
+                address: None,
+                phone: None,
+                domain,
+                opened_on: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            })
+        })
+        .unwrap()
+        .0
+    }
+
     fn note_row(id: &str, client: &str, body: &str, supersedes: Option<&str>) -> NoteRow {
         NoteRow {
             id: id.into(),
@@ -1106,19 +1123,7 @@ mod tests {
     #[test]
     fn forged_records_are_refused_and_change_nothing() {
         let mut a = worker("w0");
-        let (id, _) = a
-            .transaction(|s| {
-                s.add_client(&NewClient {
-                    name: "Echt".into(),
-                    bsn: None,
-                    birth_date: None,
-                    address: None,
-                    phone: None,
-                    domain: Domain::Wmo,
-                    opened_on: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-                })
-            })
-            .unwrap();
+        let id = add(&mut a, "Echt", Domain::Wmo);
         let (ops, _) = bundle(&a);
         let mut b = worker("w1");
         b.transaction(|s| s.merge_ops(&ops, &[], "t")).unwrap();
@@ -1160,19 +1165,7 @@ mod tests {
         );
         assert_eq!(snapshot(&b), with_note);
         // A note in this dossier that claims to correct a note in another one.
-        let (other, _) = a
-            .transaction(|s| {
-                s.add_client(&NewClient {
-                    name: "Ander".into(),
-                    bsn: None,
-                    birth_date: None,
-                    address: None,
-                    phone: None,
-                    domain: Domain::Jeugd,
-                    opened_on: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-                })
-            })
-            .unwrap();
+        let other = add(&mut a, "Ander", Domain::Jeugd);
         let (ops, _) = bundle(&a);
         let n3 = "0190aaaa-0000-7000-8000-000000000003";
         let mut with_other = ops.clone();
@@ -1198,19 +1191,7 @@ mod tests {
     #[test]
     fn a_long_chain_of_corrections_arriving_backwards_is_placed_in_one_pass() {
         let mut a = worker("w0");
-        let (id, _) = a
-            .transaction(|s| {
-                s.add_client(&NewClient {
-                    name: "Keten".into(),
-                    bsn: None,
-                    birth_date: None,
-                    address: None,
-                    phone: None,
-                    domain: Domain::Wmo,
-                    opened_on: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-                })
-            })
-            .unwrap();
+        let id = add(&mut a, "Keten", Domain::Wmo);
         let (mut ops, _) = bundle(&a);
         let n = 2_000;
         let note_id = |i: usize| format!("0190aaaa-0000-7000-8000-{i:012}");

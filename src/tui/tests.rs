@@ -31,6 +31,18 @@ fn clock() -> NaiveDateTime {
         .unwrap()
 }
 
+/// A new vault of "mvries" with the weak test KDF.
+fn new_session(path: &std::path::Path) -> Session {
+    Session::create(
+        path,
+        &SecretString::from(PASS.to_owned()),
+        WEAK,
+        &[],
+        "mvries",
+    )
+    .unwrap()
+}
+
 /// A vault with two clients and three notes (one corrected), at a fixed-length path.
 fn fixture() -> (tempfile::TempDir, std::path::PathBuf, String) {
     let dir = tempfile::Builder::new()
@@ -38,14 +50,7 @@ fn fixture() -> (tempfile::TempDir, std::path::PathBuf, String) {
         .tempdir_in("/tmp")
         .unwrap();
     let path = dir.path().join("vault.kluis");
-    let mut s = Session::create(
-        &path,
-        &SecretString::from(PASS.to_owned()),
-        WEAK,
-        &[],
-        "mvries",
-    )
-    .unwrap();
+    let mut s = new_session(&path);
     let at = |d: u32, h: u32| {
         NaiveDate::from_ymd_opt(2026, 10, d)
             .unwrap()
@@ -115,14 +120,7 @@ fn conflict_fixture() -> (tempfile::TempDir, std::path::PathBuf, String) {
         .tempdir_in("/tmp")
         .unwrap();
     let path = dir.path().join("vault.kluis");
-    let mut s = Session::create(
-        &path,
-        &SecretString::from(PASS.to_owned()),
-        WEAK,
-        &[],
-        "mvries",
-    )
-    .unwrap();
+    let mut s = new_session(&path);
     s.change(|st| st.set_meta("worker_id", "w001")).unwrap();
     let id = s
         .change(|st| {

@@ -26,6 +26,20 @@ fn note_count(v: &TestVault, client: &str) -> usize {
         .len()
 }
 
+/// `kluis --vault V ARGS` under strace with one fault injection (`inject=…`), in English.
+fn injected(v: &TestVault, inject: &str, args: &[&str]) -> std::process::Output {
+    Command::new(require("strace"))
+        .args(["-f", "-o", "/dev/null", "-e", &format!("inject={inject}")])
+        .arg(assert_cmd::cargo::cargo_bin("kluis"))
+        .arg("--vault")
+        .arg(&v.path)
+        .args(args)
+        .env("KLUIS_PASSPHRASE", PASS)
+        .env("LANG", "C")
+        .output()
+        .unwrap()
+}
+
 /// A vault big enough that a save spans many chunks and takes a few milliseconds.
 fn big_vault() -> (TestVault, String) {
     let v = TestVault::created();
@@ -75,7 +89,7 @@ fn kill_9_during_save_in_a_loop() {
 /// completes without being hit.
 #[test]
 fn kill_at_every_write_fsync_link_and_rename() {
-    let strace = require("strace");
+    require("strace");
     let (v, id) = big_vault();
     let mut expected = note_count(&v, &id);
     let mut killed = 0;
@@ -86,21 +100,12 @@ fn kill_at_every_write_fsync_link_and_rename() {
         "write,pwrite64",
     ] {
         for n in 1..=60 {
-            let out = Command::new(&strace)
-                .args([
-                    "-f",
-                    "-o",
-                    "/dev/null",
-                    "-e",
-                    &format!("inject={syscall}:signal=SIGKILL:when={n}"),
-                ])
-                .arg(assert_cmd::cargo::cargo_bin("kluis"))
-                .arg("--vault")
-                .arg(&v.path)
-                .args(["note", "add", &id, "--text", &format!("{syscall} {n}")])
-                .env("KLUIS_PASSPHRASE", PASS)
-                .output()
-                .unwrap();
+            let text = format!("{syscall} {n}");
+            let out = injected(
+                &v,
+                &format!("{syscall}:signal=SIGKILL:when={n}"),
+                &["note", "add", &id, "--text", &text],
+            );
             let now = note_count(&v, &id);
             assert!(
                 now == expected || now == expected + 1,
@@ -136,7 +141,7 @@ fn kill_at_every_write_fsync_link_and_rename() {
 /// the message says the disk is full, and no temporary file is left behind.
 #[test]
 fn a_full_disk_at_every_write_loses_nothing_and_leaves_no_temp_file() {
-    let strace = require("strace");
+    require("strace");
     let (v, id) = big_vault();
     let mut expected = note_count(&v, &id);
     let mut failed = 0;
@@ -144,22 +149,12 @@ fn a_full_disk_at_every_write_loses_nothing_and_leaves_no_temp_file() {
     // "N+": the disk is full from the N-th write on (stderr too, so no message can come out);
     // "N": only the N-th write fails (the message must say why).
     for (n, rest) in (1..=40).flat_map(|n| [(n, "+"), (n, "")]) {
-        let out = Command::new(&strace)
-            .args([
-                "-f",
-                "-o",
-                "/dev/null",
-                "-e",
-                &format!("inject=write,pwrite64:error=ENOSPC:when={n}{rest}"),
-            ])
-            .arg(assert_cmd::cargo::cargo_bin("kluis"))
-            .arg("--vault")
-            .arg(&v.path)
-            .args(["note", "add", &id, "--text", &format!("vol {n}")])
-            .env("KLUIS_PASSPHRASE", PASS)
-            .env("LANG", "C")
-            .output()
-            .unwrap();
+        let text = format!("vol {n}");
+        let out = injected(
+            &v,
+            &format!("write,pwrite64:error=ENOSPC:when={n}{rest}"),
+            &["note", "add", &id, "--text", &text],
+        );
         let now = note_count(&v, &id);
         assert!(
             now == expected || now == expected + 1,
@@ -199,7 +194,7 @@ fn a_full_disk_at_every_write_loses_nothing_and_leaves_no_temp_file() {
 /// bundle or nothing of it, never half.
 #[test]
 fn a_killed_import_is_all_or_nothing() {
-    let strace = require("strace");
+    require("strace");
     let bundle = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/sync/good_1_basic.kluisb");
     let mut killed = 0;
@@ -211,17 +206,11 @@ fn a_killed_import_is_all_or_nothing() {
         // From an empty vault each time, every N until the import runs to its end.
         let v = crate::vectors::bundle_recipient();
         for n in 1..=40 {
-            let out = Command::new(&strace)
-                .args(["-f", "-o", "/dev/null", "-e"])
-                .arg(format!("inject={syscall}:signal=SIGKILL:when={n}"))
-                .arg(assert_cmd::cargo::cargo_bin("kluis"))
-                .arg("--vault")
-                .arg(&v.path)
-                .arg("import")
-                .arg(&bundle)
-                .env("KLUIS_PASSPHRASE", PASS)
-                .output()
-                .unwrap();
+            let out = injected(
+                &v,
+                &format!("{syscall}:signal=SIGKILL:when={n}"),
+                &["import", bundle.to_str().unwrap()],
+            );
             let list = v.json(&["client", "list", "--json"]);
             let clients = list.as_array().unwrap();
             match clients.len() {

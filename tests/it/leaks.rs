@@ -132,17 +132,10 @@ fn the_canary_never_reaches_a_file() {
     }
 }
 
-/// `kluis passwd` that waits for its new passphrase on a FIFO: alive, past reading
-/// `$KLUIS_PASSPHRASE`, for as long as the test needs. Returns the child and the FIFO.
-fn waiting_passwd(v: &TestVault) -> (std::process::Child, std::path::PathBuf) {
+/// Starts the command as after `ulimit -c unlimited`.
+fn unlimited_core(cmd: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;
-    let fifo = v.dir.path().join("new-passphrase.fifo");
-    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    let mut cmd = v.std_cmd();
-    // As after `ulimit -c unlimited`: kluis must lower it itself.
-    // SAFETY: only async-signal-safe calls between fork and exec.
+    // SAFETY: only an async-signal-safe call between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
             let unlimited = libc::rlimit {
@@ -153,6 +146,18 @@ fn waiting_passwd(v: &TestVault) -> (std::process::Child, std::path::PathBuf) {
             Ok(())
         });
     }
+}
+
+/// `kluis passwd` that waits for its new passphrase on a FIFO: alive, past reading
+/// `$KLUIS_PASSPHRASE`, for as long as the test needs. Returns the child and the FIFO.
+fn waiting_passwd(v: &TestVault) -> (std::process::Child, std::path::PathBuf) {
+    let fifo = v.dir.path().join("new-passphrase.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut cmd = v.std_cmd();
+    // As after `ulimit -c unlimited`: kluis must lower it itself.
+    unlimited_core(&mut cmd);
     let child = cmd
         .current_dir(v.dir.path())
         .args(["passwd", "--new-passphrase-file"])
@@ -237,20 +242,9 @@ fn an_abort_leaves_no_core_dump() {
     // core above means something on this machine (where core_pattern writes cores at all).
     let control = tempfile::tempdir().unwrap();
     let mut sleeper = {
-        use std::os::unix::process::CommandExt;
         let mut cmd = std::process::Command::new("sleep");
         cmd.arg("30").current_dir(control.path());
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                let unlimited = libc::rlimit {
-                    rlim_cur: libc::RLIM_INFINITY,
-                    rlim_max: libc::RLIM_INFINITY,
-                };
-                libc::setrlimit(libc::RLIMIT_CORE, &unlimited);
-                Ok(())
-            });
-        }
+        unlimited_core(&mut cmd);
         cmd.spawn().unwrap()
     };
     std::thread::sleep(std::time::Duration::from_millis(100));

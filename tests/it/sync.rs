@@ -75,6 +75,12 @@ fn sync(v: &TestVault, dir: &Path) -> Value {
     v.json(&["sync", dir.to_str().unwrap(), "--json"])
 }
 
+/// Runs `export` into `dir` and returns the one bundle it wrote.
+pub fn export(v: &TestVault, dir: &Path) -> PathBuf {
+    let out = v.json(&["export", "--out", dir.to_str().unwrap(), "--json"]);
+    PathBuf::from(out["bundles"][0]["file"].as_str().unwrap())
+}
+
 fn bundles(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -247,20 +253,12 @@ fn tampered_misaddressed_replayed_and_revoked_bundles_change_nothing() {
         .args(["client", "assign", &id, "w002"])
         .assert()
         .success();
-    let first = PathBuf::from(
-        a.json(&["export", "--out", team.dir().to_str().unwrap(), "--json"])["bundles"][0]["file"]
-            .as_str()
-            .unwrap(),
-    );
+    let first = export(a, team.dir());
     a.cmd()
         .args(["client", "edit", &id, "--name", "Sem Bakker-Jansen"])
         .assert()
         .success();
-    let second = PathBuf::from(
-        a.json(&["export", "--out", team.dir().to_str().unwrap(), "--json"])["bundles"][0]["file"]
-            .as_str()
-            .unwrap(),
-    );
+    let second = export(a, team.dir());
     assert_ne!(first, second);
 
     // A flipped byte anywhere (magic, header, signature, payload) is refused, exit 4, and
@@ -333,11 +331,7 @@ fn tampered_misaddressed_replayed_and_revoked_bundles_change_nothing() {
         .args(["client", "edit", &id, "--phone", "06-66666666"])
         .assert()
         .success();
-    let late = PathBuf::from(
-        a.json(&["export", "--out", evil.to_str().unwrap(), "--json"])["bundles"][0]["file"]
-            .as_str()
-            .unwrap(),
-    );
+    let late = export(a, &evil);
     let out = b.cmd().arg("import").arg(&late).assert().code(4);
     assert!(stderr(out.get_output()).contains("revoked"));
     let out = b.cmd().args(["sync"]).arg(&evil).assert().code(4);

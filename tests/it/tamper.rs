@@ -150,8 +150,7 @@ fn a_thousand_bit_flips_of_a_bundle_are_all_refused() {
         .args(["client", "assign", &id, "w002"])
         .assert()
         .success();
-    let out = a.json(&["export", "--out", team.dir().to_str().unwrap(), "--json"]);
-    let file = std::path::PathBuf::from(out["bundles"][0]["file"].as_str().unwrap());
+    let file = crate::sync::export(a, team.dir());
     let bytes = std::fs::read(&file).unwrap();
     assert!(
         bytes.len() > 3 * 65_536,
