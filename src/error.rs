@@ -71,6 +71,9 @@ pub enum Error {
     /// A file operation failed; `context` is localized.
     #[error("{}", t!("err.io", context = .context, error = .source))]
     Io { context: String, source: io::Error },
+    /// A change is made (in memory) but writing it to disk failed; the session retries.
+    #[error("{}", t!("err.not_written", error = .error))]
+    NotWritten { error: String },
     /// SQLite failed on a healthy vault (a bug, or out of memory).
     #[error("{}", t!("err.database", error = .0))]
     Database(#[from] rusqlite::Error),
@@ -101,6 +104,7 @@ impl Error {
             | Error::FileExists { .. }
             | Error::NoOrg { .. }
             | Error::Io { .. }
+            | Error::NotWritten { .. }
             | Error::Database(_)
             | Error::Encrypt(_) => 1,
         }

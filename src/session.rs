@@ -401,7 +401,9 @@ impl Session {
                     // The change is in memory only. Appending after a lost record would make a
                     // journal that replays without it, so from here on whole saves only.
                     self.unsaved = true;
-                    return Err(e);
+                    return Err(Error::NotWritten {
+                        error: e.to_string(),
+                    });
                 }
                 if j.len() > COMPACT_THRESHOLD {
                     self.compact()?;
@@ -410,7 +412,9 @@ impl Session {
             _ => {
                 if let Err(e) = self.compact() {
                     self.unsaved = true;
-                    return Err(e);
+                    return Err(Error::NotWritten {
+                        error: e.to_string(),
+                    });
                 }
             }
         }

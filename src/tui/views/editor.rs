@@ -150,6 +150,13 @@ impl NoteEditor {
                 app.message = Some(t!("tui.note_saved").into_owned());
                 Some(Self::back(app, &self.client_id))
             }
+            // The note is in the vault (in memory) and will be written when the disk allows:
+            // saving it again would make a second one.
+            Err(e @ crate::Error::NotWritten { .. }) => {
+                app.changed = true;
+                app.message = Some(e.to_string());
+                Some(Self::back(app, &self.client_id))
+            }
             Err(e) => {
                 self.error = Some(e.to_string());
                 None
