@@ -332,7 +332,8 @@ fn roster_of(state: &OrgState) -> Roster {
     }
 }
 
-fn to_json<T: Serialize>(v: &T) -> Result<String> {
+/// JSON text of a document kluis writes, with kluis's error.
+pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::Encrypt(e.to_string()))
 }
 

@@ -196,10 +196,10 @@ pub fn create_enrolled(
     let roster = org::verify_roster(&enrollment.org_public_key, &enrollment.roster, file)?;
     let member = &enrollment.member;
     let recovery = [enrollment.org_recovery_recipient.clone()];
-    let roster_text = json(&enrollment.roster)?;
+    let roster_text = org::to_json(&enrollment.roster)?;
     Session::create_with(path, pass, params, &recovery, &member.name, |s| {
-        let teams = json(&member.teams)?;
-        let cert = json(&enrollment.certificate)?;
+        let teams = org::to_json(&member.teams)?;
+        let cert = org::to_json(&enrollment.certificate)?;
         let role = if member.role == org::Role::Lead {
             "lead"
         } else {
@@ -220,10 +220,6 @@ pub fn create_enrolled(
         }
         s.add_roster(roster.version, &roster_text)
     })
-}
-
-fn json<T: Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| Error::Encrypt(e.to_string()))
 }
 
 /// Checks that a worker may be assigned a dossier: on the roster and active now.
@@ -466,7 +462,7 @@ fn check_column(col: &str, value: Option<&str>) -> bool {
 fn place(dir: &Path, bytes: &[u8]) -> Result<PathBuf> {
     let name = format!("{}.{EXTENSION}", hex(&Sha256::digest(bytes)));
     let path = dir.join(&name);
-    let tmp = dir.join(format!(".{}.part", store_id()));
+    let tmp = dir.join(format!(".{}.part", crate::store::new_id()));
     if let Err(e) = org::write_new(&tmp, bytes) {
         let _ = fs::remove_file(&tmp);
         return Err(e);
@@ -487,10 +483,6 @@ fn place(dir: &Path, bytes: &[u8]) -> Result<PathBuf> {
     }
     crate::vault::sync_dir(&path)?;
     Ok(path)
-}
-
-fn store_id() -> String {
-    crate::store::new_id()
 }
 
 /// One bundle written by [`export`].

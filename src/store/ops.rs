@@ -747,47 +747,37 @@ impl Store {
             .prepare_cached("SELECT updated_at FROM client WHERE id = ?1")?
             .query_row([client], |r| r.get(0))
             .optional()?;
-        let outcome = match &before {
-            None => {
-                let sql = format!(
-                    "INSERT INTO client (id, {}, updated_at) VALUES (?1, {}, ?{})",
-                    CLIENT_FIELDS.join(", "),
-                    (2..=CLIENT_FIELDS.len() + 1)
-                        .map(|i| format!("?{i}"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    CLIENT_FIELDS.len() + 2
-                );
-                let mut p: Vec<rusqlite::types::Value> = vec![client.to_owned().into()];
-                p.extend(after.iter().map(|v| v.clone().into()));
-                p.push(updated_at.into());
-                self.conn
-                    .prepare_cached(&sql)?
-                    .execute(rusqlite::params_from_iter(p))?;
-                Materialized::New
-            }
-            Some(b) if *b == after && stamp.as_deref() == Some(updated_at.as_str()) => {
-                return Ok(Materialized::Same);
-            }
-            Some(_) => {
-                let sets = CLIENT_FIELDS
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| format!("{f} = ?{}", i + 2))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let sql = format!(
-                    "UPDATE client SET {sets}, updated_at = ?{} WHERE id = ?1",
-                    CLIENT_FIELDS.len() + 2
-                );
-                let mut p: Vec<rusqlite::types::Value> = vec![client.to_owned().into()];
-                p.extend(after.iter().map(|v| v.clone().into()));
-                p.push(updated_at.into());
-                self.conn
-                    .prepare_cached(&sql)?
-                    .execute(rusqlite::params_from_iter(p))?;
-                Materialized::Changed
-            }
+        if before.as_ref() == Some(&after) && stamp.as_deref() == Some(updated_at.as_str()) {
+            return Ok(Materialized::Same);
+        }
+        // One upsert for a new and a known dossier: the insert and update triggers keep the
+        // full-text index right either way.
+        let sets = CLIENT_FIELDS
+            .iter()
+            .chain(["updated_at"].iter())
+            .map(|f| format!("{f} = excluded.{f}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO client (id, {}, updated_at) VALUES (?1, {}, ?{})
+             ON CONFLICT (id) DO UPDATE SET {sets}",
+            CLIENT_FIELDS.join(", "),
+            (2..=CLIENT_FIELDS.len() + 1)
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            CLIENT_FIELDS.len() + 2
+        );
+        let mut p: Vec<rusqlite::types::Value> = vec![client.to_owned().into()];
+        p.extend(after.iter().map(|v| v.clone().into()));
+        p.push(updated_at.into());
+        self.conn
+            .prepare_cached(&sql)?
+            .execute(rusqlite::params_from_iter(p))?;
+        let outcome = if before.is_none() {
+            Materialized::New
+        } else {
+            Materialized::Changed
         };
         self.record("client", client)?;
         Ok(outcome)

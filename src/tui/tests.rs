@@ -204,7 +204,7 @@ fn conflicts_are_settled_from_their_screen() {
     assert!(matches!(a.screen, Screen::Conflicts(_)));
     let store = |a: &App| a.session.as_ref().unwrap().store().conflicts(None).unwrap();
     assert_eq!(store(&a).len(), 1);
-    assert_eq!(
+    let phone = |a: &App| {
         a.session
             .as_ref()
             .unwrap()
@@ -212,23 +212,12 @@ fn conflicts_are_settled_from_their_screen() {
             .client(&id)
             .unwrap()
             .phone
-            .as_deref(),
-        Some("06-22222222")
-    );
+    };
+    assert_eq!(phone(&a).as_deref(), Some("06-22222222"));
     // "o": our value instead; the conflict is settled and the dossier shows it.
     a.handle_key(key(KeyCode::Char('o')));
     assert!(store(&a).is_empty());
-    assert_eq!(
-        a.session
-            .as_ref()
-            .unwrap()
-            .store()
-            .client(&id)
-            .unwrap()
-            .phone
-            .as_deref(),
-        Some("06-11111111")
-    );
+    assert_eq!(phone(&a).as_deref(), Some("06-11111111"));
     a.handle_key(key(KeyCode::Esc));
     assert!(matches!(a.screen, Screen::Caseload(_)));
     a.quit().unwrap();
