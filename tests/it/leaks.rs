@@ -150,7 +150,7 @@ fn unlimited_core(cmd: &mut std::process::Command) {
 
 /// `kluis passwd` that waits for its new passphrase on a FIFO: alive, past reading
 /// `$KLUIS_PASSPHRASE`, for as long as the test needs. Returns the child and the FIFO.
-fn waiting_passwd(v: &TestVault) -> (std::process::Child, std::path::PathBuf) {
+fn waiting_passwd(v: &TestVault) -> (Reaped, std::path::PathBuf) {
     let fifo = v.dir.path().join("new-passphrase.fifo");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: a valid NUL-terminated path.
@@ -167,7 +167,17 @@ fn waiting_passwd(v: &TestVault) -> (std::process::Child, std::path::PathBuf) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    (child, fifo)
+    (Reaped(child), fifo)
+}
+
+/// A child that is killed if a failing test leaves it waiting on its FIFO.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Waits until `f` holds for the process, or it ends, or 10 s pass.
@@ -188,7 +198,7 @@ fn wait_until(pid: u32, f: impl Fn() -> bool) -> bool {
 fn the_environment_passphrase_is_wiped_from_proc_environ_once_read() {
     let v = TestVault::created();
     let (mut child, fifo) = waiting_passwd(&v);
-    let pid = child.id();
+    let pid = child.0.id();
     let environ = || std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
     // The process keeps running (blocked on the FIFO) after it read the variable: its
     // environment block must no longer hold the value.
@@ -199,14 +209,14 @@ fn the_environment_passphrase_is_wiped_from_proc_environ_once_read() {
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
     assert!(!contains(&environ(), b"KLUIS_PASSPHRASE=Z"));
     std::fs::write(&fifo, "Nieuw-Wachtwoord-Fietsbel-2026\n").unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
 }
 
 #[test]
 fn an_abort_leaves_no_core_dump() {
     let v = TestVault::created();
     let (mut child, fifo) = waiting_passwd(&v);
-    let pid = child.id();
+    let pid = child.0.id();
     // Past hardening: the core limit is 0, whatever the parent allowed.
     let core_limit = || {
         std::fs::read_to_string(format!("/proc/{pid}/limits"))
@@ -229,7 +239,7 @@ fn an_abort_leaves_no_core_dump() {
     );
     // SAFETY: sending a signal to our own child.
     unsafe { libc::kill(pid as i32, libc::SIGABRT) };
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     assert!(!status.success());
     let _ = std::fs::remove_file(&fifo);
     let cores: Vec<String> = std::fs::read_dir(v.dir.path())
