@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 
-use super::{date, dim, initials, masked, selected};
+use super::{date, dim, highlight, hint, initials, masked};
 use crate::i18n::t;
 use crate::model::{Client, SearchHit};
 use crate::tui::app::{App, Outcome, Screen};
@@ -338,23 +338,5 @@ impl Caseload {
         if self.rows.is_empty() {
             hint(frame, list, &t!("tui.no_clients"));
         }
-    }
-}
-
-fn highlight(row: Row<'_>, on: bool) -> Row<'_> {
-    if on { row.style(selected()) } else { row }
-}
-
-/// A dim line inside an empty list.
-fn hint(frame: &mut Frame, list: Rect, text: &str) {
-    frame.render_widget(Paragraph::new(text.to_owned()).style(dim()), inner(list));
-}
-
-fn inner(area: Rect) -> Rect {
-    Rect {
-        x: area.x + 2,
-        y: area.y + 2,
-        width: area.width.saturating_sub(4),
-        height: area.height.saturating_sub(3),
     }
 }

@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 
-use super::{dim, initials, masked, selected};
+use super::{dim, highlight, hint, initials, masked};
 use crate::i18n::t;
 use crate::store::OpenConflict;
 use crate::tui::app::{App, Outcome, Screen};
@@ -132,11 +132,7 @@ impl Conflicts {
                     value(&c.winner.value, &c.winner.author),
                     value(&c.loser.value, &c.loser.author),
                 ]);
-                if i == self.selected {
-                    row.style(selected())
-                } else {
-                    row
-                }
+                highlight(row, i == self.selected)
             })
             .collect();
         let table = Table::new(
@@ -152,16 +148,7 @@ impl Conflicts {
         .block(Block::default().borders(Borders::ALL));
         frame.render_widget(table, list);
         if self.list.is_empty() {
-            let inner = Rect {
-                x: list.x + 2,
-                y: list.y + 2,
-                width: list.width.saturating_sub(4),
-                height: list.height.saturating_sub(3),
-            };
-            frame.render_widget(
-                Paragraph::new(t!("sync.no_conflicts").into_owned()).style(dim()),
-                inner,
-            );
+            hint(frame, list, &t!("sync.no_conflicts"));
         }
     }
 }

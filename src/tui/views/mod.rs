@@ -16,7 +16,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Row};
 
 use super::app::{App, Screen};
 use crate::i18n::{Lang, t};
@@ -65,6 +65,25 @@ pub fn dim() -> Style {
 /// Style of error text.
 pub fn error() -> Style {
     Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
+}
+
+/// A table row, highlighted when selected.
+pub fn highlight(row: Row<'_>, on: bool) -> Row<'_> {
+    if on { row.style(selected()) } else { row }
+}
+
+/// A dim line inside an empty list.
+pub fn hint(frame: &mut Frame, list: Rect, text: &str) {
+    frame.render_widget(Paragraph::new(text.to_owned()).style(dim()), inner(list));
+}
+
+fn inner(area: Rect) -> Rect {
+    Rect {
+        x: area.x + 2,
+        y: area.y + 2,
+        width: area.width.saturating_sub(4),
+        height: area.height.saturating_sub(3),
+    }
 }
 
 /// Draws the whole app: the screen, the status bar, and help on top when asked.
