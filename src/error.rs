@@ -77,6 +77,10 @@ pub enum Error {
     /// SQLite failed on a healthy vault (a bug, or out of memory).
     #[error("{}", t!("err.database", error = .0))]
     Database(#[from] rusqlite::Error),
+    /// A rule of the privacy policy refuses this (no consent, retention not ended);
+    /// `reason` is localized and says what would allow it.
+    #[error("{}", t!("err.refused", reason = .reason))]
+    Refused { reason: String },
     /// The age library refused to encrypt.
     #[error("{}", t!("err.encrypt", error = .0))]
     Encrypt(String),
@@ -106,6 +110,7 @@ impl Error {
             | Error::Io { .. }
             | Error::NotWritten { .. }
             | Error::Database(_)
+            | Error::Refused { .. }
             | Error::Encrypt(_) => 1,
         }
     }

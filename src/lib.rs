@@ -15,6 +15,7 @@ pub mod journal;
 pub mod merge;
 pub mod model;
 pub mod org;
+pub mod report;
 pub mod secret;
 pub mod session;
 pub mod store;

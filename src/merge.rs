@@ -53,6 +53,7 @@ pub const CLIENT_FIELDS: &[&str] = &[
     "opened_on",
     "closed_on",
     "created_at",
+    "retention_until",
 ];
 
 /// Fields a dossier cannot exist without.
@@ -69,12 +70,23 @@ pub enum Field<'a> {
     Note(&'a str),
     /// A conflict whose losing op is this one was confirmed.
     Resolve(&'a str),
+    /// A consent (`consent/ID`) or a disclosure (`disclosure/ID`): a register whose value is
+    /// the record as JSON, so a withdrawal is a newer value.
+    Record(&'static str, &'a str),
+    /// An access log entry (`log/ID`); append-only like notes, its value the entry as JSON.
+    Log(&'a str),
+    /// The dossier was erased at the end of its retention (`erased`, value the day). It wins
+    /// over everything else about the dossier, in every vault it reaches.
+    Erased,
 }
 
 /// Parses an op's field name; None for anything kluis does not know.
 pub fn field(name: &str) -> Option<Field<'_>> {
     if let Some(col) = CLIENT_FIELDS.iter().find(|c| **c == name) {
         return Some(Field::Column(col));
+    }
+    if name == "erased" {
+        return Some(Field::Erased);
     }
     let (kind, rest) = name.split_once('/')?;
     if rest.is_empty() || rest.len() > 64 {
@@ -84,13 +96,20 @@ pub fn field(name: &str) -> Option<Field<'_>> {
         "assign" => Some(Field::Assign(rest)),
         "note" => Some(Field::Note(rest)),
         "resolve" => Some(Field::Resolve(rest)),
+        "consent" => Some(Field::Record("consent", rest)),
+        "disclosure" => Some(Field::Record("disclosure", rest)),
+        "log" => Some(Field::Log(rest)),
         _ => None,
     }
 }
 
-/// Fields whose value is a last-writer-wins register (columns and assignments).
+/// Fields whose value is a last-writer-wins register (columns, assignments, consents and
+/// disclosures).
 pub fn is_register(name: &str) -> bool {
-    matches!(field(name), Some(Field::Column(_) | Field::Assign(_)))
+    matches!(
+        field(name),
+        Some(Field::Column(_) | Field::Assign(_) | Field::Record(..))
+    )
 }
 
 /// Writes an HLC: milliseconds since 1970 and a counter, fixed width so that text order is
@@ -300,6 +319,10 @@ mod tests {
         assert_eq!(field("updated_at"), None);
         assert_eq!(field("assign/"), None);
         assert_eq!(field("drop/x"), None);
+        assert_eq!(field("consent/abc"), Some(Field::Record("consent", "abc")));
+        assert_eq!(field("log/abc"), Some(Field::Log("abc")));
+        assert_eq!(field("erased"), Some(Field::Erased));
+        assert!(is_register("consent/abc") && !is_register("log/abc"));
     }
 
     #[test]

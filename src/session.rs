@@ -81,6 +81,8 @@ pub struct CheckReport {
     pub journal_records: u64,
     /// Recovery recipients written into every save.
     pub recovery_recipients: Vec<String>,
+    /// Entries in the access log (its chain verified; a break is in `problems`).
+    pub access_log_entries: u64,
     /// The previous generation: None when there is none yet.
     pub previous: Option<PreviousReport>,
 }
@@ -200,6 +202,12 @@ impl Session {
         session.change(|s| {
             s.set_meta("must_change_passphrase", "1")?;
             s.add_event("recovery", by, "")?;
+            // IT acts on the owner's behalf: the log says both.
+            let owner = s.user()?;
+            s.set_on_behalf(Some(owner));
+            let entry = s.log_by(by, crate::model::Action::Recovery, None, "");
+            s.set_on_behalf(None);
+            entry?;
             Ok(())
         })?;
         session.compact()?;
@@ -344,6 +352,12 @@ impl Session {
             // A vault without a journal key gets one (and its journal) from a compaction.
             session.compact()?;
         }
+        // A crash between an erasure's journal record and its new generation would leave
+        // the erased data in the vault file: erase it again now.
+        if access == Access::Write && session.store.scrub_erased()? {
+            session.store.take_erased();
+            session.save_erasure()?;
+        }
         Ok(session)
     }
 
@@ -385,6 +399,18 @@ impl Session {
             });
         }
         let (value, changes) = self.store.transaction(f)?;
+        if self.store.take_erased() {
+            // Deleted rows cannot travel in the journal: a new generation without them, and
+            // the previous generation replaced by it too.
+            drop(changes);
+            if let Err(e) = self.save_erasure() {
+                self.unsaved = true;
+                return Err(Error::NotWritten {
+                    error: e.to_string(),
+                });
+            }
+            return Ok(value);
+        }
         if changes.is_empty() {
             return Ok(value);
         }
@@ -449,6 +475,15 @@ impl Session {
         Ok(())
     }
 
+    /// After an erasure: the image vacuumed (freed pages gone, not just zeroed), saved as a
+    /// new generation, and that generation also made the previous one, so no file kluis
+    /// keeps holds the erased dossier. The old journal's key was only in those files.
+    fn save_erasure(&mut self) -> Result<()> {
+        self.store.vacuum()?;
+        self.compact()?;
+        vault::keep_previous(&self.path)
+    }
+
     /// Folds pending journal records into the vault and ends the session. Dropping a
     /// session does the same, but cannot report a failure.
     pub fn close(mut self) -> Result<()> {
@@ -494,10 +529,19 @@ impl Session {
         } else {
             None
         };
+        let mut problems = self.store.integrity_problems()?;
+        let access_log_entries = match self.store.verify_log()? {
+            Ok(n) => n,
+            Err((seq, why)) => {
+                problems.push(t!("audit.broken", seq = seq, reason = why).into_owned());
+                0
+            }
+        };
         Ok(CheckReport {
             schema_version: self.store.schema_version()?,
             generation: generation(&self.store)?,
-            problems: self.store.integrity_problems()?,
+            problems,
+            access_log_entries,
             clients,
             notes,
             journal_records: self.pending_records(),

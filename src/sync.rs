@@ -408,6 +408,13 @@ fn check_payload(payload: &Payload, header: &Header, roster: &Roster, path: &Pat
                 is_id(n) && value.is_none()
             }
             Some(Field::Resolve(o)) => is_id(o) && value == Some("confirmed"),
+            Some(Field::Record(kind, id)) => {
+                is_id(id) && value.is_some_and(|v| check_record(kind, id, op, v))
+            }
+            Some(Field::Log(id)) => is_id(id) && value.is_some_and(|v| check_entry(op, v)),
+            Some(Field::Erased) => {
+                value.is_some_and(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok())
+            }
         };
         if !ok {
             return Err(bad(&op.id));
@@ -437,6 +444,55 @@ fn check_payload(payload: &Payload, header: &Header, roster: &Roster, path: &Pat
     Ok(())
 }
 
+/// Whether a consent or disclosure op's value is one kluis would have written.
+fn check_record(kind: &str, id: &str, op: &merge::Op, value: &str) -> bool {
+    let line = |v: &str| model::parse_name("field", v).is_ok_and(|p| p == v);
+    let time = |v: &str| DateTime::parse_from_rfc3339(v).is_ok();
+    match kind {
+        "consent" => serde_json::from_str::<model::Consent>(value).is_ok_and(|c| {
+            c.id == id
+                && c.client_id == op.client
+                && line(&c.org)
+                && line(&c.purpose)
+                && c.evidence.as_deref().is_none_or(line)
+                && line(&c.recorded_by)
+                && time(&c.created_at)
+        }),
+        "disclosure" => serde_json::from_str::<model::Disclosure>(value).is_ok_and(|d| {
+            d.id == id
+                && d.client_id == op.client
+                && d.by == op.author
+                && line(&d.org)
+                && line(&d.purpose)
+                && (d.consent_id.is_some() != d.legal_ground.is_some())
+                && d.consent_id.as_deref().is_none_or(is_id)
+                && d.legal_ground.as_deref().is_none_or(line)
+                && model::parse_recipient("recipient", &d.recipient).is_ok()
+                && d.file_sha256.len() == 64
+                && d.file_sha256.bytes().all(|b| b.is_ascii_hexdigit())
+                && time(&d.at)
+        }),
+        _ => false,
+    }
+}
+
+/// Whether an access log entry that travels with a dossier is one kluis would have written:
+/// by the op's author, of a kind that travels.
+fn check_entry(op: &merge::Op, value: &str) -> bool {
+    serde_json::from_str::<model::TravellingEntry>(value).is_ok_and(|e| {
+        e.user == op.author
+            && e.action
+                .parse::<model::Action>()
+                .is_ok_and(|a| a.code() == e.action && a.travels())
+            && DateTime::parse_from_rfc3339(&e.at).is_ok()
+            && e.on_behalf
+                .as_deref()
+                .is_none_or(|b| model::parse_name("field", b).is_ok_and(|p| p == b))
+            && e.detail.len() <= 1_000
+            && !e.detail.chars().any(char::is_control)
+    })
+}
+
 /// Whether a value fits a client column (as kluis itself would have written it).
 fn check_column(col: &str, value: Option<&str>) -> bool {
     let date = |v: &str| NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok();
@@ -446,7 +502,7 @@ fn check_column(col: &str, value: Option<&str>) -> bool {
         (_, None) => true,
         ("name" | "address" | "phone", Some(v)) => line(v),
         ("bsn", Some(v)) => Bsn::parse(v).is_ok_and(|b| b.digits() == v),
-        ("birth_date" | "opened_on" | "closed_on", Some(v)) => date(v),
+        ("birth_date" | "opened_on" | "closed_on" | "retention_until", Some(v)) => date(v),
         ("domain", Some(v)) => v.parse::<Domain>().is_ok_and(|d| d.code() == v),
         ("status", Some(v)) => v.parse::<Status>().is_ok_and(|s| s.code() == v),
         ("created_at", Some(v)) => DateTime::parse_from_rfc3339(v).is_ok(),
@@ -694,6 +750,9 @@ fn write_bundle(
             s.set_sent(&d.client, to, d.upto)?;
         }
         if let Some((hash, id, seq)) = &written {
+            for d in chunk {
+                s.log(model::Action::Export, Some(&d.client), id)?;
+            }
             s.set_meta("bundle_seq", &seq.to_string())?;
             s.mark_bundle(&BundleMark {
                 hash,

@@ -4,6 +4,7 @@
 mod org;
 mod output;
 mod passphrase;
+mod privacy;
 mod sync;
 
 use std::io::{IsTerminal, Read, Write};
@@ -15,7 +16,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::error::Error;
 use crate::i18n::{Lang, set_lang, t};
-use crate::model::{self, Bsn, ClientPatch, Domain, NewClient, NewNote, NoteKind, parse_choice};
+use crate::model::{
+    self, Action, Bsn, ClientPatch, Domain, NewClient, NewNote, NoteKind, parse_choice,
+};
 use crate::session::{Access, Session};
 use crate::store::IdTable;
 use crate::vault::KdfParams;
@@ -130,6 +133,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A client's consent to share with another organisation: add, list, withdraw
+    #[command(subcommand)]
+    Consent(privacy::ConsentCmd),
+    /// Share a report with another organisation, encrypted to its age key; needs an active
+    /// consent for that organisation and purpose, or --legal-ground
+    Disclose(privacy::DiscloseArgs),
+    /// The access log: who unlocked, viewed, changed, shared or erased what, and when
+    Audit {
+        #[command(subcommand)]
+        action: Option<privacy::AuditCmd>,
+        /// Only this dossier (id or prefix)
+        #[arg(long, value_name = "ID")]
+        client: Option<String>,
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Closed dossiers and the day they are kept until; purge the ones that are due
+    Retention {
+        #[command(subcommand)]
+        action: Option<privacy::RetentionCmd>,
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything kluis holds on a client, for the client (inzage, AVG art. 15)
+    Report(privacy::ReportArgs),
     /// Who this vault belongs to in the organisation
     Whoami {
         /// Output JSON
@@ -301,13 +331,13 @@ enum ClientCmd {
         /// Worker id
         worker: String,
     },
-    /// Close a dossier
+    /// Close a dossier; its retention period starts on the closing date
     Close {
         /// Client id or a unique prefix of at least 8 characters
         id: String,
-        /// Closing date, YYYY-MM-DD [default: today]
-        #[arg(long)]
-        on: Option<String>,
+        /// Closing date, YYYY-MM-DD, also in the past (closed on paper earlier) [default: today]
+        #[arg(long, visible_alias = "on")]
+        at: Option<String>,
     },
 }
 
@@ -329,11 +359,17 @@ enum NoteCmd {
         /// This note corrects an earlier one (its id or prefix)
         #[arg(long, value_name = "NOTE_ID")]
         supersedes: Option<String>,
+        /// Special-category data (health, for example): masked until revealed
+        #[arg(long)]
+        special: bool,
     },
     /// List a client's notes, newest first
     List {
         /// Client id or a unique prefix of at least 8 characters
         client_id: String,
+        /// Show the text of special-category notes (logged)
+        #[arg(long)]
+        reveal: bool,
         /// Output JSON
         #[arg(long)]
         json: bool,
@@ -457,9 +493,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let Some(fts) = model::fts_query(&q) else {
                 return Err(Error::invalid("QUERY", t!("val.query_empty")).into());
             };
-            let session = open(&path, pass_file, Access::Read)?;
+            let mut session = open(&path, pass_file, Access::Write)?;
             let hits = session.store().search(&fts, limit.clamp(1, 1000))?;
-            output::search(&hits, json)
+            let clients: std::collections::BTreeSet<&str> =
+                hits.iter().map(|h| h.client_id.as_str()).collect();
+            session.change(|s| {
+                for c in clients {
+                    s.log(Action::Search, Some(c), "")?;
+                }
+                Ok(())
+            })?;
+            output::search(&hits, json)?;
+            Ok(session.close()?)
         }
         Command::Org(cmd) => org::run(cmd, &path),
         Command::Roster(RosterCmd::Import { file }) => {
@@ -488,6 +533,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import { files, json } => sync::import(&path, pass_file, &files, json),
         Command::Sync { dir, json } => sync::sync(&path, pass_file, &dir, json),
         Command::Conflicts { action, json } => sync::conflicts(&path, pass_file, action, json),
+        Command::Consent(cmd) => privacy::consent(&path, pass_file, cmd),
+        Command::Disclose(args) => privacy::disclose(&path, pass_file, args),
+        Command::Audit {
+            action,
+            client,
+            json,
+        } => privacy::audit(&path, pass_file, action, client, json),
+        Command::Retention { action, json } => privacy::retention(&path, pass_file, action, json),
+        Command::Report(args) => privacy::report(&path, pass_file, args),
         Command::Whoami { json } => {
             let session = open(&path, pass_file, Access::Read)?;
             org::whoami(&session, json, &path)
@@ -526,6 +580,12 @@ fn open(path: &Path, pass_file: Option<&Path>, access: Access) -> anyhow::Result
     let session = Session::open(path, &pass, access)?;
     if session.must_change_passphrase()? {
         return Err(Error::MustChangePassphrase.into());
+    }
+    // Every session that shows or changes client data logs its unlock, with the first
+    // thing it shows or changes; one that does neither (a refused import) leaves the vault
+    // byte for byte as it was. Read sessions (check, whoami, audit) show no client data.
+    if access == Access::Write {
+        session.store().note_unlock("cli");
     }
     Ok(session)
 }
@@ -702,15 +762,32 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
             Ok(session.close()?)
         }
         ClientCmd::List { all, json } => {
-            let session = open(path, pass_file, Access::Read)?;
-            output::clients(&session.store().clients(all)?, json)
+            let mut session = open(path, pass_file, Access::Write)?;
+            session.change(|s| s.log(Action::View, None, "client list"))?;
+            output::clients(&session.store().clients(all)?, json)?;
+            Ok(session.close()?)
         }
         ClientCmd::Show { id, show_bsn, json } => {
             let prefix = model::parse_id_prefix("ID", &id)?;
-            let session = open(path, pass_file, Access::Read)?;
+            let mut session = open(path, pass_file, Access::Write)?;
             let id = session.store().resolve_id(IdTable::Client, &prefix)?;
+            session.change(|s| {
+                s.log(Action::View, Some(&id), "")?;
+                if show_bsn {
+                    s.log(Action::RevealBsn, Some(&id), "")?;
+                }
+                Ok(())
+            })?;
             let assigned = session.store().assignees(&id)?;
-            output::client(&session.store().client(&id)?, &assigned, show_bsn, json)
+            let consents = session.store().consents(&id)?;
+            output::client(
+                &session.store().client(&id)?,
+                &assigned,
+                &consents,
+                show_bsn,
+                json,
+            )?;
+            Ok(session.close()?)
         }
         ClientCmd::Edit {
             id,
@@ -754,9 +831,12 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
         ClientCmd::Unassign { id, worker } => {
             sync::assign(path, pass_file, &id, std::slice::from_ref(&worker), false)
         }
-        ClientCmd::Close { id, on } => {
+        ClientCmd::Close { id, at } => {
             let prefix = model::parse_id_prefix("ID", &id)?;
-            let on = optional(on, |v| model::parse_date("--on", v))?.unwrap_or(today);
+            let on = optional(at, |v| model::parse_date("--at", v))?.unwrap_or(today);
+            if on > today {
+                return Err(Error::invalid("--at", t!("val.close_in_future")).into());
+            }
             let mut session = open(path, pass_file, Access::Write)?;
             let id = session.store().resolve_id(IdTable::Client, &prefix)?;
             let closed = session.change(|s| s.close_client(&id, on))?;
@@ -781,6 +861,7 @@ fn note(path: &Path, pass_file: Option<&Path>, cmd: NoteCmd) -> anyhow::Result<(
             at,
             text,
             supersedes,
+            special,
         } => {
             let prefix = model::parse_id_prefix("CLIENT_ID", &client_id)?;
             let kind = parse_choice("--kind", &kind, NoteKind::ALL)?;
@@ -822,16 +903,32 @@ fn note(path: &Path, pass_file: Option<&Path>, cmd: NoteCmd) -> anyhow::Result<(
                 body,
                 author,
                 supersedes,
+                special,
             };
             let id = session.change(|s| s.add_note(&new))?;
             println!("{id}");
             Ok(session.close()?)
         }
-        NoteCmd::List { client_id, json } => {
+        NoteCmd::List {
+            client_id,
+            reveal,
+            json,
+        } => {
             let prefix = model::parse_id_prefix("CLIENT_ID", &client_id)?;
-            let session = open(path, pass_file, Access::Read)?;
+            let mut session = open(path, pass_file, Access::Write)?;
             let id = session.store().resolve_id(IdTable::Client, &prefix)?;
-            output::notes(&session.store().notes(&id)?, json)
+            let notes = session.store().notes(&id)?;
+            session.change(|s| {
+                s.log(Action::View, Some(&id), "notes")?;
+                if reveal {
+                    for n in notes.iter().filter(|n| n.special) {
+                        s.log(Action::RevealSpecial, Some(&id), &format!("note {}", n.id))?;
+                    }
+                }
+                Ok(())
+            })?;
+            output::notes(&notes, reveal, json)?;
+            Ok(session.close()?)
         }
     }
 }

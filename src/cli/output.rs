@@ -3,10 +3,10 @@
 use serde_json::{Value, json};
 
 use crate::i18n::t;
-use crate::model::{Client, Note, SearchHit};
+use crate::model::{Client, Consent, Note, SearchHit};
 use crate::session::CheckReport;
 
-fn print_json(value: &Value) -> anyhow::Result<()> {
+pub(super) fn print_json(value: &Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
@@ -57,12 +57,23 @@ pub fn clients(rows: &[(Client, u64, Option<String>)], as_json: bool) -> anyhow:
 pub fn client(
     c: &Client,
     assigned: &[String],
+    consents: &[Consent],
     show_bsn: bool,
     as_json: bool,
 ) -> anyhow::Result<()> {
+    let today = chrono::Local::now().date_naive();
     if as_json {
         let mut v = client_json(c, show_bsn)?;
         v["assigned"] = json!(assigned);
+        v["consents"] = json!(
+            consents
+                .iter()
+                .map(|k| json!({
+                    "id": k.id, "org": k.org, "purpose": k.purpose, "scope": k.scope,
+                    "until": k.until, "state": k.state(today),
+                }))
+                .collect::<Vec<_>>()
+        );
         return print_json(&v);
     }
     let none = || "-".to_owned();
@@ -91,6 +102,12 @@ pub fn client(
             c.closed_on.map(|d| d.to_string()).unwrap_or_else(none),
         ),
         (
+            t!("field.retention_until"),
+            c.retention_until
+                .map(|d| d.to_string())
+                .unwrap_or_else(none),
+        ),
+        (
             t!("field.assigned"),
             if assigned.is_empty() {
                 none()
@@ -108,13 +125,47 @@ pub fn client(
     for (label, value) in rows {
         println!("{:<width$} {value}", format!("{label}:"));
     }
+    let label = t!("field.consents");
+    if consents.is_empty() {
+        println!("{:<width$} -", format!("{label}:"));
+    }
+    for (i, k) in consents.iter().enumerate() {
+        let head = if i == 0 {
+            format!("{label}:")
+        } else {
+            String::new()
+        };
+        let mut line = format!(
+            "{head:<width$} {} — {} ({}, {})",
+            k.org,
+            k.purpose,
+            t!(format!("scope.{}", k.scope.code())),
+            t!(format!("consent.state.{}", k.state(today)))
+        );
+        if k.expires_within(today, 30) {
+            line.push_str(&format!(
+                "  [{}]",
+                t!("consent.expires", until = k.until.unwrap_or(today))
+            ));
+        }
+        println!("{line}");
+    }
     Ok(())
 }
 
 /// `note list`.
-pub fn notes(notes: &[Note], as_json: bool) -> anyhow::Result<()> {
+pub fn notes(notes: &[Note], reveal: bool, as_json: bool) -> anyhow::Result<()> {
+    let masked = t!("note.special_masked").into_owned();
     if as_json {
-        return print_json(&serde_json::to_value(notes)?);
+        let mut v = serde_json::to_value(notes)?;
+        if !reveal && let Some(list) = v.as_array_mut() {
+            for (n, item) in notes.iter().zip(list) {
+                if n.special {
+                    item["body"] = serde_json::Value::Null;
+                }
+            }
+        }
+        return print_json(&v);
     }
     if notes.is_empty() {
         eprintln!("{}", t!("list.no_notes"));
@@ -135,9 +186,16 @@ pub fn notes(notes: &[Note], as_json: bool) -> anyhow::Result<()> {
         if let Some(old) = &n.supersedes {
             line.push_str(&format!("  [{}]", t!("list.corrects", id = old)));
         }
+        if n.special {
+            line.push_str(&format!("  [{}]", t!("note.special")));
+        }
         println!("{line}");
-        for body_line in n.body.lines() {
-            println!("    {body_line}");
+        if n.special && !reveal {
+            println!("    {masked}");
+        } else {
+            for body_line in n.body.lines() {
+                println!("    {body_line}");
+            }
         }
         println!();
     }
@@ -159,13 +217,12 @@ pub fn search(hits: &[SearchHit], as_json: bool) -> anyhow::Result<()> {
         } else {
             t!("word.note")
         };
-        println!(
-            "{:<7} {}  {}  {}",
-            kind,
-            h.id,
-            h.client_name,
+        let snippet = if h.special {
+            t!("note.special_masked").into_owned()
+        } else {
             h.snippet.replace('\n', " ")
-        );
+        };
+        println!("{:<7} {}  {}  {}", kind, h.id, h.client_name, snippet);
     }
     Ok(())
 }
@@ -191,6 +248,7 @@ pub fn check(r: &CheckReport, as_json: bool) -> anyhow::Result<()> {
     );
     if r.problems.is_empty() {
         println!("{}", t!("check.integrity_ok"));
+        println!("{}", t!("check.access_log", n = r.access_log_entries));
     } else {
         for p in &r.problems {
             println!("{}", t!("check.problem", problem = p));

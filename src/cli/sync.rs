@@ -273,7 +273,7 @@ pub(super) fn conflicts(
     as_json: bool,
 ) -> anyhow::Result<()> {
     let Some(action) = action else {
-        let session = open(path, pass_file, Access::Read)?;
+        let session = open(path, pass_file, Access::Write)?;
         let open = session.store().conflicts(None)?;
         if as_json {
             return print_json(&json!(open.iter().map(conflict_json).collect::<Vec<_>>()));

@@ -70,6 +70,10 @@ pub const JOURNALED_TABLES: &[(&str, &str)] = &[
     ("sent", "id"),
     ("bundle_seen", "hash"),
     ("note_pending", "id"),
+    ("consent", "id"),
+    ("disclosure", "id"),
+    ("access_log", "id"),
+    ("erased", "client_id"),
 ];
 
 /// The primary key column of a journaled table.

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::error::{Error, Result};
 use crate::i18n::t;
 use crate::model::{
-    Bsn, Client, ClientPatch, Domain, NewClient, NewNote, Note, NoteKind, SCHEMA_VERSION,
+    Action, Bsn, Client, ClientPatch, Domain, NewClient, NewNote, Note, NoteKind, SCHEMA_VERSION,
     SearchHit, Status, format_datetime, now_utc,
 };
 
@@ -25,12 +25,15 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_org.sql"),
     include_str!("migrations/0003_draft.sql"),
     include_str!("migrations/0004_sync.sql"),
+    include_str!("migrations/0005_privacy.sql"),
 ];
 
 pub mod changes;
 mod ops;
+mod privacy;
 
 pub use ops::{BundleMark, MergeStats, NoteRow, OpenConflict};
+pub use privacy::RetentionItem;
 
 use changes::{Cell, RowChange};
 
@@ -41,6 +44,15 @@ pub struct Store {
     changes: std::cell::RefCell<Option<Vec<RowChange>>>,
     /// The hybrid logical clock of team sync.
     clock: ops::Clock,
+    /// On whose behalf this session acts, for the access log (IT after a recovery).
+    on_behalf: std::cell::RefCell<Option<String>>,
+    /// Rows were deleted for an erasure: the journal cannot carry that, so the session
+    /// saves a new generation (vacuumed) and replaces the previous one too.
+    erased: std::cell::Cell<bool>,
+    /// An unlock not yet in the access log (time, detail): it goes in with the session's
+    /// first change or entry, so a command that shows and changes nothing leaves the vault
+    /// as it was.
+    pending_unlock: std::cell::RefCell<Option<(String, String)>>,
 }
 
 /// Why an image could not be loaded.
@@ -86,6 +98,9 @@ impl Store {
             conn,
             changes: Default::default(),
             clock: Default::default(),
+            on_behalf: Default::default(),
+            erased: Default::default(),
+            pending_unlock: Default::default(),
         };
         store.migrate()?;
         store.set_meta("owner", owner)?;
@@ -148,6 +163,9 @@ impl Store {
             conn,
             changes: Default::default(),
             clock: Default::default(),
+            on_behalf: Default::default(),
+            erased: Default::default(),
+            pending_unlock: Default::default(),
         };
         let version = store.schema_version().map_err(|e| match e {
             Error::Database(e) => ImageError::Unreadable(e),
@@ -196,7 +214,16 @@ impl Store {
     ) -> Result<(T, Vec<RowChange>)> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         *self.changes.borrow_mut() = Some(Vec::new());
+        let unlock = self.pending_unlock.borrow().clone();
         let result = f(self).and_then(|v| {
+            if self
+                .changes
+                .borrow()
+                .as_ref()
+                .is_some_and(|c| !c.is_empty())
+            {
+                self.flush_unlock()?;
+            }
             self.flush_clock()?;
             self.conn.execute_batch("COMMIT")?;
             Ok(v)
@@ -207,6 +234,7 @@ impl Store {
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
                 self.clock.reset();
+                *self.pending_unlock.borrow_mut() = unlock;
                 Err(e)
             }
         }
@@ -560,6 +588,7 @@ impl Store {
         if let Some(worker) = self.meta("worker_id")? {
             self.assign(&id, &worker, true)?;
         }
+        self.log(Action::Create, Some(&id), "client")?;
         Ok(id)
     }
 
@@ -583,12 +612,13 @@ impl Store {
             closed_on: date(9)?,
             created_at: text(10)?,
             updated_at: text(11)?,
+            retention_until: date(12)?,
         })
     }
 
     const CLIENT_COLUMNS: &'static str =
         "id, name, bsn, birth_date, address, phone, domain, status,
-        opened_on, closed_on, created_at, updated_at";
+        opened_on, closed_on, created_at, updated_at, retention_until";
 
     /// One client by full id.
     pub fn client(&self, id: &str) -> Result<Client> {
@@ -613,7 +643,7 @@ impl Store {
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt
             .query_map([all], |r| {
-                Ok((Self::client_from_row(r)?, r.get(12)?, r.get(13)?))
+                Ok((Self::client_from_row(r)?, r.get(13)?, r.get(14)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
@@ -662,31 +692,44 @@ impl Store {
         if changed > 0 {
             self.record("client", id)?;
             let after = self.client_fields(id)?.expect("just updated");
+            // Which fields, never their values: the log holds no personal data.
+            let names: Vec<&str> = crate::merge::CLIENT_FIELDS
+                .iter()
+                .zip(before.iter().flatten().zip(&after))
+                .filter(|(_, (b, a))| b != a)
+                .map(|(n, _)| *n)
+                .collect();
             self.emit_client_fields(id, before.as_deref(), &after)?;
+            self.log(Action::Change, Some(id), &names.join(","))?;
         }
         Ok(changed > 0)
     }
 
-    /// Closes a dossier on `on`; returns false when it was already closed.
+    /// Closes a dossier on `on` (which may lie in the past: a dossier closed on paper
+    /// earlier) and sets the day it is kept until from the domain's retention policy.
+    /// Returns false when it was already closed.
     pub fn close_client(&self, id: &str, on: NaiveDate) -> Result<bool> {
         let c = self.client(id)?;
         self.require_assigned(id)?;
         if on < c.opened_on {
             return Err(Error::invalid(
-                "--on",
+                "--at",
                 t!("val.close_before_open", opened = c.opened_on),
             ));
         }
+        let until = crate::model::retention_end(on, self.retention_years(c.domain)?);
         let before = self.client_fields(id)?;
         let n = self.conn.execute(
-            "UPDATE client SET status = 'closed', closed_on = ?2, updated_at = ?3
+            "UPDATE client SET status = 'closed', closed_on = ?2, updated_at = ?3,
+                               retention_until = ?4
              WHERE id = ?1 AND status = 'open'",
-            params![id, on.to_string(), now_utc()],
+            params![id, on.to_string(), now_utc(), until.to_string()],
         )?;
         if n > 0 {
             self.record("client", id)?;
             let after = self.client_fields(id)?.expect("just updated");
             self.emit_client_fields(id, before.as_deref(), &after)?;
+            self.log(Action::Change, Some(id), "closed")?;
         }
         Ok(n > 0)
     }
@@ -714,8 +757,9 @@ impl Store {
         }
         let id = new_id();
         self.conn.execute(
-            "INSERT INTO note (id, client_id, kind, occurred_at, body, author, created_at, supersedes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO note (id, client_id, kind, occurred_at, body, author, created_at,
+                               supersedes, special)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 id,
                 n.client_id,
@@ -724,11 +768,13 @@ impl Store {
                 n.body,
                 n.author,
                 now_utc(),
-                n.supersedes
+                n.supersedes,
+                n.special
             ],
         )?;
         self.record("note", &id)?;
         self.emit(&n.client_id, &format!("note/{id}"), None)?;
+        self.log(Action::Create, Some(&n.client_id), &format!("note {id}"))?;
         Ok(id)
     }
 
@@ -739,7 +785,7 @@ impl Store {
             "SELECT n.id, n.client_id, n.kind, n.occurred_at, n.body, n.author, n.created_at,
                     n.supersedes,
                     -- Two workers may each have corrected it offline: both are kept.
-                    (SELECT max(s.id) FROM note s WHERE s.supersedes = n.id)
+                    (SELECT max(s.id) FROM note s WHERE s.supersedes = n.id), n.special
              FROM note n
              WHERE n.client_id = ?1 ORDER BY n.occurred_at DESC, n.id DESC",
         )?;
@@ -755,6 +801,7 @@ impl Store {
                     created_at: r.get(6)?,
                     supersedes: r.get(7)?,
                     superseded_by: r.get(8)?,
+                    special: r.get(9)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -777,13 +824,14 @@ impl Store {
                     client_name: r.get(2)?,
                     snippet: r.get(3)?,
                     rank: r.get(4)?,
+                    special: r.get(5)?,
                 })
             }
         };
         let mut hits: Vec<SearchHit> = self
             .conn
             .prepare_cached(
-                "SELECT c.id, c.id, c.name, snippet(client_fts, 0, '[', ']', '…', 12), client_fts.rank
+                "SELECT c.id, c.id, c.name, snippet(client_fts, 0, '[', ']', '…', 12), client_fts.rank, 0
                  FROM client_fts JOIN client c ON c.rowid = client_fts.rowid
                  WHERE client_fts MATCH ?1 ORDER BY client_fts.rank LIMIT ?2",
             )?
@@ -800,7 +848,9 @@ impl Store {
             .prepare_cached(
                 // FTS5 sorts by rank itself and computes the snippet only for the rows it
                 // returns; joining note_fts again for the snippet re-ran the MATCH per row.
-                "SELECT n.id, n.client_id, c.name, f.snip, f.rank
+                // A special-category note is found, but its text stays masked.
+                "SELECT n.id, n.client_id, c.name, CASE WHEN n.special THEN '' ELSE f.snip END,
+                        f.rank, n.special
                  FROM (SELECT rowid, snippet(note_fts, 0, '[', ']', '…', 12) AS snip, rank FROM note_fts
                        WHERE note_fts MATCH ?1 AND rowid >= ?3 ORDER BY rank LIMIT ?2) f
                  JOIN note n ON n.rowid = f.rowid JOIN client c ON c.id = n.client_id
@@ -836,6 +886,8 @@ pub enum IdTable {
     Client,
     /// Notes.
     Note,
+    /// Consents.
+    Consent,
 }
 
 impl IdTable {
@@ -843,6 +895,7 @@ impl IdTable {
         match self {
             IdTable::Client => "client",
             IdTable::Note => "note",
+            IdTable::Consent => "consent",
         }
     }
 
@@ -850,6 +903,7 @@ impl IdTable {
         match self {
             IdTable::Client => t!("word.client").into_owned(),
             IdTable::Note => t!("word.note").into_owned(),
+            IdTable::Consent => t!("word.consent").into_owned(),
         }
     }
 }
@@ -881,6 +935,7 @@ mod tests {
             body: body.into(),
             author: "test".into(),
             supersedes,
+            special: false,
         }
     }
 

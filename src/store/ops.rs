@@ -33,6 +33,9 @@ pub struct NoteRow {
     pub created_at: String,
     /// The note it corrects.
     pub supersedes: Option<String>,
+    /// Special-category data. Left out when false, so plain notes travel as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub special: bool,
 }
 
 // A note body is the most sensitive text kluis holds: wiped when the row goes.
@@ -75,6 +78,10 @@ pub struct MergeStats {
     pub notes_new: u64,
     /// Notes waiting for their dossier or for the note they correct.
     pub notes_waiting: u64,
+    /// Access log entries that arrived with the dossiers.
+    pub log_entries: u64,
+    /// Dossiers erased by a colleague at the end of their retention.
+    pub erased: u64,
 }
 
 /// An open conflict, for the conflicts command and screen.
@@ -212,7 +219,7 @@ impl Store {
         self.conn
             .prepare_cached(
                 "INSERT INTO op (id, seq, client_id, field, value, prev, hlc, author, via)
-                 VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM op), ?2, ?3, ?4, ?5, ?6, ?7, NULL)",
+                 VALUES (?1, (SELECT max((SELECT coalesce(max(seq), 0) FROM op), (SELECT coalesce(max(upto), 0) FROM sent)) + 1), ?2, ?3, ?4, ?5, ?6, ?7, NULL)",
             )?
             .execute(params![id, client, field, value, prev, hlc, author])?;
         self.record("op", &id)?;
@@ -298,6 +305,12 @@ impl Store {
             Some(if on { "1" } else { "0" }),
         )?;
         self.materialize_client(client)?;
+        let what = if on { "assign" } else { "unassign" };
+        self.log(
+            crate::model::Action::Change,
+            Some(client),
+            &format!("{what} {worker}"),
+        )?;
         Ok(true)
     }
 
@@ -362,7 +375,8 @@ impl Store {
         let found = self
             .conn
             .prepare_cached(
-                "SELECT id, client_id, kind, occurred_at, body, author, created_at, supersedes
+                "SELECT id, client_id, kind, occurred_at, body, author, created_at, supersedes,
+                        special
                  FROM note WHERE id = ?1",
             )?
             .query_row([id], |r| {
@@ -375,6 +389,7 @@ impl Store {
                     author: r.get(5)?,
                     created_at: r.get(6)?,
                     supersedes: r.get(7)?,
+                    special: r.get(8)?,
                 })
             })
             .optional()?;
@@ -467,12 +482,36 @@ impl Store {
         let mut seen_ids = HashSet::new();
         let mut insert = self.conn.prepare_cached(
             "INSERT INTO op (id, seq, client_id, field, value, prev, hlc, author, via)
-             VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM op), ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             VALUES (?1, (SELECT max((SELECT coalesce(max(seq), 0) FROM op), (SELECT coalesce(max(upto), 0) FROM sent)) + 1), ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (id) DO NOTHING",
         )?;
         let existing_sql = format!("SELECT {OP_COLUMNS} FROM op WHERE id = ?1");
+        // An erasure wins over everything else about the dossier, whatever order the ops
+        // came in: applied first, and the dossier's other ops are then not taken in.
+        for op in ops {
+            if op.field == "erased"
+                && let Some(on) = op.value.as_deref()
+                && self.apply_remote_erasure(&op.client, on, &op.author)?
+            {
+                stats.erased += 1;
+            }
+        }
+        let mut entries = Vec::new();
+        let mut erased_here = HashMap::new();
         for op in ops {
             if !seen_ids.insert(op.id.as_str()) {
+                continue;
+            }
+            let gone = match erased_here.get(op.client.as_str()) {
+                Some(g) => *g,
+                None => {
+                    let g = self.is_erased(&op.client)?;
+                    erased_here.insert(op.client.as_str(), g);
+                    g
+                }
+            };
+            if gone && op.field != "erased" {
+                stats.ops_known += 1;
                 continue;
             }
             // A dossier is created once: a second creation would make its author the creator
@@ -510,6 +549,11 @@ impl Store {
                 self.observe(&op.hlc)?;
                 affected.insert(op.client.clone());
             }
+            if let Some(Field::Log(entry)) = merge::field(&op.field)
+                && let Some(value) = op.value.as_deref()
+            {
+                entries.push((entry, op.client.as_str(), op.author.as_str(), value));
+            }
             // A note travels with its op every time, so a note that did not make it before
             // (or waits for its dossier) is still placed.
             if let Some(Field::Note(note_id)) = merge::field(&op.field)
@@ -528,6 +572,17 @@ impl Store {
             }
         }
         stats.notes_new = self.place_notes(&affected, incoming)?;
+        // After materializing, so the assignments that say who may have written them are in.
+        for (id, client, author, value) in entries {
+            if self.import_entry(id, client, author, value)? {
+                stats.log_entries += 1;
+            }
+        }
+        for client in &affected {
+            if !self.is_erased(client)? {
+                self.log(crate::model::Action::Import, Some(client), via)?;
+            }
+        }
         stats.notes_waiting = self.conn.query_row(
             "SELECT count(*) FROM note_pending WHERE done = 0",
             [],
@@ -657,23 +712,15 @@ impl Store {
         for chunk in rows.chunks(500) {
             let tuples = (0..chunk.len())
                 .map(|i| {
-                    let b = i * 8;
-                    format!(
-                        "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7,
-                        b + 8
-                    )
+                    let b = i * 9;
+                    let params: Vec<String> = (1..=9).map(|k| format!("?{}", b + k)).collect();
+                    format!("({})", params.join(", "))
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "INSERT INTO note (id, client_id, kind, occurred_at, body, author, created_at, supersedes)
+                "INSERT INTO note (id, client_id, kind, occurred_at, body, author, created_at,
+                                   supersedes, special)
                  VALUES {tuples} ON CONFLICT (id) DO NOTHING"
             );
             let values = chunk.iter().flat_map(|(r, _)| {
@@ -686,6 +733,7 @@ impl Store {
                     r.author.clone().into(),
                     r.created_at.clone().into(),
                     r.supersedes.clone().into(),
+                    r.special.into(),
                 ]
             });
             self.conn
@@ -708,7 +756,7 @@ impl Store {
     pub(super) fn materialize_client(&self, client: &str) -> Result<Materialized> {
         let sql = format!(
             "SELECT {OP_COLUMNS} FROM op WHERE client_id = ?1
-             AND field NOT LIKE 'note/%' AND field NOT LIKE 'resolve/%'"
+             AND field NOT LIKE 'note/%' AND field NOT LIKE 'resolve/%' AND field NOT LIKE 'log/%'"
         );
         let ops: Vec<Op> = self
             .conn
@@ -722,9 +770,18 @@ impl Store {
         let mut values: BTreeMap<&str, Option<String>> = BTreeMap::new();
         let mut newest = "";
         for (field, win) in &folded.winners {
-            newest = newest.max(win.hlc.as_str());
-            if let Some(Field::Column(col)) = merge::field(field) {
-                values.insert(col, win.value.clone());
+            match merge::field(field) {
+                Some(Field::Column(col)) => {
+                    newest = newest.max(win.hlc.as_str());
+                    values.insert(col, win.value.clone());
+                }
+                // Consents and disclosures have rows of their own.
+                Some(Field::Record(kind, id)) => {
+                    if let Some(v) = win.value.as_deref() {
+                        self.materialize_record(kind, id, client, v)?;
+                    }
+                }
+                _ => newest = newest.max(win.hlc.as_str()),
             }
         }
         if REQUIRED_FIELDS
@@ -796,14 +853,14 @@ impl Store {
             .prepare(
                 "SELECT client_id, field FROM op
                  WHERE field NOT LIKE 'note/%' AND field NOT LIKE 'resolve/%'
-                   AND (?1 IS NULL OR client_id = ?1)
+                   AND field NOT LIKE 'log/%' AND (?1 IS NULL OR client_id = ?1)
                  GROUP BY client_id, field HAVING count(DISTINCT author) > 1",
             )?
             .query_map([client], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         let sql = format!(
             "SELECT {OP_COLUMNS} FROM op WHERE client_id = ?1
-             AND field NOT LIKE 'note/%' AND field NOT LIKE 'resolve/%'"
+             AND field NOT LIKE 'note/%' AND field NOT LIKE 'resolve/%' AND field NOT LIKE 'log/%'"
         );
         let mut out = Vec::new();
         let mut counted_of: Option<(String, HashSet<String>)> = None;
@@ -1034,6 +1091,7 @@ mod tests {
                         body: format!("note {n}"),
                         author: "w".into(),
                         supersedes: None,
+                        special: false,
                     })
                     .map(Some),
                 None => Ok(None),
@@ -1095,6 +1153,7 @@ mod tests {
             author: "w1".into(),
             created_at: "2026-02-01T09:00:00Z".into(),
             supersedes: supersedes.map(Into::into),
+            special: false,
         }
     }
 

@@ -300,7 +300,11 @@ impl App {
     }
 
     /// After a successful unlock: back to where the user was.
-    pub fn enter(&mut self, session: Session) -> Screen {
+    pub fn enter(&mut self, mut session: Session) -> Screen {
+        // Every unlock is in the access log; a failure to write it is shown, not hidden.
+        if let Err(e) = session.change(|s| s.log(crate::model::Action::Unlock, None, "tui")) {
+            self.message = Some(e.to_string());
+        }
         self.session = Some(session);
         let resume = std::mem::take(&mut self.resume);
         let draft = self

@@ -23,6 +23,8 @@ const WEAK: KdfParams = KdfParams {
     parallelism: 1,
 };
 const CANARY: &str = "KANARIE-5e1f";
+/// The text of a special-category note: never on screen until `s` shows it.
+const SPECIAL: &str = "slaapmedicatie-9c2d";
 
 fn clock() -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2026, 11, 20)
@@ -89,6 +91,7 @@ fn fixture() -> (tempfile::TempDir, std::path::PathBuf, String) {
         body: body.into(),
         author: "mvries".into(),
         supersedes,
+        special: false,
     };
     let first = s
         .change(|st| st.add_note(&note("Eerste huisbezoek, schulden besproken.", 3, None)))
@@ -107,6 +110,25 @@ fn fixture() -> (tempfile::TempDir, std::path::PathBuf, String) {
             17,
             None,
         ))
+    })
+    .unwrap();
+    s.change(|st| {
+        st.add_note(&NewNote {
+            special: true,
+            ..note(&format!("Slaapt slecht, {SPECIAL}."), 1, None)
+        })
+    })
+    .unwrap();
+    s.change(|st| {
+        st.add_consent(&crate::model::NewConsent {
+            client_id: fatima.clone(),
+            org: "Schuldhulp Zwolle".into(),
+            purpose: "schuldregeling".into(),
+            scope: crate::model::Scope::All,
+            given_on: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
+            until: NaiveDate::from_ymd_opt(2026, 12, 5),
+            evidence: None,
+        })
     })
     .unwrap();
     s.close().unwrap();
@@ -363,6 +385,51 @@ fn locking_keeps_the_draft_and_the_place_but_no_content() {
 }
 
 #[test]
+fn special_notes_and_the_bsn_show_only_when_asked_and_every_reveal_is_logged() {
+    let (_dir, path, fatima) = fixture();
+    let mut a = app(&path, Lang::En, false);
+    unlock(&mut a);
+    let entries = |a: &App, action: crate::model::Action| {
+        a.session
+            .as_ref()
+            .unwrap()
+            .store()
+            .audit(Some(&fatima))
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == action)
+            .count()
+    };
+    assert!(render(&a).contains("⚑"), "the expiring consent is flagged");
+    a.handle_key(key(KeyCode::Enter));
+    assert_eq!(entries(&a, crate::model::Action::View), 1);
+    let screen = render(&a);
+    assert!(screen.contains("******333") && !screen.contains("111222333"));
+    assert!(
+        !screen.contains(SPECIAL) && screen.contains("special category"),
+        "{screen}"
+    );
+    assert!(screen.contains("Schuldhulp Zwolle"), "consents are shown");
+    a.handle_key(key(KeyCode::Char('b')));
+    assert!(render(&a).contains("111222333"));
+    assert_eq!(entries(&a, crate::model::Action::RevealBsn), 1);
+    // The special note is the oldest: last in the timeline.
+    for _ in 0..3 {
+        a.handle_key(key(KeyCode::Down));
+    }
+    a.handle_key(key(KeyCode::Char('s')));
+    assert!(render(&a).contains(SPECIAL));
+    assert_eq!(entries(&a, crate::model::Action::RevealSpecial), 1);
+    a.handle_key(key(KeyCode::Char('s')));
+    assert!(!render(&a).contains(SPECIAL), "hidden again");
+    a.handle_key(key(KeyCode::Esc));
+    a.handle_key(key(KeyCode::Enter));
+    assert!(!render(&a).contains(SPECIAL) && !render(&a).contains("111222333"));
+    let s = a.session.as_ref().unwrap().store();
+    assert!(s.verify_log().unwrap().is_ok());
+}
+
+#[test]
 fn privacy_mode_masks_until_revealed() {
     let (_dir, path, _) = fixture();
     let mut a = app(&path, Lang::En, true);
@@ -403,6 +470,14 @@ fn snapshots_of_every_screen() {
     let (_dir, path, _) = fixture();
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"/tmp/kluis-snap[A-Za-z0-9]{6}/", "/tmp/kluis-snapXXXXXX/");
+    // The access log's times are real (the app's clock is fixed, the store's is not).
+    let today = chrono::Local::now().date_naive();
+    for d in [today, today.succ_opt().unwrap()] {
+        for lang in [Lang::Nl, Lang::En] {
+            let shown = crate::tui::views::date(lang, &d.to_string());
+            settings.add_filter(&format!(r"{shown} \d\d:\d\d"), "[now]           ");
+        }
+    }
     settings.set_snapshot_path("snapshots");
     let _guard = settings.bind_to_scope();
     for lang in [Lang::Nl, Lang::En] {

@@ -57,6 +57,7 @@ fn append_role(path: &Path, count: usize, results: &Path) {
             body: body.join(" "),
             author: "bench".into(),
             supersedes: None,
+            special: false,
         };
         let before = std::fs::metadata(&journal).unwrap().len();
         let t = Instant::now();

@@ -99,6 +99,7 @@ fn main() {
                     body: body.join(" "),
                     author: "w001".into(),
                     supersedes: None,
+                    special: false,
                 })?;
             }
         }

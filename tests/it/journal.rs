@@ -175,6 +175,7 @@ fn a_journal_past_the_threshold_is_compacted_by_the_change_itself() {
             body: format!("{i} {body}"),
             author: "test".into(),
             supersedes: None,
+            special: false,
         };
         s.change(|st| st.add_note(&note)).unwrap();
         if s.pending_records() == 0 {

@@ -9,6 +9,7 @@ mod interop;
 mod journal;
 mod leaks;
 mod org;
+mod privacy;
 mod sync;
 mod tamper;
 mod tui;

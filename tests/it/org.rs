@@ -61,7 +61,7 @@ impl Org {
     }
 
     /// IT's recovery identity, unsealed out of ORG into a key file for stock `age`.
-    fn recovery_key_file(&self, dir: &Path) -> PathBuf {
+    pub fn recovery_key_file(&self, dir: &Path) -> PathBuf {
         use age::secrecy::ExposeSecret;
         let pass = kluis::secret::SecretString::from(IT_PASS.to_owned());
         let identity = kluis::org::recovery_identity(&self.dir, &pass).unwrap();
@@ -384,4 +384,21 @@ fn recovery_replaces_the_passphrase_and_is_recorded() {
         String::from_utf8_lossy(&out.stdout),
         "recovery|helpdesk-anna\n"
     );
+    // And in the access log: IT, on the worker's behalf.
+    let log = v
+        .cmd()
+        .env("KLUIS_PASSPHRASE", new)
+        .args(["audit", "--json"])
+        .assert()
+        .success();
+    let log: Value = serde_json::from_slice(&log.get_output().stdout).unwrap();
+    let recovery: Vec<&Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "recovery")
+        .collect();
+    assert_eq!(recovery.len(), 1, "{log}");
+    assert_eq!(recovery[0]["user"], "helpdesk-anna");
+    assert!(recovery[0]["on_behalf"].is_string());
 }

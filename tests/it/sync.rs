@@ -12,7 +12,7 @@ use crate::{CANARY, TestVault, contains, require, stderr, stdout};
 
 /// An organisation with enrolled workers who all hold the newest roster.
 pub struct Team {
-    org: Org,
+    pub org: Org,
     workers: Vec<(String, TestVault)>,
     shared: tempfile::TempDir,
 }
@@ -81,7 +81,7 @@ pub fn export(v: &TestVault, dir: &Path) -> PathBuf {
     PathBuf::from(out["bundles"][0]["file"].as_str().unwrap())
 }
 
-fn bundles(dir: &Path) -> Vec<PathBuf> {
+pub fn bundles(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -197,6 +197,11 @@ fn three_workers_converge_through_a_folder_and_only_assigned_ones_see_a_dossier(
     assert_eq!(show(a, &id)["phone"], other);
     assert!(conflicts(a).is_empty() && conflicts(b).is_empty());
 
+    // Looking at a dossier is an access log entry that travels with it: one more round
+    // carries the views above. After that, nothing is new.
+    for v in [a, b, a] {
+        sync(v, team.dir());
+    }
     // A sync with nothing new writes nothing and reads nothing it handled before.
     let before = bundles(team.dir()).len();
     let out = sync(a, team.dir());
@@ -235,13 +240,22 @@ fn three_workers_converge_through_a_folder_and_only_assigned_ones_see_a_dossier(
     assert_eq!(out["imported"], serde_json::json!([]));
     assert_ne!(show(c, &id)["phone"], "06-33333333");
 
+    // C, revoked but not yet told, sent the access log entries of its views above: A refuses
+    // that bundle (exit 4) and remembers it.
+    let out = a
+        .cmd()
+        .args(["sync", team.dir().to_str().unwrap(), "--json"])
+        .assert()
+        .code(4);
+    assert!(stdout(out.get_output()).contains("revoked"));
     // Known bundles are recognised by name and never read again: garbling one goes unnoticed
     // by a worker who handled it, and is refused by one who did not.
     let all = bundles(team.dir());
     std::fs::write(&all[0], b"garbled").unwrap();
     let out = sync(a, team.dir());
     assert_eq!(out["refused"], serde_json::json!([]));
-    assert_eq!(out["known"].as_u64().unwrap() as usize, all.len());
+    let handled = out["known"].as_u64().unwrap() + out["refused_before"].as_u64().unwrap();
+    assert_eq!(handled as usize, all.len());
 }
 
 #[test]

@@ -39,6 +39,10 @@ pub struct Caseload {
     query_changed: bool,
     /// Open sync conflicts, shown in the title so they are not missed.
     conflicts: usize,
+    /// Clients with a consent that ends within 30 days, flagged in the list.
+    expiring: std::collections::HashSet<String>,
+    /// Clients a search showed and the log already has.
+    searched: std::collections::HashSet<String>,
 }
 
 impl Caseload {
@@ -55,6 +59,8 @@ impl Caseload {
             revealed: None,
             query_changed: false,
             conflicts: 0,
+            expiring: Default::default(),
+            searched: Default::default(),
         };
         c.reload(app);
         c
@@ -64,6 +70,14 @@ impl Caseload {
         if let Some(s) = &app.session {
             self.rows = s.store().clients(self.all).unwrap_or_default();
             self.conflicts = s.store().conflicts(None).map_or(0, |c| c.len());
+            let today = app.opts.now().date();
+            self.expiring = s
+                .store()
+                .consents_expiring(today, 30)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(c, _)| c.client_id)
+                .collect();
         }
         match self.sort {
             Sort::Name => {}
@@ -88,7 +102,7 @@ impl Caseload {
 
     /// Runs a search the user has stopped typing for. Called when no key came for a moment,
     /// so typing is never held up by searching.
-    pub fn idle(&mut self, app: &App) {
+    pub fn idle(&mut self, app: &mut App) {
         if std::mem::take(&mut self.query_changed) {
             self.search(app);
         }
@@ -99,12 +113,38 @@ impl Caseload {
         self.query_changed
     }
 
-    fn search(&mut self, app: &App) {
+    fn search(&mut self, app: &mut App) {
         self.hits = match (crate::model::fts_query(&self.query), &app.session) {
             (Some(q), Some(s)) => s.store().search(&q, 50).unwrap_or_default(),
             _ => Vec::new(),
         };
         self.selected = 0;
+        // Each client a search showed is logged once per visit to the caseload, so typing
+        // does not fill the log with the same names.
+        let new: Vec<String> = self
+            .hits
+            .iter()
+            .map(|h| h.client_id.clone())
+            .filter(|c| !self.searched.contains(c))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if let Some(s) = app.session.as_mut()
+            && !new.is_empty()
+        {
+            let logged = s.change(|st| {
+                for c in &new {
+                    st.log(crate::model::Action::Search, Some(c), "tui")?;
+                }
+                Ok(())
+            });
+            if logged.is_ok() {
+                self.searched.extend(new);
+            } else {
+                // Nothing is shown that the log does not hold.
+                self.hits.clear();
+            }
+        }
     }
 
     fn len(&self) -> usize {
@@ -255,6 +295,12 @@ impl Caseload {
                 t!("tui.conflicts_waiting", n = self.conflicts)
             ));
         }
+        if !self.expiring.is_empty() {
+            heading.push_str(&format!(
+                " · ⚑ {}",
+                t!("tui.consents_expiring", n = self.expiring.len())
+            ));
+        }
         let block = Block::default().borders(Borders::ALL).title(heading);
         if self.showing_hits() {
             let rows: Vec<Row> = self
@@ -264,6 +310,8 @@ impl Caseload {
                 .map(|(i, h)| {
                     let snippet = if app.privacy {
                         masked()
+                    } else if h.special {
+                        t!("tui.special_hidden").into_owned()
                     } else {
                         h.snippet.replace('\n', " ")
                     };
@@ -316,6 +364,9 @@ impl Caseload {
                     .map(|l| date(app.opts.lang, l))
                     .unwrap_or_else(|| "-".into());
                 let mut label = name(i, &c.name);
+                if self.expiring.contains(&c.id) {
+                    label = format!("⚑ {label}");
+                }
                 if c.status == crate::model::Status::Closed {
                     label.push_str(&format!(" ({})", t!("tui.closed")));
                 }

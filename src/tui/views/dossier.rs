@@ -1,5 +1,8 @@
-//! One client's file: details (BSN masked), the notes timeline newest first with superseded
-//! notes marked, and contacts per month.
+//! One client's file: details (BSN masked), consents and who saw the file, the notes
+//! timeline newest first with superseded and special-category notes marked, and contacts
+//! per month. Opening it, showing the whole BSN and showing a special note are logged.
+
+use std::collections::HashSet;
 
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
@@ -8,9 +11,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Paragraph, Wrap};
 
-use super::{date, datetime, dim, initials, masked, selected};
+use super::{date, datetime, dim, initials, local_datetime, masked, selected};
 use crate::i18n::t;
-use crate::model::{Client, Note};
+use crate::model::{Action, AuditEntry, Client, Consent, Note};
 use crate::tui::app::{App, Outcome, Screen};
 use crate::tui::views::{caseload::Caseload, client_form::ClientForm, editor::NoteEditor};
 
@@ -22,23 +25,60 @@ pub struct Dossier {
     selected: usize,
     /// Privacy mode: this client shown in full until the user leaves it.
     revealed: bool,
+    consents: Vec<Consent>,
+    /// The newest entries of the access log about this client, newest first.
+    seen_by: Vec<AuditEntry>,
+    /// The whole BSN is shown (`b`, logged).
+    bsn_shown: bool,
+    /// Special-category notes shown (`s` on the note, logged).
+    special_shown: HashSet<String>,
 }
 
+/// How many access log entries the dossier shows.
+const SEEN_BY: usize = 4;
+
 impl Dossier {
-    /// Loads a client; None when it is gone.
-    pub fn open(app: &App, id: &str) -> Option<Dossier> {
-        let store = app.session.as_ref()?.store();
-        let client = store.client(id).ok()?;
-        let notes = store.notes(id).ok()?;
+    /// Loads a client and logs the view; None when it is gone.
+    pub fn open(app: &mut App, id: &str) -> Option<Dossier> {
         let today = app.opts.now().date();
+        let session = app.session.as_mut()?;
+        let client = session.store().client(id).ok()?;
+        // Nothing is shown that the log does not hold: no view without its entry.
+        session
+            .change(|s| s.log(Action::View, Some(id), "tui"))
+            .ok()?;
+        let store = session.store();
+        let notes = store.notes(id).ok()?;
         let per_month = store.contacts_per_month(id, today, 12).unwrap_or_default();
-        Some(Dossier {
+        let mut d = Dossier {
             client,
             notes,
             per_month,
             selected: 0,
             revealed: false,
-        })
+            consents: store.consents(id).unwrap_or_default(),
+            seen_by: Vec::new(),
+            bsn_shown: false,
+            special_shown: HashSet::new(),
+        };
+        d.reload_log(app);
+        Some(d)
+    }
+
+    fn reload_log(&mut self, app: &App) {
+        if let Some(s) = &app.session {
+            let mut all = s.store().audit(Some(&self.client.id)).unwrap_or_default();
+            all.reverse();
+            all.truncate(SEEN_BY);
+            self.seen_by = all;
+        }
+    }
+
+    /// Logs a reveal; shows nothing when the log cannot be written.
+    fn log(app: &mut App, action: Action, client: &str, detail: &str) -> bool {
+        app.session
+            .as_mut()
+            .is_some_and(|s| s.change(|st| st.log(action, Some(client), detail)).is_ok())
     }
 
     /// The client shown.
@@ -57,6 +97,32 @@ impl Dossier {
                 return (Screen::Caseload(Caseload::back(app)), Outcome::None);
             }
             KeyCode::Char('r') => self.revealed = !self.revealed,
+            KeyCode::Char('b') => {
+                if self.bsn_shown {
+                    self.bsn_shown = false;
+                } else if self.client.bsn.is_some()
+                    && Self::log(app, Action::RevealBsn, &self.client.id, "tui")
+                {
+                    self.bsn_shown = true;
+                    self.reload_log(app);
+                }
+            }
+            KeyCode::Char('s') => {
+                if let Some(n) = self.notes.get(self.selected).filter(|n| n.special) {
+                    let id = n.id.clone();
+                    if !self.special_shown.remove(&id)
+                        && Self::log(
+                            app,
+                            Action::RevealSpecial,
+                            &self.client.id,
+                            &format!("note {id}"),
+                        )
+                    {
+                        self.special_shown.insert(id);
+                        self.reload_log(app);
+                    }
+                }
+            }
             KeyCode::Char('n') => {
                 return (
                     Screen::Editor(Box::new(NoteEditor::new(
@@ -99,8 +165,12 @@ impl Dossier {
     pub fn draw(&self, app: &App, frame: &mut Frame, area: Rect) {
         let hide = app.privacy && !self.revealed;
         let lang = app.opts.lang;
-        let [top, timeline] =
-            Layout::vertical([Constraint::Length(9), Constraint::Min(3)]).areas(area);
+        let [top, middle, timeline] = Layout::vertical([
+            Constraint::Length(9),
+            Constraint::Length(SEEN_BY as u16 + 2),
+            Constraint::Min(3),
+        ])
+        .areas(area);
         let [details, chart] =
             Layout::horizontal([Constraint::Fill(1), Constraint::Length(40)]).areas(top);
         let c = &self.client;
@@ -120,6 +190,8 @@ impl Dossier {
         let bsn = c.bsn.as_ref().map(|b| {
             if hide {
                 "*********".to_owned()
+            } else if self.bsn_shown {
+                b.digits().to_owned()
             } else {
                 b.masked()
             }
@@ -170,6 +242,7 @@ impl Dossier {
                 .bar_gap(1),
             chart,
         );
+        self.draw_privacy(app, frame, middle, hide);
 
         let mut lines: Vec<Line> = Vec::new();
         for (i, n) in self.notes.iter().enumerate() {
@@ -185,6 +258,9 @@ impl Dossier {
             if n.supersedes.is_some() {
                 head.push_str(&format!("  [{}]", t!("tui.correction")));
             }
+            if n.special {
+                head.push_str(&format!("  [{}]", t!("note.special")));
+            }
             let style = if i == self.selected {
                 selected()
             } else {
@@ -196,8 +272,14 @@ impl Dossier {
             } else {
                 Style::default()
             };
+            let special_hidden = n.special && !self.special_shown.contains(&n.id);
             if hide {
                 lines.push(Line::from(Span::styled(format!("  {}", masked()), dim())));
+            } else if special_hidden {
+                lines.push(Line::from(Span::styled(
+                    format!("  {}", t!("tui.special_hidden")),
+                    dim(),
+                )));
             } else {
                 for l in n.body.lines() {
                     lines.push(Line::from(Span::styled(format!("  {l}"), body_style)));
@@ -216,7 +298,13 @@ impl Dossier {
             .notes
             .iter()
             .take(self.selected)
-            .map(|n| if hide { 3 } else { 2 + n.body.lines().count() })
+            .map(|n| {
+                if hide || (n.special && !self.special_shown.contains(&n.id)) {
+                    3
+                } else {
+                    2 + n.body.lines().count()
+                }
+            })
             .sum::<usize>();
         let visible = timeline.height.saturating_sub(2) as usize;
         let offset = scroll.saturating_sub(visible / 2) as u16;
@@ -230,6 +318,70 @@ impl Dossier {
                         .title(t!("tui.timeline", count = self.notes.len()).into_owned()),
                 ),
             timeline,
+        );
+    }
+}
+
+impl Dossier {
+    /// Consents (flagged when they end within 30 days) and who saw the file.
+    fn draw_privacy(&self, app: &App, frame: &mut Frame, area: Rect, hide: bool) {
+        let lang = app.opts.lang;
+        let today = app.opts.now().date();
+        let [consents, seen] =
+            Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(area);
+        let mut lines: Vec<Line> = self
+            .consents
+            .iter()
+            .map(|k| {
+                let state = t!(format!("consent.state.{}", k.state(today))).into_owned();
+                let org = if hide { masked() } else { k.org.clone() };
+                let mut spans = vec![
+                    Span::styled(format!("{state:<10}"), dim()),
+                    Span::raw(format!(
+                        "{org} · {}",
+                        t!(format!("scope.{}", k.scope.code()))
+                    )),
+                ];
+                if k.expires_within(today, 30) {
+                    spans.push(Span::styled(
+                        format!(" ⚑ {}", date(lang, &k.until.unwrap_or(today).to_string())),
+                        Style::default().add_modifier(Modifier::BOLD),
+                    ));
+                }
+                Line::from(spans)
+            })
+            .collect();
+        if lines.is_empty() {
+            lines.push(Line::from(Span::styled(
+                t!("consent.none").into_owned(),
+                dim(),
+            )));
+        }
+        frame.render_widget(
+            Paragraph::new(lines).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(t!("field.consents").into_owned()),
+            ),
+            consents,
+        );
+        let lines: Vec<Line> = self
+            .seen_by
+            .iter()
+            .map(|e| {
+                Line::from(vec![
+                    Span::styled(format!("{}  ", local_datetime(lang, &e.at)), dim()),
+                    Span::raw(format!("{} · {}", e.user, e.action.label())),
+                ])
+            })
+            .collect();
+        frame.render_widget(
+            Paragraph::new(lines).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(t!("tui.seen_by").into_owned()),
+            ),
+            seen,
         );
     }
 }

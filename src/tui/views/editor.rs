@@ -140,6 +140,7 @@ impl NoteEditor {
             body,
             author,
             supersedes: self.supersedes.clone(),
+            special: false,
         };
         match session.change(|s| {
             s.add_note(&note)?;

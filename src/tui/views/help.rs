@@ -34,6 +34,8 @@ pub fn bindings(app: &App) -> Vec<(&'static str, String)> {
             ("n", "help.new_note"),
             ("c", "help.correct"),
             ("e", "help.edit_client"),
+            ("b", "help.show_bsn"),
+            ("s", "help.show_special"),
             ("r", "help.reveal"),
             ("Esc", "help.back"),
         ],

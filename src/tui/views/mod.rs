@@ -52,6 +52,17 @@ pub fn datetime(lang: Lang, stored: &str) -> String {
         .to_owned()
 }
 
+/// A stored UTC time (RFC 3339) in the user's format and time zone, to the minute.
+pub fn local_datetime(lang: Lang, utc: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(utc) {
+        Ok(t) => {
+            let local = t.with_timezone(&chrono::Local).naive_local();
+            datetime(lang, &crate::model::format_datetime(local))
+        }
+        Err(_) => datetime(lang, utc),
+    }
+}
+
 /// Style of the selected row.
 pub fn selected() -> Style {
     Style::default().add_modifier(Modifier::REVERSED)

@@ -10,14 +10,31 @@ use crate::error::{Error, Result};
 use crate::i18n::t;
 
 /// Schema version this build reads and writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $code:literal $(| $alias:literal)*),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-        #[serde(rename_all = "lowercase")]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum $name { $($variant),+ }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.code())
+            }
+        }
+
+        // Only the stored spelling: data in a bundle is as kluis wrote it, never an alias.
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.code() == s)
+                    .ok_or_else(|| serde::de::Error::custom("unknown value"))
+            }
+        }
 
         impl $name {
             /// Every value, in display order.
@@ -76,6 +93,9 @@ text_enum!(
         Overig => "overig" | "other",
     }
 );
+
+mod privacy;
+pub use privacy::*;
 
 /// Parses a text enum for `field`, listing the allowed values when it does not fit.
 pub fn parse_choice<T: FromStr + fmt::Display + Copy>(
@@ -264,6 +284,8 @@ pub struct Client {
     pub created_at: String,
     /// Last changed (UTC, RFC 3339).
     pub updated_at: String,
+    /// Last day it is kept once closed (set at closing).
+    pub retention_until: Option<NaiveDate>,
 }
 
 /// What `client add` asks for.
@@ -335,6 +357,8 @@ pub struct Note {
     pub supersedes: Option<String>,
     /// The note that corrects this one.
     pub superseded_by: Option<String>,
+    /// Special-category data (health, for example): masked until revealed.
+    pub special: bool,
 }
 
 /// What `note add` asks for.
@@ -352,6 +376,8 @@ pub struct NewNote {
     pub author: String,
     /// Note id (full) that this one corrects.
     pub supersedes: Option<String>,
+    /// Special-category data.
+    pub special: bool,
 }
 
 /// A note being written, kept in the vault when it locks.
@@ -384,6 +410,8 @@ pub struct SearchHit {
     pub snippet: String,
     /// bm25 rank: lower is better.
     pub rank: f64,
+    /// A special-category note: the snippet is masked.
+    pub special: bool,
 }
 
 /// Minimum length of an id prefix.

@@ -1,0 +1,496 @@
+//! Privacy by design: consent, disclosure, the access log and retention, as types and rules.
+//! No IO here (see docs/privacy.md for how each AVG duty maps to these).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::Domain;
+use crate::error::{Error, Result};
+use crate::i18n::t;
+
+text_enum!(
+    /// What part of a dossier a consent (or legal ground) covers.
+    Scope {
+        Notes => "notes" | "notities",
+        Details => "details" | "gegevens",
+        All => "all" | "alles",
+    }
+);
+
+impl Scope {
+    /// Whether the client's details (BSN, birth date, address, phone) are in scope.
+    pub fn details(self) -> bool {
+        matches!(self, Scope::Details | Scope::All)
+    }
+
+    /// Whether the notes are in scope.
+    pub fn notes(self) -> bool {
+        matches!(self, Scope::Notes | Scope::All)
+    }
+}
+
+text_enum!(
+    /// What an access log entry records.
+    Action {
+        Unlock => "unlock",
+        View => "view",
+        Search => "search",
+        Create => "create",
+        Change => "change",
+        RevealBsn => "reveal_bsn",
+        RevealSpecial => "reveal_special",
+        Export => "export",
+        Import => "import",
+        Disclose => "disclose",
+        Report => "report",
+        Recovery => "recovery",
+        Erase => "erase",
+    }
+);
+
+impl Action {
+    /// Entries about a dossier that travel with it to colleagues. Export and import stay in
+    /// the vault that did them: syncing them would make every sync a new change to sync.
+    pub fn travels(self) -> bool {
+        !matches!(
+            self,
+            Action::Unlock | Action::Export | Action::Import | Action::Recovery
+        )
+    }
+
+    /// The localized label.
+    pub fn label(self) -> String {
+        t!(format!("action.{}", self.code())).into_owned()
+    }
+}
+
+/// A consent as stored and shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    /// UUID v7.
+    pub id: String,
+    /// The client who gave it.
+    pub client_id: String,
+    /// The receiving organisation.
+    pub org: String,
+    /// What it may be used for.
+    pub purpose: String,
+    /// What it covers.
+    pub scope: Scope,
+    /// When it was given.
+    pub given_on: NaiveDate,
+    /// Last day it is valid, if limited.
+    pub until: Option<NaiveDate>,
+    /// Where the proof is (a signed form, a note).
+    pub evidence: Option<String>,
+    /// When it was withdrawn.
+    pub withdrawn_on: Option<NaiveDate>,
+    /// Who recorded it.
+    pub recorded_by: String,
+    /// When it was recorded (UTC, RFC 3339).
+    pub created_at: String,
+}
+
+impl Consent {
+    /// Active on `today`: given, not withdrawn, not expired.
+    pub fn is_active(&self, today: NaiveDate) -> bool {
+        self.withdrawn_on.is_none_or(|w| w > today)
+            && self.given_on <= today
+            && self.until.is_none_or(|u| u >= today)
+    }
+
+    /// Active now but ending within `days` days.
+    pub fn expires_within(&self, today: NaiveDate, days: u64) -> bool {
+        self.is_active(today)
+            && self
+                .until
+                .is_some_and(|u| u <= today + chrono::Days::new(days))
+    }
+
+    /// `active`, `expired`, `withdrawn` or `future`.
+    pub fn state(&self, today: NaiveDate) -> &'static str {
+        if self.withdrawn_on.is_some_and(|w| w <= today) {
+            "withdrawn"
+        } else if self.until.is_some_and(|u| u < today) {
+            "expired"
+        } else if self.given_on > today {
+            "future"
+        } else {
+            "active"
+        }
+    }
+
+    /// Whether it covers sharing with `org` for `purpose`.
+    pub fn covers(&self, org: &str, purpose: &str) -> bool {
+        same_text(&self.org, org) && same_text(&self.purpose, purpose)
+    }
+}
+
+/// What `consent add` asks for.
+#[derive(Clone, Debug)]
+pub struct NewConsent {
+    /// Client id (full).
+    pub client_id: String,
+    /// Receiving organisation.
+    pub org: String,
+    /// Purpose.
+    pub purpose: String,
+    /// Scope.
+    pub scope: Scope,
+    /// Given on.
+    pub given_on: NaiveDate,
+    /// Valid until.
+    pub until: Option<NaiveDate>,
+    /// Evidence.
+    pub evidence: Option<String>,
+}
+
+/// A disclosure to another organisation, as recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disclosure {
+    /// UUID v7.
+    pub id: String,
+    /// The client.
+    pub client_id: String,
+    /// The receiving organisation.
+    pub org: String,
+    /// The purpose.
+    pub purpose: String,
+    /// What was shared.
+    pub scope: Scope,
+    /// The consent it relied on.
+    pub consent_id: Option<String>,
+    /// Or the legal ground named.
+    pub legal_ground: Option<String>,
+    /// The age recipient it was encrypted to.
+    pub recipient: String,
+    /// SHA-256 of the file written, hex.
+    pub file_sha256: String,
+    /// When (UTC, RFC 3339).
+    pub at: String,
+    /// Who.
+    pub by: String,
+}
+
+/// One access log entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// Position in this vault's chain.
+    pub seq: i64,
+    /// UUID v7 (the same in every vault the entry travelled to).
+    pub id: String,
+    /// When (UTC, RFC 3339).
+    pub at: String,
+    /// What happened.
+    pub action: Action,
+    /// The dossier, if any.
+    pub client_id: Option<String>,
+    /// Who did it.
+    pub user: String,
+    /// On whose behalf, when that differs.
+    pub on_behalf: Option<String>,
+    /// Detail (ids, an organisation); emptied when the dossier is erased.
+    pub detail: Option<String>,
+    /// The worker whose vault it came from, for entries that arrived by sync.
+    pub origin: Option<String>,
+    /// This entry's chain hash.
+    pub hash: String,
+}
+
+/// The part of an entry that travels with a synced dossier (an op's value).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TravellingEntry {
+    /// When (UTC, RFC 3339).
+    pub at: String,
+    /// Action code.
+    pub action: String,
+    /// Who.
+    pub user: String,
+    /// On whose behalf.
+    pub on_behalf: Option<String>,
+    /// Detail.
+    pub detail: String,
+}
+
+/// The hash before the first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Hex SHA-256 of a detail text.
+pub fn detail_hash(detail: &str) -> String {
+    hex(&Sha256::digest(detail.as_bytes()))
+}
+
+/// The chain hash of an entry: every field, length-prefixed so no two entries can share an
+/// encoding, and the previous entry's hash.
+#[allow(clippy::too_many_arguments)]
+pub fn entry_hash(
+    prev: &str,
+    seq: i64,
+    id: &str,
+    at: &str,
+    action: &str,
+    client: Option<&str>,
+    user: &str,
+    on_behalf: Option<&str>,
+    detail_hash: &str,
+    origin: Option<&str>,
+) -> String {
+    let mut h = Sha256::new();
+    h.update(b"kluis.nl/v1/access-log\n");
+    let seq = seq.to_string();
+    for part in [
+        Some(prev),
+        Some(seq.as_str()),
+        Some(id),
+        Some(at),
+        Some(action),
+        client,
+        Some(user),
+        on_behalf,
+        Some(detail_hash),
+        origin,
+    ] {
+        match part {
+            None => h.update(b"-"),
+            Some(p) => {
+                h.update((p.len() as u64).to_be_bytes());
+                h.update(p.as_bytes());
+            }
+        }
+    }
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether two free texts (organisation names, purposes) are the same, ignoring case and
+/// spacing.
+pub fn same_text(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    norm(a) == norm(b)
+}
+
+/// Years a closed dossier is kept by default, per domain. See docs/privacy.md for the
+/// sources; an organisation sets its own with `kluis retention policy`.
+pub fn default_retention_years(domain: Domain) -> u32 {
+    match domain {
+        // Jeugdwet art. 7.3.8: 20 years after the last entry.
+        Domain::Jeugd => 20,
+        Domain::Wmo => 15,
+        Domain::Participatie | Domain::Schuldhulp | Domain::Overig => 7,
+    }
+}
+
+/// Most years a policy may name: a typo of 1000 would keep a dossier forever.
+pub const MAX_RETENTION_YEARS: u32 = 100;
+
+/// The last day a dossier closed on `closed_on` is kept.
+pub fn retention_end(closed_on: NaiveDate, years: u32) -> NaiveDate {
+    closed_on
+        .checked_add_months(Months::new(years * 12))
+        .unwrap_or(NaiveDate::MAX)
+}
+
+/// Checks a retention period given on the command line.
+pub fn parse_years(field: &str, value: &str) -> Result<u32> {
+    match value.trim().parse::<u32>() {
+        Ok(y) if (1..=MAX_RETENTION_YEARS).contains(&y) => Ok(y),
+        _ => Err(Error::invalid(
+            field,
+            t!("val.years", max = MAX_RETENTION_YEARS),
+        )),
+    }
+}
+
+/// Checks an age recipient for a disclosure.
+pub fn parse_recipient(field: &str, value: &str) -> Result<age::x25519::Recipient> {
+    age::x25519::Recipient::from_str(value.trim())
+        .map_err(|_| Error::invalid(field, t!("val.recipient", value = value)))
+}
+
+impl fmt::Display for AuditEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.at, self.action, self.user)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn consent(until: Option<&str>, withdrawn: Option<&str>) -> Consent {
+        Consent {
+            id: "c".into(),
+            client_id: "x".into(),
+            org: "GGD  Hollands Noorden".into(),
+            purpose: "Hulp bij  schulden".into(),
+            scope: Scope::All,
+            given_on: "2026-01-01".parse().unwrap(),
+            until: until.map(|u| u.parse().unwrap()),
+            evidence: None,
+            withdrawn_on: withdrawn.map(|w| w.parse().unwrap()),
+            recorded_by: "me".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn consent_is_active_only_between_given_and_until_and_before_withdrawal() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let c = consent(Some("2026-06-30"), None);
+        assert!(!c.is_active(d("2025-12-31")));
+        assert!(c.is_active(d("2026-06-30")));
+        assert!(!c.is_active(d("2026-07-01")));
+        assert!(c.expires_within(d("2026-06-01"), 30));
+        assert!(!c.expires_within(d("2026-05-01"), 30));
+        let w = consent(None, Some("2026-03-01"));
+        assert!(w.is_active(d("2026-02-28")));
+        assert!(!w.is_active(d("2026-03-01")));
+        assert_eq!(w.state(d("2026-03-01")), "withdrawn");
+        assert!(c.covers("ggd hollands noorden", "hulp bij schulden"));
+        assert!(!c.covers("GGD", "hulp bij schulden"));
+    }
+
+    #[test]
+    fn every_field_is_in_the_chain_hash() {
+        let base = entry_hash(
+            GENESIS,
+            1,
+            "i",
+            "t",
+            "view",
+            Some("c"),
+            "u",
+            None,
+            "d",
+            None,
+        );
+        let variants = [
+            entry_hash("1", 1, "i", "t", "view", Some("c"), "u", None, "d", None),
+            entry_hash(
+                GENESIS,
+                2,
+                "i",
+                "t",
+                "view",
+                Some("c"),
+                "u",
+                None,
+                "d",
+                None,
+            ),
+            entry_hash(
+                GENESIS,
+                1,
+                "j",
+                "t",
+                "view",
+                Some("c"),
+                "u",
+                None,
+                "d",
+                None,
+            ),
+            entry_hash(
+                GENESIS,
+                1,
+                "i",
+                "s",
+                "view",
+                Some("c"),
+                "u",
+                None,
+                "d",
+                None,
+            ),
+            entry_hash(
+                GENESIS,
+                1,
+                "i",
+                "t",
+                "create",
+                Some("c"),
+                "u",
+                None,
+                "d",
+                None,
+            ),
+            entry_hash(GENESIS, 1, "i", "t", "view", None, "u", None, "d", None),
+            entry_hash(
+                GENESIS,
+                1,
+                "i",
+                "t",
+                "view",
+                Some("c"),
+                "v",
+                None,
+                "d",
+                None,
+            ),
+            entry_hash(
+                GENESIS,
+                1,
+                "i",
+                "t",
+                "view",
+                Some("c"),
+                "u",
+                Some("u"),
+                "d",
+                None,
+            ),
+            entry_hash(
+                GENESIS,
+                1,
+                "i",
+                "t",
+                "view",
+                Some("c"),
+                "u",
+                None,
+                "e",
+                None,
+            ),
+            entry_hash(
+                GENESIS,
+                1,
+                "i",
+                "t",
+                "view",
+                Some("c"),
+                "u",
+                None,
+                "d",
+                Some("w"),
+            ),
+        ];
+        for v in variants {
+            assert_ne!(v, base);
+        }
+    }
+
+    #[test]
+    fn retention_ends_years_after_closing() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(retention_end(d("2024-02-29"), 20), d("2044-02-29"));
+        assert_eq!(retention_end(d("2024-02-29"), 1), d("2025-02-28"));
+        assert_eq!(default_retention_years(Domain::Jeugd), 20);
+        assert_eq!(default_retention_years(Domain::Wmo), 15);
+        assert!(parse_years("--years", "0").is_err());
+        assert!(parse_years("--years", "1000").is_err());
+        assert_eq!(parse_years("--years", " 7 ").unwrap(), 7);
+    }
+}

@@ -1,0 +1,745 @@
+//! Privacy by design in the database: the hash-chained access log, consents, disclosures,
+//! retention and erasure. No crypto beyond hashing and no files (see docs/privacy.md).
+
+use chrono::NaiveDate;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{IdTable, Store, new_id};
+use crate::error::{Error, Result};
+use crate::i18n::t;
+use crate::model::{
+    self, Action, AuditEntry, Consent, Disclosure, Domain, GENESIS, NewConsent, TravellingEntry,
+    now_utc,
+};
+
+/// A closed dossier and the day it may be erased.
+#[derive(Clone, Debug, Serialize)]
+pub struct RetentionItem {
+    /// The dossier.
+    pub client_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its domain.
+    pub domain: Domain,
+    /// When it was closed.
+    pub closed_on: NaiveDate,
+    /// The last day it is kept.
+    pub retention_until: NaiveDate,
+    /// Whether that day has passed: it must be erased.
+    pub due: bool,
+}
+
+const CONSENT_COLUMNS: &str = "id, client_id, org, purpose, scope, given_on, until, evidence,
+    withdrawn_on, recorded_by, created_at";
+
+fn consent_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Consent> {
+    let date = |i: usize| -> rusqlite::Result<Option<NaiveDate>> {
+        Ok(r.get::<_, Option<String>>(i)?.and_then(|s| s.parse().ok()))
+    };
+    Ok(Consent {
+        id: r.get(0)?,
+        client_id: r.get(1)?,
+        org: r.get(2)?,
+        purpose: r.get(3)?,
+        scope: r
+            .get::<_, String>(4)?
+            .parse()
+            .unwrap_or(model::Scope::Notes),
+        given_on: date(5)?.unwrap_or_default(),
+        until: date(6)?,
+        evidence: r.get(7)?,
+        withdrawn_on: date(8)?,
+        recorded_by: r.get(9)?,
+        created_at: r.get(10)?,
+    })
+}
+
+const DISCLOSURE_COLUMNS: &str = "id, client_id, org, purpose, scope, consent_id, legal_ground,
+    recipient, file_sha256, at, by";
+
+fn disclosure_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Disclosure> {
+    Ok(Disclosure {
+        id: r.get(0)?,
+        client_id: r.get(1)?,
+        org: r.get(2)?,
+        purpose: r.get(3)?,
+        scope: r
+            .get::<_, String>(4)?
+            .parse()
+            .unwrap_or(model::Scope::Notes),
+        consent_id: r.get(5)?,
+        legal_ground: r.get(6)?,
+        recipient: r.get(7)?,
+        file_sha256: r.get(8)?,
+        at: r.get(9)?,
+        by: r.get(10)?,
+    })
+}
+
+impl Store {
+    /// Records that this session acts on someone else's behalf (IT after a recovery).
+    pub fn set_on_behalf(&self, who: Option<String>) {
+        *self.on_behalf.borrow_mut() = who;
+    }
+
+    /// Who is at the keyboard, for the log: the worker id in a team vault, else the owner.
+    pub fn user(&self) -> Result<String> {
+        Ok(match self.meta("worker_id")? {
+            Some(w) => w,
+            None => self
+                .meta("owner")?
+                .unwrap_or_else(|| t!("word.me").into_owned()),
+        })
+    }
+
+    /// Notes an unlock for the access log; it is written with the session's first change
+    /// or entry (see `pending_unlock`).
+    pub fn note_unlock(&self, detail: &str) {
+        *self.pending_unlock.borrow_mut() = Some((now_utc(), detail.to_owned()));
+    }
+
+    /// Writes a noted unlock (inside a transaction).
+    pub(super) fn flush_unlock(&self) -> Result<()> {
+        let Some((at, detail)) = self.pending_unlock.borrow_mut().take() else {
+            return Ok(());
+        };
+        let user = self.user()?;
+        let on_behalf = self.on_behalf.borrow().clone();
+        self.append_entry(
+            &new_id(),
+            &at,
+            Action::Unlock.code(),
+            None,
+            &user,
+            on_behalf.as_deref(),
+            &detail,
+            None,
+        )
+    }
+
+    /// Appends an entry to the access log. An entry about a dossier that travels (see
+    /// [`Action::travels`]) is also an op, so it reaches every colleague the dossier goes to.
+    /// Details name ids and organisations, never a client's personal data.
+    pub fn log(&self, action: Action, client: Option<&str>, detail: &str) -> Result<String> {
+        let user = self.user()?;
+        self.log_by(&user, action, client, detail)
+    }
+
+    /// [`Store::log`] for someone other than the vault's user (IT during a recovery).
+    pub fn log_by(
+        &self,
+        user: &str,
+        action: Action,
+        client: Option<&str>,
+        detail: &str,
+    ) -> Result<String> {
+        self.flush_unlock()?;
+        let id = new_id();
+        let at = now_utc();
+        let user = user.to_owned();
+        let on_behalf = self.on_behalf.borrow().clone();
+        self.append_entry(
+            &id,
+            &at,
+            action.code(),
+            client,
+            &user,
+            on_behalf.as_deref(),
+            detail,
+            None,
+        )?;
+        if let Some(c) = client
+            && action.travels()
+            && !self.is_erased(c)?
+        {
+            let value = serde_json::to_string(&TravellingEntry {
+                at,
+                action: action.code().to_owned(),
+                user,
+                on_behalf,
+                detail: detail.to_owned(),
+            })
+            .map_err(|e| Error::invalid("log", e.to_string()))?;
+            self.emit(c, &format!("log/{id}"), Some(&value))?;
+        }
+        Ok(id)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn append_entry(
+        &self,
+        id: &str,
+        at: &str,
+        action: &str,
+        client: Option<&str>,
+        user: &str,
+        on_behalf: Option<&str>,
+        detail: &str,
+        origin: Option<&str>,
+    ) -> Result<()> {
+        let (seq, prev): (i64, String) = self
+            .conn
+            .prepare_cached("SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .map_or((1, GENESIS.to_owned()), |(s, h): (i64, String)| (s + 1, h));
+        let dh = model::detail_hash(detail);
+        let hash = model::entry_hash(
+            &prev, seq, id, at, action, client, user, on_behalf, &dh, origin,
+        );
+        self.conn
+            .prepare_cached(
+                "INSERT INTO access_log (id, seq, at, action, client_id, user, on_behalf, detail,
+                                         detail_hash, origin, prev, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                id, seq, at, action, client, user, on_behalf, detail, dh, origin, prev, hash
+            ])?;
+        self.record("access_log", id)?;
+        Ok(())
+    }
+
+    /// Puts an entry that arrived with a synced dossier into this vault's chain, once. Only
+    /// from a worker who is or was assigned to the dossier.
+    pub(super) fn import_entry(
+        &self,
+        id: &str,
+        client: &str,
+        author: &str,
+        value: &str,
+    ) -> Result<bool> {
+        let known: bool = self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM access_log WHERE id = ?1)")?
+            .query_row([id], |r| r.get(0))?;
+        let was_assigned: bool = self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM assignment WHERE client_id = ?1 AND worker = ?2)",
+            )?
+            .query_row([client, author], |r| r.get(0))?;
+        let Ok(e) = serde_json::from_str::<TravellingEntry>(value) else {
+            return Ok(false);
+        };
+        if known || !was_assigned || e.user != author {
+            return Ok(false);
+        }
+        self.append_entry(
+            id,
+            &e.at,
+            &e.action,
+            Some(client),
+            &e.user,
+            e.on_behalf.as_deref(),
+            &e.detail,
+            Some(author),
+        )?;
+        Ok(true)
+    }
+
+    /// The access log, oldest first; one dossier's with `client`.
+    pub fn audit(&self, client: Option<&str>) -> Result<Vec<AuditEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, id, at, action, client_id, user, on_behalf, detail, origin, hash
+             FROM access_log WHERE ?1 IS NULL OR client_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map([client], |r| {
+                Ok(AuditEntry {
+                    seq: r.get(0)?,
+                    id: r.get(1)?,
+                    at: r.get(2)?,
+                    action: r.get::<_, String>(3)?.parse().unwrap_or(Action::View),
+                    client_id: r.get(4)?,
+                    user: r.get(5)?,
+                    on_behalf: r.get(6)?,
+                    detail: r.get(7)?,
+                    origin: r.get(8)?,
+                    hash: r.get(9)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Checks the whole chain. Returns the number of entries, or the first broken link and
+    /// what is wrong with it.
+    pub fn verify_log(&self) -> Result<std::result::Result<u64, (i64, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, id, at, action, client_id, user, on_behalf, detail, detail_hash,
+                    origin, prev, hash,
+                    EXISTS (SELECT 1 FROM erased e WHERE e.client_id = access_log.client_id)
+             FROM access_log ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut prev = GENESIS.to_owned();
+        let mut expected_seq = 1;
+        let mut n = 0;
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            let text = |i: usize| r.get::<_, String>(i);
+            let opt = |i: usize| r.get::<_, Option<String>>(i);
+            let broken = |why: String| Ok(Err((seq, why)));
+            if seq != expected_seq {
+                return broken(t!("audit.gap", expected = expected_seq).into_owned());
+            }
+            if text(10)? != prev {
+                return broken(t!("audit.prev").into_owned());
+            }
+            let detail_hash = text(8)?;
+            match opt(7)? {
+                Some(d) if model::detail_hash(&d) != detail_hash => {
+                    return broken(t!("audit.detail").into_owned());
+                }
+                None if !r.get::<_, bool>(12)? => {
+                    return broken(t!("audit.detail").into_owned());
+                }
+                _ => {}
+            }
+            let client = opt(4)?;
+            let on_behalf = opt(6)?;
+            let origin = opt(9)?;
+            let hash = model::entry_hash(
+                &prev,
+                seq,
+                &text(1)?,
+                &text(2)?,
+                &text(3)?,
+                client.as_deref(),
+                &text(5)?,
+                on_behalf.as_deref(),
+                &detail_hash,
+                origin.as_deref(),
+            );
+            if hash != text(11)? {
+                return broken(t!("audit.hash").into_owned());
+            }
+            prev = hash;
+            expected_seq += 1;
+            n += 1;
+        }
+        Ok(Ok(n))
+    }
+
+    /// Records a consent; returns its id.
+    pub fn add_consent(&self, c: &NewConsent) -> Result<String> {
+        self.client(&c.client_id)?;
+        self.require_assigned(&c.client_id)?;
+        if c.until.is_some_and(|u| u < c.given_on) {
+            return Err(Error::invalid("--until", t!("val.until_before_given")));
+        }
+        let consent = Consent {
+            id: new_id(),
+            client_id: c.client_id.clone(),
+            org: c.org.clone(),
+            purpose: c.purpose.clone(),
+            scope: c.scope,
+            given_on: c.given_on,
+            until: c.until,
+            evidence: c.evidence.clone(),
+            withdrawn_on: None,
+            recorded_by: self.user()?,
+            created_at: now_utc(),
+        };
+        self.write_consent(&consent)?;
+        self.log(
+            Action::Create,
+            Some(&c.client_id),
+            &format!("consent {}", consent.id),
+        )?;
+        Ok(consent.id)
+    }
+
+    /// Stores a consent's row and writes it as an op (a register: a withdrawal is a newer
+    /// value).
+    fn write_consent(&self, c: &Consent) -> Result<()> {
+        self.upsert_consent(c)?;
+        let value =
+            serde_json::to_string(c).map_err(|e| Error::invalid("consent", e.to_string()))?;
+        self.emit(&c.client_id, &format!("consent/{}", c.id), Some(&value))?;
+        Ok(())
+    }
+
+    fn upsert_consent(&self, c: &Consent) -> Result<()> {
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO consent ({CONSENT_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (id) DO UPDATE SET org = excluded.org, purpose = excluded.purpose,
+                     scope = excluded.scope, given_on = excluded.given_on,
+                     until = excluded.until, evidence = excluded.evidence,
+                     withdrawn_on = excluded.withdrawn_on"
+            ))?
+            .execute(params![
+                c.id,
+                c.client_id,
+                c.org,
+                c.purpose,
+                c.scope.code(),
+                c.given_on.to_string(),
+                c.until.map(|d| d.to_string()),
+                c.evidence,
+                c.withdrawn_on.map(|d| d.to_string()),
+                c.recorded_by,
+                c.created_at
+            ])?;
+        self.record("consent", &c.id)?;
+        Ok(())
+    }
+
+    fn upsert_disclosure(&self, d: &Disclosure) -> Result<()> {
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO disclosure ({DISCLOSURE_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (id) DO NOTHING"
+            ))?
+            .execute(params![
+                d.id,
+                d.client_id,
+                d.org,
+                d.purpose,
+                d.scope.code(),
+                d.consent_id,
+                d.legal_ground,
+                d.recipient,
+                d.file_sha256,
+                d.at,
+                d.by
+            ])?;
+        self.record("disclosure", &d.id)?;
+        Ok(())
+    }
+
+    /// Brings a consent or disclosure row in line with its winning op (from a colleague).
+    /// A value that does not parse, or names another dossier, is ignored: the bundle check
+    /// refuses those before they get here.
+    pub(super) fn materialize_record(
+        &self,
+        kind: &str,
+        id: &str,
+        client: &str,
+        value: &str,
+    ) -> Result<()> {
+        match kind {
+            "consent" => {
+                if let Ok(c) = serde_json::from_str::<Consent>(value)
+                    && c.id == id
+                    && c.client_id == client
+                {
+                    self.upsert_consent(&c)?;
+                }
+            }
+            "disclosure" => {
+                if let Ok(d) = serde_json::from_str::<Disclosure>(value)
+                    && d.id == id
+                    && d.client_id == client
+                {
+                    self.upsert_disclosure(&d)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A client's consents, newest first.
+    pub fn consents(&self, client: &str) -> Result<Vec<Consent>> {
+        self.client(client)?;
+        let rows = self
+            .conn
+            .prepare(&format!(
+                "SELECT {CONSENT_COLUMNS} FROM consent WHERE client_id = ?1
+                 ORDER BY given_on DESC, id DESC"
+            ))?
+            .query_map([client], consent_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Every consent that is active on `today` and ends within `days` days, with its
+    /// client's name.
+    pub fn consents_expiring(&self, today: NaiveDate, days: u64) -> Result<Vec<(Consent, String)>> {
+        let rows: Vec<(Consent, String)> = self
+            .conn
+            .prepare(&format!(
+                "SELECT {}, c.name FROM consent k JOIN client c ON c.id = k.client_id
+                 WHERE k.until IS NOT NULL ORDER BY k.until",
+                CONSENT_COLUMNS
+                    .split(',')
+                    .map(|c| format!("k.{}", c.trim()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))?
+            .query_map([], |r| Ok((consent_from_row(r)?, r.get(11)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows
+            .into_iter()
+            .filter(|(c, _)| c.expires_within(today, days))
+            .collect())
+    }
+
+    /// One consent by full id.
+    pub fn consent(&self, id: &str) -> Result<Consent> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {CONSENT_COLUMNS} FROM consent WHERE id = ?1"
+            ))?
+            .query_row([id], consent_from_row)
+            .optional()?
+            .ok_or_else(|| Error::NotFound {
+                what: IdTable::Consent.label(),
+                id: id.to_owned(),
+            })
+    }
+
+    /// Withdraws a consent from `on`; false when it was already withdrawn.
+    pub fn withdraw_consent(&self, id: &str, on: NaiveDate) -> Result<bool> {
+        let mut c = self.consent(id)?;
+        self.require_assigned(&c.client_id)?;
+        if c.withdrawn_on.is_some() {
+            return Ok(false);
+        }
+        c.withdrawn_on = Some(on);
+        self.write_consent(&c)?;
+        self.log(
+            Action::Change,
+            Some(&c.client_id),
+            &format!("consent {} withdrawn", c.id),
+        )?;
+        Ok(true)
+    }
+
+    /// Records a disclosure (the file is written by the caller, after this committed).
+    pub fn record_disclosure(&self, d: &Disclosure) -> Result<()> {
+        self.upsert_disclosure(d)?;
+        let value =
+            serde_json::to_string(d).map_err(|e| Error::invalid("disclosure", e.to_string()))?;
+        self.emit(&d.client_id, &format!("disclosure/{}", d.id), Some(&value))?;
+        let ground = match &d.consent_id {
+            Some(c) => format!("consent {c}"),
+            None => "legal ground".to_owned(),
+        };
+        self.log(
+            Action::Disclose,
+            Some(&d.client_id),
+            &format!("disclosure {} to {} ({ground})", d.id, d.org),
+        )?;
+        Ok(())
+    }
+
+    /// A client's disclosures, newest first.
+    pub fn disclosures(&self, client: &str) -> Result<Vec<Disclosure>> {
+        let rows = self
+            .conn
+            .prepare(&format!(
+                "SELECT {DISCLOSURE_COLUMNS} FROM disclosure WHERE client_id = ?1
+                 ORDER BY at DESC, id DESC"
+            ))?
+            .query_map([client], disclosure_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Years a closed dossier of `domain` is kept: the vault's policy, else the default.
+    pub fn retention_years(&self, domain: Domain) -> Result<u32> {
+        Ok(self
+            .meta(&format!("retention_years.{}", domain.code()))?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| model::default_retention_years(domain)))
+    }
+
+    /// Sets the retention policy for a domain (dossiers closed from now on).
+    pub fn set_retention_years(&self, domain: Domain, years: u32) -> Result<()> {
+        self.set_meta(
+            &format!("retention_years.{}", domain.code()),
+            &years.to_string(),
+        )?;
+        self.log(
+            Action::Change,
+            None,
+            &format!("retention {} {years}", domain.code()),
+        )?;
+        Ok(())
+    }
+
+    /// Every closed dossier with the day it is kept until, soonest first. A dossier closed
+    /// before kluis kept that day gets it from the current policy.
+    pub fn retention(&self, today: NaiveDate) -> Result<Vec<RetentionItem>> {
+        type Row = (String, String, String, Option<String>, Option<String>);
+        let rows: Vec<Row> = self
+            .conn
+            .prepare(
+                "SELECT id, name, domain, closed_on, retention_until FROM client
+                 WHERE status = 'closed'",
+            )?
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut out = Vec::new();
+        for (id, name, domain, closed, until) in rows {
+            let domain: Domain = domain.parse().unwrap_or(Domain::Overig);
+            let Some(closed_on) = closed.and_then(|c| c.parse().ok()) else {
+                continue;
+            };
+            let retention_until = match until.and_then(|u| u.parse().ok()) {
+                Some(u) => u,
+                None => model::retention_end(closed_on, self.retention_years(domain)?),
+            };
+            out.push(RetentionItem {
+                client_id: id,
+                name,
+                domain,
+                closed_on,
+                retention_until,
+                due: retention_until < today,
+            });
+        }
+        out.sort_by(|a, b| {
+            (a.retention_until, &a.client_id).cmp(&(b.retention_until, &b.client_id))
+        });
+        Ok(out)
+    }
+
+    /// Whether a dossier was erased here (or a colleague's erasure reached this vault).
+    pub fn is_erased(&self, client: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM erased WHERE client_id = ?1)")?
+            .query_row([client], |r| r.get(0))?)
+    }
+
+    /// Erases a dossier whose retention ended: a tombstone without personal data stays (and
+    /// travels to colleagues as an op), everything else about the client goes.
+    pub fn erase_client(&self, client: &str, today: NaiveDate) -> Result<()> {
+        let item = self
+            .retention(today)?
+            .into_iter()
+            .find(|i| i.client_id == client);
+        match item {
+            Some(i) if i.due => {}
+            Some(i) => {
+                return Err(Error::Refused {
+                    reason: t!("retention.not_due", id = client, until = i.retention_until)
+                        .into_owned(),
+                });
+            }
+            None => {
+                self.client(client)?;
+                return Err(Error::Refused {
+                    reason: t!("retention.not_closed", id = client).into_owned(),
+                });
+            }
+        }
+        self.require_assigned(client)?;
+        let by = self.user()?;
+        self.tombstone(client, &today.to_string(), &by)?;
+        self.emit(client, "erased", Some(&today.to_string()))?;
+        self.log(Action::Erase, Some(client), "")?;
+        Ok(())
+    }
+
+    /// Applies an erasure that arrived from a colleague. Accepted from a worker assigned to
+    /// the dossier here, or for a dossier this vault has never seen (so it is not taken in
+    /// when an older copy arrives later). Returns whether it was applied.
+    pub(super) fn apply_remote_erasure(
+        &self,
+        client: &str,
+        on: &str,
+        author: &str,
+    ) -> Result<bool> {
+        if self.is_erased(client)? {
+            return Ok(false);
+        }
+        let (known, assigned): (bool, bool) = self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM op WHERE client_id = ?1),
+                        EXISTS (SELECT 1 FROM assignment WHERE client_id = ?1 AND worker = ?2
+                                AND assigned = 1)",
+            )?
+            .query_row([client, author], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        if known && !assigned {
+            return Ok(false);
+        }
+        self.tombstone(client, on, author)?;
+        self.log(Action::Erase, Some(client), "")?;
+        Ok(true)
+    }
+
+    fn tombstone(&self, client: &str, on: &str, by: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO erased (client_id, erased_on, by) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (client_id) DO NOTHING",
+            )?
+            .execute(params![client, on, by])?;
+        self.record("erased", client)?;
+        self.scrub(client)?;
+        Ok(())
+    }
+
+    /// Deletes every row with an erased client's data. The journal cannot carry deletes, so
+    /// this marks the store: the session then saves a new, vacuumed generation and replaces
+    /// the previous one too (`Session::change`). Returns whether anything was deleted.
+    fn scrub(&self, client: &str) -> Result<bool> {
+        let mut n = 0;
+        for sql in [
+            "DELETE FROM note WHERE client_id = ?1",
+            "DELETE FROM note_pending WHERE client_id = ?1",
+            "DELETE FROM draft WHERE client_id = ?1",
+            "DELETE FROM consent WHERE client_id = ?1",
+            "DELETE FROM disclosure WHERE client_id = ?1",
+            "DELETE FROM client WHERE id = ?1",
+            "DELETE FROM op WHERE client_id = ?1 AND field <> 'erased'",
+            "UPDATE access_log SET detail = NULL WHERE client_id = ?1 AND detail IS NOT NULL",
+        ] {
+            n += self.conn.prepare_cached(sql)?.execute([client])?;
+        }
+        if n > 0 {
+            // The full-text tables keep their own copy of every word: rebuilt from what is
+            // left, they no longer hold the client's.
+            self.conn.execute_batch(
+                "INSERT INTO note_fts (note_fts) VALUES ('rebuild');
+                 INSERT INTO client_fts (client_fts) VALUES ('rebuild');",
+            )?;
+            self.erased.set(true);
+        }
+        Ok(n > 0)
+    }
+
+    /// Scrubs every erased dossier again: a crash after the tombstone reached the journal
+    /// but before the new generation was saved leaves data the journal could not delete.
+    pub fn scrub_erased(&self) -> Result<bool> {
+        let ids: Vec<String> = self
+            .conn
+            .prepare(
+                "SELECT e.client_id FROM erased e
+                 WHERE EXISTS (SELECT 1 FROM client WHERE id = e.client_id)
+                    OR EXISTS (SELECT 1 FROM note WHERE client_id = e.client_id)
+                    OR EXISTS (SELECT 1 FROM op WHERE client_id = e.client_id AND field <> 'erased')",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut any = false;
+        for id in ids {
+            any |= self.scrub(&id)?;
+        }
+        Ok(any)
+    }
+
+    /// Whether rows were deleted since the last save (and clears the mark).
+    pub fn take_erased(&self) -> bool {
+        self.erased.replace(false)
+    }
+
+    /// Frees the pages of deleted rows (secure_delete already zeroed them) and shrinks the
+    /// image, so nothing of an erased dossier is in the next generation.
+    pub fn vacuum(&self) -> Result<()> {
+        self.conn.execute_batch("VACUUM")?;
+        Ok(())
+    }
+}
