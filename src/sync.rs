@@ -1049,4 +1049,61 @@ mod tests {
         assert!(check_column("bsn", Some("111222333")));
         assert!(!check_column("birth_date", Some("2020-02-30")));
     }
+
+    fn op(field: &str, author: &str) -> Op {
+        Op {
+            id: "01a20581-54c8-7217-9685-a9190cfb6559".into(),
+            client: "01a20581-54c8-7217-9685-a9190cfb6550".into(),
+            field: field.into(),
+            value: None,
+            prev: None,
+            hlc: merge::format_hlc(1, 0, author),
+            author: author.into(),
+        }
+    }
+
+    #[test]
+    fn travelling_log_entries_and_records_are_checked_against_their_op() {
+        let o = op("log/x", "w001");
+        let entry = |user: &str, action: &str, detail: &str| {
+            serde_json::to_string(&model::TravellingEntry {
+                at: "2026-11-22T10:00:00Z".into(),
+                action: action.into(),
+                user: user.into(),
+                on_behalf: None,
+                detail: detail.into(),
+            })
+            .unwrap()
+        };
+        assert!(check_entry(&o, &entry("w001", "view", "")));
+        assert!(!check_entry(&o, &entry("w002", "view", "")), "in someone else's name");
+        assert!(!check_entry(&o, &entry("w001", "unlock", "")), "local-only actions");
+        assert!(!check_entry(&o, &entry("w001", "View", "")));
+        assert!(!check_entry(&o, &entry("w001", "view", "a\nb")));
+        assert!(!check_entry(&o, "{}"));
+        let consent = model::Consent {
+            id: "01a20581-54c8-7217-9685-a9190cfb6551".into(),
+            client_id: o.client.clone(),
+            org: "GGD".into(),
+            purpose: "zorg".into(),
+            scope: model::Scope::All,
+            given_on: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            until: None,
+            evidence: None,
+            withdrawn_on: None,
+            recorded_by: "w001".into(),
+            created_at: "2026-11-22T10:00:00Z".into(),
+        };
+        let json = serde_json::to_string(&consent).unwrap();
+        assert!(check_record("consent", &consent.id, &o, &json));
+        assert!(!check_record("consent", "other-id", &o, &json), "id mismatch");
+        let other_client = model::Consent {
+            client_id: "01a20581-54c8-7217-9685-a9190cfb6552".into(),
+            ..consent.clone()
+        };
+        let json = serde_json::to_string(&other_client).unwrap();
+        assert!(!check_record("consent", &consent.id, &o, &json), "another dossier");
+        let json = serde_json::to_string(&consent).unwrap().replace("\"all\"", "\"alles\"");
+        assert!(!check_record("consent", &consent.id, &o, &json), "an alias, not the code");
+    }
 }

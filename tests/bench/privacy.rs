@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use kluis::model::Action;
+use kluis::model::{Action, Domain};
 use kluis::secret::SecretString;
 use kluis::session::{Access, Session};
 
@@ -97,7 +97,15 @@ fn main() {
     );
 
     // 3. Erasing one dossier (about 1/2,000 of the vault) against a plain save.
-    let old = NaiveDate::from_ymd_opt(2001, 1, 1).unwrap();
+    // The synthetic dossiers opened on 2025-01-01: a one-year policy makes them due.
+    s.change(|st| {
+        for d in Domain::ALL {
+            st.set_retention_years(*d, 1)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let old = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
     let today = chrono::Local::now().date_naive();
     let (mut erase, mut save) = (Vec::new(), Vec::new());
     for id in ids.iter().take(rounds) {
