@@ -475,11 +475,12 @@ impl Session {
         Ok(())
     }
 
-    /// After an erasure: the image vacuumed (freed pages gone, not just zeroed), saved as a
-    /// new generation, and that generation also made the previous one, so no file kluis
-    /// keeps holds the erased dossier. The old journal's key was only in those files.
+    /// After an erasure: the full-text indexes rebuilt and the image vacuumed (freed pages
+    /// gone, not just zeroed), saved as a new generation, and that generation also made the
+    /// previous one, so no file kluis keeps holds the erased dossier. The old journal's key
+    /// was only in those files.
     fn save_erasure(&mut self) -> Result<()> {
-        self.store.vacuum()?;
+        self.store.finish_erasure()?;
         self.compact()?;
         vault::keep_previous(&self.path)
     }

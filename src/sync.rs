@@ -1076,8 +1076,14 @@ mod tests {
             .unwrap()
         };
         assert!(check_entry(&o, &entry("w001", "view", "")));
-        assert!(!check_entry(&o, &entry("w002", "view", "")), "in someone else's name");
-        assert!(!check_entry(&o, &entry("w001", "unlock", "")), "local-only actions");
+        assert!(
+            !check_entry(&o, &entry("w002", "view", "")),
+            "in someone else's name"
+        );
+        assert!(
+            !check_entry(&o, &entry("w001", "unlock", "")),
+            "local-only actions"
+        );
         assert!(!check_entry(&o, &entry("w001", "View", "")));
         assert!(!check_entry(&o, &entry("w001", "view", "a\nb")));
         assert!(!check_entry(&o, "{}"));
@@ -1096,14 +1102,25 @@ mod tests {
         };
         let json = serde_json::to_string(&consent).unwrap();
         assert!(check_record("consent", &consent.id, &o, &json));
-        assert!(!check_record("consent", "other-id", &o, &json), "id mismatch");
+        assert!(
+            !check_record("consent", "other-id", &o, &json),
+            "id mismatch"
+        );
         let other_client = model::Consent {
             client_id: "01a20581-54c8-7217-9685-a9190cfb6552".into(),
             ..consent.clone()
         };
         let json = serde_json::to_string(&other_client).unwrap();
-        assert!(!check_record("consent", &consent.id, &o, &json), "another dossier");
-        let json = serde_json::to_string(&consent).unwrap().replace("\"all\"", "\"alles\"");
-        assert!(!check_record("consent", &consent.id, &o, &json), "an alias, not the code");
+        assert!(
+            !check_record("consent", &consent.id, &o, &json),
+            "another dossier"
+        );
+        let json = serde_json::to_string(&consent)
+            .unwrap()
+            .replace("\"all\"", "\"alles\"");
+        assert!(
+            !check_record("consent", &consent.id, &o, &json),
+            "an alias, not the code"
+        );
     }
 }

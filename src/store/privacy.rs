@@ -700,12 +700,8 @@ impl Store {
             n += self.conn.prepare_cached(sql)?.execute([client])?;
         }
         if n > 0 {
-            // The full-text tables keep their own copy of every word: rebuilt from what is
-            // left, they no longer hold the client's.
-            self.conn.execute_batch(
-                "INSERT INTO note_fts (note_fts) VALUES ('rebuild');
-                 INSERT INTO client_fts (client_fts) VALUES ('rebuild');",
-            )?;
+            // The full-text indexes still hold the client's words: `finish_erasure` rebuilds
+            // them once for every dossier erased in this change.
             self.erased.set(true);
         }
         Ok(n > 0)
@@ -736,10 +732,16 @@ impl Store {
         self.erased.replace(false)
     }
 
-    /// Frees the pages of deleted rows (secure_delete already zeroed them) and shrinks the
-    /// image, so nothing of an erased dossier is in the next generation.
-    pub fn vacuum(&self) -> Result<()> {
-        self.conn.execute_batch("VACUUM")?;
+    /// Completes erasures before the image is saved: the full-text tables keep their own
+    /// copy of every word, so they are rebuilt from what is left; then VACUUM frees the pages
+    /// of deleted rows (secure_delete already zeroed them) and shrinks the image. Nothing of
+    /// an erased dossier is in the next generation.
+    pub fn finish_erasure(&self) -> Result<()> {
+        self.conn.execute_batch(
+            "INSERT INTO note_fts (note_fts) VALUES ('rebuild');
+             INSERT INTO client_fts (client_fts) VALUES ('rebuild');
+             VACUUM;",
+        )?;
         Ok(())
     }
 }

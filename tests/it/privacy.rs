@@ -424,9 +424,28 @@ fn purge_leaves_no_byte_of_the_client_in_the_vault_or_its_previous_generation() 
         .failure()
         .code(1);
     assert!(stderr(res.get_output()).contains("kept until 2035-01-01"));
-    // Closed on paper in 2001: jeugd keeps 20 years, so it is due.
+    // Closed on paper in 2001: jeugd keeps 20 years, so it is due. A second dossier (wmo,
+    // 15 years) is due too: both go in one purge.
     v.cmd()
         .args(["client", "close", &gone, "--at", "2001-01-01"])
+        .assert()
+        .success();
+    let also = add(
+        &v,
+        &[
+            "client",
+            "add",
+            "--name",
+            &format!("Ook {CANARY}"),
+            "--domain",
+            "wmo",
+            "--opened-on",
+            "2000-01-01",
+        ],
+    );
+    v.add_note(&also, &format!("tweede {CANARY} dossier"));
+    v.cmd()
+        .args(["client", "close", &also, "--at", "2002-01-01"])
         .assert()
         .success();
     assert_eq!(
@@ -441,7 +460,7 @@ fn purge_leaves_no_byte_of_the_client_in_the_vault_or_its_previous_generation() 
         .filter(|i| i["due"] == true)
         .map(|i| i["client_id"].as_str().unwrap())
         .collect();
-    assert_eq!(due, [gone.as_str()]);
+    assert_eq!(due, [gone.as_str(), also.as_str()]);
     // Without a terminal, purge wants --yes; nothing happens without it.
     v.cmd()
         .args(["retention", "purge"])
