@@ -77,6 +77,9 @@ pub enum Error {
     /// SQLite failed on a healthy vault (a bug, or out of memory).
     #[error("{}", t!("err.database", error = .0))]
     Database(#[from] rusqlite::Error),
+    /// The config file does not parse, or names a key or value kluis does not know.
+    #[error("{}", t!("err.config", path = .path.display(), reason = .reason))]
+    Config { path: PathBuf, reason: String },
     /// A rule of the privacy policy refuses this (no consent, retention not ended);
     /// `reason` is localized and says what would allow it.
     #[error("{}", t!("err.refused", reason = .reason))]
@@ -96,7 +99,8 @@ impl Error {
             | Error::WeakPassphrase { .. }
             | Error::PassphraseMismatch
             | Error::NoPassphrase
-            | Error::NotEnrolled { .. } => 2,
+            | Error::NotEnrolled { .. }
+            | Error::Config { .. } => 2,
             Error::WrongPassphrase | Error::MustChangePassphrase => 3,
             Error::Damaged { .. }
             | Error::NotAuthentic { .. }

@@ -7,6 +7,7 @@
 rust_i18n::i18n!("src/locales", fallback = "en");
 
 pub mod cli;
+pub mod config;
 pub mod demo;
 pub mod error;
 pub mod harden;

@@ -60,9 +60,12 @@ impl Contents {
         })
     }
 
-    /// How many special-category notes a report of `kind` would show.
-    pub fn special_notes(&self, kind: &Kind) -> usize {
-        self.notes_for(kind).filter(|n| n.special).count()
+    /// The special-category notes a report of `kind` would show.
+    pub fn special_note_ids(&self, kind: &Kind) -> Vec<String> {
+        self.notes_for(kind)
+            .filter(|n| n.special)
+            .map(|n| n.id.clone())
+            .collect()
     }
 
     fn notes_for<'a>(&'a self, kind: &'a Kind) -> impl Iterator<Item = &'a Note> + 'a {

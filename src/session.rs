@@ -23,6 +23,9 @@ pub enum Access {
     Write,
 }
 
+/// Meta key: the previous generation may still hold an erased dossier (see `save_erasure`).
+const PREV_HOLDS_ERASED: &str = "prev_holds_erased";
+
 /// Journal size past which a change also compacts.
 pub const COMPACT_THRESHOLD: u64 = 8 << 20;
 
@@ -352,11 +355,16 @@ impl Session {
             // A vault without a journal key gets one (and its journal) from a compaction.
             session.compact()?;
         }
-        // A crash between an erasure's journal record and its new generation would leave
-        // the erased data in the vault file: erase it again now.
-        if access == Access::Write && session.store.scrub_erased()? {
-            session.store.take_erased();
-            session.save_erasure()?;
+        // An erasure whose save did not get as far as replacing `.prev` (a crash, a full
+        // disk) is finished now; and no erased dossier's data may be in the vault itself.
+        if access == Access::Write {
+            if session.store.scrub_erased()? {
+                session.store.take_erased();
+                session.save_erasure()?;
+            } else if session.store.meta(PREV_HOLDS_ERASED)?.as_deref() == Some("1") {
+                vault::keep_previous(&session.path)?;
+                session.store.set_meta(PREV_HOLDS_ERASED, "0")?;
+            }
         }
         Ok(session)
     }
@@ -472,6 +480,12 @@ impl Session {
         self.replayed = 0;
         self.unsaved = false;
         self.journal = Some(Journal::create(&self.path, &self.journal_key)?);
+        if self.store.meta(PREV_HOLDS_ERASED)?.as_deref() == Some("1") {
+            vault::keep_previous(&self.path)?;
+            // In memory only: the file on disk keeps "1" until the next save, and replacing
+            // `.prev` by the vault again is harmless.
+            self.store.set_meta(PREV_HOLDS_ERASED, "0")?;
+        }
         Ok(())
     }
 
@@ -481,8 +495,11 @@ impl Session {
     /// was only in those files.
     fn save_erasure(&mut self) -> Result<()> {
         self.store.finish_erasure()?;
-        self.compact()?;
-        vault::keep_previous(&self.path)
+        // Written into the erasing generation itself, so that however the save below ends
+        // (a failed write retried later, a crash before the previous generation is
+        // replaced) the next save or unlock still replaces `.prev`.
+        self.store.set_meta(PREV_HOLDS_ERASED, "1")?;
+        self.compact()
     }
 
     /// Folds pending journal records into the vault and ends the session. Dropping a

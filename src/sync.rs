@@ -887,7 +887,7 @@ fn import_parsed(
     let to = h.recipients.join(",");
     let stats = session.change(|s| {
         let stats = s
-            .merge_ops(&payload.ops, &payload.notes, &to)
+            .merge_ops_from(&payload.ops, &payload.notes, &to, Some(&h.author))
             .map_err(|e| match e {
                 // What the merge refuses (a reused id, a correction of another dossier's
                 // note) and what SQLite refuses in data from outside both mean: not this one.
@@ -1093,6 +1093,7 @@ mod tests {
             org: "GGD".into(),
             purpose: "zorg".into(),
             scope: model::Scope::All,
+            special: false,
             given_on: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
             until: None,
             evidence: None,

@@ -5,6 +5,8 @@ mod org;
 mod output;
 mod passphrase;
 mod privacy;
+mod progress;
+mod setup;
 mod sync;
 
 use std::io::{IsTerminal, Read, Write};
@@ -27,18 +29,23 @@ use crate::vault::KdfParams;
 #[derive(Parser, Debug)]
 #[command(name = "kluis", version, about, long_about = None)]
 pub struct Cli {
-    /// Vault file [default: $KLUIS_VAULT, else $XDG_DATA_HOME/kluis/vault.kluis]
+    /// Vault file [default: $KLUIS_VAULT, else `vault` in the config file, else
+    /// $XDG_DATA_HOME/kluis/vault.kluis]
     #[arg(long, global = true, value_name = "PATH")]
     vault: Option<PathBuf>,
-    /// Language of messages [default: from LC_ALL/LC_MESSAGES/LANG]
+    /// Config file [default: $KLUIS_CONFIG, else $XDG_CONFIG_HOME/kluis/config.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Language of messages [default: $KLUIS_LANG, else `lang` in the config file, else from
+    /// LC_ALL/LC_MESSAGES/LANG]
     #[arg(long, global = true, value_enum)]
     lang: Option<Lang>,
     /// Read the passphrase from the first line of this file (for automation)
     #[arg(long, global = true, value_name = "PATH")]
     passphrase_file: Option<PathBuf>,
-    /// Lock the terminal app after this much idle time: 30s, 5m, 1h
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_lock_after)]
-    lock_after: std::time::Duration,
+    /// Lock the terminal app after this much idle time: 30s, 5m, 1h [default: 5m]
+    #[arg(long, value_name = "DURATION", value_parser = parse_lock_after)]
+    lock_after: Option<std::time::Duration>,
     /// Start the terminal app in privacy mode (names, BSN, addresses and notes masked)
     #[arg(long)]
     privacy: bool,
@@ -99,8 +106,9 @@ enum Command {
     /// exactly the workers assigned to each dossier
     Export {
         /// Folder to write the bundles into (a shared folder, a USB stick, a git clone)
+        /// [default: $KLUIS_EXPORT_DIR, else `export_dir` in the config file]
         #[arg(long, value_name = "DIR")]
-        out: PathBuf,
+        out: Option<PathBuf>,
         /// Only these dossiers (id or prefix); repeatable
         #[arg(long, value_name = "ID")]
         client: Vec<String>,
@@ -119,8 +127,8 @@ enum Command {
     },
     /// Export into a shared folder, then import every new bundle in it addressed to you
     Sync {
-        /// The shared folder
-        dir: PathBuf,
+        /// The shared folder [default: $KLUIS_EXPORT_DIR, else `export_dir` in the config file]
+        dir: Option<PathBuf>,
         /// Output JSON
         #[arg(long)]
         json: bool,
@@ -160,6 +168,21 @@ enum Command {
     },
     /// Everything kluis holds on a client, for the client (inzage, AVG art. 15)
     Report(privacy::ReportArgs),
+    /// Settings: where the config file is, what is in effect, the built-in default
+    #[command(subcommand)]
+    Config(setup::ConfigCmd),
+    /// Print a shell completion script: bash, zsh or fish
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write it into a folder
+    Man {
+        /// Write kluis.1 into this folder instead of printing it
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Who this vault belongs to in the organisation
     Whoami {
         /// Output JSON
@@ -376,38 +399,73 @@ enum NoteCmd {
     },
 }
 
-/// The default vault: `$KLUIS_VAULT`, else `$XDG_DATA_HOME/kluis/vault.kluis`, else
-/// `~/.local/share/kluis/vault.kluis`.
-pub fn default_vault_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("KLUIS_VAULT").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    data.join("kluis").join("vault.kluis")
+/// The settings in effect for this run (flags over environment over config file).
+static SETTINGS: std::sync::OnceLock<crate::config::Settings> = std::sync::OnceLock::new();
+
+fn settings() -> Option<&'static crate::config::Settings> {
+    SETTINGS.get()
+}
+
+/// The folder `export` and `sync` use: the one given, else the configured one.
+fn shared_dir(given: Option<PathBuf>) -> Result<PathBuf, Error> {
+    given
+        .or_else(|| settings().and_then(|s| s.export_dir.value.clone()))
+        .ok_or_else(|| Error::invalid("--out/DIR", t!("config.no_export_dir")))
 }
 
 /// Runs kluis with the process's arguments and returns the exit code.
 pub fn main() -> i32 {
     crate::harden::harden_process();
     set_lang(Lang::from_env());
-    // --lang must be known before clap prints anything, so look for it first.
+    // The language must be known before clap prints anything: look for --lang and --config
+    // first, and read the config file's language.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if let Some(lang) = early_lang(&args) {
-        set_lang(lang);
+    let early = crate::config::Flags {
+        lang: early_lang(&args),
+        ..Default::default()
+    };
+    let config_flag = early_value(&args, "--config").map(PathBuf::from);
+    let early_settings = crate::config::resolve(&early, config_flag.as_deref());
+    match &early_settings {
+        Ok(s) => set_lang(s.lang.value),
+        Err(_) => {
+            if let Some(lang) = early.lang {
+                set_lang(lang);
+            }
+        }
     }
-    let cli = match Cli::try_parse_from(&args) {
+    let cli = match parse(&args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    if let Some(lang) = cli.lang {
-        set_lang(lang);
+    // Help about the config itself works with a broken config file; nothing else does.
+    let needs_config = !matches!(
+        cli.command,
+        Some(
+            Command::Config(setup::ConfigCmd::Path | setup::ConfigCmd::Default)
+                | Command::Completions { .. }
+                | Command::Man { .. }
+        )
+    );
+    let flags = crate::config::Flags {
+        vault: cli.vault.clone(),
+        lang: cli.lang,
+        lock_after: cli.lock_after,
+        privacy: cli.privacy,
+    };
+    match crate::config::resolve(&flags, cli.config.as_deref()) {
+        Ok(s) => {
+            set_lang(s.lang.value);
+            let _ = SETTINGS.set(s);
+        }
+        Err(e) if needs_config => {
+            let _ = writeln!(std::io::stderr(), "kluis: {e}");
+            return e.exit_code();
+        }
+        Err(_) => {}
     }
     // println! panics when standard output cannot be written (a full disk, a closed pipe).
     // That is an IO error like any other: exit 1 with a message if one can still be written,
@@ -452,31 +510,47 @@ fn is_output_failure(payload: &(dyn std::any::Any + Send)) -> bool {
 }
 
 fn early_lang(args: &[std::ffi::OsString]) -> Option<Lang> {
+    match early_value(args, "--lang").as_deref() {
+        Some("nl") => Some(Lang::Nl),
+        Some("en") => Some(Lang::En),
+        _ => None,
+    }
+}
+
+/// The value of a long flag, found before clap parses (`--flag VALUE` or `--flag=VALUE`).
+fn early_value(args: &[std::ffi::OsString], flag: &str) -> Option<String> {
     let mut it = args.iter().filter_map(|a| a.to_str());
     while let Some(a) = it.next() {
-        let value = match a.strip_prefix("--lang") {
+        let value = match a.strip_prefix(flag) {
             Some("") => it.next(),
             Some(rest) => rest.strip_prefix('='),
             None => None,
         };
-        match value {
-            Some("nl") => return Some(Lang::Nl),
-            Some("en") => return Some(Lang::En),
-            _ => {}
+        if let Some(v) = value {
+            return Some(v.to_owned());
         }
     }
     None
 }
 
+/// Parses the arguments with help texts in the current language.
+fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = setup::localized(Cli::command()).try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let path = cli.vault.clone().unwrap_or_else(default_vault_path);
+    let path = settings().map_or_else(crate::config::default_vault_path, |s| s.vault.value.clone());
+    let lock_after = settings().map_or(std::time::Duration::from_secs(300), |s| s.lock_after.value);
+    let privacy = settings().is_some_and(|s| s.privacy.value);
     let pass_file = cli.passphrase_file.as_deref();
     let Some(command) = cli.command else {
         let lang = crate::i18n::current();
         let opts = crate::tui::app::Options {
             path,
-            lock_after: cli.lock_after,
-            privacy: cli.privacy,
+            lock_after,
+            privacy,
             kdf: KdfParams::DEFAULT,
             lang,
             clock: None,
@@ -524,14 +598,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             notes_per_client,
             no_open,
             kdf,
-            cli.lock_after,
-            cli.privacy,
+            lock_after,
+            privacy,
         ),
         Command::Export { out, client, json } => {
-            sync::export(&path, pass_file, &out, &client, json)
+            sync::export(&path, pass_file, &shared_dir(out)?, &client, json)
         }
         Command::Import { files, json } => sync::import(&path, pass_file, &files, json),
-        Command::Sync { dir, json } => sync::sync(&path, pass_file, &dir, json),
+        Command::Sync { dir, json } => sync::sync(&path, pass_file, &shared_dir(dir)?, json),
         Command::Conflicts { action, json } => sync::conflicts(&path, pass_file, action, json),
         Command::Consent(cmd) => privacy::consent(&path, pass_file, cmd),
         Command::Disclose(args) => privacy::disclose(&path, pass_file, args),
@@ -542,6 +616,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => privacy::audit(&path, pass_file, action, client, json),
         Command::Retention { action, json } => privacy::retention(&path, pass_file, action, json),
         Command::Report(args) => privacy::report(&path, pass_file, args),
+        Command::Config(cmd) => setup::config(cmd, settings()),
+        Command::Completions { shell } => setup::completions(shell),
+        Command::Man { out } => setup::man(out.as_deref()),
         Command::Whoami { json } => {
             let session = open(&path, pass_file, Access::Read)?;
             org::whoami(&session, json, &path)
@@ -577,7 +654,17 @@ fn open(path: &Path, pass_file: Option<&Path>, access: Access) -> anyhow::Result
         access == Access::Write,
     )?);
     let pass = passphrase::existing(pass_file)?;
-    let session = Session::open(path, &pass, access)?;
+    let session = {
+        let _busy = progress::spinner(&t!("status.unlocking"));
+        Session::open(path, &pass, access)?
+    };
+    if let Some(s) = settings() {
+        for (domain, years) in &s.retention {
+            if years.source != crate::config::Source::Default {
+                session.store().set_retention_default(*domain, years.value);
+            }
+        }
+    }
     if session.must_change_passphrase()? {
         return Err(Error::MustChangePassphrase.into());
     }
@@ -618,10 +705,10 @@ fn init(path: &Path, args: InitArgs) -> anyhow::Result<()> {
         eprintln!("{}", t!("warn.kdf_test_only"));
     }
     let pass = passphrase::new(args.new_passphrase_file.as_deref(), &[&owner])?;
-    if std::io::stderr().is_terminal() {
-        eprintln!("{}", t!("status.deriving"));
-    }
-    let session = Session::create(path, &pass, params, &args.recovery_recipient, &owner)?;
+    let session = {
+        let _busy = progress::spinner(&t!("status.deriving"));
+        Session::create(path, &pass, params, &args.recovery_recipient, &owner)?
+    };
     eprintln!("{}", t!("done.init", path = session.path().display()));
     Ok(session.close()?)
 }
@@ -651,9 +738,12 @@ fn demo(
     };
     let today = Local::now().date_naive();
     let seed = rand::random();
-    let session = Session::create_with(path, &pass, params, &[], "demo", |s| {
-        crate::demo::populate(s, clients, notes_per_client, today, seed)
-    })?;
+    let session = {
+        let _busy = progress::spinner(&t!("status.demo"));
+        Session::create_with(path, &pass, params, &[], "demo", |s| {
+            crate::demo::populate(s, clients, notes_per_client, today, seed)
+        })?
+    };
     eprintln!(
         "{}",
         t!(

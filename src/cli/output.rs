@@ -218,7 +218,7 @@ pub fn search(hits: &[SearchHit], as_json: bool) -> anyhow::Result<()> {
             t!("word.note")
         };
         let snippet = if h.special {
-            t!("note.special_masked").into_owned()
+            t!("note.special_in_search").into_owned()
         } else {
             h.snippet.replace('\n', " ")
         };

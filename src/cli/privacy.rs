@@ -28,9 +28,12 @@ pub(super) enum ConsentCmd {
         /// What it may be used for, as agreed with the client
         #[arg(long)]
         purpose: String,
-        /// What it covers: details (name, BSN, address, phone), notes, or all
+        /// What it covers: details (name, BSN, birth date, address, phone), notes, or all
         #[arg(long, default_value = "details")]
         scope: String,
+        /// It explicitly covers special-category data (health, for example) too
+        #[arg(long)]
+        special: bool,
         /// Day it was given, YYYY-MM-DD [default: today]
         #[arg(long)]
         given: Option<String>,
@@ -117,10 +120,11 @@ pub(super) struct DiscloseArgs {
     /// Share without consent on this legal ground (for example a Veilig Thuis report)
     #[arg(long, value_name = "TEXT")]
     legal_ground: Option<String>,
-    /// With --legal-ground: what to share (details, notes or all)
+    /// With --legal-ground: what to share (details, notes or all) [default: details]
     #[arg(long, requires = "legal_ground")]
     scope: Option<String>,
-    /// Also share notes marked as special-category data
+    /// Also share notes marked as special-category data (needs a consent given with
+    /// --special, or --legal-ground; each note shared is logged)
     #[arg(long)]
     include_special: bool,
     /// Share the whole BSN instead of its last three digits (only where the law allows the
@@ -189,6 +193,7 @@ pub(super) fn consent(
             given,
             until,
             evidence,
+            special,
         } => {
             let prefix = model::parse_id_prefix("CLIENT", &client)?;
             let new = NewConsent {
@@ -196,6 +201,7 @@ pub(super) fn consent(
                 org: model::parse_name("--org", &org)?,
                 purpose: model::parse_name("--purpose", &purpose)?,
                 scope: parse_choice("--scope", &scope, Scope::ALL)?,
+                special,
                 given_on: optional(given, |v| model::parse_date("--given", v))?.unwrap_or(today),
                 until: optional(until, |v| model::parse_date("--until", v))?,
                 evidence: optional(evidence, |v| model::parse_optional_line("--evidence", v))?
@@ -247,7 +253,7 @@ pub(super) fn consent(
             eprintln!(
                 "{}",
                 if done {
-                    t!("consent.withdrawn", id = id)
+                    t!("consent.withdrawn", id = id, at = at)
                 } else {
                     t!("consent.already_withdrawn", id = id)
                 }
@@ -337,7 +343,8 @@ pub(super) fn disclose(
     let mut session = open(path, pass_file, Access::Write)?;
     let client = session.store().resolve_id(IdTable::Client, &prefix)?;
     let (consent, scope) = match &legal_ground {
-        Some(_) => (None, legal_scope.unwrap_or(Scope::All)),
+        // The narrowest scope unless the ground is said to need more.
+        Some(_) => (None, legal_scope.unwrap_or(Scope::Details)),
         None => {
             let c = find_consent(
                 &session,
@@ -347,6 +354,12 @@ pub(super) fn disclose(
                 consent_prefix.as_deref(),
                 today,
             )?;
+            if a.include_special && !c.special {
+                return Err(Error::Refused {
+                    reason: t!("disclose.no_special_consent", id = c.id).into_owned(),
+                }
+                .into());
+            }
             let scope = c.scope;
             (Some(c), scope)
         }
@@ -372,10 +385,14 @@ pub(super) fn disclose(
         include_special: a.include_special,
     };
     let contents = Contents::read(session.store(), &client)?;
+    let special_ids = contents.special_note_ids(&kind);
     let doc = report::render(&contents, &kind, a.format, lang, a.show_bsn, today);
     let sealed = seal_for(&recipient, doc.as_bytes())?;
     drop(doc);
-    crate::org::write_new(&a.out, &sealed)?;
+    // Written beside the target first and put in place only once the disclosure is
+    // recorded: a file never exists without its record.
+    let tmp = crate::vault::temp_path(&a.out);
+    crate::org::write_new(&tmp, &sealed)?;
     let disclosure = Disclosure {
         id: crate::store::new_id(),
         client_id: client.clone(),
@@ -392,10 +409,40 @@ pub(super) fn disclose(
         at: model::now_utc(),
         by: session.store().user()?,
     };
-    // The file exists only if the disclosure is recorded: it is ours, made a moment ago.
-    if let Err(e) = session.change(|s| s.record_disclosure(&disclosure)) {
-        let _ = std::fs::remove_file(&a.out);
-        return Err(e.into());
+    let recorded = session.change(|s| {
+        s.record_disclosure(&disclosure)?;
+        for id in &special_ids {
+            s.log(
+                Action::RevealSpecial,
+                Some(&client),
+                &format!("note {id} disclosed"),
+            )?;
+        }
+        if a.show_bsn {
+            s.log(Action::RevealBsn, Some(&client), "disclosed")?;
+        }
+        Ok(())
+    });
+    match recorded {
+        // Recorded in memory; the session saves it (NotWritten says so).
+        Ok(()) | Err(Error::NotWritten { .. }) => {
+            let placed = std::fs::hard_link(&tmp, &a.out);
+            let _ = std::fs::remove_file(&tmp);
+            placed.map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    Error::FileExists {
+                        path: a.out.clone(),
+                    }
+                } else {
+                    Error::io(t!("io.write", path = a.out.display()).into_owned(), e)
+                }
+            })?;
+            recorded?;
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.into());
+        }
     }
     println!("{}", disclosure.id);
     eprintln!(
@@ -430,12 +477,26 @@ pub(super) fn report(path: &Path, pass_file: Option<&Path>, a: ReportArgs) -> an
     let client = session.store().resolve_id(IdTable::Client, &prefix)?;
     let lang = a.report_lang.unwrap_or_else(crate::i18n::current);
     // Logged first, so the report lists its own making.
+    let special: Vec<String> = session
+        .store()
+        .notes(&client)?
+        .into_iter()
+        .filter(|n| n.special)
+        .map(|n| n.id.clone())
+        .collect();
     session.change(|s| {
         s.log(
             Action::Report,
             Some(&client),
             &format!("{:?}", a.format).to_lowercase(),
         )?;
+        for id in &special {
+            s.log(
+                Action::RevealSpecial,
+                Some(&client),
+                &format!("note {id} in report"),
+            )?;
+        }
         if a.show_bsn {
             s.log(Action::RevealBsn, Some(&client), "report")?;
         }
@@ -654,6 +715,8 @@ pub(super) fn retention(
                 eprintln!("{}", t!("retention.nothing_due"));
                 return Ok(session.close()?);
             }
+            // The names are about to be shown.
+            session.change(|s| s.log(Action::View, None, "retention purge"))?;
             for i in &chosen {
                 eprintln!(
                     "  {}  {}  {}  {}",
@@ -666,6 +729,7 @@ pub(super) fn retention(
             }
             let ids: Vec<String> = chosen.iter().map(|i| i.client_id.clone()).collect();
             // One transaction, one new generation: all of them or none.
+            let _busy = super::progress::spinner(&t!("status.erasing"));
             session.change(|s| {
                 for id in &ids {
                     s.erase_client(id, today)?;

@@ -89,7 +89,10 @@ pub(super) fn export(
         .map(|p| session.store().resolve_id(IdTable::Client, p))
         .collect::<Result<Vec<_>, _>>()?;
     let only = (!ids.is_empty()).then_some(&ids[..]);
-    let (written, only_me) = sync::export(&mut session, out, only)?;
+    let (written, only_me) = {
+        let _busy = super::progress::spinner(&t!("status.exporting"));
+        sync::export(&mut session, out, only)?
+    };
     session.close()?;
     if as_json {
         return print_json(&json!({ "bundles": written, "only_me": only_me }));
@@ -156,7 +159,9 @@ pub(super) fn import(
     let mut session = open(path, pass_file, Access::Write)?;
     let mut results = Vec::new();
     let mut first_error = None;
-    for file in files {
+    let bar = super::progress::counted(files.len() as u64, &t!("status.importing"));
+    for (i, file) in files.iter().enumerate() {
+        bar.set(i as u64, &t!("status.importing"));
         match sync::import(&mut session, file, true) {
             Ok(outcome) => {
                 if !as_json {
@@ -198,7 +203,10 @@ pub(super) fn sync(
 ) -> anyhow::Result<()> {
     check_dir(dir)?;
     let mut session = open(path, pass_file, Access::Write)?;
-    let report = sync::sync(&mut session, dir)?;
+    let report = {
+        let _busy = super::progress::spinner(&t!("status.syncing"));
+        sync::sync(&mut session, dir)?
+    };
     if as_json {
         let imported: Vec<_> = report
             .imported
@@ -256,12 +264,19 @@ pub(super) fn sync(
     }
 }
 
+/// A conflicting value as shown: a BSN as its last three digits, like everywhere else.
+fn shown(c: &OpenConflict, op: &crate::merge::Op) -> Option<String> {
+    op.value
+        .as_deref()
+        .map(|v| crate::model::shown_value(&c.field, Some(v)))
+}
+
 fn conflict_json(c: &OpenConflict) -> serde_json::Value {
     json!({
         "id": c.loser.id, "client_id": c.client_id, "client_name": c.client_name,
         "field": c.field,
-        "shown": { "value": c.winner.value, "author": c.winner.author, "version": c.winner.hlc },
-        "other": { "value": c.loser.value, "author": c.loser.author, "version": c.loser.hlc },
+        "shown": { "value": shown(c, &c.winner), "author": c.winner.author, "version": c.winner.hlc },
+        "other": { "value": shown(c, &c.loser), "author": c.loser.author, "version": c.loser.hlc },
     })
 }
 
@@ -273,8 +288,16 @@ pub(super) fn conflicts(
     as_json: bool,
 ) -> anyhow::Result<()> {
     let Some(action) = action else {
-        let session = open(path, pass_file, Access::Write)?;
+        let mut session = open(path, pass_file, Access::Write)?;
         let open = session.store().conflicts(None)?;
+        let clients: std::collections::BTreeSet<&str> =
+            open.iter().map(|c| c.client_id.as_str()).collect();
+        session.change(|s| {
+            for c in &clients {
+                s.log(crate::model::Action::View, Some(c), "conflicts")?;
+            }
+            Ok(())
+        })?;
         if as_json {
             return print_json(&json!(open.iter().map(conflict_json).collect::<Vec<_>>()));
         }
@@ -289,17 +312,16 @@ pub(super) fn conflicts(
                 c.client_id.chars().take(8).collect::<String>(),
                 c.field
             );
-            let none = || "-".to_owned();
             println!(
                 "    {}: {} ({})",
                 t!("sync.shown"),
-                c.winner.value.clone().unwrap_or_else(none),
+                crate::model::shown_value(&c.field, c.winner.value.as_deref()),
                 c.winner.author
             );
             println!(
                 "    {}: {} ({})",
                 t!("sync.other"),
-                c.loser.value.clone().unwrap_or_else(none),
+                crate::model::shown_value(&c.field, c.loser.value.as_deref()),
                 c.loser.author
             );
         }

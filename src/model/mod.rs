@@ -97,6 +97,17 @@ text_enum!(
 mod privacy;
 pub use privacy::*;
 
+/// A field's value as lists show it: "-" when empty, a BSN as its last three digits.
+pub fn shown_value(field: &str, value: Option<&str>) -> String {
+    match value {
+        None => "-".to_owned(),
+        Some(v) if field == "bsn" => {
+            Bsn::parse(v).map_or_else(|_| "*********".to_owned(), |b| b.masked())
+        }
+        Some(v) => v.to_owned(),
+    }
+}
+
 /// Parses a text enum for `field`, listing the allowed values when it does not fit.
 pub fn parse_choice<T: FromStr + fmt::Display + Copy>(
     field: &str,

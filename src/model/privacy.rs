@@ -81,6 +81,9 @@ pub struct Consent {
     pub purpose: String,
     /// What it covers.
     pub scope: Scope,
+    /// It explicitly covers special-category data (health, for example) too.
+    #[serde(default)]
+    pub special: bool,
     /// When it was given.
     pub given_on: NaiveDate,
     /// Last day it is valid, if limited.
@@ -141,6 +144,8 @@ pub struct NewConsent {
     pub purpose: String,
     /// Scope.
     pub scope: Scope,
+    /// Covers special-category data explicitly.
+    pub special: bool,
     /// Given on.
     pub given_on: NaiveDate,
     /// Valid until.
@@ -337,6 +342,7 @@ mod tests {
             org: "GGD  Hollands Noorden".into(),
             purpose: "Hulp bij  schulden".into(),
             scope: Scope::All,
+            special: false,
             given_on: "2026-01-01".parse().unwrap(),
             until: until.map(|u| u.parse().unwrap()),
             evidence: None,

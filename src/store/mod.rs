@@ -53,6 +53,8 @@ pub struct Store {
     /// first change or entry, so a command that shows and changes nothing leaves the vault
     /// as it was.
     pending_unlock: std::cell::RefCell<Option<(String, String)>>,
+    /// Retention years from the user's config, under the vault's own policy.
+    retention_defaults: std::cell::RefCell<std::collections::HashMap<Domain, u32>>,
 }
 
 /// Why an image could not be loaded.
@@ -101,6 +103,7 @@ impl Store {
             on_behalf: Default::default(),
             erased: Default::default(),
             pending_unlock: Default::default(),
+            retention_defaults: Default::default(),
         };
         store.migrate()?;
         store.set_meta("owner", owner)?;
@@ -166,6 +169,7 @@ impl Store {
             on_behalf: Default::default(),
             erased: Default::default(),
             pending_unlock: Default::default(),
+            retention_defaults: Default::default(),
         };
         let version = store.schema_version().map_err(|e| match e {
             Error::Database(e) => ImageError::Unreadable(e),
@@ -235,6 +239,8 @@ impl Store {
                 let _ = self.conn.execute_batch("ROLLBACK");
                 self.clock.reset();
                 *self.pending_unlock.borrow_mut() = unlock;
+                // What was deleted is back: nothing to erase from the next save.
+                self.erased.set(false);
                 Err(e)
             }
         }
@@ -717,6 +723,21 @@ impl Store {
                 t!("val.close_before_open", opened = c.opened_on),
             ));
         }
+        // Retention runs from the close, so a close back-dated past what the dossier holds
+        // would erase it early.
+        let last_note: Option<String> = self.conn.query_row(
+            "SELECT max(substr(occurred_at, 1, 10)) FROM note WHERE client_id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        if let Some(last) = last_note.and_then(|d| d.parse::<NaiveDate>().ok())
+            && on < last
+        {
+            return Err(Error::invalid(
+                "--at",
+                t!("val.close_before_last_note", last = last),
+            ));
+        }
         let until = crate::model::retention_end(on, self.retention_years(c.domain)?);
         let before = self.client_fields(id)?;
         let n = self.conn.execute(
@@ -739,12 +760,16 @@ impl Store {
     pub fn add_note(&self, n: &NewNote) -> Result<String> {
         self.client(&n.client_id)?;
         self.require_assigned(&n.client_id)?;
+        let mut special = n.special;
         if let Some(old) = &n.supersedes {
-            let (client_id, taken): (String, bool) = self.conn.query_row(
-                "SELECT client_id, EXISTS (SELECT 1 FROM note WHERE supersedes = ?1) FROM note WHERE id = ?1",
+            let (client_id, taken, was_special): (String, bool, bool) = self.conn.query_row(
+                "SELECT client_id, EXISTS (SELECT 1 FROM note WHERE supersedes = ?1), special
+                 FROM note WHERE id = ?1",
                 [old],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
+            // A correction of special-category data is special-category data.
+            special |= was_special;
             if client_id != n.client_id {
                 return Err(Error::invalid(
                     "--supersedes",
@@ -769,7 +794,7 @@ impl Store {
                 n.author,
                 now_utc(),
                 n.supersedes,
-                n.special
+                special
             ],
         )?;
         self.record("note", &id)?;
@@ -848,12 +873,15 @@ impl Store {
             .prepare_cached(
                 // FTS5 sorts by rank itself and computes the snippet only for the rows it
                 // returns; joining note_fts again for the snippet re-ran the MATCH per row.
-                // A special-category note is found, but its text stays masked.
-                "SELECT n.id, n.client_id, c.name, CASE WHEN n.special THEN '' ELSE f.snip END,
-                        f.rank, n.special
+                // Special-category notes are not searched: even a hit without its text would
+                // tell which clients have such a note with that word.
+                "SELECT n.id, n.client_id, c.name, f.snip, f.rank, n.special
                  FROM (SELECT rowid, snippet(note_fts, 0, '[', ']', '…', 12) AS snip, rank FROM note_fts
-                       WHERE note_fts MATCH ?1 AND rowid >= ?3 ORDER BY rank LIMIT ?2) f
+                       WHERE note_fts MATCH ?1 AND rowid >= ?3
+                         AND rowid NOT IN (SELECT rowid FROM note WHERE special)
+                       ORDER BY rank LIMIT ?2) f
                  JOIN note n ON n.rowid = f.rowid JOIN client c ON c.id = n.client_id
+                 WHERE NOT n.special
                  ORDER BY f.rank",
             )?
             .query_map(params![fts_query, limit as i64, floor], hit("note"))?

@@ -330,11 +330,16 @@ impl Store {
         Ok(())
     }
 
-    /// Every dossier with its assigned workers (sorted), for export.
+    /// Every dossier with the workers it goes to (sorted), for export: the assigned ones, and
+    /// for an erased dossier everyone who ever was.
     pub fn assignments(&self) -> Result<BTreeMap<String, Vec<String>>> {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        // An erased dossier's tombstone also goes to those who were assigned once: their copy
+        // must go too.
         let mut stmt = self.conn.prepare(
-            "SELECT client_id, worker FROM assignment WHERE assigned = 1 ORDER BY client_id, worker",
+            "SELECT client_id, worker FROM assignment
+             WHERE assigned = 1 OR client_id IN (SELECT client_id FROM erased)
+             ORDER BY client_id, worker",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
         for row in rows {
@@ -475,6 +480,19 @@ impl Store {
     /// and a dossier is created once): an op or note whose id is already here with other
     /// contents, a second creation of a dossier, a correction of another dossier's note.
     pub fn merge_ops(&self, ops: &[Op], notes: &[NoteRow], via: &str) -> Result<MergeStats> {
+        self.merge_ops_from(ops, notes, via, None)
+    }
+
+    /// [`Store::merge_ops`] for a bundle signed by `signer`: an erasure counts only when its
+    /// author signed the bundle, since it cannot be undone and a forwarded op's author is
+    /// only claimed.
+    pub fn merge_ops_from(
+        &self,
+        ops: &[Op],
+        notes: &[NoteRow],
+        via: &str,
+        signer: Option<&str>,
+    ) -> Result<MergeStats> {
         let mut stats = MergeStats::default();
         let notes: HashMap<&str, &NoteRow> = notes.iter().map(|n| (n.id.as_str(), n)).collect();
         let mut incoming: Vec<&NoteRow> = Vec::new();
@@ -490,6 +508,7 @@ impl Store {
         // came in: applied first, and the dossier's other ops are then not taken in.
         for op in ops {
             if op.field == "erased"
+                && signer.is_none_or(|s| s == op.author)
                 && let Some(on) = op.value.as_deref()
                 && self.apply_remote_erasure(&op.client, on, &op.author)?
             {

@@ -31,7 +31,7 @@ pub struct RetentionItem {
 }
 
 const CONSENT_COLUMNS: &str = "id, client_id, org, purpose, scope, given_on, until, evidence,
-    withdrawn_on, recorded_by, created_at";
+    withdrawn_on, recorded_by, created_at, special";
 
 fn consent_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Consent> {
     let date = |i: usize| -> rusqlite::Result<Option<NaiveDate>> {
@@ -52,6 +52,7 @@ fn consent_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Consent> {
         withdrawn_on: date(8)?,
         recorded_by: r.get(9)?,
         created_at: r.get(10)?,
+        special: r.get(11)?,
     })
 }
 
@@ -201,8 +202,9 @@ impl Store {
         Ok(())
     }
 
-    /// Puts an entry that arrived with a synced dossier into this vault's chain, once. Only
-    /// from a worker who is or was assigned to the dossier.
+    /// Puts an entry that arrived with a synced dossier into this vault's chain, once. Taken
+    /// whatever order bundles arrive in: an entry records what its author did, and the bundle
+    /// check already made sure the author is a member who was not revoked at that time.
     pub(super) fn import_entry(
         &self,
         id: &str,
@@ -214,16 +216,10 @@ impl Store {
             .conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM access_log WHERE id = ?1)")?
             .query_row([id], |r| r.get(0))?;
-        let was_assigned: bool = self
-            .conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM assignment WHERE client_id = ?1 AND worker = ?2)",
-            )?
-            .query_row([client, author], |r| r.get(0))?;
         let Ok(e) = serde_json::from_str::<TravellingEntry>(value) else {
             return Ok(false);
         };
-        if known || !was_assigned || e.user != author {
+        if known || e.user != author || self.is_erased(client)? {
             return Ok(false);
         }
         self.append_entry(
@@ -336,6 +332,7 @@ impl Store {
             org: c.org.clone(),
             purpose: c.purpose.clone(),
             scope: c.scope,
+            special: c.special,
             given_on: c.given_on,
             until: c.until,
             evidence: c.evidence.clone(),
@@ -366,9 +363,10 @@ impl Store {
         self.conn
             .prepare_cached(&format!(
                 "INSERT INTO consent ({CONSENT_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT (id) DO UPDATE SET org = excluded.org, purpose = excluded.purpose,
-                     scope = excluded.scope, given_on = excluded.given_on,
+                     scope = excluded.scope, special = excluded.special,
+                     given_on = excluded.given_on,
                      until = excluded.until, evidence = excluded.evidence,
                      withdrawn_on = excluded.withdrawn_on"
             ))?
@@ -383,7 +381,8 @@ impl Store {
                 c.evidence,
                 c.withdrawn_on.map(|d| d.to_string()),
                 c.recorded_by,
-                c.created_at
+                c.created_at,
+                c.special
             ])?;
         self.record("consent", &c.id)?;
         Ok(())
@@ -473,7 +472,7 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join(", ")
             ))?
-            .query_map([], |r| Ok((consent_from_row(r)?, r.get(11)?)))?
+            .query_map([], |r| Ok((consent_from_row(r)?, r.get(12)?)))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows
             .into_iter()
@@ -518,6 +517,7 @@ impl Store {
         let value =
             serde_json::to_string(d).map_err(|e| Error::invalid("disclosure", e.to_string()))?;
         self.emit(&d.client_id, &format!("disclosure/{}", d.id), Some(&value))?;
+        // Ids only: which organisation a client's file went to can itself say too much.
         let ground = match &d.consent_id {
             Some(c) => format!("consent {c}"),
             None => "legal ground".to_owned(),
@@ -525,7 +525,7 @@ impl Store {
         self.log(
             Action::Disclose,
             Some(&d.client_id),
-            &format!("disclosure {} to {} ({ground})", d.id, d.org),
+            &format!("disclosure {} ({ground})", d.id),
         )?;
         Ok(())
     }
@@ -543,12 +543,19 @@ impl Store {
         Ok(rows)
     }
 
-    /// Years a closed dossier of `domain` is kept: the vault's policy, else the default.
+    /// Years a closed dossier of `domain` is kept: the vault's policy, else the user's
+    /// config (`set_retention_default`), else kluis's default.
     pub fn retention_years(&self, domain: Domain) -> Result<u32> {
         Ok(self
             .meta(&format!("retention_years.{}", domain.code()))?
             .and_then(|v| v.parse().ok())
+            .or_else(|| self.retention_defaults.borrow().get(&domain).copied())
             .unwrap_or_else(|| model::default_retention_years(domain)))
+    }
+
+    /// A retention period from the user's config; the vault's own policy still wins.
+    pub fn set_retention_default(&self, domain: Domain, years: u32) {
+        self.retention_defaults.borrow_mut().insert(domain, years);
     }
 
     /// Sets the retention policy for a domain (dossiers closed from now on).
@@ -634,10 +641,14 @@ impl Store {
                 });
             }
         }
-        self.require_assigned(client)?;
+        // Any vault may erase its own copy of a due dossier; only an assigned worker's
+        // erasure counts for colleagues (`apply_remote_erasure`).
+        let counts = self.require_assigned(client).is_ok();
         let by = self.user()?;
         self.tombstone(client, &today.to_string(), &by)?;
-        self.emit(client, "erased", Some(&today.to_string()))?;
+        if counts {
+            self.emit(client, "erased", Some(&today.to_string()))?;
+        }
         self.log(Action::Erase, Some(client), "")?;
         Ok(())
     }

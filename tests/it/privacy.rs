@@ -220,8 +220,72 @@ fn disclosure_needs_an_active_consent_for_that_organisation_and_purpose() {
     .success();
     let text = String::from_utf8(age_decrypt(&key, &out("legal.age"))).unwrap();
     assert!(text.contains(CANARY) && text.contains("Veilig Thuis"));
+    // Special-category notes need a consent that explicitly covers them.
+    add(
+        &v,
+        &[
+            "consent",
+            "add",
+            &c,
+            "--org",
+            "GGD Noord",
+            "--purpose",
+            "astma",
+            "--scope",
+            "notes",
+        ],
+    );
+    let res = v
+        .cmd()
+        .args(["disclose", &c, "--org", "GGD Noord", "--purpose", "astma"])
+        .args(["--recipient", &recipient, "--include-special", "--out"])
+        .arg(out("special.age"))
+        .assert()
+        .failure()
+        .code(1);
+    assert!(stderr(res.get_output()).contains("--special"));
+    assert!(!out("special.age").exists());
+    add(
+        &v,
+        &[
+            "consent",
+            "add",
+            &c,
+            "--org",
+            "GGD Noord",
+            "--purpose",
+            "astma zorg",
+            "--scope",
+            "notes",
+            "--special",
+        ],
+    );
+    v.cmd()
+        .args([
+            "disclose",
+            &c,
+            "--org",
+            "GGD Noord",
+            "--purpose",
+            "astma zorg",
+        ])
+        .args(["--recipient", &recipient, "--include-special", "--out"])
+        .arg(out("special.age"))
+        .assert()
+        .success();
+    let text = String::from_utf8(age_decrypt(&key, &out("special.age"))).unwrap();
+    assert!(text.contains("astma-7f3a"));
+    assert_eq!(
+        count(&entries(&v, &c), "reveal_special"),
+        1,
+        "the note shared is logged"
+    );
     let log = entries(&v, &c);
-    assert_eq!(count(&log, "disclose"), 2, "every disclosure is recorded");
+    assert_eq!(count(&log, "disclose"), 3, "every disclosure is recorded");
+    assert!(
+        log.iter().all(|e| !e.to_string().contains("GGD")),
+        "the log names no organisation"
+    );
     let list = v.json(&["consent", "list", &c, "--json"]);
     let states: Vec<&str> = list
         .as_array()
@@ -343,7 +407,19 @@ fn purge_leaves_no_byte_of_the_client_in_the_vault_or_its_previous_generation() 
     );
     let kept = v.add_client("Blijft Bewaard");
     v.add_note(&kept, "notitie die blijft");
-    v.add_note(&gone, &format!("huisbezoek {CANARY} keukentafel"));
+    // Notes of long ago: a dossier cannot close before its last note.
+    add(
+        &v,
+        &[
+            "note",
+            "add",
+            &gone,
+            "--at",
+            "2000-06-01",
+            "--text",
+            &format!("huisbezoek {CANARY} keukentafel"),
+        ],
+    );
     add(
         &v,
         &[
@@ -351,6 +427,8 @@ fn purge_leaves_no_byte_of_the_client_in_the_vault_or_its_previous_generation() 
             "add",
             &gone,
             "--special",
+            "--at",
+            "2000-07-01",
             "--text",
             &format!("medisch {CANARY}"),
         ],
@@ -443,7 +521,18 @@ fn purge_leaves_no_byte_of_the_client_in_the_vault_or_its_previous_generation() 
             "2000-01-01",
         ],
     );
-    v.add_note(&also, &format!("tweede {CANARY} dossier"));
+    add(
+        &v,
+        &[
+            "note",
+            "add",
+            &also,
+            "--at",
+            "2001-03-01",
+            "--text",
+            &format!("tweede {CANARY} dossier"),
+        ],
+    );
     v.cmd()
         .args(["client", "close", &also, "--at", "2002-01-01"])
         .assert()
@@ -768,13 +857,17 @@ fn special_notes_and_the_bsn_are_masked_until_revealed_and_reveals_are_logged() 
     assert!(!text.contains(CANARY) && text.contains("special-category data hidden"));
     let json = v.json(&["note", "list", &c, "--json"]);
     assert!(!json.to_string().contains(CANARY));
-    let found = v.cmd().args(["search", "diagnose"]).assert().success();
-    assert!(
-        !stdout(found.get_output()).contains(CANARY),
-        "search masks it too"
-    );
+    // Search does not look into special notes: even a hit would say which client has one
+    // with that word.
     let found = v.json(&["search", "diagnose", "--json"]);
-    assert!(!found.to_string().contains(CANARY));
+    assert_eq!(found, serde_json::json!([]));
+    assert_eq!(
+        v.json(&["search", "gewoon", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(count(&entries(&v, &c), "reveal_special"), 0);
     let shown = v
         .cmd()
@@ -785,7 +878,33 @@ fn special_notes_and_the_bsn_are_masked_until_revealed_and_reveals_are_logged() 
     let log = entries(&v, &c);
     assert_eq!(count(&log, "reveal_special"), 1);
     assert!(log.iter().any(|e| e["detail"] == format!("note {note}")));
-    assert!(count(&log, "search") >= 1);
+    assert_eq!(
+        count(&log, "search"),
+        1,
+        "the search that found the plain note"
+    );
+    // A correction of a special note is special too, even without --special.
+    let fixed = add(
+        &v,
+        &[
+            "note",
+            "add",
+            &c,
+            "--supersedes",
+            &note,
+            "--text",
+            &format!("diagnose {CANARY} (bijgewerkt)"),
+        ],
+    );
+    let notes = v.json(&["note", "list", &c, "--json"]);
+    let corrected = notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == fixed.as_str())
+        .unwrap();
+    assert_eq!(corrected["special"], true);
+    assert!(corrected["body"].is_null());
     // The BSN: last three digits, unless revealed (logged).
     let shown = v.cmd().args(["client", "show", &c]).assert().success();
     assert!(!stdout(shown.get_output()).contains("111222333"));
@@ -870,6 +989,30 @@ fn closing_back_dates_and_sets_retention_by_domain() {
     assert_eq!(until(&jeugd), "2044-02-29");
     assert_eq!(until(&wmo), "2039-02-28");
     assert_eq!(until(&werk), "2034-03-01");
+    // Not before the dossier's last note: the retention period runs from the close.
+    let late = add(
+        &v,
+        &["client", "add", "--name", "L", "--opened-on", "2000-01-01"],
+    );
+    add(
+        &v,
+        &[
+            "note",
+            "add",
+            &late,
+            "--at",
+            "2024-05-01",
+            "--text",
+            "laatste",
+        ],
+    );
+    let res = v
+        .cmd()
+        .args(["client", "close", &late, "--at", "2024-04-30"])
+        .assert()
+        .failure()
+        .code(2);
+    assert!(stderr(res.get_output()).contains("2024-05-01"));
     let policy = v.json(&["retention", "policy", "--json"]);
     let years: Vec<(String, u64)> = policy
         .as_array()
@@ -889,7 +1032,11 @@ fn closing_back_dates_and_sets_retention_by_domain() {
         .failure()
         .code(2);
     let listed = v.json(&["retention", "--json"]);
-    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        3,
+        "the refused close left L open"
+    );
     assert!(listed.as_array().unwrap().iter().all(|i| i["due"] == false));
 }
 
@@ -910,7 +1057,18 @@ fn access_entries_and_erasures_travel_with_synced_dossiers() {
             "2000-01-01",
         ],
     );
-    a.add_note(&c, &format!("notitie {CANARY}"));
+    add(
+        a,
+        &[
+            "note",
+            "add",
+            &c,
+            "--at",
+            "2000-02-01",
+            "--text",
+            &format!("notitie {CANARY}"),
+        ],
+    );
     a.cmd()
         .args(["client", "assign", &c, "w002"])
         .assert()

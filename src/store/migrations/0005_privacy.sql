@@ -8,6 +8,8 @@ CREATE TABLE consent (
     org          TEXT NOT NULL,
     purpose      TEXT NOT NULL,
     scope        TEXT NOT NULL CHECK (scope IN ('notes', 'details', 'all')),
+    -- Explicit consent for special-category data (AVG art. 9(2)(a)), which otherwise stays.
+    special      INTEGER NOT NULL DEFAULT 0 CHECK (special IN (0, 1)),
     given_on     TEXT NOT NULL,
     until        TEXT,
     evidence     TEXT,

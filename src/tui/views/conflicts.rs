@@ -42,12 +42,27 @@ pub fn field_label(field: &str) -> String {
 
 impl Conflicts {
     /// Loads the open conflicts.
-    pub fn new(app: &App) -> Conflicts {
-        let list = app
+    pub fn new(app: &mut App) -> Conflicts {
+        let mut list = app
             .session
             .as_ref()
             .and_then(|s| s.store().conflicts(None).ok())
             .unwrap_or_default();
+        // The screen shows these dossiers' values: each is a view in the access log.
+        let clients: std::collections::BTreeSet<String> =
+            list.iter().map(|c| c.client_id.clone()).collect();
+        let logged = app.session.as_mut().is_some_and(|s| {
+            s.change(|st| {
+                for c in &clients {
+                    st.log(crate::model::Action::View, Some(c), "conflicts")?;
+                }
+                Ok(())
+            })
+            .is_ok()
+        });
+        if !logged {
+            list.clear();
+        }
         Conflicts { list, selected: 0 }
     }
 
@@ -101,11 +116,11 @@ impl Conflicts {
                 ),
             intro,
         );
-        let value = |v: &Option<String>, author: &str| {
+        let value = |field: &str, v: &Option<String>, author: &str| {
             let v = if app.privacy {
                 masked()
             } else {
-                v.clone().unwrap_or_else(|| "-".into())
+                crate::model::shown_value(field, v.as_deref())
             };
             format!("{v} ({author})")
         };
@@ -129,8 +144,8 @@ impl Conflicts {
                 let row = Row::new(vec![
                     name,
                     field_label(&c.field),
-                    value(&c.winner.value, &c.winner.author),
-                    value(&c.loser.value, &c.loser.author),
+                    value(&c.field, &c.winner.value, &c.winner.author),
+                    value(&c.field, &c.loser.value, &c.loser.author),
                 ]);
                 highlight(row, i == self.selected)
             })

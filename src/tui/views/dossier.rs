@@ -136,6 +136,12 @@ impl Dossier {
             KeyCode::Char('c') => {
                 // Correct the newest version of the selected note.
                 if let Some(n) = self.notes.get(self.selected) {
+                    // Correcting shows the text: a hidden special note is shown (and logged)
+                    // with `s` first.
+                    if n.special && !self.special_shown.contains(&n.id) {
+                        app.message = Some(t!("tui.special_show_first").into_owned());
+                        return (Screen::Dossier(self), Outcome::None);
+                    }
                     let mut target = n.clone();
                     while let Some(next) = target
                         .superseded_by
@@ -151,6 +157,12 @@ impl Dossier {
                 }
             }
             KeyCode::Char('e') => {
+                // The form shows the whole BSN to edit it: a reveal like `b`.
+                if self.client.bsn.is_some()
+                    && !Self::log(app, Action::RevealBsn, &self.client.id, "edit form")
+                {
+                    return (Screen::Dossier(self), Outcome::None);
+                }
                 return (
                     Screen::ClientForm(ClientForm::edit(&self.client)),
                     Outcome::None,

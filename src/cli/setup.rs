@@ -1,0 +1,316 @@
+//! Fitting in: the config commands, shell completions, the man page, and help texts in the
+//! user's language (English from the doc comments, Dutch from `src/locales/cli.yml`).
+
+use std::path::Path;
+
+use clap::{Arg, ArgAction, Command, CommandFactory, Subcommand};
+
+use super::Cli;
+use super::output::print_json;
+use crate::config::{self, Settings};
+use crate::i18n::{Lang, t};
+
+#[derive(Subcommand, Debug)]
+pub(super) enum ConfigCmd {
+    /// Print the path of the config file kluis reads
+    Path,
+    /// Show every setting in effect and where it came from
+    Show {
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the built-in config, every setting commented out at its default
+    Default,
+}
+
+/// `config path|show|default`.
+pub(super) fn config(cmd: ConfigCmd, settings: Option<&Settings>) -> anyhow::Result<()> {
+    match cmd {
+        ConfigCmd::Path => {
+            let flag = settings.and_then(|s| s.config_file.clone());
+            let (path, _) = config::config_path(flag.as_deref());
+            println!("{}", path.display());
+            if !path.exists() {
+                eprintln!("{}", t!("config.absent"));
+            }
+            Ok(())
+        }
+        ConfigCmd::Default => {
+            print!("{}", config::default_file());
+            Ok(())
+        }
+        ConfigCmd::Show { json } => {
+            let s = settings.expect("resolved before any command that needs it");
+            if json {
+                return print_json(&serde_json::to_value(s)?);
+            }
+            let source = |src: config::Source| t!(format!("config.source.{}", json_name(src)));
+            match &s.config_file {
+                Some(p) => println!("{}", t!("config.file", path = p.display())),
+                None => println!("{}", t!("config.no_file")),
+            }
+            let rows: Vec<(String, String, config::Source)> = vec![
+                (
+                    "vault".into(),
+                    s.vault.value.display().to_string(),
+                    s.vault.source,
+                ),
+                ("lang".into(), s.lang.value.code().into(), s.lang.source),
+                (
+                    "lock_after".into(),
+                    config::format_duration(s.lock_after.value),
+                    s.lock_after.source,
+                ),
+                (
+                    "privacy".into(),
+                    s.privacy.value.to_string(),
+                    s.privacy.source,
+                ),
+                (
+                    "export_dir".into(),
+                    s.export_dir
+                        .value
+                        .as_ref()
+                        .map_or_else(|| "-".into(), |p| p.display().to_string()),
+                    s.export_dir.source,
+                ),
+            ]
+            .into_iter()
+            .chain(s.retention.iter().map(|(d, y)| {
+                (
+                    format!("retention.{}", d.code()),
+                    y.value.to_string(),
+                    y.source,
+                )
+            }))
+            .collect();
+            for (key, value, src) in rows {
+                println!("{key:<23} {value}  ({})", source(src));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn json_name(s: config::Source) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// `completions SHELL`.
+pub(super) fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    let mut cmd = localized(Cli::command());
+    clap_complete::generate(shell, &mut cmd, "kluis", &mut std::io::stdout());
+    Ok(())
+}
+
+/// `man [--out DIR]`.
+pub(super) fn man(out: Option<&Path>) -> anyhow::Result<()> {
+    let cmd = localized(Cli::command());
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut page)?;
+    match out {
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&page)?;
+        }
+        Some(dir) => {
+            let path = dir.join("kluis.1");
+            crate::org::write_new(&path, &page)?;
+            println!("{}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// The command tree with help texts in the current language. English is the doc comments;
+/// Dutch comes from the catalog (`cmd.PATH` for a command's about, `arg.PATH.ID` for an
+/// argument), falling back to English where a text is missing (a test finds those).
+pub fn localized(cmd: Command) -> Command {
+    if crate::i18n::current() != Lang::Nl {
+        return cmd;
+    }
+    localize(cmd, "")
+}
+
+fn lookup(key: &str) -> Option<String> {
+    let text = t!(key, locale = "nl");
+    (text != key).then(|| text.into_owned())
+}
+
+fn cmd_key(path: &str) -> String {
+    if path.is_empty() {
+        "cmd".to_owned()
+    } else {
+        format!("cmd.{path}")
+    }
+}
+
+fn arg_key(path: &str, id: &str) -> String {
+    if path.is_empty() {
+        format!("arg.{id}")
+    } else {
+        format!("arg.{path}.{id}")
+    }
+}
+
+fn localize(mut cmd: Command, path: &str) -> Command {
+    if let Some(about) = lookup(&cmd_key(path)) {
+        cmd = cmd.about(about);
+    }
+    let ids: Vec<String> = cmd
+        .get_arguments()
+        .map(|a| a.get_id().to_string())
+        .collect();
+    for (i, id) in ids.into_iter().enumerate() {
+        let key = arg_key(path, &id);
+        cmd = cmd.mut_arg(&id, |a| {
+            let heading = if a.is_positional() {
+                "Argumenten"
+            } else {
+                "Opties"
+            };
+            // Global options (set on the root) after each command's own.
+            let order = if a.is_global_set() { 1000 + i } else { i };
+            let defaults: Vec<String> = a
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            // clap writes "default" and "possible values" in English: the Dutch texts name
+            // the values themselves, and the default is added here.
+            let a = a
+                .help_heading(heading)
+                .display_order(order)
+                .hide_possible_values(true)
+                .hide_default_value(true);
+            match lookup(&key) {
+                Some(mut text) => {
+                    if !defaults.is_empty() && !text.contains("[standaard") {
+                        text.push_str(&format!(" [standaard: {}]", defaults.join(", ")));
+                    }
+                    a.help(text)
+                }
+                None => a,
+            }
+        });
+    }
+    cmd = cmd
+        .help_template(
+            "{before-help}{about-with-newline}\nGebruik: {usage}\n\n{all-args}{after-help}",
+        )
+        .subcommand_help_heading("Opdrachten")
+        .disable_help_flag(true)
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::Help)
+                .help("Toon deze hulp")
+                .help_heading("Opties"),
+        );
+    if path.is_empty() {
+        cmd = cmd.disable_version_flag(true).arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::Version)
+                .help("Toon de versie")
+                .help_heading("Opties"),
+        );
+    }
+    let subs: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in subs {
+        let sub_path = if path.is_empty() {
+            name.clone()
+        } else {
+            format!("{path}.{name}")
+        };
+        cmd = cmd.mut_subcommand(&name, |s| localize(s, &sub_path));
+    }
+    cmd
+}
+
+/// Every command and argument, as (catalog key, English text), for the completeness test.
+#[cfg(test)]
+fn all_texts(cmd: &Command, path: &str, out: &mut Vec<(String, String)>) {
+    out.push((
+        cmd_key(path),
+        cmd.get_about().map(|a| a.to_string()).unwrap_or_default(),
+    ));
+    for a in cmd.get_arguments() {
+        let id = a.get_id().as_str();
+        if id == "help" || id == "version" {
+            continue;
+        }
+        out.push((
+            arg_key(path, id),
+            a.get_help().map(|h| h.to_string()).unwrap_or_default(),
+        ));
+    }
+    for s in cmd.get_subcommands() {
+        let p = if path.is_empty() {
+            s.get_name().to_owned()
+        } else {
+            format!("{path}.{}", s.get_name())
+        };
+        all_texts(s, &p, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command and argument has a Dutch help text, and the catalog has no Dutch text
+    /// for a command or argument that no longer exists.
+    #[test]
+    fn every_help_text_is_in_dutch_too() {
+        let mut texts = Vec::new();
+        all_texts(&Cli::command(), "", &mut texts);
+        let missing: Vec<String> = texts
+            .iter()
+            .filter(|(k, _)| lookup(k).is_none())
+            .map(|(k, en)| format!("{k}:\n  nl: \"{en}\""))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "no Dutch help for:\n{}",
+            missing.join("\n")
+        );
+        let known: std::collections::HashSet<&str> =
+            texts.iter().map(|(k, _)| k.as_str()).collect();
+        let catalog = include_str!("../locales/cli.yml");
+        for line in catalog.lines() {
+            if let Some(key) = line.strip_suffix(':')
+                && (key.starts_with("cmd") || key.starts_with("arg."))
+            {
+                assert!(
+                    known.contains(key),
+                    "{key} is in cli.yml but not in the CLI"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn dutch_help_is_dutch_and_still_parses() {
+        crate::i18n::set_lang(Lang::Nl);
+        let mut cmd = localized(Cli::command());
+        cmd.build();
+        let help = cmd.render_help().to_string();
+        crate::i18n::set_lang(Lang::En);
+        assert!(
+            help.contains("Gebruik:") && help.contains("Opdrachten"),
+            "{help}"
+        );
+        assert!(!help.contains("Usage:"));
+        cmd.debug_assert();
+    }
+}

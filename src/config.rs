@@ -1,0 +1,461 @@
+//! Settings: built-in defaults, under a TOML config file, under `KLUIS_*` environment
+//! variables, under flags. The file is optional; an unknown key in it is an error that names
+//! the key, never silently ignored. Paths follow the platform (the `directories` crate).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::i18n::{Lang, t};
+use crate::model::Domain;
+
+/// The config file kluis reads when none is named: `$XDG_CONFIG_HOME/kluis/config.toml` on
+/// Linux, `~/Library/Application Support/nl.kluis.kluis/config.toml` on macOS.
+pub fn default_config_path() -> PathBuf {
+    dirs().map_or_else(
+        || PathBuf::from("kluis-config.toml"),
+        |d| d.config_dir().join("config.toml"),
+    )
+}
+
+/// The vault when none is named: `$XDG_DATA_HOME/kluis/vault.kluis` on Linux (normally
+/// `~/.local/share/kluis/vault.kluis`), `~/Library/Application Support/nl.kluis.kluis/
+/// vault.kluis` on macOS.
+pub fn default_vault_path() -> PathBuf {
+    dirs().map_or_else(
+        || PathBuf::from("vault.kluis"),
+        |d| d.data_dir().join("vault.kluis"),
+    )
+}
+
+fn dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("nl", "kluis", "kluis")
+}
+
+/// The config file as written. Every key is optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// The vault to open.
+    pub vault: Option<PathBuf>,
+    /// `nl` or `en`.
+    pub lang: Option<String>,
+    /// Idle time before the terminal app locks: `30s`, `5m`, `1h`.
+    pub lock_after: Option<String>,
+    /// Start the terminal app in privacy mode.
+    pub privacy: Option<bool>,
+    /// The shared folder `export` and `sync` use when none is given.
+    pub export_dir: Option<PathBuf>,
+    /// Years a closed dossier is kept, per domain.
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// `[retention]`: years per domain.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Jeugd.
+    pub jeugd: Option<u32>,
+    /// Wmo.
+    pub wmo: Option<u32>,
+    /// Participatie.
+    pub participatie: Option<u32>,
+    /// Schuldhulp.
+    pub schuldhulp: Option<u32>,
+    /// Overig.
+    pub overig: Option<u32>,
+}
+
+impl RetentionConfig {
+    fn get(&self, d: Domain) -> Option<u32> {
+        match d {
+            Domain::Jeugd => self.jeugd,
+            Domain::Wmo => self.wmo,
+            Domain::Participatie => self.participatie,
+            Domain::Schuldhulp => self.schuldhulp,
+            Domain::Overig => self.overig,
+        }
+    }
+}
+
+/// Where a setting's value came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// A command-line flag.
+    Flag,
+    /// A `KLUIS_*` environment variable.
+    Env,
+    /// The config file.
+    File,
+    /// The language of the system (`LC_ALL`, `LC_MESSAGES`, `LANG`).
+    System,
+    /// kluis's built-in default.
+    Default,
+}
+
+/// One effective setting and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Setting<T> {
+    /// The value.
+    pub value: T,
+    /// Its source.
+    pub source: Source,
+}
+
+fn pick<T>(flag: Option<T>, env: Option<T>, file: Option<T>, default: T) -> Setting<T> {
+    match (flag, env, file) {
+        (Some(v), _, _) => Setting {
+            value: v,
+            source: Source::Flag,
+        },
+        (None, Some(v), _) => Setting {
+            value: v,
+            source: Source::Env,
+        },
+        (None, None, Some(v)) => Setting {
+            value: v,
+            source: Source::File,
+        },
+        (None, None, None) => Setting {
+            value: default,
+            source: Source::Default,
+        },
+    }
+}
+
+/// What the flags said (None: not given).
+#[derive(Clone, Debug, Default)]
+pub struct Flags {
+    /// `--vault`.
+    pub vault: Option<PathBuf>,
+    /// `--lang`.
+    pub lang: Option<Lang>,
+    /// `--lock-after`.
+    pub lock_after: Option<Duration>,
+    /// `--privacy`.
+    pub privacy: bool,
+}
+
+/// Every effective setting.
+#[derive(Clone, Debug, Serialize)]
+pub struct Settings {
+    /// The config file read, if any.
+    pub config_file: Option<PathBuf>,
+    /// The vault.
+    pub vault: Setting<PathBuf>,
+    /// Language of messages.
+    #[serde(serialize_with = "lang_code")]
+    pub lang: Setting<Lang>,
+    /// Idle time before the terminal app locks.
+    #[serde(serialize_with = "duration_text")]
+    pub lock_after: Setting<Duration>,
+    /// The terminal app starts in privacy mode.
+    pub privacy: Setting<bool>,
+    /// Default folder for `export` and `sync`.
+    pub export_dir: Setting<Option<PathBuf>>,
+    /// Years a closed dossier is kept, per domain, unless the vault's own policy says
+    /// otherwise (`kluis retention policy`).
+    #[serde(serialize_with = "retention_map")]
+    pub retention: Vec<(Domain, Setting<u32>)>,
+}
+
+fn lang_code<S: serde::Serializer>(
+    s: &Setting<Lang>,
+    ser: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    Setting {
+        value: s.value.code(),
+        source: s.source,
+    }
+    .serialize(ser)
+}
+
+fn duration_text<S: serde::Serializer>(
+    s: &Setting<Duration>,
+    ser: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    Setting {
+        value: format_duration(s.value),
+        source: s.source,
+    }
+    .serialize(ser)
+}
+
+fn retention_map<S: serde::Serializer>(
+    r: &[(Domain, Setting<u32>)],
+    ser: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = ser.serialize_map(Some(r.len()))?;
+    for (d, s) in r {
+        m.serialize_entry(d.code(), s)?;
+    }
+    m.end()
+}
+
+/// `5m`, `90s`, `1h`: the shortest exact spelling.
+pub fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s > 0 && s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else if s > 0 && s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Reads a config file. A missing file is `None` when `required` is false.
+pub fn read_file(path: &Path, required: bool) -> Result<Option<FileConfig>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
+        Err(e) => {
+            return Err(Error::io(
+                t!("config.read", path = path.display()).into_owned(),
+                e,
+            ));
+        }
+    };
+    let file: FileConfig = toml::from_str(&text).map_err(|e| Error::Config {
+        path: path.to_owned(),
+        reason: e.to_string().trim().replace('\n', " "),
+    })?;
+    let bad = |key: &str, why: String| Error::Config {
+        path: path.to_owned(),
+        reason: format!("{key}: {why}"),
+    };
+    if let Some(l) = &file.lang
+        && !matches!(l.as_str(), "nl" | "en")
+    {
+        return Err(bad("lang", t!("config.bad_lang").into_owned()));
+    }
+    if let Some(d) = &file.lock_after
+        && crate::tui::app::parse_duration(d).is_none()
+    {
+        return Err(bad(
+            "lock_after",
+            t!("val.duration", value = d).into_owned(),
+        ));
+    }
+    for d in Domain::ALL {
+        if let Some(y) = file.retention.get(*d)
+            && crate::model::parse_years("retention", &y.to_string()).is_err()
+        {
+            return Err(bad(
+                &format!("retention.{}", d.code()),
+                t!("val.years", max = crate::model::MAX_RETENTION_YEARS).into_owned(),
+            ));
+        }
+    }
+    Ok(Some(file))
+}
+
+/// The config file to read: `--config`, else `$KLUIS_CONFIG`, else the platform's default.
+/// The first two must exist; the default may be absent.
+pub fn config_path(flag: Option<&Path>) -> (PathBuf, bool) {
+    if let Some(p) = flag {
+        return (p.to_owned(), true);
+    }
+    match std::env::var_os("KLUIS_CONFIG").filter(|v| !v.is_empty()) {
+        Some(p) => (PathBuf::from(p), true),
+        None => (default_config_path(), false),
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Layers flags over `KLUIS_*` variables over the file over the defaults.
+pub fn resolve(flags: &Flags, config_flag: Option<&Path>) -> Result<Settings> {
+    let (path, required) = config_path(config_flag);
+    let file = read_file(&path, required)?;
+    let config_file = file.as_ref().map(|_| path.clone());
+    let file = file.unwrap_or_default();
+    let env_error = |name: &str, reason: String| Error::invalid(name, reason);
+
+    let vault = pick(
+        flags.vault.clone(),
+        std::env::var_os("KLUIS_VAULT")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from),
+        file.vault.clone(),
+        default_vault_path(),
+    );
+    let env_lang = match env("KLUIS_LANG").as_deref() {
+        None => None,
+        Some("nl") => Some(Lang::Nl),
+        Some("en") => Some(Lang::En),
+        Some(_) => return Err(env_error("KLUIS_LANG", t!("config.bad_lang").into_owned())),
+    };
+    let file_lang = file
+        .lang
+        .as_deref()
+        .map(|l| if l == "nl" { Lang::Nl } else { Lang::En });
+    let mut lang = pick(flags.lang, env_lang, file_lang, Lang::from_env());
+    if lang.source == Source::Default && system_lang_set() {
+        lang.source = Source::System;
+    }
+    let env_lock = match env("KLUIS_LOCK_AFTER") {
+        None => None,
+        Some(v) => Some(crate::tui::app::parse_duration(&v).ok_or_else(|| {
+            env_error(
+                "KLUIS_LOCK_AFTER",
+                t!("val.duration", value = v).into_owned(),
+            )
+        })?),
+    };
+    let file_lock = file
+        .lock_after
+        .as_deref()
+        .and_then(crate::tui::app::parse_duration);
+    let lock_after = pick(
+        flags.lock_after,
+        env_lock,
+        file_lock,
+        Duration::from_secs(300),
+    );
+    let env_privacy = match env("KLUIS_PRIVACY").as_deref() {
+        None => None,
+        Some("1" | "true" | "yes") => Some(true),
+        Some("0" | "false" | "no") => Some(false),
+        Some(_) => {
+            return Err(env_error(
+                "KLUIS_PRIVACY",
+                t!("config.bad_bool").into_owned(),
+            ));
+        }
+    };
+    let privacy = pick(
+        flags.privacy.then_some(true),
+        env_privacy,
+        file.privacy,
+        false,
+    );
+    let export_dir = pick(
+        None,
+        env("KLUIS_EXPORT_DIR").map(|v| Some(PathBuf::from(v))),
+        file.export_dir.clone().map(Some),
+        None,
+    );
+    let retention = Domain::ALL
+        .iter()
+        .map(|d| {
+            (
+                *d,
+                pick(
+                    None,
+                    None,
+                    file.retention.get(*d),
+                    crate::model::default_retention_years(*d),
+                ),
+            )
+        })
+        .collect();
+    Ok(Settings {
+        config_file,
+        vault,
+        lang,
+        lock_after,
+        privacy,
+        export_dir,
+        retention,
+    })
+}
+
+fn system_lang_set() -> bool {
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+}
+
+/// The built-in config, every setting commented out at its default: a file to start from
+/// (`kluis config default > ~/.config/kluis/config.toml`).
+pub fn default_file() -> String {
+    let r = |d| crate::model::default_retention_years(d);
+    format!(
+        "{head}
+# {vault_help}
+# vault = \"{vault}\"
+
+# {lang_help}
+# lang = \"nl\"
+
+# {lock_help}
+# lock_after = \"5m\"
+
+# {privacy_help}
+# privacy = false
+
+# {export_help}
+# export_dir = \"/mnt/teamshare/kluis\"
+
+# {retention_help}
+[retention]
+# jeugd = {jeugd}
+# wmo = {wmo}
+# participatie = {participatie}
+# schuldhulp = {schuldhulp}
+# overig = {overig}
+",
+        head = t!("config.file_head"),
+        vault_help = t!("config.help_vault"),
+        vault = default_vault_path().display(),
+        lang_help = t!("config.help_lang"),
+        lock_help = t!("config.help_lock"),
+        privacy_help = t!("config.help_privacy"),
+        export_help = t!("config.help_export"),
+        retention_help = t!("config.help_retention"),
+        jeugd = r(Domain::Jeugd),
+        wmo = r(Domain::Wmo),
+        participatie = r(Domain::Participatie),
+        schuldhulp = r(Domain::Schuldhulp),
+        overig = r(Domain::Overig),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_file_parses_and_uncommented_gives_the_defaults() {
+        let text = default_file();
+        let empty: FileConfig = toml::from_str(&text).unwrap();
+        assert_eq!(empty, FileConfig::default());
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.contains(" = ") => rest,
+                _ if l.starts_with('#') => "",
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let full: FileConfig = toml::from_str(&uncommented).unwrap();
+        assert_eq!(full.lock_after.as_deref(), Some("5m"));
+        assert_eq!(full.privacy, Some(false));
+        assert_eq!(full.retention.jeugd, Some(20));
+        assert_eq!(full.retention.wmo, Some(15));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = toml::from_str::<FileConfig>("vault = \"x\"\nlock_afer = \"5m\"\n").unwrap_err();
+        assert!(err.to_string().contains("lock_afer"), "{err}");
+        let err = toml::from_str::<FileConfig>("[retention]\njeugt = 3\n").unwrap_err();
+        assert!(err.to_string().contains("jeugt"), "{err}");
+    }
+
+    #[test]
+    fn durations_print_their_shortest_exact_form() {
+        assert_eq!(format_duration(Duration::from_secs(300)), "5m");
+        assert_eq!(format_duration(Duration::from_secs(3600)), "1h");
+        assert_eq!(format_duration(Duration::from_secs(90)), "90s");
+    }
+}
