@@ -221,14 +221,49 @@ pub fn read_file(path: &Path, required: bool) -> Result<Option<FileConfig>> {
             ));
         }
     };
-    let file: FileConfig = toml::from_str(&text).map_err(|e| Error::Config {
-        path: path.to_owned(),
-        reason: e.to_string().trim().replace('\n', " "),
-    })?;
     let bad = |key: &str, why: String| Error::Config {
         path: path.to_owned(),
         reason: format!("{key}: {why}"),
     };
+    let line_of = |span: Option<std::ops::Range<usize>>| {
+        span.map_or(0, |s| {
+            text[..s.start.min(text.len())].lines().count().max(1)
+        })
+    };
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Config {
+        path: path.to_owned(),
+        reason: t!(
+            "config.syntax",
+            line = line_of(e.span()),
+            error = e.message()
+        )
+        .into_owned(),
+    })?;
+    // Unknown keys by name and line, in the user's language.
+    for (key, value) in &table {
+        let nested = match (key.as_str(), value) {
+            ("retention", toml::Value::Table(t)) => Some(t),
+            _ => None,
+        };
+        if !TOP_KEYS.contains(&key.as_str()) {
+            return Err(unknown(path, &text, key, TOP_KEYS));
+        }
+        for k in nested.into_iter().flat_map(|t| t.keys()) {
+            if !Domain::ALL.iter().any(|d| d.code() == k) {
+                let known: Vec<&str> = Domain::ALL.iter().map(|d| d.code()).collect();
+                return Err(unknown(path, &text, k, &known));
+            }
+        }
+    }
+    let file: FileConfig = toml::from_str(&text).map_err(|e| Error::Config {
+        path: path.to_owned(),
+        reason: t!(
+            "config.syntax",
+            line = line_of(e.span()),
+            error = e.message()
+        )
+        .into_owned(),
+    })?;
     if let Some(l) = &file.lang
         && !matches!(l.as_str(), "nl" | "en")
     {
@@ -253,6 +288,36 @@ pub fn read_file(path: &Path, required: bool) -> Result<Option<FileConfig>> {
         }
     }
     Ok(Some(file))
+}
+
+const TOP_KEYS: &[&str] = &[
+    "vault",
+    "lang",
+    "lock_after",
+    "privacy",
+    "export_dir",
+    "retention",
+];
+
+fn unknown(path: &Path, text: &str, key: &str, known: &[&str]) -> Error {
+    let line = text
+        .lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map_or(0, |i| i + 1);
+    Error::Config {
+        path: path.to_owned(),
+        reason: t!(
+            "config.unknown_key",
+            key = key,
+            line = line,
+            known = known.join(", ")
+        )
+        .into_owned(),
+    }
 }
 
 /// The config file to read: `--config`, else `$KLUIS_CONFIG`, else the platform's default.

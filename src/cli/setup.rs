@@ -182,11 +182,12 @@ fn localize(mut cmd: Command, path: &str) -> Command {
                 .collect();
             // clap writes "default" and "possible values" in English: the Dutch texts name
             // the values themselves, and the default is added here.
+            let takes_values = a.get_action().takes_values();
             let a = a
                 .help_heading(heading)
                 .display_order(order)
-                .hide_possible_values(true)
-                .hide_default_value(true);
+                .hide_possible_values(takes_values)
+                .hide_default_value(takes_values);
             match lookup(&key) {
                 Some(mut text) => {
                     if !defaults.is_empty() && !text.contains("[standaard") {

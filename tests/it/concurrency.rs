@@ -10,7 +10,7 @@ use crate::{PASS, TestVault, stderr};
 
 /// Starts `note add CLIENT` reading its text from a pipe we hold: it keeps the vault
 /// unlocked and locked until we write and close.
-fn holder(v: &TestVault, client: &str) -> Child {
+pub fn holder(v: &TestVault, client: &str) -> Child {
     Command::new(assert_cmd::cargo::cargo_bin("kluis"))
         .arg("--vault")
         .arg(&v.path)
@@ -26,7 +26,7 @@ fn holder(v: &TestVault, client: &str) -> Child {
 
 /// Waits until the holder has its exclusive flock (read from /proc/locks, which disturbs
 /// nothing), then checks that a reader is refused with exit 5.
-fn wait_until_busy(v: &TestVault, holder: &mut Child) {
+pub fn wait_until_busy(v: &TestVault, holder: &mut Child) {
     let start = Instant::now();
     let pid = holder.id().to_string();
     loop {

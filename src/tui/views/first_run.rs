@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Style};
+use ratatui::style::Color;
 use ratatui::widgets::{Block, Borders, Gauge, Paragraph, Wrap};
 use zeroize::Zeroizing;
 
@@ -118,7 +118,7 @@ impl FirstRun {
         };
         frame.render_widget(
             Gauge::default()
-                .gauge_style(Style::default().fg(color))
+                .gauge_style(super::fg(color))
                 .ratio(f64::from(score) / 4.0)
                 .label(t!("tui.strength", score = score).into_owned()),
             meter,

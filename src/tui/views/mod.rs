@@ -68,14 +68,33 @@ pub fn selected() -> Style {
     Style::default().add_modifier(Modifier::REVERSED)
 }
 
+/// Whether colours may be used: not when `NO_COLOR` is set to anything (no-color.org).
+pub fn colors() -> bool {
+    static COLORS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *COLORS.get_or_init(|| std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()))
+}
+
+/// A foreground colour, or nothing without colours.
+pub fn fg(c: Color) -> Style {
+    if colors() {
+        Style::default().fg(c)
+    } else {
+        Style::default()
+    }
+}
+
 /// Style of secondary text.
 pub fn dim() -> Style {
-    Style::default().fg(Color::DarkGray)
+    if colors() {
+        Style::default().fg(Color::DarkGray)
+    } else {
+        Style::default().add_modifier(Modifier::DIM)
+    }
 }
 
 /// Style of error text.
 pub fn error() -> Style {
-    Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
+    fg(Color::Red).add_modifier(Modifier::BOLD)
 }
 
 /// A table row, highlighted when selected.
@@ -137,18 +156,22 @@ fn status_bar(app: &App, frame: &mut Frame, area: Rect, now: Instant) {
     if app.privacy {
         spans.push(Span::styled(
             format!(" · {}", t!("tui.privacy_on")),
-            Style::default().fg(Color::Yellow),
+            fg(Color::Yellow).add_modifier(Modifier::BOLD),
         ));
     }
     spans.push(Span::styled(format!(" · {}", t!("tui.help_hint")), dim()));
     if let Some(m) = &app.message {
         spans.push(Span::styled(
             format!(" · {m}"),
-            Style::default().fg(Color::Cyan),
+            fg(Color::Cyan).add_modifier(Modifier::BOLD),
         ));
     }
     frame.render_widget(
-        Paragraph::new(Line::from(spans)).style(Style::default().bg(Color::Black).fg(Color::White)),
+        Paragraph::new(Line::from(spans)).style(if colors() {
+            Style::default().bg(Color::Black).fg(Color::White)
+        } else {
+            Style::default().add_modifier(Modifier::REVERSED)
+        }),
         area,
     );
 }
