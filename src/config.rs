@@ -51,6 +51,8 @@ pub struct FileConfig {
     /// Years a closed dossier is kept, per domain.
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// The life domains of plans and assessments.
+    pub life_domains: Option<Vec<String>>,
 }
 
 /// `[retention]`: years per domain.
@@ -136,8 +138,8 @@ pub struct Flags {
     pub lang: Option<Lang>,
     /// `--lock-after`.
     pub lock_after: Option<Duration>,
-    /// `--privacy`.
-    pub privacy: bool,
+    /// `--privacy` (Some(true)) or `--no-privacy` (Some(false)).
+    pub privacy: Option<bool>,
 }
 
 /// Every effective setting.
@@ -161,6 +163,8 @@ pub struct Settings {
     /// otherwise (`kluis retention policy`).
     #[serde(serialize_with = "retention_map")]
     pub retention: Vec<(Domain, Setting<u32>)>,
+    /// The life domains of plans and assessments.
+    pub life_domains: Setting<Vec<String>>,
 }
 
 fn lang_code<S: serde::Serializer>(
@@ -255,7 +259,7 @@ pub fn read_file(path: &Path, required: bool) -> Result<Option<FileConfig>> {
             }
         }
     }
-    let file: FileConfig = toml::from_str(&text).map_err(|e| Error::Config {
+    let mut file: FileConfig = toml::from_str(&text).map_err(|e| Error::Config {
         path: path.to_owned(),
         reason: t!(
             "config.syntax",
@@ -264,6 +268,14 @@ pub fn read_file(path: &Path, required: bool) -> Result<Option<FileConfig>> {
         )
         .into_owned(),
     })?;
+    // `~/` is the home folder, and a relative path is relative to the config file.
+    let base = path.parent().unwrap_or(Path::new("."));
+    for p in [&mut file.vault, &mut file.export_dir]
+        .into_iter()
+        .flatten()
+    {
+        *p = expand(p, base);
+    }
     if let Some(l) = &file.lang
         && !matches!(l.as_str(), "nl" | "en")
     {
@@ -277,7 +289,24 @@ pub fn read_file(path: &Path, required: bool) -> Result<Option<FileConfig>> {
             t!("val.duration", value = d).into_owned(),
         ));
     }
+    if let Some(list) = &file.life_domains
+        && (list.is_empty()
+            || list
+                .iter()
+                .any(|d| crate::model::parse_name("life_domains", d).map_or(true, |p| p != *d)))
+    {
+        return Err(bad("life_domains", t!("config.bad_domains").into_owned()));
+    }
     for d in Domain::ALL {
+        if let Some(y) = file.retention.get(*d)
+            && let Some(min) = crate::model::legal_minimum_years(*d)
+            && y < min
+        {
+            return Err(bad(
+                &format!("retention.{}", d.code()),
+                t!("val.years_legal", domain = d, min = min).into_owned(),
+            ));
+        }
         if let Some(y) = file.retention.get(*d)
             && crate::model::parse_years("retention", &y.to_string()).is_err()
         {
@@ -297,6 +326,7 @@ const TOP_KEYS: &[&str] = &[
     "privacy",
     "export_dir",
     "retention",
+    "life_domains",
 ];
 
 fn unknown(path: &Path, text: &str, key: &str, known: &[&str]) -> Error {
@@ -318,6 +348,18 @@ fn unknown(path: &Path, text: &str, key: &str, known: &[&str]) -> Error {
         )
         .into_owned(),
     }
+}
+
+fn expand(p: &Path, base: &Path) -> PathBuf {
+    if let Ok(rest) = p.strip_prefix("~")
+        && let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty())
+    {
+        return PathBuf::from(home).join(rest);
+    }
+    if p.is_relative() {
+        return base.join(p);
+    }
+    p.to_owned()
 }
 
 /// The config file to read: `--config`, else `$KLUIS_CONFIG`, else the platform's default.
@@ -396,12 +438,7 @@ pub fn resolve(flags: &Flags, config_flag: Option<&Path>) -> Result<Settings> {
             ));
         }
     };
-    let privacy = pick(
-        flags.privacy.then_some(true),
-        env_privacy,
-        file.privacy,
-        false,
-    );
+    let privacy = pick(flags.privacy, env_privacy, file.privacy, false);
     let export_dir = pick(
         None,
         env("KLUIS_EXPORT_DIR").map(|v| Some(PathBuf::from(v))),
@@ -422,6 +459,15 @@ pub fn resolve(flags: &Flags, config_flag: Option<&Path>) -> Result<Settings> {
             )
         })
         .collect();
+    let life_domains = pick(
+        None,
+        None,
+        file.life_domains.clone(),
+        crate::model::LIFE_DOMAINS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+    );
     Ok(Settings {
         config_file,
         vault,
@@ -430,6 +476,7 @@ pub fn resolve(flags: &Flags, config_flag: Option<&Path>) -> Result<Settings> {
         privacy,
         export_dir,
         retention,
+        life_domains,
     })
 }
 
@@ -460,6 +507,9 @@ pub fn default_file() -> String {
 # {export_help}
 # export_dir = \"/mnt/teamshare/kluis\"
 
+# {domains_help}
+# life_domains = [{domains}]
+
 # {retention_help}
 [retention]
 # jeugd = {jeugd}
@@ -476,6 +526,12 @@ pub fn default_file() -> String {
         privacy_help = t!("config.help_privacy"),
         export_help = t!("config.help_export"),
         retention_help = t!("config.help_retention"),
+        domains_help = t!("config.help_domains"),
+        domains = crate::model::LIFE_DOMAINS
+            .iter()
+            .map(|d| format!("\"{d}\""))
+            .collect::<Vec<_>>()
+            .join(", "),
         jeugd = r(Domain::Jeugd),
         wmo = r(Domain::Wmo),
         participatie = r(Domain::Participatie),

@@ -98,6 +98,11 @@ pub fn field(name: &str) -> Option<Field<'_>> {
         "resolve" => Some(Field::Resolve(rest)),
         "consent" => Some(Field::Record("consent", rest)),
         "disclosure" => Some(Field::Record("disclosure", rest)),
+        "household" => Some(Field::Record("household", rest)),
+        "contact" => Some(Field::Record("contact", rest)),
+        "goal" => Some(Field::Record("goal", rest)),
+        "action" => Some(Field::Record("action", rest)),
+        "assessment" => Some(Field::Record("assessment", rest)),
         "log" => Some(Field::Log(rest)),
         _ => None,
     }

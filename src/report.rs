@@ -45,6 +45,11 @@ pub struct Contents {
     consents: Vec<Consent>,
     disclosures: Vec<Disclosure>,
     log: Vec<AuditEntry>,
+    household: Vec<crate::model::HouseholdMember>,
+    contacts: Vec<crate::model::Contact>,
+    goals: Vec<crate::model::Goal>,
+    actions: Vec<crate::model::PlanAction>,
+    assessments: Vec<crate::model::Assessment>,
 }
 
 impl Contents {
@@ -57,6 +62,11 @@ impl Contents {
             consents: store.consents(client)?,
             disclosures: store.disclosures(client)?,
             log: store.audit(Some(client))?,
+            household: store.household(client)?,
+            contacts: store.contacts(client)?,
+            goals: store.goals(client)?,
+            actions: store.actions(client)?,
+            assessments: store.assessments(client)?,
         })
     }
 
@@ -346,6 +356,106 @@ fn render_in(
         }
     }
     if matches!(kind, Kind::Inzage) {
+        let o = |v: &Option<String>| v.clone().unwrap_or_else(none);
+        d.heading(2, &t!("report.household"));
+        let rows: Vec<Vec<String>> = c
+            .household
+            .iter()
+            .map(|h| vec![h.name.clone(), h.relation.to_string(), date(h.birth_date)])
+            .collect();
+        d.table(
+            &[
+                t!("field.name"),
+                t!("report.relation"),
+                t!("field.birth_date"),
+            ]
+            .map(|s| s.into_owned()),
+            &rows,
+        );
+        d.heading(2, &t!("report.network"));
+        let rows: Vec<Vec<String>> = c
+            .contacts
+            .iter()
+            .map(|k| {
+                vec![
+                    k.name.clone(),
+                    o(&k.role),
+                    o(&k.org),
+                    o(&k.phone),
+                    o(&k.email),
+                ]
+            })
+            .collect();
+        d.table(
+            &[
+                t!("field.name"),
+                t!("report.role"),
+                t!("report.org"),
+                t!("field.phone"),
+                t!("report.email"),
+            ]
+            .map(|s| s.into_owned()),
+            &rows,
+        );
+        d.heading(2, &t!("report.plan"));
+        let rows: Vec<Vec<String>> = c
+            .goals
+            .iter()
+            .flat_map(|g| {
+                let goal = vec![
+                    g.domain.clone(),
+                    g.text.clone(),
+                    String::new(),
+                    String::new(),
+                ];
+                std::iter::once(goal).chain(c.actions.iter().filter(|a| a.goal_id == g.id).map(
+                    |a| {
+                        vec![
+                            String::new(),
+                            format!("→ {}", a.text),
+                            a.owner.clone(),
+                            a.done_on.map_or_else(
+                                || date(a.due),
+                                |d| t!("depth.done_on", date = d).into_owned(),
+                            ),
+                        ]
+                    },
+                ))
+            })
+            .collect();
+        d.table(
+            &[
+                t!("report.domain"),
+                t!("report.goal"),
+                t!("report.owner"),
+                t!("report.when"),
+            ]
+            .map(|s| s.into_owned()),
+            &rows,
+        );
+        d.heading(2, &t!("report.assessments"));
+        let rows: Vec<Vec<String>> = c
+            .assessments
+            .iter()
+            .map(|s| {
+                vec![
+                    s.at.to_string(),
+                    s.domain.clone(),
+                    format!("{}/5", s.score),
+                    s.reason.clone(),
+                ]
+            })
+            .collect();
+        d.table(
+            &[
+                t!("report.when"),
+                t!("report.domain"),
+                t!("report.score"),
+                t!("report.reason"),
+            ]
+            .map(|s| s.into_owned()),
+            &rows,
+        );
         d.heading(2, &t!("report.consents"));
         let head = [
             t!("report.org"),

@@ -472,7 +472,7 @@ fn check_record(kind: &str, id: &str, op: &merge::Op, value: &str) -> bool {
                 && d.file_sha256.bytes().all(|b| b.is_ascii_hexdigit())
                 && time(&d.at)
         }),
-        _ => false,
+        _ => crate::store::depth::check_value(kind, id, &op.client, value),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The command line. Parses flags once, turns them into validated values, and calls the
 //! session. Messages go through the catalog; data goes to stdout, messages to stderr.
 
+mod depth;
 mod org;
 mod output;
 mod passphrase;
@@ -47,8 +48,11 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", value_parser = parse_lock_after)]
     lock_after: Option<std::time::Duration>,
     /// Start the terminal app in privacy mode (names, BSN, addresses and notes masked)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_privacy")]
     privacy: bool,
+    /// Start without privacy mode, whatever the config file says
+    #[arg(long)]
+    no_privacy: bool,
     /// Without a command: the terminal app
     #[command(subcommand)]
     command: Option<Command>,
@@ -168,6 +172,17 @@ enum Command {
     },
     /// Everything kluis holds on a client, for the client (inzage, AVG art. 15)
     Report(privacy::ReportArgs),
+    /// The client's household: partner, children, parents
+    #[command(subcommand)]
+    Household(depth::HouseholdCmd),
+    /// The network around the client: GP, school, creditors, other professionals
+    #[command(subcommand)]
+    Contact(depth::ContactCmd),
+    /// The support plan: goals per life domain, and agreed actions
+    #[command(subcommand)]
+    Plan(depth::PlanCmd),
+    /// Score how the client is doing in a life domain (1-5, with the reason), or list scores
+    Assess(depth::AssessArgs),
     /// Settings: where the config file is, what is in effect, the built-in default
     #[command(subcommand)]
     Config(setup::ConfigCmd),
@@ -445,8 +460,9 @@ pub fn main() -> i32 {
     let needs_config = !matches!(
         cli.command,
         Some(
-            Command::Config(setup::ConfigCmd::Path | setup::ConfigCmd::Default)
-                | Command::Completions { .. }
+            Command::Config(
+                setup::ConfigCmd::Path | setup::ConfigCmd::Default | setup::ConfigCmd::Init
+            ) | Command::Completions { .. }
                 | Command::Man { .. }
         )
     );
@@ -454,7 +470,13 @@ pub fn main() -> i32 {
         vault: cli.vault.clone(),
         lang: cli.lang,
         lock_after: cli.lock_after,
-        privacy: cli.privacy,
+        privacy: if cli.privacy {
+            Some(true)
+        } else if cli.no_privacy {
+            Some(false)
+        } else {
+            None
+        },
     };
     match crate::config::resolve(&flags, cli.config.as_deref()) {
         Ok(s) => {
@@ -616,7 +638,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => privacy::audit(&path, pass_file, action, client, json),
         Command::Retention { action, json } => privacy::retention(&path, pass_file, action, json),
         Command::Report(args) => privacy::report(&path, pass_file, args),
-        Command::Config(cmd) => setup::config(cmd, settings()),
+        Command::Household(cmd) => depth::household(&path, pass_file, cmd),
+        Command::Contact(cmd) => depth::contact(&path, pass_file, cmd),
+        Command::Plan(cmd) => depth::plan(&path, pass_file, cmd),
+        Command::Assess(args) => depth::assess(&path, pass_file, args),
+        Command::Config(cmd) => setup::config(cmd, settings(), cli.config.as_deref()),
         Command::Completions { shell } => setup::completions(shell),
         Command::Man { out } => setup::man(out.as_deref()),
         Command::Whoami { json } => {
@@ -798,7 +824,10 @@ fn passwd(path: &Path, pass_file: Option<&Path>, args: PasswdArgs) -> anyhow::Re
     }
     let owner = session.store().meta("owner")?.unwrap_or_default();
     let new = passphrase::new(args.new_passphrase_file.as_deref(), &[&owner])?;
-    session.change_passphrase(&new, params)?;
+    {
+        let _busy = progress::spinner(&t!("status.deriving"));
+        session.change_passphrase(&new, params)?;
+    }
     session.close()?;
     eprintln!("{}", t!("done.passwd"));
     Ok(())

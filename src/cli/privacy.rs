@@ -271,6 +271,7 @@ fn find_consent(
     purpose: &str,
     chosen: Option<&str>,
     today: NaiveDate,
+    want_special: bool,
 ) -> anyhow::Result<Consent> {
     let all = session.store().consents(client)?;
     if let Some(prefix) = chosen {
@@ -307,7 +308,14 @@ fn find_consent(
         return Ok(c);
     }
     let matching: Vec<&Consent> = all.iter().filter(|c| c.covers(org, purpose)).collect();
-    if let Some(c) = matching.iter().find(|c| c.is_active(today)) {
+    // With --include-special, an active consent that covers special-category data first.
+    if let Some(c) = matching
+        .iter()
+        .filter(|c| c.is_active(today))
+        // Newest first among equals: max_by_key keeps the last maximum it sees.
+        .rev()
+        .max_by_key(|c| want_special && c.special)
+    {
         return Ok((*c).clone());
     }
     let reason = match matching.first() {
@@ -353,6 +361,7 @@ pub(super) fn disclose(
                 &purpose,
                 consent_prefix.as_deref(),
                 today,
+                a.include_special,
             )?;
             if a.include_special && !c.special {
                 return Err(Error::Refused {
@@ -666,21 +675,24 @@ pub(super) fn retention(
             }
             let mut rows = Vec::new();
             for d in Domain::ALL {
-                rows.push((*d, session.store().retention_years(*d)?));
+                let (years, source) = session.store().retention_policy(*d)?;
+                rows.push((*d, years, source));
             }
             if json || as_json {
                 print_json(&json!(
                     rows.iter()
-                        .map(|(d, y)| json!({
+                        .map(|(d, y, source)| json!({
                             "domain": d.code(),
                             "years": y,
+                            "source": source,
                             "default": model::default_retention_years(*d),
+                            "legal_minimum": model::legal_minimum_years(*d),
                         }))
                         .collect::<Vec<_>>()
                 ))?;
             } else {
-                for (d, y) in rows {
-                    println!("{:<13} {y}", d.code());
+                for (d, y, source) in rows {
+                    println!("{:<13} {y:>3}  ({source})", d.code());
                 }
             }
             Ok(session.close()?)
@@ -729,13 +741,15 @@ pub(super) fn retention(
             }
             let ids: Vec<String> = chosen.iter().map(|i| i.client_id.clone()).collect();
             // One transaction, one new generation: all of them or none.
-            let _busy = super::progress::spinner(&t!("status.erasing"));
-            session.change(|s| {
-                for id in &ids {
-                    s.erase_client(id, today)?;
-                }
-                Ok(())
-            })?;
+            {
+                let _busy = super::progress::spinner(&t!("status.erasing"));
+                session.change(|s| {
+                    for id in &ids {
+                        s.erase_client(id, today)?;
+                    }
+                    Ok(())
+                })?;
+            }
             for id in &ids {
                 println!("{id}");
             }

@@ -21,6 +21,16 @@ impl Busy {
         self.0.set_position(done);
         self.0.set_message(message.to_owned());
     }
+
+    /// Prints a line to stdout without the bar drawn through it.
+    pub fn println(&self, line: &str) {
+        self.0.suspend(|| println!("{line}"));
+    }
+
+    /// Prints a line to stderr without the bar drawn through it.
+    pub fn eprintln(&self, line: &str) {
+        self.0.suspend(|| eprintln!("{line}"));
+    }
 }
 
 fn target() -> ProgressDrawTarget {

@@ -22,14 +22,20 @@ pub(super) enum ConfigCmd {
     },
     /// Print the built-in config, every setting commented out at its default
     Default,
+    /// Write the built-in config to the config file's place (never over an existing file);
+    /// prints its path
+    Init,
 }
 
 /// `config path|show|default`.
-pub(super) fn config(cmd: ConfigCmd, settings: Option<&Settings>) -> anyhow::Result<()> {
+pub(super) fn config(
+    cmd: ConfigCmd,
+    settings: Option<&Settings>,
+    flag: Option<&Path>,
+) -> anyhow::Result<()> {
     match cmd {
         ConfigCmd::Path => {
-            let flag = settings.and_then(|s| s.config_file.clone());
-            let (path, _) = config::config_path(flag.as_deref());
+            let (path, _) = config::config_path(flag);
             println!("{}", path.display());
             if !path.exists() {
                 eprintln!("{}", t!("config.absent"));
@@ -38,6 +44,14 @@ pub(super) fn config(cmd: ConfigCmd, settings: Option<&Settings>) -> anyhow::Res
         }
         ConfigCmd::Default => {
             print!("{}", config::default_file());
+            Ok(())
+        }
+        ConfigCmd::Init => {
+            let (path, _) = config::config_path(flag);
+            crate::vault::ensure_dir(&path)?;
+            crate::org::write_new(&path, config::default_file().as_bytes())?;
+            println!("{}", path.display());
+            eprintln!("{}", t!("config.written"));
             Ok(())
         }
         ConfigCmd::Show { json } => {
@@ -119,7 +133,24 @@ pub(super) fn man(out: Option<&Path>) -> anyhow::Result<()> {
         }
         Some(dir) => {
             let path = dir.join("kluis.1");
-            crate::org::write_new(&path, &page)?;
+            // A manual page is for every user of the machine: 0644, not the 0600 of data.
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .open(&path)
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::AlreadyExists => {
+                        crate::error::Error::FileExists { path: path.clone() }
+                    }
+                    _ => crate::error::Error::io(
+                        t!("io.write", path = path.display()).into_owned(),
+                        e,
+                    ),
+                })?;
+            f.write_all(&page)?;
             println!("{}", path.display());
         }
     }
@@ -302,11 +333,10 @@ mod tests {
 
     #[test]
     fn dutch_help_is_dutch_and_still_parses() {
-        crate::i18n::set_lang(Lang::Nl);
-        let mut cmd = localized(Cli::command());
+        // `localize` directly: setting the global language would race other tests.
+        let mut cmd = localize(Cli::command(), "");
         cmd.build();
         let help = cmd.render_help().to_string();
-        crate::i18n::set_lang(Lang::En);
         assert!(
             help.contains("Gebruik:") && help.contains("Opdrachten"),
             "{help}"

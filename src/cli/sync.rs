@@ -165,7 +165,7 @@ pub(super) fn import(
         match sync::import(&mut session, file, true) {
             Ok(outcome) => {
                 if !as_json {
-                    println!("{}: {}", file.display(), outcome_text(&outcome));
+                    bar.println(&format!("{}: {}", file.display(), outcome_text(&outcome)));
                 }
                 results.push(json!({ "file": file, "result": outcome }));
             }
@@ -175,13 +175,14 @@ pub(super) fn import(
                 | Error::Damaged { .. }
                 | Error::Io { .. }),
             ) => {
-                eprintln!("{e}");
+                bar.eprintln(&e.to_string());
                 results.push(json!({ "file": file, "result": { "outcome": "refused", "reason": e.to_string() } }));
                 first_error.get_or_insert(e);
             }
             Err(e) => return Err(e.into()),
         }
     }
+    drop(bar);
     if as_json {
         print_json(&json!(results))?;
     } else {

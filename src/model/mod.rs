@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::i18n::t;
 
 /// Schema version this build reads and writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $code:literal $(| $alias:literal)*),+ $(,)? }) => {
@@ -94,7 +94,9 @@ text_enum!(
     }
 );
 
+mod depth;
 mod privacy;
+pub use depth::*;
 pub use privacy::*;
 
 /// A field's value as lists show it: "-" when empty, a BSN as its last three digits.
@@ -404,6 +406,8 @@ pub struct Draft {
     pub occurred_at: String,
     /// The text so far.
     pub body: String,
+    /// Marked as special-category data.
+    pub special: bool,
 }
 
 /// One search result.

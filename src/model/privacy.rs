@@ -298,6 +298,14 @@ pub fn default_retention_years(domain: Domain) -> u32 {
     }
 }
 
+/// The shortest period the law allows, where it sets one: the Jeugdwet's twenty years.
+pub fn legal_minimum_years(domain: Domain) -> Option<u32> {
+    match domain {
+        Domain::Jeugd => Some(20),
+        _ => None,
+    }
+}
+
 /// Most years a policy may name: a typo of 1000 would keep a dossier forever.
 pub const MAX_RETENTION_YEARS: u32 = 100;
 

@@ -74,6 +74,11 @@ pub const JOURNALED_TABLES: &[(&str, &str)] = &[
     ("disclosure", "id"),
     ("access_log", "id"),
     ("erased", "client_id"),
+    ("household", "id"),
+    ("contact", "id"),
+    ("goal", "id"),
+    ("plan_action", "id"),
+    ("assessment", "id"),
 ];
 
 /// The primary key column of a journaled table.

@@ -26,9 +26,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_draft.sql"),
     include_str!("migrations/0004_sync.sql"),
     include_str!("migrations/0005_privacy.sql"),
+    include_str!("migrations/0006_depth.sql"),
 ];
 
 pub mod changes;
+pub mod depth;
 mod ops;
 mod privacy;
 
@@ -434,12 +436,13 @@ impl Store {
     /// Keeps the note being written (one draft per vault).
     pub fn save_draft(&self, d: &crate::model::Draft) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO draft (id, client_id, supersedes, kind, occurred_at, body, status, updated_at)
-             VALUES ('current', ?1, ?2, ?3, ?4, ?5, 'open', ?6)
+            "INSERT INTO draft (id, client_id, supersedes, kind, occurred_at, body, status, updated_at,
+                                special)
+             VALUES ('current', ?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7)
              ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id, supersedes = excluded.supersedes,
                  kind = excluded.kind, occurred_at = excluded.occurred_at, body = excluded.body,
-                 status = 'open', updated_at = excluded.updated_at",
-            params![d.client_id, d.supersedes, d.kind.code(), d.occurred_at, d.body, now_utc()],
+                 status = 'open', updated_at = excluded.updated_at, special = excluded.special",
+            params![d.client_id, d.supersedes, d.kind.code(), d.occurred_at, d.body, now_utc(), d.special],
         )?;
         self.record("draft", "current")
     }
@@ -449,7 +452,8 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT client_id, supersedes, kind, occurred_at, body FROM draft WHERE id = 'current' AND status = 'open'",
+                "SELECT client_id, supersedes, kind, occurred_at, body, special FROM draft
+                 WHERE id = 'current' AND status = 'open'",
                 [],
                 |r| {
                     Ok(crate::model::Draft {
@@ -458,6 +462,7 @@ impl Store {
                         kind: r.get::<_, String>(2)?.parse().unwrap_or(NoteKind::Overig),
                         occurred_at: r.get(3)?,
                         body: r.get(4)?,
+                        special: r.get(5)?,
                     })
                 },
             )
@@ -738,7 +743,8 @@ impl Store {
                 t!("val.close_before_last_note", last = last),
             ));
         }
-        let until = crate::model::retention_end(on, self.retention_years(c.domain)?);
+        let (years, source) = self.retention_policy(c.domain)?;
+        let until = crate::model::retention_end(on, years);
         let before = self.client_fields(id)?;
         let n = self.conn.execute(
             "UPDATE client SET status = 'closed', closed_on = ?2, updated_at = ?3,
@@ -750,7 +756,12 @@ impl Store {
             self.record("client", id)?;
             let after = self.client_fields(id)?.expect("just updated");
             self.emit_client_fields(id, before.as_deref(), &after)?;
-            self.log(Action::Change, Some(id), "closed")?;
+            // Which period and whose: a shorter one from a personal config is accountable.
+            self.log(
+                Action::Change,
+                Some(id),
+                &format!("closed; kept {years} years ({source} policy)"),
+            )?;
         }
         Ok(n > 0)
     }
@@ -760,6 +771,11 @@ impl Store {
     pub fn add_note(&self, n: &NewNote) -> Result<String> {
         self.client(&n.client_id)?;
         self.require_assigned(&n.client_id)?;
+        // A note records what happened; a date far ahead is a typo (and would stretch the
+        // retention period, which counts from the last note).
+        if n.occurred_at > chrono::Local::now().naive_local() + chrono::Duration::days(1) {
+            return Err(Error::invalid("--at", t!("val.note_in_future")));
+        }
         let mut special = n.special;
         if let Some(old) = &n.supersedes {
             let (client_id, taken, was_special): (String, bool, bool) = self.conn.query_row(
@@ -916,6 +932,10 @@ pub enum IdTable {
     Note,
     /// Consents.
     Consent,
+    /// Goals of a support plan.
+    Goal,
+    /// Actions of a support plan.
+    Action,
 }
 
 impl IdTable {
@@ -924,6 +944,8 @@ impl IdTable {
             IdTable::Client => "client",
             IdTable::Note => "note",
             IdTable::Consent => "consent",
+            IdTable::Goal => "goal",
+            IdTable::Action => "plan_action",
         }
     }
 
@@ -932,6 +954,8 @@ impl IdTable {
             IdTable::Client => t!("word.client").into_owned(),
             IdTable::Note => t!("word.note").into_owned(),
             IdTable::Consent => t!("word.consent").into_owned(),
+            IdTable::Goal => t!("word.goal").into_owned(),
+            IdTable::Action => t!("word.action").into_owned(),
         }
     }
 }

@@ -593,7 +593,7 @@ impl Store {
         stats.notes_new = self.place_notes(&affected, incoming)?;
         // After materializing, so the assignments that say who may have written them are in.
         for (id, client, author, value) in entries {
-            if self.import_entry(id, client, author, value)? {
+            if self.import_entry(id, client, author, value, signer)? {
                 stats.log_entries += 1;
             }
         }

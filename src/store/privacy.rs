@@ -202,16 +202,28 @@ impl Store {
         Ok(())
     }
 
-    /// Puts an entry that arrived with a synced dossier into this vault's chain, once. Taken
-    /// whatever order bundles arrive in: an entry records what its author did, and the bundle
-    /// check already made sure the author is a member who was not revoked at that time.
+    /// Puts an entry that arrived with a synced dossier into this vault's chain, once: from
+    /// the worker who signed the bundle, or forwarded from one who is or was assigned to the
+    /// dossier (the author of a forwarded op is only claimed, so an unrelated member cannot
+    /// put entries in a colleague's name).
     pub(super) fn import_entry(
         &self,
         id: &str,
         client: &str,
         author: &str,
         value: &str,
+        signer: Option<&str>,
     ) -> Result<bool> {
+        let vouched = signer.is_none_or(|s| s == author)
+            || self
+                .conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM assignment WHERE client_id = ?1 AND worker = ?2)",
+                )?
+                .query_row([client, author], |r| r.get::<_, bool>(0))?;
+        if !vouched {
+            return Ok(false);
+        }
         let known: bool = self
             .conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM access_log WHERE id = ?1)")?
@@ -439,7 +451,9 @@ impl Store {
                     self.upsert_disclosure(&d)?;
                 }
             }
-            _ => {}
+            // Household, network, plan and assessments (the bundle check matched id and
+            // dossier already).
+            _ => self.materialize_depth(kind, value)?,
         }
         Ok(())
     }
@@ -546,11 +560,21 @@ impl Store {
     /// Years a closed dossier of `domain` is kept: the vault's policy, else the user's
     /// config (`set_retention_default`), else kluis's default.
     pub fn retention_years(&self, domain: Domain) -> Result<u32> {
-        Ok(self
+        Ok(self.retention_policy(domain)?.0)
+    }
+
+    /// [`Store::retention_years`] and where it comes from: `vault`, `config` or `default`.
+    pub fn retention_policy(&self, domain: Domain) -> Result<(u32, &'static str)> {
+        if let Some(y) = self
             .meta(&format!("retention_years.{}", domain.code()))?
             .and_then(|v| v.parse().ok())
-            .or_else(|| self.retention_defaults.borrow().get(&domain).copied())
-            .unwrap_or_else(|| model::default_retention_years(domain)))
+        {
+            return Ok((y, "vault"));
+        }
+        if let Some(y) = self.retention_defaults.borrow().get(&domain).copied() {
+            return Ok((y, "config"));
+        }
+        Ok((model::default_retention_years(domain), "default"))
     }
 
     /// A retention period from the user's config; the vault's own policy still wins.
@@ -558,8 +582,17 @@ impl Store {
         self.retention_defaults.borrow_mut().insert(domain, years);
     }
 
-    /// Sets the retention policy for a domain (dossiers closed from now on).
+    /// Sets the retention policy for a domain (dossiers closed from now on). Never below what
+    /// the law requires.
     pub fn set_retention_years(&self, domain: Domain, years: u32) -> Result<()> {
+        if let Some(min) = model::legal_minimum_years(domain)
+            && years < min
+        {
+            return Err(Error::invalid(
+                "--years",
+                t!("val.years_legal", domain = domain, min = min),
+            ));
+        }
         self.set_meta(
             &format!("retention_years.{}", domain.code()),
             &years.to_string(),
@@ -592,10 +625,24 @@ impl Store {
             let Some(closed_on) = closed.and_then(|c| c.parse().ok()) else {
                 continue;
             };
-            let retention_until = match until.and_then(|u| u.parse().ok()) {
+            let years = self.retention_years(domain)?;
+            let mut retention_until = match until.and_then(|u| u.parse().ok()) {
                 Some(u) => u,
-                None => model::retention_end(closed_on, self.retention_years(domain)?),
+                None => model::retention_end(closed_on, years),
             };
+            // A note written after the close (a late report) keeps the dossier as long
+            // as that note needs: the period runs from the newest data.
+            let last_note: Option<String> = self
+                .conn
+                .prepare_cached(
+                    "SELECT max(substr(occurred_at, 1, 10)) FROM note WHERE client_id = ?1",
+                )?
+                .query_row([&id], |r| r.get(0))?;
+            if let Some(last) = last_note.and_then(|d| d.parse::<NaiveDate>().ok())
+                && last > closed_on
+            {
+                retention_until = retention_until.max(model::retention_end(last, years));
+            }
             out.push(RetentionItem {
                 client_id: id,
                 name,
@@ -710,6 +757,7 @@ impl Store {
         ] {
             n += self.conn.prepare_cached(sql)?.execute([client])?;
         }
+        n += self.scrub_depth(client)?;
         if n > 0 {
             // The full-text indexes still hold the client's words: `finish_erasure` rebuilds
             // them once for every dossier erased in this change.

@@ -386,6 +386,27 @@ fn locking_keeps_the_draft_and_the_place_but_no_content() {
 }
 
 #[test]
+fn a_note_marked_special_in_the_editor_stays_special_through_a_lock() {
+    let (_dir, path, fatima) = fixture();
+    let mut a = app(&path, Lang::En, false);
+    unlock(&mut a);
+    a.handle_key(key(KeyCode::Enter));
+    a.handle_key(key(KeyCode::Char('n')));
+    a.handle_key(ctrl('b'));
+    typed(&mut a, "Heeft last van migraine");
+    a.lock().unwrap();
+    unlock(&mut a);
+    a.handle_key(ctrl('s'));
+    let notes = a.session.as_ref().unwrap().store().notes(&fatima).unwrap();
+    let n = notes
+        .iter()
+        .find(|n| n.body.contains("migraine"))
+        .expect("saved");
+    assert!(n.special, "the mark survived the draft");
+    assert!(!render(&a).contains("migraine"), "and the dossier masks it");
+}
+
+#[test]
 fn special_notes_and_the_bsn_show_only_when_asked_and_every_reveal_is_logged() {
     let (_dir, path, fatima) = fixture();
     let mut a = app(&path, Lang::En, false);

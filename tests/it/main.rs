@@ -5,6 +5,7 @@ mod cctv;
 mod cli;
 mod concurrency;
 mod crash;
+mod depth;
 mod golden;
 mod interop;
 mod journal;
@@ -125,12 +126,19 @@ pub fn kluis() -> Command {
         "KLUIS_VAULT",
         "KLUIS_PASSPHRASE",
         "KLUIS_NEW_PASSPHRASE",
+        "KLUIS_CONFIG",
+        "KLUIS_LANG",
+        "KLUIS_LOCK_AFTER",
+        "KLUIS_PRIVACY",
+        "KLUIS_EXPORT_DIR",
         "LC_ALL",
         "LC_MESSAGES",
     ] {
         c.env_remove(var);
     }
     c.env("LANG", "en_US.UTF-8");
+    // A developer's own ~/.config/kluis/config.toml must not change what tests see.
+    c.env("XDG_CONFIG_HOME", "/nonexistent/kluis-tests-config");
     c
 }
 

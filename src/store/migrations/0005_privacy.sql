@@ -80,8 +80,10 @@ BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;
 -- The day a closed dossier may (and must) be erased, set when it is closed.
 ALTER TABLE client ADD COLUMN retention_until TEXT;
 
--- A note with special-category data (health, for example): masked until revealed.
+-- A note with special-category data (health, for example): masked until revealed. The
+-- note being written keeps the mark when the vault locks.
 ALTER TABLE note ADD COLUMN special INTEGER NOT NULL DEFAULT 0 CHECK (special IN (0, 1));
+ALTER TABLE draft ADD COLUMN special INTEGER NOT NULL DEFAULT 0 CHECK (special IN (0, 1));
 
 -- Notes stay append-only, except that an erased dossier's notes go.
 DROP TRIGGER note_append_only_delete;

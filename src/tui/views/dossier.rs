@@ -136,12 +136,6 @@ impl Dossier {
             KeyCode::Char('c') => {
                 // Correct the newest version of the selected note.
                 if let Some(n) = self.notes.get(self.selected) {
-                    // Correcting shows the text: a hidden special note is shown (and logged)
-                    // with `s` first.
-                    if n.special && !self.special_shown.contains(&n.id) {
-                        app.message = Some(t!("tui.special_show_first").into_owned());
-                        return (Screen::Dossier(self), Outcome::None);
-                    }
                     let mut target = n.clone();
                     while let Some(next) = target
                         .superseded_by
@@ -149,6 +143,12 @@ impl Dossier {
                         .and_then(|id| self.notes.iter().find(|m| &m.id == id))
                     {
                         target = next.clone();
+                    }
+                    // Correcting shows the newest version's text: a hidden special note is
+                    // shown (and logged) with `s` first.
+                    if target.special && !self.special_shown.contains(&target.id) {
+                        app.message = Some(t!("tui.special_show_first").into_owned());
+                        return (Screen::Dossier(self), Outcome::None);
                     }
                     let mut editor =
                         NoteEditor::new(&self.client.id, Some(target.id.clone()), app.opts.now());

@@ -33,6 +33,8 @@ pub struct NoteEditor {
     focus: Field,
     error: Option<String>,
     confirm_discard: bool,
+    /// Special-category data (Ctrl-B): the note is masked until revealed.
+    special: bool,
 }
 
 impl NoteEditor {
@@ -51,6 +53,7 @@ impl NoteEditor {
             focus: Field::Text,
             error: None,
             confirm_discard: false,
+            special: false,
         }
     }
 
@@ -64,6 +67,7 @@ impl NoteEditor {
             .take(16)
             .collect();
         self.text = TextArea::new(note.body.lines().map(str::to_owned).collect());
+        self.special = note.special;
     }
 
     /// Reopens a kept draft.
@@ -76,6 +80,7 @@ impl NoteEditor {
         e.kind = d.kind;
         e.at = d.occurred_at.clone();
         e.text = TextArea::new(d.body.lines().map(str::to_owned).collect());
+        e.special = d.special;
         e
     }
 
@@ -99,6 +104,7 @@ impl NoteEditor {
             kind: self.kind,
             occurred_at: self.at.clone(),
             body: self.body(),
+            special: self.special,
         };
         session.change(|s| s.save_draft(&draft))
     }
@@ -140,7 +146,7 @@ impl NoteEditor {
             body,
             author,
             supersedes: self.supersedes.clone(),
-            special: false,
+            special: self.special,
         };
         match session.change(|s| {
             s.add_note(&note)?;
@@ -168,6 +174,10 @@ impl NoteEditor {
     /// Handles a key.
     pub fn handle(mut self, key: KeyEvent, app: &mut App) -> (Screen, Outcome) {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && key.code == KeyCode::Char('b') {
+            self.special = !self.special;
+            return (Screen::Editor(Box::new(self)), Outcome::None);
+        }
         if ctrl && key.code == KeyCode::Char('s') {
             return match self.save(app) {
                 Some(screen) => (screen, Outcome::None),
@@ -225,14 +235,16 @@ impl NoteEditor {
 
     /// Draws the screen.
     pub fn draw(&self, _app: &App, frame: &mut Frame, area: Rect) {
-        let title = if self.supersedes.is_some() {
+        let mut title = if self.supersedes.is_some() {
             t!("tui.editor_correction")
         } else {
             t!("tui.editor_title")
-        };
-        let block = Block::default()
-            .borders(Borders::ALL)
-            .title(title.into_owned());
+        }
+        .into_owned();
+        if self.special {
+            title.push_str(&format!(" · {}", t!("note.special")));
+        }
+        let block = Block::default().borders(Borders::ALL).title(title);
         let inner = block.inner(area);
         frame.render_widget(block, area);
         let [kind, at, text, err] = Layout::vertical([

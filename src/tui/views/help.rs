@@ -42,6 +42,7 @@ pub fn bindings(app: &App) -> Vec<(&'static str, String)> {
         Screen::Editor(_) => vec![
             ("Tab", "help.next_field"),
             ("← →", "help.kind"),
+            ("Ctrl-B", "help.special"),
             ("Ctrl-S", "help.save"),
             ("Esc", "help.cancel"),
         ],

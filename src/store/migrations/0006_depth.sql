@@ -1,0 +1,64 @@
+-- Schema v6: the dossier beyond notes. Household, network, support plan (goals and actions)
+-- and life-domain assessments. Each row also travels as a register op (`household/ID`, ...)
+-- whose value is the row as JSON, so a later version (an action done) wins. Never edit once
+-- landed.
+CREATE TABLE household (
+    id         TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    relation   TEXT NOT NULL CHECK (relation IN ('partner', 'kind', 'ouder', 'overig')),
+    birth_date TEXT,
+    author     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX household_by_client ON household (client_id);
+
+CREATE TABLE contact (
+    id         TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    org        TEXT,
+    role       TEXT,
+    phone      TEXT,
+    email      TEXT,
+    author     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX contact_by_client ON contact (client_id);
+
+CREATE TABLE goal (
+    id         TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    domain     TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX goal_by_client ON goal (client_id);
+
+CREATE TABLE plan_action (
+    id         TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    goal_id    TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    due        TEXT,
+    status     TEXT NOT NULL CHECK (status IN ('open', 'done')),
+    done_on    TEXT,
+    author     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX plan_action_by_client ON plan_action (client_id);
+CREATE INDEX plan_action_due ON plan_action (status, due);
+
+CREATE TABLE assessment (
+    id         TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    domain     TEXT NOT NULL,
+    score      INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
+    reason     TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+    at         TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX assessment_by_client ON assessment (client_id, domain, at);

@@ -1,0 +1,401 @@
+//! The dossier beyond notes: household, network, support plan and assessments. Each record
+//! type round-trips through the CLI, converges through sync, appears in the client's report
+//! and goes completely on erasure.
+
+use serde_json::Value;
+
+use crate::sync::Team;
+use crate::{CANARY, TestVault, contains, stderr, stdout};
+
+fn add(v: &TestVault, args: &[&str]) -> String {
+    let out = v.cmd().args(args).assert().success();
+    let id = stdout(out.get_output()).trim().to_owned();
+    assert_eq!(id.len(), 36, "prints the new id: {id}");
+    id
+}
+
+#[test]
+fn household_network_plan_and_assessments_round_trip() {
+    let v = TestVault::created();
+    let c = v.add_client("Sanne Mulder");
+    add(
+        &v,
+        &[
+            "household",
+            "add",
+            &c,
+            "--name",
+            "Piet",
+            "--relation",
+            "partner",
+        ],
+    );
+    add(
+        &v,
+        &[
+            "household",
+            "add",
+            &c,
+            "--name",
+            "Lotte",
+            "--relation",
+            "kind",
+            "--birth-date",
+            "2015-04-01",
+        ],
+    );
+    v.cmd()
+        .args([
+            "household",
+            "add",
+            &c,
+            "--name",
+            "X",
+            "--relation",
+            "buurman",
+        ])
+        .assert()
+        .code(2);
+    let h = v.json(&["household", "list", &c, "--json"]);
+    assert_eq!(h[0]["name"], "Lotte", "children first");
+    assert_eq!(h[0]["relation"], "kind");
+    add(
+        &v,
+        &[
+            "contact",
+            "add",
+            &c,
+            "--name",
+            "Dr. Jansen",
+            "--role",
+            "huisarts",
+            "--phone",
+            "010-1234567",
+        ],
+    );
+    assert_eq!(
+        v.json(&["contact", "list", &c, "--json"])[0]["role"],
+        "huisarts"
+    );
+
+    v.cmd()
+        .args(["plan", "goal", "add", &c, "--domain", "werk", "--text", "x"])
+        .assert()
+        .code(2);
+    let goal = add(
+        &v,
+        &[
+            "plan",
+            "goal",
+            "add",
+            &c,
+            "--domain",
+            "Financiën",
+            "--text",
+            "Schulden op een rij",
+        ],
+    );
+    let a1 = add(
+        &v,
+        &[
+            "plan",
+            "action",
+            "add",
+            &goal[..8],
+            "--text",
+            "Brieven sorteren",
+            "--due",
+            "2026-12-01",
+        ],
+    );
+    add(
+        &v,
+        &[
+            "plan",
+            "action",
+            "add",
+            &goal,
+            "--text",
+            "Budgetcursus",
+            "--owner",
+            "Kredietbank",
+        ],
+    );
+    v.cmd()
+        .args(["plan", "action", "done", &a1])
+        .assert()
+        .success();
+    let plan = v.json(&["plan", "show", &c, "--json"]);
+    assert_eq!(plan[0]["domain"], "financiën");
+    let actions = plan[0]["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 2);
+    let done = actions.iter().find(|a| a["id"] == a1.as_str()).unwrap();
+    assert_eq!(done["status"], "done");
+    assert_eq!(
+        actions.iter().find(|a| a["id"] != a1.as_str()).unwrap()["owner"],
+        "Kredietbank"
+    );
+
+    // A score needs a reason (record a domain only when it matters) and lies in 1..5.
+    let res = v
+        .cmd()
+        .args(["assess", &c, "--domain", "huisvesting", "--score", "2"])
+        .assert()
+        .code(2);
+    assert!(stderr(res.get_output()).contains("--reason"));
+    v.cmd()
+        .args([
+            "assess",
+            &c,
+            "--domain",
+            "huisvesting",
+            "--score",
+            "6",
+            "--reason",
+            "x",
+        ])
+        .assert()
+        .code(2);
+    add(
+        &v,
+        &[
+            "assess",
+            &c,
+            "--domain",
+            "huisvesting",
+            "--score",
+            "2",
+            "--reason",
+            "Huurachterstand",
+            "--at",
+            "2026-01-10",
+        ],
+    );
+    add(
+        &v,
+        &[
+            "assess",
+            &c,
+            "--domain",
+            "huisvesting",
+            "--score",
+            "4",
+            "--reason",
+            "Regeling getroffen",
+            "--at",
+            "2026-06-10",
+        ],
+    );
+    let scores = v.json(&["assess", "list", &c, "--json"]);
+    let s: Vec<u64> = scores
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["score"].as_u64().unwrap())
+        .collect();
+    assert_eq!(s, [2, 4], "oldest first");
+    let log = v.json(&["audit", "--client", &c, "--json"]);
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "create")
+            .count()
+            >= 7
+    );
+}
+
+#[test]
+fn records_converge_through_sync_and_go_with_erasure() {
+    let team = Team::new(&["w001", "w002"]);
+    let (a, b) = (team.v("w001"), team.v("w002"));
+    let c = add(
+        a,
+        &[
+            "client",
+            "add",
+            "--name",
+            "Gezin Bakker",
+            "--domain",
+            "jeugd",
+            "--opened-on",
+            "2000-01-01",
+        ],
+    );
+    a.cmd()
+        .args(["client", "assign", &c, "w002"])
+        .assert()
+        .success();
+    let goal = add(
+        a,
+        &[
+            "plan",
+            "goal",
+            "add",
+            &c,
+            "--domain",
+            "dagbesteding",
+            "--text",
+            &format!("Naar school {CANARY}"),
+        ],
+    );
+    let act = add(
+        a,
+        &[
+            "plan",
+            "action",
+            "add",
+            &goal,
+            "--text",
+            "Gesprek met mentor",
+        ],
+    );
+    let dir = team.dir().to_str().unwrap().to_owned();
+    let sync = |v: &TestVault| v.json(&["sync", &dir, "--json"]);
+    sync(a);
+    sync(b);
+    // Offline, both add to the household and the plan; B marks A's action done.
+    add(
+        a,
+        &[
+            "household",
+            "add",
+            &c,
+            "--name",
+            &format!("Kind {CANARY}"),
+            "--relation",
+            "kind",
+        ],
+    );
+    add(
+        b,
+        &[
+            "household",
+            "add",
+            &c,
+            "--name",
+            "Moeder",
+            "--relation",
+            "ouder",
+        ],
+    );
+    add(
+        b,
+        &[
+            "contact",
+            "add",
+            &c,
+            "--name",
+            &format!("Mentor {CANARY}"),
+            "--org",
+            "School",
+        ],
+    );
+    add(
+        b,
+        &[
+            "assess",
+            &c,
+            "--domain",
+            "dagbesteding",
+            "--score",
+            "2",
+            "--reason",
+            &format!("Verzuim {CANARY}"),
+        ],
+    );
+    b.cmd()
+        .args(["plan", "action", "done", &act])
+        .assert()
+        .success();
+    add(
+        a,
+        &[
+            "plan",
+            "action",
+            "add",
+            &goal,
+            "--text",
+            "Leerplicht bellen",
+        ],
+    );
+    for v in [a, b, a] {
+        sync(v);
+    }
+    for what in [
+        ["household", "list"],
+        ["contact", "list"],
+        ["assess", "list"],
+        ["plan", "show"],
+    ] {
+        let (ja, jb): (Value, Value) = (
+            a.json(&[what[0], what[1], &c, "--json"]),
+            b.json(&[what[0], what[1], &c, "--json"]),
+        );
+        assert_eq!(ja, jb, "{what:?} differs");
+    }
+    assert_eq!(
+        a.json(&["household", "list", &c, "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let plan = a.json(&["plan", "show", &c, "--json"]);
+    let actions = plan[0]["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 2, "nothing lost");
+    assert_eq!(
+        actions.iter().find(|x| x["id"] == act.as_str()).unwrap()["status"],
+        "done"
+    );
+
+    // The client's report holds them.
+    let report = a.dir.path().join("inzage.md");
+    a.cmd()
+        .args(["report", &c, "--format", "md", "--out"])
+        .arg(&report)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&report).unwrap();
+    for s in [
+        "Kind",
+        "Moeder",
+        "Mentor",
+        "Naar school",
+        "Verzuim",
+        "Leerplicht bellen",
+    ] {
+        assert!(text.contains(s), "{s} missing from the report");
+    }
+
+    // Erasure takes all of it, in both vaults (closed on paper in 2001: jeugd, 20 years).
+    a.cmd()
+        .args(["client", "close", &c, "--at", "2001-01-01"])
+        .assert()
+        .success();
+    a.cmd()
+        .args(["retention", "purge", "--yes"])
+        .assert()
+        .success();
+    sync(a);
+    sync(b);
+    let key = team.org.recovery_key_file(b.dir.path());
+    for v in [a, b] {
+        for file in [v.path.clone(), v.prev()] {
+            let out = std::process::Command::new(crate::require("age"))
+                .arg("-d")
+                .arg("-i")
+                .arg(&key)
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+            assert!(
+                !contains(&out.stdout, CANARY.as_bytes()),
+                "a record survived erasure in {}",
+                file.display()
+            );
+        }
+        v.cmd().args(["plan", "show", &c]).assert().code(2);
+    }
+}
