@@ -20,29 +20,22 @@ fn golden(out: &Output) -> String {
 fn cases(lang: &str) -> Vec<(&'static str, Output)> {
     let mut out = Vec::new();
     let run = |v: &TestVault, args: &[&str]| v.cmd().env("LANG", lang).args(args).output().unwrap();
+    let init = |v: &TestVault| {
+        v.cmd()
+            .env("LANG", lang)
+            .env("KLUIS_NEW_PASSPHRASE", PASS)
+            .arg("init")
+            .args(crate::WEAK_KDF)
+            .output()
+            .unwrap()
+    };
     // 0: success, with what was made.
     let v = TestVault::empty();
-    let o = v
-        .cmd()
-        .env("LANG", lang)
-        .env("KLUIS_NEW_PASSPHRASE", PASS)
-        .arg("init")
-        .args(crate::WEAK_KDF)
-        .output()
-        .unwrap();
-    out.push(("0_init", o));
+    out.push(("0_init", init(&v)));
     // 1: no vault; a file that would be overwritten; a privacy rule.
     let missing = TestVault::empty();
     out.push(("1_no_vault", run(&missing, &["client", "list"])));
-    let o = v
-        .cmd()
-        .env("LANG", lang)
-        .env("KLUIS_NEW_PASSPHRASE", PASS)
-        .arg("init")
-        .args(crate::WEAK_KDF)
-        .output()
-        .unwrap();
-    out.push(("1_vault_exists", o));
+    out.push(("1_vault_exists", init(&v)));
     let id = v.add_client("Golden Test");
     let recipient = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
     let o = run(

@@ -34,7 +34,7 @@ fn age_key(dir: &Path, name: &str) -> (PathBuf, String) {
 }
 
 /// Decrypts a file with stock `age` and an identity file.
-fn age_decrypt(key: &Path, file: &Path) -> Vec<u8> {
+pub fn age_decrypt(key: &Path, file: &Path) -> Vec<u8> {
     require("age");
     let out = Command::new("age")
         .arg("-d")
