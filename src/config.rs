@@ -333,9 +333,15 @@ fn unknown(path: &Path, text: &str, key: &str, known: &[&str]) -> Error {
     let line = text
         .lines()
         .position(|l| {
-            l.trim_start()
-                .strip_prefix(key)
-                .is_some_and(|r| r.trim_start().starts_with('='))
+            let l = l.trim_start();
+            // `key = …`, `key.sub = …`, `"key" = …`, `[key]` or `[key.sub]`.
+            let l = l.strip_prefix('[').unwrap_or(l).trim_start();
+            let l = l.strip_prefix('"').unwrap_or(l);
+            l.strip_prefix(key).is_some_and(|r| {
+                let r = r.strip_prefix('"').unwrap_or(r).trim_start();
+                r.starts_with(['=', '.', ']'])
+            }) || l.contains(&format!(".{key} "))
+                || l.contains(&format!(".{key}="))
         })
         .map_or(0, |i| i + 1);
     Error::Config {

@@ -451,10 +451,7 @@ pub fn main() -> i32 {
     }
     let cli = match parse(&args) {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
+        Err(e) => return setup::report_parse_error(&e),
     };
     // Help about the config itself works with a broken config file; nothing else does.
     let needs_config = !matches!(

@@ -269,6 +269,85 @@ fn localize(mut cmd: Command, path: &str) -> Command {
     cmd
 }
 
+/// Prints what clap found wrong with the command line (or the help it was asked for) in
+/// the user's language, and returns the exit code: 2 for a usage error, 0 for help.
+pub(super) fn report_parse_error(e: &clap::Error) -> i32 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let code = if e.use_stderr() { 2 } else { 0 };
+    if crate::i18n::current() != Lang::Nl {
+        let _ = e.print();
+        return code;
+    }
+    let ctx = |k: ContextKind| match e.get(k) {
+        Some(ContextValue::String(s)) => s.clone(),
+        Some(ContextValue::Strings(v)) => v.join(", "),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let msg = match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // clap's own words in the help that the catalog cannot reach.
+            let text = e
+                .render()
+                .to_string()
+                .replace("[OPTIONS]", "[OPTIES]")
+                .replace("<COMMAND>", "<OPDRACHT>")
+                .replace("[COMMAND]", "[OPDRACHT]")
+                .replace(
+                    "Print this message or the help of the given subcommand(s)",
+                    "Toon deze hulp, of de hulp bij de genoemde opdracht",
+                );
+            if code == 0 {
+                print!("{text}");
+            } else {
+                eprint!("{text}");
+            }
+            return code;
+        }
+        ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            return 0;
+        }
+        ErrorKind::UnknownArgument => {
+            t!("clap.unknown_argument", arg = ctx(ContextKind::InvalidArg))
+        }
+        ErrorKind::InvalidSubcommand => {
+            t!(
+                "clap.unknown_command",
+                command = ctx(ContextKind::InvalidSubcommand)
+            )
+        }
+        ErrorKind::MissingRequiredArgument => {
+            t!("clap.missing", args = ctx(ContextKind::InvalidArg))
+        }
+        ErrorKind::MissingSubcommand => t!("clap.missing_command"),
+        ErrorKind::InvalidValue => t!(
+            "clap.invalid_value",
+            value = ctx(ContextKind::InvalidValue),
+            arg = ctx(ContextKind::InvalidArg),
+            valid = ctx(ContextKind::ValidValue)
+        ),
+        ErrorKind::ArgumentConflict => t!(
+            "clap.conflict",
+            arg = ctx(ContextKind::InvalidArg),
+            other = ctx(ContextKind::PriorArg)
+        ),
+        ErrorKind::ValueValidation => {
+            // Our own value parsers already speak the user's language.
+            t!(
+                "clap.invalid",
+                arg = ctx(ContextKind::InvalidArg),
+                reason = std::error::Error::source(e)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
+            )
+        }
+        _ => t!("clap.other", error = e.kind().to_string()),
+    };
+    eprintln!("kluis: {msg}. {}", t!("clap.see_help"));
+    code
+}
+
 /// Every command and argument, as (catalog key, English text), for the completeness test.
 #[cfg(test)]
 fn all_texts(cmd: &Command, path: &str, out: &mut Vec<(String, String)>) {

@@ -56,6 +56,7 @@ fn cases(lang: &str) -> Vec<(&'static str, Output)> {
     out.push(("1_no_consent", o));
     // 2: invalid input, an unknown id, a config error.
     out.push(("2_invalid", run(&v, &["client", "add", "--name", "  "])));
+    out.push(("2_usage", run(&v, &["client", "add", "--naam", "x"])));
     out.push((
         "2_bad_date",
         run(&v, &["client", "close", &id, "--at", "2026-02-30"]),
