@@ -182,6 +182,7 @@ pub(super) fn import(
             Err(e) => return Err(e.into()),
         }
     }
+    bar.set(files.len() as u64, &t!("status.importing"));
     drop(bar);
     if as_json {
         print_json(&json!(results))?;
