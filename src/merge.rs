@@ -103,6 +103,7 @@ pub fn field(name: &str) -> Option<Field<'_>> {
         "goal" => Some(Field::Record("goal", rest)),
         "action" => Some(Field::Record("action", rest)),
         "assessment" => Some(Field::Record("assessment", rest)),
+        "visit" => Some(Field::Record("visit", rest)),
         "log" => Some(Field::Log(rest)),
         _ => None,
     }

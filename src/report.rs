@@ -50,6 +50,7 @@ pub struct Contents {
     goals: Vec<crate::model::Goal>,
     actions: Vec<crate::model::PlanAction>,
     assessments: Vec<crate::model::Assessment>,
+    visits: Vec<crate::model::Visit>,
 }
 
 impl Contents {
@@ -67,6 +68,7 @@ impl Contents {
             goals: store.goals(client)?,
             actions: store.actions(client)?,
             assessments: store.assessments(client)?,
+            visits: store.visits(client)?,
         })
     }
 
@@ -454,6 +456,21 @@ fn render_in(
                 t!("report.reason"),
             ]
             .map(|s| s.into_owned()),
+            &rows,
+        );
+        d.heading(2, &t!("report.visits"));
+        let rows: Vec<Vec<String>> = c
+            .visits
+            .iter()
+            .map(|v| {
+                vec![
+                    v.at.replacen('T', " ", 1).chars().take(16).collect(),
+                    o(&v.purpose),
+                ]
+            })
+            .collect();
+        d.table(
+            &[t!("report.when"), t!("report.purpose")].map(|s| s.into_owned()),
             &rows,
         );
         d.heading(2, &t!("report.consents"));

@@ -72,6 +72,29 @@ pub(super) enum ContactCmd {
 }
 
 #[derive(Subcommand, Debug)]
+pub(super) enum VisitCmd {
+    /// Plan a visit (a kitchen-table appointment); prints the new id
+    Add {
+        /// Client id or a unique prefix of at least 8 characters
+        client: String,
+        /// When: YYYY-MM-DD HH:MM
+        #[arg(long)]
+        at: String,
+        /// What it is for
+        #[arg(long)]
+        purpose: Option<String>,
+    },
+    /// A client's planned visits
+    List {
+        /// Client id or a unique prefix of at least 8 characters
+        client: String,
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub(super) enum PlanCmd {
     /// Goals of the support plan
     #[command(subcommand)]
@@ -441,5 +464,89 @@ pub(super) fn assess(path: &Path, pass_file: Option<&Path>, a: AssessArgs) -> an
     let client = resolve(&session, &client)?;
     let id = session.change(|s| s.add_assessment(&client, &domain, score, &reason, at))?;
     println!("{id}");
+    Ok(session.close()?)
+}
+
+/// `visit add|list`.
+pub(super) fn visit(path: &Path, pass_file: Option<&Path>, cmd: VisitCmd) -> anyhow::Result<()> {
+    match cmd {
+        VisitCmd::Add {
+            client,
+            at,
+            purpose,
+        } => {
+            let at = model::parse_datetime("--at", &at)?;
+            let purpose = line("--purpose", purpose)?;
+            let mut session = open(path, pass_file, Access::Write)?;
+            let client = resolve(&session, &client)?;
+            let id = session.change(|s| s.add_visit(&client, at, purpose.as_deref()))?;
+            println!("{id}");
+            Ok(session.close()?)
+        }
+        VisitCmd::List { client, json } => {
+            let mut session = open(path, pass_file, Access::Write)?;
+            let client = resolve(&session, &client)?;
+            let list = session.store().visits(&client)?;
+            viewed(&mut session, &client, "visits")?;
+            if json {
+                print_json(&serde_json::to_value(&list)?)?;
+            } else if list.is_empty() {
+                eprintln!("{}", t!("depth.none"));
+            } else {
+                for v in &list {
+                    println!(
+                        "{}  {}  {}",
+                        v.id,
+                        v.at.replacen('T', " ", 1).get(..16).unwrap_or(&v.at),
+                        v.purpose.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+            Ok(session.close()?)
+        }
+    }
+}
+
+/// `agenda [--days N]`: what is coming up, for a field day.
+pub(super) fn agenda(
+    path: &Path,
+    pass_file: Option<&Path>,
+    days: u64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let today = Local::now().date_naive();
+    let mut session = open(path, pass_file, Access::Write)?;
+    let items = session.store().agenda(today, days)?;
+    // Names and addresses are shown: a view of each dossier.
+    let clients: std::collections::BTreeSet<&str> =
+        items.iter().map(|i| i.client_id.as_str()).collect();
+    session.change(|s| {
+        for c in &clients {
+            s.log(Action::View, Some(c), "agenda")?;
+        }
+        Ok(())
+    })?;
+    if json {
+        print_json(&serde_json::to_value(&items)?)?;
+    } else if items.is_empty() {
+        eprintln!("{}", t!("agenda.empty", days = days));
+    } else {
+        for i in &items {
+            let what = match i.kind {
+                "visit" => t!("agenda.visit", what = i.what),
+                "action" => t!("agenda.action", what = i.what),
+                "consent" => t!("agenda.consent", what = i.what),
+                _ => t!("agenda.retention"),
+            };
+            println!(
+                "{}  {:<5}  {}  {}  {}",
+                i.date,
+                i.time.as_deref().unwrap_or(""),
+                i.client_name,
+                i.address.as_deref().unwrap_or("-"),
+                what
+            );
+        }
+    }
     Ok(session.close()?)
 }

@@ -183,6 +183,18 @@ enum Command {
     Plan(depth::PlanCmd),
     /// Score how the client is doing in a life domain (1-5, with the reason), or list scores
     Assess(depth::AssessArgs),
+    /// Planned visits
+    #[command(subcommand)]
+    Visit(depth::VisitCmd),
+    /// What is coming up: visits, actions due, consents and retention periods that end
+    Agenda {
+        /// This many days ahead (what is overdue is always shown)
+        #[arg(long, default_value_t = 7)]
+        days: u64,
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Settings: where the config file is, what is in effect, the built-in default
     #[command(subcommand)]
     Config(setup::ConfigCmd),
@@ -639,6 +651,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Contact(cmd) => depth::contact(&path, pass_file, cmd),
         Command::Plan(cmd) => depth::plan(&path, pass_file, cmd),
         Command::Assess(args) => depth::assess(&path, pass_file, args),
+        Command::Visit(cmd) => depth::visit(&path, pass_file, cmd),
+        Command::Agenda { days, json } => depth::agenda(&path, pass_file, days.min(3650), json),
         Command::Config(cmd) => setup::config(cmd, settings(), cli.config.as_deref()),
         Command::Completions { shell } => setup::completions(shell),
         Command::Man { out } => setup::man(out.as_deref()),

@@ -173,6 +173,45 @@ pub struct Assessment {
     pub created_at: String,
 }
 
+/// A planned visit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Visit {
+    /// UUID v7.
+    pub id: String,
+    /// The client.
+    pub client_id: String,
+    /// When (local time, `YYYY-MM-DDTHH:MM:SS`).
+    pub at: String,
+    /// What it is for.
+    pub purpose: Option<String>,
+    /// Who planned it.
+    pub author: String,
+    /// When it was planned (UTC, RFC 3339).
+    pub created_at: String,
+}
+
+/// Something on the agenda.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AgendaItem {
+    /// The day.
+    pub date: NaiveDate,
+    /// The time, for a visit (`HH:MM`).
+    pub time: Option<String>,
+    /// `visit`, `action`, `consent` (ends) or `retention` (ends).
+    pub kind: &'static str,
+    /// The dossier.
+    pub client_id: String,
+    /// Its name.
+    pub client_name: String,
+    /// Where: the client's address.
+    pub address: Option<String>,
+    /// What: the visit's purpose, the action, the consent's organisation.
+    pub what: String,
+    /// The record's id.
+    pub id: String,
+}
+
 /// Checks a score: a whole number from 1 to 5.
 pub fn parse_score(field: &str, value: &str) -> Result<u8> {
     match value.trim().parse::<u8>() {

@@ -79,6 +79,7 @@ pub const JOURNALED_TABLES: &[(&str, &str)] = &[
     ("goal", "id"),
     ("plan_action", "id"),
     ("assessment", "id"),
+    ("visit", "id"),
 ];
 
 /// The primary key column of a journaled table.

@@ -13,8 +13,8 @@ use super::{Store, new_id};
 use crate::error::{Error, Result};
 use crate::i18n::t;
 use crate::model::{
-    self, Action, ActionStatus, Assessment, Contact, Goal, HouseholdMember, PlanAction, Relation,
-    now_utc,
+    self, Action, ActionStatus, AgendaItem, Assessment, Contact, Goal, HouseholdMember, PlanAction,
+    Relation, Visit, now_utc,
 };
 
 /// A row type that is also a register op.
@@ -264,6 +264,39 @@ impl Record for Assessment {
     }
 }
 
+impl Record for Visit {
+    const KIND: &'static str = "visit";
+    const TABLE: &'static str = "visit";
+    const COLUMNS: &'static [&'static str] =
+        &["id", "client_id", "at", "purpose", "author", "created_at"];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn client(&self) -> &str {
+        &self.client_id
+    }
+    fn values(&self) -> Vec<Value> {
+        vec![
+            text(&self.id),
+            text(&self.client_id),
+            text(&self.at),
+            opt(&self.purpose),
+            text(&self.author),
+            text(&self.created_at),
+        ]
+    }
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Visit {
+            id: r.get(0)?,
+            client_id: r.get(1)?,
+            at: r.get(2)?,
+            purpose: r.get(3)?,
+            author: r.get(4)?,
+            created_at: r.get(5)?,
+        })
+    }
+}
+
 /// A one-line text as kluis writes it (trimmed, no control characters).
 fn line(v: &str) -> bool {
     model::parse_name("field", v).is_ok_and(|p| p == v)
@@ -301,6 +334,12 @@ pub fn check_value(kind: &str, id: &str, client: &str, value: &str) -> bool {
                 && line(&a.author)
                 && (a.status == ActionStatus::Done) == a.done_on.is_some()
                 && time(&a.created_at)
+        }),
+        "visit" => parsed::<Visit>(id, client, value).is_some_and(|v| {
+            model::parse_datetime("at", &v.at).is_ok_and(|d| model::format_datetime(d) == v.at)
+                && v.purpose.as_deref().is_none_or(line)
+                && line(&v.author)
+                && time(&v.created_at)
         }),
         "assessment" => parsed::<Assessment>(id, client, value).is_some_and(|s| {
             (1..=5).contains(&s.score)
@@ -388,6 +427,7 @@ impl Store {
             "goal" => apply::<Goal>(self, value),
             "action" => apply::<PlanAction>(self, value),
             "assessment" => apply::<Assessment>(self, value),
+            "visit" => apply::<Visit>(self, value),
             _ => Ok(()),
         }
     }
@@ -568,10 +608,120 @@ impl Store {
         self.rows(client, "domain, at, created_at, id")
     }
 
+    /// Plans a visit; returns the id.
+    pub fn add_visit(
+        &self,
+        client: &str,
+        at: chrono::NaiveDateTime,
+        purpose: Option<&str>,
+    ) -> Result<String> {
+        let author = self.new_row_checks(client)?;
+        let v = Visit {
+            id: new_id(),
+            client_id: client.to_owned(),
+            at: model::format_datetime(at),
+            purpose: purpose.map(str::to_owned),
+            author,
+            created_at: now_utc(),
+        };
+        self.put(&v, Action::Create)?;
+        Ok(v.id)
+    }
+
+    /// A client's planned visits, soonest first.
+    pub fn visits(&self, client: &str) -> Result<Vec<Visit>> {
+        self.rows(client, "at, id")
+    }
+
+    /// What is coming up from `today` to `today + days` (and what is overdue): visits,
+    /// actions due, consents that end and dossiers whose retention ends. Soonest first.
+    pub fn agenda(&self, today: NaiveDate, days: u64) -> Result<Vec<AgendaItem>> {
+        let until = today + chrono::Days::new(days);
+        let mut out = Vec::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT v.id, v.client_id, c.name, c.address, v.at, v.purpose
+             FROM visit v JOIN client c ON c.id = v.client_id
+             WHERE substr(v.at, 1, 10) BETWEEN ?1 AND ?2",
+        )?;
+        let rows = stmt.query_map([today.to_string(), until.to_string()], |r| {
+            let at: String = r.get(4)?;
+            Ok(AgendaItem {
+                date: at[..10].parse().unwrap_or(today),
+                time: at.get(11..16).map(str::to_owned),
+                kind: "visit",
+                client_id: r.get(1)?,
+                client_name: r.get(2)?,
+                address: r.get(3)?,
+                what: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                id: r.get(0)?,
+            })
+        })?;
+        for row in rows {
+            out.push(row?);
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT a.id, a.client_id, c.name, c.address, a.due, a.text, a.owner
+             FROM plan_action a JOIN client c ON c.id = a.client_id
+             WHERE a.status = 'open' AND a.due IS NOT NULL AND a.due <= ?1",
+        )?;
+        let rows = stmt.query_map([until.to_string()], |r| {
+            let due: String = r.get(4)?;
+            Ok(AgendaItem {
+                date: due.parse().unwrap_or(today),
+                time: None,
+                kind: "action",
+                client_id: r.get(1)?,
+                client_name: r.get(2)?,
+                address: r.get(3)?,
+                what: format!("{} ({})", r.get::<_, String>(5)?, r.get::<_, String>(6)?),
+                id: r.get(0)?,
+            })
+        })?;
+        for row in rows {
+            out.push(row?);
+        }
+        for (c, name) in self.consents_expiring(today, days)? {
+            let address = self.client(&c.client_id)?.address;
+            out.push(AgendaItem {
+                date: c.until.unwrap_or(today),
+                time: None,
+                kind: "consent",
+                client_id: c.client_id,
+                client_name: name,
+                address,
+                what: format!("{} — {}", c.org, c.purpose),
+                id: c.id,
+            });
+        }
+        for r in self.retention(today)? {
+            if r.retention_until <= until {
+                out.push(AgendaItem {
+                    date: r.retention_until,
+                    time: None,
+                    kind: "retention",
+                    client_id: r.client_id.clone(),
+                    client_name: r.name,
+                    address: None,
+                    what: String::new(),
+                    id: r.client_id,
+                });
+            }
+        }
+        out.sort_by(|a, b| (a.date, &a.time, a.kind, &a.id).cmp(&(b.date, &b.time, b.kind, &b.id)));
+        Ok(out)
+    }
+
     /// Deletes an erased client's household, network, plan and assessments (see `scrub`).
     pub(super) fn scrub_depth(&self, client: &str) -> Result<usize> {
         let mut n = 0;
-        for table in ["household", "contact", "goal", "plan_action", "assessment"] {
+        for table in [
+            "household",
+            "contact",
+            "goal",
+            "plan_action",
+            "assessment",
+            "visit",
+        ] {
             n += self
                 .conn
                 .prepare_cached(&format!("DELETE FROM {table} WHERE client_id = ?1"))?

@@ -392,3 +392,101 @@ fn records_converge_through_sync_and_go_with_erasure() {
         v.cmd().args(["plan", "show", &c]).assert().code(2);
     }
 }
+
+#[test]
+fn the_agenda_shows_visits_actions_consents_and_retention_for_a_field_day() {
+    let v = TestVault::created();
+    let c = v.add_client("Agenda Client");
+    v.cmd()
+        .args(["client", "edit", &c, "--address", "Dorpsstraat 1"])
+        .assert()
+        .success();
+    let today = chrono::Local::now().date_naive();
+    let day = |n: u64| (today + chrono::Days::new(n)).to_string();
+    let visit = add(
+        &v,
+        &[
+            "visit",
+            "add",
+            &c,
+            "--at",
+            &format!("{} 10:30", day(1)),
+            "--purpose",
+            "Keukentafelgesprek",
+        ],
+    );
+    let goal = add(
+        &v,
+        &[
+            "plan",
+            "goal",
+            "add",
+            &c,
+            "--domain",
+            "adl",
+            "--text",
+            "Zelf boodschappen doen",
+        ],
+    );
+    add(
+        &v,
+        &[
+            "plan",
+            "action",
+            "add",
+            &goal,
+            "--text",
+            "Boodschappenlijst maken",
+            "--due",
+            &day(3),
+        ],
+    );
+    add(
+        &v,
+        &[
+            "plan",
+            "action",
+            "add",
+            &goal,
+            "--text",
+            "Later",
+            "--due",
+            &day(30),
+        ],
+    );
+    add(
+        &v,
+        &[
+            "consent",
+            "add",
+            &c,
+            "--org",
+            "GGD",
+            "--purpose",
+            "zorg",
+            "--until",
+            &day(5),
+        ],
+    );
+    let items = v.json(&["agenda", "--json"]);
+    let kinds: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["visit", "action", "consent"], "{items}");
+    assert_eq!(items[0]["id"], visit.as_str());
+    assert_eq!(items[0]["time"], "10:30");
+    assert_eq!(items[0]["address"], "Dorpsstraat 1", "where");
+    let all = v.json(&["agenda", "--days", "60", "--json"]);
+    assert_eq!(all.as_array().unwrap().len(), 4);
+    let text = v.cmd().args(["agenda"]).assert().success();
+    assert!(stdout(text.get_output()).contains("Keukentafelgesprek"));
+    let visits = v.json(&["visit", "list", &c, "--json"]);
+    assert_eq!(visits[0]["purpose"], "Keukentafelgesprek");
+    v.cmd()
+        .args(["visit", "add", &c, "--at", "morgen"])
+        .assert()
+        .code(2);
+}

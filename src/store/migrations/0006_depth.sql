@@ -62,3 +62,15 @@ CREATE TABLE assessment (
     created_at TEXT NOT NULL
 ) STRICT;
 CREATE INDEX assessment_by_client ON assessment (client_id, domain, at);
+
+-- A planned visit (a kitchen-table appointment), for the agenda.
+CREATE TABLE visit (
+    id         TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    purpose    TEXT,
+    author     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX visit_by_at ON visit (at);
+CREATE INDEX visit_by_client ON visit (client_id);
