@@ -54,6 +54,8 @@ pub enum Screen {
     ClientForm(ClientForm),
     /// Fields two colleagues changed at once.
     Conflicts(Conflicts),
+    /// Today: visits and what is due.
+    Agenda(crate::tui::views::agenda::Agenda),
 }
 
 /// What the runner must do after a key or a tick.
@@ -253,6 +255,7 @@ impl App {
             Screen::Editor(s) => s.handle(key, self),
             Screen::ClientForm(s) => s.handle(key, self),
             Screen::Conflicts(s) => s.handle(key, self),
+            Screen::Agenda(s) => s.handle(key, self),
         };
         self.screen = screen;
         outcome
@@ -265,7 +268,7 @@ impl App {
                 true
             }
             Screen::Caseload(c) => c.searching(),
-            Screen::Dossier(_) | Screen::Conflicts(_) => false,
+            Screen::Dossier(_) | Screen::Conflicts(_) | Screen::Agenda(_) => false,
         }
     }
 
@@ -319,6 +322,11 @@ impl App {
             && let Some(d) = Dossier::open(self, &id)
         {
             return Screen::Dossier(d);
+        }
+        // A field day starts on today: who, where, what is due.
+        let today = crate::tui::views::agenda::Agenda::today(self);
+        if !today.is_empty() {
+            return Screen::Agenda(today);
         }
         Screen::Caseload(Caseload::new(self))
     }

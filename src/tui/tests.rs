@@ -120,6 +120,61 @@ fn fixture() -> (tempfile::TempDir, std::path::PathBuf, String) {
     })
     .unwrap();
     s.change(|st| {
+        st.add_household(
+            &fatima,
+            "Yara",
+            crate::model::Relation::Kind,
+            NaiveDate::from_ymd_opt(2016, 5, 1),
+        )?;
+        st.add_household(&fatima, "Karim", crate::model::Relation::Partner, None)?;
+        st.add_contact(&crate::model::Contact {
+            id: String::new(),
+            client_id: fatima.clone(),
+            name: "Dr. Visser".into(),
+            org: Some("Huisartsenpraktijk Zwolle".into()),
+            role: Some("huisarts".into()),
+            phone: Some("038-1234567".into()),
+            email: None,
+            author: String::new(),
+            created_at: String::new(),
+        })?;
+        let g = st.add_goal(&fatima, "financiën", "Schulden op een rij")?;
+        let a = st.add_action(
+            &g,
+            "Brieven sorteren",
+            "client",
+            NaiveDate::from_ymd_opt(2026, 11, 1),
+        )?;
+        st.action_done(&a, NaiveDate::from_ymd_opt(2026, 10, 30).unwrap())?;
+        st.add_action(
+            &g,
+            "Budgetcursus",
+            "Kredietbank",
+            NaiveDate::from_ymd_opt(2026, 11, 27),
+        )?;
+        for (score, reason, day) in [(1, "Beslag op loon", 3), (2, "Regeling in zicht", 17)] {
+            st.add_assessment(
+                &fatima,
+                "financiën",
+                score,
+                reason,
+                NaiveDate::from_ymd_opt(2026, 10, day).unwrap(),
+            )?;
+        }
+        // Not today (the app's clock): a visit today would open the app on the agenda.
+        st.add_visit(
+            &fatima,
+            // Far from any real day the snapshot filter would turn into "[now]".
+            NaiveDate::from_ymd_opt(2026, 10, 28)
+                .unwrap()
+                .and_hms_opt(14, 0, 0)
+                .unwrap(),
+            Some("Keukentafelgesprek"),
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    s.change(|st| {
         st.add_consent(&crate::model::NewConsent {
             client_id: fatima.clone(),
             org: "Schuldhulp Zwolle".into(),
@@ -540,6 +595,33 @@ fn snapshots_of_every_screen() {
         insta::assert_snapshot!(format!("dossier_privacy_{l}"), render(&a));
         a.handle_key(key(KeyCode::Esc));
         insta::assert_snapshot!(format!("caseload_privacy_{l}"), render(&a));
+        a.handle_key(key(KeyCode::F(2)));
+        // The dossier's tabs, and the day's agenda after a visit is planned for today.
+        a.handle_key(key(KeyCode::Enter));
+        for (n, name) in [('2', "plan"), ('3', "network"), ('4', "scores")] {
+            a.handle_key(key(KeyCode::Char(n)));
+            insta::assert_snapshot!(format!("dossier_{name}_{l}"), render(&a));
+        }
+        a.handle_key(key(KeyCode::Char('1')));
+        a.quit().unwrap();
+        // A visit planned for today: the app opens on the day's agenda.
+        let (_adir, apath, afatima) = fixture();
+        let mut s = crate::session::Session::open(
+            &apath,
+            &SecretString::from(PASS.to_owned()),
+            crate::session::Access::Write,
+        )
+        .unwrap();
+        let today = clock().date().and_hms_opt(15, 30, 0).unwrap();
+        s.change(|st| {
+            st.add_visit(&afatima, today, Some("Huisbezoek met tolk"))
+                .map(|_| ())
+        })
+        .unwrap();
+        s.close().unwrap();
+        let mut a = app(&apath, lang, false);
+        unlock(&mut a);
+        insta::assert_snapshot!(format!("agenda_{l}"), render(&a));
         a.quit().unwrap();
 
         let (_cdir, cpath, _) = conflict_fixture();

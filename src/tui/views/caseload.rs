@@ -246,6 +246,10 @@ impl Caseload {
                 app.parked = Some(Box::new(self));
                 return (Screen::Conflicts(Conflicts::new(app)), Outcome::None);
             }
+            KeyCode::Char('t') => {
+                let today = crate::tui::views::agenda::Agenda::today(app);
+                return (Screen::Agenda(today), Outcome::None);
+            }
             _ => {}
         }
         (Screen::Caseload(self), Outcome::None)

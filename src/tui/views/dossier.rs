@@ -15,6 +15,7 @@ use super::{date, datetime, dim, initials, local_datetime, masked, selected};
 use crate::i18n::t;
 use crate::model::{Action, AuditEntry, Client, Consent, Note};
 use crate::tui::app::{App, Outcome, Screen};
+use crate::tui::views::dossier_tabs::{self, Depth, Tab};
 use crate::tui::views::{caseload::Caseload, client_form::ClientForm, editor::NoteEditor};
 
 /// State of the dossier screen.
@@ -32,6 +33,10 @@ pub struct Dossier {
     bsn_shown: bool,
     /// Special-category notes shown (`s` on the note, logged).
     special_shown: HashSet<String>,
+    /// The tab shown.
+    tab: Tab,
+    /// Plan, household and network, scores, log.
+    depth: Depth,
 }
 
 /// How many access log entries the dossier shows.
@@ -60,6 +65,16 @@ impl Dossier {
             seen_by: Vec::new(),
             bsn_shown: false,
             special_shown: HashSet::new(),
+            tab: Tab::Overview,
+            depth: Depth {
+                household: store.household(id).unwrap_or_default(),
+                contacts: store.contacts(id).unwrap_or_default(),
+                goals: store.goals(id).unwrap_or_default(),
+                actions: store.actions(id).unwrap_or_default(),
+                assessments: store.assessments(id).unwrap_or_default(),
+                visits: store.visits(id).unwrap_or_default(),
+                log: Vec::new(),
+            },
         };
         d.reload_log(app);
         Some(d)
@@ -69,8 +84,8 @@ impl Dossier {
         if let Some(s) = &app.session {
             let mut all = s.store().audit(Some(&self.client.id)).unwrap_or_default();
             all.reverse();
-            all.truncate(SEEN_BY);
-            self.seen_by = all;
+            self.seen_by = all.iter().take(SEEN_BY).cloned().collect();
+            self.depth.log = all;
         }
     }
 
@@ -89,6 +104,11 @@ impl Dossier {
     /// Handles a key.
     pub fn handle(mut self, key: KeyEvent, app: &mut App) -> (Screen, Outcome) {
         match key.code {
+            KeyCode::Tab => self.tab = self.tab.step(true),
+            KeyCode::BackTab => self.tab = self.tab.step(false),
+            KeyCode::Char(c @ '1'..='5') => {
+                self.tab = Tab::ALL[usize::from(c as u8 - b'1')];
+            }
             KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
             KeyCode::Down | KeyCode::Char('j') => {
                 self.selected = (self.selected + 1).min(self.notes.len().saturating_sub(1))
@@ -177,8 +197,15 @@ impl Dossier {
     pub fn draw(&self, app: &App, frame: &mut Frame, area: Rect) {
         let hide = app.privacy && !self.revealed;
         let lang = app.opts.lang;
+        let [tabs, area] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
+        frame.render_widget(Paragraph::new(dossier_tabs::bar(self.tab)), tabs);
+        if self.tab != Tab::Overview {
+            dossier_tabs::draw(self.tab, &self.depth, lang, hide, frame, area);
+            return;
+        }
         let [top, middle, timeline] = Layout::vertical([
-            Constraint::Length(9),
+            Constraint::Length(10),
             Constraint::Length(SEEN_BY as u16 + 2),
             Constraint::Min(3),
         ])
@@ -223,6 +250,27 @@ impl Dossier {
             (t!("field.domain"), c.domain.to_string()),
             (t!("field.status"), status),
             (t!("field.opened_on"), date(lang, &c.opened_on.to_string())),
+            // Children in the household, at a glance.
+            (t!("tui.children"), {
+                let kids: Vec<String> = self
+                    .depth
+                    .household
+                    .iter()
+                    .filter(|h| h.relation == crate::model::Relation::Kind)
+                    .map(|h| {
+                        if hide {
+                            initials(&h.name)
+                        } else {
+                            h.name.clone()
+                        }
+                    })
+                    .collect();
+                if kids.is_empty() {
+                    "-".to_owned()
+                } else {
+                    kids.join(", ")
+                }
+            }),
         ];
         let lines: Vec<Line> = rows
             .into_iter()

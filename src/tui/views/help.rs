@@ -21,7 +21,13 @@ pub fn bindings(app: &App) -> Vec<(&'static str, String)> {
             ("a", "help.all"),
             ("n", "help.new_client"),
             ("c", "help.conflicts"),
+            ("t", "help.today"),
             ("r", "help.reveal"),
+        ],
+        Screen::Agenda(_) => vec![
+            ("↑ ↓", "help.move"),
+            ("Enter", "help.open"),
+            ("Esc", "help.back"),
         ],
         Screen::Conflicts(_) => vec![
             ("↑ ↓", "help.move"),
@@ -34,6 +40,7 @@ pub fn bindings(app: &App) -> Vec<(&'static str, String)> {
             ("n", "help.new_note"),
             ("c", "help.correct"),
             ("e", "help.edit_client"),
+            ("1-5 Tab", "help.tabs"),
             ("b", "help.show_bsn"),
             ("s", "help.show_special"),
             ("r", "help.reveal"),

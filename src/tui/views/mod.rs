@@ -1,10 +1,12 @@
 //! One file per screen: each has its state, its key handling and its drawing. Shared here:
 //! masking for privacy mode, dates in the user's format, the status bar and the help overlay.
 
+pub mod agenda;
 pub mod caseload;
 pub mod client_form;
 pub mod conflicts;
 pub mod dossier;
+pub mod dossier_tabs;
 pub mod editor;
 pub mod first_run;
 pub mod help;
@@ -128,6 +130,7 @@ pub fn draw(app: &App, frame: &mut Frame, now: Instant) {
         Screen::Editor(s) => s.draw(app, frame, body),
         Screen::ClientForm(s) => s.draw(app, frame, body),
         Screen::Conflicts(s) => s.draw(app, frame, body),
+        Screen::Agenda(s) => s.draw(app, frame, body),
     }
     status_bar(app, frame, status, now);
     if app.help {
