@@ -104,6 +104,7 @@ pub fn field(name: &str) -> Option<Field<'_>> {
         "action" => Some(Field::Record("action", rest)),
         "assessment" => Some(Field::Record("assessment", rest)),
         "visit" => Some(Field::Record("visit", rest)),
+        "handover" => Some(Field::Record("handover", rest)),
         "log" => Some(Field::Log(rest)),
         _ => None,
     }

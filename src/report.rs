@@ -51,6 +51,7 @@ pub struct Contents {
     actions: Vec<crate::model::PlanAction>,
     assessments: Vec<crate::model::Assessment>,
     visits: Vec<crate::model::Visit>,
+    handovers: Vec<crate::model::Handover>,
 }
 
 impl Contents {
@@ -69,6 +70,7 @@ impl Contents {
             actions: store.actions(client)?,
             assessments: store.assessments(client)?,
             visits: store.visits(client)?,
+            handovers: store.handovers(client)?,
         })
     }
 
@@ -473,6 +475,31 @@ fn render_in(
             &[t!("report.when"), t!("report.purpose")].map(|s| s.into_owned()),
             &rows,
         );
+        if !c.handovers.is_empty() {
+            d.heading(2, &t!("report.handovers"));
+            let rows: Vec<Vec<String>> = c
+                .handovers
+                .iter()
+                .map(|h| {
+                    vec![
+                        h.created_at.clone(),
+                        h.from_worker.clone(),
+                        h.to_worker.clone(),
+                        h.received_at.clone().unwrap_or_else(none),
+                    ]
+                })
+                .collect();
+            d.table(
+                &[
+                    t!("report.when"),
+                    t!("report.from"),
+                    t!("report.to"),
+                    t!("report.received"),
+                ]
+                .map(|s| s.into_owned()),
+                &rows,
+            );
+        }
         d.heading(2, &t!("report.consents"));
         let head = [
             t!("report.org"),

@@ -381,6 +381,18 @@ enum ClientCmd {
         /// Worker id
         worker: String,
     },
+    /// Hand a dossier over to a colleague: assigns them with a handover note; you are
+    /// unassigned once their vault has the dossier (through sync). Prints the handover's id
+    Handover {
+        /// Client id or a unique prefix of at least 8 characters
+        id: String,
+        /// The colleague's worker id
+        #[arg(long)]
+        to: String,
+        /// What the colleague needs to know
+        #[arg(long)]
+        note: String,
+    },
     /// Close a dossier; its retention period starts on the closing date
     Close {
         /// Client id or a unique prefix of at least 8 characters
@@ -960,6 +972,18 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
         ClientCmd::Assign { id, workers } => sync::assign(path, pass_file, &id, &workers, true),
         ClientCmd::Unassign { id, worker } => {
             sync::assign(path, pass_file, &id, std::slice::from_ref(&worker), false)
+        }
+        ClientCmd::Handover { id, to, note } => {
+            let prefix = model::parse_id_prefix("ID", &id)?;
+            let to = model::parse_name("--to", &to)?;
+            let note = model::parse_note_body(&note)?;
+            let mut session = open(path, pass_file, Access::Write)?;
+            let id = session.store().resolve_id(IdTable::Client, &prefix)?;
+            crate::sync::check_worker(session.store(), path, &to)?;
+            let handover = session.change(|s| s.handover(&id, &to, &note))?;
+            println!("{handover}");
+            eprintln!("{}", t!("depth.handover_done", to = to));
+            Ok(session.close()?)
         }
         ClientCmd::Close { id, at } => {
             let prefix = model::parse_id_prefix("ID", &id)?;

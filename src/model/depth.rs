@@ -191,6 +191,36 @@ pub struct Visit {
     pub created_at: String,
 }
 
+text_enum!(
+    /// Where a handover stands.
+    HandoverStatus {
+        Pending => "pending",
+        Received => "received",
+    }
+);
+
+/// A warm handover of a dossier to a colleague.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Handover {
+    /// UUID v7.
+    pub id: String,
+    /// The dossier.
+    pub client_id: String,
+    /// The worker handing over.
+    pub from_worker: String,
+    /// The colleague taking over.
+    pub to_worker: String,
+    /// The handover note.
+    pub note_id: String,
+    /// Pending until the colleague's vault has the dossier.
+    pub status: HandoverStatus,
+    /// When the colleague's vault received it (UTC, RFC 3339).
+    pub received_at: Option<String>,
+    /// When (UTC, RFC 3339).
+    pub created_at: String,
+}
+
 /// Something on the agenda.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AgendaItem {

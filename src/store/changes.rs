@@ -80,6 +80,7 @@ pub const JOURNALED_TABLES: &[(&str, &str)] = &[
     ("plan_action", "id"),
     ("assessment", "id"),
     ("visit", "id"),
+    ("handover", "id"),
 ];
 
 /// The primary key column of a journaled table.

@@ -13,8 +13,8 @@ use super::{Store, new_id};
 use crate::error::{Error, Result};
 use crate::i18n::t;
 use crate::model::{
-    self, Action, ActionStatus, AgendaItem, Assessment, Contact, Goal, HouseholdMember, PlanAction,
-    Relation, Visit, now_utc,
+    self, Action, ActionStatus, AgendaItem, Assessment, Contact, Goal, Handover, HandoverStatus,
+    HouseholdMember, PlanAction, Relation, Visit, now_utc,
 };
 
 /// A row type that is also a register op.
@@ -297,6 +297,54 @@ impl Record for Visit {
     }
 }
 
+impl Record for Handover {
+    const KIND: &'static str = "handover";
+    const TABLE: &'static str = "handover";
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "client_id",
+        "from_worker",
+        "to_worker",
+        "note_id",
+        "status",
+        "received_at",
+        "created_at",
+    ];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn client(&self) -> &str {
+        &self.client_id
+    }
+    fn values(&self) -> Vec<Value> {
+        vec![
+            text(&self.id),
+            text(&self.client_id),
+            text(&self.from_worker),
+            text(&self.to_worker),
+            text(&self.note_id),
+            text(self.status.code()),
+            opt(&self.received_at),
+            text(&self.created_at),
+        ]
+    }
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Handover {
+            id: r.get(0)?,
+            client_id: r.get(1)?,
+            from_worker: r.get(2)?,
+            to_worker: r.get(3)?,
+            note_id: r.get(4)?,
+            status: r
+                .get::<_, String>(5)?
+                .parse()
+                .unwrap_or(HandoverStatus::Pending),
+            received_at: r.get(6)?,
+            created_at: r.get(7)?,
+        })
+    }
+}
+
 /// A one-line text as kluis writes it (trimmed, no control characters).
 fn line(v: &str) -> bool {
     model::parse_name("field", v).is_ok_and(|p| p == v)
@@ -334,6 +382,14 @@ pub fn check_value(kind: &str, id: &str, client: &str, value: &str) -> bool {
                 && line(&a.author)
                 && (a.status == ActionStatus::Done) == a.done_on.is_some()
                 && time(&a.created_at)
+        }),
+        "handover" => parsed::<Handover>(id, client, value).is_some_and(|h| {
+            line(&h.from_worker)
+                && line(&h.to_worker)
+                && model::parse_id_prefix("note", &h.note_id).is_ok()
+                && (h.status == HandoverStatus::Received) == h.received_at.is_some()
+                && h.received_at.as_deref().is_none_or(time)
+                && time(&h.created_at)
         }),
         "visit" => parsed::<Visit>(id, client, value).is_some_and(|v| {
             model::parse_datetime("at", &v.at).is_ok_and(|d| model::format_datetime(d) == v.at)
@@ -428,6 +484,13 @@ impl Store {
             "action" => apply::<PlanAction>(self, value),
             "assessment" => apply::<Assessment>(self, value),
             "visit" => apply::<Visit>(self, value),
+            "handover" => {
+                apply::<Handover>(self, value)?;
+                if let Ok(h) = serde_json::from_str::<Handover>(value) {
+                    self.handovers_in.borrow_mut().push(h);
+                }
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
@@ -608,6 +671,78 @@ impl Store {
         self.rows(client, "domain, at, created_at, id")
     }
 
+    /// Hands a dossier over to a colleague: assigns them, writes the handover note and records
+    /// the handover. This worker stays assigned until the colleague's vault has the dossier
+    /// (`act_on_handovers`). Returns the handover's id.
+    pub fn handover(&self, client: &str, to: &str, note: &str) -> Result<String> {
+        let Some(me) = self.meta("worker_id")? else {
+            return Err(Error::invalid("--to", t!("depth.handover_team_only")));
+        };
+        if to == me {
+            return Err(Error::invalid("--to", t!("depth.handover_self")));
+        }
+        self.client(client)?;
+        self.require_assigned(client)?;
+        self.assign(client, to, true)?;
+        let author = self.meta("owner")?.unwrap_or_else(|| me.clone());
+        let note_id = self.add_note(&model::NewNote {
+            client_id: client.to_owned(),
+            kind: model::NoteKind::Overig,
+            occurred_at: chrono::Local::now().naive_local(),
+            body: t!("depth.handover_note", to = to, note = note).into_owned(),
+            author,
+            supersedes: None,
+            special: false,
+        })?;
+        let h = Handover {
+            id: new_id(),
+            client_id: client.to_owned(),
+            from_worker: me,
+            to_worker: to.to_owned(),
+            note_id,
+            status: HandoverStatus::Pending,
+            received_at: None,
+            created_at: now_utc(),
+        };
+        self.put(&h, Action::Change)?;
+        Ok(h.id)
+    }
+
+    /// A dossier's handovers, newest first.
+    pub fn handovers(&self, client: &str) -> Result<Vec<Handover>> {
+        self.rows(client, "created_at DESC, id DESC")
+    }
+
+    /// After a merge: the colleague a handover was for says it arrived; the worker who
+    /// handed over, once it arrived, is unassigned. Both travel with the next sync.
+    pub(super) fn act_on_handovers(&self) -> Result<()> {
+        let arrived: Vec<Handover> = self.handovers_in.borrow_mut().drain(..).collect();
+        let Some(me) = self.meta("worker_id")? else {
+            return Ok(());
+        };
+        for h in arrived {
+            // The newest version here decides (the register's winner is in the table).
+            let Some(now) = self.row::<Handover>(&h.id)? else {
+                continue;
+            };
+            let have_dossier = self.client(&now.client_id).is_ok();
+            if now.status == HandoverStatus::Pending && now.to_worker == me && have_dossier {
+                let received = Handover {
+                    status: HandoverStatus::Received,
+                    received_at: Some(now_utc()),
+                    ..now
+                };
+                self.put(&received, Action::Change)?;
+            } else if now.status == HandoverStatus::Received
+                && now.from_worker == me
+                && self.assignees(&now.client_id)?.contains(&me)
+            {
+                self.assign(&now.client_id, &me, false)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Plans a visit; returns the id.
     pub fn add_visit(
         &self,
@@ -721,6 +856,7 @@ impl Store {
             "plan_action",
             "assessment",
             "visit",
+            "handover",
         ] {
             n += self
                 .conn

@@ -57,6 +57,9 @@ pub struct Store {
     pending_unlock: std::cell::RefCell<Option<(String, String)>>,
     /// Retention years from the user's config, under the vault's own policy.
     retention_defaults: std::cell::RefCell<std::collections::HashMap<Domain, u32>>,
+    /// Handovers that arrived in a merge and may need this vault to act (acknowledge, or
+    /// unassign its worker), done once the merge is in place.
+    handovers_in: std::cell::RefCell<Vec<crate::model::Handover>>,
 }
 
 /// Why an image could not be loaded.
@@ -106,6 +109,7 @@ impl Store {
             erased: Default::default(),
             pending_unlock: Default::default(),
             retention_defaults: Default::default(),
+            handovers_in: Default::default(),
         };
         store.migrate()?;
         store.set_meta("owner", owner)?;
@@ -172,6 +176,7 @@ impl Store {
             erased: Default::default(),
             pending_unlock: Default::default(),
             retention_defaults: Default::default(),
+            handovers_in: Default::default(),
         };
         let version = store.schema_version().map_err(|e| match e {
             Error::Database(e) => ImageError::Unreadable(e),

@@ -602,6 +602,7 @@ impl Store {
                 self.log(crate::model::Action::Import, Some(client), via)?;
             }
         }
+        self.act_on_handovers()?;
         stats.notes_waiting = self.conn.query_row(
             "SELECT count(*) FROM note_pending WHERE done = 0",
             [],

@@ -490,3 +490,58 @@ fn the_agenda_shows_visits_actions_consents_and_retention_for_a_field_day() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn a_warm_handover_unassigns_the_sender_once_the_colleague_has_the_dossier() {
+    let team = Team::new(&["w001", "w002"]);
+    let (a, b) = (team.v("w001"), team.v("w002"));
+    let c = add(a, &["client", "add", "--name", "Overdracht Test"]);
+    let dir = team.dir().to_str().unwrap().to_owned();
+    let sync = |v: &TestVault| v.json(&["sync", &dir, "--json"]);
+    let assigned = |v: &TestVault| v.json(&["client", "show", &c, "--json"])["assigned"].clone();
+    a.cmd()
+        .args(["client", "handover", &c, "--to", "w001", "--note", "x"])
+        .assert()
+        .code(2);
+    add(
+        a,
+        &[
+            "client",
+            "handover",
+            &c,
+            "--to",
+            "w002",
+            "--note",
+            "Let op: schuldeiser belt vaak",
+        ],
+    );
+    assert_eq!(
+        assigned(a),
+        serde_json::json!(["w001", "w002"]),
+        "both, until it arrived"
+    );
+    sync(a);
+    // B's vault receives the dossier and says so with its next export (a sync exports
+    // first, then imports); A stays assigned until it hears that.
+    sync(b);
+    sync(a);
+    assert_eq!(assigned(a), serde_json::json!(["w001", "w002"]));
+    sync(b);
+    sync(a);
+    assert_eq!(
+        assigned(a),
+        serde_json::json!(["w002"]),
+        "A unassigned itself"
+    );
+    // ... which B learns with A's next export.
+    sync(a);
+    sync(b);
+    assert_eq!(assigned(b), serde_json::json!(["w002"]));
+    // The handover note is in the dossier, and A can no longer change it.
+    let notes = b.json(&["note", "list", &c, "--json"]);
+    assert!(notes.to_string().contains("Let op: schuldeiser belt vaak"));
+    a.cmd()
+        .args(["client", "edit", &c, "--phone", "06-1"])
+        .assert()
+        .code(2);
+}

@@ -74,3 +74,17 @@ CREATE TABLE visit (
 ) STRICT;
 CREATE INDEX visit_by_at ON visit (at);
 CREATE INDEX visit_by_client ON visit (client_id);
+
+-- A warm handover: the colleague is assigned with a note; once their vault has the dossier it
+-- says so (status 'received', through sync) and the sender's vault unassigns the sender.
+CREATE TABLE handover (
+    id          TEXT PRIMARY KEY,
+    client_id   TEXT NOT NULL,
+    from_worker TEXT NOT NULL,
+    to_worker   TEXT NOT NULL,
+    note_id     TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('pending', 'received')),
+    received_at TEXT,
+    created_at  TEXT NOT NULL
+) STRICT;
+CREATE INDEX handover_by_client ON handover (client_id);
