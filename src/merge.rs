@@ -105,6 +105,7 @@ pub fn field(name: &str) -> Option<Field<'_>> {
         "assessment" => Some(Field::Record("assessment", rest)),
         "visit" => Some(Field::Record("visit", rest)),
         "handover" => Some(Field::Record("handover", rest)),
+        "attachment" => Some(Field::Record("attachment", rest)),
         "log" => Some(Field::Log(rest)),
         _ => None,
     }

@@ -52,6 +52,7 @@ pub struct Contents {
     assessments: Vec<crate::model::Assessment>,
     visits: Vec<crate::model::Visit>,
     handovers: Vec<crate::model::Handover>,
+    attachments: Vec<crate::model::Attachment>,
 }
 
 impl Contents {
@@ -71,6 +72,7 @@ impl Contents {
             assessments: store.assessments(client)?,
             visits: store.visits(client)?,
             handovers: store.handovers(client)?,
+            attachments: store.attachments(client)?,
         })
     }
 
@@ -473,6 +475,29 @@ fn render_in(
             .collect();
         d.table(
             &[t!("report.when"), t!("report.purpose")].map(|s| s.into_owned()),
+            &rows,
+        );
+        d.heading(2, &t!("report.attachments"));
+        let rows: Vec<Vec<String>> = c
+            .attachments
+            .iter()
+            .map(|a| {
+                vec![
+                    a.created_at.chars().take(10).collect(),
+                    a.title.clone(),
+                    a.filename.clone(),
+                    format!("{} KB", a.size.div_ceil(1024)),
+                ]
+            })
+            .collect();
+        d.table(
+            &[
+                t!("report.when"),
+                t!("report.what"),
+                t!("report.file"),
+                t!("report.size"),
+            ]
+            .map(|s| s.into_owned()),
             &rows,
         );
         if !c.handovers.is_empty() {

@@ -86,6 +86,29 @@ pub struct Payload {
     pub ops: Vec<Op>,
     /// The notes that `note/…` ops name.
     pub notes: Vec<NoteRow>,
+    /// The bytes of the files that `attachment/…` ops describe.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blobs: Vec<Blob>,
+}
+
+/// A file's bytes, beside the `attachment/ID` op that describes it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Blob {
+    /// The attachment's id.
+    pub id: String,
+    /// Its dossier.
+    pub client_id: String,
+    /// The bytes, base64.
+    pub data: String,
+}
+
+// A file's bytes are client data: wiped when the bundle's contents go.
+impl Drop for Blob {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.data.zeroize();
+    }
 }
 
 /// A bundle file, split and checked against its own hashes (not yet against a roster).
@@ -441,7 +464,43 @@ fn check_payload(payload: &Payload, header: &Header, roster: &Roster, path: &Pat
     if note_ids.len() != note_ops.len() {
         return Err(refused(path, t!("sync.note_missing")));
     }
+    if !check_blobs(payload) {
+        return Err(refused(path, t!("sync.bad_record", what = "attachment")));
+    }
     Ok(())
+}
+
+/// Stores the files that came with a bundle (already checked against their records).
+fn put_blobs(s: &Store, blobs: &[Blob]) -> Result<()> {
+    for b in blobs {
+        if let Ok(data) = BASE64_STANDARD.decode(&b.data) {
+            let data = Zeroizing::new(data);
+            s.put_blob(&b.id, &b.client_id, &data)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every file in a bundle belongs to an `attachment/ID` op of that dossier in the same
+/// bundle, decodes, fits the cap, and has the size and hash the record says.
+fn check_blobs(payload: &Payload) -> bool {
+    let mut seen = HashSet::new();
+    payload.blobs.iter().all(|b| {
+        let meta = payload
+            .ops
+            .iter()
+            .filter(|o| o.client == b.client_id && o.field == format!("attachment/{}", b.id))
+            .filter_map(|o| o.value.as_deref())
+            .filter_map(|v| serde_json::from_str::<model::Attachment>(v).ok())
+            .next();
+        let data = BASE64_STANDARD.decode(&b.data).ok().map(Zeroizing::new);
+        seen.insert(b.id.as_str())
+            && meta.zip(data).is_some_and(|(m, d)| {
+                d.len() as u64 <= model::MAX_ATTACHMENT_BYTES
+                    && m.size == d.len() as u64
+                    && m.sha256 == crate::store::depth::sha256_hex(&d)
+            })
+    })
 }
 
 /// Whether a consent or disclosure op's value is one kluis would have written.
@@ -561,6 +620,7 @@ struct Outgoing {
     client: String,
     ops: Vec<Op>,
     notes: Vec<NoteRow>,
+    blobs: Vec<Blob>,
     upto: i64,
     bytes: usize,
 }
@@ -614,22 +674,38 @@ fn export_as(
             continue;
         }
         let mut notes = Vec::new();
+        let mut blobs = Vec::new();
         for op in &ops {
-            if let Some(Field::Note(id)) = merge::field(&op.field)
-                && let Some(row) = store.note_row(id)?
-            {
-                notes.push(row);
+            match merge::field(&op.field) {
+                Some(Field::Note(id)) => {
+                    if let Some(row) = store.note_row(id)? {
+                        notes.push(row);
+                    }
+                }
+                // A file travels with its record, every time (like a note).
+                Some(Field::Record("attachment", id)) => {
+                    if let Some(data) = store.attachment_data(id)? {
+                        blobs.push(Blob {
+                            id: id.to_owned(),
+                            client_id: client.clone(),
+                            data: BASE64_STANDARD.encode(&*data),
+                        });
+                    }
+                }
+                _ => {}
             }
         }
         let bytes = ops
             .iter()
             .map(|o| 200 + o.value.as_ref().map_or(0, String::len))
             .chain(notes.iter().map(|n| 300 + n.body.len()))
+            .chain(blobs.iter().map(|b| 100 + b.data.len()))
             .sum();
         groups.entry(recipients).or_default().push(Outgoing {
             client,
             ops,
             notes,
+            blobs,
             upto: max,
             bytes,
         });
@@ -685,6 +761,16 @@ fn write_bundle(
             bundle: id.clone(),
             ops,
             notes: chunk.iter().flat_map(|d| d.notes.iter().cloned()).collect(),
+            blobs: chunk
+                .iter()
+                .flat_map(|d| {
+                    d.blobs.iter().map(|b| Blob {
+                        id: b.id.clone(),
+                        client_id: b.client_id.clone(),
+                        data: b.data.clone(),
+                    })
+                })
+                .collect(),
         };
         let plain = Zeroizing::new(
             serde_json::to_vec(&payload).map_err(|e| Error::Encrypt(e.to_string()))?,
@@ -844,7 +930,11 @@ pub fn fuzz_payload(store: &mut Store, roster: &Roster, bytes: &[u8]) -> Result<
     };
     check_payload(&payload, &header, roster, path)?;
     store
-        .transaction(|s| s.merge_ops(&payload.ops, &payload.notes, "fuzz"))
+        .transaction(|s| {
+            let stats = s.merge_ops(&payload.ops, &payload.notes, "fuzz")?;
+            put_blobs(s, &payload.blobs)?;
+            Ok(stats)
+        })
         .map(|(stats, _)| stats)
 }
 
@@ -888,6 +978,10 @@ fn import_parsed(
     let stats = session.change(|s| {
         let stats = s
             .merge_ops_from(&payload.ops, &payload.notes, &to, Some(&h.author))
+            .and_then(|stats| {
+                put_blobs(s, &payload.blobs)?;
+                Ok(stats)
+            })
             .map_err(|e| match e {
                 // What the merge refuses (a reused id, a correction of another dossier's
                 // note) and what SQLite refuses in data from outside both mean: not this one.

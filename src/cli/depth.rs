@@ -1,6 +1,7 @@
 //! Household, network, support plan and assessments on the command line.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use chrono::Local;
 use clap::{Args, Subcommand};
@@ -68,6 +69,41 @@ pub(super) enum ContactCmd {
         /// Output JSON
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(super) enum AttachCmd {
+    /// Keep a file in the dossier (a signed form, a letter); prints the new id. The original
+    /// stays where it is: delete it yourself
+    Add {
+        /// Client id or a unique prefix of at least 8 characters
+        client: String,
+        /// The file (at most 20 MiB)
+        file: PathBuf,
+        /// What it is [default: the file name]
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// A dossier's files
+    List {
+        /// Client id or a unique prefix of at least 8 characters
+        client: String,
+        /// Output JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a file out of the vault: as plain bytes (it is then outside the vault), or
+    /// encrypted with --recipient
+    Export {
+        /// Attachment id or a unique prefix of at least 8 characters
+        id: String,
+        /// Where to write it (never over an existing file)
+        #[arg(long)]
+        out: PathBuf,
+        /// Encrypt it with age to this recipient instead of writing plain bytes
+        #[arg(long, value_name = "age1...")]
+        recipient: Option<String>,
     },
 }
 
@@ -549,4 +585,116 @@ pub(super) fn agenda(
         }
     }
     Ok(session.close()?)
+}
+
+/// `attach add|list|export`.
+pub(super) fn attach(path: &Path, pass_file: Option<&Path>, cmd: AttachCmd) -> anyhow::Result<()> {
+    match cmd {
+        AttachCmd::Add {
+            client,
+            file,
+            title,
+        } => {
+            let io =
+                |e| crate::error::Error::io(t!("io.read", path = file.display()).into_owned(), e);
+            let meta = std::fs::metadata(&file).map_err(io)?;
+            if meta.len() > model::MAX_ATTACHMENT_BYTES {
+                return Err(crate::error::Error::invalid(
+                    "FILE",
+                    t!(
+                        "depth.attachment_too_big",
+                        max = model::MAX_ATTACHMENT_BYTES / 1024 / 1024
+                    ),
+                )
+                .into());
+            }
+            let filename = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "file".into());
+            let filename = model::parse_name("FILE", &filename)?;
+            let title = match title {
+                Some(t) => model::parse_name("--title", &t)?,
+                None => filename.clone(),
+            };
+            let mut session = open(path, pass_file, Access::Write)?;
+            let client = resolve(&session, &client)?;
+            let data = zeroize::Zeroizing::new(std::fs::read(&file).map_err(io)?);
+            let id = session.change(|s| s.add_attachment(&client, &title, &filename, &data))?;
+            println!("{id}");
+            eprintln!("{}", t!("depth.attached", path = file.display()));
+            Ok(session.close()?)
+        }
+        AttachCmd::List { client, json } => {
+            let mut session = open(path, pass_file, Access::Write)?;
+            let client = resolve(&session, &client)?;
+            let list = session.store().attachments(&client)?;
+            viewed(&mut session, &client, "attachments")?;
+            if json {
+                print_json(&serde_json::to_value(&list)?)?;
+            } else if list.is_empty() {
+                eprintln!("{}", t!("depth.none"));
+            } else {
+                for a in &list {
+                    println!(
+                        "{}  {:>9}  {}  {} ({})",
+                        a.id,
+                        a.size,
+                        &a.created_at[..10.min(a.created_at.len())],
+                        a.title,
+                        a.filename
+                    );
+                }
+            }
+            Ok(session.close()?)
+        }
+        AttachCmd::Export { id, out, recipient } => {
+            let prefix = model::parse_id_prefix("ID", &id)?;
+            let recipient = optional(recipient, |v| model::parse_recipient("--recipient", v))?;
+            if out.symlink_metadata().is_ok() {
+                return Err(crate::error::Error::FileExists { path: out }.into());
+            }
+            let mut session = open(path, pass_file, Access::Write)?;
+            let id = session.store().resolve_id(IdTable::Attachment, &prefix)?;
+            let a = session.store().attachment(&id)?;
+            let data = session.store().attachment_data(&id)?.ok_or_else(|| {
+                crate::error::Error::invalid("ID", t!("depth.attachment_missing"))
+            })?;
+            let bytes = match &recipient {
+                Some(r) => {
+                    let enc =
+                        age::Encryptor::with_recipients(std::iter::once(r as &dyn age::Recipient))
+                            .map_err(|e| crate::error::Error::Encrypt(e.to_string()))?;
+                    let mut sealed = Vec::with_capacity(data.len() + 1024);
+                    let mut w = enc
+                        .wrap_output(&mut sealed)
+                        .map_err(|e| crate::error::Error::Encrypt(e.to_string()))?;
+                    w.write_all(&data)
+                        .and_then(|_| w.finish().map(|_| ()))
+                        .map_err(|e| crate::error::Error::Encrypt(e.to_string()))?;
+                    zeroize::Zeroizing::new(sealed)
+                }
+                None => data,
+            };
+            let how = if recipient.is_some() {
+                "encrypted"
+            } else {
+                "plain"
+            };
+            session.change(|s| {
+                s.log(
+                    Action::View,
+                    Some(&a.client_id),
+                    &format!("attachment {id} written out ({how})"),
+                )
+                .map(|_| ())
+            })?;
+            crate::org::write_new(&out, &bytes)?;
+            println!("{}", out.display());
+            if recipient.is_none() {
+                eprintln!("{}", t!("depth.attachment_plain", path = out.display()));
+            }
+            Ok(session.close()?)
+        }
+    }
 }

@@ -186,6 +186,9 @@ enum Command {
     /// Planned visits
     #[command(subcommand)]
     Visit(depth::VisitCmd),
+    /// Files kept in the dossier (a signed consent form, a creditor's letter)
+    #[command(subcommand)]
+    Attach(depth::AttachCmd),
     /// What is coming up: visits, actions due, consents and retention periods that end
     Agenda {
         /// This many days ahead (what is overdue is always shown)
@@ -664,6 +667,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plan(cmd) => depth::plan(&path, pass_file, cmd),
         Command::Assess(args) => depth::assess(&path, pass_file, args),
         Command::Visit(cmd) => depth::visit(&path, pass_file, cmd),
+        Command::Attach(cmd) => depth::attach(&path, pass_file, cmd),
         Command::Agenda { days, json } => depth::agenda(&path, pass_file, days.min(3650), json),
         Command::Config(cmd) => setup::config(cmd, settings(), cli.config.as_deref()),
         Command::Completions { shell } => setup::completions(shell),

@@ -221,6 +221,32 @@ pub struct Handover {
     pub created_at: String,
 }
 
+/// Largest file `attach add` keeps (the vault is re-encrypted whole at every save, and a
+/// bundle carries the file to each colleague).
+pub const MAX_ATTACHMENT_BYTES: u64 = 20 * 1024 * 1024;
+
+/// A file kept in the dossier: what it is (its bytes are stored and sent apart).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attachment {
+    /// UUID v7.
+    pub id: String,
+    /// The client.
+    pub client_id: String,
+    /// What it is.
+    pub title: String,
+    /// The original file name.
+    pub filename: String,
+    /// Bytes.
+    pub size: u64,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: String,
+    /// Who added it.
+    pub author: String,
+    /// When (UTC, RFC 3339).
+    pub created_at: String,
+}
+
 /// Something on the agenda.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AgendaItem {

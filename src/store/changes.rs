@@ -81,6 +81,8 @@ pub const JOURNALED_TABLES: &[(&str, &str)] = &[
     ("assessment", "id"),
     ("visit", "id"),
     ("handover", "id"),
+    ("attachment", "id"),
+    ("attachment_blob", "id"),
 ];
 
 /// The primary key column of a journaled table.

@@ -13,8 +13,8 @@ use super::{Store, new_id};
 use crate::error::{Error, Result};
 use crate::i18n::t;
 use crate::model::{
-    self, Action, ActionStatus, AgendaItem, Assessment, Contact, Goal, Handover, HandoverStatus,
-    HouseholdMember, PlanAction, Relation, Visit, now_utc,
+    self, Action, ActionStatus, AgendaItem, Assessment, Attachment, Contact, Goal, Handover,
+    HandoverStatus, HouseholdMember, PlanAction, Relation, Visit, now_utc,
 };
 
 /// A row type that is also a register op.
@@ -345,6 +345,60 @@ impl Record for Handover {
     }
 }
 
+impl Record for Attachment {
+    const KIND: &'static str = "attachment";
+    const TABLE: &'static str = "attachment";
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "client_id",
+        "title",
+        "filename",
+        "size",
+        "sha256",
+        "author",
+        "created_at",
+    ];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn client(&self) -> &str {
+        &self.client_id
+    }
+    fn values(&self) -> Vec<Value> {
+        vec![
+            text(&self.id),
+            text(&self.client_id),
+            text(&self.title),
+            text(&self.filename),
+            Value::Integer(self.size as i64),
+            text(&self.sha256),
+            text(&self.author),
+            text(&self.created_at),
+        ]
+    }
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Attachment {
+            id: r.get(0)?,
+            client_id: r.get(1)?,
+            title: r.get(2)?,
+            filename: r.get(3)?,
+            size: r.get::<_, i64>(4)?.max(0) as u64,
+            sha256: r.get(5)?,
+            author: r.get(6)?,
+            created_at: r.get(7)?,
+        })
+    }
+}
+
+/// Hex SHA-256.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A one-line text as kluis writes it (trimmed, no control characters).
 fn line(v: &str) -> bool {
     model::parse_name("field", v).is_ok_and(|p| p == v)
@@ -381,6 +435,17 @@ pub fn check_value(kind: &str, id: &str, client: &str, value: &str) -> bool {
                 && line(&a.owner)
                 && line(&a.author)
                 && (a.status == ActionStatus::Done) == a.done_on.is_some()
+                && time(&a.created_at)
+        }),
+        "attachment" => parsed::<Attachment>(id, client, value).is_some_and(|a| {
+            line(&a.title)
+                && line(&a.filename)
+                && a.size <= model::MAX_ATTACHMENT_BYTES
+                && a.sha256.len() == 64
+                && a.sha256
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+                && line(&a.author)
                 && time(&a.created_at)
         }),
         "handover" => parsed::<Handover>(id, client, value).is_some_and(|h| {
@@ -484,6 +549,7 @@ impl Store {
             "action" => apply::<PlanAction>(self, value),
             "assessment" => apply::<Assessment>(self, value),
             "visit" => apply::<Visit>(self, value),
+            "attachment" => apply::<Attachment>(self, value),
             "handover" => {
                 apply::<Handover>(self, value)?;
                 if let Ok(h) = serde_json::from_str::<Handover>(value) {
@@ -743,6 +809,77 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps a file in the dossier; returns the id. At most [`model::MAX_ATTACHMENT_BYTES`].
+    pub fn add_attachment(
+        &self,
+        client: &str,
+        title: &str,
+        filename: &str,
+        data: &[u8],
+    ) -> Result<String> {
+        if data.len() as u64 > model::MAX_ATTACHMENT_BYTES {
+            return Err(Error::invalid(
+                "FILE",
+                t!(
+                    "depth.attachment_too_big",
+                    max = model::MAX_ATTACHMENT_BYTES / 1024 / 1024
+                ),
+            ));
+        }
+        let author = self.new_row_checks(client)?;
+        let a = Attachment {
+            id: new_id(),
+            client_id: client.to_owned(),
+            title: title.to_owned(),
+            filename: filename.to_owned(),
+            size: data.len() as u64,
+            sha256: sha256_hex(data),
+            author,
+            created_at: now_utc(),
+        };
+        self.put_blob(&a.id, client, data)?;
+        self.put(&a, Action::Create)?;
+        Ok(a.id)
+    }
+
+    /// Stores a file's bytes (made here, or arrived in a bundle with its record).
+    pub(crate) fn put_blob(&self, id: &str, client: &str, data: &[u8]) -> Result<()> {
+        if self.is_erased(client)? {
+            return Ok(());
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO attachment_blob (id, client_id, data) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO NOTHING",
+            )?
+            .execute(rusqlite::params![id, client, data])?;
+        self.record("attachment_blob", id)?;
+        Ok(())
+    }
+
+    /// A dossier's files, newest first (without their bytes).
+    pub fn attachments(&self, client: &str) -> Result<Vec<Attachment>> {
+        self.rows(client, "created_at DESC, id DESC")
+    }
+
+    /// One file's record.
+    pub fn attachment(&self, id: &str) -> Result<Attachment> {
+        self.row(id)?.ok_or_else(|| Error::NotFound {
+            what: t!("word.attachment").into_owned(),
+            id: id.to_owned(),
+        })
+    }
+
+    /// One file's bytes, if they are here.
+    pub fn attachment_data(&self, id: &str) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT data FROM attachment_blob WHERE id = ?1")?
+            .query_row([id], |r| r.get::<_, Vec<u8>>(0))
+            .optional()?
+            .map(zeroize::Zeroizing::new))
+    }
+
     /// Plans a visit; returns the id.
     pub fn add_visit(
         &self,
@@ -857,6 +994,8 @@ impl Store {
             "assessment",
             "visit",
             "handover",
+            "attachment",
+            "attachment_blob",
         ] {
             n += self
                 .conn

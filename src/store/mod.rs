@@ -941,6 +941,8 @@ pub enum IdTable {
     Goal,
     /// Actions of a support plan.
     Action,
+    /// Files kept in a dossier.
+    Attachment,
 }
 
 impl IdTable {
@@ -951,6 +953,7 @@ impl IdTable {
             IdTable::Consent => "consent",
             IdTable::Goal => "goal",
             IdTable::Action => "plan_action",
+            IdTable::Attachment => "attachment",
         }
     }
 
@@ -961,6 +964,7 @@ impl IdTable {
             IdTable::Consent => t!("word.consent").into_owned(),
             IdTable::Goal => t!("word.goal").into_owned(),
             IdTable::Action => t!("word.action").into_owned(),
+            IdTable::Attachment => t!("word.attachment").into_owned(),
         }
     }
 }

@@ -46,8 +46,8 @@ pub enum Screen {
     Unlock(Unlock),
     /// The open clients.
     Caseload(Caseload),
-    /// One client's file.
-    Dossier(Dossier),
+    /// One client's file (boxed: by far the largest screen).
+    Dossier(Box<Dossier>),
     /// Writing a note.
     Editor(Box<NoteEditor>),
     /// Adding or editing a client.

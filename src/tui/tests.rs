@@ -162,6 +162,12 @@ fn fixture() -> (tempfile::TempDir, std::path::PathBuf, String) {
             )?;
         }
         // Not today (the app's clock): a visit today would open the app on the agenda.
+        st.add_attachment(
+            &fatima,
+            "Brief van de deurwaarder",
+            "brief.pdf",
+            b"%PDF-1.4 brief",
+        )?;
         st.add_visit(
             &fatima,
             // Far from any real day the snapshot filter would turn into "[now]".
@@ -598,7 +604,12 @@ fn snapshots_of_every_screen() {
         a.handle_key(key(KeyCode::F(2)));
         // The dossier's tabs, and the day's agenda after a visit is planned for today.
         a.handle_key(key(KeyCode::Enter));
-        for (n, name) in [('2', "plan"), ('3', "network"), ('4', "scores")] {
+        for (n, name) in [
+            ('2', "plan"),
+            ('3', "network"),
+            ('4', "scores"),
+            ('5', "attachments"),
+        ] {
             a.handle_key(key(KeyCode::Char(n)));
             insta::assert_snapshot!(format!("dossier_{name}_{l}"), render(&a));
         }

@@ -250,10 +250,25 @@ fn records_converge_through_sync_and_go_with_erasure() {
             "Gesprek met mentor",
         ],
     );
+    let letter = a.dir.path().join("brief.txt");
+    std::fs::write(&letter, format!("Brief van school {CANARY}")).unwrap();
+    let att = add(a, &["attach", "add", &c, letter.to_str().unwrap()]);
     let dir = team.dir().to_str().unwrap().to_owned();
     let sync = |v: &TestVault| v.json(&["sync", &dir, "--json"]);
     sync(a);
     sync(b);
+    // The file arrived with its record: B can write it out, byte for byte.
+    let copy = b.dir.path().join("brief-kopie.txt");
+    b.cmd()
+        .args(["attach", "export", &att, "--out"])
+        .arg(&copy)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        std::fs::read(&letter).unwrap()
+    );
+    std::fs::remove_file(&copy).unwrap();
     // Offline, both add to the household and the plan; B marks A's action done.
     add(
         a,
@@ -292,6 +307,18 @@ fn records_converge_through_sync_and_go_with_erasure() {
         ],
     );
     add(
+        a,
+        &[
+            "visit",
+            "add",
+            &c,
+            "--at",
+            "2026-12-01 10:00",
+            "--purpose",
+            &format!("Bezoek {CANARY}"),
+        ],
+    );
+    add(
         b,
         &[
             "assess",
@@ -327,6 +354,8 @@ fn records_converge_through_sync_and_go_with_erasure() {
         ["contact", "list"],
         ["assess", "list"],
         ["plan", "show"],
+        ["visit", "list"],
+        ["attach", "list"],
     ] {
         let (ja, jb): (Value, Value) = (
             a.json(&[what[0], what[1], &c, "--json"]),
@@ -544,4 +573,117 @@ fn a_warm_handover_unassigns_the_sender_once_the_colleague_has_the_dossier() {
         .args(["client", "edit", &c, "--phone", "06-1"])
         .assert()
         .code(2);
+}
+
+#[test]
+fn attachments_stay_in_the_vault_until_written_out_on_purpose() {
+    let v = TestVault::created();
+    let c = v.add_client("Bijlage Test");
+    let dir = v.dir.path();
+    let scan = dir.join("toestemming.pdf");
+    let bytes: Vec<u8> = format!("%PDF-1.4 {CANARY} getekend\n")
+        .into_bytes()
+        .into_iter()
+        .chain((0..=255u8).cycle().take(100_000))
+        .collect();
+    std::fs::write(&scan, &bytes).unwrap();
+    let id = add(
+        &v,
+        &[
+            "attach",
+            "add",
+            &c,
+            scan.to_str().unwrap(),
+            "--title",
+            "Getekende toestemming",
+        ],
+    );
+    assert!(scan.exists(), "the original is not deleted by kluis");
+    let list = v.json(&["attach", "list", &c, "--json"]);
+    assert_eq!(list[0]["title"], "Getekende toestemming");
+    assert_eq!(list[0]["filename"], "toestemming.pdf");
+    assert_eq!(list[0]["size"], bytes.len());
+    // Not readable in the vault file.
+    assert!(!contains(
+        &std::fs::read(&v.path).unwrap(),
+        CANARY.as_bytes()
+    ));
+    // Written out only on purpose: plain (with a warning), or encrypted for a recipient.
+    let plain = dir.join("uit.pdf");
+    let res = v
+        .cmd()
+        .args(["attach", "export", &id[..8], "--out"])
+        .arg(&plain)
+        .assert()
+        .success();
+    assert!(stderr(res.get_output()).contains("OUTSIDE the vault"));
+    assert_eq!(std::fs::read(&plain).unwrap(), bytes);
+    v.cmd()
+        .args(["attach", "export", &id, "--out"])
+        .arg(&plain)
+        .assert()
+        .code(1);
+    let key = dir.join("k.txt");
+    assert!(
+        std::process::Command::new(crate::require("age-keygen"))
+            .arg("-o")
+            .arg(&key)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let recipient = String::from_utf8(
+        std::process::Command::new("age-keygen")
+            .arg("-y")
+            .arg(&key)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let sealed = dir.join("uit.pdf.age");
+    v.cmd()
+        .args([
+            "attach",
+            "export",
+            &id,
+            "--recipient",
+            recipient.trim(),
+            "--out",
+        ])
+        .arg(&sealed)
+        .assert()
+        .success();
+    assert!(!contains(
+        &std::fs::read(&sealed).unwrap(),
+        CANARY.as_bytes()
+    ));
+    assert_eq!(crate::privacy::age_decrypt(&key, &sealed), bytes);
+    // Over the cap: refused before anything is read into the vault.
+    let big = dir.join("groot.bin");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(21 * 1024 * 1024).unwrap();
+    v.cmd()
+        .args(["attach", "add", &c])
+        .arg(&big)
+        .assert()
+        .code(2);
+    // In the client's report, and in the log.
+    let report = dir.join("r.md");
+    v.cmd()
+        .args(["report", &c, "--format", "md", "--out"])
+        .arg(&report)
+        .assert()
+        .success();
+    assert!(
+        std::fs::read_to_string(&report)
+            .unwrap()
+            .contains("Getekende toestemming")
+    );
+    let log = v.json(&["audit", "--client", &c, "--json"]);
+    assert!(
+        log.to_string()
+            .contains(&format!("attachment {id} written out (plain)"))
+    );
 }

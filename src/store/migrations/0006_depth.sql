@@ -88,3 +88,24 @@ CREATE TABLE handover (
     created_at  TEXT NOT NULL
 ) STRICT;
 CREATE INDEX handover_by_client ON handover (client_id);
+
+-- A file kept in the dossier (a signed consent form, a creditor's letter): what it is, and
+-- separately its bytes (so lists never load them).
+CREATE TABLE attachment (
+    id         TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    filename   TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    sha256     TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX attachment_by_client ON attachment (client_id);
+
+CREATE TABLE attachment_blob (
+    id        TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    data      BLOB NOT NULL
+) STRICT;
+CREATE INDEX attachment_blob_by_client ON attachment_blob (client_id);

@@ -44,7 +44,7 @@ const SEEN_BY: usize = 4;
 
 impl Dossier {
     /// Loads a client and logs the view; None when it is gone.
-    pub fn open(app: &mut App, id: &str) -> Option<Dossier> {
+    pub fn open(app: &mut App, id: &str) -> Option<Box<Dossier>> {
         let today = app.opts.now().date();
         let session = app.session.as_mut()?;
         let client = session.store().client(id).ok()?;
@@ -73,11 +73,12 @@ impl Dossier {
                 actions: store.actions(id).unwrap_or_default(),
                 assessments: store.assessments(id).unwrap_or_default(),
                 visits: store.visits(id).unwrap_or_default(),
+                attachments: store.attachments(id).unwrap_or_default(),
                 log: Vec::new(),
             },
         };
         d.reload_log(app);
-        Some(d)
+        Some(Box::new(d))
     }
 
     fn reload_log(&mut self, app: &App) {
@@ -102,11 +103,11 @@ impl Dossier {
     }
 
     /// Handles a key.
-    pub fn handle(mut self, key: KeyEvent, app: &mut App) -> (Screen, Outcome) {
+    pub fn handle(mut self: Box<Self>, key: KeyEvent, app: &mut App) -> (Screen, Outcome) {
         match key.code {
             KeyCode::Tab => self.tab = self.tab.step(true),
             KeyCode::BackTab => self.tab = self.tab.step(false),
-            KeyCode::Char(c @ '1'..='5') => {
+            KeyCode::Char(c @ '1'..='6') => {
                 self.tab = Tab::ALL[usize::from(c as u8 - b'1')];
             }
             KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),

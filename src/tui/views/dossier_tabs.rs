@@ -11,11 +11,11 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::{date, dim, local_datetime, masked};
 use crate::i18n::{Lang, t};
 use crate::model::{
-    ActionStatus, Assessment, AuditEntry, Contact, Goal, HouseholdMember, PlanAction, Relation,
-    Visit,
+    ActionStatus, Assessment, Attachment, AuditEntry, Contact, Goal, HouseholdMember, PlanAction,
+    Relation, Visit,
 };
 
-/// The tabs, in order (keys 1-5, Tab and Shift-Tab).
+/// The tabs, in order (keys 1-6, Tab and Shift-Tab).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Tab {
     /// Details, consents, who saw the file and the notes.
@@ -27,17 +27,20 @@ pub enum Tab {
     Network,
     /// Scores over time, per life domain.
     Assessments,
+    /// Files kept in the dossier.
+    Attachments,
     /// The access log.
     Log,
 }
 
 impl Tab {
     /// Every tab, in order.
-    pub const ALL: [Tab; 5] = [
+    pub const ALL: [Tab; 6] = [
         Tab::Overview,
         Tab::Plan,
         Tab::Network,
         Tab::Assessments,
+        Tab::Attachments,
         Tab::Log,
     ];
 
@@ -48,6 +51,7 @@ impl Tab {
             Tab::Plan => t!("tui.tab_plan"),
             Tab::Network => t!("tui.tab_network"),
             Tab::Assessments => t!("tui.tab_assessments"),
+            Tab::Attachments => t!("tui.tab_attachments"),
             Tab::Log => t!("tui.tab_log"),
         }
         .into_owned()
@@ -80,6 +84,8 @@ pub struct Depth {
     pub assessments: Vec<Assessment>,
     /// Planned visits.
     pub visits: Vec<Visit>,
+    /// Files (without their bytes).
+    pub attachments: Vec<Attachment>,
     /// The access log about this client, newest first.
     pub log: Vec<AuditEntry>,
 }
@@ -234,6 +240,34 @@ pub fn draw(tab: Tab, d: &Depth, lang: Lang, hide: bool, frame: &mut Frame, area
                 )));
             }
             t!("tui.tab_assessments")
+        }
+        Tab::Attachments => {
+            for a in &d.attachments {
+                lines.push(Line::from(vec![
+                    Span::raw(format!("  {}  ", text(&a.title))),
+                    Span::styled(
+                        format!(
+                            "({}, {} KB, {})",
+                            text(&a.filename),
+                            a.size.div_ceil(1024),
+                            a.author
+                        ),
+                        dim(),
+                    ),
+                ]));
+            }
+            if d.attachments.is_empty() {
+                lines.push(Line::from(Span::styled(
+                    t!("depth.none").into_owned(),
+                    dim(),
+                )));
+            }
+            lines.push(Line::raw(""));
+            lines.push(Line::from(Span::styled(
+                t!("tui.attachments_hint").into_owned(),
+                dim(),
+            )));
+            t!("tui.tab_attachments")
         }
         Tab::Log => {
             for e in &d.log {

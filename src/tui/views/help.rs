@@ -40,7 +40,7 @@ pub fn bindings(app: &App) -> Vec<(&'static str, String)> {
             ("n", "help.new_note"),
             ("c", "help.correct"),
             ("e", "help.edit_client"),
-            ("1-5 Tab", "help.tabs"),
+            ("1-6 Tab", "help.tabs"),
             ("b", "help.show_bsn"),
             ("s", "help.show_special"),
             ("r", "help.reveal"),
