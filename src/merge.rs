@@ -106,6 +106,7 @@ pub fn field(name: &str) -> Option<Field<'_>> {
         "visit" => Some(Field::Record("visit", rest)),
         "handover" => Some(Field::Record("handover", rest)),
         "attachment" => Some(Field::Record("attachment", rest)),
+        "evaluation" => Some(Field::Record("evaluation", rest)),
         "log" => Some(Field::Log(rest)),
         _ => None,
     }

@@ -53,6 +53,7 @@ pub struct Contents {
     visits: Vec<crate::model::Visit>,
     handovers: Vec<crate::model::Handover>,
     attachments: Vec<crate::model::Attachment>,
+    evaluations: Vec<(crate::model::Evaluation, Option<Note>)>,
 }
 
 impl Contents {
@@ -73,6 +74,7 @@ impl Contents {
             visits: store.visits(client)?,
             handovers: store.handovers(client)?,
             attachments: store.attachments(client)?,
+            evaluations: store.evaluations(client)?,
         })
     }
 
@@ -414,8 +416,25 @@ fn render_in(
                     String::new(),
                     String::new(),
                 ];
-                std::iter::once(goal).chain(c.actions.iter().filter(|a| a.goal_id == g.id).map(
-                    |a| {
+                let evaluations = c
+                    .evaluations
+                    .iter()
+                    .filter(|(e, _)| e.goal_id == g.id)
+                    .filter_map(|(_, n)| n.as_ref())
+                    .map(|n| {
+                        vec![
+                            String::new(),
+                            format!(
+                                "{}: {}",
+                                t!("depth.evaluation", date = &n.occurred_at[..10]),
+                                n.body
+                            ),
+                            n.author.clone(),
+                            String::new(),
+                        ]
+                    });
+                std::iter::once(goal)
+                    .chain(c.actions.iter().filter(|a| a.goal_id == g.id).map(|a| {
                         vec![
                             String::new(),
                             format!("→ {}", a.text),
@@ -425,8 +444,8 @@ fn render_in(
                                 |d| t!("depth.done_on", date = d).into_owned(),
                             ),
                         ]
-                    },
-                ))
+                    }))
+                    .chain(evaluations)
             })
             .collect();
         d.table(

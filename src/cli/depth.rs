@@ -161,6 +161,17 @@ pub(super) enum GoalCmd {
         #[arg(long)]
         text: String,
     },
+    /// Write an evaluation of a goal: a note linked to it; prints the note's id
+    Evaluate {
+        /// Goal id or a unique prefix of at least 8 characters
+        goal: String,
+        /// How it is going
+        #[arg(long)]
+        text: String,
+        /// When: YYYY-MM-DD[ HH:MM] [default: now]
+        #[arg(long)]
+        at: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -375,6 +386,17 @@ pub(super) fn plan(path: &Path, pass_file: Option<&Path>, cmd: PlanCmd) -> anyho
             println!("{id}");
             Ok(session.close()?)
         }
+        PlanCmd::Goal(GoalCmd::Evaluate { goal, text, at }) => {
+            let goal = model::parse_id_prefix("GOAL", &goal)?;
+            let text = model::parse_note_body(&text)?;
+            let at = optional(at, |v| model::parse_datetime("--at", v))?
+                .unwrap_or_else(|| Local::now().naive_local());
+            let mut session = open(path, pass_file, Access::Write)?;
+            let goal = session.store().resolve_id(IdTable::Goal, &goal)?;
+            let id = session.change(|s| s.evaluate_goal(&goal, &text, at))?;
+            println!("{id}");
+            Ok(session.close()?)
+        }
         PlanCmd::Action(ActionCmd::Add {
             goal,
             text,
@@ -412,7 +434,10 @@ pub(super) fn plan(path: &Path, pass_file: Option<&Path>, cmd: PlanCmd) -> anyho
             let client = resolve(&session, &client)?;
             let goals = session.store().goals(&client)?;
             let actions = session.store().actions(&client)?;
+            let evals = session.store().evaluations(&client)?;
             viewed(&mut session, &client, "plan")?;
+            // An evaluation's text is a note: special ones stay masked here too.
+            let eval_text = |n: &model::Note| (!n.special).then(|| n.body.clone());
             if json {
                 let list: Vec<_> = goals
                     .iter()
@@ -422,6 +447,18 @@ pub(super) fn plan(path: &Path, pass_file: Option<&Path>, cmd: PlanCmd) -> anyho
                             actions
                                 .iter()
                                 .filter(|a| a.goal_id == g.id)
+                                .collect::<Vec<_>>()
+                        );
+                        v["evaluations"] = json!(
+                            evals
+                                .iter()
+                                .filter(|(e, _)| e.goal_id == g.id)
+                                .map(|(e, n)| json!({
+                                    "note_id": e.note_id,
+                                    "occurred_at": n.as_ref().map(|n| n.occurred_at.clone()),
+                                    "text": n.as_ref().and_then(eval_text),
+                                    "author": e.author,
+                                }))
                                 .collect::<Vec<_>>()
                         );
                         v
@@ -447,6 +484,17 @@ pub(super) fn plan(path: &Path, pass_file: Option<&Path>, cmd: PlanCmd) -> anyho
                             ),
                         };
                         println!("    {}  [{}] {} ({})", a.id, status, a.text, a.owner);
+                    }
+                    for (_, n) in evals.iter().filter(|(e, _)| e.goal_id == g.id) {
+                        if let Some(n) = n {
+                            let text = eval_text(n)
+                                .unwrap_or_else(|| t!("note.special_masked").into_owned());
+                            println!(
+                                "    {}: {}",
+                                t!("depth.evaluation", date = &n.occurred_at[..10]),
+                                text.replace('\n', " ")
+                            );
+                        }
                     }
                 }
             }

@@ -247,6 +247,24 @@ pub struct Attachment {
     pub created_at: String,
 }
 
+/// A note that evaluates a goal of the plan (the note holds the text).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evaluation {
+    /// UUID v7.
+    pub id: String,
+    /// The client.
+    pub client_id: String,
+    /// The goal.
+    pub goal_id: String,
+    /// The note.
+    pub note_id: String,
+    /// Who wrote it.
+    pub author: String,
+    /// When (UTC, RFC 3339).
+    pub created_at: String,
+}
+
 /// Something on the agenda.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AgendaItem {

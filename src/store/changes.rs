@@ -83,6 +83,7 @@ pub const JOURNALED_TABLES: &[(&str, &str)] = &[
     ("handover", "id"),
     ("attachment", "id"),
     ("attachment_blob", "id"),
+    ("evaluation", "id"),
 ];
 
 /// The primary key column of a journaled table.

@@ -13,8 +13,8 @@ use super::{Store, new_id};
 use crate::error::{Error, Result};
 use crate::i18n::t;
 use crate::model::{
-    self, Action, ActionStatus, AgendaItem, Assessment, Attachment, Contact, Goal, Handover,
-    HandoverStatus, HouseholdMember, PlanAction, Relation, Visit, now_utc,
+    self, Action, ActionStatus, AgendaItem, Assessment, Attachment, Contact, Evaluation, Goal,
+    Handover, HandoverStatus, HouseholdMember, PlanAction, Relation, Visit, now_utc,
 };
 
 /// A row type that is also a register op.
@@ -390,6 +390,45 @@ impl Record for Attachment {
     }
 }
 
+impl Record for Evaluation {
+    const KIND: &'static str = "evaluation";
+    const TABLE: &'static str = "evaluation";
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "client_id",
+        "goal_id",
+        "note_id",
+        "author",
+        "created_at",
+    ];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn client(&self) -> &str {
+        &self.client_id
+    }
+    fn values(&self) -> Vec<Value> {
+        vec![
+            text(&self.id),
+            text(&self.client_id),
+            text(&self.goal_id),
+            text(&self.note_id),
+            text(&self.author),
+            text(&self.created_at),
+        ]
+    }
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Evaluation {
+            id: r.get(0)?,
+            client_id: r.get(1)?,
+            goal_id: r.get(2)?,
+            note_id: r.get(3)?,
+            author: r.get(4)?,
+            created_at: r.get(5)?,
+        })
+    }
+}
+
 /// Hex SHA-256.
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
@@ -436,6 +475,12 @@ pub fn check_value(kind: &str, id: &str, client: &str, value: &str) -> bool {
                 && line(&a.author)
                 && (a.status == ActionStatus::Done) == a.done_on.is_some()
                 && time(&a.created_at)
+        }),
+        "evaluation" => parsed::<Evaluation>(id, client, value).is_some_and(|e| {
+            model::parse_id_prefix("goal", &e.goal_id).is_ok()
+                && model::parse_id_prefix("note", &e.note_id).is_ok()
+                && line(&e.author)
+                && time(&e.created_at)
         }),
         "attachment" => parsed::<Attachment>(id, client, value).is_some_and(|a| {
             line(&a.title)
@@ -550,6 +595,7 @@ impl Store {
             "assessment" => apply::<Assessment>(self, value),
             "visit" => apply::<Visit>(self, value),
             "attachment" => apply::<Attachment>(self, value),
+            "evaluation" => apply::<Evaluation>(self, value),
             "handover" => {
                 apply::<Handover>(self, value)?;
                 if let Ok(h) = serde_json::from_str::<Handover>(value) {
@@ -662,6 +708,53 @@ impl Store {
         };
         self.put(&a, Action::Create)?;
         Ok(a.id)
+    }
+
+    /// Writes an evaluation of a goal: a note (kind "overig") linked to the goal. Returns the
+    /// note's id.
+    pub fn evaluate_goal(
+        &self,
+        goal_id: &str,
+        text: &str,
+        at: chrono::NaiveDateTime,
+    ) -> Result<String> {
+        let goal: Goal = self.row(goal_id)?.ok_or_else(|| Error::NotFound {
+            what: t!("word.goal").into_owned(),
+            id: goal_id.to_owned(),
+        })?;
+        let author = self.new_row_checks(&goal.client_id)?;
+        let note_id = self.add_note(&model::NewNote {
+            client_id: goal.client_id.clone(),
+            kind: model::NoteKind::Overig,
+            occurred_at: at,
+            body: text.to_owned(),
+            author: self.meta("owner")?.unwrap_or_else(|| author.clone()),
+            supersedes: None,
+            special: false,
+        })?;
+        let e = Evaluation {
+            id: new_id(),
+            client_id: goal.client_id,
+            goal_id: goal.id,
+            note_id: note_id.clone(),
+            author,
+            created_at: now_utc(),
+        };
+        self.put(&e, Action::Create)?;
+        Ok(note_id)
+    }
+
+    /// A client's evaluations, with the note each links to (when it is here).
+    pub fn evaluations(&self, client: &str) -> Result<Vec<(Evaluation, Option<model::Note>)>> {
+        let evals: Vec<Evaluation> = self.rows(client, "created_at, id")?;
+        let notes = self.notes(client)?;
+        Ok(evals
+            .into_iter()
+            .map(|e| {
+                let n = notes.iter().find(|n| n.id == e.note_id).cloned();
+                (e, n)
+            })
+            .collect())
     }
 
     /// Marks an action done on `on`; false when it already was.
@@ -996,6 +1089,7 @@ impl Store {
             "handover",
             "attachment",
             "attachment_blob",
+            "evaluation",
         ] {
             n += self
                 .conn

@@ -146,6 +146,15 @@ fn fixture() -> (tempfile::TempDir, std::path::PathBuf, String) {
             NaiveDate::from_ymd_opt(2026, 11, 1),
         )?;
         st.action_done(&a, NaiveDate::from_ymd_opt(2026, 10, 30).unwrap())?;
+        // The oldest note, so the timeline's order (and the keys the tests press) stays.
+        st.evaluate_goal(
+            &g,
+            "Overzicht is er, nu de aflossing",
+            NaiveDate::from_ymd_opt(2026, 9, 30)
+                .unwrap()
+                .and_hms_opt(11, 0, 0)
+                .unwrap(),
+        )?;
         st.add_action(
             &g,
             "Budgetcursus",

@@ -125,6 +125,17 @@ fn household_network_plan_and_assessments_round_trip() {
         .args(["plan", "action", "done", &a1])
         .assert()
         .success();
+    let eval = add(
+        &v,
+        &[
+            "plan",
+            "goal",
+            "evaluate",
+            &goal,
+            "--text",
+            "Brieven liggen op stapels per schuldeiser",
+        ],
+    );
     let plan = v.json(&["plan", "show", &c, "--json"]);
     assert_eq!(plan[0]["domain"], "financiën");
     let actions = plan[0]["actions"].as_array().unwrap();
@@ -134,6 +145,17 @@ fn household_network_plan_and_assessments_round_trip() {
     assert_eq!(
         actions.iter().find(|a| a["id"] != a1.as_str()).unwrap()["owner"],
         "Kredietbank"
+    );
+    let evals = plan[0]["evaluations"].as_array().unwrap();
+    assert_eq!(evals.len(), 1);
+    assert_eq!(
+        evals[0]["note_id"],
+        eval.as_str(),
+        "the evaluation is a note"
+    );
+    assert_eq!(
+        evals[0]["text"],
+        "Brieven liggen op stapels per schuldeiser"
     );
 
     // A score needs a reason (record a domain only when it matters) and lies in 1..5.
@@ -344,6 +366,19 @@ fn records_converge_through_sync_and_go_with_erasure() {
             &goal,
             "--text",
             "Leerplicht bellen",
+        ],
+    );
+    add(
+        b,
+        &[
+            "plan",
+            "goal",
+            "evaluate",
+            &goal,
+            "--at",
+            "2000-03-01",
+            "--text",
+            &format!("Gaat beter {CANARY}"),
         ],
     );
     for v in [a, b, a] {

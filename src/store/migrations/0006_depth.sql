@@ -109,3 +109,14 @@ CREATE TABLE attachment_blob (
     data      BLOB NOT NULL
 ) STRICT;
 CREATE INDEX attachment_blob_by_client ON attachment_blob (client_id);
+
+-- An evaluation: a note about how a goal of the plan is going, linked to that goal.
+CREATE TABLE evaluation (
+    id         TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    goal_id    TEXT NOT NULL,
+    note_id    TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX evaluation_by_client ON evaluation (client_id);

@@ -74,6 +74,7 @@ impl Dossier {
                 assessments: store.assessments(id).unwrap_or_default(),
                 visits: store.visits(id).unwrap_or_default(),
                 attachments: store.attachments(id).unwrap_or_default(),
+                evaluations: store.evaluations(id).unwrap_or_default(),
                 log: Vec::new(),
             },
         };

@@ -86,6 +86,8 @@ pub struct Depth {
     pub visits: Vec<Visit>,
     /// Files (without their bytes).
     pub attachments: Vec<Attachment>,
+    /// Evaluations of goals, with their notes.
+    pub evaluations: Vec<(crate::model::Evaluation, Option<crate::model::Note>)>,
     /// The access log about this client, newest first.
     pub log: Vec<AuditEntry>,
 }
@@ -143,6 +145,20 @@ pub fn draw(tab: Tab, d: &Depth, lang: Lang, hide: bool, frame: &mut Frame, area
                         format!("    • {} ({}) [{status}]", text(&a.text), a.owner),
                         style,
                     )));
+                }
+                for (_, n) in d.evaluations.iter().filter(|(e, _)| e.goal_id == g.id) {
+                    if let Some(n) = n {
+                        // A special note stays hidden here as in the notes.
+                        let body = if n.special { masked() } else { text(&n.body) };
+                        lines.push(Line::from(Span::styled(
+                            format!(
+                                "    {}: {}",
+                                t!("depth.evaluation", date = date(lang, &n.occurred_at)),
+                                body.replace('\n', " ")
+                            ),
+                            dim(),
+                        )));
+                    }
                 }
             }
             if d.goals.is_empty() {
