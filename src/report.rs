@@ -150,7 +150,7 @@ impl Doc {
         }
     }
 
-    fn table(&mut self, head: &[String], rows: &[Vec<String>]) {
+    fn table<S: AsRef<str>>(&mut self, head: &[S], rows: &[Vec<String>]) {
         if rows.is_empty() {
             self.para(&t!("report.none"));
             return;
@@ -160,7 +160,10 @@ impl Doc {
                 let cell = |s: &str| md(s).replace('\n', " ");
                 self.out.push_str(&format!(
                     "| {} |\n|{}\n",
-                    head.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | "),
+                    head.iter()
+                        .map(|h| cell(h.as_ref()))
+                        .collect::<Vec<_>>()
+                        .join(" | "),
                     " --- |".repeat(head.len())
                 ));
                 for r in rows {
@@ -174,7 +177,7 @@ impl Doc {
             Format::Html => {
                 self.out.push_str("<table>\n<thead><tr>");
                 for h in head {
-                    self.out.push_str(&format!("<th>{}</th>", esc(h)));
+                    self.out.push_str(&format!("<th>{}</th>", esc(h.as_ref())));
                 }
                 self.out.push_str("</tr></thead>\n<tbody>\n");
                 for r in rows {
@@ -194,13 +197,7 @@ impl Doc {
             .iter()
             .map(|(k, v)| vec![k.clone(), v.clone()])
             .collect();
-        self.table(
-            &[
-                t!("report.field").into_owned(),
-                t!("report.value").into_owned(),
-            ],
-            &rows,
-        );
+        self.table(&[t!("report.field"), t!("report.value")], &rows);
     }
 
     fn note(&mut self, n: &Note) {
@@ -376,8 +373,7 @@ fn render_in(
                 t!("field.name"),
                 t!("report.relation"),
                 t!("field.birth_date"),
-            ]
-            .map(|s| s.into_owned()),
+            ],
             &rows,
         );
         d.heading(2, &t!("report.network"));
@@ -401,8 +397,7 @@ fn render_in(
                 t!("report.org"),
                 t!("field.phone"),
                 t!("report.email"),
-            ]
-            .map(|s| s.into_owned()),
+            ],
             &rows,
         );
         d.heading(2, &t!("report.plan"));
@@ -454,8 +449,7 @@ fn render_in(
                 t!("report.goal"),
                 t!("report.owner"),
                 t!("report.when"),
-            ]
-            .map(|s| s.into_owned()),
+            ],
             &rows,
         );
         d.heading(2, &t!("report.assessments"));
@@ -477,8 +471,7 @@ fn render_in(
                 t!("report.domain"),
                 t!("report.score"),
                 t!("report.reason"),
-            ]
-            .map(|s| s.into_owned()),
+            ],
             &rows,
         );
         d.heading(2, &t!("report.visits"));
@@ -492,10 +485,7 @@ fn render_in(
                 ]
             })
             .collect();
-        d.table(
-            &[t!("report.when"), t!("report.purpose")].map(|s| s.into_owned()),
-            &rows,
-        );
+        d.table(&[t!("report.when"), t!("report.purpose")], &rows);
         d.heading(2, &t!("report.attachments"));
         let rows: Vec<Vec<String>> = c
             .attachments
@@ -515,8 +505,7 @@ fn render_in(
                 t!("report.what"),
                 t!("report.file"),
                 t!("report.size"),
-            ]
-            .map(|s| s.into_owned()),
+            ],
             &rows,
         );
         if !c.handovers.is_empty() {
@@ -539,8 +528,7 @@ fn render_in(
                     t!("report.from"),
                     t!("report.to"),
                     t!("report.received"),
-                ]
-                .map(|s| s.into_owned()),
+                ],
                 &rows,
             );
         }
@@ -553,8 +541,7 @@ fn render_in(
             t!("report.until"),
             t!("report.state"),
             t!("report.evidence"),
-        ]
-        .map(|s| s.into_owned());
+        ];
         let rows: Vec<Vec<String>> = c
             .consents
             .iter()
@@ -578,8 +565,7 @@ fn render_in(
             t!("report.purpose"),
             t!("report.scope"),
             t!("report.basis"),
-        ]
-        .map(|s| s.into_owned());
+        ];
         let rows: Vec<Vec<String>> = c
             .disclosures
             .iter()
@@ -605,8 +591,7 @@ fn render_in(
             t!("report.what"),
             t!("report.who"),
             t!("report.on_behalf"),
-        ]
-        .map(|s| s.into_owned());
+        ];
         let rows: Vec<Vec<String>> = c
             .log
             .iter()

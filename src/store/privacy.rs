@@ -33,6 +33,13 @@ pub struct RetentionItem {
 const CONSENT_COLUMNS: &str = "id, client_id, org, purpose, scope, given_on, until, evidence,
     withdrawn_on, recorded_by, created_at, special";
 
+/// A stored scope (always one of the codes: the table's CHECK says so).
+fn scope_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<model::Scope> {
+    Ok(r.get::<_, String>(i)?
+        .parse()
+        .unwrap_or(model::Scope::Notes))
+}
+
 fn consent_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Consent> {
     let date = |i: usize| -> rusqlite::Result<Option<NaiveDate>> {
         Ok(r.get::<_, Option<String>>(i)?.and_then(|s| s.parse().ok()))
@@ -42,10 +49,7 @@ fn consent_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Consent> {
         client_id: r.get(1)?,
         org: r.get(2)?,
         purpose: r.get(3)?,
-        scope: r
-            .get::<_, String>(4)?
-            .parse()
-            .unwrap_or(model::Scope::Notes),
+        scope: scope_at(r, 4)?,
         given_on: date(5)?.unwrap_or_default(),
         until: date(6)?,
         evidence: r.get(7)?,
@@ -65,10 +69,7 @@ fn disclosure_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Disclosure> {
         client_id: r.get(1)?,
         org: r.get(2)?,
         purpose: r.get(3)?,
-        scope: r
-            .get::<_, String>(4)?
-            .parse()
-            .unwrap_or(model::Scope::Notes),
+        scope: scope_at(r, 4)?,
         consent_id: r.get(5)?,
         legal_ground: r.get(6)?,
         recipient: r.get(7)?,
@@ -608,14 +609,20 @@ impl Store {
     /// Every closed dossier with the day it is kept until, soonest first. A dossier closed
     /// before kluis kept that day gets it from the current policy.
     pub fn retention(&self, today: NaiveDate) -> Result<Vec<RetentionItem>> {
+        self.retention_of(today, None)
+    }
+
+    /// [`Store::retention`] for every closed dossier, or only `client` (erasing one dossier
+    /// does not compute the whole list).
+    fn retention_of(&self, today: NaiveDate, client: Option<&str>) -> Result<Vec<RetentionItem>> {
         type Row = (String, String, String, Option<String>, Option<String>);
         let rows: Vec<Row> = self
             .conn
-            .prepare(
+            .prepare_cached(
                 "SELECT id, name, domain, closed_on, retention_until FROM client
-                 WHERE status = 'closed'",
+                 WHERE status = 'closed' AND (?1 IS NULL OR id = ?1)",
             )?
-            .query_map([], |r| {
+            .query_map([client], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -669,10 +676,7 @@ impl Store {
     /// Erases a dossier whose retention ended: a tombstone without personal data stays (and
     /// travels to colleagues as an op), everything else about the client goes.
     pub fn erase_client(&self, client: &str, today: NaiveDate) -> Result<()> {
-        let item = self
-            .retention(today)?
-            .into_iter()
-            .find(|i| i.client_id == client);
+        let item = self.retention_of(today, Some(client))?.pop();
         match item {
             Some(i) if i.due => {}
             Some(i) => {

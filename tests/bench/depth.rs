@@ -18,13 +18,6 @@ use kluis::vault::SealingKey;
 mod synthetic;
 use synthetic::*;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Median unlock (key already derived) and median save over `rounds`.
 fn measure(path: &std::path::Path, key: &SealingKey, rounds: usize) -> (Duration, Duration) {
     let (mut open, mut save) = (Vec::new(), Vec::new());

@@ -20,13 +20,6 @@ use synthetic::*;
 
 const CLIENT: &str = "01900000-0000-7000-8000-000000000000";
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Child role: opens the vault, adds `count` notes one change at a time, timing each against
 /// an append + fdatasync of the same size; copies vault and journal to `pending/` before
 /// closing (so the parent can unlock with 1,000 records), then times the compaction.

@@ -21,13 +21,6 @@ use synthetic::*;
 
 const IT_PASS: &str = "Rood-Paard-Zeilboot-Kaasschaaf-19";
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Two enrolled workers' vaults: (w001, w002).
 fn team(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let it = SecretString::from(IT_PASS.to_owned());

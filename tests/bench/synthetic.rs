@@ -17,6 +17,14 @@ pub const WEAK: KdfParams = KdfParams {
     parallelism: 1,
 };
 
+/// A size from the environment (`KLUIS_BENCH_*`), for quick runs.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A small deterministic PRNG, so every run measures the same vault.
 pub struct Rng(pub u64);
 
