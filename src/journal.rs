@@ -17,6 +17,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
 use crate::i18n::t;
+use crate::model::hex;
 use crate::secret::{ExposeSecret, SecretBox};
 
 /// First bytes of every journal.
@@ -39,10 +40,6 @@ impl std::fmt::Debug for JournalKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "JournalKey({}, [redacted])", self.id_hex())
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {

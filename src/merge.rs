@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::record::Kind;
+
 /// One change to one field of a dossier.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,9 +72,9 @@ pub enum Field<'a> {
     Note(&'a str),
     /// A conflict whose losing op is this one was confirmed.
     Resolve(&'a str),
-    /// A consent (`consent/ID`) or a disclosure (`disclosure/ID`): a register whose value is
-    /// the record as JSON, so a withdrawal is a newer value.
-    Record(&'static str, &'a str),
+    /// A row of a register kind (`consent/ID`, `household/ID`, ...; see
+    /// `model::record`): its value is the row as JSON, so a withdrawal is a newer value.
+    Record(Kind, &'a str),
     /// An access log entry (`log/ID`); append-only like notes, its value the entry as JSON.
     Log(&'a str),
     /// The dossier was erased at the end of its retention (`erased`, value the day). It wins
@@ -96,19 +98,8 @@ pub fn field(name: &str) -> Option<Field<'_>> {
         "assign" => Some(Field::Assign(rest)),
         "note" => Some(Field::Note(rest)),
         "resolve" => Some(Field::Resolve(rest)),
-        "consent" => Some(Field::Record("consent", rest)),
-        "disclosure" => Some(Field::Record("disclosure", rest)),
-        "household" => Some(Field::Record("household", rest)),
-        "contact" => Some(Field::Record("contact", rest)),
-        "goal" => Some(Field::Record("goal", rest)),
-        "action" => Some(Field::Record("action", rest)),
-        "assessment" => Some(Field::Record("assessment", rest)),
-        "visit" => Some(Field::Record("visit", rest)),
-        "handover" => Some(Field::Record("handover", rest)),
-        "attachment" => Some(Field::Record("attachment", rest)),
-        "evaluation" => Some(Field::Record("evaluation", rest)),
         "log" => Some(Field::Log(rest)),
-        _ => None,
+        code => Kind::register(code).map(|k| Field::Record(k, rest)),
     }
 }
 
@@ -328,7 +319,10 @@ mod tests {
         assert_eq!(field("updated_at"), None);
         assert_eq!(field("assign/"), None);
         assert_eq!(field("drop/x"), None);
-        assert_eq!(field("consent/abc"), Some(Field::Record("consent", "abc")));
+        assert_eq!(
+            field("consent/abc"),
+            Some(Field::Record(Kind::Consent, "abc"))
+        );
         assert_eq!(field("log/abc"), Some(Field::Log("abc")));
         assert_eq!(field("erased"), Some(Field::Erased));
         assert!(is_register("consent/abc") && !is_register("log/abc"));

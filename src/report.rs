@@ -3,10 +3,9 @@
 
 use zeroize::Zeroizing;
 
-use crate::error::Result;
-use crate::i18n::{Lang, set_lang, t};
-use crate::model::{AuditEntry, Client, Consent, Disclosure, Note, Scope};
-use crate::store::Store;
+use crate::i18n::{Lang, t};
+use crate::model::{Note, Scope};
+use crate::session::Dossier;
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -37,70 +36,29 @@ pub enum Kind {
     },
 }
 
-/// Everything a report shows, read from the store in one go.
-pub struct Contents {
-    client: Client,
-    assigned: Vec<String>,
-    notes: Vec<Note>,
-    consents: Vec<Consent>,
-    disclosures: Vec<Disclosure>,
-    log: Vec<AuditEntry>,
-    household: Vec<crate::model::HouseholdMember>,
-    contacts: Vec<crate::model::Contact>,
-    goals: Vec<crate::model::Goal>,
-    actions: Vec<crate::model::PlanAction>,
-    assessments: Vec<crate::model::Assessment>,
-    visits: Vec<crate::model::Visit>,
-    handovers: Vec<crate::model::Handover>,
-    attachments: Vec<crate::model::Attachment>,
-    evaluations: Vec<(crate::model::Evaluation, Option<Note>)>,
+/// The special-category notes a report of `kind` would show.
+pub fn special_note_ids(c: &Dossier, kind: &Kind) -> Vec<String> {
+    notes_for(c, kind)
+        .filter(|n| n.special)
+        .map(|n| n.id.clone())
+        .collect()
 }
 
-impl Contents {
-    /// Reads one client's records.
-    pub fn read(store: &Store, client: &str) -> Result<Contents> {
-        Ok(Contents {
-            client: store.client(client)?,
-            assigned: store.assignees(client)?,
-            notes: store.notes(client)?,
-            consents: store.consents(client)?,
-            disclosures: store.disclosures(client)?,
-            log: store.audit(Some(client))?,
-            household: store.household(client)?,
-            contacts: store.contacts(client)?,
-            goals: store.goals(client)?,
-            actions: store.actions(client)?,
-            assessments: store.assessments(client)?,
-            visits: store.visits(client)?,
-            handovers: store.handovers(client)?,
-            attachments: store.attachments(client)?,
-            evaluations: store.evaluations(client)?,
-        })
-    }
-
-    /// The special-category notes a report of `kind` would show.
-    pub fn special_note_ids(&self, kind: &Kind) -> Vec<String> {
-        self.notes_for(kind)
-            .filter(|n| n.special)
-            .map(|n| n.id.clone())
-            .collect()
-    }
-
-    fn notes_for<'a>(&'a self, kind: &'a Kind) -> impl Iterator<Item = &'a Note> + 'a {
-        self.notes.iter().filter(move |n| match kind {
-            Kind::Inzage => true,
-            Kind::Disclosure {
-                scope,
-                include_special,
-                ..
-            } => scope.notes() && (!n.special || *include_special),
-        })
-    }
+fn notes_for<'a>(c: &'a Dossier, kind: &'a Kind) -> impl Iterator<Item = &'a Note> + 'a {
+    c.notes.iter().filter(move |n| match kind {
+        Kind::Inzage => true,
+        Kind::Disclosure {
+            scope,
+            include_special,
+            ..
+        } => scope.notes() && (!n.special || *include_special),
+    })
 }
 
 /// A document being built: blocks of Markdown or HTML.
 struct Doc {
     format: Format,
+    locale: &'static str,
     out: Zeroizing<String>,
 }
 
@@ -151,8 +109,9 @@ impl Doc {
     }
 
     fn table<S: AsRef<str>>(&mut self, head: &[S], rows: &[Vec<String>]) {
+        let locale = self.locale;
         if rows.is_empty() {
-            self.para(&t!("report.none"));
+            self.para(&t!("report.none", locale = locale));
             return;
         }
         match self.format {
@@ -193,14 +152,22 @@ impl Doc {
     }
 
     fn fields(&mut self, rows: &[(String, String)]) {
+        let locale = self.locale;
         let rows: Vec<Vec<String>> = rows
             .iter()
             .map(|(k, v)| vec![k.clone(), v.clone()])
             .collect();
-        self.table(&[t!("report.field"), t!("report.value")], &rows);
+        self.table(
+            &[
+                t!("report.field", locale = locale),
+                t!("report.value", locale = locale),
+            ],
+            &rows,
+        );
     }
 
     fn note(&mut self, n: &Note) {
+        let locale = self.locale;
         let mut head = format!(
             "{} · {} · {}",
             n.occurred_at.replacen('T', " ", 1),
@@ -208,10 +175,13 @@ impl Doc {
             n.author
         );
         if n.special {
-            head.push_str(&format!(" · {}", t!("report.special")));
+            head.push_str(&format!(" · {}", t!("report.special", locale = locale)));
         }
         if let Some(old) = &n.supersedes {
-            head.push_str(&format!(" · {}", t!("list.corrects", id = old)));
+            head.push_str(&format!(
+                " · {}",
+                t!("list.corrects", locale = locale, id = old)
+            ));
         }
         match self.format {
             Format::Md => {
@@ -240,40 +210,31 @@ th,td{border:1px solid #999;padding:.25rem .5rem;text-align:left;vertical-align:
 .meta{font-weight:bold;margin:0}.body{margin:.25rem 0}\
 @media print{body{margin:0;max-width:none}h2{page-break-after:avoid}}";
 
-/// Writes the report in `lang` (messages return to the current language afterwards).
-/// `show_bsn` shows the whole BSN; otherwise its last three digits.
+/// Writes the report in `lang`, whatever language messages are in. `show_bsn` shows the
+/// whole BSN (when the dossier was read with it); otherwise its last three digits.
 pub fn render(
-    c: &Contents,
+    c: &Dossier,
     kind: &Kind,
     format: Format,
     lang: Lang,
     show_bsn: bool,
     today: chrono::NaiveDate,
 ) -> Zeroizing<String> {
-    let before = crate::i18n::current();
-    set_lang(lang);
-    let doc = render_in(c, kind, format, lang, show_bsn, today);
-    set_lang(before);
-    doc
-}
-
-fn render_in(
-    c: &Contents,
-    kind: &Kind,
-    format: Format,
-    lang: Lang,
-    show_bsn: bool,
-    today: chrono::NaiveDate,
-) -> Zeroizing<String> {
+    let locale = lang.code();
     let mut d = Doc {
         format,
+        locale,
         out: Zeroizing::new(String::new()),
     };
     let title = match kind {
-        Kind::Inzage => t!("report.title", name = c.client.name).into_owned(),
-        Kind::Disclosure { org, .. } => {
-            t!("report.disclosure_title", name = c.client.name, org = org).into_owned()
-        }
+        Kind::Inzage => t!("report.title", locale = locale, name = c.client().name).into_owned(),
+        Kind::Disclosure { org, .. } => t!(
+            "report.disclosure_title",
+            locale = locale,
+            name = c.client().name,
+            org = org
+        )
+        .into_owned(),
     };
     if format == Format::Html {
         d.out.push_str(&format!(
@@ -285,76 +246,95 @@ fn render_in(
     }
     d.heading(1, &title);
     match kind {
-        Kind::Inzage => d.para(&t!("report.intro", date = today)),
+        Kind::Inzage => d.para(&t!("report.intro", locale = locale, date = today)),
         Kind::Disclosure { purpose, basis, .. } => {
             d.para(&t!(
                 "report.disclosure_intro",
+                locale = locale,
                 date = today,
                 purpose = purpose
             ));
             d.para(basis);
         }
     }
-    let cl = &c.client;
+    let cl = c.client();
     let none = || "-".to_owned();
     let date = |x: Option<chrono::NaiveDate>| x.map(|v| v.to_string()).unwrap_or_else(none);
     let show_details = match kind {
         Kind::Inzage => true,
         Kind::Disclosure { scope, .. } => scope.details(),
     };
-    d.heading(2, &t!("report.details"));
-    let mut rows = vec![(t!("field.name").into_owned(), cl.name.clone())];
+    d.heading(2, &t!("report.details", locale = locale));
+    let mut rows = vec![(
+        t!("field.name", locale = locale).into_owned(),
+        cl.name.clone(),
+    )];
     if show_details {
-        let bsn = cl.bsn.as_ref().map(|b| {
-            if show_bsn {
-                b.digits().to_owned()
-            } else {
-                b.masked()
-            }
-        });
+        let bsn = match (&cl.bsn, show_bsn) {
+            (Some(b), true) => Some(b.digits().to_owned()),
+            _ => c.details.bsn_masked.clone(),
+        };
         rows.extend([
-            (t!("field.bsn").into_owned(), bsn.unwrap_or_else(none)),
-            (t!("field.birth_date").into_owned(), date(cl.birth_date)),
             (
-                t!("field.address").into_owned(),
+                t!("field.bsn", locale = locale).into_owned(),
+                bsn.unwrap_or_else(none),
+            ),
+            (
+                t!("field.birth_date", locale = locale).into_owned(),
+                date(cl.birth_date),
+            ),
+            (
+                t!("field.address", locale = locale).into_owned(),
                 cl.address.clone().unwrap_or_else(none),
             ),
             (
-                t!("field.phone").into_owned(),
+                t!("field.phone", locale = locale).into_owned(),
                 cl.phone.clone().unwrap_or_else(none),
             ),
         ]);
     }
     if matches!(kind, Kind::Inzage) {
         rows.extend([
-            (t!("field.domain").into_owned(), cl.domain.to_string()),
-            (t!("field.status").into_owned(), cl.status.to_string()),
-            (t!("field.opened_on").into_owned(), cl.opened_on.to_string()),
-            (t!("field.closed_on").into_owned(), date(cl.closed_on)),
             (
-                t!("field.retention_until").into_owned(),
+                t!("field.domain", locale = locale).into_owned(),
+                cl.domain.to_string(),
+            ),
+            (
+                t!("field.status", locale = locale).into_owned(),
+                cl.status.to_string(),
+            ),
+            (
+                t!("field.opened_on", locale = locale).into_owned(),
+                cl.opened_on.to_string(),
+            ),
+            (
+                t!("field.closed_on", locale = locale).into_owned(),
+                date(cl.closed_on),
+            ),
+            (
+                t!("field.retention_until", locale = locale).into_owned(),
                 date(cl.retention_until),
             ),
             (
-                t!("field.assigned").into_owned(),
-                if c.assigned.is_empty() {
+                t!("field.assigned", locale = locale).into_owned(),
+                if c.details.assigned.is_empty() {
                     none()
                 } else {
-                    c.assigned.join(", ")
+                    c.details.assigned.join(", ")
                 },
             ),
         ]);
     }
     d.fields(&rows);
-    let notes: Vec<&Note> = c.notes_for(kind).collect();
+    let notes: Vec<&Note> = notes_for(c, kind).collect();
     let show_notes = match kind {
         Kind::Inzage => true,
         Kind::Disclosure { scope, .. } => scope.notes(),
     };
     if show_notes {
-        d.heading(2, &t!("report.notes", n = notes.len()));
+        d.heading(2, &t!("report.notes", locale = locale, n = notes.len()));
         if notes.is_empty() {
-            d.para(&t!("report.none"));
+            d.para(&t!("report.none", locale = locale));
         }
         for n in notes {
             d.note(n);
@@ -362,7 +342,7 @@ fn render_in(
     }
     if matches!(kind, Kind::Inzage) {
         let o = |v: &Option<String>| v.clone().unwrap_or_else(none);
-        d.heading(2, &t!("report.household"));
+        d.heading(2, &t!("report.household", locale = locale));
         let rows: Vec<Vec<String>> = c
             .household
             .iter()
@@ -370,13 +350,13 @@ fn render_in(
             .collect();
         d.table(
             &[
-                t!("field.name"),
-                t!("report.relation"),
-                t!("field.birth_date"),
+                t!("field.name", locale = locale),
+                t!("report.relation", locale = locale),
+                t!("field.birth_date", locale = locale),
             ],
             &rows,
         );
-        d.heading(2, &t!("report.network"));
+        d.heading(2, &t!("report.network", locale = locale));
         let rows: Vec<Vec<String>> = c
             .contacts
             .iter()
@@ -392,15 +372,15 @@ fn render_in(
             .collect();
         d.table(
             &[
-                t!("field.name"),
-                t!("report.role"),
-                t!("report.org"),
-                t!("field.phone"),
-                t!("report.email"),
+                t!("field.name", locale = locale),
+                t!("report.role", locale = locale),
+                t!("report.org", locale = locale),
+                t!("field.phone", locale = locale),
+                t!("report.email", locale = locale),
             ],
             &rows,
         );
-        d.heading(2, &t!("report.plan"));
+        d.heading(2, &t!("report.plan", locale = locale));
         let rows: Vec<Vec<String>> = c
             .goals
             .iter()
@@ -421,7 +401,11 @@ fn render_in(
                             String::new(),
                             format!(
                                 "{}: {}",
-                                t!("depth.evaluation", date = &n.occurred_at[..10]),
+                                t!(
+                                    "depth.evaluation",
+                                    locale = locale,
+                                    date = &n.occurred_at[..10]
+                                ),
                                 n.body
                             ),
                             n.author.clone(),
@@ -436,7 +420,7 @@ fn render_in(
                             a.owner.clone(),
                             a.done_on.map_or_else(
                                 || date(a.due),
-                                |d| t!("depth.done_on", date = d).into_owned(),
+                                |d| t!("depth.done_on", locale = locale, date = d).into_owned(),
                             ),
                         ]
                     }))
@@ -445,14 +429,14 @@ fn render_in(
             .collect();
         d.table(
             &[
-                t!("report.domain"),
-                t!("report.goal"),
-                t!("report.owner"),
-                t!("report.when"),
+                t!("report.domain", locale = locale),
+                t!("report.goal", locale = locale),
+                t!("report.owner", locale = locale),
+                t!("report.when", locale = locale),
             ],
             &rows,
         );
-        d.heading(2, &t!("report.assessments"));
+        d.heading(2, &t!("report.assessments", locale = locale));
         let rows: Vec<Vec<String>> = c
             .assessments
             .iter()
@@ -467,14 +451,14 @@ fn render_in(
             .collect();
         d.table(
             &[
-                t!("report.when"),
-                t!("report.domain"),
-                t!("report.score"),
-                t!("report.reason"),
+                t!("report.when", locale = locale),
+                t!("report.domain", locale = locale),
+                t!("report.score", locale = locale),
+                t!("report.reason", locale = locale),
             ],
             &rows,
         );
-        d.heading(2, &t!("report.visits"));
+        d.heading(2, &t!("report.visits", locale = locale));
         let rows: Vec<Vec<String>> = c
             .visits
             .iter()
@@ -485,8 +469,14 @@ fn render_in(
                 ]
             })
             .collect();
-        d.table(&[t!("report.when"), t!("report.purpose")], &rows);
-        d.heading(2, &t!("report.attachments"));
+        d.table(
+            &[
+                t!("report.when", locale = locale),
+                t!("report.purpose", locale = locale),
+            ],
+            &rows,
+        );
+        d.heading(2, &t!("report.attachments", locale = locale));
         let rows: Vec<Vec<String>> = c
             .attachments
             .iter()
@@ -501,15 +491,15 @@ fn render_in(
             .collect();
         d.table(
             &[
-                t!("report.when"),
-                t!("report.what"),
-                t!("report.file"),
-                t!("report.size"),
+                t!("report.when", locale = locale),
+                t!("report.what", locale = locale),
+                t!("report.file", locale = locale),
+                t!("report.size", locale = locale),
             ],
             &rows,
         );
         if !c.handovers.is_empty() {
-            d.heading(2, &t!("report.handovers"));
+            d.heading(2, &t!("report.handovers", locale = locale));
             let rows: Vec<Vec<String>> = c
                 .handovers
                 .iter()
@@ -524,47 +514,64 @@ fn render_in(
                 .collect();
             d.table(
                 &[
-                    t!("report.when"),
-                    t!("report.from"),
-                    t!("report.to"),
-                    t!("report.received"),
+                    t!("report.when", locale = locale),
+                    t!("report.from", locale = locale),
+                    t!("report.to", locale = locale),
+                    t!("report.received", locale = locale),
                 ],
                 &rows,
             );
         }
-        d.heading(2, &t!("report.consents"));
+        // Kinds without a section of their own: a table of their fields each.
+        for (kind, records) in &c.other {
+            let code = kind.spec().code;
+            d.heading(2, &t!(format!("kind.{code}"), locale = locale));
+            let head: Vec<String> = records.first().map_or_else(Vec::new, |r| {
+                r.fields
+                    .iter()
+                    .map(|(name, _)| t!(format!("field.{name}"), locale = locale).into_owned())
+                    .collect()
+            });
+            let rows: Vec<Vec<String>> = records
+                .iter()
+                .map(|r| r.fields.iter().map(|(_, v)| v.clone()).collect())
+                .collect();
+            d.table(&head, &rows);
+        }
+        d.heading(2, &t!("report.consents", locale = locale));
         let head = [
-            t!("report.org"),
-            t!("report.purpose"),
-            t!("report.scope"),
-            t!("report.given"),
-            t!("report.until"),
-            t!("report.state"),
-            t!("report.evidence"),
+            t!("report.org", locale = locale),
+            t!("report.purpose", locale = locale),
+            t!("report.scope", locale = locale),
+            t!("report.given", locale = locale),
+            t!("report.until", locale = locale),
+            t!("report.state", locale = locale),
+            t!("report.evidence", locale = locale),
         ];
         let rows: Vec<Vec<String>> = c
+            .details
             .consents
             .iter()
             .map(|k| {
                 vec![
                     k.org.clone(),
                     k.purpose.clone(),
-                    t!(format!("scope.{}", k.scope.code())).into_owned(),
+                    t!(format!("scope.{}", k.scope.code()), locale = locale).into_owned(),
                     k.given_on.to_string(),
                     date(k.until),
-                    t!(format!("consent.state.{}", k.state(today))).into_owned(),
+                    t!(format!("consent.state.{}", k.state(today)), locale = locale).into_owned(),
                     k.evidence.clone().unwrap_or_else(none),
                 ]
             })
             .collect();
         d.table(&head, &rows);
-        d.heading(2, &t!("report.disclosures"));
+        d.heading(2, &t!("report.disclosures", locale = locale));
         let head = [
-            t!("report.when"),
-            t!("report.org"),
-            t!("report.purpose"),
-            t!("report.scope"),
-            t!("report.basis"),
+            t!("report.when", locale = locale),
+            t!("report.org", locale = locale),
+            t!("report.purpose", locale = locale),
+            t!("report.scope", locale = locale),
+            t!("report.basis", locale = locale),
         ];
         let rows: Vec<Vec<String>> = c
             .disclosures
@@ -574,23 +581,27 @@ fn render_in(
                     x.at.clone(),
                     x.org.clone(),
                     x.purpose.clone(),
-                    t!(format!("scope.{}", x.scope.code())).into_owned(),
+                    t!(format!("scope.{}", x.scope.code()), locale = locale).into_owned(),
                     match (&x.consent_id, &x.legal_ground) {
-                        (Some(k), _) => t!("report.basis_consent", id = k).into_owned(),
-                        (None, Some(g)) => t!("report.basis_legal", ground = g).into_owned(),
+                        (Some(k), _) => {
+                            t!("report.basis_consent", locale = locale, id = k).into_owned()
+                        }
+                        (None, Some(g)) => {
+                            t!("report.basis_legal", locale = locale, ground = g).into_owned()
+                        }
                         (None, None) => none(),
                     },
                 ]
             })
             .collect();
         d.table(&head, &rows);
-        d.heading(2, &t!("report.access"));
-        d.para(&t!("report.access_intro"));
+        d.heading(2, &t!("report.access", locale = locale));
+        d.para(&t!("report.access_intro", locale = locale));
         let head = [
-            t!("report.when"),
-            t!("report.what"),
-            t!("report.who"),
-            t!("report.on_behalf"),
+            t!("report.when", locale = locale),
+            t!("report.what", locale = locale),
+            t!("report.who", locale = locale),
+            t!("report.on_behalf", locale = locale),
         ];
         let rows: Vec<Vec<String>> = c
             .log
@@ -598,15 +609,15 @@ fn render_in(
             .map(|e| {
                 vec![
                     e.at.clone(),
-                    e.action.label(),
+                    e.action.label_in(lang),
                     e.user.clone(),
                     e.on_behalf.clone().unwrap_or_else(none),
                 ]
             })
             .collect();
         d.table(&head, &rows);
-        d.heading(2, &t!("report.rights"));
-        d.para(&t!("report.rights_text"));
+        d.heading(2, &t!("report.rights", locale = locale));
+        d.para(&t!("report.rights_text", locale = locale));
     }
     if format == Format::Html {
         d.out.push_str("</body>\n</html>\n");

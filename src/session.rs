@@ -14,6 +14,22 @@ use crate::store::Store;
 use crate::store::changes::RowChange;
 use crate::vault::{self, DiskStamp, KdfParams, Place, SealingKey, VaultLock};
 
+mod door;
+pub use door::{CaseloadRow, ClientView, DisclosureRequest, Dossier, GenericRecord, Plan, Reveal};
+
+/// What every session applies from the user's settings. The command line and the terminal
+/// app open sessions the same way ([`Session::unlock`], [`Session::apply`]), so both show
+/// the same retention dates and log the unlock alike.
+#[derive(Clone, Debug, Default)]
+pub struct Setup {
+    /// Retention years per domain from the user's config (a vault's own policy wins).
+    pub retention: Vec<(crate::model::Domain, u32)>,
+    /// Which front end, for the access log's unlock entry (`cli`, `tui`).
+    pub via: &'static str,
+    /// A fixed "now" for what the session writes (tests, screenshots); None is the clock.
+    pub clock: Option<chrono::NaiveDateTime>,
+}
+
 /// Whether a session may change the vault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -54,6 +70,19 @@ pub struct Session {
     unsaved: bool,
     /// None only after `close_keep_lock` took it.
     lock: Option<VaultLock>,
+    /// Clients a search showed and the log already has, since `forget_searches`: typing a
+    /// query does not log the same names at every pause.
+    searched: std::collections::BTreeSet<String>,
+}
+
+/// The owner's name when none is given: the login name, else the code `me` (a code, not a
+/// word: what is stored never depends on the writer's language).
+pub fn default_owner() -> String {
+    std::env::var("USER")
+        .ok()
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "me".to_owned())
 }
 
 /// Parses recovery recipients given at `init`.
@@ -65,6 +94,27 @@ pub fn parse_recipients(values: &[String]) -> Result<Vec<age::x25519::Recipient>
                 .map_err(|_| Error::invalid("--recovery-recipient", t!("val.recipient", value = v)))
         })
         .collect()
+}
+
+/// Who this vault belongs to in the organisation (nothing about clients).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Identity {
+    /// The owner's name.
+    pub owner: String,
+    /// The worker id, when enrolled.
+    pub worker_id: Option<String>,
+    /// The worker's name on the roster.
+    pub name: String,
+    /// Teams.
+    pub teams: Vec<String>,
+    /// Role.
+    pub role: String,
+    /// The organisation.
+    pub org_name: String,
+    /// The organisation's public key.
+    pub org_public_key: String,
+    /// The newest roster's version.
+    pub roster_version: Option<u64>,
 }
 
 /// What `check` found.
@@ -182,6 +232,7 @@ impl Session {
             replayed: 0,
             unsaved: false,
             lock: Some(lock),
+            searched: Default::default(),
         })
     }
 
@@ -350,6 +401,7 @@ impl Session {
             replayed,
             unsaved: false,
             lock: acquired.or_else(|| held.take()),
+            searched: Default::default(),
         };
         if access == Access::Write && session.journal.is_none() {
             // A vault without a journal key gets one (and its journal) from a compaction.
@@ -369,14 +421,146 @@ impl Session {
         Ok(session)
     }
 
+    /// Unlocks the vault at `path` with a passphrase and applies `setup`.
+    pub fn unlock(
+        path: &Path,
+        passphrase: &SecretString,
+        access: Access,
+        setup: &Setup,
+    ) -> Result<Session> {
+        let session = Self::open(path, passphrase, access)?;
+        session.apply(setup);
+        Ok(session)
+    }
+
+    /// Applies the user's settings. A write session notes its unlock for the access log;
+    /// it is written with the first thing the session shows or changes, so a command that
+    /// does neither (a refused import) leaves the vault byte for byte as it was. Read
+    /// sessions (check, whoami, audit) show no client data.
+    pub fn apply(&self, setup: &Setup) {
+        for (domain, years) in &setup.retention {
+            self.store.set_retention_default(*domain, *years);
+        }
+        self.store.set_clock(setup.clock);
+        if self.access == Access::Write {
+            self.store.note_unlock(setup.via);
+        }
+    }
+
     /// The vault's path.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Read access to the data.
-    pub fn store(&self) -> &Store {
+    /// The store behind the door: for the engine's own modules (sync, org) only.
+    pub(in crate::engine) fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Resolves a full id or a unique prefix of at least 8 characters (ids are not
+    /// dossier content: nothing is logged).
+    pub fn resolve(&self, table: crate::store::IdTable, prefix: &str) -> Result<String> {
+        self.store.resolve_id(table, prefix)
+    }
+
+    /// Who is at the keyboard, as the access log and new records name them: the worker id
+    /// in an organisation, else the owner.
+    pub fn user(&self) -> Result<String> {
+        self.store.user()
+    }
+
+    /// The vault owner's name, as given at `init` or enrollment.
+    pub fn owner(&self) -> Result<Option<String>> {
+        self.store.meta("owner")
+    }
+
+    /// The worker id, when the vault is enrolled in an organisation.
+    pub fn worker_id(&self) -> Result<Option<String>> {
+        self.store.meta("worker_id")
+    }
+
+    /// The note being written when the vault last locked: the worker's own unsaved text.
+    pub fn draft(&self) -> Result<Option<crate::model::Draft>> {
+        self.store.open_draft()
+    }
+
+    /// Years a closed dossier of `domain` is kept and where that comes from.
+    pub fn retention_policy(&self, domain: crate::model::Domain) -> Result<(u32, &'static str)> {
+        self.store.retention_policy(domain)
+    }
+
+    /// The access log (ids, times and workers; no client data), one dossier's with
+    /// `client`.
+    pub fn audit(&self, client: Option<&str>) -> Result<Vec<crate::model::AuditEntry>> {
+        self.store.audit(client)
+    }
+
+    /// Checks the access log's hash chain: the number of entries, or the first broken one.
+    pub fn verify_log(&self) -> Result<std::result::Result<u64, (i64, String)>> {
+        self.store.verify_log()
+    }
+
+    /// How many dossiers, notes and sync operations the vault holds (numbers only).
+    pub fn counts(&self) -> Result<(u64, u64, u64)> {
+        let (clients, notes) = self.store.counts()?;
+        Ok((clients, notes, self.store.op_count()?))
+    }
+
+    /// Who this vault belongs to.
+    pub fn identity(&self) -> Result<Identity> {
+        let s = &self.store;
+        let text = |k: &str| -> Result<String> { Ok(s.meta(k)?.unwrap_or_default()) };
+        Ok(Identity {
+            owner: text("owner")?,
+            worker_id: s.meta("worker_id")?,
+            name: text("worker_name")?,
+            teams: serde_json::from_str(&s.meta("worker_teams")?.unwrap_or_else(|| "[]".into()))
+                .unwrap_or_default(),
+            role: text("worker_role")?,
+            org_name: text("org_name")?,
+            org_public_key: text("org_public_key")?,
+            roster_version: s.latest_roster()?.map(|(v, _)| v),
+        })
+    }
+
+    /// Imports a roster signed by the organisation; only a newer one than this vault has is
+    /// accepted. Returns its version.
+    pub fn import_roster(&mut self, file: &Path) -> Result<u64> {
+        let pinned = self
+            .store
+            .meta("org_public_key")?
+            .ok_or_else(|| Error::NotAuthentic {
+                path: file.to_owned(),
+                reason: t!("org.not_enrolled").into_owned(),
+            })?;
+        let signed = crate::org::read_signed(file)?;
+        let roster = crate::org::verify_roster(&pinned, &signed, file)?;
+        if let Some((current, _)) = self.store.latest_roster()?
+            && roster.version <= current
+        {
+            return Err(Error::NotAuthentic {
+                path: file.to_owned(),
+                reason: t!(
+                    "org.roster_not_newer",
+                    version = roster.version,
+                    current = current
+                )
+                .into_owned(),
+            });
+        }
+        let text = crate::org::to_json(&signed)?;
+        self.change(|s| s.add_roster(roster.version, &text))?;
+        Ok(roster.version)
+    }
+
+    /// Checks that a worker is on the roster and active (before assigning a dossier).
+    pub fn check_worker(&self, worker: &str) -> Result<()> {
+        crate::sync::check_worker(&self.store, &self.path, worker)
+    }
+
+    /// The newest roster: (version, signed text).
+    pub fn latest_roster(&self) -> Result<Option<(u64, String)>> {
+        self.store.latest_roster()
     }
 
     /// The KDF parameters of the vault.

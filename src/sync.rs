@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -24,7 +24,8 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::i18n::t;
 use crate::merge::{self, Field, Op};
-use crate::model::{self, Bsn, Domain, NoteKind, Status};
+use crate::model::record::{Kind, is_id};
+use crate::model::{self, Bsn, Domain, NoteKind, Status, hex};
 use crate::org::{self, Roster};
 use crate::session::Session;
 use crate::store::{BundleMark, MergeStats, NoteRow, Store};
@@ -136,10 +137,6 @@ fn refused(path: &Path, reason: impl Into<String>) -> Error {
         path: path.to_owned(),
         reason: reason.into(),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn me(store: &Store, path: &Path) -> Result<Me> {
@@ -356,14 +353,6 @@ fn verify_header(p: &Parsed, me: &Me, path: &Path) -> Result<()> {
         .map_err(|_| refused(path, t!("org.bad_signature")))
 }
 
-/// A record id as kluis writes them: a lower-case UUID, or 32 hex digits (ops made when a
-/// vault was migrated to schema v4).
-fn is_id(s: &str) -> bool {
-    (s.len() == 36 || s.len() == 32)
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b'-')
-}
-
 /// A worker id as IT may issue them (see `org issue`): short text without control characters.
 fn is_worker(s: &str) -> bool {
     !s.is_empty() && s.len() <= 200 && !s.chars().any(char::is_control)
@@ -432,7 +421,8 @@ fn check_payload(payload: &Payload, header: &Header, roster: &Roster, path: &Pat
             }
             Some(Field::Resolve(o)) => is_id(o) && value == Some("confirmed"),
             Some(Field::Record(kind, id)) => {
-                is_id(id) && value.is_some_and(|v| check_record(kind, id, op, v))
+                is_id(id)
+                    && value.is_some_and(|v| crate::store::records::check_register(kind, id, op, v))
             }
             Some(Field::Log(id)) => is_id(id) && value.is_some_and(|v| check_entry(op, v)),
             Some(Field::Erased) => {
@@ -498,41 +488,9 @@ fn check_blobs(payload: &Payload) -> bool {
             && meta.zip(data).is_some_and(|(m, d)| {
                 d.len() as u64 <= model::MAX_ATTACHMENT_BYTES
                     && m.size == d.len() as u64
-                    && m.sha256 == crate::store::depth::sha256_hex(&d)
+                    && m.sha256 == model::sha256_hex(&d)
             })
     })
-}
-
-/// Whether a consent or disclosure op's value is one kluis would have written.
-fn check_record(kind: &str, id: &str, op: &merge::Op, value: &str) -> bool {
-    let line = |v: &str| model::parse_name("field", v).is_ok_and(|p| p == v);
-    let time = |v: &str| DateTime::parse_from_rfc3339(v).is_ok();
-    match kind {
-        "consent" => serde_json::from_str::<model::Consent>(value).is_ok_and(|c| {
-            c.id == id
-                && c.client_id == op.client
-                && line(&c.org)
-                && line(&c.purpose)
-                && c.evidence.as_deref().is_none_or(line)
-                && line(&c.recorded_by)
-                && time(&c.created_at)
-        }),
-        "disclosure" => serde_json::from_str::<model::Disclosure>(value).is_ok_and(|d| {
-            d.id == id
-                && d.client_id == op.client
-                && d.by == op.author
-                && line(&d.org)
-                && line(&d.purpose)
-                && (d.consent_id.is_some() != d.legal_ground.is_some())
-                && d.consent_id.as_deref().is_none_or(is_id)
-                && d.legal_ground.as_deref().is_none_or(line)
-                && model::parse_recipient("recipient", &d.recipient).is_ok()
-                && d.file_sha256.len() == 64
-                && d.file_sha256.bytes().all(|b| b.is_ascii_hexdigit())
-                && time(&d.at)
-        }),
-        _ => crate::store::depth::check_value(kind, id, &op.client, value),
-    }
 }
 
 /// Whether an access log entry that travels with a dossier is one kluis would have written:
@@ -683,7 +641,7 @@ fn export_as(
                     }
                 }
                 // A file travels with its record, every time (like a note).
-                Some(Field::Record("attachment", id)) => {
+                Some(Field::Record(Kind::Attachment, id)) => {
                     if let Some(data) = store.attachment_data(id)? {
                         blobs.push(Blob {
                             id: id.to_owned(),
@@ -792,7 +750,7 @@ fn write_bundle(
                 })
             })
             .collect::<Result<_>>()?;
-        let encrypted = encrypt(&keys, &plain)?;
+        let encrypted = crate::vault::seal_to(&keys, &plain)?;
         drop(plain);
         let header = Header {
             kind: MAGIC.into(),
@@ -852,19 +810,6 @@ fn write_bundle(
         Ok(())
     })?;
     Ok(exported)
-}
-
-fn encrypt(keys: &[age::x25519::Recipient], plain: &[u8]) -> Result<Vec<u8>> {
-    let encryptor = age::Encryptor::with_recipients(keys.iter().map(|k| k as &dyn age::Recipient))
-        .map_err(|e| Error::Encrypt(e.to_string()))?;
-    let mut out = Vec::with_capacity(plain.len() + plain.len() / 4096 * 16 + 1024);
-    let mut w = encryptor
-        .wrap_output(&mut out)
-        .map_err(|e| Error::Encrypt(e.to_string()))?;
-    w.write_all(plain)
-        .and_then(|_| w.finish().map(|_| ()))
-        .map_err(|e| Error::Encrypt(e.to_string()))?;
-    Ok(out)
 }
 
 /// What importing one bundle did.
@@ -1196,9 +1141,14 @@ mod tests {
             created_at: "2026-11-22T10:00:00Z".into(),
         };
         let json = serde_json::to_string(&consent).unwrap();
-        assert!(check_record("consent", &consent.id, &o, &json));
+        assert!(crate::store::records::check_register(
+            Kind::Consent,
+            &consent.id,
+            &o,
+            &json
+        ));
         assert!(
-            !check_record("consent", "other-id", &o, &json),
+            !crate::store::records::check_register(Kind::Consent, "other-id", &o, &json),
             "id mismatch"
         );
         let other_client = model::Consent {
@@ -1207,14 +1157,14 @@ mod tests {
         };
         let json = serde_json::to_string(&other_client).unwrap();
         assert!(
-            !check_record("consent", &consent.id, &o, &json),
+            !crate::store::records::check_register(Kind::Consent, &consent.id, &o, &json),
             "another dossier"
         );
         let json = serde_json::to_string(&consent)
             .unwrap()
             .replace("\"all\"", "\"alles\"");
         assert!(
-            !check_record("consent", &consent.id, &o, &json),
+            !crate::store::records::check_register(Kind::Consent, &consent.id, &o, &json),
             "an alias, not the code"
         );
     }

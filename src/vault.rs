@@ -387,7 +387,7 @@ fn damaged(path: &Path, reason: impl Into<String>) -> Error {
 }
 
 /// Reads and decrypts the vault at `path`, straight into SQLite's memory.
-pub fn read(
+pub(in crate::engine) fn read(
     path: &Path,
     passphrase: Option<&SecretString>,
     cached: Option<&SealingKey>,
@@ -408,7 +408,7 @@ pub fn read(
 
 /// Reads the vault with a recovery identity (IT's X25519 key) instead of the passphrase.
 /// A key that is not among the vault's recipients is reported as a wrong passphrase (3).
-pub fn read_with_recovery(
+pub(in crate::engine) fn read_with_recovery(
     path: &Path,
     identity: &age::x25519::Identity,
 ) -> Result<(Store, DiskStamp)> {
@@ -421,7 +421,8 @@ pub fn read_with_recovery(
 /// same header parsing, stream decryption, final-chunk check and error classification as
 /// [`read_with_recovery`], stopping where that hands the bytes to SQLite. For the age test
 /// vectors (tests/it/cctv.rs) and for IT tooling; the payload is allocated once at full size.
-pub fn decrypt_with_recovery(
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
+pub(in crate::engine) fn decrypt_with_recovery(
     path: &Path,
     identity: &age::x25519::Identity,
 ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
@@ -631,7 +632,7 @@ fn temp_prefix(path: &Path) -> String {
 pub(crate) fn temp_path(path: &Path) -> PathBuf {
     let mut r = [0u8; 8];
     rand::rngs::OsRng.fill_bytes(&mut r);
-    let hex: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::model::hex(&r);
     path.with_file_name(format!("{}{hex}", temp_prefix(path)))
 }
 
@@ -693,7 +694,7 @@ pub enum Place {
 
 /// Encrypts the store's image to the passphrase key and the recovery recipients, writes it
 /// to a temp file, fsyncs, and puts it in place. Returns the new file's stamp.
-pub fn write(
+pub(in crate::engine) fn write(
     path: &Path,
     store: &mut Store,
     key: &SealingKey,
@@ -855,6 +856,22 @@ impl VaultLock {
             }
         }
     }
+}
+
+/// Encrypts `plain` in memory to age recipients (a bundle to colleagues, a disclosure or a
+/// file to another organisation): a standard age file that stock `age -d` opens.
+pub fn seal_to(recipients: &[age::x25519::Recipient], plain: &[u8]) -> Result<Vec<u8>> {
+    let encryptor = age::Encryptor::with_recipients(recipients.iter().map(|k| k as &dyn Recipient))
+        .map_err(|e| Error::Encrypt(e.to_string()))?;
+    // The payload plus 16 bytes per 64 KiB chunk and room for the header.
+    let mut out = Vec::with_capacity(plain.len() + plain.len() / 4096 * 16 + 1024);
+    let mut w = encryptor
+        .wrap_output(&mut out)
+        .map_err(|e| Error::Encrypt(e.to_string()))?;
+    w.write_all(plain)
+        .and_then(|_| w.finish().map(|_| ()))
+        .map_err(|e| Error::Encrypt(e.to_string()))?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! Household, network, support plan and assessments on the command line.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::Local;
@@ -10,7 +9,7 @@ use serde_json::json;
 use super::output::print_json;
 use super::{open, optional};
 use crate::i18n::t;
-use crate::model::{self, Action, Contact, Relation, parse_choice};
+use crate::model::{self, Contact, Relation, parse_choice};
 use crate::session::{Access, Session};
 use crate::store::IdTable;
 
@@ -237,7 +236,7 @@ pub(super) enum AssessCmd {
 
 fn resolve(session: &Session, client: &str) -> anyhow::Result<String> {
     let prefix = model::parse_id_prefix("CLIENT", client)?;
-    Ok(session.store().resolve_id(IdTable::Client, &prefix)?)
+    Ok(session.resolve(IdTable::Client, &prefix)?)
 }
 
 fn life_domains() -> Vec<String> {
@@ -250,11 +249,6 @@ fn life_domains() -> Vec<String> {
         },
         |s| s.life_domains.value.clone(),
     )
-}
-
-fn viewed(session: &mut Session, client: &str, what: &str) -> anyhow::Result<()> {
-    session.change(|s| s.log(Action::View, Some(client), what))?;
-    Ok(())
 }
 
 fn line(field: &str, v: Option<String>) -> anyhow::Result<Option<String>> {
@@ -287,8 +281,7 @@ pub(super) fn household(
         HouseholdCmd::List { client, json } => {
             let mut session = open(path, pass_file, Access::Write)?;
             let client = resolve(&session, &client)?;
-            let list = session.store().household(&client)?;
-            viewed(&mut session, &client, "household")?;
+            let list: Vec<model::HouseholdMember> = session.records(&client)?;
             if json {
                 print_json(&serde_json::to_value(&list)?)?;
             } else if list.is_empty() {
@@ -344,8 +337,7 @@ pub(super) fn contact(
         ContactCmd::List { client, json } => {
             let mut session = open(path, pass_file, Access::Write)?;
             let client = resolve(&session, &client)?;
-            let list = session.store().contacts(&client)?;
-            viewed(&mut session, &client, "contacts")?;
+            let list: Vec<Contact> = session.records(&client)?;
             if json {
                 print_json(&serde_json::to_value(&list)?)?;
             } else if list.is_empty() {
@@ -392,7 +384,7 @@ pub(super) fn plan(path: &Path, pass_file: Option<&Path>, cmd: PlanCmd) -> anyho
             let at = optional(at, |v| model::parse_datetime("--at", v))?
                 .unwrap_or_else(|| Local::now().naive_local());
             let mut session = open(path, pass_file, Access::Write)?;
-            let goal = session.store().resolve_id(IdTable::Goal, &goal)?;
+            let goal = session.resolve(IdTable::Goal, &goal)?;
             let id = session.change(|s| s.evaluate_goal(&goal, &text, at))?;
             println!("{id}");
             Ok(session.close()?)
@@ -408,7 +400,7 @@ pub(super) fn plan(path: &Path, pass_file: Option<&Path>, cmd: PlanCmd) -> anyho
             let owner = model::parse_owner("--owner", &owner)?;
             let due = optional(due, |v| model::parse_date("--due", v))?;
             let mut session = open(path, pass_file, Access::Write)?;
-            let goal = session.store().resolve_id(IdTable::Goal, &goal)?;
+            let goal = session.resolve(IdTable::Goal, &goal)?;
             let id = session.change(|s| s.add_action(&goal, &text, &owner, due))?;
             println!("{id}");
             Ok(session.close()?)
@@ -417,7 +409,7 @@ pub(super) fn plan(path: &Path, pass_file: Option<&Path>, cmd: PlanCmd) -> anyho
             let prefix = model::parse_id_prefix("ID", &id)?;
             let at = optional(at, |v| model::parse_date("--at", v))?.unwrap_or(today);
             let mut session = open(path, pass_file, Access::Write)?;
-            let id = session.store().resolve_id(IdTable::Action, &prefix)?;
+            let id = session.resolve(IdTable::Action, &prefix)?;
             let done = session.change(|s| s.action_done(&id, at))?;
             eprintln!(
                 "{}",
@@ -432,10 +424,8 @@ pub(super) fn plan(path: &Path, pass_file: Option<&Path>, cmd: PlanCmd) -> anyho
         PlanCmd::Show { client, json } => {
             let mut session = open(path, pass_file, Access::Write)?;
             let client = resolve(&session, &client)?;
-            let goals = session.store().goals(&client)?;
-            let actions = session.store().actions(&client)?;
-            let evals = session.store().evaluations(&client)?;
-            viewed(&mut session, &client, "plan")?;
+            let plan = session.plan(&client)?;
+            let (goals, actions, evals) = (&plan.goals, &plan.actions, &plan.evaluations);
             // An evaluation's text is a note: special ones stay masked here too.
             let eval_text = |n: &model::Note| (!n.special).then(|| n.body.clone());
             if json {
@@ -469,7 +459,7 @@ pub(super) fn plan(path: &Path, pass_file: Option<&Path>, cmd: PlanCmd) -> anyho
                 eprintln!("{}", t!("depth.no_plan"));
             } else {
                 let mut domain = "";
-                for g in &goals {
+                for g in goals {
                     if g.domain != domain {
                         domain = &g.domain;
                         println!("{}", domain.to_uppercase());
@@ -509,8 +499,7 @@ pub(super) fn assess(path: &Path, pass_file: Option<&Path>, a: AssessArgs) -> an
     if let Some(AssessCmd::List { client, json }) = a.list {
         let mut session = open(path, pass_file, Access::Write)?;
         let client = resolve(&session, &client)?;
-        let list = session.store().assessments(&client)?;
-        viewed(&mut session, &client, "assessments")?;
+        let list: Vec<model::Assessment> = session.records(&client)?;
         if json {
             print_json(&serde_json::to_value(&list)?)?;
         } else if list.is_empty() {
@@ -570,8 +559,7 @@ pub(super) fn visit(path: &Path, pass_file: Option<&Path>, cmd: VisitCmd) -> any
         VisitCmd::List { client, json } => {
             let mut session = open(path, pass_file, Access::Write)?;
             let client = resolve(&session, &client)?;
-            let list = session.store().visits(&client)?;
-            viewed(&mut session, &client, "visits")?;
+            let list: Vec<model::Visit> = session.records(&client)?;
             if json {
                 print_json(&serde_json::to_value(&list)?)?;
             } else if list.is_empty() {
@@ -600,16 +588,7 @@ pub(super) fn agenda(
 ) -> anyhow::Result<()> {
     let today = Local::now().date_naive();
     let mut session = open(path, pass_file, Access::Write)?;
-    let items = session.store().agenda(today, days)?;
-    // Names and addresses are shown: a view of each dossier.
-    let clients: std::collections::BTreeSet<&str> =
-        items.iter().map(|i| i.client_id.as_str()).collect();
-    session.change(|s| {
-        for c in &clients {
-            s.log(Action::View, Some(c), "agenda")?;
-        }
-        Ok(())
-    })?;
+    let items = session.agenda(today, days)?;
     if json {
         print_json(&serde_json::to_value(&items)?)?;
     } else if items.is_empty() {
@@ -676,8 +655,7 @@ pub(super) fn attach(path: &Path, pass_file: Option<&Path>, cmd: AttachCmd) -> a
         AttachCmd::List { client, json } => {
             let mut session = open(path, pass_file, Access::Write)?;
             let client = resolve(&session, &client)?;
-            let list = session.store().attachments(&client)?;
-            viewed(&mut session, &client, "attachments")?;
+            let list: Vec<model::Attachment> = session.records(&client)?;
             if json {
                 print_json(&serde_json::to_value(&list)?)?;
             } else if list.is_empty() {
@@ -703,40 +681,19 @@ pub(super) fn attach(path: &Path, pass_file: Option<&Path>, cmd: AttachCmd) -> a
                 return Err(crate::error::Error::FileExists { path: out }.into());
             }
             let mut session = open(path, pass_file, Access::Write)?;
-            let id = session.store().resolve_id(IdTable::Attachment, &prefix)?;
-            let a = session.store().attachment(&id)?;
-            let data = session.store().attachment_data(&id)?.ok_or_else(|| {
-                crate::error::Error::invalid("ID", t!("depth.attachment_missing"))
-            })?;
-            let bytes = match &recipient {
-                Some(r) => {
-                    let enc =
-                        age::Encryptor::with_recipients(std::iter::once(r as &dyn age::Recipient))
-                            .map_err(|e| crate::error::Error::Encrypt(e.to_string()))?;
-                    let mut sealed = Vec::with_capacity(data.len() + 1024);
-                    let mut w = enc
-                        .wrap_output(&mut sealed)
-                        .map_err(|e| crate::error::Error::Encrypt(e.to_string()))?;
-                    w.write_all(&data)
-                        .and_then(|_| w.finish().map(|_| ()))
-                        .map_err(|e| crate::error::Error::Encrypt(e.to_string()))?;
-                    zeroize::Zeroizing::new(sealed)
-                }
-                None => data,
-            };
+            let id = session.resolve(IdTable::Attachment, &prefix)?;
             let how = if recipient.is_some() {
                 "encrypted"
             } else {
                 "plain"
             };
-            session.change(|s| {
-                s.log(
-                    Action::View,
-                    Some(&a.client_id),
-                    &format!("attachment {id} written out ({how})"),
-                )
-                .map(|_| ())
-            })?;
+            let (_, data) = session.attachment_out(&id, how)?;
+            let bytes = match &recipient {
+                Some(r) => {
+                    zeroize::Zeroizing::new(crate::vault::seal_to(std::slice::from_ref(r), &data)?)
+                }
+                None => data,
+            };
             crate::org::write_new(&out, &bytes)?;
             println!("{}", out.display());
             if recipient.is_none() {

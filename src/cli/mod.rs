@@ -19,9 +19,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::error::Error;
 use crate::i18n::{Lang, set_lang, t};
-use crate::model::{
-    self, Action, Bsn, ClientPatch, Domain, NewClient, NewNote, NoteKind, parse_choice,
-};
+use crate::model::{self, Bsn, ClientPatch, Domain, NewClient, NewNote, NoteKind, parse_choice};
 use crate::session::{Access, Session};
 use crate::store::IdTable;
 use crate::vault::KdfParams;
@@ -600,6 +598,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             kdf: KdfParams::DEFAULT,
             lang,
             clock: None,
+            setup: session_setup("tui"),
         };
         return crate::tui::run(opts);
     };
@@ -614,15 +613,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 return Err(Error::invalid("QUERY", t!("val.query_empty")).into());
             };
             let mut session = open(&path, pass_file, Access::Write)?;
-            let hits = session.store().search(&fts, limit.clamp(1, 1000))?;
-            let clients: std::collections::BTreeSet<&str> =
-                hits.iter().map(|h| h.client_id.as_str()).collect();
-            session.change(|s| {
-                for c in clients {
-                    s.log(Action::Search, Some(c), "")?;
-                }
-                Ok(())
-            })?;
+            let hits = session.search(&fts, limit.clamp(1, 1000))?;
             output::search(&hits, json)?;
             Ok(session.close()?)
         }
@@ -709,33 +700,33 @@ fn open(path: &Path, pass_file: Option<&Path>, access: Access) -> anyhow::Result
     let pass = passphrase::existing(pass_file)?;
     let session = {
         let _busy = progress::spinner(&t!("status.unlocking"));
-        Session::open(path, &pass, access)?
+        Session::unlock(path, &pass, access, &session_setup("cli"))?
     };
-    if let Some(s) = settings() {
-        for (domain, years) in &s.retention {
-            if years.source != crate::config::Source::Default {
-                session.store().set_retention_default(*domain, years.value);
-            }
-        }
-    }
     if session.must_change_passphrase()? {
         return Err(Error::MustChangePassphrase.into());
-    }
-    // Every session that shows or changes client data logs its unlock, with the first
-    // thing it shows or changes; one that does neither (a refused import) leaves the vault
-    // byte for byte as it was. Read sessions (check, whoami, audit) show no client data.
-    if access == Access::Write {
-        session.store().note_unlock("cli");
     }
     Ok(session)
 }
 
+/// What every session takes from the settings, the terminal app's too.
+pub(crate) fn session_setup(via: &'static str) -> crate::session::Setup {
+    crate::session::Setup {
+        retention: settings().map_or_else(Vec::new, |s| {
+            s.retention
+                .iter()
+                .filter(|(_, years)| years.source != crate::config::Source::Default)
+                .map(|(domain, years)| (*domain, years.value))
+                .collect()
+        }),
+        via,
+        clock: None,
+    }
+}
+
 fn owner_name(given: Option<String>) -> String {
     given
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| std::env::var("LOGNAME").ok())
         .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| t!("word.me").into_owned())
+        .unwrap_or_else(crate::session::default_owner)
 }
 
 fn init(path: &Path, args: InitArgs) -> anyhow::Result<()> {
@@ -824,6 +815,7 @@ fn demo(
         kdf: params,
         lang,
         clock: None,
+        setup: session_setup("tui"),
     };
     crate::tui::run_unlocked(opts, session)?;
     // The app wiped the screen when it closed; say the passphrase again.
@@ -849,7 +841,7 @@ fn passwd(path: &Path, pass_file: Option<&Path>, args: PasswdArgs) -> anyhow::Re
     if params.is_some_and(|p| p.is_test_strength()) {
         eprintln!("{}", t!("warn.kdf_test_only"));
     }
-    let owner = session.store().meta("owner")?.unwrap_or_default();
+    let owner = session.owner()?.unwrap_or_default();
     let new = passphrase::new(args.new_passphrase_file.as_deref(), &[&owner])?;
     {
         let _busy = progress::spinner(&t!("status.deriving"));
@@ -909,30 +901,16 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
         }
         ClientCmd::List { all, json } => {
             let mut session = open(path, pass_file, Access::Write)?;
-            session.change(|s| s.log(Action::View, None, "client list"))?;
-            output::clients(&session.store().clients(all)?, json)?;
+            let rows = session.caseload(all)?;
+            output::clients(&rows, json)?;
             Ok(session.close()?)
         }
         ClientCmd::Show { id, show_bsn, json } => {
             let prefix = model::parse_id_prefix("ID", &id)?;
             let mut session = open(path, pass_file, Access::Write)?;
-            let id = session.store().resolve_id(IdTable::Client, &prefix)?;
-            session.change(|s| {
-                s.log(Action::View, Some(&id), "")?;
-                if show_bsn {
-                    s.log(Action::RevealBsn, Some(&id), "")?;
-                }
-                Ok(())
-            })?;
-            let assigned = session.store().assignees(&id)?;
-            let consents = session.store().consents(&id)?;
-            output::client(
-                &session.store().client(&id)?,
-                &assigned,
-                &consents,
-                show_bsn,
-                json,
-            )?;
+            let id = session.resolve(IdTable::Client, &prefix)?;
+            let view = session.client(&id, show_bsn)?;
+            output::client(&view, json)?;
             Ok(session.close()?)
         }
         ClientCmd::Edit {
@@ -961,7 +939,7 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
                 .into());
             }
             let mut session = open(path, pass_file, Access::Write)?;
-            let id = session.store().resolve_id(IdTable::Client, &prefix)?;
+            let id = session.resolve(IdTable::Client, &prefix)?;
             let changed = session.change(|s| s.edit_client(&id, &patch))?;
             eprintln!(
                 "{}",
@@ -982,8 +960,8 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
             let to = model::parse_name("--to", &to)?;
             let note = model::parse_note_body(&note)?;
             let mut session = open(path, pass_file, Access::Write)?;
-            let id = session.store().resolve_id(IdTable::Client, &prefix)?;
-            crate::sync::check_worker(session.store(), path, &to)?;
+            let id = session.resolve(IdTable::Client, &prefix)?;
+            session.check_worker(&to)?;
             let handover = session.change(|s| s.handover(&id, &to, &note))?;
             println!("{handover}");
             eprintln!("{}", t!("depth.handover_done", to = to));
@@ -996,7 +974,7 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
                 return Err(Error::invalid("--at", t!("val.close_in_future")).into());
             }
             let mut session = open(path, pass_file, Access::Write)?;
-            let id = session.store().resolve_id(IdTable::Client, &prefix)?;
+            let id = session.resolve(IdTable::Client, &prefix)?;
             let closed = session.change(|s| s.close_client(&id, on))?;
             eprintln!(
                 "{}",
@@ -1032,9 +1010,9 @@ fn note(path: &Path, pass_file: Option<&Path>, cmd: NoteCmd) -> anyhow::Result<(
             // Lock and unlock before reading standard input: a busy or wrong vault is
             // reported before anyone types a long note.
             let mut session = open(path, pass_file, Access::Write)?;
-            let client_id = session.store().resolve_id(IdTable::Client, &prefix)?;
+            let client_id = session.resolve(IdTable::Client, &prefix)?;
             let supersedes = supersedes
-                .map(|p| session.store().resolve_id(IdTable::Note, &p))
+                .map(|p| session.resolve(IdTable::Note, &p))
                 .transpose()?;
             let body = match text {
                 Some(t) => t,
@@ -1050,16 +1028,11 @@ fn note(path: &Path, pass_file: Option<&Path>, cmd: NoteCmd) -> anyhow::Result<(
                 }
             };
             let body = model::parse_note_body(&body)?;
-            let author = session
-                .store()
-                .meta("owner")?
-                .unwrap_or_else(|| owner_name(None));
             let new = NewNote {
                 client_id,
                 kind,
                 occurred_at,
                 body,
-                author,
                 supersedes,
                 special,
             };
@@ -1074,17 +1047,8 @@ fn note(path: &Path, pass_file: Option<&Path>, cmd: NoteCmd) -> anyhow::Result<(
         } => {
             let prefix = model::parse_id_prefix("CLIENT_ID", &client_id)?;
             let mut session = open(path, pass_file, Access::Write)?;
-            let id = session.store().resolve_id(IdTable::Client, &prefix)?;
-            let notes = session.store().notes(&id)?;
-            session.change(|s| {
-                s.log(Action::View, Some(&id), "notes")?;
-                if reveal {
-                    for n in notes.iter().filter(|n| n.special) {
-                        s.log(Action::RevealSpecial, Some(&id), &format!("note {}", n.id))?;
-                    }
-                }
-                Ok(())
-            })?;
+            let id = session.resolve(IdTable::Client, &prefix)?;
+            let notes = session.notes(&id, reveal)?;
             output::notes(&notes, reveal, json)?;
             Ok(session.close()?)
         }

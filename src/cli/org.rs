@@ -332,49 +332,20 @@ pub(super) fn enroll(
 
 /// `kluis roster import FILE`.
 pub(super) fn import_roster(session: &mut Session, file: &Path) -> anyhow::Result<u64> {
-    let pinned = session
-        .store()
-        .meta("org_public_key")?
-        .ok_or_else(|| Error::NotAuthentic {
-            path: file.to_owned(),
-            reason: t!("org.not_enrolled").into_owned(),
-        })?;
-    let signed = org::read_signed(file)?;
-    let roster = org::verify_roster(&pinned, &signed, file)?;
-    if let Some((current, _)) = session.store().latest_roster()?
-        && roster.version <= current
-    {
-        return Err(Error::NotAuthentic {
-            path: file.to_owned(),
-            reason: t!(
-                "org.roster_not_newer",
-                version = roster.version,
-                current = current
-            )
-            .into_owned(),
-        }
-        .into());
-    }
-    let text = serde_json::to_string(&signed)?;
-    session.change(|s| s.add_roster(roster.version, &text))?;
-    eprintln!("{}", t!("org.roster_imported", version = roster.version));
-    Ok(roster.version)
+    let version = session.import_roster(file)?;
+    eprintln!("{}", t!("org.roster_imported", version = version));
+    Ok(version)
 }
 
 /// `kluis whoami`.
 pub(super) fn whoami(session: &Session, as_json: bool, vault_path: &Path) -> anyhow::Result<()> {
-    let s = session.store();
-    let id = s.meta("worker_id")?.ok_or_else(|| Error::NotAuthentic {
+    let me = session.identity()?;
+    let id = me.worker_id.ok_or_else(|| Error::NotAuthentic {
         path: vault_path.to_owned(),
         reason: t!("org.not_enrolled").into_owned(),
     })?;
-    let teams: Vec<String> =
-        serde_json::from_str(&s.meta("worker_teams")?.unwrap_or_else(|| "[]".into()))?;
-    let version = s.latest_roster()?.map(|(v, _)| v);
-    let name = s.meta("worker_name")?.unwrap_or_default();
-    let role = s.meta("worker_role")?.unwrap_or_default();
-    let org_name = s.meta("org_name")?.unwrap_or_default();
-    let org_key = s.meta("org_public_key")?.unwrap_or_default();
+    let (teams, version, name, role) = (me.teams, me.roster_version, me.name, me.role);
+    let (org_name, org_key) = (me.org_name, me.org_public_key);
     if as_json {
         println!(
             "{}",

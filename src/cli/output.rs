@@ -3,35 +3,31 @@
 use serde_json::{Value, json};
 
 use crate::i18n::t;
-use crate::model::{Client, Consent, Note, SearchHit};
-use crate::session::CheckReport;
+use crate::model::{Client, Note, SearchHit};
+use crate::session::{CaseloadRow, CheckReport, ClientView};
 
 pub(super) fn print_json(value: &Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
-fn client_json(c: &Client, show_bsn: bool) -> anyhow::Result<Value> {
+/// A client as JSON: the BSN's digits when the session handed them out (asked for and
+/// logged), else its last three.
+fn client_json(c: &Client, bsn_masked: Option<&str>) -> anyhow::Result<Value> {
     let mut v = serde_json::to_value(c)?;
-    let bsn = c.bsn.as_ref().map(|b| {
-        if show_bsn {
-            b.digits().to_owned()
-        } else {
-            b.masked()
-        }
-    });
+    let bsn = c.bsn.as_ref().map(|b| b.digits()).or(bsn_masked);
     v["bsn"] = json!(bsn);
     Ok(v)
 }
 
 /// `client list`.
-pub fn clients(rows: &[(Client, u64, Option<String>)], as_json: bool) -> anyhow::Result<()> {
+pub fn clients(rows: &[CaseloadRow], as_json: bool) -> anyhow::Result<()> {
     if as_json {
         let mut out = Vec::new();
-        for (c, notes, last) in rows {
-            let mut v = client_json(c, false)?;
-            v["note_count"] = json!(notes);
-            v["last_contact"] = json!(last);
+        for r in rows {
+            let mut v = client_json(&r.client, r.bsn_masked.as_deref())?;
+            v["note_count"] = json!(r.notes);
+            v["last_contact"] = json!(r.last_contact);
             out.push(v);
         }
         return print_json(&Value::Array(out));
@@ -40,8 +36,10 @@ pub fn clients(rows: &[(Client, u64, Option<String>)], as_json: bool) -> anyhow:
         eprintln!("{}", t!("list.no_clients"));
         return Ok(());
     }
-    for (c, notes, last) in rows {
-        let last = last
+    for r in rows {
+        let (c, notes) = (&r.client, r.notes);
+        let last = r
+            .last_contact
             .as_deref()
             .map(|l| &l[..10.min(l.len())])
             .unwrap_or("-");
@@ -54,16 +52,11 @@ pub fn clients(rows: &[(Client, u64, Option<String>)], as_json: bool) -> anyhow:
 }
 
 /// `client show`.
-pub fn client(
-    c: &Client,
-    assigned: &[String],
-    consents: &[Consent],
-    show_bsn: bool,
-    as_json: bool,
-) -> anyhow::Result<()> {
+pub fn client(view: &ClientView, as_json: bool) -> anyhow::Result<()> {
     let today = chrono::Local::now().date_naive();
+    let (c, assigned, consents) = (&view.client, &view.assigned, &view.consents);
     if as_json {
-        let mut v = client_json(c, show_bsn)?;
+        let mut v = client_json(c, view.bsn_masked.as_deref())?;
         v["assigned"] = json!(assigned);
         v["consents"] = json!(
             consents
@@ -77,13 +70,11 @@ pub fn client(
         return print_json(&v);
     }
     let none = || "-".to_owned();
-    let bsn = c.bsn.as_ref().map(|b| {
-        if show_bsn {
-            b.digits().to_owned()
-        } else {
-            b.masked()
-        }
-    });
+    let bsn = c
+        .bsn
+        .as_ref()
+        .map(|b| b.digits().to_owned())
+        .or_else(|| view.bsn_masked.clone());
     let rows = [
         (t!("field.id"), c.id.clone()),
         (t!("field.name"), c.name.clone()),

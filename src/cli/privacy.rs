@@ -1,19 +1,19 @@
 //! Privacy commands: consent, disclose, audit, retention and the client's own report.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
 use chrono::{Local, NaiveDate};
 use clap::Subcommand;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::{open, optional, output::print_json};
 use crate::error::Error;
 use crate::i18n::{Lang, t};
-use crate::model::{self, Action, Consent, Disclosure, Domain, NewConsent, Scope, parse_choice};
-use crate::report::{self, Contents, Format, Kind};
+use crate::model::{self, Consent, Domain, NewConsent, Scope, parse_choice};
+use crate::report::{self, Format, Kind};
 use crate::session::{Access, Session};
+use crate::session::{DisclosureRequest, Reveal};
 use crate::store::IdTable;
 
 #[derive(Subcommand, Debug)]
@@ -208,7 +208,7 @@ pub(super) fn consent(
                     .flatten(),
             };
             let mut session = open(path, pass_file, Access::Write)?;
-            let client_id = session.store().resolve_id(IdTable::Client, &prefix)?;
+            let client_id = session.resolve(IdTable::Client, &prefix)?;
             let new = NewConsent { client_id, ..new };
             let id = session.change(|s| s.add_consent(&new))?;
             println!("{id}");
@@ -217,9 +217,8 @@ pub(super) fn consent(
         ConsentCmd::List { client, json } => {
             let prefix = model::parse_id_prefix("CLIENT", &client)?;
             let mut session = open(path, pass_file, Access::Write)?;
-            let id = session.store().resolve_id(IdTable::Client, &prefix)?;
-            let list = session.store().consents(&id)?;
-            session.change(|s| s.log(Action::View, Some(&id), "consents"))?;
+            let id = session.resolve(IdTable::Client, &prefix)?;
+            let list: Vec<Consent> = session.records(&id)?;
             if json {
                 print_json(&json!(
                     list.iter()
@@ -248,7 +247,7 @@ pub(super) fn consent(
             let prefix = model::parse_id_prefix("ID", &id)?;
             let at = optional(at, |v| model::parse_date("--at", v))?.unwrap_or(today);
             let mut session = open(path, pass_file, Access::Write)?;
-            let id = session.store().resolve_id(IdTable::Consent, &prefix)?;
+            let id = session.resolve(IdTable::Consent, &prefix)?;
             let done = session.change(|s| s.withdraw_consent(&id, at))?;
             eprintln!(
                 "{}",
@@ -261,75 +260,6 @@ pub(super) fn consent(
             Ok(session.close()?)
         }
     }
-}
-
-/// The consent a disclosure relies on, or why there is none.
-fn find_consent(
-    session: &Session,
-    client: &str,
-    org: &str,
-    purpose: &str,
-    chosen: Option<&str>,
-    today: NaiveDate,
-    want_special: bool,
-) -> anyhow::Result<Consent> {
-    let all = session.store().consents(client)?;
-    if let Some(prefix) = chosen {
-        let id = session.store().resolve_id(IdTable::Consent, prefix)?;
-        let c = all
-            .into_iter()
-            .find(|c| c.id == id)
-            .ok_or_else(|| Error::Refused {
-                reason: t!("disclose.consent_other_client", id = id).into_owned(),
-            })?;
-        if !c.covers(org, purpose) {
-            return Err(Error::Refused {
-                reason: t!(
-                    "disclose.consent_other_use",
-                    id = c.id,
-                    org = c.org,
-                    purpose = c.purpose
-                )
-                .into_owned(),
-            }
-            .into());
-        }
-        if !c.is_active(today) {
-            return Err(Error::Refused {
-                reason: t!(
-                    "disclose.consent_inactive",
-                    id = c.id,
-                    state = t!(format!("consent.state.{}", c.state(today)))
-                )
-                .into_owned(),
-            }
-            .into());
-        }
-        return Ok(c);
-    }
-    let matching: Vec<&Consent> = all.iter().filter(|c| c.covers(org, purpose)).collect();
-    // With --include-special, an active consent that covers special-category data first.
-    if let Some(c) = matching
-        .iter()
-        .filter(|c| c.is_active(today))
-        // Newest first among equals: max_by_key keeps the last maximum it sees.
-        .rev()
-        .max_by_key(|c| want_special && c.special)
-    {
-        return Ok((*c).clone());
-    }
-    let reason = match matching.first() {
-        Some(c) => t!(
-            "disclose.consent_inactive",
-            id = c.id,
-            state = t!(format!("consent.state.{}", c.state(today)))
-        ),
-        None => t!("disclose.no_consent", org = org, purpose = purpose),
-    };
-    Err(Error::Refused {
-        reason: reason.into_owned(),
-    }
-    .into())
 }
 
 /// `disclose`: a readable report of exactly the consented scope, encrypted with age to the
@@ -349,110 +279,22 @@ pub(super) fn disclose(
     let consent_prefix = optional(a.consent, |v| model::parse_id_prefix("--consent", v))?;
     refuse_existing(&a.out)?;
     let mut session = open(path, pass_file, Access::Write)?;
-    let client = session.store().resolve_id(IdTable::Client, &prefix)?;
-    let (consent, scope) = match &legal_ground {
-        // The narrowest scope unless the ground is said to need more.
-        Some(_) => (None, legal_scope.unwrap_or(Scope::Details)),
-        None => {
-            let c = find_consent(
-                &session,
-                &client,
-                &org,
-                &purpose,
-                consent_prefix.as_deref(),
-                today,
-                a.include_special,
-            )?;
-            if a.include_special && !c.special {
-                return Err(Error::Refused {
-                    reason: t!("disclose.no_special_consent", id = c.id).into_owned(),
-                }
-                .into());
-            }
-            let scope = c.scope;
-            (Some(c), scope)
-        }
-    };
-    let lang = a.report_lang.unwrap_or_else(crate::i18n::current);
-    let basis = {
-        let before = crate::i18n::current();
-        crate::i18n::set_lang(lang);
-        let text = match (&consent, &legal_ground) {
-            (Some(c), _) => t!("report.basis_consent_long", id = c.id, given = c.given_on),
-            (None, Some(g)) => t!("report.basis_legal", ground = g),
-            (None, None) => unreachable!("a consent or a legal ground"),
-        }
-        .into_owned();
-        crate::i18n::set_lang(before);
-        text
-    };
-    let kind = Kind::Disclosure {
-        org: org.clone(),
-        purpose: purpose.clone(),
-        scope,
-        basis,
-        include_special: a.include_special,
-    };
-    let contents = Contents::read(session.store(), &client)?;
-    let special_ids = contents.special_note_ids(&kind);
-    let doc = report::render(&contents, &kind, a.format, lang, a.show_bsn, today);
-    let sealed = seal_for(&recipient, doc.as_bytes())?;
-    drop(doc);
-    // Written beside the target first and put in place only once the disclosure is
-    // recorded: a file never exists without its record.
-    let tmp = crate::vault::temp_path(&a.out);
-    crate::org::write_new(&tmp, &sealed)?;
-    let disclosure = Disclosure {
-        id: crate::store::new_id(),
-        client_id: client.clone(),
+    let client = session.resolve(IdTable::Client, &prefix)?;
+    let request = DisclosureRequest {
+        client,
         org,
         purpose,
-        scope,
-        consent_id: consent.map(|c| c.id),
+        recipient,
         legal_ground,
-        recipient: recipient.to_string(),
-        file_sha256: Sha256::digest(&sealed)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-        at: model::now_utc(),
-        by: session.store().user()?,
+        legal_scope,
+        consent: consent_prefix,
+        include_special: a.include_special,
+        show_bsn: a.show_bsn,
+        format: a.format,
+        lang: a.report_lang.unwrap_or_else(crate::i18n::current),
+        today,
     };
-    let recorded = session.change(|s| {
-        s.record_disclosure(&disclosure)?;
-        for id in &special_ids {
-            s.log(
-                Action::RevealSpecial,
-                Some(&client),
-                &format!("note {id} disclosed"),
-            )?;
-        }
-        if a.show_bsn {
-            s.log(Action::RevealBsn, Some(&client), "disclosed")?;
-        }
-        Ok(())
-    });
-    match recorded {
-        // Recorded in memory; the session saves it (NotWritten says so).
-        Ok(()) | Err(Error::NotWritten { .. }) => {
-            let placed = std::fs::hard_link(&tmp, &a.out);
-            let _ = std::fs::remove_file(&tmp);
-            placed.map_err(|e| {
-                if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    Error::FileExists {
-                        path: a.out.clone(),
-                    }
-                } else {
-                    Error::io(t!("io.write", path = a.out.display()).into_owned(), e)
-                }
-            })?;
-            recorded?;
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e.into());
-        }
-    }
+    let disclosure = session.disclose(&request, &a.out)?;
     println!("{}", disclosure.id);
     eprintln!(
         "{}",
@@ -465,53 +307,19 @@ pub(super) fn disclose(
     Ok(session.close()?)
 }
 
-fn seal_for(recipient: &age::x25519::Recipient, plain: &[u8]) -> Result<Vec<u8>, Error> {
-    let enc = age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
-        .map_err(|e| Error::Encrypt(e.to_string()))?;
-    let mut out = Vec::with_capacity(plain.len() + 1024);
-    let mut w = enc
-        .wrap_output(&mut out)
-        .map_err(|e| Error::Encrypt(e.to_string()))?;
-    w.write_all(plain)
-        .and_then(|_| w.finish().map(|_| ()))
-        .map_err(|e| Error::Encrypt(e.to_string()))?;
-    Ok(out)
-}
-
 /// `report`: the client's own report (inzage).
 pub(super) fn report(path: &Path, pass_file: Option<&Path>, a: ReportArgs) -> anyhow::Result<()> {
     let prefix = model::parse_id_prefix("CLIENT", &a.client)?;
     refuse_existing(&a.out)?;
     let mut session = open(path, pass_file, Access::Write)?;
-    let client = session.store().resolve_id(IdTable::Client, &prefix)?;
+    let client = session.resolve(IdTable::Client, &prefix)?;
     let lang = a.report_lang.unwrap_or_else(crate::i18n::current);
-    // Logged first, so the report lists its own making.
-    let special: Vec<String> = session
-        .store()
-        .notes(&client)?
-        .into_iter()
-        .filter(|n| n.special)
-        .map(|n| n.id.clone())
-        .collect();
-    session.change(|s| {
-        s.log(
-            Action::Report,
-            Some(&client),
-            &format!("{:?}", a.format).to_lowercase(),
-        )?;
-        for id in &special {
-            s.log(
-                Action::RevealSpecial,
-                Some(&client),
-                &format!("note {id} in report"),
-            )?;
-        }
-        if a.show_bsn {
-            s.log(Action::RevealBsn, Some(&client), "report")?;
-        }
-        Ok(())
-    })?;
-    let contents = Contents::read(session.store(), &client)?;
+    let reveal = Reveal {
+        bsn: a.show_bsn,
+        special: true,
+    };
+    let detail = format!("{:?}", a.format).to_lowercase();
+    let contents = session.report(&client, reveal, &detail)?;
     let doc = report::render(
         &contents,
         &Kind::Inzage,
@@ -543,7 +351,7 @@ pub(super) fn audit(
     let client = prefix
         .map(|p| resolve_logged_client(&session, &p))
         .transpose()?;
-    let entries = session.store().audit(client.as_deref())?;
+    let entries = session.audit(client.as_deref())?;
     if as_json {
         return print_json(&serde_json::to_value(&entries)?);
     }
@@ -572,11 +380,10 @@ pub(super) fn audit(
 
 /// A client id for the log: also an erased dossier's, which has no client row any more.
 fn resolve_logged_client(session: &Session, prefix: &str) -> anyhow::Result<String> {
-    match session.store().resolve_id(IdTable::Client, prefix) {
+    match session.resolve(IdTable::Client, prefix) {
         Ok(id) => Ok(id),
         Err(Error::NotFound { .. }) => {
             let ids: Vec<String> = session
-                .store()
                 .audit(None)?
                 .into_iter()
                 .filter_map(|e| e.client_id)
@@ -603,7 +410,7 @@ fn resolve_logged_client(session: &Session, prefix: &str) -> anyhow::Result<Stri
 }
 
 fn verify(session: &Session, as_json: bool) -> anyhow::Result<()> {
-    let result = session.store().verify_log()?;
+    let result = session.verify_log()?;
     if as_json {
         print_json(&match &result {
             Ok(n) => json!({ "ok": true, "entries": n }),
@@ -636,8 +443,7 @@ pub(super) fn retention(
     match action {
         None => {
             let mut session = open(path, pass_file, Access::Write)?;
-            let items = session.store().retention(today)?;
-            session.change(|s| s.log(Action::View, None, "retention"))?;
+            let items = session.retention(today, "retention")?;
             if as_json {
                 print_json(&serde_json::to_value(&items)?)?;
             } else if items.is_empty() {
@@ -675,7 +481,7 @@ pub(super) fn retention(
             }
             let mut rows = Vec::new();
             for d in Domain::ALL {
-                let (years, source) = session.store().retention_policy(*d)?;
+                let (years, source) = session.retention_policy(*d)?;
                 rows.push((*d, years, source));
             }
             if json || as_json {
@@ -700,10 +506,10 @@ pub(super) fn retention(
         Some(RetentionCmd::Purge { client, yes }) => {
             let prefix = optional(client, |v| model::parse_id_prefix("--client", v))?;
             let mut session = open(path, pass_file, Access::Write)?;
-            let items = session.store().retention(today)?;
+            let items = session.retention_dates(today)?;
             let chosen: Vec<_> = match &prefix {
                 Some(p) => {
-                    let id = session.store().resolve_id(IdTable::Client, p)?;
+                    let id = session.resolve(IdTable::Client, p)?;
                     match items.into_iter().find(|i| i.client_id == id) {
                         Some(i) if i.due => vec![i],
                         Some(i) => {
@@ -728,7 +534,11 @@ pub(super) fn retention(
                 return Ok(session.close()?);
             }
             // The names are about to be shown.
-            session.change(|s| s.log(Action::View, None, "retention purge"))?;
+            let named = session.retention(today, "retention purge")?;
+            let chosen: Vec<_> = named
+                .into_iter()
+                .filter(|i| chosen.iter().any(|c| c.client_id == i.client_id))
+                .collect();
             for i in &chosen {
                 eprintln!(
                     "  {}  {}  {}  {}",

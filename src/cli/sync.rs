@@ -43,10 +43,10 @@ pub(super) fn assign(
 ) -> anyhow::Result<()> {
     let prefix = model::parse_id_prefix("ID", id)?;
     let mut session = open(path, pass_file, Access::Write)?;
-    let id = session.store().resolve_id(IdTable::Client, &prefix)?;
+    let id = session.resolve(IdTable::Client, &prefix)?;
     if on {
         for w in workers {
-            sync::check_worker(session.store(), path, w)?;
+            session.check_worker(w)?;
         }
     }
     let changed: Vec<bool> =
@@ -86,7 +86,7 @@ pub(super) fn export(
     let mut session = open(path, pass_file, Access::Write)?;
     let ids = prefixes
         .iter()
-        .map(|p| session.store().resolve_id(IdTable::Client, p))
+        .map(|p| session.resolve(IdTable::Client, p))
         .collect::<Result<Vec<_>, _>>()?;
     let only = (!ids.is_empty()).then_some(&ids[..]);
     let (written, only_me) = {
@@ -141,7 +141,7 @@ fn outcome_text(outcome: &Imported) -> String {
 }
 
 fn conflict_hint(session: &crate::session::Session) -> anyhow::Result<()> {
-    let n = session.store().conflicts(None)?.len();
+    let n = session.conflict_count()?;
     if n > 0 {
         eprintln!("{}", t!("sync.conflicts_open", n = n));
     }
@@ -291,15 +291,7 @@ pub(super) fn conflicts(
 ) -> anyhow::Result<()> {
     let Some(action) = action else {
         let mut session = open(path, pass_file, Access::Write)?;
-        let open = session.store().conflicts(None)?;
-        let clients: std::collections::BTreeSet<&str> =
-            open.iter().map(|c| c.client_id.as_str()).collect();
-        session.change(|s| {
-            for c in &clients {
-                s.log(crate::model::Action::View, Some(c), "conflicts")?;
-            }
-            Ok(())
-        })?;
+        let open = session.conflicts()?;
         if as_json {
             return print_json(&json!(open.iter().map(conflict_json).collect::<Vec<_>>()));
         }
@@ -334,7 +326,7 @@ pub(super) fn conflicts(
         ConflictCmd::Choose { id } => (id, true),
     };
     let mut session = open(path, pass_file, Access::Write)?;
-    let id = session.store().resolve_conflict_id(id.trim())?;
+    let id = session.resolve_conflict(id.trim())?;
     session.change(|s| s.resolve_conflict(&id, take_other))?;
     eprintln!(
         "{}",

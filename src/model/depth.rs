@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::i18n::t;
@@ -63,132 +63,124 @@ pub fn parse_life_domain(field: &str, value: &str, domains: &[String]) -> Result
         })
 }
 
-/// A household member.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HouseholdMember {
-    /// UUID v7.
-    pub id: String,
-    /// The client.
-    pub client_id: String,
-    /// Name.
-    pub name: String,
-    /// Relation to the client.
-    pub relation: Relation,
-    /// Birth date.
-    pub birth_date: Option<NaiveDate>,
-    /// Who recorded it.
-    pub author: String,
-    /// When (UTC, RFC 3339).
-    pub created_at: String,
+use super::record::{Input, Kind};
+
+crate::record! {
+    /// A household member.
+    #[serde(deny_unknown_fields)]
+    pub struct HouseholdMember: Kind::Household;
+    {
+        /// Name.
+        name: String = Input::Line,
+        /// Relation to the client.
+        relation: Relation = Input::Choice,
+        /// Birth date.
+        birth_date: Option<NaiveDate> = Input::Date,
+        /// Who recorded it.
+        author: String = Input::Author,
+        /// When (UTC, RFC 3339).
+        created_at: String = Input::Created,
+    }
 }
 
-/// Someone in the client's network: a GP, a school, a creditor, another professional.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Contact {
-    /// UUID v7.
-    pub id: String,
-    /// The client.
-    pub client_id: String,
-    /// Name.
-    pub name: String,
-    /// Organisation.
-    pub org: Option<String>,
-    /// Role (huisarts, mentor, schuldeiser...).
-    pub role: Option<String>,
-    /// Phone.
-    pub phone: Option<String>,
-    /// Email.
-    pub email: Option<String>,
-    /// Who recorded it.
-    pub author: String,
-    /// When (UTC, RFC 3339).
-    pub created_at: String,
+crate::record! {
+    /// Someone in the client's network: a GP, a school, a creditor, another professional.
+    #[serde(deny_unknown_fields)]
+    pub struct Contact: Kind::Contact;
+    {
+        /// Name.
+        name: String = Input::Line,
+        /// Organisation.
+        org: Option<String> = Input::Line,
+        /// Role (huisarts, mentor, schuldeiser...).
+        role: Option<String> = Input::Line,
+        /// Phone.
+        phone: Option<String> = Input::Line,
+        /// Email.
+        email: Option<String> = Input::Line,
+        /// Who recorded it.
+        author: String = Input::Author,
+        /// When (UTC, RFC 3339).
+        created_at: String = Input::Created,
+    }
 }
 
-/// A goal of the support plan, in one life domain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Goal {
-    /// UUID v7.
-    pub id: String,
-    /// The client.
-    pub client_id: String,
-    /// Life domain.
-    pub domain: String,
-    /// The goal, as agreed.
-    pub text: String,
-    /// Who recorded it.
-    pub author: String,
-    /// When (UTC, RFC 3339).
-    pub created_at: String,
+crate::record! {
+    /// A goal of the support plan, in one life domain.
+    #[serde(deny_unknown_fields)]
+    pub struct Goal: Kind::Goal;
+    {
+        /// Life domain.
+        domain: String = Input::LifeDomain,
+        /// The goal, as agreed.
+        text: String = Input::Text,
+        /// Who recorded it.
+        author: String = Input::Author,
+        /// When (UTC, RFC 3339).
+        created_at: String = Input::Created,
+    }
 }
 
-/// An agreed action towards a goal.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlanAction {
-    /// UUID v7.
-    pub id: String,
-    /// The client.
-    pub client_id: String,
-    /// The goal.
-    pub goal_id: String,
-    /// What is to be done.
-    pub text: String,
-    /// Who does it: `client`, `me` (the worker who wrote it), a worker id or an organisation.
-    pub owner: String,
-    /// By when.
-    pub due: Option<NaiveDate>,
-    /// Open or done.
-    pub status: ActionStatus,
-    /// When it was done.
-    pub done_on: Option<NaiveDate>,
-    /// Who recorded it.
-    pub author: String,
-    /// When (UTC, RFC 3339).
-    pub created_at: String,
+crate::record! {
+    /// An agreed action towards a goal.
+    #[serde(deny_unknown_fields)]
+    pub struct PlanAction: Kind::Action;
+    {
+        /// The goal.
+        goal_id: String = Input::Ref(Kind::Goal),
+        /// What is to be done.
+        text: String = Input::Text,
+        /// Who does it: `client`, `me` (the worker who wrote it), a worker id or an
+        /// organisation.
+        owner: String = Input::Line,
+        /// By when.
+        due: Option<NaiveDate> = Input::Date,
+        /// Open or done.
+        status: ActionStatus = Input::Choice,
+        /// When it was done.
+        done_on: Option<NaiveDate> = Input::Date,
+        /// Who recorded it.
+        author: String = Input::Author,
+        /// When (UTC, RFC 3339).
+        created_at: String = Input::Created,
+    }
+    rules(a) { (a.status == ActionStatus::Done) == a.done_on.is_some() }
 }
 
-/// A score of how the client is doing in one life domain, with the reason it matters.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Assessment {
-    /// UUID v7.
-    pub id: String,
-    /// The client.
-    pub client_id: String,
-    /// Life domain.
-    pub domain: String,
-    /// 1 (acute problems) to 5 (fully self-sufficient).
-    pub score: u8,
-    /// Why this domain matters for the help asked (minimisation: no score without it).
-    pub reason: String,
-    /// The day it applies to.
-    pub at: NaiveDate,
-    /// Who recorded it.
-    pub author: String,
-    /// When (UTC, RFC 3339).
-    pub created_at: String,
+crate::record! {
+    /// A score of how the client is doing in one life domain, with the reason it matters.
+    #[serde(deny_unknown_fields)]
+    pub struct Assessment: Kind::Assessment;
+    {
+        /// Life domain.
+        domain: String = Input::LifeDomain,
+        /// 1 (acute problems) to 5 (fully self-sufficient).
+        score: u8 = Input::Score,
+        /// Why this domain matters for the help asked (minimisation: no score without it).
+        reason: String = Input::Text,
+        /// The day it applies to.
+        at: NaiveDate = Input::Date,
+        /// Who recorded it.
+        author: String = Input::Author,
+        /// When (UTC, RFC 3339).
+        created_at: String = Input::Created,
+    }
 }
 
-/// A planned visit.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Visit {
-    /// UUID v7.
-    pub id: String,
-    /// The client.
-    pub client_id: String,
-    /// When (local time, `YYYY-MM-DDTHH:MM:SS`).
-    pub at: String,
-    /// What it is for.
-    pub purpose: Option<String>,
-    /// Who planned it.
-    pub author: String,
-    /// When it was planned (UTC, RFC 3339).
-    pub created_at: String,
+crate::record! {
+    /// A planned visit.
+    #[serde(deny_unknown_fields)]
+    pub struct Visit: Kind::Visit;
+    {
+        /// When (local time, `YYYY-MM-DDTHH:MM:SS`).
+        at: String = Input::When,
+        /// What it is for.
+        purpose: Option<String> = Input::Line,
+        /// Who planned it.
+        author: String = Input::Author,
+        /// When it was planned (UTC, RFC 3339).
+        created_at: String = Input::Created,
+    }
 }
 
 text_enum!(
@@ -199,70 +191,66 @@ text_enum!(
     }
 );
 
-/// A warm handover of a dossier to a colleague.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Handover {
-    /// UUID v7.
-    pub id: String,
-    /// The dossier.
-    pub client_id: String,
-    /// The worker handing over.
-    pub from_worker: String,
-    /// The colleague taking over.
-    pub to_worker: String,
-    /// The handover note.
-    pub note_id: String,
-    /// Pending until the colleague's vault has the dossier.
-    pub status: HandoverStatus,
-    /// When the colleague's vault received it (UTC, RFC 3339).
-    pub received_at: Option<String>,
-    /// When (UTC, RFC 3339).
-    pub created_at: String,
+crate::record! {
+    /// A warm handover of a dossier to a colleague.
+    #[serde(deny_unknown_fields)]
+    pub struct Handover: Kind::Handover;
+    {
+        /// The worker handing over.
+        from_worker: String = Input::Worker,
+        /// The colleague taking over.
+        to_worker: String = Input::Worker,
+        /// The handover note.
+        note_id: String = Input::Ref(Kind::Note),
+        /// Pending until the colleague's vault has the dossier.
+        status: HandoverStatus = Input::Choice,
+        /// When the colleague's vault received it (UTC, RFC 3339).
+        received_at: Option<String> = Input::Stamp,
+        /// When (UTC, RFC 3339).
+        created_at: String = Input::Created,
+    }
+    rules(h) { (h.status == HandoverStatus::Received) == h.received_at.is_some() }
 }
 
 /// Largest file `attach add` keeps (the vault is re-encrypted whole at every save, and a
 /// bundle carries the file to each colleague).
 pub const MAX_ATTACHMENT_BYTES: u64 = 20 * 1024 * 1024;
 
-/// A file kept in the dossier: what it is (its bytes are stored and sent apart).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Attachment {
-    /// UUID v7.
-    pub id: String,
-    /// The client.
-    pub client_id: String,
-    /// What it is.
-    pub title: String,
-    /// The original file name.
-    pub filename: String,
-    /// Bytes.
-    pub size: u64,
-    /// SHA-256 of the bytes, hex.
-    pub sha256: String,
-    /// Who added it.
-    pub author: String,
-    /// When (UTC, RFC 3339).
-    pub created_at: String,
+crate::record! {
+    /// A file kept in the dossier: what it is (its bytes are stored and sent apart).
+    #[serde(deny_unknown_fields)]
+    pub struct Attachment: Kind::Attachment;
+    {
+        /// What it is.
+        title: String = Input::Line,
+        /// The original file name.
+        filename: String = Input::Line,
+        /// Bytes.
+        size: u64 = Input::Size,
+        /// SHA-256 of the bytes, hex.
+        sha256: String = Input::Sha256,
+        /// Who added it.
+        author: String = Input::Author,
+        /// When (UTC, RFC 3339).
+        created_at: String = Input::Created,
+    }
+    rules(a) { a.size <= MAX_ATTACHMENT_BYTES }
 }
 
-/// A note that evaluates a goal of the plan (the note holds the text).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Evaluation {
-    /// UUID v7.
-    pub id: String,
-    /// The client.
-    pub client_id: String,
-    /// The goal.
-    pub goal_id: String,
-    /// The note.
-    pub note_id: String,
-    /// Who wrote it.
-    pub author: String,
-    /// When (UTC, RFC 3339).
-    pub created_at: String,
+crate::record! {
+    /// A note that evaluates a goal of the plan (the note holds the text).
+    #[serde(deny_unknown_fields)]
+    pub struct Evaluation: Kind::Evaluation;
+    {
+        /// The goal.
+        goal_id: String = Input::Ref(Kind::Goal),
+        /// The note.
+        note_id: String = Input::Ref(Kind::Note),
+        /// Who wrote it.
+        author: String = Input::Author,
+        /// When (UTC, RFC 3339).
+        created_at: String = Input::Created,
+    }
 }
 
 /// Something on the agenda.

@@ -9,9 +9,6 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::i18n::t;
 
-/// Schema version this build reads and writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i32 = 6;
-
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $code:literal $(| $alias:literal)*),+ $(,)? }) => {
         $(#[$m])*
@@ -57,6 +54,17 @@ macro_rules! text_enum {
             }
         }
 
+        impl $crate::model::record::Column for $name {
+            const CODES: &'static [&'static str] = &[$($code),+];
+            fn to_cell(&self) -> $crate::model::record::Cell {
+                $crate::model::record::Cell::T(self.code().to_owned())
+            }
+            fn from_cell(c: &$crate::model::record::Cell) -> Option<Self> {
+                let t = c.text()?;
+                $name::ALL.iter().copied().find(|v| v.code() == t)
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.code())
@@ -96,8 +104,27 @@ text_enum!(
 
 mod depth;
 mod privacy;
+pub mod record;
 pub use depth::*;
 pub use privacy::*;
+
+/// Lowercase hex of `bytes`, written straight into one string (no piece of a key or hash
+/// is left behind in a temporary).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+/// Lowercase hex SHA-256 of `data`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(data))
+}
 
 /// A field's value as lists show it: "-" when empty, a BSN as its last three digits.
 pub fn shown_value(field: &str, value: Option<&str>) -> String {
@@ -385,8 +412,6 @@ pub struct NewNote {
     pub occurred_at: NaiveDateTime,
     /// Text.
     pub body: String,
-    /// Author.
-    pub author: String,
     /// Note id (full) that this one corrects.
     pub supersedes: Option<String>,
     /// Special-category data.

@@ -8,7 +8,8 @@ use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::Domain;
+use super::record::{Input, Kind};
+use super::{Domain, hex};
 use crate::error::{Error, Result};
 use crate::i18n::t;
 
@@ -64,38 +65,41 @@ impl Action {
 
     /// The localized label.
     pub fn label(self) -> String {
-        t!(format!("action.{}", self.code())).into_owned()
+        self.label_in(crate::i18n::current())
+    }
+
+    /// The label in `lang`.
+    pub fn label_in(self, lang: crate::i18n::Lang) -> String {
+        t!(format!("action.{}", self.code()), locale = lang.code()).into_owned()
     }
 }
 
-/// A consent as stored and shown.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Consent {
-    /// UUID v7.
-    pub id: String,
-    /// The client who gave it.
-    pub client_id: String,
-    /// The receiving organisation.
-    pub org: String,
-    /// What it may be used for.
-    pub purpose: String,
-    /// What it covers.
-    pub scope: Scope,
-    /// It explicitly covers special-category data (health, for example) too.
-    #[serde(default)]
-    pub special: bool,
-    /// When it was given.
-    pub given_on: NaiveDate,
-    /// Last day it is valid, if limited.
-    pub until: Option<NaiveDate>,
-    /// Where the proof is (a signed form, a note).
-    pub evidence: Option<String>,
-    /// When it was withdrawn.
-    pub withdrawn_on: Option<NaiveDate>,
-    /// Who recorded it.
-    pub recorded_by: String,
-    /// When it was recorded (UTC, RFC 3339).
-    pub created_at: String,
+crate::record! {
+    /// A consent as stored and shown.
+    pub struct Consent: Kind::Consent;
+    {
+        /// The receiving organisation.
+        org: String = Input::Line,
+        /// What it may be used for.
+        purpose: String = Input::Line,
+        /// What it covers.
+        scope: Scope = Input::Choice,
+        /// It explicitly covers special-category data (health, for example) too.
+        #[serde(default)]
+        special: bool = Input::Flag,
+        /// When it was given.
+        given_on: NaiveDate = Input::Date,
+        /// Last day it is valid, if limited.
+        until: Option<NaiveDate> = Input::Date,
+        /// Where the proof is (a signed form, a note).
+        evidence: Option<String> = Input::Line,
+        /// When it was withdrawn.
+        withdrawn_on: Option<NaiveDate> = Input::Date,
+        /// Who recorded it.
+        recorded_by: String = Input::Author,
+        /// When it was recorded (UTC, RFC 3339).
+        created_at: String = Input::Created,
+    }
 }
 
 impl Consent {
@@ -154,31 +158,31 @@ pub struct NewConsent {
     pub evidence: Option<String>,
 }
 
-/// A disclosure to another organisation, as recorded.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Disclosure {
-    /// UUID v7.
-    pub id: String,
-    /// The client.
-    pub client_id: String,
-    /// The receiving organisation.
-    pub org: String,
-    /// The purpose.
-    pub purpose: String,
-    /// What was shared.
-    pub scope: Scope,
-    /// The consent it relied on.
-    pub consent_id: Option<String>,
-    /// Or the legal ground named.
-    pub legal_ground: Option<String>,
-    /// The age recipient it was encrypted to.
-    pub recipient: String,
-    /// SHA-256 of the file written, hex.
-    pub file_sha256: String,
-    /// When (UTC, RFC 3339).
-    pub at: String,
-    /// Who.
-    pub by: String,
+crate::record! {
+    /// A disclosure to another organisation, as recorded.
+    pub struct Disclosure: Kind::Disclosure;
+    {
+        /// The receiving organisation.
+        org: String = Input::Line,
+        /// The purpose.
+        purpose: String = Input::Line,
+        /// What was shared.
+        scope: Scope = Input::Choice,
+        /// The consent it relied on.
+        consent_id: Option<String> = Input::Ref(Kind::Consent),
+        /// Or the legal ground named.
+        legal_ground: Option<String> = Input::Line,
+        /// The age recipient it was encrypted to.
+        recipient: String = Input::Recipient,
+        /// SHA-256 of the file written, hex.
+        file_sha256: String = Input::Sha256,
+        /// When (UTC, RFC 3339).
+        at: String = Input::Created,
+        /// Who.
+        by: String = Input::Author,
+    }
+    // A disclosure rests on a consent or on a legal ground, never both or neither.
+    rules(d) { d.consent_id.is_some() != d.legal_ground.is_some() }
 }
 
 /// One access log entry.
@@ -269,10 +273,6 @@ pub fn entry_hash(
         }
     }
     hex(&h.finalize())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether two free texts (organisation names, purposes) are the same, ignoring case and

@@ -5,20 +5,7 @@
 use rusqlite::types::Value;
 use serde::{Deserialize, Serialize};
 
-/// One cell, with its SQLite storage class kept (the tables are STRICT).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Cell {
-    /// NULL
-    N,
-    /// INTEGER
-    I(i64),
-    /// REAL
-    R(f64),
-    /// TEXT
-    T(String),
-    /// BLOB
-    B(Vec<u8>),
-}
+pub use crate::model::record::Cell;
 
 impl From<Value> for Cell {
     fn from(v: Value) -> Cell {
@@ -47,7 +34,7 @@ impl From<&Cell> for Value {
 /// The new state of one row.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RowChange {
-    /// Table name; one of [`JOURNALED_TABLES`].
+    /// Table name; one of [`journaled_tables`].
     pub table: String,
     /// Column names, in the order of `values`.
     pub columns: Vec<String>,
@@ -55,41 +42,4 @@ pub struct RowChange {
     pub values: Vec<Cell>,
 }
 
-/// Tables whose rows travel in change records, with their primary key column. Full-text
-/// tables are not here: triggers rebuild them on replay.
-pub const JOURNALED_TABLES: &[(&str, &str)] = &[
-    ("client", "id"),
-    ("note", "id"),
-    ("recovery_recipient", "recipient"),
-    ("meta", "key"),
-    ("event", "id"),
-    ("roster", "version"),
-    ("draft", "id"),
-    ("op", "id"),
-    ("assignment", "id"),
-    ("sent", "id"),
-    ("bundle_seen", "hash"),
-    ("note_pending", "id"),
-    ("consent", "id"),
-    ("disclosure", "id"),
-    ("access_log", "id"),
-    ("erased", "client_id"),
-    ("household", "id"),
-    ("contact", "id"),
-    ("goal", "id"),
-    ("plan_action", "id"),
-    ("assessment", "id"),
-    ("visit", "id"),
-    ("handover", "id"),
-    ("attachment", "id"),
-    ("attachment_blob", "id"),
-    ("evaluation", "id"),
-];
-
-/// The primary key column of a journaled table.
-pub fn key_column(table: &str) -> Option<&'static str> {
-    JOURNALED_TABLES
-        .iter()
-        .find(|(t, _)| *t == table)
-        .map(|(_, k)| *k)
-}
+pub use super::records::{journaled_tables, key_column};

@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::error::{Error, Result};
 use crate::i18n::t;
 use crate::model::{
-    Action, Bsn, Client, ClientPatch, Domain, NewClient, NewNote, Note, NoteKind, SCHEMA_VERSION,
-    SearchHit, Status, format_datetime, now_utc,
+    Action, Bsn, Client, ClientPatch, Domain, NewClient, NewNote, Note, NoteKind, SearchHit,
+    Status, format_datetime, now_utc,
 };
 
 /// `PRAGMA application_id` of a kluis database: "klus" in ASCII.
@@ -19,20 +19,50 @@ pub const APPLICATION_ID: i32 = 0x6b6c_7573;
 /// How many of the newest matching notes a search ranks (see `Store::search`).
 pub const RANK_WINDOW: i64 = 2_000;
 
-/// Numbered migrations; entry N-1 brings the schema from version N-1 to N.
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/0001_init.sql"),
-    include_str!("migrations/0002_org.sql"),
-    include_str!("migrations/0003_draft.sql"),
-    include_str!("migrations/0004_sync.sql"),
-    include_str!("migrations/0005_privacy.sql"),
-    include_str!("migrations/0006_depth.sql"),
+/// Numbered migrations, by file name; entry N-1 brings the schema from version N-1 to N. A
+/// landed migration never changes again (a test pins each file's SHA-256): a change to the
+/// schema is the next number.
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init.sql", include_str!("migrations/0001_init.sql")),
+    ("0002_org.sql", include_str!("migrations/0002_org.sql")),
+    ("0003_draft.sql", include_str!("migrations/0003_draft.sql")),
+    ("0004_sync.sql", include_str!("migrations/0004_sync.sql")),
+    (
+        "0005_privacy.sql",
+        include_str!("migrations/0005_privacy.sql"),
+    ),
+    ("0006_depth.sql", include_str!("migrations/0006_depth.sql")),
+    (
+        "0007_repair.sql",
+        include_str!("migrations/0007_repair.sql"),
+    ),
+];
+
+/// Schema version this build reads and writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// Columns that migrations 0005 gained after it landed, which a vault made before then lacks:
+/// migration 7 adds each one that is missing (table, column, definition).
+const REPAIRED_COLUMNS: &[(i32, &str, &str, &str)] = &[
+    (
+        7,
+        "consent",
+        "special",
+        "INTEGER NOT NULL DEFAULT 0 CHECK (special IN (0, 1))",
+    ),
+    (
+        7,
+        "draft",
+        "special",
+        "INTEGER NOT NULL DEFAULT 0 CHECK (special IN (0, 1))",
+    ),
 ];
 
 pub mod changes;
 pub mod depth;
 mod ops;
 mod privacy;
+pub mod records;
 
 pub use ops::{BundleMark, MergeStats, NoteRow, OpenConflict};
 pub use privacy::RetentionItem;
@@ -60,6 +90,8 @@ pub struct Store {
     /// Handovers that arrived in a merge and may need this vault to act (acknowledge, or
     /// unassign its worker), done once the merge is in place.
     handovers_in: std::cell::RefCell<Vec<crate::model::Handover>>,
+    /// The session's clock for what it writes (fixed in tests and screenshots).
+    fixed_now: std::cell::Cell<Option<chrono::NaiveDateTime>>,
 }
 
 /// Why an image could not be loaded.
@@ -110,10 +142,11 @@ impl Store {
             pending_unlock: Default::default(),
             retention_defaults: Default::default(),
             handovers_in: Default::default(),
+            fixed_now: Default::default(),
         };
         store.migrate()?;
         store.set_meta("owner", owner)?;
-        store.set_meta("created_at", &now_utc())?;
+        store.set_meta("created_at", &store.now())?;
         store.set_meta("generation", "0")?;
         Ok(store)
     }
@@ -177,6 +210,7 @@ impl Store {
             pending_unlock: Default::default(),
             retention_defaults: Default::default(),
             handovers_in: Default::default(),
+            fixed_now: Default::default(),
         };
         let version = store.schema_version().map_err(|e| match e {
             Error::Database(e) => ImageError::Unreadable(e),
@@ -196,30 +230,45 @@ impl Store {
 
     fn migrate(&mut self) -> Result<()> {
         let from = self.schema_version()?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+        for (i, (_, sql)) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+            let version = (i + 1) as i32;
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i32)?;
+            for (_, table, column, definition) in REPAIRED_COLUMNS.iter().filter(|r| r.0 == version)
+            {
+                let has: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+                    [table, column],
+                    |r| r.get(0),
+                )?;
+                if !has {
+                    // Names from the constant above, never from data.
+                    tx.execute_batch(&format!(
+                        "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+                    ))?;
+                }
+            }
+            tx.pragma_update(None, "user_version", version)?;
             tx.commit()?;
         }
         Ok(())
     }
 
     /// `PRAGMA user_version`.
-    pub fn schema_version(&self) -> Result<i32> {
+    pub(in crate::engine) fn schema_version(&self) -> Result<i32> {
         Ok(self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
     /// The database image, borrowed from SQLite without a copy when it can be.
-    pub fn image(&mut self) -> Result<rusqlite::serialize::Data<'_>> {
+    pub(in crate::engine) fn image(&mut self) -> Result<rusqlite::serialize::Data<'_>> {
         Ok(self.conn.serialize(rusqlite::MAIN_DB)?)
     }
 
     /// Runs `f` in one transaction: all of it lands or none of it. Returns `f`'s value and
     /// the rows it changed, for the journal.
-    pub fn transaction<T>(
+    pub(in crate::engine) fn transaction<T>(
         &mut self,
         f: impl FnOnce(&Store) -> Result<T>,
     ) -> Result<(T, Vec<RowChange>)> {
@@ -281,7 +330,7 @@ impl Store {
 
     /// Replays change records (from the journal) in one transaction. A record that names an
     /// unknown table or column is refused: the journal is then not ours.
-    pub fn apply_changes(&mut self, records: &[RowChange]) -> Result<()> {
+    pub(in crate::engine) fn apply_changes(&mut self, records: &[RowChange]) -> Result<()> {
         let tx = self.conn.transaction()?;
         // Consecutive records for the same table and columns go into one multi-row upsert.
         // FTS5 flushes its pending index to a new segment at every statement savepoint, so
@@ -385,7 +434,7 @@ impl Store {
     }
 
     /// SQLite's `integrity_check` plus FTS5's own check; empty when healthy.
-    pub fn integrity_problems(&self) -> Result<Vec<String>> {
+    pub(in crate::engine) fn integrity_problems(&self) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
         let mut problems: Vec<String> = stmt
             .query_map([], |r| r.get::<_, String>(0))?
@@ -401,7 +450,7 @@ impl Store {
     }
 
     /// A value from the meta table.
-    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+    pub(in crate::engine) fn meta(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
@@ -409,7 +458,7 @@ impl Store {
     }
 
     /// Sets a value in the meta table.
-    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+    pub(in crate::engine) fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.conn.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -419,21 +468,26 @@ impl Store {
     }
 
     /// Records something that happened to the vault (a recovery, say); returns its id.
-    pub fn add_event(&self, kind: &str, actor: &str, detail: &str) -> Result<String> {
+    pub(in crate::engine) fn add_event(
+        &self,
+        kind: &str,
+        actor: &str,
+        detail: &str,
+    ) -> Result<String> {
         let id = new_id();
         self.conn.execute(
             "INSERT INTO event (id, at, kind, actor, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![id, now_utc(), kind, actor, detail],
+            params![id, self.now(), kind, actor, detail],
         )?;
         self.record("event", &id)?;
         Ok(id)
     }
 
     /// Stores a verified roster.
-    pub fn add_roster(&self, version: u64, signed: &str) -> Result<()> {
+    pub(in crate::engine) fn add_roster(&self, version: u64, signed: &str) -> Result<()> {
         self.conn.execute(
             "INSERT INTO roster (version, signed, imported_at) VALUES (?1, ?2, ?3)",
-            params![version, signed, now_utc()],
+            params![version, signed, self.now()],
         )?;
         self.record("roster", &version.to_string())
     }
@@ -447,13 +501,13 @@ impl Store {
              ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id, supersedes = excluded.supersedes,
                  kind = excluded.kind, occurred_at = excluded.occurred_at, body = excluded.body,
                  status = 'open', updated_at = excluded.updated_at, special = excluded.special",
-            params![d.client_id, d.supersedes, d.kind.code(), d.occurred_at, d.body, now_utc(), d.special],
+            params![d.client_id, d.supersedes, d.kind.code(), d.occurred_at, d.body, self.now(), d.special],
         )?;
         self.record("draft", "current")
     }
 
     /// The kept draft, if any.
-    pub fn open_draft(&self) -> Result<Option<crate::model::Draft>> {
+    pub(in crate::engine) fn open_draft(&self) -> Result<Option<crate::model::Draft>> {
         Ok(self
             .conn
             .query_row(
@@ -478,7 +532,7 @@ impl Store {
     pub fn discard_draft(&self) -> Result<()> {
         let n = self.conn.execute(
             "UPDATE draft SET body = '', status = 'discarded', updated_at = ?1 WHERE id = 'current' AND status = 'open'",
-            [now_utc()],
+            [self.now()],
         )?;
         if n > 0 {
             self.record("draft", "current")?;
@@ -487,7 +541,7 @@ impl Store {
     }
 
     /// Notes per month over the last `months` months up to `today`: (YYYY-MM, count), oldest first.
-    pub fn contacts_per_month(
+    pub(in crate::engine) fn contacts_per_month(
         &self,
         client_id: &str,
         today: NaiveDate,
@@ -511,7 +565,7 @@ impl Store {
     }
 
     /// The newest roster: (version, signed text).
-    pub fn latest_roster(&self) -> Result<Option<(u64, String)>> {
+    pub(in crate::engine) fn latest_roster(&self) -> Result<Option<(u64, String)>> {
         Ok(self
             .conn
             .query_row(
@@ -523,18 +577,18 @@ impl Store {
     }
 
     /// Bumps the save counter and records the time; called just before each save.
-    pub fn next_generation(&self) -> Result<u64> {
+    pub(in crate::engine) fn next_generation(&self) -> Result<u64> {
         let current: u64 = self
             .meta("generation")?
             .and_then(|g| g.parse().ok())
             .unwrap_or(0);
         self.set_meta("generation", &(current + 1).to_string())?;
-        self.set_meta("saved_at", &now_utc())?;
+        self.set_meta("saved_at", &self.now())?;
         Ok(current + 1)
     }
 
     /// Recovery recipients (`age1…`) written into every save.
-    pub fn recovery_recipients(&self) -> Result<Vec<String>> {
+    pub(in crate::engine) fn recovery_recipients(&self) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
             .prepare("SELECT recipient FROM recovery_recipient ORDER BY recipient")?;
@@ -545,16 +599,16 @@ impl Store {
     }
 
     /// Adds a recovery recipient (already validated by the caller).
-    pub fn add_recovery_recipient(&self, recipient: &str) -> Result<()> {
+    pub(in crate::engine) fn add_recovery_recipient(&self, recipient: &str) -> Result<()> {
         self.conn.execute(
             "INSERT OR IGNORE INTO recovery_recipient (recipient, added_at) VALUES (?1, ?2)",
-            params![recipient, now_utc()],
+            params![recipient, self.now()],
         )?;
         self.record("recovery_recipient", recipient)
     }
 
     /// Resolves a full id or a unique prefix in `table` (`client` or `note`).
-    pub fn resolve_id(&self, table: IdTable, prefix: &str) -> Result<String> {
+    pub(in crate::engine) fn resolve_id(&self, table: IdTable, prefix: &str) -> Result<String> {
         let sql = format!(
             "SELECT id FROM {} WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id LIMIT 6",
             table.name()
@@ -579,7 +633,7 @@ impl Store {
     /// Adds a client and returns its id.
     pub fn add_client(&self, c: &NewClient) -> Result<String> {
         let id = new_id();
-        let now = now_utc();
+        let now = self.now();
         self.conn.execute(
             "INSERT INTO client (id, name, bsn, birth_date, address, phone, domain, status,
                                  opened_on, closed_on, created_at, updated_at)
@@ -637,7 +691,7 @@ impl Store {
         opened_on, closed_on, created_at, updated_at, retention_until";
 
     /// One client by full id.
-    pub fn client(&self, id: &str) -> Result<Client> {
+    pub(in crate::engine) fn client(&self, id: &str) -> Result<Client> {
         let sql = format!("SELECT {} FROM client WHERE id = ?1", Self::CLIENT_COLUMNS);
         self.conn
             .query_row(&sql, [id], Self::client_from_row)
@@ -649,7 +703,10 @@ impl Store {
     }
 
     /// Clients by name; closed ones only when `all`. Each with its note count and last contact.
-    pub fn clients(&self, all: bool) -> Result<Vec<(Client, u64, Option<String>)>> {
+    pub(in crate::engine) fn clients(
+        &self,
+        all: bool,
+    ) -> Result<Vec<(Client, u64, Option<String>)>> {
         let sql = format!(
             "SELECT {}, (SELECT count(*) FROM note n WHERE n.client_id = client.id),
                     (SELECT max(occurred_at) FROM note n WHERE n.client_id = client.id)
@@ -702,7 +759,7 @@ impl Store {
                 c.address,
                 c.phone,
                 c.domain.code(),
-                now_utc()
+                self.now()
             ],
         )?;
         if changed > 0 {
@@ -755,7 +812,7 @@ impl Store {
             "UPDATE client SET status = 'closed', closed_on = ?2, updated_at = ?3,
                                retention_until = ?4
              WHERE id = ?1 AND status = 'open'",
-            params![id, on.to_string(), now_utc(), until.to_string()],
+            params![id, on.to_string(), self.now(), until.to_string()],
         )?;
         if n > 0 {
             self.record("client", id)?;
@@ -778,7 +835,7 @@ impl Store {
         self.require_assigned(&n.client_id)?;
         // A note records what happened; a date far ahead is a typo (and would stretch the
         // retention period, which counts from the last note).
-        if n.occurred_at > chrono::Local::now().naive_local() + chrono::Duration::days(1) {
+        if n.occurred_at > self.local_now() + chrono::Duration::days(1) {
             return Err(Error::invalid("--at", t!("val.note_in_future")));
         }
         let mut special = n.special;
@@ -802,6 +859,7 @@ impl Store {
             }
         }
         let id = new_id();
+        let author = self.user()?;
         self.conn.execute(
             "INSERT INTO note (id, client_id, kind, occurred_at, body, author, created_at,
                                supersedes, special)
@@ -812,8 +870,8 @@ impl Store {
                 n.kind.code(),
                 format_datetime(n.occurred_at),
                 n.body,
-                n.author,
-                now_utc(),
+                author,
+                self.now(),
                 n.supersedes,
                 special
             ],
@@ -825,7 +883,7 @@ impl Store {
     }
 
     /// A client's notes, newest contact first, each with the note that supersedes it.
-    pub fn notes(&self, client_id: &str) -> Result<Vec<Note>> {
+    pub(in crate::engine) fn notes(&self, client_id: &str) -> Result<Vec<Note>> {
         self.client(client_id)?;
         let mut stmt = self.conn.prepare(
             "SELECT n.id, n.client_id, n.kind, n.occurred_at, n.body, n.author, n.created_at,
@@ -860,7 +918,11 @@ impl Store {
     /// slow, so notes are ranked among the most recent `RANK_WINDOW` matches: the rowid of
     /// the N-th newest match is found by walking the index backwards (FTS5 stops early), and
     /// bm25 runs only above it.
-    pub fn search(&self, fts_query: &str, limit: usize) -> Result<Vec<SearchHit>> {
+    pub(in crate::engine) fn search(
+        &self,
+        fts_query: &str,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>> {
         let hit = |kind: &'static str| {
             move |r: &Row<'_>| {
                 Ok(SearchHit {
@@ -914,7 +976,7 @@ impl Store {
     }
 
     /// Counts of clients and notes.
-    pub fn counts(&self) -> Result<(u64, u64)> {
+    pub(in crate::engine) fn counts(&self) -> Result<(u64, u64)> {
         Ok(self.conn.query_row(
             "SELECT (SELECT count(*) FROM client), (SELECT count(*) FROM note)",
             [],
@@ -922,8 +984,49 @@ impl Store {
         )?)
     }
 
+    /// The session's clock: what it writes is stamped with this local time (see
+    /// `Session::set_clock`); None is the real clock.
+    pub(in crate::engine) fn set_clock(&self, now: Option<chrono::NaiveDateTime>) {
+        self.fixed_now.set(now);
+    }
+
+    /// Now, local time, by the session's clock.
+    pub(in crate::engine) fn local_now(&self) -> chrono::NaiveDateTime {
+        self.fixed_now
+            .get()
+            .unwrap_or_else(|| chrono::Local::now().naive_local())
+    }
+
+    /// Now in UTC as stored (RFC 3339), by the session's clock.
+    pub(in crate::engine) fn now(&self) -> String {
+        match self.fixed_now.get() {
+            Some(local) => {
+                use chrono::TimeZone;
+                chrono::Local
+                    .from_local_datetime(&local)
+                    .earliest()
+                    .map(|t| crate::model::format_utc(t.with_timezone(&chrono::Utc)))
+                    .unwrap_or_else(now_utc)
+            }
+            None => now_utc(),
+        }
+    }
+
+    /// The dossier a note belongs to.
+    pub(in crate::engine) fn note_client(&self, note: &str) -> Result<String> {
+        self.conn
+            .query_row("SELECT client_id FROM note WHERE id = ?1", [note], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or_else(|| Error::NotFound {
+                what: IdTable::Note.label(),
+                id: note.to_owned(),
+            })
+    }
+
     /// Direct access for bulk generators in benchmarks and tests.
-    pub fn connection(&self) -> &Connection {
+    pub(in crate::engine) fn connection(&self) -> &Connection {
         &self.conn
     }
 }
@@ -994,7 +1097,6 @@ mod tests {
             occurred_at: NaiveDateTime::parse_from_str("2026-02-01 10:00", "%Y-%m-%d %H:%M")
                 .unwrap(),
             body: body.into(),
-            author: "test".into(),
             supersedes,
             special: false,
         }
@@ -1150,6 +1252,139 @@ mod tests {
                     proptest::prop_assert_eq!(live.search(&q, 50).unwrap().len(), copy.search(&q, 50).unwrap().len());
                 }
             }
+        }
+    }
+
+    /// Landed migrations are history: a vault made at any earlier commit of main upgrades
+    /// through the same steps. A new schema change is the next file, and its hash is added
+    /// here once; an edit to a listed file fails this test.
+    #[test]
+    fn landed_migrations_never_change() {
+        const PINNED: &[(&str, &str)] = &[
+            (
+                "0001_init.sql",
+                "927885c7b5678e92c3bf27960fc5a9ae2f9dad6ffdb6e73633dcfdea2269768b",
+            ),
+            (
+                "0002_org.sql",
+                "8f1cfe11bbdb98b669655bc08d3481e6a1d6ddd7eaf190af91369e0ab98fe901",
+            ),
+            (
+                "0003_draft.sql",
+                "3b8faaf8ecd663ac9f8ba4b012645b53b1c0db52c130afe34fb154ada92c8fda",
+            ),
+            (
+                "0004_sync.sql",
+                "ee55cea40a2e66da06bb8803a673d33eb27f92d09f72e352a7eddb77c0d7300e",
+            ),
+            (
+                "0005_privacy.sql",
+                "4f405e6530edac10e1d422dca519efb29d0e46c3fb1bc58b78098c795db9ae99",
+            ),
+            (
+                "0006_depth.sql",
+                "ac312aa34291ffcf32a61c30127857bcd827d487c2b1a791dda99e927f75412b",
+            ),
+            (
+                "0007_repair.sql",
+                "f7dce7c7cc72eb96f7c9435046f23127822f6a0ebdf1b3f732ca339fa770cf00",
+            ),
+        ];
+        for (i, (name, sql)) in MIGRATIONS.iter().enumerate() {
+            assert!(
+                name.starts_with(&format!("{:04}_", i + 1)),
+                "{name} is migration {}",
+                i + 1
+            );
+            match PINNED.get(i) {
+                Some((pinned_name, hash)) => {
+                    assert_eq!(name, pinned_name);
+                    assert_eq!(
+                        &crate::model::sha256_hex(sql.as_bytes()),
+                        hash,
+                        "{name} changed after it landed: add the next migration instead"
+                    );
+                }
+                None => panic!("pin the hash of {name} here"),
+            }
+        }
+        let on_disk =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/migrations"))
+                .unwrap()
+                .count();
+        assert_eq!(
+            on_disk,
+            MIGRATIONS.len(),
+            "every migration file is in MIGRATIONS"
+        );
+    }
+
+    fn tables(s: &Store) -> Vec<String> {
+        s.connection()
+            .prepare(
+                "SELECT name FROM sqlite_schema WHERE type = 'table'
+                 AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'
+                 ORDER BY name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    fn fts_shadow(name: &str) -> bool {
+        ["client_fts_", "note_fts_"]
+            .iter()
+            .any(|p| name.starts_with(p))
+    }
+
+    /// Derived from the schema itself: a table a new migration adds is journaled (or its
+    /// rows would be lost at the next unlock) unless it is a full-text index.
+    #[test]
+    fn every_table_but_full_text_indexes_is_journaled() {
+        let s = Store::create("test").unwrap();
+        for t in tables(&s).iter().filter(|t| !fts_shadow(t)) {
+            assert!(
+                changes::key_column(t).is_some(),
+                "table {t} is not journaled: give it a record kind (model::record) or add it to records::INFRA_TABLES"
+            );
+        }
+    }
+
+    /// Derived from the schema itself: every table with a `client_id` column is emptied by
+    /// erasure, or kept on purpose with the reason in `records::KEPT_AFTER_ERASURE`.
+    #[test]
+    fn every_table_with_a_client_id_is_erased() {
+        let s = Store::create("test").unwrap();
+        let erased_by_kinds: Vec<&str> = crate::model::record::Kind::ALL
+            .iter()
+            .flat_map(|k| {
+                let spec = k.spec();
+                std::iter::once(spec.table).chain(spec.more_tables.iter().copied())
+            })
+            .collect();
+        for t in tables(&s) {
+            let has_client: bool = s
+                .connection()
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = 'client_id')",
+                    [&t],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            if !has_client {
+                continue;
+            }
+            let erased = erased_by_kinds.contains(&t.as_str())
+                || records::ERASED_WITH_DOSSIER
+                    .iter()
+                    .any(|sql| sql.contains(&format!("FROM {t} ")))
+                || records::KEPT_AFTER_ERASURE.iter().any(|(k, _)| *k == t);
+            assert!(
+                erased,
+                "table {t} holds client data that erasure leaves behind: give it a record kind"
+            );
         }
     }
 

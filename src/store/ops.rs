@@ -142,7 +142,7 @@ fn op_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Op> {
 
 impl Store {
     /// Who this vault writes ops as: the worker id when enrolled, else the owner's name.
-    pub fn node(&self) -> Result<String> {
+    pub(in crate::engine) fn node(&self) -> Result<String> {
         Ok(match self.meta("worker_id")? {
             Some(id) => id,
             None => self.meta("owner")?.unwrap_or_else(|| "me".into()),
@@ -265,7 +265,7 @@ impl Store {
     }
 
     /// Workers assigned to a dossier, sorted.
-    pub fn assignees(&self, client: &str) -> Result<Vec<String>> {
+    pub(in crate::engine) fn assignees(&self, client: &str) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT worker FROM assignment WHERE client_id = ?1 AND assigned = 1 ORDER BY worker",
         )?;
@@ -332,7 +332,7 @@ impl Store {
 
     /// Every dossier with the workers it goes to (sorted), for export: the assigned ones, and
     /// for an erased dossier everyone who ever was.
-    pub fn assignments(&self) -> Result<BTreeMap<String, Vec<String>>> {
+    pub(in crate::engine) fn assignments(&self) -> Result<BTreeMap<String, Vec<String>>> {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         // An erased dossier's tombstone also goes to those who were assigned once: their copy
         // must go too.
@@ -351,7 +351,12 @@ impl Store {
 
     /// A dossier's ops after local sequence number `upto`, leaving out those that came in a
     /// bundle to recipient set `to` (they have them); and the highest sequence number seen.
-    pub fn ops_after(&self, client: &str, upto: i64, to: &str) -> Result<(Vec<Op>, i64)> {
+    pub(in crate::engine) fn ops_after(
+        &self,
+        client: &str,
+        upto: i64,
+        to: &str,
+    ) -> Result<(Vec<Op>, i64)> {
         let sql = format!(
             "SELECT {OP_COLUMNS}, seq, via FROM op WHERE client_id = ?1 AND seq > ?2 ORDER BY seq"
         );
@@ -376,7 +381,7 @@ impl Store {
     }
 
     /// A note as it travels, from the note table or from the notes still waiting.
-    pub fn note_row(&self, id: &str) -> Result<Option<NoteRow>> {
+    pub(in crate::engine) fn note_row(&self, id: &str) -> Result<Option<NoteRow>> {
         let found = self
             .conn
             .prepare_cached(
@@ -410,7 +415,7 @@ impl Store {
     }
 
     /// The last op sequence number sent for a dossier to a recipient set.
-    pub fn sent_upto(&self, client: &str, to: &str) -> Result<i64> {
+    pub(in crate::engine) fn sent_upto(&self, client: &str, to: &str) -> Result<i64> {
         Ok(self
             .conn
             .prepare_cached("SELECT upto FROM sent WHERE id = ?1")?
@@ -420,7 +425,7 @@ impl Store {
     }
 
     /// Records what was sent.
-    pub fn set_sent(&self, client: &str, to: &str, upto: i64) -> Result<()> {
+    pub(in crate::engine) fn set_sent(&self, client: &str, to: &str, upto: i64) -> Result<()> {
         let id = format!("{client}|{to}");
         self.conn
             .prepare_cached(
@@ -432,7 +437,7 @@ impl Store {
     }
 
     /// How a bundle file (by content hash) was handled before, if it was.
-    pub fn bundle_seen(&self, hash: &str) -> Result<Option<String>> {
+    pub(in crate::engine) fn bundle_seen(&self, hash: &str) -> Result<Option<String>> {
         Ok(self
             .conn
             .prepare_cached("SELECT status FROM bundle_seen WHERE hash = ?1")?
@@ -441,7 +446,7 @@ impl Store {
     }
 
     /// Remembers a bundle file: `imported`, `own` or `not_for_me`.
-    pub fn mark_bundle(&self, b: &BundleMark<'_>) -> Result<()> {
+    pub(in crate::engine) fn mark_bundle(&self, b: &BundleMark<'_>) -> Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO bundle_seen (hash, bundle_id, author, seq, status, roster_version, seen_at)
@@ -456,13 +461,13 @@ impl Store {
                 b.seq as i64,
                 b.status,
                 b.roster_version as i64,
-                crate::model::now_utc()
+                self.now()
             ])?;
         self.record("bundle_seen", b.hash)
     }
 
     /// Bundle files this vault has handled: hash → (status, roster version when refused).
-    pub fn bundles_seen(&self) -> Result<HashMap<String, (String, u64)>> {
+    pub(in crate::engine) fn bundles_seen(&self) -> Result<HashMap<String, (String, u64)>> {
         let mut stmt = self
             .conn
             .prepare("SELECT hash, status, roster_version FROM bundle_seen")?;
@@ -479,14 +484,20 @@ impl Store {
     /// Refused with [`Error::Invalid`] field `bundle` (a forgery, since ids are never reused
     /// and a dossier is created once): an op or note whose id is already here with other
     /// contents, a second creation of a dossier, a correction of another dossier's note.
-    pub fn merge_ops(&self, ops: &[Op], notes: &[NoteRow], via: &str) -> Result<MergeStats> {
+    #[cfg(any(test, fuzzing))]
+    pub(in crate::engine) fn merge_ops(
+        &self,
+        ops: &[Op],
+        notes: &[NoteRow],
+        via: &str,
+    ) -> Result<MergeStats> {
         self.merge_ops_from(ops, notes, via, None)
     }
 
     /// [`Store::merge_ops`] for a bundle signed by `signer`: an erasure counts only when its
     /// author signed the bundle, since it cannot be undone and a forwarded op's author is
     /// only claimed.
-    pub fn merge_ops_from(
+    pub(in crate::engine) fn merge_ops_from(
         &self,
         ops: &[Op],
         notes: &[NoteRow],
@@ -798,7 +809,7 @@ impl Store {
                 // Consents and disclosures have rows of their own.
                 Some(Field::Record(kind, id)) => {
                     if let Some(v) = win.value.as_deref() {
-                        self.materialize_record(kind, id, client, v)?;
+                        self.materialize_register(kind, id, client, v)?;
                     }
                 }
                 _ => newest = newest.max(win.hlc.as_str()),
@@ -861,7 +872,7 @@ impl Store {
     }
 
     /// Open conflicts, oldest first; only one dossier's with `client`.
-    pub fn conflicts(&self, client: Option<&str>) -> Result<Vec<OpenConflict>> {
+    pub(in crate::engine) fn conflicts(&self, client: Option<&str>) -> Result<Vec<OpenConflict>> {
         let resolved: Vec<String> = self
             .conn
             .prepare("SELECT substr(field, 9) FROM op WHERE field LIKE 'resolve/%'")?
@@ -948,7 +959,7 @@ impl Store {
     }
 
     /// Resolves a full op id or unique prefix among the open conflicts' losing ops.
-    pub fn resolve_conflict_id(&self, prefix: &str) -> Result<String> {
+    pub(in crate::engine) fn resolve_conflict_id(&self, prefix: &str) -> Result<String> {
         let ids: Vec<String> = self
             .conflicts(None)?
             .into_iter()
@@ -968,8 +979,16 @@ impl Store {
         }
     }
 
+    /// How many ops the vault holds.
+    pub(in crate::engine) fn op_count(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM op", [], |r| r.get(0))?)
+    }
+
     /// Every op, for tests and the sync property test.
-    pub fn all_ops(&self) -> Result<Vec<Op>> {
+    #[cfg(test)]
+    pub(in crate::engine) fn all_ops(&self) -> Result<Vec<Op>> {
         let sql = format!("SELECT {OP_COLUMNS} FROM op ORDER BY id");
         let rows = self
             .conn
@@ -1109,7 +1128,6 @@ mod tests {
                             .and_hms_opt(9, 0, 0)
                             .unwrap(),
                         body: format!("note {n}"),
-                        author: "w".into(),
                         supersedes: None,
                         special: false,
                     })

@@ -8,9 +8,9 @@ use serde::Serialize;
 use super::{IdTable, Store, new_id};
 use crate::error::{Error, Result};
 use crate::i18n::t;
+use crate::model::record::Record;
 use crate::model::{
     self, Action, AuditEntry, Consent, Disclosure, Domain, GENESIS, NewConsent, TravellingEntry,
-    now_utc,
 };
 
 /// A closed dossier and the day it may be erased.
@@ -30,75 +30,25 @@ pub struct RetentionItem {
     pub due: bool,
 }
 
-const CONSENT_COLUMNS: &str = "id, client_id, org, purpose, scope, given_on, until, evidence,
-    withdrawn_on, recorded_by, created_at, special";
-
-/// A stored scope (always one of the codes: the table's CHECK says so).
-fn scope_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<model::Scope> {
-    Ok(r.get::<_, String>(i)?
-        .parse()
-        .unwrap_or(model::Scope::Notes))
-}
-
-fn consent_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Consent> {
-    let date = |i: usize| -> rusqlite::Result<Option<NaiveDate>> {
-        Ok(r.get::<_, Option<String>>(i)?.and_then(|s| s.parse().ok()))
-    };
-    Ok(Consent {
-        id: r.get(0)?,
-        client_id: r.get(1)?,
-        org: r.get(2)?,
-        purpose: r.get(3)?,
-        scope: scope_at(r, 4)?,
-        given_on: date(5)?.unwrap_or_default(),
-        until: date(6)?,
-        evidence: r.get(7)?,
-        withdrawn_on: date(8)?,
-        recorded_by: r.get(9)?,
-        created_at: r.get(10)?,
-        special: r.get(11)?,
-    })
-}
-
-const DISCLOSURE_COLUMNS: &str = "id, client_id, org, purpose, scope, consent_id, legal_ground,
-    recipient, file_sha256, at, by";
-
-fn disclosure_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Disclosure> {
-    Ok(Disclosure {
-        id: r.get(0)?,
-        client_id: r.get(1)?,
-        org: r.get(2)?,
-        purpose: r.get(3)?,
-        scope: scope_at(r, 4)?,
-        consent_id: r.get(5)?,
-        legal_ground: r.get(6)?,
-        recipient: r.get(7)?,
-        file_sha256: r.get(8)?,
-        at: r.get(9)?,
-        by: r.get(10)?,
-    })
-}
-
 impl Store {
     /// Records that this session acts on someone else's behalf (IT after a recovery).
-    pub fn set_on_behalf(&self, who: Option<String>) {
+    pub(in crate::engine) fn set_on_behalf(&self, who: Option<String>) {
         *self.on_behalf.borrow_mut() = who;
     }
 
     /// Who is at the keyboard, for the log: the worker id in a team vault, else the owner.
-    pub fn user(&self) -> Result<String> {
+    pub(in crate::engine) fn user(&self) -> Result<String> {
         Ok(match self.meta("worker_id")? {
             Some(w) => w,
-            None => self
-                .meta("owner")?
-                .unwrap_or_else(|| t!("word.me").into_owned()),
+            // A code, not a word: what is stored never depends on the writer's language.
+            None => self.meta("owner")?.unwrap_or_else(|| "me".to_owned()),
         })
     }
 
     /// Notes an unlock for the access log; it is written with the session's first change
     /// or entry (see `pending_unlock`).
-    pub fn note_unlock(&self, detail: &str) {
-        *self.pending_unlock.borrow_mut() = Some((now_utc(), detail.to_owned()));
+    pub(in crate::engine) fn note_unlock(&self, detail: &str) {
+        *self.pending_unlock.borrow_mut() = Some((self.now(), detail.to_owned()));
     }
 
     /// Writes a noted unlock (inside a transaction).
@@ -123,13 +73,18 @@ impl Store {
     /// Appends an entry to the access log. An entry about a dossier that travels (see
     /// [`Action::travels`]) is also an op, so it reaches every colleague the dossier goes to.
     /// Details name ids and organisations, never a client's personal data.
-    pub fn log(&self, action: Action, client: Option<&str>, detail: &str) -> Result<String> {
+    pub(in crate::engine) fn log(
+        &self,
+        action: Action,
+        client: Option<&str>,
+        detail: &str,
+    ) -> Result<String> {
         let user = self.user()?;
         self.log_by(&user, action, client, detail)
     }
 
     /// [`Store::log`] for someone other than the vault's user (IT during a recovery).
-    pub fn log_by(
+    pub(in crate::engine) fn log_by(
         &self,
         user: &str,
         action: Action,
@@ -138,7 +93,7 @@ impl Store {
     ) -> Result<String> {
         self.flush_unlock()?;
         let id = new_id();
-        let at = now_utc();
+        let at = self.now();
         let user = user.to_owned();
         let on_behalf = self.on_behalf.borrow().clone();
         self.append_entry(
@@ -249,7 +204,7 @@ impl Store {
     }
 
     /// The access log, oldest first; one dossier's with `client`.
-    pub fn audit(&self, client: Option<&str>) -> Result<Vec<AuditEntry>> {
+    pub(in crate::engine) fn audit(&self, client: Option<&str>) -> Result<Vec<AuditEntry>> {
         let mut stmt = self.conn.prepare(
             "SELECT seq, id, at, action, client_id, user, on_behalf, detail, origin, hash
              FROM access_log WHERE ?1 IS NULL OR client_id = ?1 ORDER BY seq",
@@ -275,7 +230,7 @@ impl Store {
 
     /// Checks the whole chain. Returns the number of entries, or the first broken link and
     /// what is wrong with it.
-    pub fn verify_log(&self) -> Result<std::result::Result<u64, (i64, String)>> {
+    pub(in crate::engine) fn verify_log(&self) -> Result<std::result::Result<u64, (i64, String)>> {
         let mut stmt = self.conn.prepare(
             "SELECT seq, id, at, action, client_id, user, on_behalf, detail, detail_hash,
                     origin, prev, hash,
@@ -351,9 +306,9 @@ impl Store {
             evidence: c.evidence.clone(),
             withdrawn_on: None,
             recorded_by: self.user()?,
-            created_at: now_utc(),
+            created_at: self.now(),
         };
-        self.write_consent(&consent)?;
+        self.write(&consent)?;
         self.log(
             Action::Create,
             Some(&c.client_id),
@@ -362,133 +317,30 @@ impl Store {
         Ok(consent.id)
     }
 
-    /// Stores a consent's row and writes it as an op (a register: a withdrawal is a newer
-    /// value).
-    fn write_consent(&self, c: &Consent) -> Result<()> {
-        self.upsert_consent(c)?;
-        let value =
-            serde_json::to_string(c).map_err(|e| Error::invalid("consent", e.to_string()))?;
-        self.emit(&c.client_id, &format!("consent/{}", c.id), Some(&value))?;
-        Ok(())
-    }
-
-    fn upsert_consent(&self, c: &Consent) -> Result<()> {
-        self.conn
-            .prepare_cached(&format!(
-                "INSERT INTO consent ({CONSENT_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                 ON CONFLICT (id) DO UPDATE SET org = excluded.org, purpose = excluded.purpose,
-                     scope = excluded.scope, special = excluded.special,
-                     given_on = excluded.given_on,
-                     until = excluded.until, evidence = excluded.evidence,
-                     withdrawn_on = excluded.withdrawn_on"
-            ))?
-            .execute(params![
-                c.id,
-                c.client_id,
-                c.org,
-                c.purpose,
-                c.scope.code(),
-                c.given_on.to_string(),
-                c.until.map(|d| d.to_string()),
-                c.evidence,
-                c.withdrawn_on.map(|d| d.to_string()),
-                c.recorded_by,
-                c.created_at,
-                c.special
-            ])?;
-        self.record("consent", &c.id)?;
-        Ok(())
-    }
-
-    fn upsert_disclosure(&self, d: &Disclosure) -> Result<()> {
-        self.conn
-            .prepare_cached(&format!(
-                "INSERT INTO disclosure ({DISCLOSURE_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                 ON CONFLICT (id) DO NOTHING"
-            ))?
-            .execute(params![
-                d.id,
-                d.client_id,
-                d.org,
-                d.purpose,
-                d.scope.code(),
-                d.consent_id,
-                d.legal_ground,
-                d.recipient,
-                d.file_sha256,
-                d.at,
-                d.by
-            ])?;
-        self.record("disclosure", &d.id)?;
-        Ok(())
-    }
-
-    /// Brings a consent or disclosure row in line with its winning op (from a colleague).
-    /// A value that does not parse, or names another dossier, is ignored: the bundle check
-    /// refuses those before they get here.
-    pub(super) fn materialize_record(
-        &self,
-        kind: &str,
-        id: &str,
-        client: &str,
-        value: &str,
-    ) -> Result<()> {
-        match kind {
-            "consent" => {
-                if let Ok(c) = serde_json::from_str::<Consent>(value)
-                    && c.id == id
-                    && c.client_id == client
-                {
-                    self.upsert_consent(&c)?;
-                }
-            }
-            "disclosure" => {
-                if let Ok(d) = serde_json::from_str::<Disclosure>(value)
-                    && d.id == id
-                    && d.client_id == client
-                {
-                    self.upsert_disclosure(&d)?;
-                }
-            }
-            // Household, network, plan and assessments (the bundle check matched id and
-            // dossier already).
-            _ => self.materialize_depth(kind, value)?,
-        }
-        Ok(())
-    }
-
     /// A client's consents, newest first.
-    pub fn consents(&self, client: &str) -> Result<Vec<Consent>> {
-        self.client(client)?;
-        let rows = self
-            .conn
-            .prepare(&format!(
-                "SELECT {CONSENT_COLUMNS} FROM consent WHERE client_id = ?1
-                 ORDER BY given_on DESC, id DESC"
-            ))?
-            .query_map([client], consent_from_row)?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+    pub(in crate::engine) fn consents(&self, client: &str) -> Result<Vec<Consent>> {
+        self.rows(client, "given_on DESC, id DESC")
     }
 
     /// Every consent that is active on `today` and ends within `days` days, with its
     /// client's name.
-    pub fn consents_expiring(&self, today: NaiveDate, days: u64) -> Result<Vec<(Consent, String)>> {
-        let rows: Vec<(Consent, String)> = self
-            .conn
-            .prepare(&format!(
-                "SELECT {}, c.name FROM consent k JOIN client c ON c.id = k.client_id
-                 WHERE k.until IS NOT NULL ORDER BY k.until",
-                CONSENT_COLUMNS
-                    .split(',')
-                    .map(|c| format!("k.{}", c.trim()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))?
-            .query_map([], |r| Ok((consent_from_row(r)?, r.get(12)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+    pub(in crate::engine) fn consents_expiring(
+        &self,
+        today: NaiveDate,
+        days: u64,
+    ) -> Result<Vec<(Consent, String)>> {
+        let cols = Consent::columns()
+            .iter()
+            .map(|c| format!("k.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows: Vec<(Consent, String)> = self.rows_with(
+            &format!(
+                "SELECT {cols}, c.name FROM consent k JOIN client c ON c.id = k.client_id
+                 WHERE k.until IS NOT NULL ORDER BY k.until"
+            ),
+            [],
+        )?;
         Ok(rows
             .into_iter()
             .filter(|(c, _)| c.expires_within(today, days))
@@ -496,17 +348,11 @@ impl Store {
     }
 
     /// One consent by full id.
-    pub fn consent(&self, id: &str) -> Result<Consent> {
-        self.conn
-            .prepare_cached(&format!(
-                "SELECT {CONSENT_COLUMNS} FROM consent WHERE id = ?1"
-            ))?
-            .query_row([id], consent_from_row)
-            .optional()?
-            .ok_or_else(|| Error::NotFound {
-                what: IdTable::Consent.label(),
-                id: id.to_owned(),
-            })
+    pub(in crate::engine) fn consent(&self, id: &str) -> Result<Consent> {
+        self.row(id)?.ok_or_else(|| Error::NotFound {
+            what: IdTable::Consent.label(),
+            id: id.to_owned(),
+        })
     }
 
     /// Withdraws a consent from `on`; false when it was already withdrawn.
@@ -517,7 +363,7 @@ impl Store {
             return Ok(false);
         }
         c.withdrawn_on = Some(on);
-        self.write_consent(&c)?;
+        self.write(&c)?;
         self.log(
             Action::Change,
             Some(&c.client_id),
@@ -527,11 +373,8 @@ impl Store {
     }
 
     /// Records a disclosure (the file is written by the caller, after this committed).
-    pub fn record_disclosure(&self, d: &Disclosure) -> Result<()> {
-        self.upsert_disclosure(d)?;
-        let value =
-            serde_json::to_string(d).map_err(|e| Error::invalid("disclosure", e.to_string()))?;
-        self.emit(&d.client_id, &format!("disclosure/{}", d.id), Some(&value))?;
+    pub(in crate::engine) fn record_disclosure(&self, d: &Disclosure) -> Result<()> {
+        self.write(d)?;
         // Ids only: which organisation a client's file went to can itself say too much.
         let ground = match &d.consent_id {
             Some(c) => format!("consent {c}"),
@@ -546,26 +389,21 @@ impl Store {
     }
 
     /// A client's disclosures, newest first.
-    pub fn disclosures(&self, client: &str) -> Result<Vec<Disclosure>> {
-        let rows = self
-            .conn
-            .prepare(&format!(
-                "SELECT {DISCLOSURE_COLUMNS} FROM disclosure WHERE client_id = ?1
-                 ORDER BY at DESC, id DESC"
-            ))?
-            .query_map([client], disclosure_from_row)?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+    pub(in crate::engine) fn disclosures(&self, client: &str) -> Result<Vec<Disclosure>> {
+        self.rows(client, "at DESC, id DESC")
     }
 
     /// Years a closed dossier of `domain` is kept: the vault's policy, else the user's
     /// config (`set_retention_default`), else kluis's default.
-    pub fn retention_years(&self, domain: Domain) -> Result<u32> {
+    pub(in crate::engine) fn retention_years(&self, domain: Domain) -> Result<u32> {
         Ok(self.retention_policy(domain)?.0)
     }
 
     /// [`Store::retention_years`] and where it comes from: `vault`, `config` or `default`.
-    pub fn retention_policy(&self, domain: Domain) -> Result<(u32, &'static str)> {
+    pub(in crate::engine) fn retention_policy(
+        &self,
+        domain: Domain,
+    ) -> Result<(u32, &'static str)> {
         if let Some(y) = self
             .meta(&format!("retention_years.{}", domain.code()))?
             .and_then(|v| v.parse().ok())
@@ -579,7 +417,7 @@ impl Store {
     }
 
     /// A retention period from the user's config; the vault's own policy still wins.
-    pub fn set_retention_default(&self, domain: Domain, years: u32) {
+    pub(in crate::engine) fn set_retention_default(&self, domain: Domain, years: u32) {
         self.retention_defaults.borrow_mut().insert(domain, years);
     }
 
@@ -608,7 +446,7 @@ impl Store {
 
     /// Every closed dossier with the day it is kept until, soonest first. A dossier closed
     /// before kluis kept that day gets it from the current policy.
-    pub fn retention(&self, today: NaiveDate) -> Result<Vec<RetentionItem>> {
+    pub(in crate::engine) fn retention(&self, today: NaiveDate) -> Result<Vec<RetentionItem>> {
         self.retention_of(today, None)
     }
 
@@ -666,7 +504,7 @@ impl Store {
     }
 
     /// Whether a dossier was erased here (or a colleague's erasure reached this vault).
-    pub fn is_erased(&self, client: &str) -> Result<bool> {
+    pub(in crate::engine) fn is_erased(&self, client: &str) -> Result<bool> {
         Ok(self
             .conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM erased WHERE client_id = ?1)")?
@@ -748,20 +586,7 @@ impl Store {
     /// this marks the store: the session then saves a new, vacuumed generation and replaces
     /// the previous one too (`Session::change`). Returns whether anything was deleted.
     fn scrub(&self, client: &str) -> Result<bool> {
-        let mut n = 0;
-        for sql in [
-            "DELETE FROM note WHERE client_id = ?1",
-            "DELETE FROM note_pending WHERE client_id = ?1",
-            "DELETE FROM draft WHERE client_id = ?1",
-            "DELETE FROM consent WHERE client_id = ?1",
-            "DELETE FROM disclosure WHERE client_id = ?1",
-            "DELETE FROM client WHERE id = ?1",
-            "DELETE FROM op WHERE client_id = ?1 AND field <> 'erased'",
-            "UPDATE access_log SET detail = NULL WHERE client_id = ?1 AND detail IS NOT NULL",
-        ] {
-            n += self.conn.prepare_cached(sql)?.execute([client])?;
-        }
-        n += self.scrub_depth(client)?;
+        let n = self.scrub_kinds(client)?;
         if n > 0 {
             // The full-text indexes still hold the client's words: `finish_erasure` rebuilds
             // them once for every dossier erased in this change.
@@ -772,7 +597,7 @@ impl Store {
 
     /// Scrubs every erased dossier again: a crash after the tombstone reached the journal
     /// but before the new generation was saved leaves data the journal could not delete.
-    pub fn scrub_erased(&self) -> Result<bool> {
+    pub(in crate::engine) fn scrub_erased(&self) -> Result<bool> {
         let ids: Vec<String> = self
             .conn
             .prepare(
@@ -791,7 +616,7 @@ impl Store {
     }
 
     /// Whether rows were deleted since the last save (and clears the mark).
-    pub fn take_erased(&self) -> bool {
+    pub(in crate::engine) fn take_erased(&self) -> bool {
         self.erased.replace(false)
     }
 
@@ -799,7 +624,7 @@ impl Store {
     /// copy of every word, so they are rebuilt from what is left; then VACUUM frees the pages
     /// of deleted rows (secure_delete already zeroed them) and shrinks the image. Nothing of
     /// an erased dossier is in the next generation.
-    pub fn finish_erasure(&self) -> Result<()> {
+    pub(in crate::engine) fn finish_erasure(&self) -> Result<()> {
         self.conn.execute_batch(
             "INSERT INTO note_fts (note_fts) VALUES ('rebuild');
              INSERT INTO client_fts (client_fts) VALUES ('rebuild');

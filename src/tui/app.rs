@@ -28,6 +28,9 @@ pub struct Options {
     pub lang: Lang,
     /// A fixed "now" (tests and screenshots); None is the real clock.
     pub clock: Option<chrono::NaiveDateTime>,
+    /// What every session applies from the settings (retention periods); the same as the
+    /// command line's.
+    pub setup: crate::session::Setup,
 }
 
 impl Options {
@@ -303,17 +306,23 @@ impl App {
     }
 
     /// After a successful unlock: back to where the user was.
-    pub fn enter(&mut self, mut session: Session) -> Screen {
-        // Every unlock is in the access log; a failure to write it is shown, not hidden.
-        if let Err(e) = session.change(|s| s.log(crate::model::Action::Unlock, None, "tui")) {
-            self.message = Some(e.to_string());
-        }
+    pub fn enter(&mut self, session: Session) -> Screen {
+        // Configured like every session (the unlock goes into the access log with the first
+        // thing shown).
+        session.apply(&crate::session::Setup {
+            via: "tui",
+            clock: self.opts.clock,
+            ..self.opts.setup.clone()
+        });
         self.session = Some(session);
         let resume = std::mem::take(&mut self.resume);
-        let draft = self
-            .session
-            .as_ref()
-            .and_then(|s| s.store().open_draft().ok().flatten());
+        let draft = match self.session.as_ref().map(Session::draft).transpose() {
+            Ok(d) => d.flatten(),
+            Err(e) => {
+                self.message = Some(e.to_string());
+                None
+            }
+        };
         if let Some(draft) = draft {
             self.message = Some(t!("tui.draft_restored").into_owned());
             return Screen::Editor(Box::new(NoteEditor::from_draft(draft)));

@@ -89,7 +89,6 @@ fn fixture() -> (tempfile::TempDir, std::path::PathBuf, String) {
         kind: NoteKind::Huisbezoek,
         occurred_at: at(d, 9),
         body: body.into(),
-        author: "mvries".into(),
         supersedes,
         special: false,
     };
@@ -214,7 +213,8 @@ fn conflict_fixture() -> (tempfile::TempDir, std::path::PathBuf, String) {
         .unwrap();
     let path = dir.path().join("vault.kluis");
     let mut s = new_session(&path);
-    s.change(|st| st.set_meta("worker_id", "w001")).unwrap();
+    s.change(|st| crate::internals::set_meta(st, "worker_id", "w001"))
+        .unwrap();
     let id = s
         .change(|st| {
             st.add_client(&NewClient {
@@ -241,7 +241,7 @@ fn conflict_fixture() -> (tempfile::TempDir, std::path::PathBuf, String) {
         hlc: crate::merge::format_hlc(later, 0, "w002"),
         author: "w002".into(),
     };
-    s.change(|st| st.merge_ops(&[theirs], &[], "w001,w002"))
+    s.change(|st| crate::internals::merge_ops(st, &[theirs], &[], "w001,w002"))
         .unwrap();
     s.close().unwrap();
     (dir, path, id)
@@ -255,6 +255,7 @@ fn app(path: &std::path::Path, lang: Lang, privacy: bool) -> App {
         kdf: WEAK,
         lang,
         clock: Some(clock()),
+        setup: Default::default(),
     };
     App::new(opts, None, Resume::default())
 }
@@ -295,22 +296,22 @@ fn conflicts_are_settled_from_their_screen() {
     unlock(&mut a);
     a.handle_key(key(KeyCode::Char('c')));
     assert!(matches!(a.screen, Screen::Conflicts(_)));
-    let store = |a: &App| a.session.as_ref().unwrap().store().conflicts(None).unwrap();
-    assert_eq!(store(&a).len(), 1);
-    let phone = |a: &App| {
+    let open = |a: &App| a.session.as_ref().unwrap().conflict_count().unwrap();
+    assert_eq!(open(&a), 1);
+    let phone = |a: &mut App| {
         a.session
-            .as_ref()
+            .as_mut()
             .unwrap()
-            .store()
-            .client(&id)
+            .client(&id, false)
             .unwrap()
+            .client
             .phone
     };
-    assert_eq!(phone(&a).as_deref(), Some("06-22222222"));
+    assert_eq!(phone(&mut a).as_deref(), Some("06-22222222"));
     // "o": our value instead; the conflict is settled and the dossier shows it.
     a.handle_key(key(KeyCode::Char('o')));
-    assert!(store(&a).is_empty());
-    assert_eq!(phone(&a).as_deref(), Some("06-11111111"));
+    assert_eq!(open(&a), 0);
+    assert_eq!(phone(&mut a).as_deref(), Some("06-11111111"));
     a.handle_key(key(KeyCode::Esc));
     assert!(matches!(a.screen, Screen::Caseload(_)));
     a.quit().unwrap();
@@ -321,7 +322,7 @@ fn conflicts_are_settled_from_their_screen() {
         crate::session::Access::Read,
     )
     .unwrap();
-    assert!(s.store().conflicts(None).unwrap().is_empty());
+    assert_eq!(s.conflict_count().unwrap(), 0);
 }
 
 #[test]
@@ -355,7 +356,7 @@ fn keys_drive_the_screens() {
     typed(&mut a, "Nieuwe notitie via de app");
     a.handle_key(ctrl('s'));
     assert!(matches!(a.screen, Screen::Dossier(_)), "{:?}", a.message);
-    let notes = a.session.as_ref().unwrap().store().notes(&fatima).unwrap();
+    let notes = a.session.as_mut().unwrap().notes(&fatima, true).unwrap();
     assert!(
         notes.iter().any(
             |n| n.body == "Nieuwe notitie via de app" && n.occurred_at == "2026-11-20T10:00:00"
@@ -467,7 +468,7 @@ fn a_note_marked_special_in_the_editor_stays_special_through_a_lock() {
     a.lock().unwrap();
     unlock(&mut a);
     a.handle_key(ctrl('s'));
-    let notes = a.session.as_ref().unwrap().store().notes(&fatima).unwrap();
+    let notes = a.session.as_mut().unwrap().notes(&fatima, true).unwrap();
     let n = notes
         .iter()
         .find(|n| n.body.contains("migraine"))
@@ -485,7 +486,6 @@ fn special_notes_and_the_bsn_show_only_when_asked_and_every_reveal_is_logged() {
         a.session
             .as_ref()
             .unwrap()
-            .store()
             .audit(Some(&fatima))
             .unwrap()
             .iter()
@@ -515,7 +515,7 @@ fn special_notes_and_the_bsn_show_only_when_asked_and_every_reveal_is_logged() {
     a.handle_key(key(KeyCode::Esc));
     a.handle_key(key(KeyCode::Enter));
     assert!(!render(&a).contains(SPECIAL) && !render(&a).contains("111222333"));
-    let s = a.session.as_ref().unwrap().store();
+    let s = a.session.as_ref().unwrap();
     assert!(s.verify_log().unwrap().is_ok());
 }
 

@@ -43,17 +43,18 @@ fn main() {
     generate_vault(&path, notes, clients);
     let pass = SecretString::from(PASS.to_owned());
     // The derived key, kept: unlock is measured without the KDF.
-    let key = kluis::vault::read(&path, Some(&pass), None).unwrap().key;
+    let key = kluis::internals::read(&path, Some(&pass), None)
+        .unwrap()
+        .key;
     let (open0, save0) = measure(&path, &key, rounds);
 
     let t = Instant::now();
     let mut s = Session::open_with_key(&path, &key, Access::Write).unwrap();
     let ids: Vec<String> = s
-        .store()
-        .clients(true)
+        .caseload(true)
         .unwrap()
         .into_iter()
-        .map(|(c, _, _)| c.id)
+        .map(|r| r.client.id)
         .collect();
     let day = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
     s.change(|st| {

@@ -48,7 +48,6 @@ fn append_role(path: &Path, count: usize, results: &Path) {
                 .and_hms_opt(9, (i % 60) as u32, 0)
                 .unwrap(),
             body: body.join(" "),
-            author: "bench".into(),
             supersedes: None,
             special: false,
         };

@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use kluis::internals;
 use kluis::model::{Action, Domain};
 use kluis::secret::SecretString;
 use kluis::session::{Access, Session};
@@ -32,23 +33,23 @@ fn main() {
     generate_vault(&path, notes, clients);
     let pass = SecretString::from(PASS.to_owned());
     let mut s = Session::open(&path, &pass, Access::Write).unwrap();
-    let ids: Vec<String> = s
-        .store()
-        .clients(true)
+    let ids: Vec<String> = internals::connection(internals::store(&s))
+        .prepare("SELECT id FROM client ORDER BY id")
         .unwrap()
-        .into_iter()
-        .map(|(c, _, _)| c.id)
-        .collect();
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
 
     // 1. A logged view against the smallest journaled change, alternating so both see the
     //    same journal and page cache.
     let (mut logged, mut plain) = (Vec::new(), Vec::new());
     for i in 0..entries {
         let id = &ids[i % ids.len()];
-        let (d, r) = time(|| s.change(|st| st.log(Action::View, Some(id), "bench")));
+        let (d, r) = time(|| s.change(|st| internals::log(st, Action::View, Some(id), "bench")));
         r.unwrap();
         logged.push(d);
-        let (d, r) = time(|| s.change(|st| st.set_meta("bench", &i.to_string())));
+        let (d, r) = time(|| s.change(|st| internals::set_meta(st, "bench", &i.to_string())));
         r.unwrap();
         plain.push(d);
     }
@@ -62,16 +63,15 @@ fn main() {
     s.compact().unwrap();
 
     // 2. `audit verify` over the whole chain, against counting the same rows.
-    let n = s.store().audit(None).unwrap().len();
+    let n = s.audit(None).unwrap().len();
     let mut verify = Vec::new();
     let mut count = Vec::new();
     for _ in 0..rounds {
-        let (d, r) = time(|| s.store().verify_log().unwrap());
+        let (d, r) = time(|| s.verify_log().unwrap());
         assert_eq!(r, Ok(n as u64));
         verify.push(d);
         let (d, _) = time(|| {
-            s.store()
-                .connection()
+            internals::connection(internals::store(&s))
                 .query_row(
                     "SELECT count(*), max(length(hash)) FROM access_log",
                     [],

@@ -90,7 +90,6 @@ fn main() {
                         .and_hms_opt(9, 0, 0)
                         .unwrap(),
                     body: body.join(" "),
-                    author: "w001".into(),
                     supersedes: None,
                     special: false,
                 })?;
@@ -117,7 +116,9 @@ fn main() {
     // The floor: verify nothing, just decrypt and parse what import must decrypt and parse.
     let b = Session::open(&b_path, &pass, Access::Read).unwrap();
     let identity = age::x25519::Identity::from_str(
-        &b.store().meta("worker_x25519_identity").unwrap().unwrap(),
+        &kluis::internals::meta(kluis::internals::store(&b), "worker_x25519_identity")
+            .unwrap()
+            .unwrap(),
     )
     .unwrap();
     drop(b);
@@ -172,7 +173,11 @@ fn main() {
     // A folder of old bundles: A writes one per edit; B imports them once, then syncs again.
     let folder = tmp.path().join("shared");
     std::fs::create_dir(&folder).unwrap();
-    let first = a.store().assignments().unwrap().into_keys().next().unwrap();
+    let first = kluis::internals::assignments(kluis::internals::store(&a))
+        .unwrap()
+        .into_keys()
+        .next()
+        .unwrap();
     for n in 0..old_bundles {
         a.change(|s| {
             s.edit_client(

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use kluis::secret::SecretString;
 use kluis::store::Store;
-use kluis::vault::{self, KdfParams, Place, SealingKey};
+use kluis::vault::{KdfParams, Place, SealingKey};
 use rusqlite::params;
 
 pub const PASS: &str = "Zonnebloem-Kraanwater-47-Lantaarn";
@@ -169,7 +169,7 @@ pub fn zipf(rng: &mut Rng, n: usize) -> usize {
 pub use kluis::demo::{FIRST, LAST};
 
 pub fn generate(store: &Store, clients: usize, notes: usize) {
-    let conn = store.connection();
+    let conn = kluis::internals::connection(store);
     conn.execute_batch("BEGIN").unwrap();
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let mut ids = Vec::with_capacity(clients);
@@ -260,18 +260,18 @@ pub fn generate_vault(path: &Path, notes: usize, clients: usize) {
     let t = Instant::now();
     let mut store = Store::create("bench").unwrap();
     generate(&store, clients, notes);
-    let image_len = store.image().unwrap().len();
+    let image = kluis::internals::image(&mut store).unwrap();
+    let image_len = image.len();
     // Synthetic data only: a plain copy for looking at query plans with sqlite3.
     if let Some(dump) = std::env::var_os("KLUIS_BENCH_DUMP") {
-        std::fs::write(dump, &*store.image().unwrap()).unwrap();
+        std::fs::write(dump, &image).unwrap();
     }
+    drop(image);
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public();
-    store
-        .add_recovery_recipient(&recipient.to_string())
-        .unwrap();
+    kluis::internals::add_recovery_recipient(&store, &recipient.to_string()).unwrap();
     let key = SealingKey::derive_new(&SecretString::from(PASS.to_owned()), WEAK).unwrap();
-    vault::write(
+    kluis::internals::write(
         path,
         &mut store,
         &key,

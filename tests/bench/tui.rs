@@ -95,6 +95,7 @@ fn main() {
         kdf: WEAK,
         lang: Lang::Nl,
         clock: None,
+        setup: Default::default(),
     };
     let mut b = Bench {
         app: App::new(opts, None, Resume::default()),

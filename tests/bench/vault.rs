@@ -39,7 +39,8 @@ fn baseline_save(path: &Path, store: &mut Store, recipient: &age::x25519::Recipi
     let mut out = encryptor
         .wrap_output(BufWriter::with_capacity(1 << 20, file))
         .unwrap();
-    out.write_all(&store.image().unwrap()).unwrap();
+    out.write_all(&kluis::internals::image(store).unwrap())
+        .unwrap();
     let file = out.finish().unwrap().into_inner().unwrap();
     file.sync_all().unwrap();
 }
@@ -112,10 +113,12 @@ fn main() {
 
     // Unlock minus KDF: ours with the derived key cached, baseline with an X25519 identity.
     let (mut ours, mut base) = (Vec::new(), Vec::new());
-    let mut key = vault::read(&path, Some(&pass), None).unwrap().key;
+    let mut key = kluis::internals::read(&path, Some(&pass), None)
+        .unwrap()
+        .key;
     for _ in 0..rounds {
         let t = Instant::now();
-        let opened = vault::read(&path, None, Some(&key)).unwrap();
+        let opened = kluis::internals::read(&path, None, Some(&key)).unwrap();
         ours.push(t.elapsed());
         key = opened.key;
         drop(opened.store);
@@ -127,11 +130,11 @@ fn main() {
     let (unlock, unlock_base) = (median(ours), median(base));
 
     // Save: ours (temp file, fsync, link, renames, directory fsync) against encrypt + fsync.
-    let mut opened = vault::read(&path, None, Some(&key)).unwrap();
+    let mut opened = kluis::internals::read(&path, None, Some(&key)).unwrap();
     let (mut ours, mut base) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let t = Instant::now();
-        stamp = vault::write(
+        stamp = kluis::internals::write(
             &path,
             &mut opened.store,
             &opened.key,
@@ -166,7 +169,9 @@ fn main() {
         };
         let fts = kluis::model::fts_query(&q).unwrap();
         let t = Instant::now();
-        hits += opened.store.search(&fts, 20).unwrap().len();
+        hits += kluis::internals::search(&opened.store, &fts, 20)
+            .unwrap()
+            .len();
         let took = t.elapsed();
         times.push(took);
         by_kind[i % 4].push(took);

@@ -96,8 +96,9 @@ fn age_cctv_vectors_end_in_their_outcome_class() {
         assert_eq!(ids.len(), 1, "{name}: one identity expected");
         let file = tmp.path().join(&name);
         std::fs::write(&file, &v.body).unwrap();
-        let got = std::panic::catch_unwind(|| kluis::vault::decrypt_with_recovery(&file, &ids[0]))
-            .unwrap_or_else(|_| panic!("{name}: panicked"));
+        let got =
+            std::panic::catch_unwind(|| kluis::internals::decrypt_with_recovery(&file, &ids[0]))
+                .unwrap_or_else(|_| panic!("{name}: panicked"));
         match (v.expect.as_str(), got) {
             ("success", Ok(plain)) => {
                 let hash: String = Sha256::digest(&plain[..])

@@ -173,7 +173,6 @@ fn a_journal_past_the_threshold_is_compacted_by_the_change_itself() {
                 .and_hms_opt(0, 0, 0)
                 .unwrap(),
             body: format!("{i} {body}"),
-            author: "test".into(),
             supersedes: None,
             special: false,
         };

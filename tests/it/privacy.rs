@@ -335,8 +335,25 @@ fn the_access_log_is_chained_and_tampering_is_found() {
             .unwrap()
             .parse()
             .unwrap();
-        let (mut store, stamp) = kluis::vault::read_with_recovery(&v.path, &identity).unwrap();
-        store.connection().execute_batch(sql).unwrap();
+        let (mut store, stamp) = kluis::internals::read_with_recovery(&v.path, &identity).unwrap();
+        // Changed with stock sqlite3, as an attacker holding the recovery key would.
+        let file = v.path.with_extension("tampered.db");
+        std::fs::write(&file, kluis::internals::image(&mut store).unwrap()).unwrap();
+        let out = std::process::Command::new("sqlite3")
+            .arg(&file)
+            .arg(sql)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let image = std::fs::read(&file).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        let mut store = kluis::store::Store::from_image(&image[..], image.len())
+            .map_err(|e| format!("{e:?}"))
+            .unwrap();
         let pass = kluis::secret::SecretString::from(PASS.to_owned());
         let params = kluis::vault::KdfParams {
             memory_kib: 8 * 1024,
@@ -346,7 +363,7 @@ fn the_access_log_is_chained_and_tampering_is_found() {
         let sealing = kluis::vault::SealingKey::derive_new(&pass, params).unwrap();
         let recipients =
             kluis::session::parse_recipients(std::slice::from_ref(&recipient)).unwrap();
-        kluis::vault::write(
+        kluis::internals::write(
             &v.path,
             &mut store,
             &sealing,

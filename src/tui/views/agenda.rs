@@ -22,25 +22,14 @@ impl Agenda {
     /// Today's items (and overdue ones); the clients shown are logged as viewed.
     pub fn today(app: &mut App) -> Agenda {
         let today = app.opts.now().date();
-        let mut items = app
-            .session
-            .as_ref()
-            .and_then(|s| s.store().agenda(today, 0).ok())
-            .unwrap_or_default();
-        let clients: std::collections::BTreeSet<String> =
-            items.iter().map(|i| i.client_id.clone()).collect();
-        let logged = app.session.as_mut().is_some_and(|s| {
-            s.change(|st| {
-                for c in &clients {
-                    st.log(crate::model::Action::View, Some(c), "agenda")?;
-                }
-                Ok(())
-            })
-            .is_ok()
-        });
-        if !logged {
-            items.clear();
-        }
+        let items = match app.session.as_mut().map(|s| s.agenda(today, 0)) {
+            Some(Ok(items)) => items,
+            Some(Err(e)) => {
+                app.message = Some(e.to_string());
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
         Agenda { items, selected: 0 }
     }
 

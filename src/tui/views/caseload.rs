@@ -9,7 +9,8 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 
 use super::{date, dim, highlight, hint, initials, masked};
 use crate::i18n::t;
-use crate::model::{Client, SearchHit};
+use crate::model::SearchHit;
+use crate::session::CaseloadRow;
 use crate::tui::app::{App, Outcome, Screen};
 use crate::tui::views::{client_form::ClientForm, conflicts::Conflicts, dossier::Dossier};
 
@@ -26,7 +27,7 @@ pub enum Sort {
 
 /// State of the caseload screen.
 pub struct Caseload {
-    rows: Vec<(Client, u64, Option<String>)>,
+    rows: Vec<CaseloadRow>,
     selected: usize,
     query: String,
     searching: bool,
@@ -41,13 +42,11 @@ pub struct Caseload {
     conflicts: usize,
     /// Clients with a consent that ends within 30 days, flagged in the list.
     expiring: std::collections::HashSet<String>,
-    /// Clients a search showed and the log already has.
-    searched: std::collections::HashSet<String>,
 }
 
 impl Caseload {
     /// Loads the open clients.
-    pub fn new(app: &App) -> Caseload {
+    pub fn new(app: &mut App) -> Caseload {
         let mut c = Caseload {
             rows: Vec::new(),
             selected: 0,
@@ -60,29 +59,30 @@ impl Caseload {
             query_changed: false,
             conflicts: 0,
             expiring: Default::default(),
-            searched: Default::default(),
         };
+        if let Some(s) = app.session.as_mut() {
+            s.forget_searches();
+        }
         c.reload(app);
         c
     }
 
-    fn reload(&mut self, app: &App) {
-        if let Some(s) = &app.session {
-            self.rows = s.store().clients(self.all).unwrap_or_default();
-            self.conflicts = s.store().conflicts(None).map_or(0, |c| c.len());
-            let today = app.opts.now().date();
-            self.expiring = s
-                .store()
-                .consents_expiring(today, 30)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(c, _)| c.client_id)
-                .collect();
+    fn reload(&mut self, app: &mut App) {
+        let today = app.opts.now().date();
+        if let Some(s) = app.session.as_mut() {
+            match s.caseload(self.all) {
+                Ok(rows) => self.rows = rows,
+                Err(e) => app.message = Some(e.to_string()),
+            }
+            self.conflicts = s.conflict_count().unwrap_or(0);
+            self.expiring = s.consents_ending(today, 30).unwrap_or_default();
         }
         match self.sort {
             Sort::Name => {}
-            Sort::LastContact => self.rows.sort_by(|a, b| b.2.cmp(&a.2)),
-            Sort::Notes => self.rows.sort_by_key(|r| std::cmp::Reverse(r.1)),
+            Sort::LastContact => self
+                .rows
+                .sort_by(|a, b| b.last_contact.cmp(&a.last_contact)),
+            Sort::Notes => self.rows.sort_by_key(|r| std::cmp::Reverse(r.notes)),
         }
         self.selected = self.selected.min(self.len().saturating_sub(1));
     }
@@ -91,6 +91,9 @@ impl Caseload {
     pub fn back(app: &mut App) -> Caseload {
         match app.parked.take() {
             Some(mut c) => {
+                if let Some(s) = app.session.as_mut() {
+                    s.forget_searches();
+                }
                 if std::mem::take(&mut app.changed) {
                     c.reload(app);
                 }
@@ -114,37 +117,18 @@ impl Caseload {
     }
 
     fn search(&mut self, app: &mut App) {
-        self.hits = match (crate::model::fts_query(&self.query), &app.session) {
-            (Some(q), Some(s)) => s.store().search(&q, 50).unwrap_or_default(),
-            _ => Vec::new(),
+        // Each client a search shows is logged once per visit to the caseload (the session
+        // keeps count), so typing does not fill the log with the same names.
+        let found = match (crate::model::fts_query(&self.query), app.session.as_mut()) {
+            (Some(q), Some(s)) => s.search(&q, 50),
+            _ => Ok(Vec::new()),
         };
+        // Nothing is shown that the log does not hold.
+        self.hits = found.unwrap_or_else(|e| {
+            app.message = Some(e.to_string());
+            Vec::new()
+        });
         self.selected = 0;
-        // Each client a search showed is logged once per visit to the caseload, so typing
-        // does not fill the log with the same names.
-        let new: Vec<String> = self
-            .hits
-            .iter()
-            .map(|h| h.client_id.clone())
-            .filter(|c| !self.searched.contains(c))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if let Some(s) = app.session.as_mut()
-            && !new.is_empty()
-        {
-            let logged = s.change(|st| {
-                for c in &new {
-                    st.log(crate::model::Action::Search, Some(c), "tui")?;
-                }
-                Ok(())
-            });
-            if logged.is_ok() {
-                self.searched.extend(new);
-            } else {
-                // Nothing is shown that the log does not hold.
-                self.hits.clear();
-            }
-        }
     }
 
     fn len(&self) -> usize {
@@ -168,7 +152,7 @@ impl Caseload {
         if self.showing_hits() {
             self.hits.get(self.selected).map(|h| h.client_id.clone())
         } else {
-            self.rows.get(self.selected).map(|r| r.0.id.clone())
+            self.rows.get(self.selected).map(|r| r.client.id.clone())
         }
     }
 
@@ -362,8 +346,10 @@ impl Caseload {
             .enumerate()
             .skip(first)
             .take(visible.max(1))
-            .map(|(i, (c, notes, last))| {
-                let last = last
+            .map(|(i, r)| {
+                let (c, notes) = (&r.client, r.notes);
+                let last = r
+                    .last_contact
                     .as_deref()
                     .map(|l| date(app.opts.lang, l))
                     .unwrap_or_else(|| "-".into());

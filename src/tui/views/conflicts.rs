@@ -43,26 +43,15 @@ pub fn field_label(field: &str) -> String {
 impl Conflicts {
     /// Loads the open conflicts.
     pub fn new(app: &mut App) -> Conflicts {
-        let mut list = app
-            .session
-            .as_ref()
-            .and_then(|s| s.store().conflicts(None).ok())
-            .unwrap_or_default();
-        // The screen shows these dossiers' values: each is a view in the access log.
-        let clients: std::collections::BTreeSet<String> =
-            list.iter().map(|c| c.client_id.clone()).collect();
-        let logged = app.session.as_mut().is_some_and(|s| {
-            s.change(|st| {
-                for c in &clients {
-                    st.log(crate::model::Action::View, Some(c), "conflicts")?;
-                }
-                Ok(())
-            })
-            .is_ok()
-        });
-        if !logged {
-            list.clear();
-        }
+        // The screen shows these dossiers' values: the session logs a view of each.
+        let list = match app.session.as_mut().map(|s| s.conflicts()) {
+            Some(Ok(list)) => list,
+            Some(Err(e)) => {
+                app.message = Some(e.to_string());
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
         Conflicts { list, selected: 0 }
     }
 

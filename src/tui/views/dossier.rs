@@ -13,14 +13,17 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Paragraph, Wrap}
 
 use super::{date, datetime, dim, initials, local_datetime, masked, selected};
 use crate::i18n::t;
-use crate::model::{Action, AuditEntry, Client, Consent, Note};
+use crate::model::{AuditEntry, Client, Consent, Note};
 use crate::tui::app::{App, Outcome, Screen};
 use crate::tui::views::dossier_tabs::{self, Depth, Tab};
 use crate::tui::views::{caseload::Caseload, client_form::ClientForm, editor::NoteEditor};
 
 /// State of the dossier screen.
 pub struct Dossier {
+    /// The details; `client.bsn` holds the digits only while they are shown (`b`, logged).
     client: Client,
+    /// The BSN as lists show it.
+    bsn_masked: Option<String>,
     notes: Vec<Note>,
     per_month: Vec<(String, u64)>,
     selected: usize,
@@ -43,59 +46,73 @@ pub struct Dossier {
 const SEEN_BY: usize = 4;
 
 impl Dossier {
-    /// Loads a client and logs the view; None when it is gone.
+    /// Loads a dossier through the session (which logs the view); None when it is gone,
+    /// with the reason in the status bar.
     pub fn open(app: &mut App, id: &str) -> Option<Box<Dossier>> {
         let today = app.opts.now().date();
         let session = app.session.as_mut()?;
-        let client = session.store().client(id).ok()?;
-        // Nothing is shown that the log does not hold: no view without its entry.
-        session
-            .change(|s| s.log(Action::View, Some(id), "tui"))
-            .ok()?;
-        let store = session.store();
-        let notes = store.notes(id).ok()?;
-        let per_month = store.contacts_per_month(id, today, 12).unwrap_or_default();
-        let mut d = Dossier {
-            client,
-            notes,
+        let loaded = session.dossier(id).and_then(|d| {
+            let per_month = session.contacts_per_month(id, today, 12)?;
+            Ok((d, per_month))
+        });
+        let (d, per_month) = match loaded {
+            Ok(x) => x,
+            Err(e) => {
+                app.message = Some(e.to_string());
+                return None;
+            }
+        };
+        let mut log = d.log;
+        log.reverse();
+        Some(Box::new(Dossier {
+            client: d.details.client,
+            bsn_masked: d.details.bsn_masked,
+            notes: d.notes,
             per_month,
             selected: 0,
             revealed: false,
-            consents: store.consents(id).unwrap_or_default(),
-            seen_by: Vec::new(),
+            consents: d.details.consents,
+            seen_by: log.iter().take(SEEN_BY).cloned().collect(),
             bsn_shown: false,
             special_shown: HashSet::new(),
             tab: Tab::Overview,
             depth: Depth {
-                household: store.household(id).unwrap_or_default(),
-                contacts: store.contacts(id).unwrap_or_default(),
-                goals: store.goals(id).unwrap_or_default(),
-                actions: store.actions(id).unwrap_or_default(),
-                assessments: store.assessments(id).unwrap_or_default(),
-                visits: store.visits(id).unwrap_or_default(),
-                attachments: store.attachments(id).unwrap_or_default(),
-                evaluations: store.evaluations(id).unwrap_or_default(),
-                log: Vec::new(),
+                household: d.household,
+                contacts: d.contacts,
+                goals: d.goals,
+                actions: d.actions,
+                assessments: d.assessments,
+                visits: d.visits,
+                attachments: d.attachments,
+                evaluations: d.evaluations,
+                log,
             },
-        };
-        d.reload_log(app);
-        Some(Box::new(d))
+        }))
     }
 
-    fn reload_log(&mut self, app: &App) {
-        if let Some(s) = &app.session {
-            let mut all = s.store().audit(Some(&self.client.id)).unwrap_or_default();
-            all.reverse();
-            self.seen_by = all.iter().take(SEEN_BY).cloned().collect();
-            self.depth.log = all;
+    fn reload_log(&mut self, app: &mut App) {
+        let Some(s) = &app.session else {
+            return;
+        };
+        match s.audit(Some(&self.client.id)) {
+            Ok(mut all) => {
+                all.reverse();
+                self.seen_by = all.iter().take(SEEN_BY).cloned().collect();
+                self.depth.log = all;
+            }
+            Err(e) => app.message = Some(e.to_string()),
         }
     }
 
-    /// Logs a reveal; shows nothing when the log cannot be written.
-    fn log(app: &mut App, action: Action, client: &str, detail: &str) -> bool {
-        app.session
-            .as_mut()
-            .is_some_and(|s| s.change(|st| st.log(action, Some(client), detail)).is_ok())
+    /// The whole BSN, through the session (which logs it); None when it cannot be logged.
+    fn reveal_bsn(&self, app: &mut App, why: &str) -> Option<crate::model::Bsn> {
+        match app.session.as_mut()?.reveal_bsn(&self.client.id, why) {
+            Ok(bsn) => bsn,
+            Err(e) => {
+                app.message = Some(e.to_string());
+                None
+            }
+        }
     }
 
     /// The client shown.
@@ -122,26 +139,36 @@ impl Dossier {
             KeyCode::Char('b') => {
                 if self.bsn_shown {
                     self.bsn_shown = false;
-                } else if self.client.bsn.is_some()
-                    && Self::log(app, Action::RevealBsn, &self.client.id, "tui")
+                    self.client.bsn = None;
+                } else if self.bsn_masked.is_some()
+                    && let Some(bsn) = self.reveal_bsn(app, "tui")
                 {
+                    self.client.bsn = Some(bsn);
                     self.bsn_shown = true;
                     self.reload_log(app);
                 }
             }
             KeyCode::Char('s') => {
-                if let Some(n) = self.notes.get(self.selected).filter(|n| n.special) {
-                    let id = n.id.clone();
-                    if !self.special_shown.remove(&id)
-                        && Self::log(
-                            app,
-                            Action::RevealSpecial,
-                            &self.client.id,
-                            &format!("note {id}"),
-                        )
-                    {
-                        self.special_shown.insert(id);
-                        self.reload_log(app);
+                if let Some(i) = self
+                    .notes
+                    .get(self.selected)
+                    .filter(|n| n.special)
+                    .map(|_| self.selected)
+                {
+                    let id = self.notes[i].id.clone();
+                    if self.special_shown.remove(&id) {
+                        use zeroize::Zeroize;
+                        self.notes[i].body.zeroize();
+                        self.notes[i].body.clear();
+                    } else if let Some(session) = app.session.as_mut() {
+                        match session.reveal_note(&id) {
+                            Ok(n) => {
+                                self.notes[i].body = n.body.clone();
+                                self.special_shown.insert(id);
+                                self.reload_log(app);
+                            }
+                            Err(e) => app.message = Some(e.to_string()),
+                        }
                     }
                 }
             }
@@ -180,15 +207,14 @@ impl Dossier {
             }
             KeyCode::Char('e') => {
                 // The form shows the whole BSN to edit it: a reveal like `b`.
-                if self.client.bsn.is_some()
-                    && !Self::log(app, Action::RevealBsn, &self.client.id, "edit form")
-                {
-                    return (Screen::Dossier(self), Outcome::None);
+                let mut client = self.client.clone();
+                if self.bsn_masked.is_some() && client.bsn.is_none() {
+                    match self.reveal_bsn(app, "edit form") {
+                        Some(bsn) => client.bsn = Some(bsn),
+                        None => return (Screen::Dossier(self), Outcome::None),
+                    }
                 }
-                return (
-                    Screen::ClientForm(ClientForm::edit(&self.client)),
-                    Outcome::None,
-                );
+                return (Screen::ClientForm(ClientForm::edit(&client)), Outcome::None);
             }
             _ => {}
         }
@@ -228,15 +254,11 @@ impl Dossier {
                 or_dash(v)
             }
         };
-        let bsn = c.bsn.as_ref().map(|b| {
-            if hide {
-                "*********".to_owned()
-            } else if self.bsn_shown {
-                b.digits().to_owned()
-            } else {
-                b.masked()
-            }
-        });
+        let bsn = match (&c.bsn, &self.bsn_masked) {
+            (_, Some(_)) if hide => Some("*********".to_owned()),
+            (Some(b), _) if self.bsn_shown => Some(b.digits().to_owned()),
+            (_, m) => m.clone(),
+        };
         let status = match c.closed_on {
             Some(d) => format!("{} ({})", c.status, date(lang, &d.to_string())),
             None => c.status.to_string(),

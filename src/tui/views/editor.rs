@@ -133,18 +133,11 @@ impl NoteEditor {
             }
         };
         let session = app.session.as_mut()?;
-        let author = session
-            .store()
-            .meta("owner")
-            .ok()
-            .flatten()
-            .unwrap_or_default();
         let note = NewNote {
             client_id: self.client_id.clone(),
             kind: self.kind,
             occurred_at,
             body,
-            author,
             supersedes: self.supersedes.clone(),
             special: self.special,
         };

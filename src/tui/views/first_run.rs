@@ -66,7 +66,7 @@ impl FirstRun {
     pub fn finish(mut self, app: &mut App) -> (Screen, Outcome) {
         self.busy = false;
         let pass = SecretString::from(self.first.to_string());
-        let owner = std::env::var("USER").unwrap_or_else(|_| t!("word.me").into_owned());
+        let owner = crate::session::default_owner();
         match Session::create(&app.opts.path, &pass, app.opts.kdf, &[], &owner) {
             Ok(session) => (app.enter(session), Outcome::None),
             Err(e) => {

@@ -15,7 +15,7 @@ fn key() -> &'static kluis::vault::SealingKey {
     static KEY: OnceLock<kluis::vault::SealingKey> = OnceLock::new();
     KEY.get_or_init(|| {
         let path = common::data().join("good_basic.kluis");
-        kluis::vault::read(&path, Some(&common::passphrase()), None)
+        kluis::internals::read(&path, Some(&common::passphrase()), None)
             .unwrap()
             .key
     })
@@ -26,5 +26,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = std::fs::create_dir(&dir);
     let path = dir.join("vault.kluis");
     std::fs::write(&path, data).unwrap();
-    let _ = kluis::vault::read(&path, None, Some(key()));
+    let _ = kluis::internals::read(&path, None, Some(key()));
 });

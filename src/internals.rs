@@ -1,0 +1,116 @@
+//! Raw access behind the session's door, for tests, benchmarks and fuzz targets only
+//! (feature `internals`): building a vault of 200,000 notes in bulk, or tampering with an
+//! image as an attacker holding the IT recovery key would. The command line and the terminal
+//! app never use this: CI builds them without the feature (`cargo check
+//! --no-default-features`), so a call from there does not compile.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::error::Result;
+use crate::session::Session;
+use crate::store::Store;
+use crate::vault::{self, DiskStamp, Opened, Place, SealingKey};
+
+/// The session's store.
+pub fn store(session: &Session) -> &Store {
+    session.store()
+}
+
+/// The store's SQLite connection.
+pub fn connection(store: &Store) -> &Connection {
+    store.connection()
+}
+
+/// The whole plaintext image.
+pub fn image(store: &mut Store) -> Result<Vec<u8>> {
+    Ok(store.image()?.to_vec())
+}
+
+/// A value from the vault's meta table.
+pub fn meta(store: &Store, key: &str) -> Result<Option<String>> {
+    store.meta(key)
+}
+
+/// Sets a value in the vault's meta table (inside a change).
+pub fn set_meta(store: &Store, key: &str, value: &str) -> Result<()> {
+    store.set_meta(key, value)
+}
+
+/// Merges ops from a colleague as a bundle would (inside a change).
+pub fn merge_ops(
+    store: &Store,
+    ops: &[crate::merge::Op],
+    notes: &[crate::store::NoteRow],
+    via: &str,
+) -> Result<crate::store::MergeStats> {
+    store.merge_ops_from(ops, notes, via, None)
+}
+
+/// Appends an access-log entry (inside a change).
+pub fn log(
+    store: &Store,
+    action: crate::model::Action,
+    client: Option<&str>,
+    detail: &str,
+) -> Result<String> {
+    store.log(action, client, detail)
+}
+
+/// Every dossier with the workers it goes to.
+pub fn assignments(store: &Store) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+    store.assignments()
+}
+
+/// Adds a recovery recipient to a store that is not saved yet.
+pub fn add_recovery_recipient(store: &Store, recipient: &str) -> Result<()> {
+    store.add_recovery_recipient(recipient)
+}
+
+/// Full-text search, as the session's door runs it but without logging (the search
+/// benchmark times the query alone).
+pub fn search(
+    store: &Store,
+    fts_query: &str,
+    limit: usize,
+) -> Result<Vec<crate::model::SearchHit>> {
+    store.search(fts_query, limit)
+}
+
+/// Opens a vault file (no session, no journal, no access log).
+pub fn read(
+    path: &Path,
+    passphrase: Option<&crate::secret::SecretString>,
+    key: Option<&SealingKey>,
+) -> Result<Opened> {
+    vault::read(path, passphrase, key)
+}
+
+/// Opens a vault file with IT's recovery identity.
+pub fn read_with_recovery(
+    path: &Path,
+    identity: &age::x25519::Identity,
+) -> Result<(Store, DiskStamp)> {
+    vault::read_with_recovery(path, identity)
+}
+
+/// Writes a store as a vault file.
+pub fn write(
+    path: &Path,
+    store: &mut Store,
+    key: &SealingKey,
+    recovery: &[age::x25519::Recipient],
+    place: Place,
+) -> Result<DiskStamp> {
+    vault::write(path, store, key, recovery, place)
+}
+
+/// Decrypts any age file with a recovery identity, through the vault's own reader (the
+/// age test vectors).
+pub fn decrypt_with_recovery(
+    path: &Path,
+    identity: &age::x25519::Identity,
+) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    vault::decrypt_with_recovery(path, identity)
+}
