@@ -526,7 +526,7 @@ pub fn main() -> i32 {
         Ok(Ok(())) => 0,
         Ok(Err(err)) => {
             let code = err.downcast_ref::<Error>().map_or(1, Error::exit_code);
-            let _ = writeln!(std::io::stderr(), "kluis: {err:#}");
+            let _ = writeln!(std::io::stderr(), "kluis: {}", message(&err));
             code
         }
         Err(payload) if is_output_failure(&*payload) => {
@@ -543,6 +543,20 @@ pub fn main() -> i32 {
         }
         Err(payload) => std::panic::resume_unwind(payload),
     }
+}
+
+/// The error and its causes, each said once: our errors already name their cause
+/// ("cannot create folder X: Permission denied"), which the chain would then repeat.
+fn message(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// Whether a panic is the standard library's "failed printing to stdout/stderr".
@@ -674,7 +688,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Man { out } => setup::man(out.as_deref()),
         Command::Whoami { json } => {
             let session = open(&path, pass_file, Access::Read)?;
-            org::whoami(&session, json, &path)
+            org::whoami(&session, json)
         }
         Command::Check { json } => {
             let pass = passphrase::existing(pass_file)?;
@@ -910,7 +924,12 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
         ClientCmd::List { all, json } => {
             let mut session = open(path, pass_file, Access::Write)?;
             session.change(|s| s.log(Action::View, None, "client list"))?;
-            output::clients(&session.store().clients(all)?, json)?;
+            let store = session.store();
+            output::clients(
+                &store.clients(all)?,
+                |id| Ok((store.assignees(id)?, store.consents(id)?)),
+                json,
+            )?;
             Ok(session.close()?)
         }
         ClientCmd::Show { id, show_bsn, json } => {

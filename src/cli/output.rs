@@ -24,12 +24,34 @@ fn client_json(c: &Client, show_bsn: bool) -> anyhow::Result<Value> {
     Ok(v)
 }
 
-/// `client list`.
-pub fn clients(rows: &[(Client, u64, Option<String>)], as_json: bool) -> anyhow::Result<()> {
+/// The consents as `client show --json` and `client list --json` give them.
+fn consents_json(consents: &[Consent]) -> Value {
+    let today = chrono::Local::now().date_naive();
+    json!(
+        consents
+            .iter()
+            .map(|k| json!({
+                "id": k.id, "org": k.org, "purpose": k.purpose, "scope": k.scope,
+                "until": k.until, "state": k.state(today),
+            }))
+            .collect::<Vec<_>>()
+    )
+}
+
+/// `client list`. `dossier` gives a client's assigned workers and consents, which only the
+/// JSON shows (docs/json.md: the list's items are `client show`'s, plus two fields).
+pub fn clients(
+    rows: &[(Client, u64, Option<String>)],
+    dossier: impl Fn(&str) -> anyhow::Result<(Vec<String>, Vec<Consent>)>,
+    as_json: bool,
+) -> anyhow::Result<()> {
     if as_json {
         let mut out = Vec::new();
         for (c, notes, last) in rows {
+            let (assigned, consents) = dossier(&c.id)?;
             let mut v = client_json(c, false)?;
+            v["assigned"] = json!(assigned);
+            v["consents"] = consents_json(&consents);
             v["note_count"] = json!(notes);
             v["last_contact"] = json!(last);
             out.push(v);
@@ -65,15 +87,7 @@ pub fn client(
     if as_json {
         let mut v = client_json(c, show_bsn)?;
         v["assigned"] = json!(assigned);
-        v["consents"] = json!(
-            consents
-                .iter()
-                .map(|k| json!({
-                    "id": k.id, "org": k.org, "purpose": k.purpose, "scope": k.scope,
-                    "until": k.until, "state": k.state(today),
-                }))
-                .collect::<Vec<_>>()
-        );
+        v["consents"] = consents_json(consents);
         return print_json(&v);
     }
     let none = || "-".to_owned();
