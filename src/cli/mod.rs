@@ -524,7 +524,7 @@ pub fn main() -> i32 {
         Ok(Ok(())) => 0,
         Ok(Err(err)) => {
             let code = err.downcast_ref::<Error>().map_or(1, Error::exit_code);
-            let _ = writeln!(std::io::stderr(), "kluis: {err:#}");
+            let _ = writeln!(std::io::stderr(), "kluis: {}", message(&err));
             code
         }
         Err(payload) if is_output_failure(&*payload) => {
@@ -541,6 +541,20 @@ pub fn main() -> i32 {
         }
         Err(payload) => std::panic::resume_unwind(payload),
     }
+}
+
+/// The error and its causes, each said once: our errors already name their cause
+/// ("cannot create folder X: Permission denied"), which the chain would then repeat.
+fn message(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// Whether a panic is the standard library's "failed printing to stdout/stderr".
@@ -665,7 +679,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Man { out } => setup::man(out.as_deref()),
         Command::Whoami { json } => {
             let session = open(&path, pass_file, Access::Read)?;
-            org::whoami(&session, json, &path)
+            org::whoami(&session, json)
         }
         Command::Check { json } => {
             let pass = passphrase::existing(pass_file)?;

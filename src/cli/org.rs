@@ -337,19 +337,34 @@ pub(super) fn import_roster(session: &mut Session, file: &Path) -> anyhow::Resul
     Ok(version)
 }
 
-/// `kluis whoami`.
-pub(super) fn whoami(session: &Session, as_json: bool, vault_path: &Path) -> anyhow::Result<()> {
+/// `kluis whoami`. A personal vault (made without an enrollment file) answers too: with its
+/// owner and that it belongs to no organisation. The JSON has the same keys either way.
+pub(super) fn whoami(session: &Session, as_json: bool) -> anyhow::Result<()> {
     let me = session.identity()?;
-    let id = me.worker_id.ok_or_else(|| Error::NotAuthentic {
-        path: vault_path.to_owned(),
-        reason: t!("org.not_enrolled").into_owned(),
-    })?;
+    let owner = Some(me.owner.clone()).filter(|o| !o.is_empty());
+    let Some(id) = me.worker_id else {
+        if as_json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "enrolled": false, "owner": owner, "id": null, "name": null, "teams": [],
+                    "role": null, "organisation": null, "org_public_key": null,
+                    "roster_version": null,
+                }))?
+            );
+            return Ok(());
+        }
+        println!("{}: {}", t!("field.owner"), owner.as_deref().unwrap_or("-"));
+        println!("{}", t!("org.personal_vault"));
+        return Ok(());
+    };
     let (teams, version, name, role) = (me.teams, me.roster_version, me.name, me.role);
     let (org_name, org_key) = (me.org_name, me.org_public_key);
     if as_json {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
+                "enrolled": true, "owner": owner,
                 "id": id, "name": name, "teams": teams, "role": role,
                 "organisation": org_name, "org_public_key": org_key, "roster_version": version,
             }))?

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::i18n::t;
-use crate::model::{Client, Note, SearchHit};
+use crate::model::{Client, Consent, Note, SearchHit};
 use crate::session::{CaseloadRow, CheckReport, ClientView};
 
 pub(super) fn print_json(value: &Value) -> anyhow::Result<()> {
@@ -20,12 +20,28 @@ fn client_json(c: &Client, bsn_masked: Option<&str>) -> anyhow::Result<Value> {
     Ok(v)
 }
 
-/// `client list`.
+/// The consents as `client show --json` and `client list --json` give them.
+fn consents_json(consents: &[Consent]) -> Value {
+    let today = chrono::Local::now().date_naive();
+    json!(
+        consents
+            .iter()
+            .map(|k| json!({
+                "id": k.id, "org": k.org, "purpose": k.purpose, "scope": k.scope,
+                "until": k.until, "state": k.state(today),
+            }))
+            .collect::<Vec<_>>()
+    )
+}
+
+/// `client list`. The JSON items are `client show`'s, plus two fields (docs/json.md).
 pub fn clients(rows: &[CaseloadRow], as_json: bool) -> anyhow::Result<()> {
     if as_json {
         let mut out = Vec::new();
         for r in rows {
             let mut v = client_json(&r.client, r.bsn_masked.as_deref())?;
+            v["assigned"] = json!(r.assigned);
+            v["consents"] = consents_json(&r.consents);
             v["note_count"] = json!(r.notes);
             v["last_contact"] = json!(r.last_contact);
             out.push(v);
@@ -58,15 +74,7 @@ pub fn client(view: &ClientView, as_json: bool) -> anyhow::Result<()> {
     if as_json {
         let mut v = client_json(c, view.bsn_masked.as_deref())?;
         v["assigned"] = json!(assigned);
-        v["consents"] = json!(
-            consents
-                .iter()
-                .map(|k| json!({
-                    "id": k.id, "org": k.org, "purpose": k.purpose, "scope": k.scope,
-                    "until": k.until, "state": k.state(today),
-                }))
-                .collect::<Vec<_>>()
-        );
+        v["consents"] = consents_json(consents);
         return print_json(&v);
     }
     let none = || "-".to_owned();

@@ -98,6 +98,11 @@ pub(super) fn config(
                     y.source,
                 )
             }))
+            .chain([(
+                "life_domains".into(),
+                s.life_domains.value.join(", "),
+                s.life_domains.source,
+            )])
             .collect();
             for (key, value, src) in rows {
                 println!("{key:<23} {value}  ({})", source(src));
@@ -123,16 +128,28 @@ pub(super) fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
 
 /// `man [--out DIR]`.
 pub(super) fn man(out: Option<&Path>) -> anyhow::Result<()> {
-    let cmd = localized(Cli::command());
-    let mut page = Vec::new();
-    clap_mangen::Man::new(cmd).render(&mut page)?;
+    let page = man_page()?;
     match out {
         None => {
             use std::io::Write;
             std::io::stdout().write_all(&page)?;
         }
         Some(dir) => {
+            // The folder is the user's explicit choice (often ~/.local/share/man/man1, which a
+            // fresh home lacks): create it, world-readable like the page itself.
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o755)
+                    .create(dir)
+                    .map_err(|e| {
+                        crate::error::Error::io(t!("io.mkdir", path = dir.display()), e)
+                    })?;
+            }
             let path = dir.join("kluis.1");
+            let write_error =
+                |e| crate::error::Error::io(t!("man.write", path = path.display()), e);
             // A manual page is for every user of the machine: 0644, not the 0600 of data.
             use std::io::Write;
             use std::os::unix::fs::OpenOptionsExt;
@@ -145,16 +162,130 @@ pub(super) fn man(out: Option<&Path>) -> anyhow::Result<()> {
                     std::io::ErrorKind::AlreadyExists => {
                         crate::error::Error::FileExists { path: path.clone() }
                     }
-                    _ => crate::error::Error::io(
-                        t!("io.write", path = path.display()).into_owned(),
-                        e,
-                    ),
+                    _ => write_error(e),
                 })?;
-            f.write_all(&page)?;
+            f.write_all(&page).map_err(write_error)?;
             println!("{}", path.display());
         }
     }
     Ok(())
+}
+
+/// One page, kluis(1), that describes every command itself: clap_mangen would point to a page
+/// per command (`kluis-init(1)`), which kluis does not install.
+fn man_page() -> anyhow::Result<Vec<u8>> {
+    let mut cmd = localized(Cli::command()).disable_help_subcommand(true);
+    cmd.build();
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut page = Vec::new();
+    man.render_title(&mut page)?;
+    // Every section comes with the same two-line preamble; the page needs it once.
+    let section = |render: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>| {
+        let mut part = Vec::new();
+        render(&mut part)?;
+        let preamble = part
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(1)
+            .map_or(0, |(i, _)| i + 1);
+        std::io::Result::Ok(part.split_off(preamble))
+    };
+    page.extend(section(&|w| man.render_name_section(w))?);
+    page.extend(section(&|w| man.render_synopsis_section(w))?);
+    page.extend(section(&|w| man.render_description_section(w))?);
+    page.extend(section(&|w| man.render_options_section(w))?);
+    let mut roff = format!(".SH {}\n", roff_escape(&t!("man.commands").to_uppercase()));
+    for sub in cmd.get_subcommands() {
+        man_commands(sub, "kluis", &mut roff);
+    }
+    page.extend_from_slice(roff.as_bytes());
+    page.extend(section(&|w| man.render_version_section(w))?);
+    Ok(page)
+}
+
+/// A subsection per command, nested commands after their parent: what it does, how to call
+/// it and its own options (the global ones are under OPTIONS).
+fn man_commands(cmd: &Command, parent: &str, roff: &mut String) {
+    if cmd.get_name() == "help" || cmd.is_hide_set() {
+        return;
+    }
+    let name = format!("{parent} {}", cmd.get_name());
+    roff.push_str(&format!(".SS \"{}\"\n", roff_escape(&name)));
+    if let Some(about) = cmd.get_about() {
+        roff.push_str(&roff_line(&about.to_string()));
+    }
+    let usage = cmd.clone().render_usage().to_string();
+    let usage = usage.split_once(": ").map_or(usage.as_str(), |(_, u)| u);
+    for line in usage.lines() {
+        roff.push_str(".br\n");
+        roff.push_str(&format!("\\fB{}\\fR\n", roff_escape(line.trim())));
+    }
+    for a in cmd.get_arguments() {
+        let id = a.get_id().as_str();
+        if a.is_global_set() || a.is_hide_set() || id == "help" || id == "version" {
+            continue;
+        }
+        let value = a
+            .get_value_names()
+            .map(|v| {
+                v.iter()
+                    .map(|n| format!("<{n}>"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .filter(|_| a.get_action().takes_values())
+            .unwrap_or_default();
+        let head = match (a.get_short(), a.get_long()) {
+            (_, Some(long)) => format!("\\fB{}\\fR", roff_escape(&format!("--{long}"))),
+            (Some(short), None) => format!("\\fB{}\\fR", roff_escape(&format!("-{short}"))),
+            (None, None) => String::new(),
+        };
+        let value = if value.is_empty() {
+            String::new()
+        } else {
+            format!("\\fI{}\\fR", roff_escape(&value))
+        };
+        roff.push_str(".TP\n");
+        roff.push_str(&format!("{}\n", [head, value].join(" ").trim()));
+        if let Some(help) = a.get_help() {
+            let mut help = help.to_string();
+            // clap adds the default to the help it renders itself; the Dutch texts carry it.
+            let defaults: Vec<String> = a
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            if a.get_action().takes_values()
+                && !defaults.is_empty()
+                && !help.contains("[default")
+                && !help.contains("[standaard")
+            {
+                help.push_str(&format!(" [default: {}]", defaults.join(", ")));
+            }
+            roff.push_str(&roff_line(&help));
+        }
+    }
+    for sub in cmd.get_subcommands() {
+        man_commands(sub, &name, roff);
+    }
+}
+
+/// Text as roff: no line may start a request, backslashes and hyphens are literal.
+fn roff_escape(text: &str) -> String {
+    text.replace('\\', "\\e")
+        .replace('-', "\\-")
+        .replace('\'', "\\(aq")
+}
+
+fn roff_line(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        out.push_str("\\&");
+        out.push_str(&roff_escape(line));
+        out.push('\n');
+    }
+    out
 }
 
 /// The command tree with help texts in the current language. English is the doc comments;

@@ -31,6 +31,10 @@ pub struct CaseloadRow {
     pub client: Client,
     /// The BSN as lists show it (`******333`).
     pub bsn_masked: Option<String>,
+    /// Workers assigned.
+    pub assigned: Vec<String>,
+    /// Its consents.
+    pub consents: Vec<Consent>,
     /// How many notes it has.
     pub notes: u64,
     /// When the last contact was (local time as written).
@@ -274,12 +278,17 @@ impl Session {
     /// The open dossiers (with `all`, closed ones too), by name.
     pub fn caseload(&mut self, all: bool) -> Result<Vec<CaseloadRow>> {
         self.change(|s| {
+            // Two queries for all dossiers, not two per dossier.
+            let mut assigned = s.assignees_by_client()?;
+            let mut consents = s.consents_by_client()?;
             let rows = s
                 .clients(all)?
                 .into_iter()
                 .map(|(c, notes, last_contact)| {
                     let (client, bsn_masked) = masked_client(c, false);
                     CaseloadRow {
+                        assigned: assigned.remove(&client.id).unwrap_or_default(),
+                        consents: consents.remove(&client.id).unwrap_or_default(),
                         client,
                         bsn_masked,
                         notes,

@@ -275,6 +275,20 @@ impl Store {
         Ok(rows)
     }
 
+    /// Every dossier's assigned workers (sorted), in one query.
+    pub(in crate::engine) fn assignees_by_client(&self) -> Result<HashMap<String, Vec<String>>> {
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT client_id, worker FROM assignment WHERE assigned = 1 ORDER BY client_id, worker",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
+        for row in rows {
+            let (client, worker) = row?;
+            out.entry(client).or_default().push(worker);
+        }
+        Ok(out)
+    }
+
     /// In a team vault, refuses a change to a dossier this worker is not assigned to: it would
     /// not count anywhere (see `merge::fold`).
     pub(super) fn require_assigned(&self, client: &str) -> Result<()> {

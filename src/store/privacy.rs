@@ -322,6 +322,24 @@ impl Store {
         self.rows(client, "given_on DESC, id DESC")
     }
 
+    /// Every dossier's consents, newest first, in one query.
+    pub(in crate::engine) fn consents_by_client(
+        &self,
+    ) -> Result<std::collections::HashMap<String, Vec<Consent>>> {
+        let mut out: std::collections::HashMap<String, Vec<Consent>> = Default::default();
+        let cols = Consent::columns().join(", ");
+        let rows: Vec<(Consent, String)> = self.rows_with(
+            &format!(
+                "SELECT {cols}, client_id FROM consent ORDER BY client_id, given_on DESC, id DESC"
+            ),
+            [],
+        )?;
+        for (c, client) in rows {
+            out.entry(client).or_default().push(c);
+        }
+        Ok(out)
+    }
+
     /// Every consent that is active on `today` and ends within `days` days, with its
     /// client's name.
     pub(in crate::engine) fn consents_expiring(

@@ -1,16 +1,20 @@
 //! Integration tests: they drive the built `kluis` binary and the real peers (stock `age`,
-//! `sqlite3`, `strace`). One test binary, one module per area (faster builds on 2 cores).
+//! `sqlite3`, `strace`, `tmux`, `git`, `setsid`; `peers` installs missing ones once per
+//! process). One test binary, one module per area (faster builds on 2 cores).
 
 mod cctv;
 mod cli;
 mod concurrency;
 mod crash;
 mod depth;
+mod firsthour;
 mod golden;
 mod interop;
 mod journal;
 mod leaks;
+mod migrations;
 mod org;
+mod peers;
 mod privacy;
 mod setup;
 mod sync;
@@ -70,6 +74,7 @@ impl TestVault {
 
     /// The same as a plain `std::process::Command`, for spawning and killing.
     pub fn std_cmd(&self) -> std::process::Command {
+        peers::ensure();
         let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("kluis"));
         c.arg("--vault")
             .arg(&self.path)
@@ -121,6 +126,7 @@ impl TestVault {
 
 /// `kluis` with a clean environment: no KLUIS_* variables, English.
 pub fn kluis() -> Command {
+    peers::ensure();
     let mut c = Command::cargo_bin("kluis").unwrap();
     for var in [
         "KLUIS_VAULT",
@@ -162,14 +168,15 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Fails with a clear message when a peer tool is missing: CI installs them (.ci/run).
+/// The path of a peer tool; `peers::ensure` installs missing ones or names them.
 pub fn require(tool: &str) -> PathBuf {
+    peers::ensure();
     which(tool).unwrap_or_else(|| {
         panic!("{tool} is not installed; .ci/run installs it (apt-get install {tool})")
     })
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
+pub fn which(tool: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?
         .to_str()?
         .split(':')

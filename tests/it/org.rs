@@ -168,6 +168,11 @@ fn enrollment_creates_a_vault_that_it_can_recover_with_stock_age() {
     assert_eq!(me["role"], "lead");
     assert_eq!(me["organisation"], "Gemeente Test");
     assert_eq!(me["roster_version"], 2);
+    assert_eq!(me["enrolled"], true);
+    assert!(me["owner"].is_string(), "{me}");
+    // The same keys as a personal vault's (docs/json.md).
+    let keys: Vec<&str> = me.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, crate::firsthour::WHOAMI_KEYS);
     let id = v.add_client(&format!("Client {CANARY}"));
     assert_eq!(id.len(), 36);
 
