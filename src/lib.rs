@@ -8,7 +8,16 @@
 //! Everything that touches dossier rows lives in the private module `engine`. The store's
 //! reads are visible only inside it (`pub(in crate::engine)`), so the command line and the
 //! terminal app, which live outside, can read a dossier only through the session's
-//! purpose-named methods, which write the access log. The compiler keeps that promise:
+//! purpose-named methods, which write the access log:
+//!
+//! ```no_run
+//! fn read(s: &mut kluis::session::Session, id: &str) -> kluis::Result<()> {
+//!     let _notes = s.notes(id, false)?; // logged, special notes masked
+//!     Ok(())
+//! }
+//! ```
+//!
+//! and the compiler keeps it the only way:
 //!
 //! ```compile_fail
 //! // The raw store is not reachable from outside the engine.

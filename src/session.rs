@@ -479,11 +479,6 @@ impl Session {
         self.store.meta("worker_id")
     }
 
-    /// The note being written when the vault last locked: the worker's own unsaved text.
-    pub fn draft(&self) -> Result<Option<crate::model::Draft>> {
-        self.store.open_draft()
-    }
-
     /// Years a closed dossier of `domain` is kept and where that comes from.
     pub fn retention_policy(&self, domain: crate::model::Domain) -> Result<(u32, &'static str)> {
         self.store.retention_policy(domain)

@@ -382,6 +382,17 @@ impl Session {
         })
     }
 
+    /// The note being written when the vault last locked (its text is about a client: the
+    /// session logs a view of that dossier).
+    pub fn draft(&mut self) -> Result<Option<crate::model::Draft>> {
+        let Some(draft) = self.store.open_draft()? else {
+            return Ok(None);
+        };
+        let client = draft.client_id.clone();
+        self.change(|s| s.log(Action::View, Some(&client), "draft"))?;
+        Ok(Some(draft))
+    }
+
     /// A dossier's records of one kind (household, network, scores, visits, files,
     /// consents...), in the order its list shows them.
     pub fn records<R: Record>(&mut self, client: &str) -> Result<Vec<R>> {

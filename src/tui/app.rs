@@ -316,7 +316,7 @@ impl App {
         });
         self.session = Some(session);
         let resume = std::mem::take(&mut self.resume);
-        let draft = match self.session.as_ref().map(Session::draft).transpose() {
+        let draft = match self.session.as_mut().map(Session::draft).transpose() {
             Ok(d) => d.flatten(),
             Err(e) => {
                 self.message = Some(e.to_string());

@@ -7,6 +7,7 @@ mod cli;
 mod concurrency;
 mod crash;
 mod depth;
+mod door;
 mod firsthour;
 mod golden;
 mod interop;

@@ -29,7 +29,11 @@ fn version_on_disk(v: &TestVault) -> i64 {
         .arg(&v.path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = std::process::Command::new(require("sqlite3"))
         .arg(&image)
         .arg("PRAGMA user_version")
@@ -57,7 +61,11 @@ fn vaults_made_by_earlier_commits_upgrade_and_keep_everything() {
         let notes = v.json(&["note", "list", &id, "--json", "--reveal"]);
         assert_eq!(notes.as_array().unwrap().len(), 2, "{name}");
         assert!(
-            notes.as_array().unwrap().iter().any(|n| n["special"] == true),
+            notes
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["special"] == true),
             "{name}: the special note is still special"
         );
         // What the tables and columns that were missing hold now works: visits, files,
