@@ -282,7 +282,7 @@ pub fn read_file(path: &Path, required: bool) -> Result<Option<FileConfig>> {
         return Err(bad("lang", t!("config.bad_lang").into_owned()));
     }
     if let Some(d) = &file.lock_after
-        && crate::tui::app::parse_duration(d).is_none()
+        && parse_duration(d).is_none()
     {
         return Err(bad(
             "lock_after",
@@ -390,7 +390,7 @@ pub fn resolve(flags: &Flags, config_flag: Option<&Path>) -> Result<Settings> {
     let file = read_file(&path, required)?;
     let config_file = file.as_ref().map(|_| path.clone());
     let file = file.unwrap_or_default();
-    let env_error = |name: &str, reason: String| Error::invalid(name, reason);
+    let env_error = |name: &'static str, reason: String| Error::invalid(name, reason);
 
     let vault = pick(
         flags.vault.clone(),
@@ -416,17 +416,14 @@ pub fn resolve(flags: &Flags, config_flag: Option<&Path>) -> Result<Settings> {
     }
     let env_lock = match env("KLUIS_LOCK_AFTER") {
         None => None,
-        Some(v) => Some(crate::tui::app::parse_duration(&v).ok_or_else(|| {
+        Some(v) => Some(parse_duration(&v).ok_or_else(|| {
             env_error(
                 "KLUIS_LOCK_AFTER",
                 t!("val.duration", value = v).into_owned(),
             )
         })?),
     };
-    let file_lock = file
-        .lock_after
-        .as_deref()
-        .and_then(crate::tui::app::parse_duration);
+    let file_lock = file.lock_after.as_deref().and_then(parse_duration);
     let lock_after = pick(
         flags.lock_after,
         env_lock,
@@ -544,6 +541,20 @@ pub fn default_file() -> String {
         schuldhulp = r(Domain::Schuldhulp),
         overig = r(Domain::Overig),
     )
+}
+
+/// Parses `30s`, `5m`, `1h` or plain seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        _ => return None,
+    };
+    (secs > 0).then(|| Duration::from_secs(secs))
 }
 
 #[cfg(test)]

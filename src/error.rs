@@ -5,6 +5,60 @@ use std::path::PathBuf;
 
 use crate::i18n::t;
 
+/// What an invalid value was entered in. The library names a record's field or an input by
+/// its code (`occurred_at`, `text`, `kdf_memory`), never a command-line flag: the command line
+/// turns the code into its flag, the terminal app into its form label (`field.CODE`). Only the
+/// command line names its own arguments (`--yes`, `QUERY`) with [`Field::Arg`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// A record field or an input, by code.
+    Input(&'static str),
+    /// A command-line argument or flag, as typed (only the command line makes these).
+    Arg(&'static str),
+}
+
+impl Field {
+    /// The code or argument name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Input(c) | Field::Arg(c) => c,
+        }
+    }
+
+    /// The label people see: a field's name from the catalog (`field.CODE`), else its code.
+    pub fn label(self) -> String {
+        match self {
+            Field::Input(code) => {
+                let key = format!("field.{code}");
+                let label = t!(&key);
+                if label == key {
+                    code.to_owned()
+                } else {
+                    label.into_owned()
+                }
+            }
+            Field::Arg(name) => name.to_owned(),
+        }
+    }
+}
+
+/// A flag (`--at`) or a positional argument (`ID`) is an argument; anything else a field code.
+impl From<&'static str> for Field {
+    fn from(s: &'static str) -> Field {
+        if s.starts_with('-') || s.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
+            Field::Arg(s)
+        } else {
+            Field::Input(s)
+        }
+    }
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
 /// Result with kluis's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -50,9 +104,10 @@ pub enum Error {
     /// The file changed on disk since kluis opened it; saving would lose those changes.
     #[error("{}", t!("err.changed_on_disk", path = .path.display()))]
     ChangedOnDisk { path: PathBuf },
-    /// Invalid input; `field` names the flag or field, `reason` is localized.
+    /// Invalid input; `field` names the field (the command line shows its flag, the terminal
+    /// app its label), `reason` is localized.
     #[error("{}", t!("err.invalid", field = .field, reason = .reason))]
-    Invalid { field: String, reason: String },
+    Invalid { field: Field, reason: String },
     /// No record with this id.
     #[error("{}", t!("err.not_found", what = .what, id = .id))]
     NotFound { what: String, id: String },
@@ -121,9 +176,9 @@ impl Error {
 
     /// An invalid-input error for `field` with a catalog key and its arguments already
     /// rendered into `reason`.
-    pub fn invalid(field: &str, reason: impl Into<String>) -> Error {
+    pub fn invalid(field: impl Into<Field>, reason: impl Into<String>) -> Error {
         Error::Invalid {
-            field: field.to_owned(),
+            field: field.into(),
             reason: reason.into(),
         }
     }
@@ -134,5 +189,65 @@ impl Error {
             context: context.into(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Errors from the library name fields; only the command line knows its flags (and maps
+    /// field codes to them, `cli::flag`). A flag or positional name written into the library
+    /// (outside src/cli and src/tui) would reach the terminal app's forms.
+    #[test]
+    fn library_errors_name_fields_not_flags() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut stack = vec![src.clone()];
+        let mut offenders = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let rel = path
+                    .strip_prefix(&src)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                if path.is_dir() {
+                    if rel != "cli" && rel != "tui" {
+                        stack.push(path);
+                    }
+                    continue;
+                }
+                if path.extension().is_none_or(|e| e != "rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                // Unit tests may call the parsers with any name.
+                let code = text.split("#[cfg(test)]").next().unwrap_or("");
+                let flat: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+                for call in ["invalid(\"", "parse_"] {
+                    for (i, _) in flat.match_indices(call) {
+                        let rest = &flat[i + call.len()..];
+                        let arg = if call == "parse_" {
+                            rest.split_once("(\"")
+                        } else {
+                            Some(("", rest))
+                        };
+                        if let Some((name, a)) = arg
+                            && !name.contains(' ')
+                            && (a.starts_with('-')
+                                || a.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                                    && !a.starts_with("KLUIS_"))
+                        {
+                            offenders
+                                .push(format!("{rel}: {}", &flat[i..(i + 60).min(flat.len())]));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "{offenders:#?}");
+        assert_eq!(Field::from("--at"), Field::Arg("--at"));
+        assert_eq!(Field::from("occurred_at"), Field::Input("occurred_at"));
     }
 }

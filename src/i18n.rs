@@ -3,7 +3,7 @@
 pub use rust_i18n::t;
 
 /// A language kluis speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
     /// Nederlands
     Nl,

@@ -265,10 +265,7 @@ impl Journal {
     pub fn append(&mut self, key: &JournalKey, plain: &[u8], vault: &Path) -> Result<()> {
         let len = plain.len() as u32 + TAG_LEN;
         if len > MAX_RECORD {
-            return Err(Error::invalid(
-                "--text",
-                t!("val.too_long", max = MAX_RECORD),
-            ));
+            return Err(Error::invalid("text", t!("val.too_long", max = MAX_RECORD)));
         }
         let sealed = key
             .cipher()

@@ -34,7 +34,7 @@ pub const SIGNING_KEY_FILE: &str = "signing-key.age";
 pub const RECOVERY_KEY_FILE: &str = "recovery-key.age";
 
 /// A worker's role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// A caseworker.
@@ -410,7 +410,7 @@ pub fn issue(
     let valid_until = valid_until.clone();
     let mut state = load_state(dir)?;
     if state.members.iter().any(|m| m.id == id) {
-        return Err(Error::invalid("--id", t!("org.id_taken", id = id)));
+        return Err(Error::invalid("worker_id", t!("org.id_taken", id = id)));
     }
     let signing = signing_key(dir, pass)?;
     let x25519 = age::x25519::Identity::generate();
@@ -462,7 +462,10 @@ pub fn revoke(dir: &Path, id: &str, reason: &str, at: String) -> Result<()> {
         });
     }
     if state.revocations.iter().any(|r| r.id == id) {
-        return Err(Error::invalid("ID", t!("org.already_revoked", id = id)));
+        return Err(Error::invalid(
+            "worker_id",
+            t!("org.already_revoked", id = id),
+        ));
     }
     state.revocations.push(Revocation {
         id: id.to_owned(),

@@ -8,7 +8,7 @@ use crate::model::{Note, Scope};
 use crate::session::Dossier;
 
 /// Output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Markdown (plain text that reads well anywhere).
     Md,

@@ -91,7 +91,7 @@ pub fn parse_recipients(values: &[String]) -> Result<Vec<age::x25519::Recipient>
         .iter()
         .map(|v| {
             age::x25519::Recipient::from_str(v.trim())
-                .map_err(|_| Error::invalid("--recovery-recipient", t!("val.recipient", value = v)))
+                .map_err(|_| Error::invalid("recovery_recipient", t!("val.recipient", value = v)))
         })
         .collect()
 }

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::i18n::t;
 use crate::merge::{self, Field, Op};
 use crate::model::record::{Kind, is_id};
-use crate::model::{self, Bsn, Domain, NoteKind, Status, hex};
+use crate::model::{self, NoteKind, hex};
 use crate::org::{self, Roster};
 use crate::session::Session;
 use crate::store::{BundleMark, MergeStats, NoteRow, Store};
@@ -247,7 +247,7 @@ pub fn check_worker(store: &Store, path: &Path, worker: &str) -> Result<()> {
     let roster = roster(store, path)?;
     match inactive_reason(&roster, worker, Utc::now()) {
         None => Ok(()),
-        Some(reason) => Err(Error::invalid("WORKER_ID", reason)),
+        Some(reason) => Err(Error::invalid("worker_id", reason)),
     }
 }
 
@@ -411,7 +411,7 @@ fn check_payload(payload: &Payload, header: &Header, roster: &Roster, path: &Pat
         }
         let ok = match merge::field(&op.field) {
             None => false,
-            Some(Field::Column(col)) => check_column(col, value),
+            Some(Field::Column(col)) => model::check_client_field(col, value),
             Some(Field::Assign(w)) => {
                 roster.members.iter().any(|m| m.id == w) && matches!(value, Some("0" | "1"))
             }
@@ -508,23 +508,6 @@ fn check_entry(op: &merge::Op, value: &str) -> bool {
             && e.detail.len() <= 1_000
             && !e.detail.chars().any(char::is_control)
     })
-}
-
-/// Whether a value fits a client column (as kluis itself would have written it).
-fn check_column(col: &str, value: Option<&str>) -> bool {
-    let date = |v: &str| NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok();
-    let line = |v: &str| model::parse_name("field", v).is_ok_and(|p| p == v);
-    match (col, value) {
-        ("name" | "domain" | "status" | "opened_on" | "created_at", None) => false,
-        (_, None) => true,
-        ("name" | "address" | "phone", Some(v)) => line(v),
-        ("bsn", Some(v)) => Bsn::parse(v).is_ok_and(|b| b.digits() == v),
-        ("birth_date" | "opened_on" | "closed_on" | "retention_until", Some(v)) => date(v),
-        ("domain", Some(v)) => v.parse::<Domain>().is_ok_and(|d| d.code() == v),
-        ("status", Some(v)) => v.parse::<Status>().is_ok_and(|s| s.code() == v),
-        ("created_at", Some(v)) => DateTime::parse_from_rfc3339(v).is_ok(),
-        _ => false,
-    }
 }
 
 /// Writes a new file in `dir` under its content hash: a temp name first, then a hard link to
@@ -930,7 +913,10 @@ fn import_parsed(
             .map_err(|e| match e {
                 // What the merge refuses (a reused id, a correction of another dossier's
                 // note) and what SQLite refuses in data from outside both mean: not this one.
-                Error::Invalid { field, reason } if field == "bundle" => refused(path, reason),
+                Error::Invalid {
+                    field: crate::error::Field::Input("bundle"),
+                    reason,
+                } => refused(path, reason),
                 Error::Database(d) => refused(path, d.to_string()),
                 other => other,
             })?;
@@ -1079,14 +1065,14 @@ mod tests {
 
     #[test]
     fn columns_accept_only_what_kluis_writes() {
-        assert!(check_column("domain", Some("jeugd")));
-        assert!(!check_column("domain", Some("Jeugd")));
-        assert!(!check_column("name", None));
-        assert!(check_column("phone", None));
-        assert!(!check_column("name", Some(" padded ")));
-        assert!(!check_column("bsn", Some("123456789")));
-        assert!(check_column("bsn", Some("111222333")));
-        assert!(!check_column("birth_date", Some("2020-02-30")));
+        assert!(model::check_client_field("domain", Some("jeugd")));
+        assert!(!model::check_client_field("domain", Some("Jeugd")));
+        assert!(!model::check_client_field("name", None));
+        assert!(model::check_client_field("phone", None));
+        assert!(!model::check_client_field("name", Some(" padded ")));
+        assert!(!model::check_client_field("bsn", Some("123456789")));
+        assert!(model::check_client_field("bsn", Some("111222333")));
+        assert!(!model::check_client_field("birth_date", Some("2020-02-30")));
     }
 
     fn op(field: &str, author: &str) -> Op {

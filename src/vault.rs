@@ -119,11 +119,11 @@ impl SealingKey {
     pub fn derive_new(passphrase: &SecretString, params: KdfParams) -> Result<SealingKey> {
         params
             .check()
-            .map_err(|reason| Error::invalid("--kdf-memory", reason))?;
+            .map_err(|reason| Error::invalid("kdf_memory", reason))?;
         let mut salt = [0u8; SALT_LEN];
         rand::rngs::OsRng.fill_bytes(&mut salt);
         let key = derive(passphrase, &salt, params)
-            .map_err(|e| Error::invalid("--kdf-memory", e.to_string()))?;
+            .map_err(|e| Error::invalid("kdf_memory", e.to_string()))?;
         Ok(SealingKey { salt, params, key })
     }
 

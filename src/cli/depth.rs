@@ -239,7 +239,7 @@ fn resolve(session: &Session, client: &str) -> anyhow::Result<String> {
     Ok(session.resolve(IdTable::Client, &prefix)?)
 }
 
-fn life_domains() -> Vec<String> {
+pub(super) fn life_domains() -> Vec<String> {
     super::settings().map_or_else(
         || {
             model::LIFE_DOMAINS
@@ -251,7 +251,7 @@ fn life_domains() -> Vec<String> {
     )
 }
 
-fn line(field: &str, v: Option<String>) -> anyhow::Result<Option<String>> {
+fn line(field: &'static str, v: Option<String>) -> anyhow::Result<Option<String>> {
     Ok(optional(v, |v| model::parse_optional_line(field, v))?.flatten())
 }
 
@@ -518,7 +518,7 @@ pub(super) fn assess(path: &Path, pass_file: Option<&Path>, a: AssessArgs) -> an
         }
         return Ok(session.close()?);
     }
-    let missing = |f: &str| crate::error::Error::invalid(f, t!("val.required"));
+    let missing = |f: &'static str| crate::error::Error::invalid(f, t!("val.required"));
     let client = a.client.ok_or_else(|| missing("CLIENT"))?;
     let domain = model::parse_life_domain(
         "--domain",

@@ -7,8 +7,10 @@ mod output;
 mod passphrase;
 mod privacy;
 mod progress;
+mod records;
 mod setup;
 mod sync;
+mod values;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -57,7 +59,7 @@ pub struct Cli {
 }
 
 fn parse_lock_after(s: &str) -> Result<std::time::Duration, String> {
-    crate::tui::app::parse_duration(s).ok_or_else(|| t!("val.duration", value = s).into_owned())
+    crate::config::parse_duration(s).ok_or_else(|| t!("val.duration", value = s).into_owned())
 }
 
 #[derive(Subcommand, Debug)]
@@ -173,6 +175,9 @@ enum Command {
     /// The client's household: partner, children, parents
     #[command(subcommand)]
     Household(depth::HouseholdCmd),
+    /// Records of the kinds that have no command of their own (see `record kinds`)
+    #[command(subcommand)]
+    Record(records::RecordCmd),
     /// The network around the client: GP, school, creditors, other professionals
     #[command(subcommand)]
     Contact(depth::ContactCmd),
@@ -546,7 +551,13 @@ pub fn main() -> i32 {
 /// The error and its causes, each said once: our errors already name their cause
 /// ("cannot create folder X: Permission denied"), which the chain would then repeat.
 fn message(err: &anyhow::Error) -> String {
-    let mut text = err.to_string();
+    // An invalid value is named by the flag it was given with, not the field's label.
+    let mut text = match err.downcast_ref::<Error>() {
+        Some(Error::Invalid { field, reason }) => {
+            t!("err.invalid", field = flag(*field), reason = reason).into_owned()
+        }
+        _ => err.to_string(),
+    };
     for cause in err.chain().skip(1) {
         let cause = cause.to_string();
         if !text.contains(&cause) {
@@ -555,6 +566,31 @@ fn message(err: &anyhow::Error) -> String {
         }
     }
     text
+}
+
+/// The flag (or argument) the command line takes a field's value with: the library names
+/// fields by their code (`occurred_at`), never by a flag.
+pub(crate) fn flag(field: crate::error::Field) -> String {
+    use crate::error::Field;
+    match field {
+        Field::Arg(name) => name.to_owned(),
+        Field::Input(code) => match code {
+            "occurred_at" | "closed_on" | "done_on" | "at" => "--at".to_owned(),
+            "given_on" => "--given".to_owned(),
+            "text" | "body" => "--text".to_owned(),
+            "id" | "client_id" => "ID".to_owned(),
+            "worker_id" => "WORKER_ID".to_owned(),
+            "to_worker" => "--to".to_owned(),
+            "file" => "FILE".to_owned(),
+            // Not something typed: a bundle, the journal, a record kind.
+            c if crate::model::record::Kind::from_code(c).is_some()
+                || ["bundle", "journal", "note_pending", "field"].contains(&c) =>
+            {
+                c.to_owned()
+            }
+            c => format!("--{}", c.replace('_', "-")),
+        },
+    }
 }
 
 /// Whether a panic is the standard library's "failed printing to stdout/stderr".
@@ -668,6 +704,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Retention { action, json } => privacy::retention(&path, pass_file, action, json),
         Command::Report(args) => privacy::report(&path, pass_file, args),
         Command::Household(cmd) => depth::household(&path, pass_file, cmd),
+        Command::Record(cmd) => records::run(&path, pass_file, cmd),
         Command::Contact(cmd) => depth::contact(&path, pass_file, cmd),
         Command::Plan(cmd) => depth::plan(&path, pass_file, cmd),
         Command::Assess(args) => depth::assess(&path, pass_file, args),

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::i18n::t;
 
 text_enum!(
@@ -45,7 +45,12 @@ pub const LIFE_DOMAINS: &[&str] = &[
 ];
 
 /// Checks a life domain against the list in use; case and spacing do not matter.
-pub fn parse_life_domain(field: &str, value: &str, domains: &[String]) -> Result<String> {
+pub fn parse_life_domain(
+    field: impl Into<Field>,
+    value: &str,
+    domains: &[String],
+) -> Result<String> {
+    let field: Field = field.into();
     let v = value
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -275,7 +280,8 @@ pub struct AgendaItem {
 }
 
 /// Checks a score: a whole number from 1 to 5.
-pub fn parse_score(field: &str, value: &str) -> Result<u8> {
+pub fn parse_score(field: impl Into<Field>, value: &str) -> Result<u8> {
+    let field: Field = field.into();
     match value.trim().parse::<u8>() {
         Ok(s @ 1..=5) => Ok(s),
         _ => Err(Error::invalid(field, t!("val.score"))),
@@ -283,7 +289,8 @@ pub fn parse_score(field: &str, value: &str) -> Result<u8> {
 }
 
 /// Checks an action owner: `client`, `me`, a worker id or an organisation (one line).
-pub fn parse_owner(field: &str, value: &str) -> Result<String> {
+pub fn parse_owner(field: impl Into<Field>, value: &str) -> Result<String> {
+    let field: Field = field.into();
     super::parse_name(field, value)
 }
 

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::i18n::t;
 
 macro_rules! text_enum {
@@ -139,10 +139,11 @@ pub fn shown_value(field: &str, value: Option<&str>) -> String {
 
 /// Parses a text enum for `field`, listing the allowed values when it does not fit.
 pub fn parse_choice<T: FromStr + fmt::Display + Copy>(
-    field: &str,
+    field: impl Into<Field>,
     value: &str,
     all: &[T],
 ) -> Result<T> {
+    let field: Field = field.into();
     value.parse().map_err(|_| {
         let allowed: Vec<String> = all.iter().map(|v| v.to_string()).collect();
         Error::invalid(
@@ -165,12 +166,12 @@ impl Bsn {
             .collect();
         if !(digits.len() == 8 || digits.len() == 9) || !digits.bytes().all(|b| b.is_ascii_digit())
         {
-            return Err(Error::invalid("--bsn", t!("val.bsn_digits")));
+            return Err(Error::invalid("bsn", t!("val.bsn_digits")));
         }
         // An 8-digit BSN is a 9-digit one with a leading zero that got lost.
         let digits = format!("{digits:0>9}");
         if !elfproef(&digits) {
-            return Err(Error::invalid("--bsn", t!("val.bsn_elfproef")));
+            return Err(Error::invalid("bsn", t!("val.bsn_elfproef")));
         }
         Ok(Bsn(digits))
     }
@@ -200,23 +201,24 @@ fn elfproef(nine_digits: &str) -> bool {
 }
 
 /// Parses `YYYY-MM-DD` for `field`.
-pub fn parse_date(field: &str, value: &str) -> Result<NaiveDate> {
+pub fn parse_date(field: impl Into<Field>, value: &str) -> Result<NaiveDate> {
+    let field: Field = field.into();
     NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
         .map_err(|_| Error::invalid(field, t!("val.date", value = value)))
 }
 
 /// A birth date: a real date, not in the future, not before 1900.
 pub fn parse_birth_date(value: &str, today: NaiveDate) -> Result<NaiveDate> {
-    let date = parse_date("--birth-date", value)?;
+    let date = parse_date("birth_date", value)?;
     if date > today {
         return Err(Error::invalid(
-            "--birth-date",
+            "birth_date",
             t!("val.date_future", value = value),
         ));
     }
     if date < NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date") {
         return Err(Error::invalid(
-            "--birth-date",
+            "birth_date",
             t!("val.date_too_old", value = value),
         ));
     }
@@ -225,7 +227,8 @@ pub fn parse_birth_date(value: &str, today: NaiveDate) -> Result<NaiveDate> {
 
 /// Parses when a contact happened: `YYYY-MM-DD`, `YYYY-MM-DD HH:MM` or `YYYY-MM-DDTHH:MM[:SS]`,
 /// local time. A bare date means the start of that day.
-pub fn parse_datetime(field: &str, value: &str) -> Result<NaiveDateTime> {
+pub fn parse_datetime(field: impl Into<Field>, value: &str) -> Result<NaiveDateTime> {
+    let field: Field = field.into();
     let v = value.trim();
     for fmt in [
         "%Y-%m-%dT%H:%M:%S",
@@ -259,7 +262,8 @@ pub fn format_datetime(dt: NaiveDateTime) -> String {
 }
 
 /// A name: trimmed, not empty, at most 200 characters, no control characters.
-pub fn parse_name(field: &str, value: &str) -> Result<String> {
+pub fn parse_name(field: impl Into<Field>, value: &str) -> Result<String> {
+    let field: Field = field.into();
     let v = value.trim();
     if v.is_empty() {
         return Err(Error::invalid(field, t!("val.empty")));
@@ -274,7 +278,8 @@ pub fn parse_name(field: &str, value: &str) -> Result<String> {
 }
 
 /// An optional one-line text field (address, phone); empty means none.
-pub fn parse_optional_line(field: &str, value: &str) -> Result<Option<String>> {
+pub fn parse_optional_line(field: impl Into<Field>, value: &str) -> Result<Option<String>> {
+    let field: Field = field.into();
     if value.trim().is_empty() {
         return Ok(None);
     }
@@ -283,17 +288,54 @@ pub fn parse_optional_line(field: &str, value: &str) -> Result<Option<String>> {
 
 /// A note body: not empty after trimming, at most 1 MB.
 pub fn parse_note_body(value: &str) -> Result<String> {
+    parse_note_body_for(Field::Input("text"), value)
+}
+
+/// A multi-line text for `field`: not empty after trimming, at most 1 MB.
+pub fn parse_note_body_for(field: Field, value: &str) -> Result<String> {
     let v = value.trim_end_matches(['\n', '\r']);
     if v.trim().is_empty() {
-        return Err(Error::invalid("--text", t!("val.empty")));
+        return Err(Error::invalid(field, t!("val.empty")));
     }
     if v.len() > 1_000_000 {
-        return Err(Error::invalid(
-            "--text",
-            t!("val.too_long", max = 1_000_000),
-        ));
+        return Err(Error::invalid(field, t!("val.too_long", max = 1_000_000)));
     }
     Ok(v.to_owned())
+}
+
+/// Client columns that travel as fields, in table order.
+pub const CLIENT_FIELDS: &[&str] = &[
+    "name",
+    "bsn",
+    "birth_date",
+    "address",
+    "phone",
+    "domain",
+    "status",
+    "opened_on",
+    "closed_on",
+    "created_at",
+    "retention_until",
+];
+
+/// Fields a dossier cannot exist without.
+pub const REQUIRED_FIELDS: &[&str] = &["name", "domain", "status", "opened_on", "created_at"];
+
+/// Whether a value fits a client field as kluis itself writes it (the check of a
+/// colleague's op before it is merged). None clears a field; the required ones cannot be.
+pub fn check_client_field(col: &str, value: Option<&str>) -> bool {
+    let date = |v: &str| NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok();
+    let line = |v: &str| parse_name("field", v).is_ok_and(|p| p == v);
+    match (col, value) {
+        (c, None) => CLIENT_FIELDS.contains(&c) && !REQUIRED_FIELDS.contains(&c),
+        ("name" | "address" | "phone", Some(v)) => line(v),
+        ("bsn", Some(v)) => Bsn::parse(v).is_ok_and(|b| b.digits() == v),
+        ("birth_date" | "opened_on" | "closed_on" | "retention_until", Some(v)) => date(v),
+        ("domain", Some(v)) => v.parse::<Domain>().is_ok_and(|d| d.code() == v),
+        ("status", Some(v)) => v.parse::<Status>().is_ok_and(|s| s.code() == v),
+        ("created_at", Some(v)) => chrono::DateTime::parse_from_rfc3339(v).is_ok(),
+        _ => false,
+    }
 }
 
 /// A client as stored.
@@ -458,7 +500,8 @@ pub struct SearchHit {
 pub const MIN_ID_PREFIX: usize = 8;
 
 /// Checks an id or id prefix given on the command line.
-pub fn parse_id_prefix(field: &str, value: &str) -> Result<String> {
+pub fn parse_id_prefix(field: impl Into<Field>, value: &str) -> Result<String> {
+    let field: Field = field.into();
     let v = value.trim().to_lowercase();
     if v.len() < MIN_ID_PREFIX {
         return Err(Error::invalid(

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::record::{Input, Kind};
 use super::{Domain, hex};
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::i18n::t;
 
 text_enum!(
@@ -317,7 +317,8 @@ pub fn retention_end(closed_on: NaiveDate, years: u32) -> NaiveDate {
 }
 
 /// Checks a retention period given on the command line.
-pub fn parse_years(field: &str, value: &str) -> Result<u32> {
+pub fn parse_years(field: impl Into<Field>, value: &str) -> Result<u32> {
+    let field: Field = field.into();
     match value.trim().parse::<u32>() {
         Ok(y) if (1..=MAX_RETENTION_YEARS).contains(&y) => Ok(y),
         _ => Err(Error::invalid(
@@ -328,7 +329,8 @@ pub fn parse_years(field: &str, value: &str) -> Result<u32> {
 }
 
 /// Checks an age recipient for a disclosure.
-pub fn parse_recipient(field: &str, value: &str) -> Result<age::x25519::Recipient> {
+pub fn parse_recipient(field: impl Into<Field>, value: &str) -> Result<age::x25519::Recipient> {
+    let field: Field = field.into();
     age::x25519::Recipient::from_str(value.trim())
         .map_err(|_| Error::invalid(field, t!("val.recipient", value = value)))
 }

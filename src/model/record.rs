@@ -513,6 +513,11 @@ impl Kind {
         Kind::ALL.iter().copied().find(|k| k.spec().code == code)
     }
 
+    /// Its name in the current language (`kind.CODE` in the catalog).
+    pub fn label(self) -> String {
+        crate::i18n::t!(format!("kind.{}", self.spec().code)).into_owned()
+    }
+
     /// The kind whose op values are whole rows, by the op field's prefix.
     pub fn register(code: &str) -> Option<Kind> {
         Kind::from_code(code).filter(|k| matches!(k.spec().travel, Travel::Register | Travel::Once))
@@ -572,6 +577,119 @@ pub fn check<R: Record>(r: &R) -> bool {
             .zip(&cells[2..])
             .all(|(f, c)| check_cell(f, c))
         && r.rules()
+}
+
+/// Turns what was typed for a field (a command line's `--set name=value`, a form's box) into
+/// its value, checked as the field's [`Input`] says. Empty is none for an optional field.
+/// `domains` is the list of life domains in use; references are resolved by the session.
+pub fn parse_input(
+    field: &FieldSpec,
+    typed: &str,
+    domains: &[String],
+) -> crate::error::Result<serde_json::Value> {
+    use crate::error::{Error, Field};
+    use serde_json::Value;
+    let f = Field::Input(field.name);
+    if typed.trim().is_empty() {
+        return if field.optional {
+            Ok(Value::Null)
+        } else {
+            Err(Error::invalid(f, crate::i18n::t!("val.required")))
+        };
+    }
+    let text = |v: String| Ok(Value::String(v));
+    match field.input {
+        Input::Line | Input::Worker => text(super::parse_name(f, typed)?),
+        Input::Text => text(super::parse_note_body_for(f, typed)?),
+        Input::Date => text(super::parse_date(f, typed)?.to_string()),
+        Input::When => text(super::format_datetime(super::parse_datetime(f, typed)?)),
+        Input::Choice => {
+            let v = typed.trim().to_lowercase();
+            match field.codes.iter().find(|c| **c == v) {
+                Some(c) => text((*c).to_owned()),
+                None => Err(Error::invalid(
+                    f,
+                    crate::i18n::t!(
+                        "val.choice",
+                        value = typed,
+                        allowed = field.codes.join(", ")
+                    ),
+                )),
+            }
+        }
+        Input::LifeDomain => text(super::parse_life_domain(f, typed, domains)?),
+        Input::Score => Ok(Value::from(super::parse_score(f, typed)?)),
+        Input::Flag => match typed.trim().to_lowercase().as_str() {
+            "ja" | "yes" | "true" | "1" => Ok(Value::Bool(true)),
+            "nee" | "no" | "false" | "0" => Ok(Value::Bool(false)),
+            _ => Err(Error::invalid(
+                f,
+                crate::i18n::t!("val.choice", value = typed, allowed = "ja, nee, yes, no"),
+            )),
+        },
+        Input::Ref(_) => text(super::parse_id_prefix(f, typed)?),
+        Input::Recipient => text(super::parse_recipient(f, typed)?.to_string()),
+        Input::Sha256 | Input::Size | Input::Stamp | Input::Author | Input::Created => {
+            Err(Error::invalid(f, crate::i18n::t!("val.not_entered")))
+        }
+    }
+}
+
+/// Builds a record of type `R` from what was typed for its entered fields (already parsed
+/// with [`parse_input`], references resolved); who and when come from the session. The
+/// result passes the same check a colleague's copy must pass.
+pub fn build<R: Record>(
+    id: &str,
+    client: &str,
+    author: &str,
+    now: &str,
+    mut values: std::collections::BTreeMap<&'static str, serde_json::Value>,
+) -> crate::error::Result<R> {
+    use crate::error::{Error, Field};
+    use serde_json::Value;
+    let mut object = serde_json::Map::new();
+    object.insert("id".into(), Value::from(id));
+    object.insert("client_id".into(), Value::from(client));
+    for f in R::FIELDS {
+        let value = match f.input {
+            Input::Author => Value::from(author),
+            Input::Created => Value::from(now),
+            _ => match values.remove(f.name) {
+                Some(v) => v,
+                None if f.optional => Value::Null,
+                None if f.input.is_entered() => {
+                    return Err(Error::invalid(
+                        Field::Input(f.name),
+                        crate::i18n::t!("val.required"),
+                    ));
+                }
+                // A field kluis sets itself (a file's hash): such kinds have their own
+                // command.
+                None => {
+                    return Err(Error::invalid(
+                        Field::Input(f.name),
+                        crate::i18n::t!("val.not_entered"),
+                    ));
+                }
+            },
+        };
+        object.insert(f.name.into(), value);
+    }
+    if let Some(name) = values.keys().next() {
+        return Err(Error::invalid(
+            Field::Input(name),
+            crate::i18n::t!("val.unknown_field", kind = R::KIND.spec().code),
+        ));
+    }
+    let r: R = serde_json::from_value(Value::Object(object))
+        .map_err(|e| Error::invalid(Field::Input(R::KIND.spec().code), e.to_string()))?;
+    if !check(&r) {
+        return Err(Error::invalid(
+            Field::Input(R::KIND.spec().code),
+            crate::i18n::t!("val.record_rules"),
+        ));
+    }
+    Ok(r)
 }
 
 #[cfg(test)]

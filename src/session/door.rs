@@ -68,6 +68,8 @@ pub struct GenericRecord {
     pub special: bool,
     /// Its text is left out (special, not revealed).
     pub masked: bool,
+    /// The whole record as JSON (text fields null when masked), for `--json`.
+    pub value: serde_json::Value,
 }
 
 /// Everything a dossier holds, read in one go (the dossier screen, the client's report, a
@@ -217,11 +219,18 @@ impl record::Visitor for Generic<'_> {
                         (f.name, shown)
                     })
                     .collect();
+                let mut value = serde_json::to_value(r).unwrap_or_default();
+                if masked {
+                    for f in R::FIELDS.iter().filter(|f| f.input == record::Input::Text) {
+                        value[f.name] = serde_json::Value::Null;
+                    }
+                }
                 GenericRecord {
                     id: r.id().to_owned(),
                     fields,
                     special,
                     masked,
+                    value,
                 }
             })
             .collect())
@@ -444,6 +453,74 @@ impl Session {
         })
     }
 
+    /// Adds a record of `kind` to a dossier from what was typed for its fields (name and
+    /// text, each parsed by the field's input; a reference is resolved within this dossier).
+    /// Who and when come from the session. Returns the new id.
+    pub fn add_record(
+        &mut self,
+        kind: Kind,
+        client: &str,
+        typed: &[(String, String)],
+        life_domains: &[String],
+    ) -> Result<String> {
+        struct Add<'a> {
+            session: &'a mut Session,
+            client: &'a str,
+            typed: &'a [(String, String)],
+            domains: &'a [String],
+        }
+        impl record::Visitor for Add<'_> {
+            type Out = Result<String>;
+            fn visit<R: Record>(self) -> Result<String> {
+                let store = &self.session.store;
+                let mut values = std::collections::BTreeMap::new();
+                for (name, text) in self.typed {
+                    let Some(field) = R::FIELDS.iter().find(|f| f.name == name.as_str()) else {
+                        return Err(Error::invalid(
+                            crate::error::Field::Input(R::KIND.spec().code),
+                            t!("val.unknown_field", kind = R::KIND.spec().code)
+                                + format!(": {name}").as_str(),
+                        ));
+                    };
+                    let mut value = record::parse_input(field, text, self.domains)?;
+                    if let (record::Input::Ref(target), Some(prefix)) =
+                        (field.input, value.as_str())
+                    {
+                        let id = store.resolve_id(target, prefix)?;
+                        if store.client_of(target, &id)? != self.client {
+                            return Err(Error::invalid(
+                                crate::error::Field::Input(field.name),
+                                t!("val.other_dossier"),
+                            ));
+                        }
+                        value = serde_json::Value::from(id);
+                    }
+                    values.insert(field.name, value);
+                }
+                let client = self.client;
+                self.session.change(|s| {
+                    let author = s.new_row_checks(client)?;
+                    let r: R =
+                        record::build(&crate::store::new_id(), client, &author, &s.now(), values)?;
+                    s.put(&r, Action::Create)?;
+                    Ok(r.id().to_owned())
+                })
+            }
+        }
+        kind.visit(Add {
+            session: self,
+            client,
+            typed,
+            domains: life_domains,
+        })
+        .unwrap_or_else(|| {
+            Err(Error::invalid(
+                crate::error::Field::Input(kind.spec().code),
+                t!("val.not_entered"),
+            ))
+        })
+    }
+
     /// The support plan: goals, actions and evaluations.
     pub fn plan(&mut self, client: &str) -> Result<Plan> {
         self.change(|s| {
@@ -603,7 +680,7 @@ impl Session {
             let a = s.attachment(id)?;
             let data = s
                 .attachment_data(id)?
-                .ok_or_else(|| Error::invalid("ID", t!("depth.attachment_missing")))?;
+                .ok_or_else(|| Error::invalid("id", t!("depth.attachment_missing")))?;
             s.log(
                 Action::View,
                 Some(&a.client_id),

@@ -611,7 +611,7 @@ impl Store {
     pub(in crate::engine) fn resolve_id(&self, table: IdTable, prefix: &str) -> Result<String> {
         let sql = format!(
             "SELECT id FROM {} WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id LIMIT 6",
-            table.name()
+            table.spec().table
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let ids: Vec<String> = stmt
@@ -786,7 +786,7 @@ impl Store {
         self.require_assigned(id)?;
         if on < c.opened_on {
             return Err(Error::invalid(
-                "--at",
+                "closed_on",
                 t!("val.close_before_open", opened = c.opened_on),
             ));
         }
@@ -801,7 +801,7 @@ impl Store {
             && on < last
         {
             return Err(Error::invalid(
-                "--at",
+                "closed_on",
                 t!("val.close_before_last_note", last = last),
             ));
         }
@@ -836,7 +836,7 @@ impl Store {
         // A note records what happened; a date far ahead is a typo (and would stretch the
         // retention period, which counts from the last note).
         if n.occurred_at > self.local_now() + chrono::Duration::days(1) {
-            return Err(Error::invalid("--at", t!("val.note_in_future")));
+            return Err(Error::invalid("occurred_at", t!("val.note_in_future")));
         }
         let mut special = n.special;
         if let Some(old) = &n.supersedes {
@@ -850,12 +850,12 @@ impl Store {
             special |= was_special;
             if client_id != n.client_id {
                 return Err(Error::invalid(
-                    "--supersedes",
+                    "supersedes",
                     t!("val.supersede_other_client"),
                 ));
             }
             if taken {
-                return Err(Error::invalid("--supersedes", t!("val.supersede_twice")));
+                return Err(Error::invalid("supersedes", t!("val.supersede_twice")));
             }
         }
         let id = new_id();
@@ -1031,46 +1031,8 @@ impl Store {
     }
 }
 
-/// Tables that ids can be looked up in.
-#[derive(Clone, Copy, Debug)]
-pub enum IdTable {
-    /// Clients.
-    Client,
-    /// Notes.
-    Note,
-    /// Consents.
-    Consent,
-    /// Goals of a support plan.
-    Goal,
-    /// Actions of a support plan.
-    Action,
-    /// Files kept in a dossier.
-    Attachment,
-}
-
-impl IdTable {
-    fn name(self) -> &'static str {
-        match self {
-            IdTable::Client => "client",
-            IdTable::Note => "note",
-            IdTable::Consent => "consent",
-            IdTable::Goal => "goal",
-            IdTable::Action => "plan_action",
-            IdTable::Attachment => "attachment",
-        }
-    }
-
-    fn label(self) -> String {
-        match self {
-            IdTable::Client => t!("word.client").into_owned(),
-            IdTable::Note => t!("word.note").into_owned(),
-            IdTable::Consent => t!("word.consent").into_owned(),
-            IdTable::Goal => t!("word.goal").into_owned(),
-            IdTable::Action => t!("word.action").into_owned(),
-            IdTable::Attachment => t!("word.attachment").into_owned(),
-        }
-    }
-}
+/// What ids are looked up in: a record kind's table.
+pub use crate::model::record::Kind as IdTable;
 
 #[cfg(test)]
 mod tests {

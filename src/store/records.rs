@@ -167,6 +167,22 @@ impl Store {
             .optional()?)
     }
 
+    /// The dossier a record of `kind` belongs to.
+    pub(in crate::engine) fn client_of(&self, kind: Kind, id: &str) -> Result<String> {
+        let sql = match kind.spec().erase {
+            Erase::Dossier => return Ok(id.to_owned()),
+            _ => format!("SELECT client_id FROM {} WHERE id = ?1", kind.spec().table),
+        };
+        self.conn
+            .prepare_cached(&sql)?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| Error::NotFound {
+                what: kind.label(),
+                id: id.to_owned(),
+            })
+    }
+
     /// Rows of `sql` (which selects `R`'s columns first, prefixed or not) with one more text
     /// column after them.
     pub(in crate::engine) fn rows_with<R: Record, P: rusqlite::Params>(

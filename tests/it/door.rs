@@ -65,6 +65,9 @@ fn vault() -> (TestVault, String, String) {
     (v, id, special)
 }
 
+/// A read through the door, shown as text (its Debug form).
+type Door<'a> = Box<dyn FnMut(&mut Session) -> String + 'a>;
+
 fn open(v: &TestVault) -> Session {
     let pass = SecretString::from(PASS.to_owned());
     Session::open(&v.path, &pass, Access::Write).unwrap()
@@ -79,7 +82,7 @@ fn every_read_of_a_dossier_through_the_session_writes_the_access_log() {
     let shows_canary = |text: String| text.contains(CANARY);
 
     // Each door: what it hands out holds the client's data, and the log grew.
-    let mut doors: Vec<(&str, Box<dyn FnMut(&mut Session) -> String>)> = vec![
+    let mut doors: Vec<(&str, Door)> = vec![
         (
             "caseload",
             Box::new(|s| format!("{:?}", s.caseload(true).unwrap())),
