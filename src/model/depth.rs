@@ -258,6 +258,26 @@ crate::record! {
     }
 }
 
+crate::record! {
+    /// A signal observed: the first step of the meldcode huiselijk geweld en
+    /// kindermishandeling (what was seen or heard, and when), special-category data when
+    /// marked.
+    #[serde(deny_unknown_fields)]
+    pub struct Signal: Kind::Signal;
+    {
+        /// The day it was observed.
+        observed_on: NaiveDate = Input::Date,
+        /// What was seen or heard.
+        text: String = Input::Text,
+        /// Special-category data: masked until revealed.
+        special: bool = Input::Flag,
+        /// Who recorded it.
+        author: String = Input::Author,
+        /// When (UTC, RFC 3339).
+        created_at: String = Input::Created,
+    }
+}
+
 /// Something on the agenda.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AgendaItem {

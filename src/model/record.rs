@@ -432,7 +432,7 @@ const fn register(
 
 use super::depth::{
     Assessment, Attachment, Contact, Evaluation, Goal, Handover, HouseholdMember, PlanAction,
-    Visit as PlannedVisit,
+    Signal, Visit as PlannedVisit,
 };
 use super::privacy::{Consent, Disclosure};
 
@@ -483,6 +483,8 @@ kinds! {
         special: Special::Never,
         section: Section::Files,
     },
+    /// A signal observed (meldcode, step 1).
+    Signal => Signal: register("signal", "signal", Section::Records, Special::Flag("special")),
     /// A consent to share with another organisation (a withdrawal is a newer version).
     Consent => Consent: register("consent", "consent", Section::Sharing, Special::Never),
     /// A disclosure to another organisation.

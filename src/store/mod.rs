@@ -36,6 +36,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_repair.sql",
         include_str!("migrations/0007_repair.sql"),
     ),
+    (
+        "0008_signal.sql",
+        include_str!("migrations/0008_signal.sql"),
+    ),
 ];
 
 /// Schema version this build reads and writes (`PRAGMA user_version`).
@@ -1250,6 +1254,10 @@ mod tests {
             (
                 "0007_repair.sql",
                 "f7dce7c7cc72eb96f7c9435046f23127822f6a0ebdf1b3f732ca339fa770cf00",
+            ),
+            (
+                "0008_signal.sql",
+                "d10711b9ce0e90e0d87b15e7ab87367ea0d611936010facc5a6ed591cdde917c",
             ),
         ];
         for (i, (name, sql)) in MIGRATIONS.iter().enumerate() {

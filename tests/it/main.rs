@@ -17,6 +17,7 @@ mod migrations;
 mod org;
 mod peers;
 mod privacy;
+mod records;
 mod setup;
 mod sync;
 mod tamper;
