@@ -424,7 +424,9 @@ fn check_payload(payload: &Payload, header: &Header, roster: &Roster, path: &Pat
                 is_id(id)
                     && value.is_some_and(|v| crate::store::records::check_register(kind, id, op, v))
             }
-            Some(Field::Log(id)) => is_id(id) && value.is_some_and(|v| check_entry(op, v)),
+            Some(Field::Log(id)) => {
+                is_id(id) && value.is_some_and(|v| model::TravellingEntry::check(v, &op.author))
+            }
             Some(Field::Erased) => {
                 value.is_some_and(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok())
             }
@@ -490,23 +492,6 @@ fn check_blobs(payload: &Payload) -> bool {
                     && m.size == d.len() as u64
                     && m.sha256 == model::sha256_hex(&d)
             })
-    })
-}
-
-/// Whether an access log entry that travels with a dossier is one kluis would have written:
-/// by the op's author, of a kind that travels.
-fn check_entry(op: &merge::Op, value: &str) -> bool {
-    serde_json::from_str::<model::TravellingEntry>(value).is_ok_and(|e| {
-        e.user == op.author
-            && e.action
-                .parse::<model::Action>()
-                .is_ok_and(|a| a.code() == e.action && a.travels())
-            && DateTime::parse_from_rfc3339(&e.at).is_ok()
-            && e.on_behalf
-                .as_deref()
-                .is_none_or(|b| model::parse_name("field", b).is_ok_and(|p| p == b))
-            && e.detail.len() <= 1_000
-            && !e.detail.chars().any(char::is_control)
     })
 }
 
@@ -1100,18 +1085,27 @@ mod tests {
             })
             .unwrap()
         };
-        assert!(check_entry(&o, &entry("w001", "view", "")));
+        assert!(model::TravellingEntry::check(
+            &entry("w001", "view", ""),
+            &o.author
+        ));
         assert!(
-            !check_entry(&o, &entry("w002", "view", "")),
+            !model::TravellingEntry::check(&entry("w002", "view", ""), &o.author),
             "in someone else's name"
         );
         assert!(
-            !check_entry(&o, &entry("w001", "unlock", "")),
+            !model::TravellingEntry::check(&entry("w001", "unlock", ""), &o.author),
             "local-only actions"
         );
-        assert!(!check_entry(&o, &entry("w001", "View", "")));
-        assert!(!check_entry(&o, &entry("w001", "view", "a\nb")));
-        assert!(!check_entry(&o, "{}"));
+        assert!(!model::TravellingEntry::check(
+            &entry("w001", "View", ""),
+            &o.author
+        ));
+        assert!(!model::TravellingEntry::check(
+            &entry("w001", "view", "a\nb"),
+            &o.author
+        ));
+        assert!(!model::TravellingEntry::check("{}", &o.author));
         let consent = model::Consent {
             id: "01a20581-54c8-7217-9685-a9190cfb6551".into(),
             client_id: o.client.clone(),

@@ -226,6 +226,25 @@ pub struct TravellingEntry {
     pub detail: String,
 }
 
+impl TravellingEntry {
+    /// Whether an entry's JSON, as it travels with a dossier, is one kluis would have
+    /// written for `author`: by them, of an action that travels.
+    pub fn check(value: &str, author: &str) -> bool {
+        serde_json::from_str::<TravellingEntry>(value).is_ok_and(|e| {
+            e.user == author
+                && e.action
+                    .parse::<Action>()
+                    .is_ok_and(|a| a.code() == e.action && a.travels())
+                && chrono::DateTime::parse_from_rfc3339(&e.at).is_ok()
+                && e.on_behalf
+                    .as_deref()
+                    .is_none_or(|b| super::parse_name("field", b).is_ok_and(|p| p == b))
+                && e.detail.len() <= 1_000
+                && !e.detail.chars().any(char::is_control)
+        })
+    }
+}
+
 /// The hash before the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
