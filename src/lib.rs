@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod fsx;
 pub mod harden;
 pub mod i18n;
 pub mod journal;

@@ -13,8 +13,14 @@ pub const ENV_PASSPHRASE: &str = "KLUIS_PASSPHRASE";
 pub const ENV_NEW_PASSPHRASE: &str = "KLUIS_NEW_PASSPHRASE";
 
 fn from_file(path: &Path, field: &str) -> Result<SecretString> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Error::io(t!("io.read", path = path.display()), e))?;
+    // Never a FIFO that blocks, never a device read without end.
+    let bytes = crate::fsx::read(
+        path,
+        crate::fsx::Follow::Yes,
+        crate::fsx::Owner::Anyone,
+        64 * 1024,
+    )
+    .map_err(|r| r.into_invalid(field, path))?;
     passphrase_from_bytes(bytes).ok_or_else(|| Error::invalid(field, t!("val.passphrase_utf8")))
 }
 

@@ -254,19 +254,55 @@ pub fn parse_optional_line(field: &str, value: &str) -> Result<Option<String>> {
     parse_name(field, value).map(Some)
 }
 
-/// A note body: not empty after trimming, at most 1 MB.
+/// Whether `c` is a control character that text in kluis may hold: a line break or a tab.
+/// Every other C0 or C1 control (ESC, BEL, CSI, a lone carriage return...) could steer the
+/// terminal that shows the text, so no text field accepts one; a carriage return counts as
+/// part of a line break only right before a newline (text pasted from Windows).
+pub fn is_clean_text(value: &str) -> bool {
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' | '\t' => {}
+            '\r' if chars.peek() == Some(&'\n') => {}
+            c if c.is_control() => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
+/// A note body: not empty after trimming, at most 1 MB, no control characters other than
+/// line breaks and tabs (see [`is_clean_text`]).
 pub fn parse_note_body(value: &str) -> Result<String> {
+    parse_text("--text", value)
+}
+
+/// A multi-line text field (a note, a goal, an action, an assessment's reason): the rules
+/// of [`parse_note_body`], with `field` named in the error.
+pub fn parse_text(field: &str, value: &str) -> Result<String> {
     let v = value.trim_end_matches(['\n', '\r']);
     if v.trim().is_empty() {
-        return Err(Error::invalid("--text", t!("val.empty")));
+        return Err(Error::invalid(field, t!("val.empty")));
     }
     if v.len() > 1_000_000 {
-        return Err(Error::invalid(
-            "--text",
-            t!("val.too_long", max = 1_000_000),
-        ));
+        return Err(Error::invalid(field, t!("val.too_long", max = 1_000_000)));
+    }
+    if !is_clean_text(v) {
+        return Err(Error::invalid(field, t!("val.control_chars_text")));
     }
     Ok(v.to_owned())
+}
+
+/// A free-text detail of at most `max` bytes on one line (an access log entry's detail): may
+/// be empty; no control characters at all.
+pub fn parse_detail(field: &str, value: &str, max: usize) -> Result<String> {
+    if value.len() > max {
+        return Err(Error::invalid(field, t!("val.too_long", max = max)));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(field, t!("val.control_chars")));
+    }
+    Ok(value.to_owned())
 }
 
 /// A client as stored.
