@@ -271,10 +271,7 @@ mod tests {
         std::fs::write(&real, b"inhoud").unwrap();
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        assert_eq!(
-            read(&link, Follow::Yes, Owner::Us, 100).unwrap(),
-            b"inhoud"
-        );
+        assert_eq!(read(&link, Follow::Yes, Owner::Us, 100).unwrap(), b"inhoud");
         assert!(matches!(
             read(&link, Follow::No, Owner::Us, 100),
             Err(Refusal::Link)
@@ -294,10 +291,7 @@ mod tests {
         let dangling = dir.path().join("dangling");
         let target = dir.path().join("target-that-does-not-exist");
         std::os::unix::fs::symlink(&target, &dangling).unwrap();
-        assert!(matches!(
-            open_rw_create(&dangling, 100),
-            Err(Refusal::Link)
-        ));
+        assert!(matches!(open_rw_create(&dangling, 100), Err(Refusal::Link)));
         assert!(!target.exists());
     }
 

@@ -550,7 +550,12 @@ pub fn open_enrollment(bytes: &[u8], code: &SecretString, path: &Path) -> Result
     let code = normalize_code(code.expose_secret());
     let expected = enrollment_mac(&code, sealed);
     // Compared in constant time: no early exit on the first differing byte.
-    if mac.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) != 0 {
+    if mac
+        .iter()
+        .zip(expected)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        != 0
+    {
         return Err(Error::WrongCode {
             path: path.to_owned(),
         });

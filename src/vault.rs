@@ -870,8 +870,8 @@ pub fn keep_previous(path: &Path) -> Result<()> {
         let _guard = TempGuard(Some(&tmp));
         return fs::rename(&tmp, previous_path(path)).map_err(io_err);
     }
-    let (src, meta) =
-        fsx::open(path, Follow::No, Owner::Us, MAX_VAULT_BYTES).map_err(|r| r.into_damaged(path))?;
+    let (src, meta) = fsx::open(path, Follow::No, Owner::Us, MAX_VAULT_BYTES)
+        .map_err(|r| r.into_damaged(path))?;
     let (copy, mut dst) = new_temp(path).map_err(io_err)?;
     let _guard = TempGuard(Some(&copy));
     io::copy(&mut src.take(meta.len()), &mut dst).map_err(io_err)?;

@@ -659,9 +659,13 @@ pub(super) fn attach(path: &Path, pass_file: Option<&Path>, cmd: AttachCmd) -> a
             };
             // Opened (never blocking on a FIFO) and checked before the vault is unlocked; read
             // after, through the same descriptor, at most the cap.
-            let (input, meta) =
-                fsx::open(&file, Follow::Yes, Owner::Anyone, model::MAX_ATTACHMENT_BYTES)
-                    .map_err(refused)?;
+            let (input, meta) = fsx::open(
+                &file,
+                Follow::Yes,
+                Owner::Anyone,
+                model::MAX_ATTACHMENT_BYTES,
+            )
+            .map_err(refused)?;
             let filename = file
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())

@@ -555,7 +555,9 @@ pub fn main() -> i32 {
             let text = match err.downcast_ref::<Error>() {
                 // The session keeps such a change to retry it when it closes; a command that
                 // stops here closes nothing: the change is not saved, and a retry is safe.
-                Some(Error::NotWritten { error }) => t!("err.not_saved", error = error).into_owned(),
+                Some(Error::NotWritten { error }) => {
+                    t!("err.not_saved", error = error).into_owned()
+                }
                 _ => format!("{err:#}"),
             };
             let _ = writeln!(std::io::stderr(), "kluis: {}", visible(&text));

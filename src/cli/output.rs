@@ -347,7 +347,13 @@ mod tests {
         assert_eq!(visible(hostile), "x\\e]52;c;SGVsbG8=\\x07\\e[2J");
         assert_eq!(visible("a\u{9b}2J\u{7f}b"), "a\\u{9b}2J\\x7fb");
         assert_eq!(visible("over\rwrite"), "over\\rwrite");
-        for clean in ["", "Fatima el Amrani", "twee\nregels\tmet tab", "windows\r\nregel", "café ✓ 👍"] {
+        for clean in [
+            "",
+            "Fatima el Amrani",
+            "twee\nregels\tmet tab",
+            "windows\r\nregel",
+            "café ✓ 👍",
+        ] {
             assert!(matches!(visible(clean), Cow::Borrowed(_)), "{clean:?}");
         }
     }

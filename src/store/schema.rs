@@ -135,7 +135,11 @@ pub(super) fn bad_text(conn: &Connection) -> rusqlite::Result<Vec<(String, Strin
         .collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::new();
     for (table, sql) in tables {
-        if sql.is_some_and(|s| normalize(&s).to_ascii_uppercase().starts_with("CREATE VIRTUAL")) {
+        if sql.is_some_and(|s| {
+            normalize(&s)
+                .to_ascii_uppercase()
+                .starts_with("CREATE VIRTUAL")
+        }) {
             continue;
         }
         let columns: Vec<String> = conn
@@ -185,7 +189,10 @@ mod tests {
         for v in 0..=MIGRATIONS.len() as i32 {
             let conn = fresh(v);
             let found = read(&conn).unwrap();
-            assert!(differences(&found, &expected(v).unwrap()).is_empty(), "v{v}");
+            assert!(
+                differences(&found, &expected(v).unwrap()).is_empty(),
+                "v{v}"
+            );
         }
         // A vault made at version 1 and migrated step by step has the current schema.
         let conn = fresh(1);
@@ -214,10 +221,7 @@ mod tests {
             conn.execute_batch(extra).unwrap();
             let diff = differences(&read(&conn).unwrap(), &expected);
             assert_eq!(diff.len(), 1, "{extra}: {diff:?}");
-            assert!(
-                diff[0].contains(kind) && diff[0].contains(name),
-                "{diff:?}"
-            );
+            assert!(diff[0].contains(kind) && diff[0].contains(name), "{diff:?}");
         }
         // A dropped append-only trigger is as bad as an added one.
         let conn = fresh(last);
@@ -239,11 +243,14 @@ mod tests {
         a.execute_batch("CREATE TABLE t (x TEXT, y INTEGER NOT NULL DEFAULT 0)")
             .unwrap();
         let b = Connection::open_in_memory().unwrap();
-        b.execute_batch("CREATE TABLE t (x TEXT); ALTER TABLE t ADD COLUMN y INTEGER NOT NULL DEFAULT 0")
-            .unwrap();
+        b.execute_batch(
+            "CREATE TABLE t (x TEXT); ALTER TABLE t ADD COLUMN y INTEGER NOT NULL DEFAULT 0",
+        )
+        .unwrap();
         assert!(differences(&read(&a).unwrap(), &read(&b).unwrap()).is_empty());
         let c = Connection::open_in_memory().unwrap();
-        c.execute_batch("CREATE TABLE t (x TEXT, y INTEGER)").unwrap();
+        c.execute_batch("CREATE TABLE t (x TEXT, y INTEGER)")
+            .unwrap();
         assert_eq!(differences(&read(&a).unwrap(), &read(&c).unwrap()).len(), 1);
     }
 

@@ -111,7 +111,16 @@ fn control_characters_are_refused_in_every_text_field() {
     let c = v.add_client("Fatima el Amrani");
     let goal = stdout(
         v.cmd()
-            .args(["plan", "goal", "add", &c, "--domain", "financiën", "--text", "Rust"])
+            .args([
+                "plan",
+                "goal",
+                "add",
+                &c,
+                "--domain",
+                "financiën",
+                "--text",
+                "Rust",
+            ])
             .assert()
             .success()
             .get_output(),
@@ -130,16 +139,50 @@ fn control_characters_are_refused_in_every_text_field() {
         vec!["household", "add", &c, "--name", c1, "--relation", "kind"],
         vec!["contact", "add", &c, "--name", "Dr.\u{1b}[2J"],
         vec!["contact", "add", &c, "--name", "Dr. J", "--org", c1],
-        vec!["plan", "goal", "add", &c, "--domain", "financiën", "--text", OSC52],
+        vec![
+            "plan",
+            "goal",
+            "add",
+            &c,
+            "--domain",
+            "financiën",
+            "--text",
+            OSC52,
+        ],
         vec!["plan", "action", "add", &goal, "--text", OSC52],
-        vec!["plan", "action", "add", &goal, "--text", "Bellen", "--owner", c1],
+        vec![
+            "plan", "action", "add", &goal, "--text", "Bellen", "--owner", c1,
+        ],
         vec!["plan", "goal", "evaluate", &goal, "--text", OSC52],
         vec![
-            "assess", &c, "--domain", "huisvesting", "--score", "2", "--reason", OSC52,
+            "assess",
+            &c,
+            "--domain",
+            "huisvesting",
+            "--score",
+            "2",
+            "--reason",
+            OSC52,
         ],
-        vec!["visit", "add", &c, "--at", "2026-12-01 10:00", "--purpose", c1],
         vec![
-            "consent", "add", &c, "--org", OSC52, "--purpose", "zorg", "--scope", "all",
+            "visit",
+            "add",
+            &c,
+            "--at",
+            "2026-12-01 10:00",
+            "--purpose",
+            c1,
+        ],
+        vec![
+            "consent",
+            "add",
+            &c,
+            "--org",
+            OSC52,
+            "--purpose",
+            "zorg",
+            "--scope",
+            "all",
         ],
     ];
     for args in cases {
@@ -152,7 +195,11 @@ fn control_characters_are_refused_in_every_text_field() {
         );
         assert!(!stderr(&out).contains('\u{1b}'), "raw ESC in the message");
     }
-    assert_eq!(dir_snapshot(v.dir.path()), before, "a refused edit changed files");
+    assert_eq!(
+        dir_snapshot(v.dir.path()),
+        before,
+        "a refused edit changed files"
+    );
     // Line breaks and tabs are text; so is a Windows line break.
     v.add_note(&c, "regel een\r\nregel\ttwee\n");
 }
@@ -184,7 +231,10 @@ fn vault_text_is_printed_with_control_characters_made_visible() {
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
         let text = stdout(&out);
         for raw in ['\u{1b}', '\u{7}', '\u{9b}'] {
-            assert!(!text.contains(raw), "{args:?} printed {raw:?} raw: {text:?}");
+            assert!(
+                !text.contains(raw),
+                "{args:?} printed {raw:?} raw: {text:?}"
+            );
         }
         assert!(text.contains("\\e"), "{args:?}: {text}");
     }
@@ -259,11 +309,20 @@ fn special_files_beside_the_vault_are_refused_without_blocking() {
             assert_eq!(out.status.code(), Some(4), "{what}: {}", stderr(&out));
             assert!(stdout(&out).contains("FIFO"), "{what}: {}", stdout(&out));
         } else {
-            for args in [&["client", "list"][..], &["check"], &["client", "add", "--name", "B"]] {
+            for args in [
+                &["client", "list"][..],
+                &["check"],
+                &["client", "add", "--name", "B"],
+            ] {
                 let mut cmd = v.std_cmd();
                 cmd.args(args);
                 let out = watched(cmd);
-                assert_eq!(out.status.code(), Some(4), "{what} {args:?}: {}", stderr(&out));
+                assert_eq!(
+                    out.status.code(),
+                    Some(4),
+                    "{what} {args:?}: {}",
+                    stderr(&out)
+                );
                 let err = stderr(&out);
                 assert!(
                     err.contains("FIFO") || err.contains("symbolic link"),
@@ -272,7 +331,10 @@ fn special_files_beside_the_vault_are_refused_without_blocking() {
             }
         }
         assert_eq!(dir_snapshot(v.dir.path()), before, "{what}: files changed");
-        assert!(!target.exists(), "{what}: a file was created through the link");
+        assert!(
+            !target.exists(),
+            "{what}: a file was created through the link"
+        );
     }
 }
 
@@ -342,7 +404,11 @@ fn a_symlinked_vault_updates_its_target_and_stays_a_link() {
             .file_type()
             .is_symlink()
     );
-    assert_ne!(std::fs::read(&real.path).unwrap(), before, "target not updated");
+    assert_ne!(
+        std::fs::read(&real.path).unwrap(),
+        before,
+        "target not updated"
+    );
     // Nothing beside the link; everything beside the real file.
     let beside_link: Vec<_> = std::fs::read_dir(elsewhere.path())
         .unwrap()
@@ -395,7 +461,12 @@ fn a_crafted_enrollment_is_refused_before_any_key_derivation() {
         .windows(line.len())
         .position(|w| w == line.as_bytes())
         .unwrap();
-    let crafted = [&bytes[..at], crafted_line.as_bytes(), &bytes[at + line.len()..]].concat();
+    let crafted = [
+        &bytes[..at],
+        crafted_line.as_bytes(),
+        &bytes[at + line.len()..],
+    ]
+    .concat();
     std::fs::write(&file, &crafted).unwrap();
     // With the right code (the attacker does not have it) and a wrong one: exit 3 both.
     for typed in [code.as_str(), "AAAA-BBBB-CCCC-DDDD-EEEE"] {
@@ -415,7 +486,11 @@ fn a_crafted_enrollment_is_refused_before_any_key_derivation() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-        assert!(stderr(&out).contains("wrong enrollment code"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("wrong enrollment code"),
+            "{}",
+            stderr(&out)
+        );
     }
     assert!(!v.path.exists());
     // An enrollment file from before the MAC (a bare age file) is refused, not worked through.
@@ -475,7 +550,11 @@ fn vault_on_small_disk(disk: &SmallDisk) -> (TestVault, String) {
     let c = v.add_client("Vol");
     for i in 0..2 {
         let text = format!("Notitie {i}: ") + &"Lange notitie over het huisbezoek. ".repeat(10_000);
-        v.cmd().args(["note", "add", &c]).write_stdin(text).assert().success();
+        v.cmd()
+            .args(["note", "add", &c])
+            .write_stdin(text)
+            .assert()
+            .success();
     }
     let on_disk = TestVault {
         dir: tempfile::tempdir_in(disk.path()).unwrap(),
@@ -540,9 +619,19 @@ fn a_durable_edit_exits_0_when_only_the_compaction_fails() {
         .status()
         .unwrap();
     assert!(grown.success());
-    v.cmd().args(["client", "list"]).assert().success().stderr("");
+    v.cmd()
+        .args(["client", "list"])
+        .assert()
+        .success()
+        .stderr("");
     assert_eq!(v.json(&["check", "--json"])["journal_records"], 0);
-    assert_eq!(v.json(&["note", "list", &c, "--json"]).as_array().unwrap().len(), 3);
+    assert_eq!(
+        v.json(&["note", "list", &c, "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 /// Regression (issue 20, 4): when the append itself failed, the message said "the change is
@@ -570,7 +659,11 @@ fn an_edit_that_is_not_durable_exits_1_and_says_it_was_not_saved() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "", "an id was printed for a note that was not saved");
+    assert_eq!(
+        stdout(&out),
+        "",
+        "an id was printed for a note that was not saved"
+    );
     let err = stderr(&out);
     assert!(err.contains("was not saved"), "{err}");
     assert!(err.contains("No space left on device"), "{err}");
@@ -582,7 +675,13 @@ fn an_edit_that_is_not_durable_exits_1_and_says_it_was_not_saved() {
     assert_eq!(notes.as_array().unwrap().len(), 2, "saved after all");
     v.cmd().arg("check").assert().success();
     v.add_note(&c, "past weer");
-    assert_eq!(v.json(&["note", "list", &c, "--json"]).as_array().unwrap().len(), 3);
+    assert_eq!(
+        v.json(&["note", "list", &c, "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 // 5. Open only what kluis wrote.
@@ -599,20 +698,39 @@ fn an_image_with_an_object_kluis_did_not_make_is_refused_and_named() {
              INSERT INTO meta (key, value) VALUES ('leak', NEW.body); END;",
             "trigger 'stiekem'",
         ),
-        ("CREATE VIEW kijkje AS SELECT * FROM client;", "view 'kijkje'"),
+        (
+            "CREATE VIEW kijkje AS SELECT * FROM client;",
+            "view 'kijkje'",
+        ),
         ("CREATE INDEX verstopt ON note (body);", "index 'verstopt'"),
         ("CREATE TABLE buit (x);", "table 'buit'"),
-        ("DROP TRIGGER note_append_only_update;", "note_append_only_update"),
+        (
+            "DROP TRIGGER note_append_only_update;",
+            "note_append_only_update",
+        ),
     ] {
         let v = recoverable();
         v.add_client("A");
         let sealed = tampered_image(&v, sql);
-        for args in [&["check"][..], &["client", "list"], &["client", "add", "--name", "B"]] {
+        for args in [
+            &["check"][..],
+            &["client", "list"],
+            &["client", "add", "--name", "B"],
+        ] {
             let out = v.cmd().args(args).output().unwrap();
-            assert_eq!(out.status.code(), Some(4), "{sql} {args:?}: {}", stderr(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(4),
+                "{sql} {args:?}: {}",
+                stderr(&out)
+            );
             assert!(stderr(&out).contains(named), "{sql}: {}", stderr(&out));
         }
-        assert_eq!(std::fs::read(&v.path).unwrap(), sealed, "{sql}: vault changed");
+        assert_eq!(
+            std::fs::read(&v.path).unwrap(),
+            sealed,
+            "{sql}: vault changed"
+        );
     }
 }
 
@@ -701,7 +819,11 @@ fn a_wrong_passphrase_changes_no_file_not_even_stale_temps() {
     let stale = v.dir.path().join(".vault.kluis.tmp-00112233aabbccdd");
     std::fs::write(&stale, b"half a save").unwrap();
     let before = dir_snapshot(v.dir.path());
-    for args in [&["client", "list"][..], &["client", "add", "--name", "B"], &["check"]] {
+    for args in [
+        &["client", "list"][..],
+        &["client", "add", "--name", "B"],
+        &["check"],
+    ] {
         v.cmd()
             .env("KLUIS_PASSPHRASE", "Verkeerd-Wachtwoord-Helemaal-99")
             .args(args)
@@ -719,7 +841,10 @@ fn a_wrong_passphrase_changes_no_file_not_even_stale_temps() {
         .assert()
         .code(3);
     let mut after = dir_snapshot(v.dir.path());
-    let created = after.iter().position(|(n, ..)| n == "vault.kluis.lock").unwrap();
+    let created = after
+        .iter()
+        .position(|(n, ..)| n == "vault.kluis.lock")
+        .unwrap();
     let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
     assert_eq!(after.remove(created).1, empty);
     assert_eq!(after, before);
@@ -786,7 +911,8 @@ fn a_deleted_lock_file_stops_the_first_writer_before_it_writes() {
     add_client(&mut second, "Tweede").unwrap();
     second.close().unwrap();
     drop(first);
-    let names: Vec<String> = v.json(&["client", "list", "--json"])
+    let names: Vec<String> = v
+        .json(&["client", "list", "--json"])
         .as_array()
         .unwrap()
         .iter()
@@ -825,7 +951,10 @@ fn an_in_place_overwrite_keeping_size_and_mtime_is_noticed() {
     add_client(&mut s, "Eerste").unwrap();
     let meta = std::fs::metadata(&v.path).unwrap();
     let mtime = meta.modified().unwrap();
-    let mut f = std::fs::OpenOptions::new().write(true).open(&v.path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&v.path)
+        .unwrap();
     f.seek(SeekFrom::Start(meta.len() - 100)).unwrap();
     f.write_all(&[0x55; 10]).unwrap();
     f.set_times(std::fs::FileTimes::new().set_modified(mtime))
@@ -855,9 +984,15 @@ fn make_foreign_image_vectors() {
             "CREATE TRIGGER stiekem AFTER INSERT ON note BEGIN \
              INSERT INTO meta (key, value) VALUES ('leak', NEW.body); END;",
         ),
-        ("fail_4_foreign_view", "CREATE VIEW kijkje AS SELECT * FROM client;"),
+        (
+            "fail_4_foreign_view",
+            "CREATE VIEW kijkje AS SELECT * FROM client;",
+        ),
         ("fail_4_foreign_table", "CREATE TABLE buit (x);"),
-        ("fail_4_dropped_trigger", "DROP TRIGGER note_append_only_update;"),
+        (
+            "fail_4_dropped_trigger",
+            "DROP TRIGGER note_append_only_update;",
+        ),
         // Read at every unlock before anything is written (a vault as new as the build).
         (
             "fail_4_not_utf8",

@@ -206,7 +206,11 @@ fn a_journal_past_the_threshold_is_compacted_by_the_change_itself() {
 #[test]
 fn a_journal_that_lost_acknowledged_records_is_refused() {
     let header_len = 24;
-    for case in ["cut at a record boundary", "deleted", "replaced by its header"] {
+    for case in [
+        "cut at a record boundary",
+        "deleted",
+        "replaced by its header",
+    ] {
         let v = TestVault::created();
         let first = killed_before_compaction(&v, &["client", "add", "--name", "Eerste"]);
         killed_before_compaction(&v, &["client", "add", "--name", "Tweede"]);
@@ -221,14 +225,30 @@ fn a_journal_that_lost_acknowledged_records_is_refused() {
             _ => std::fs::write(&jpath, &full[..header_len]).unwrap(),
         }
         let listing = crate::dir_snapshot(v.dir.path());
-        for args in [&["client", "list"][..], &["check"], &["client", "add", "--name", "X"]] {
+        for args in [
+            &["client", "list"][..],
+            &["check"],
+            &["client", "add", "--name", "X"],
+        ] {
             let out = v.cmd().args(args).output().unwrap();
-            assert_eq!(out.status.code(), Some(4), "{case}, {args:?}: {}", stderr(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(4),
+                "{case}, {args:?}: {}",
+                stderr(&out)
+            );
             let err = stderr(&out);
-            assert!(err.contains("acknowledged edits were lost"), "{case}: {err}");
+            assert!(
+                err.contains("acknowledged edits were lost"),
+                "{case}: {err}"
+            );
             assert!(err.contains(".lock aside"), "{case}: {err}");
         }
-        assert_eq!(crate::dir_snapshot(v.dir.path()), listing, "{case}: files changed");
+        assert_eq!(
+            crate::dir_snapshot(v.dir.path()),
+            listing,
+            "{case}: files changed"
+        );
         // Moving both aside is saying: open it without them.
         let aside = v.dir.path().join("aside");
         std::fs::create_dir(&aside).unwrap();
