@@ -336,7 +336,31 @@ fn the_access_log_is_chained_and_tampering_is_found() {
             .parse()
             .unwrap();
         let (mut store, stamp) = kluis::vault::read_with_recovery(&v.path, &identity).unwrap();
+        // A careful forger puts back the append-only triggers dropped for the edit: kluis
+        // refuses an image without them before the chain is even looked at.
+        let triggers: Vec<String> = store
+            .connection()
+            .prepare("SELECT sql FROM sqlite_schema WHERE type = 'trigger'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
         store.connection().execute_batch(sql).unwrap();
+        for t in triggers {
+            let name = t.split_whitespace().nth(2).unwrap().to_owned();
+            let exists: bool = store
+                .connection()
+                .query_row(
+                    "SELECT count(*) > 0 FROM sqlite_schema WHERE name = ?1",
+                    [&name],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            if !exists {
+                store.connection().execute_batch(&t).unwrap();
+            }
+        }
         let pass = kluis::secret::SecretString::from(PASS.to_owned());
         let params = kluis::vault::KdfParams {
             memory_kib: 8 * 1024,
@@ -369,7 +393,8 @@ fn the_access_log_is_chained_and_tampering_is_found() {
     assert!(stdout(res.get_output()).contains("entry 3"));
     // Putting it back repairs it; deleting an entry is found too.
     tamper(
-        "UPDATE access_log SET user = (SELECT user FROM access_log WHERE seq = 4) WHERE seq = 3;",
+        "DROP TRIGGER access_log_no_update;
+         UPDATE access_log SET user = (SELECT user FROM access_log WHERE seq = 4) WHERE seq = 3;",
     );
     v.cmd().args(["audit", "verify"]).assert().success();
     tamper("DROP TRIGGER access_log_no_delete; DELETE FROM access_log WHERE seq = 5;");
