@@ -215,16 +215,36 @@ pub fn format_duration(d: Duration) -> String {
 
 /// Reads a config file. A missing file is `None` when `required` is false.
 pub fn read_file(path: &Path, required: bool) -> Result<Option<FileConfig>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
-        Err(e) => {
+    use crate::fsx::{self, Follow, Owner, Refusal};
+    // Followed when it is a link (dotfiles often are); never a FIFO, never over 1 MiB.
+    let bytes = match fsx::read(path, Follow::Yes, Owner::Anyone, 1 << 20) {
+        Ok(b) => b,
+        Err(Refusal::Missing) if !required => return Ok(None),
+        Err(Refusal::Missing) => {
+            return Err(Error::io(
+                t!("config.read", path = path.display()).into_owned(),
+                std::io::ErrorKind::NotFound.into(),
+            ));
+        }
+        Err(Refusal::Io(e)) => {
             return Err(Error::io(
                 t!("config.read", path = path.display()).into_owned(),
                 e,
             ));
         }
+        Err(other) => {
+            return Err(Error::Config {
+                path: path.to_owned(),
+                reason: other.reason(),
+            });
+        }
     };
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Error::io(
+            t!("config.read", path = path.display()).into_owned(),
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        )
+    })?;
     let bad = |key: &str, why: String| Error::Config {
         path: path.to_owned(),
         reason: format!("{key}: {why}"),

@@ -95,12 +95,23 @@ pub enum Error {
     /// The passphrase does not open the vault (or the passphrase stanza was damaged).
     #[error("{}", t!("err.wrong_passphrase"))]
     WrongPassphrase,
-    /// Not a kluis vault, damaged, or tampered with. `reason` is already localized.
-    #[error("{}", t!("err.damaged", path = .path.display(), reason = .reason))]
+    /// The enrollment code does not open the enrollment file.
+    #[error("{}", t!("err.wrong_code", path = .path.display()))]
+    WrongCode { path: PathBuf },
+    /// Not a kluis vault, damaged, or tampered with. `reason` is already localized; the
+    /// advice depends on which file it is (see [`damaged_advice`]).
+    #[error("{}", t!("err.damaged", path = .path.display(), reason = .reason, advice = damaged_advice(.path)))]
     Damaged { path: PathBuf, reason: String },
+    /// The vault's image holds text that is not valid UTF-8: it was not written by kluis.
+    #[error("{}", t!("err.bad_text", error = .error))]
+    BadText { error: String },
     /// Another kluis process holds the vault.
     #[error("{}", t!("err.in_use", path = .path.display()))]
     InUse { path: PathBuf },
+    /// The lock file was deleted or replaced while this process held it: another kluis may
+    /// have the vault now, so this one stops writing.
+    #[error("{}", t!("err.lock_lost", path = .path.display()))]
+    LockLost { path: PathBuf },
     /// The file changed on disk since kluis opened it; saving would lose those changes.
     #[error("{}", t!("err.changed_on_disk", path = .path.display()))]
     ChangedOnDisk { path: PathBuf },
@@ -126,12 +137,14 @@ pub enum Error {
     /// A file operation failed; `context` is localized.
     #[error("{}", t!("err.io", context = .context, error = .source))]
     Io { context: String, source: io::Error },
-    /// A change is made (in memory) but writing it to disk failed; the session retries.
+    /// A change is made in memory, but neither the journal nor the vault file holds it:
+    /// writing failed. An interactive session keeps it and retries when it closes; the
+    /// command line reports it as not saved (see `cli`).
     #[error("{}", t!("err.not_written", error = .error))]
     NotWritten { error: String },
     /// SQLite failed on a healthy vault (a bug, or out of memory).
     #[error("{}", t!("err.database", error = .0))]
-    Database(#[from] rusqlite::Error),
+    Database(rusqlite::Error),
     /// The config file does not parse, or names a key or value kluis does not know.
     #[error("{}", t!("err.config", path = .path.display(), reason = .reason))]
     Config { path: PathBuf, reason: String },
@@ -156,12 +169,13 @@ impl Error {
             | Error::NoPassphrase
             | Error::NotEnrolled { .. }
             | Error::Config { .. } => 2,
-            Error::WrongPassphrase | Error::MustChangePassphrase => 3,
+            Error::WrongPassphrase | Error::WrongCode { .. } | Error::MustChangePassphrase => 3,
             Error::Damaged { .. }
+            | Error::BadText { .. }
             | Error::NotAuthentic { .. }
             | Error::BundleRefused { .. }
             | Error::BundlesRefused { .. } => 4,
-            Error::InUse { .. } | Error::ChangedOnDisk { .. } => 5,
+            Error::InUse { .. } | Error::LockLost { .. } | Error::ChangedOnDisk { .. } => 5,
             Error::NoVault { .. }
             | Error::VaultExists { .. }
             | Error::FileExists { .. }
@@ -189,6 +203,52 @@ impl Error {
             context: context.into(),
             source,
         }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    /// Text that is not UTF-8 can only come from an image kluis did not write (it binds
+    /// Rust strings, which are always UTF-8): that is tampering (exit 4), not a failure of a
+    /// healthy vault (exit 1).
+    fn from(e: rusqlite::Error) -> Error {
+        let bad_utf8 = match &e {
+            rusqlite::Error::Utf8Error(..) => true,
+            rusqlite::Error::FromSqlConversionFailure(_, _, cause) => {
+                cause.is::<std::str::Utf8Error>()
+                    || cause.is::<std::string::FromUtf8Error>()
+                    || matches!(
+                        cause.downcast_ref::<rusqlite::types::FromSqlError>(),
+                        Some(rusqlite::types::FromSqlError::Utf8Error(_))
+                    )
+            }
+            _ => false,
+        };
+        if bad_utf8 {
+            Error::BadText {
+                error: e.to_string(),
+            }
+        } else {
+            Error::Database(e)
+        }
+    }
+}
+
+/// What to do about a refused file, by which file it is: every file it names either exists
+/// (the one refused, its lock file) or is named "if there is one".
+pub fn damaged_advice(path: &std::path::Path) -> String {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let beside = |suffix: &str| {
+        let base = path.with_file_name(&name[..name.len() - suffix.len()]);
+        base.display().to_string()
+    };
+    if name.ends_with(".journal") {
+        t!("advice.journal", vault = beside(".journal")).into_owned()
+    } else if name.ends_with(".prev") {
+        t!("advice.prev", vault = beside(".prev")).into_owned()
+    } else if name.ends_with(".lock") {
+        t!("advice.lock").into_owned()
+    } else {
+        t!("advice.vault", path = path.display()).into_owned()
     }
 }
 

@@ -54,6 +54,7 @@ mod engine {
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod fsx;
 pub mod harden;
 pub mod i18n;
 pub mod merge;

@@ -45,6 +45,35 @@ const PREV_HOLDS_ERASED: &str = "prev_holds_erased";
 /// Journal size past which a change also compacts.
 pub const COMPACT_THRESHOLD: u64 = 8 << 20;
 
+/// Warnings about work a session put off (a compaction that failed while every edit was
+/// durable in the journal), for the command line to print when it is done.
+static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Takes the warnings sessions left (see `WARNINGS`), oldest first.
+pub fn take_warnings() -> Vec<String> {
+    WARNINGS
+        .lock()
+        .map(|mut w| std::mem::take(&mut *w))
+        .unwrap_or_default()
+}
+
+/// A save that failed for want of disk (or another IO failure) leaves the change in memory
+/// only; anything else (the vault or its lock replaced) keeps its own error and exit code.
+fn not_written(e: Error) -> Error {
+    match e {
+        Error::Io { .. } => Error::NotWritten {
+            error: e.to_string(),
+        },
+        other => other,
+    }
+}
+
+fn warn(text: String) {
+    if let Ok(mut w) = WARNINGS.lock() {
+        w.push(text);
+    }
+}
+
 /// How a session is unlocked.
 enum Unlock<'a> {
     Passphrase(&'a SecretString),
@@ -221,6 +250,7 @@ impl Session {
         store.next_generation()?;
         let stamp = vault::write(path, &mut store, &key, &recipients, Place::Create)?;
         let journal = Some(Journal::create(path, &journal_key)?);
+        let _ = lock.write_head(&journal::witness(&journal_key, 0));
         Ok(Session {
             path: path.to_owned(),
             access: Access::Write,
@@ -306,10 +336,27 @@ impl Session {
 
     /// Folds pending journal records into the vault, once: afterwards the session is
     /// read-only, so Drop has nothing left to do.
+    ///
+    /// When every edit is durable in the journal and only the compaction fails (a full disk),
+    /// that is not a failure of the session: the next unlock replays the journal and
+    /// compacts. A warning says so (see [`take_warnings`]).
     fn finish(&mut self) -> Result<()> {
         let result = if self.access == Access::Write && (self.unsaved || self.pending_records() > 0)
         {
-            self.compact()
+            match self.compact() {
+                Err(e @ Error::Io { .. }) if !self.unsaved => {
+                    warn(
+                        t!(
+                            "warn.compaction_deferred",
+                            journal = journal::path_for(&self.path).display(),
+                            error = e
+                        )
+                        .into_owned(),
+                    );
+                    Ok(())
+                }
+                other => other,
+            }
         } else {
             Ok(())
         };
@@ -327,18 +374,14 @@ impl Session {
         access: Access,
         held: &mut Option<VaultLock>,
     ) -> Result<Session> {
-        if path.symlink_metadata().is_err() {
-            return Err(Error::NoVault {
-                path: path.to_owned(),
-            });
-        }
+        // A symlinked vault is followed once, here: everything below works beside the real
+        // file (vault::resolve).
+        let real = vault::resolve(path)?;
+        let path = real.as_path();
         let acquired = match held {
             Some(_) => None,
             None => Some(VaultLock::acquire(path, access == Access::Write)?),
         };
-        if access == Access::Write {
-            vault::remove_stale_temps(path);
-        }
         let mut opened = match unlock {
             Unlock::Passphrase(p) => vault::read(path, Some(p), None)?,
             Unlock::Key(k) => vault::read(path, None, Some(k))?,
@@ -364,6 +407,28 @@ impl Session {
             }
             None => (JournalKey::generate(), Found::Missing, false),
         };
+        // The lock file's witness counts the records acknowledged since the last compaction:
+        // a journal that holds fewer was cut, deleted or replaced (docs/journal-format.md).
+        let lock = acquired.as_ref().or(held.as_ref());
+        if let (true, Some(lock)) = (keyed, lock) {
+            let have = match &found {
+                Found::Current(replay) => replay.records.len() as u64,
+                Found::Missing | Found::Stale => 0,
+            };
+            let head = lock.read_head(journal::WITNESS_LEN);
+            if let Some(expected) = journal::witnessed(&head, &journal_key)
+                && have < expected
+            {
+                return Err(damaged(
+                    t!("journal.lost_records", have = have, expected = expected).into_owned(),
+                ));
+            }
+        }
+        // Only now, with the vault opened: a wrong passphrase or a refused file changes
+        // nothing on disk.
+        if access == Access::Write {
+            vault::remove_stale_temps(path);
+        }
         let mut replayed = 0;
         let mut journal = None;
         match found {
@@ -414,7 +479,7 @@ impl Session {
                 session.store.take_erased();
                 session.save_erasure()?;
             } else if session.store.meta(PREV_HOLDS_ERASED)?.as_deref() == Some("1") {
-                vault::keep_previous(&session.path)?;
+                session.stamp = vault::keep_previous_stamped(&session.path, session.stamp)?;
                 session.store.set_meta(PREV_HOLDS_ERASED, "0")?;
             }
         }
@@ -579,11 +644,15 @@ impl Session {
             Access::Write,
             "change() on a read-only session"
         );
-        // A journal record for a vault that another program replaced could never be applied.
+        // A journal record for a vault that another program replaced could never be applied;
+        // and with the lock file gone, another kluis may be writing too.
         if DiskStamp::at(&self.path).ok() != Some(self.stamp) {
             return Err(Error::ChangedOnDisk {
                 path: self.path.clone(),
             });
+        }
+        if let Some(lock) = &self.lock {
+            lock.check_in_place()?;
         }
         let (value, changes) = self.store.transaction(f)?;
         if self.store.take_erased() {
@@ -592,9 +661,7 @@ impl Session {
             drop(changes);
             if let Err(e) = self.save_erasure() {
                 self.unsaved = true;
-                return Err(Error::NotWritten {
-                    error: e.to_string(),
-                });
+                return Err(not_written(e));
             }
             return Ok(value);
         }
@@ -610,24 +677,44 @@ impl Session {
             Some(j)
                 if !self.unsaved && record.len() + 4096 < crate::journal::MAX_RECORD as usize =>
             {
-                if let Err(e) = j.append(&self.journal_key, &record, &self.path) {
-                    // The change is in memory only. Appending after a lost record would make a
-                    // journal that replays without it, so from here on whole saves only.
-                    self.unsaved = true;
-                    return Err(Error::NotWritten {
-                        error: e.to_string(),
-                    });
-                }
-                if j.len() > COMPACT_THRESHOLD {
-                    self.compact()?;
+                let appended = j.append(&self.journal_key, &record, &self.path);
+                let (records, len) = (j.records(), j.len());
+                match appended {
+                    Ok(()) => {
+                        if let Some(lock) = &self.lock {
+                            // Best effort: a witness that lags only weakens detection.
+                            let _ = lock.write_head(&journal::witness(&self.journal_key, records));
+                        }
+                        // The edit is durable; a compaction that fails now is tried again
+                        // when the session closes.
+                        if len > COMPACT_THRESHOLD {
+                            match self.compact() {
+                                Ok(()) | Err(Error::Io { .. }) => {}
+                                Err(e) => return Err(e),
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        // The change is in memory only. Appending after a lost record would
+                        // make a journal that replays without it, so from here on whole
+                        // saves only; the first one now, so that what the caller is told
+                        // (saved or not) stays true.
+                        self.unsaved = true;
+                        if !matches!(e, Error::Io { .. }) {
+                            return Err(e);
+                        }
+                        if self.compact().is_err() {
+                            return Err(Error::NotWritten {
+                                error: e.to_string(),
+                            });
+                        }
+                    }
                 }
             }
             _ => {
                 if let Err(e) = self.compact() {
                     self.unsaved = true;
-                    return Err(Error::NotWritten {
-                        error: e.to_string(),
-                    });
+                    return Err(not_written(e));
                 }
             }
         }
@@ -643,6 +730,9 @@ impl Session {
             Access::Write,
             "compact() on a read-only session"
         );
+        if let Some(lock) = &self.lock {
+            lock.check_in_place()?;
+        }
         let next = JournalKey::generate();
         stamp_journal(&self.store, &next, Some(&self.journal_key.id_hex()))?;
         self.store.next_generation()?;
@@ -659,8 +749,11 @@ impl Session {
         self.replayed = 0;
         self.unsaved = false;
         self.journal = Some(Journal::create(&self.path, &self.journal_key)?);
+        if let Some(lock) = &self.lock {
+            let _ = lock.write_head(&journal::witness(&self.journal_key, 0));
+        }
         if self.store.meta(PREV_HOLDS_ERASED)?.as_deref() == Some("1") {
-            vault::keep_previous(&self.path)?;
+            self.stamp = vault::keep_previous_stamped(&self.path, self.stamp)?;
             // In memory only: the file on disk keeps "1" until the next save, and replacing
             // `.prev` by the vault again is harmless.
             self.store.set_meta(PREV_HOLDS_ERASED, "0")?;
@@ -702,7 +795,7 @@ impl Session {
         self.key = SealingKey::derive_new(new, params.unwrap_or(self.key.params()))?;
         self.store.set_meta("must_change_passphrase", "0")?;
         self.compact()?;
-        vault::keep_previous(&self.path)?;
+        self.stamp = vault::keep_previous_stamped(&self.path, self.stamp)?;
         Ok(())
     }
 
@@ -715,7 +808,11 @@ impl Session {
                 match vault::read(&prev_path, Some(passphrase), Some(&self.key)) {
                     Ok(opened) => PreviousReport {
                         generation: Some(generation(&opened.store)?),
-                        problems: opened.store.integrity_problems()?,
+                        problems: [
+                            opened.store.integrity_problems()?,
+                            opened.store.text_problems()?,
+                        ]
+                        .concat(),
                     },
                     Err(e) => PreviousReport {
                         generation: None,
@@ -727,6 +824,8 @@ impl Session {
             None
         };
         let mut problems = self.store.integrity_problems()?;
+        problems.extend(self.store.schema_problems()?);
+        problems.extend(self.store.text_problems()?);
         let access_log_entries = match self.store.verify_log()? {
             Ok(n) => n,
             Err((seq, why)) => {
@@ -750,6 +849,14 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        // A change that neither the journal nor the vault file holds was reported as not
+        // saved: only an explicit `close` tries to save it (the terminal app keeps it and
+        // retries), so a command that failed never saves behind the user's back. The
+        // durable journal records stay and replay at the next unlock.
+        if self.unsaved {
+            self.access = Access::Read;
+            return;
+        }
         // Locking folds the journal, so the vault file alone (and stock age) has every edit.
         let _ = self.finish();
     }

@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::fsx::{self, Follow, Owner};
 use crate::i18n::t;
 use crate::merge::{self, Field, Op};
 use crate::model::record::{Kind, is_id};
@@ -258,29 +259,24 @@ pub fn read_bundle(path: &Path) -> Result<Parsed> {
 }
 
 fn read_capped(path: &Path) -> Result<Vec<u8>> {
-    let read_err = |e| Error::io(t!("io.read", path = path.display()), e);
-    let too_large = || {
-        refused(
+    read_bundle_file(path, Follow::No)
+}
+
+/// Reads a bundle of at most `MAX_BUNDLE_BYTES` through `fsx` (never blocking on a FIFO).
+/// One found in a shared folder is never read through a link and is refused like any bad
+/// bundle; one the user named (`import FILE`) is followed, and a special file there is a
+/// usage error (exit 2).
+fn read_bundle_file(path: &Path, follow: Follow) -> Result<Vec<u8>> {
+    fsx::read(path, follow, Owner::Anyone, MAX_BUNDLE_BYTES).map_err(|r| match r {
+        fsx::Refusal::Io(e) => Error::io(t!("io.read", path = path.display()), e),
+        fsx::Refusal::TooLarge(_) => refused(
             path,
             t!("sync.too_large", max = MAX_BUNDLE_BYTES / 1024 / 1024),
-        )
-    };
-    let meta = fs::metadata(path).map_err(read_err)?;
-    if !meta.is_file() {
-        return Err(refused(path, t!("sync.not_a_file")));
-    }
-    if meta.len() > MAX_BUNDLE_BYTES {
-        return Err(too_large());
-    }
-    let file = fs::File::open(path).map_err(read_err)?;
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_BUNDLE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
-    if bytes.len() as u64 > MAX_BUNDLE_BYTES {
-        return Err(too_large());
-    }
-    Ok(bytes)
+        ),
+        r @ fsx::Refusal::Missing => r.into_invalid("file", path),
+        r if follow == Follow::Yes => r.into_invalid("file", path),
+        r => refused(path, r.reason()),
+    })
 }
 
 /// Splits bundle bytes (see [`read_bundle`]); `path` names the file in messages.
@@ -355,7 +351,7 @@ fn verify_header(p: &Parsed, me: &Me, path: &Path) -> Result<()> {
 
 /// A worker id as IT may issue them (see `org issue`): short text without control characters.
 fn is_worker(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 200 && !s.chars().any(char::is_control)
+    s.len() <= 200 && model::parse_name("worker", s).is_ok_and(|p| p == s)
 }
 
 /// An HLC version written by `author`.
@@ -806,7 +802,7 @@ pub enum Imported {
 /// Verifies, decrypts and merges one bundle file. With `strict`, a bundle for others is
 /// refused (exit 4) instead of reported as [`Imported::NotForMe`].
 pub fn import(session: &mut Session, path: &Path, strict: bool) -> Result<Imported> {
-    import_bytes(session, read_capped(path)?, path, strict)
+    import_bytes(session, read_bundle_file(path, Follow::Yes)?, path, strict)
 }
 
 /// [`import`] of bytes already read; `path` names them in messages.

@@ -622,19 +622,29 @@ pub(super) fn attach(path: &Path, pass_file: Option<&Path>, cmd: AttachCmd) -> a
             file,
             title,
         } => {
-            let io =
-                |e| crate::error::Error::io(t!("io.read", path = file.display()).into_owned(), e);
-            let meta = std::fs::metadata(&file).map_err(io)?;
-            if meta.len() > model::MAX_ATTACHMENT_BYTES {
-                return Err(crate::error::Error::invalid(
+            use crate::fsx::{self, Follow, Owner, Refusal};
+            let too_big = || {
+                crate::error::Error::invalid(
                     "FILE",
                     t!(
                         "depth.attachment_too_big",
                         max = model::MAX_ATTACHMENT_BYTES / 1024 / 1024
                     ),
                 )
-                .into());
-            }
+            };
+            let refused = |r: Refusal| match r {
+                Refusal::TooLarge(_) => too_big(),
+                other => other.into_invalid("FILE", &file),
+            };
+            // Opened (never blocking on a FIFO) and checked before the vault is unlocked; read
+            // after, through the same descriptor, at most the cap.
+            let (input, meta) = fsx::open(
+                &file,
+                Follow::Yes,
+                Owner::Anyone,
+                model::MAX_ATTACHMENT_BYTES,
+            )
+            .map_err(refused)?;
             let filename = file
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -646,7 +656,9 @@ pub(super) fn attach(path: &Path, pass_file: Option<&Path>, cmd: AttachCmd) -> a
             };
             let mut session = open(path, pass_file, Access::Write)?;
             let client = resolve(&session, &client)?;
-            let data = zeroize::Zeroizing::new(std::fs::read(&file).map_err(io)?);
+            let data = zeroize::Zeroizing::new(
+                fsx::read_all(input, &meta, model::MAX_ATTACHMENT_BYTES).map_err(refused)?,
+            );
             let id = session.change(|s| s.add_attachment(&client, &title, &filename, &data))?;
             println!("{id}");
             eprintln!("{}", t!("depth.attached", path = file.display()));

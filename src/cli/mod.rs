@@ -1,6 +1,25 @@
 //! The command line. Parses flags once, turns them into validated values, and calls the
 //! session. Messages go through the catalog; data goes to stdout, messages to stderr.
 
+// Text is data, never terminal control. These shadow the standard printing macros in this
+// module and every module below it (they are declared first), so each line printed for a
+// person passes through `output::visible`, including lines added later. JSON is printed with
+// `std::println!` (see `output::print_json`).
+macro_rules! println {
+    () => { $crate::cli::output::out_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::cli::output::out_line(format_args!($($arg)*)) };
+}
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::cli::output::out(format_args!($($arg)*)) };
+}
+macro_rules! eprintln {
+    () => { $crate::cli::output::err_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::cli::output::err_line(format_args!($($arg)*)) };
+}
+macro_rules! eprint {
+    ($($arg:tt)*) => { $crate::cli::output::err(format_args!($($arg)*)) };
+}
+
 mod depth;
 mod org;
 mod output;
@@ -11,6 +30,8 @@ mod records;
 mod setup;
 mod sync;
 mod values;
+
+pub use output::visible;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -511,7 +532,7 @@ pub fn main() -> i32 {
             let _ = SETTINGS.set(s);
         }
         Err(e) if needs_config => {
-            let _ = writeln!(std::io::stderr(), "kluis: {e}");
+            let _ = writeln!(std::io::stderr(), "kluis: {}", visible(&e.to_string()));
             return e.exit_code();
         }
         Err(_) => {}
@@ -525,11 +546,24 @@ pub fn main() -> i32 {
             default_hook(info);
         }
     }));
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli)));
+    // A compaction that failed after every edit was durable: the command succeeded.
+    for warning in crate::session::take_warnings() {
+        let _ = writeln!(std::io::stderr(), "kluis: {}", visible(&warning));
+    }
+    match outcome {
         Ok(Ok(())) => 0,
         Ok(Err(err)) => {
             let code = err.downcast_ref::<Error>().map_or(1, Error::exit_code);
-            let _ = writeln!(std::io::stderr(), "kluis: {}", message(&err));
+            let text = match err.downcast_ref::<Error>() {
+                // The session keeps such a change to retry it when it closes; a command that
+                // stops here closes nothing: the change is not saved, and a retry is safe.
+                Some(Error::NotWritten { error }) => {
+                    t!("err.not_saved", error = error).into_owned()
+                }
+                _ => message(&err),
+            };
+            let _ = writeln!(std::io::stderr(), "kluis: {}", visible(&text));
             code
         }
         Err(payload) if is_output_failure(&*payload) => {

@@ -13,8 +13,15 @@ pub const ENV_PASSPHRASE: &str = "KLUIS_PASSPHRASE";
 pub const ENV_NEW_PASSPHRASE: &str = "KLUIS_NEW_PASSPHRASE";
 
 fn from_file(path: &Path, field: &'static str) -> Result<SecretString> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Error::io(t!("io.read", path = path.display()), e))?;
+    use std::io::Read;
+    // A pipe is welcome here (`--passphrase-file <(pass show kluis)`), so this is the one
+    // input read without `fsx`; a device or an endless pipe is read no further than 64 KiB.
+    let read_err = |e| Error::io(t!("io.read", path = path.display()), e);
+    // Room for all of it up front: a reallocation would leave a copy that is never wiped.
+    let mut bytes = Vec::with_capacity(64 * 1024 + 1);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut bytes))
+        .map_err(read_err)?;
     passphrase_from_bytes(bytes).ok_or_else(|| Error::invalid(field, t!("val.passphrase_utf8")))
 }
 

@@ -29,8 +29,7 @@ pub(super) enum ConflictCmd {
 }
 
 fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
+    super::output::print_json(v)
 }
 
 /// `client assign ID WORKER...` and `client unassign ID WORKER`.

@@ -286,19 +286,42 @@ pub fn parse_optional_line(field: impl Into<Field>, value: &str) -> Result<Optio
     parse_name(field, value).map(Some)
 }
 
-/// A note body: not empty after trimming, at most 1 MB.
-pub fn parse_note_body(value: &str) -> Result<String> {
-    parse_note_body_for(Field::Input("text"), value)
+/// Whether `c` is a control character that text in kluis may hold: a line break or a tab.
+/// Every other C0 or C1 control (ESC, BEL, CSI, a lone carriage return...) could steer the
+/// terminal that shows the text, so no text field accepts one; a carriage return counts as
+/// part of a line break only right before a newline (text pasted from Windows).
+pub fn is_clean_text(value: &str) -> bool {
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' | '\t' => {}
+            '\r' if chars.peek() == Some(&'\n') => {}
+            c if c.is_control() => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
-/// A multi-line text for `field`: not empty after trimming, at most 1 MB.
-pub fn parse_note_body_for(field: Field, value: &str) -> Result<String> {
+/// A note body: not empty after trimming, at most 1 MB, no control characters other than
+/// line breaks and tabs (see [`is_clean_text`]).
+pub fn parse_note_body(value: &str) -> Result<String> {
+    parse_text("text", value)
+}
+
+/// A multi-line text field (a note, a goal, an action, an assessment's reason): the rules
+/// of [`parse_note_body`], with `field` named in the error.
+pub fn parse_text(field: impl Into<Field>, value: &str) -> Result<String> {
+    let field: Field = field.into();
     let v = value.trim_end_matches(['\n', '\r']);
     if v.trim().is_empty() {
         return Err(Error::invalid(field, t!("val.empty")));
     }
     if v.len() > 1_000_000 {
         return Err(Error::invalid(field, t!("val.too_long", max = 1_000_000)));
+    }
+    if !is_clean_text(v) {
+        return Err(Error::invalid(field, t!("val.control_chars_text")));
     }
     Ok(v.to_owned())
 }
@@ -336,6 +359,19 @@ pub fn check_client_field(col: &str, value: Option<&str>) -> bool {
         ("created_at", Some(v)) => chrono::DateTime::parse_from_rfc3339(v).is_ok(),
         _ => false,
     }
+}
+
+/// A free-text detail of at most `max` bytes on one line (an access log entry's detail): may
+/// be empty; no control characters at all.
+pub fn parse_detail(field: impl Into<Field>, value: &str, max: usize) -> Result<String> {
+    let field: Field = field.into();
+    if value.len() > max {
+        return Err(Error::invalid(field, t!("val.too_long", max = max)));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(field, t!("val.control_chars")));
+    }
+    Ok(value.to_owned())
 }
 
 /// A client as stored.

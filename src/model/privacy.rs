@@ -239,8 +239,7 @@ impl TravellingEntry {
                 && e.on_behalf
                     .as_deref()
                     .is_none_or(|b| super::parse_name("field", b).is_ok_and(|p| p == b))
-                && e.detail.len() <= 1_000
-                && !e.detail.chars().any(char::is_control)
+                && super::parse_detail("detail", &e.detail, 1_000).is_ok()
         })
     }
 }

@@ -602,7 +602,7 @@ pub fn parse_input(
     let text = |v: String| Ok(Value::String(v));
     match field.input {
         Input::Line | Input::Worker => text(super::parse_name(f, typed)?),
-        Input::Text => text(super::parse_note_body_for(f, typed)?),
+        Input::Text => text(super::parse_text(f, typed)?),
         Input::Date => text(super::parse_date(f, typed)?.to_string()),
         Input::When => text(super::format_datetime(super::parse_datetime(f, typed)?)),
         Input::Choice => {

@@ -67,6 +67,7 @@ pub mod depth;
 mod ops;
 mod privacy;
 pub mod records;
+mod schema;
 
 pub use ops::{BundleMark, MergeStats, NoteRow, OpenConflict};
 pub use privacy::RetentionItem;
@@ -107,6 +108,8 @@ pub enum ImageError {
     NotKluis,
     /// Written by a newer kluis with this schema version.
     TooNew(i32),
+    /// Its schema is not the one its version must have; each difference names the object.
+    Foreign(Vec<String>),
 }
 
 /// A new UUID v7: time-ordered, so lists sort by creation for free.
@@ -223,11 +226,29 @@ impl Store {
         if version > SCHEMA_VERSION {
             return Err(ImageError::TooNew(version));
         }
+        // Before anything runs on it (a migration would fire a foreign trigger).
+        let found = schema::read(&store.conn).map_err(ImageError::Unreadable)?;
+        let now = schema::expected(SCHEMA_VERSION).map_err(ImageError::Unreadable)?;
         if version < SCHEMA_VERSION {
+            let then = schema::expected(version).map_err(ImageError::Unreadable)?;
+            let foreign = schema::foreign_objects(&found, &then, &now);
+            if !foreign.is_empty() {
+                return Err(ImageError::Foreign(foreign));
+            }
             store.migrate().map_err(|e| match e {
                 Error::Database(e) => ImageError::Unreadable(e),
                 _ => ImageError::NotKluis,
             })?;
+            let migrated = schema::read(&store.conn).map_err(ImageError::Unreadable)?;
+            let differences = schema::differences(&migrated, &now);
+            if !differences.is_empty() {
+                return Err(ImageError::Foreign(differences));
+            }
+        } else {
+            let differences = schema::differences(&found, &now);
+            if !differences.is_empty() {
+                return Err(ImageError::Foreign(differences));
+            }
         }
         Ok(store)
     }
@@ -435,6 +456,24 @@ impl Store {
                  ON CONFLICT (\"{key_col}\") DO UPDATE SET {updates}"
             )
         })
+    }
+
+    /// How this database's schema differs from the one its version must have (see
+    /// `store::schema`); empty when it is exactly kluis's.
+    pub fn schema_problems(&self) -> Result<Vec<String>> {
+        let found = schema::read(&self.conn)?;
+        let expected = schema::expected(self.schema_version()?)?;
+        Ok(schema::differences(&found, &expected))
+    }
+
+    /// Columns holding text that is not valid UTF-8 (never written by kluis); one line each.
+    pub fn text_problems(&self) -> Result<Vec<String>> {
+        Ok(schema::bad_text(&self.conn)?
+            .into_iter()
+            .map(|(table, column, n)| {
+                t!("schema.bad_text", table = table, column = column, n = n).into_owned()
+            })
+            .collect())
     }
 
     /// SQLite's `integrity_check` plus FTS5's own check; empty when healthy.

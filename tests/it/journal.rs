@@ -105,12 +105,17 @@ fn a_change_survives_a_crash_before_compaction() {
 #[test]
 fn a_torn_final_record_is_dropped_and_earlier_ones_survive() {
     let v = TestVault::created();
+    let lock = crate::with_suffix(&v.path, ".lock");
     let first = killed_before_compaction(&v, &["client", "add", "--name", "Eerste"]);
+    // What a crash in the middle of the next append leaves: the record half written, and the
+    // witness in the lock file not yet counting it (it is written after the fsync).
+    let witness_of_one = std::fs::read(&lock).unwrap();
     let second = killed_before_compaction(&v, &["client", "add", "--name", "Tweede"]);
     assert_eq!(pending(&v), 2);
     let jpath = journal::path_for(&v.path);
     let full = std::fs::read(&jpath).unwrap();
     std::fs::write(&jpath, &full[..full.len() - 7]).unwrap();
+    std::fs::write(&lock, &witness_of_one).unwrap();
     assert_eq!(pending(&v), 1);
     v.cmd().args(["client", "show", &first]).assert().success();
     v.cmd().args(["client", "show", &second]).assert().code(2);
@@ -191,4 +196,67 @@ fn a_journal_past_the_threshold_is_compacted_by_the_change_itself() {
         generation_before
     );
     assert!(std::fs::metadata(journal::path_for(&v.path)).unwrap().len() < 1024);
+}
+
+/// Regression (issue 20): a journal cut at a record boundary, deleted, or replaced by its
+/// bare header opened with exit 0 and `check` healthy, losing acknowledged edits. The witness
+/// in the lock file counts them: each is refused (exit 4), no file changes, and moving the
+/// journal and the lock file aside (the advice) opens the vault without the lost edits.
+#[test]
+fn a_journal_that_lost_acknowledged_records_is_refused() {
+    let header_len = 24;
+    for case in [
+        "cut at a record boundary",
+        "deleted",
+        "replaced by its header",
+    ] {
+        let v = TestVault::created();
+        let first = killed_before_compaction(&v, &["client", "add", "--name", "Eerste"]);
+        killed_before_compaction(&v, &["client", "add", "--name", "Tweede"]);
+        let jpath = journal::path_for(&v.path);
+        let full = std::fs::read(&jpath).unwrap();
+        match case {
+            "cut at a record boundary" => {
+                let first_len = u32::from_le_bytes(full[24..28].try_into().unwrap()) as usize;
+                std::fs::write(&jpath, &full[..header_len + 4 + first_len]).unwrap();
+            }
+            "deleted" => std::fs::remove_file(&jpath).unwrap(),
+            _ => std::fs::write(&jpath, &full[..header_len]).unwrap(),
+        }
+        let listing = crate::dir_snapshot(v.dir.path());
+        for args in [
+            &["client", "list"][..],
+            &["check"],
+            &["client", "add", "--name", "X"],
+        ] {
+            let out = v.cmd().args(args).output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(4),
+                "{case}, {args:?}: {}",
+                stderr(&out)
+            );
+            let err = stderr(&out);
+            assert!(
+                err.contains("acknowledged edits were lost"),
+                "{case}: {err}"
+            );
+            assert!(err.contains(".lock aside"), "{case}: {err}");
+        }
+        assert_eq!(
+            crate::dir_snapshot(v.dir.path()),
+            listing,
+            "{case}: files changed"
+        );
+        // Moving both aside is saying: open it without them.
+        let aside = v.dir.path().join("aside");
+        std::fs::create_dir(&aside).unwrap();
+        for p in [jpath.clone(), crate::with_suffix(&v.path, ".lock")] {
+            if p.exists() {
+                std::fs::rename(&p, aside.join(p.file_name().unwrap())).unwrap();
+            }
+        }
+        v.cmd().arg("check").assert().success();
+        v.cmd().args(["client", "show", &first]).assert().code(2);
+    }
 }

@@ -10,6 +10,7 @@ mod depth;
 mod door;
 mod firsthour;
 mod golden;
+mod hostile;
 mod interop;
 mod journal;
 mod leaks;
@@ -189,4 +190,34 @@ pub fn which(tool: &str) -> Option<PathBuf> {
 /// True when `needle` occurs in `hay`.
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every file in `dir` (not recursing): name, SHA-256 of its contents and modification
+/// time, sorted by name. Two equal snapshots mean no file was created, removed, written or
+/// touched.
+pub fn dir_snapshot(dir: &Path) -> Vec<(String, String, std::time::SystemTime)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            use sha2::Digest;
+            let hash = sha2::Sha256::digest(std::fs::read(&p).unwrap());
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                hash.iter().map(|b| format!("{b:02x}")).collect(),
+                std::fs::metadata(&p).unwrap().modified().unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// [`dir_snapshot`] without the times: the same files with the same contents.
+pub fn dir_contents(dir: &Path) -> Vec<(String, String)> {
+    dir_snapshot(dir)
+        .into_iter()
+        .map(|(name, hash, _)| (name, hash))
+        .collect()
 }

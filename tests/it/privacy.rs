@@ -336,24 +336,33 @@ fn the_access_log_is_chained_and_tampering_is_found() {
             .parse()
             .unwrap();
         let (mut store, stamp) = kluis::internals::read_with_recovery(&v.path, &identity).unwrap();
-        // Changed with stock sqlite3, as an attacker holding the recovery key would.
-        let file = v.path.with_extension("tampered.db");
-        std::fs::write(&file, kluis::internals::image(&mut store).unwrap()).unwrap();
-        let out = std::process::Command::new("sqlite3")
-            .arg(&file)
-            .arg(sql)
-            .output()
+        // A careful forger puts back the append-only triggers dropped for the edit: kluis
+        // refuses an image without them before the chain is even looked at.
+        let triggers: Vec<String> = kluis::internals::connection(&store)
+            .prepare("SELECT sql FROM sqlite_schema WHERE type = 'trigger'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let image = std::fs::read(&file).unwrap();
-        std::fs::remove_file(&file).unwrap();
-        let mut store = kluis::store::Store::from_image(&image[..], image.len())
-            .map_err(|e| format!("{e:?}"))
+        kluis::internals::connection(&store)
+            .execute_batch(sql)
             .unwrap();
+        for t in triggers {
+            let name = t.split_whitespace().nth(2).unwrap().to_owned();
+            let exists: bool = kluis::internals::connection(&store)
+                .query_row(
+                    "SELECT count(*) > 0 FROM sqlite_schema WHERE name = ?1",
+                    [&name],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            if !exists {
+                kluis::internals::connection(&store)
+                    .execute_batch(&t)
+                    .unwrap();
+            }
+        }
         let pass = kluis::secret::SecretString::from(PASS.to_owned());
         let params = kluis::vault::KdfParams {
             memory_kib: 8 * 1024,
@@ -386,7 +395,8 @@ fn the_access_log_is_chained_and_tampering_is_found() {
     assert!(stdout(res.get_output()).contains("entry 3"));
     // Putting it back repairs it; deleting an entry is found too.
     tamper(
-        "UPDATE access_log SET user = (SELECT user FROM access_log WHERE seq = 4) WHERE seq = 3;",
+        "DROP TRIGGER access_log_no_update;
+         UPDATE access_log SET user = (SELECT user FROM access_log WHERE seq = 4) WHERE seq = 3;",
     );
     v.cmd().args(["audit", "verify"]).assert().success();
     tamper("DROP TRIGGER access_log_no_delete; DELETE FROM access_log WHERE seq = 5;");
