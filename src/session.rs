@@ -1,6 +1,7 @@
 //! An unlocked vault. Locking is dropping the session: the store and the keys wipe
 //! themselves, and pending journal records are folded into a new vault generation first.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -28,7 +29,17 @@ pub struct Setup {
     pub via: &'static str,
     /// A fixed "now" for what the session writes (tests, screenshots); None is the clock.
     pub clock: Option<chrono::NaiveDateTime>,
+    /// Leave the journal as it is when the session ends, unless it has grown past its
+    /// threshold or its oldest record is a day old (a command-line run: a read or an edit then
+    /// costs one journal append, not a rewrite of the vault). The terminal app folds the
+    /// journal at every lock and exit.
+    pub keep_journal: bool,
 }
+
+/// How old the oldest journal record may be before a session that keeps the journal folds
+/// it anyway: stock `age` and a copied vault file hold what was compacted, so edits do not
+/// stay out of the vault file for long.
+pub const JOURNAL_MAX_AGE: chrono::Duration = chrono::Duration::days(1);
 
 /// Whether a session may change the vault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +113,8 @@ pub struct Session {
     /// Clients a search showed and the log already has, since `forget_searches`: typing a
     /// query does not log the same names at every pause.
     searched: std::collections::BTreeSet<String>,
+    /// See [`Setup::keep_journal`].
+    keep_journal: bool,
 }
 
 /// The owner's name when none is given: the login name, else the code `me` (a code, not a
@@ -263,6 +276,7 @@ impl Session {
             unsaved: false,
             lock: Some(lock),
             searched: Default::default(),
+            keep_journal: false,
         })
     }
 
@@ -341,7 +355,8 @@ impl Session {
     /// that is not a failure of the session: the next unlock replays the journal and
     /// compacts. A warning says so (see [`take_warnings`]).
     fn finish(&mut self) -> Result<()> {
-        let result = if self.access == Access::Write && (self.unsaved || self.pending_records() > 0)
+        let result = if self.access == Access::Write
+            && (self.unsaved || (self.pending_records() > 0 && !self.journal_may_stay()?))
         {
             match self.compact() {
                 Err(e @ Error::Io { .. }) if !self.unsaved => {
@@ -362,6 +377,29 @@ impl Session {
         };
         self.access = Access::Read;
         result
+    }
+
+    /// Whether pending journal records may stay in the journal when this session ends: only
+    /// when the session keeps the journal, it is under its threshold, and its oldest record
+    /// (the journal is begun at each compaction, `saved_at`) is younger than
+    /// [`JOURNAL_MAX_AGE`].
+    fn journal_may_stay(&self) -> Result<bool> {
+        if !self.keep_journal {
+            return Ok(false);
+        }
+        let small = self
+            .journal
+            .as_ref()
+            .is_none_or(|j| j.len() <= COMPACT_THRESHOLD);
+        let begun = self
+            .store
+            .meta("saved_at")?
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
+        // By the session's clock (a test moves it), like everything the session writes.
+        let now = chrono::DateTime::parse_from_rfc3339(&self.store.now())
+            .map_or_else(|_| chrono::Utc::now(), |t| t.to_utc());
+        let young = begun.is_some_and(|t| now - t.to_utc() < JOURNAL_MAX_AGE);
+        Ok(small && young)
     }
 
     fn open_inner(path: &Path, unlock: Unlock<'_>, access: Access) -> Result<Session> {
@@ -467,6 +505,7 @@ impl Session {
             unsaved: false,
             lock: acquired.or_else(|| held.take()),
             searched: Default::default(),
+            keep_journal: false,
         };
         if access == Access::Write && session.journal.is_none() {
             // A vault without a journal key gets one (and its journal) from a compaction.
@@ -493,7 +532,7 @@ impl Session {
         access: Access,
         setup: &Setup,
     ) -> Result<Session> {
-        let session = Self::open(path, passphrase, access)?;
+        let mut session = Self::open(path, passphrase, access)?;
         session.apply(setup);
         Ok(session)
     }
@@ -502,7 +541,8 @@ impl Session {
     /// it is written with the first thing the session shows or changes, so a command that
     /// does neither (a refused import) leaves the vault byte for byte as it was. Read
     /// sessions (check, whoami, audit) show no client data.
-    pub fn apply(&self, setup: &Setup) {
+    pub fn apply(&mut self, setup: &Setup) {
+        self.keep_journal = setup.keep_journal;
         for (domain, years) in &setup.retention {
             self.store.set_retention_default(*domain, *years);
         }
@@ -772,6 +812,71 @@ impl Session {
         // replaced) the next save or unlock still replaces `.prev`.
         self.store.set_meta(PREV_HOLDS_ERASED, "1")?;
         self.compact()
+    }
+
+    /// Writes a complete copy of the vault (the journal folded in first) to `dest`: a new
+    /// file, or a dated file in `dest` when it is a folder. The copy is the vault file as
+    /// saved, encrypted the same way (it opens with the same passphrase, and with IT's
+    /// recovery key); it is written beside its place and linked in, so it is never half
+    /// there and never replaces a file. Returns where it went.
+    pub fn backup(&mut self, dest: &Path) -> Result<PathBuf> {
+        let target = if dest.is_dir() {
+            let stem = self
+                .path
+                .file_stem()
+                .map_or_else(|| "vault".into(), |s| s.to_string_lossy().into_owned());
+            let when = chrono::Local::now().format("%Y%m%d-%H%M%S");
+            dest.join(format!("{stem}-{when}.kluis"))
+        } else {
+            dest.to_owned()
+        };
+        if target.symlink_metadata().is_ok() {
+            return Err(Error::FileExists { path: target });
+        }
+        self.compact()?;
+        // The vault as just saved (encrypted: it is copied as it is, never decrypted), and
+        // checked to be that generation after the copy.
+        let (mut from, _) = crate::fsx::open(
+            &self.path,
+            crate::fsx::Follow::No,
+            crate::fsx::Owner::Us,
+            vault::MAX_VAULT_BYTES,
+        )
+        .map_err(|r| r.into_damaged(&self.path))?;
+        let tmp = vault::temp_path(&target);
+        let io_err = |e| Error::io(t!("io.write", path = target.display()).into_owned(), e);
+        let copied = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut to| {
+                std::io::copy(&mut from, &mut to)?;
+                to.sync_all()
+            });
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io_err(e));
+        }
+        if DiskStamp::at(&self.path).ok() != Some(self.stamp) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::ChangedOnDisk {
+                path: self.path.clone(),
+            });
+        }
+        let linked = std::fs::hard_link(&tmp, &target);
+        let _ = std::fs::remove_file(&tmp);
+        linked.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::FileExists {
+                    path: target.clone(),
+                }
+            } else {
+                Error::io(t!("io.write", path = target.display()).into_owned(), e)
+            }
+        })?;
+        vault::sync_dir(&target)?;
+        Ok(target)
     }
 
     /// Folds pending journal records into the vault and ends the session. Dropping a

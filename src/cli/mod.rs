@@ -249,6 +249,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fold the journal into the vault file now (it happens by itself after a day, or when the
+    /// journal is large, and at every lock of the terminal app)
+    Compact,
+    /// Write a complete, encrypted copy of the vault (journal folded in) to a new file, or
+    /// into a folder; never over an existing file
+    Backup {
+        /// A new file, or an existing folder to put a dated copy in
+        dest: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -752,6 +761,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let session = open(&path, pass_file, Access::Read)?;
             org::whoami(&session, json)
         }
+        Command::Compact => {
+            let mut session = open(&path, pass_file, Access::Write)?;
+            let folded = session.pending_records();
+            session.compact()?;
+            eprintln!("{}", t!("done.compacted", n = folded));
+            Ok(session.close()?)
+        }
+        Command::Backup { dest } => {
+            let mut session = open(&path, pass_file, Access::Write)?;
+            let written = session.backup(&dest)?;
+            println!("{}", written.display());
+            eprintln!("{}", t!("done.backup", path = written.display()));
+            Ok(session.close()?)
+        }
         Command::Check { json } => {
             let pass = passphrase::existing(pass_file)?;
             let session = Session::open(&path, &pass, Access::Read)?;
@@ -805,6 +828,9 @@ pub(crate) fn session_setup(via: &'static str) -> crate::session::Setup {
         }),
         via,
         clock: None,
+        // A command-line run appends to the journal and leaves it; the terminal app folds
+        // it at every lock and exit.
+        keep_journal: via == "cli",
     }
 }
 

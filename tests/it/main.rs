@@ -125,6 +125,12 @@ impl TestVault {
     pub fn prev(&self) -> PathBuf {
         with_suffix(&self.path, ".prev")
     }
+
+    /// `kluis compact`: the journal folded into the vault file, which stock `age` and a
+    /// copy of the file then hold (a command-line run leaves its edits in the journal).
+    pub fn compact(&self) {
+        self.cmd().arg("compact").assert().success();
+    }
 }
 
 /// `kluis` with a clean environment: no KLUIS_* variables, English.
