@@ -473,8 +473,8 @@ impl Session {
             Found::Current(replay) => {
                 let mut changes: Vec<RowChange> = Vec::new();
                 for record in &replay.records {
-                    let batch: Vec<RowChange> = serde_json::from_slice(record)
-                        .map_err(|_| damaged(t!("journal.bad_contents").into_owned()))?;
+                    let batch: Vec<RowChange> = crate::store::changes::decode(record)
+                        .ok_or_else(|| damaged(t!("journal.bad_contents").into_owned()))?;
                     changes.extend(batch);
                 }
                 opened
@@ -708,8 +708,7 @@ impl Session {
         if changes.is_empty() {
             return Ok(value);
         }
-        let mut record = Zeroizing::new(Vec::new());
-        serde_json::to_writer(&mut *record, &changes).map_err(|e| Error::Encrypt(e.to_string()))?;
+        let record = crate::store::changes::encode(&changes);
         drop(changes);
         match self.journal.as_mut() {
             // A change too large for one journal record (a big import) goes straight into a
@@ -905,12 +904,37 @@ impl Session {
     }
 
     /// Integrity of the vault and its previous generation.
-    pub fn check(&self, passphrase: &SecretString) -> Result<CheckReport> {
+    pub fn check(self, passphrase: &SecretString) -> Result<CheckReport> {
         let (clients, notes) = self.store.counts()?;
+        let mut problems = self.store.integrity_problems()?;
+        problems.extend(self.store.schema_problems()?);
+        problems.extend(self.store.text_problems()?);
+        let access_log_entries = match self.store.verify_log()? {
+            Ok(n) => n,
+            Err((seq, why)) => {
+                problems.push(t!("audit.broken", seq = seq, reason = why).into_owned());
+                0
+            }
+        };
+        let mut report = CheckReport {
+            schema_version: self.store.schema_version()?,
+            generation: generation(&self.store)?,
+            problems,
+            access_log_entries,
+            clients,
+            notes,
+            journal_records: self.pending_records(),
+            recovery_recipients: self.store.recovery_recipients()?,
+            previous: None,
+        };
+        // The previous generation is read only after this one is gone from memory: a check
+        // never holds two images at once.
         let prev_path = vault::previous_path(&self.path);
-        let previous = if prev_path.exists() {
-            Some(
-                match vault::read(&prev_path, Some(passphrase), Some(&self.key)) {
+        let key = self.key.duplicate();
+        drop(self);
+        if prev_path.exists() {
+            report.previous = Some(
+                match vault::read(&prev_path, Some(passphrase), Some(&key)) {
                     Ok(opened) => PreviousReport {
                         generation: Some(generation(&opened.store)?),
                         problems: [
@@ -924,31 +948,9 @@ impl Session {
                         problems: vec![e.to_string()],
                     },
                 },
-            )
-        } else {
-            None
-        };
-        let mut problems = self.store.integrity_problems()?;
-        problems.extend(self.store.schema_problems()?);
-        problems.extend(self.store.text_problems()?);
-        let access_log_entries = match self.store.verify_log()? {
-            Ok(n) => n,
-            Err((seq, why)) => {
-                problems.push(t!("audit.broken", seq = seq, reason = why).into_owned());
-                0
-            }
-        };
-        Ok(CheckReport {
-            schema_version: self.store.schema_version()?,
-            generation: generation(&self.store)?,
-            problems,
-            access_log_entries,
-            clients,
-            notes,
-            journal_records: self.pending_records(),
-            recovery_recipients: self.store.recovery_recipients()?,
-            previous,
-        })
+            );
+        }
+        Ok(report)
     }
 }
 

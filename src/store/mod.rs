@@ -97,6 +97,8 @@ pub struct Store {
     handovers_in: std::cell::RefCell<Vec<crate::model::Handover>>,
     /// The session's clock for what it writes (fixed in tests and screenshots).
     fixed_now: std::cell::Cell<Option<chrono::NaiveDateTime>>,
+    /// The largest image a change may leave ([`MAX_IMAGE_BYTES`]; lower in tests).
+    max_image: std::cell::Cell<u64>,
 }
 
 /// Why an image could not be loaded.
@@ -111,6 +113,12 @@ pub enum ImageError {
     /// Its schema is not the one its version must have; each difference names the object.
     Foreign(Vec<String>),
 }
+
+/// The largest image kluis saves. Loading one allocates the image plus an eighth of headroom
+/// in one block (`from_image`), and SQLite allocates at most 2,147,483,391 bytes at once: an
+/// image past this could be saved but never opened again. A change that would cross it is
+/// refused and nothing changes.
+pub const MAX_IMAGE_BYTES: u64 = 2_147_483_391 / 9 * 8 - (1 << 20);
 
 /// A new UUID v7: time-ordered, so lists sort by creation for free.
 pub fn new_id() -> String {
@@ -150,6 +158,7 @@ impl Store {
             retention_defaults: Default::default(),
             handovers_in: Default::default(),
             fixed_now: Default::default(),
+            max_image: std::cell::Cell::new(MAX_IMAGE_BYTES),
         };
         store.migrate()?;
         store.set_meta("owner", owner)?;
@@ -168,6 +177,14 @@ impl Store {
         // Headroom lets the first changes grow the database in place. Without it SQLite's
         // in-memory file doubles its buffer on the first insert, and for a moment the old
         // and the new copy both exist: twice the image in memory.
+        if size as u64 > MAX_IMAGE_BYTES {
+            return Err(ImageError::Unreadable(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_TOOBIG),
+                Some(format!(
+                    "an image of {size} bytes is larger than kluis opens ({MAX_IMAGE_BYTES})"
+                )),
+            )));
+        }
         let capacity = size + (size / 8).max(1 << 20);
         let unreadable = |msg: &str| {
             ImageError::Unreadable(rusqlite::Error::SqliteFailure(
@@ -218,6 +235,7 @@ impl Store {
             retention_defaults: Default::default(),
             handovers_in: Default::default(),
             fixed_now: Default::default(),
+            max_image: std::cell::Cell::new(MAX_IMAGE_BYTES),
         };
         let version = store.schema_version().map_err(|e| match e {
             Error::Database(e) => ImageError::Unreadable(e),
@@ -310,6 +328,7 @@ impl Store {
                 self.flush_unlock()?;
             }
             self.flush_clock()?;
+            self.check_size()?;
             self.conn.execute_batch("COMMIT")?;
             Ok(v)
         });
@@ -1025,6 +1044,26 @@ impl Store {
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?)
+    }
+
+    /// Refuses a change that would make the image larger than kluis can load again (see
+    /// [`MAX_IMAGE_BYTES`]); run inside the transaction, so the change is rolled back.
+    fn check_size(&self) -> Result<()> {
+        let size: u64 = self.conn.query_row(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            [],
+            |r| r.get(0),
+        )?;
+        let max = self.max_image.get();
+        if size > max {
+            return Err(Error::VaultTooLarge { size, max });
+        }
+        Ok(())
+    }
+
+    /// Lowers the largest image a change may leave (tests, so the limit is cheap to reach).
+    pub(in crate::engine) fn set_max_image(&self, bytes: u64) {
+        self.max_image.set(bytes);
     }
 
     /// The session's clock: what it writes is stamped with this local time (see

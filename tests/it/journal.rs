@@ -328,3 +328,38 @@ fn a_backup_holds_everything_and_restores() {
     );
     restored.cmd().arg("check").assert().success();
 }
+
+/// Issue 18: separate commands each got fresh headroom, so the vault grew past what kluis
+/// can load (1.125 × the image above SQLite's 2 GiB allocation limit) and kluis saved a vault
+/// it then refused to open. A change that would cross the limit is refused, nothing changes,
+/// and the vault opens as it was. The limit is lowered here so that reaching it is cheap.
+#[test]
+fn a_change_that_would_make_a_vault_kluis_cannot_open_is_refused() {
+    use kluis::session::{Access, Session};
+    let v = TestVault::created();
+    let id = v.add_client("Schuldhulp");
+    let pass = kluis::secret::SecretString::from(PASS.to_owned());
+    let mut s = Session::open(&v.path, &pass, Access::Write).unwrap();
+    let limit = kluis::internals::image_size(&s) + 400_000;
+    kluis::internals::set_max_image(&s, limit);
+    let letter: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut added = 0;
+    let refused = loop {
+        match s.change(|st| st.add_attachment(&id, "Brief", "brief.pdf", &letter)) {
+            Ok(_) => added += 1,
+            Err(e) => break e,
+        }
+        assert!(kluis::internals::image_size(&s) <= limit);
+        assert!(added < 20, "never refused");
+    };
+    assert!(
+        matches!(refused, kluis::Error::VaultTooLarge { .. }),
+        "{refused:?}"
+    );
+    assert!(added >= 2, "{added}");
+    s.close().unwrap();
+    // It opens, with the files that fit and not the refused one.
+    let listed = v.json(&["attach", "list", &id, "--json"]);
+    assert_eq!(listed.as_array().unwrap().len(), added);
+    v.cmd().arg("check").assert().success();
+}
