@@ -653,11 +653,6 @@ impl Session {
         Ok(roster.version)
     }
 
-    /// Checks that a worker is on the roster and active (before assigning a dossier).
-    pub fn check_worker(&self, worker: &str) -> Result<()> {
-        crate::sync::check_worker(&self.store, &self.path, worker)
-    }
-
     /// The newest roster: (version, signed text).
     pub fn latest_roster(&self) -> Result<Option<(u64, String)>> {
         self.store.latest_roster()

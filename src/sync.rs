@@ -252,6 +252,11 @@ pub fn check_worker(store: &Store, path: &Path, worker: &str) -> Result<()> {
     }
 }
 
+/// [`check_worker`] for a session's vault (before `assign` or `handover`).
+pub fn check_assignable(session: &Session, worker: &str) -> Result<()> {
+    check_worker(session.store(), session.path(), worker)
+}
+
 /// Reads and splits a bundle file, checking its size, layout and payload hash. Nothing here
 /// trusts the content yet. Only regular files are read (a FIFO would block).
 pub fn read_bundle(path: &Path) -> Result<Parsed> {

@@ -1072,7 +1072,7 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
             let note = model::parse_note_body(&note)?;
             let mut session = open(path, pass_file, Access::Write)?;
             let id = session.resolve(IdTable::Client, &prefix)?;
-            session.check_worker(&to)?;
+            crate::sync::check_assignable(&session, &to)?;
             let handover = session.change(|s| s.handover(&id, &to, &note))?;
             println!("{handover}");
             eprintln!("{}", t!("depth.handover_done", to = to));
