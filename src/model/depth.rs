@@ -271,6 +271,10 @@ crate::record! {
         text: String = Input::Text,
         /// Special-category data: masked until revealed.
         special: bool = Input::Flag,
+        /// Kept out of the client's own report, and why (added in schema v9: a signal
+        /// written before has none).
+        #[serde(default)]
+        withheld: Option<super::practice::Withhold> = Input::Choice,
         /// Who recorded it.
         author: String = Input::Author,
         /// When (UTC, RFC 3339).
