@@ -113,6 +113,17 @@ impl Page {
     }
 }
 
+/// A day as people write it in a letter: "30 juni 2027", "30 June 2027".
+fn long_date(d: chrono::NaiveDate, locale: &str) -> String {
+    use chrono::Datelike;
+    format!(
+        "{} {} {}",
+        d.day(),
+        t!(format!("doc.month.{}", d.month()), locale = locale),
+        d.year()
+    )
+}
+
 /// The information a scope covers, in words for residents.
 fn scope_words(scope: Scope, locale: &str) -> String {
     t!(format!("doc.scope.{}", scope.code()), locale = locale).into_owned()
@@ -154,7 +165,7 @@ pub fn consent_form(f: &ConsentFormFacts, lang: Lang) -> String {
     }));
     p.h2(&p.t("doc.form.how_long"));
     p.p(&match f.until {
-        Some(d) => t!("doc.form.until", locale = l, date = d).into_owned(),
+        Some(d) => t!("doc.form.until", locale = l, date = long_date(d, l)).into_owned(),
         None => t!("doc.form.until_withdrawn", locale = l).into_owned(),
     });
     p.h2(&p.t("doc.form.withdraw"));
@@ -182,7 +193,7 @@ pub fn consent_form(f: &ConsentFormFacts, lang: Lang) -> String {
             (t!("doc.form.signature", locale = l).into_owned(), String::new()),
         ],
     );
-    p.finish(&t!("doc.form.foot", locale = l, date = f.made_on))
+    p.finish(&t!("doc.form.foot", locale = l, date = long_date(f.made_on, l)))
 }
 
 /// The leaflet for residents, from this vault's settings: what is kept, who can see a
@@ -245,7 +256,7 @@ pub fn leaflet(f: &LeafletFacts, lang: Lang, today: chrono::NaiveDate) -> String
         Some(o) => t!("doc.contact_officer", locale = l, contact = o).into_owned(),
         None => t!("doc.leaflet.contact_worker", locale = l).into_owned(),
     });
-    p.finish(&t!("doc.leaflet.foot", locale = l, date = today))
+    p.finish(&t!("doc.leaflet.foot", locale = l, date = long_date(today, l)))
 }
 
 #[cfg(test)]
@@ -276,5 +287,7 @@ mod tests {
         };
         assert_ne!(leaflet(&alone, Lang::Nl, today), html);
         assert!(leaflet(&facts(), Lang::En, today).contains("<html lang=\"en\">"));
+        assert_eq!(long_date(today, "nl"), "1 mei 2026");
+        assert_eq!(long_date(today, "en"), "1 May 2026");
     }
 }

@@ -582,7 +582,8 @@ fn warn_advice(what: &str, text: &str, advice: &nudge::Advice) {
     if advice.suggest_special {
         eprintln!("{}", t!("nudge.offer_special"));
     }
-    if !advice.details.is_empty() {
+    // Names are taken out of each copy by kluis itself; other details are the worker's.
+    if advice.details.iter().any(|f| f.what != What::Name) {
         eprintln!("{}", t!("nudge.offer_remove"));
     }
     eprintln!("{}", t!("nudge.kept"));

@@ -102,8 +102,11 @@ impl Finding {
         match self.what {
             What::Bsn => format!("******{}", tail(3)),
             What::Iban => {
-                let head: String = chars.iter().take(2).collect();
-                format!("{head}…{}", tail(4))
+                // Printed IBANs have spaces; the last four characters of the number itself.
+                let compact: Vec<char> = chars.iter().copied().filter(|c| !c.is_whitespace()).collect();
+                let head: String = compact.iter().take(2).collect();
+                let last: String = compact[compact.len().saturating_sub(4)..].iter().collect();
+                format!("{head}…{last}")
             }
             What::Phone => format!("…{}", tail(2)),
             What::Email => {

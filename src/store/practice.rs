@@ -401,6 +401,9 @@ impl Store {
         months: u32,
     ) -> Result<Vec<ReviewItem>> {
         let me = self.meta("worker_id")?;
+        // Who "you" is among the assignees: the worker, or in a personal vault the owner
+        // (the creator of every dossier there).
+        let user = self.user()?;
         let last = self.last_activity(today)?;
         let cutoff = model::months_before(today, months);
         let assignees = self.assignees_by_client()?;
@@ -418,10 +421,7 @@ impl Store {
             let others = assignees
                 .get(&id)
                 .map(|ws| {
-                    ws.iter()
-                        .filter(|w| Some(w.as_str()) != me.as_deref())
-                        .cloned()
-                        .collect()
+                    ws.iter().filter(|w| **w != user).cloned().collect()
                 })
                 .unwrap_or_default();
             out.push(ReviewItem {
