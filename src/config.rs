@@ -359,7 +359,10 @@ pub fn read_file(path: &Path, required: bool) -> Result<Option<FileConfig>> {
     let mut lex = Lexicon::builtin();
     for (code, words) in &file.special_words {
         let category: Category = code.parse().map_err(|_| {
-            bad(&format!("special_words.{code}"), t!("config.bad_line").into_owned())
+            bad(
+                &format!("special_words.{code}"),
+                t!("config.bad_line").into_owned(),
+            )
         })?;
         for w in words {
             lex.add(category, w).map_err(|e| {

@@ -107,8 +107,10 @@ impl Page {
     }
 
     fn finish(mut self, foot: &str) -> String {
-        self.out
-            .push_str(&format!("<p class=\"foot\">{}</p>\n</body>\n</html>\n", esc(foot)));
+        self.out.push_str(&format!(
+            "<p class=\"foot\">{}</p>\n</body>\n</html>\n",
+            esc(foot)
+        ));
         self.out
     }
 }
@@ -179,21 +181,37 @@ pub fn consent_form(f: &ConsentFormFacts, lang: Lang) -> String {
     p.table(
         "sign",
         &[
-            (t!("doc.form.resident_name", locale = l).into_owned(), f.client_name.clone()),
+            (
+                t!("doc.form.resident_name", locale = l).into_owned(),
+                f.client_name.clone(),
+            ),
             (t!("doc.form.date", locale = l).into_owned(), String::new()),
-            (t!("doc.form.signature", locale = l).into_owned(), String::new()),
+            (
+                t!("doc.form.signature", locale = l).into_owned(),
+                String::new(),
+            ),
         ],
     );
     p.p("");
     p.table(
         "sign",
         &[
-            (t!("doc.form.worker_name", locale = l).into_owned(), f.worker.clone()),
+            (
+                t!("doc.form.worker_name", locale = l).into_owned(),
+                f.worker.clone(),
+            ),
             (t!("doc.form.date", locale = l).into_owned(), String::new()),
-            (t!("doc.form.signature", locale = l).into_owned(), String::new()),
+            (
+                t!("doc.form.signature", locale = l).into_owned(),
+                String::new(),
+            ),
         ],
     );
-    p.finish(&t!("doc.form.foot", locale = l, date = long_date(f.made_on, l)))
+    p.finish(&t!(
+        "doc.form.foot",
+        locale = l,
+        date = long_date(f.made_on, l)
+    ))
 }
 
 /// The leaflet for residents, from this vault's settings: what is kept, who can see a
@@ -256,7 +274,11 @@ pub fn leaflet(f: &LeafletFacts, lang: Lang, today: chrono::NaiveDate) -> String
         Some(o) => t!("doc.contact_officer", locale = l, contact = o).into_owned(),
         None => t!("doc.leaflet.contact_worker", locale = l).into_owned(),
     });
-    p.finish(&t!("doc.leaflet.foot", locale = l, date = long_date(today, l)))
+    p.finish(&t!(
+        "doc.leaflet.foot",
+        locale = l,
+        date = long_date(today, l)
+    ))
 }
 
 #[cfg(test)]

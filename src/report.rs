@@ -617,7 +617,11 @@ pub fn render(
                     k.given_on.to_string(),
                     date(k.until),
                     t!(format!("consent.state.{}", k.state(today)), locale = locale).into_owned(),
-                    match c.attachments.iter().find(|a| Some(&a.id) == k.evidence.as_ref()) {
+                    match c
+                        .attachments
+                        .iter()
+                        .find(|a| Some(&a.id) == k.evidence.as_ref())
+                    {
                         Some(a) => {
                             t!("report.signed_form", locale = locale, title = a.title).into_owned()
                         }

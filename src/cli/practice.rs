@@ -53,7 +53,11 @@ fn line_col(text: &str, at: usize) -> (usize, usize) {
 
 fn describe(f: &nudge::Finding) -> String {
     match f.what {
-        What::Special(c) => t!("nudge.found_special", category = c.label(), word = f.shown()),
+        What::Special(c) => t!(
+            "nudge.found_special",
+            category = c.label(),
+            word = f.shown()
+        ),
         What::Name => t!("nudge.found_name", name = f.shown()),
         w => t!(format!("nudge.found_{}", w.code()), shown = f.shown()),
     }
@@ -78,7 +82,10 @@ pub(super) fn warn(what: &str, text: &str, special: bool, names: &[String]) {
         .filter(|f| f.what.is_detail() || advice.suggest_special)
     {
         let (line, col) = line_col(text, f.range.start);
-        eprintln!("  {}", t!("nudge.at", line = line, col = col, what = describe(f)));
+        eprintln!(
+            "  {}",
+            t!("nudge.at", line = line, col = col, what = describe(f))
+        );
     }
     if advice.suggest_special {
         eprintln!("{}", t!("nudge.offer_special"));
@@ -180,7 +187,10 @@ pub(super) fn consent_form(
     let html = zeroize::Zeroizing::new(crate::documents::consent_form(&facts, lang));
     crate::org::write_new(&a.out, html.as_bytes())?;
     println!("{}", a.out.display());
-    eprintln!("{}", t!("doc.form.written", path = a.out.display(), id = client));
+    eprintln!(
+        "{}",
+        t!("doc.form.written", path = a.out.display(), id = client)
+    );
     Ok(session.close()?)
 }
 
@@ -232,7 +242,11 @@ pub(super) fn consent_evidence(
     eprintln!(
         "{}",
         if changed {
-            t!("consent.evidence_set", id = consent, attachment = attachment)
+            t!(
+                "consent.evidence_set",
+                id = consent,
+                attachment = attachment
+            )
         } else {
             t!("consent.evidence_same", id = consent)
         }
@@ -507,9 +521,14 @@ pub(super) fn group(path: &Path, pass_file: Option<&Path>, cmd: GroupCmd) -> any
                 eprintln!("{}", t!("group.none"));
             } else {
                 for g in &list {
-                    let names: Vec<&str> =
-                        g.participants.iter().map(|p| p.name.as_str()).collect();
-                    println!("{}  {}  {}  ({})", g.session_id, g.held_on, g.theme, names.join(", "));
+                    let names: Vec<&str> = g.participants.iter().map(|p| p.name.as_str()).collect();
+                    println!(
+                        "{}  {}  {}  ({})",
+                        g.session_id,
+                        g.held_on,
+                        g.theme,
+                        names.join(", ")
+                    );
                 }
             }
             Ok(session.close()?)
@@ -577,7 +596,10 @@ fn warn_advice(what: &str, text: &str, advice: &nudge::Advice) {
     shown.sort_by_key(|f| f.range.start);
     for f in shown {
         let (line, col) = line_col(text, f.range.start);
-        eprintln!("  {}", t!("nudge.at", line = line, col = col, what = describe(f)));
+        eprintln!(
+            "  {}",
+            t!("nudge.at", line = line, col = col, what = describe(f))
+        );
     }
     if advice.suggest_special {
         eprintln!("{}", t!("nudge.offer_special"));
@@ -732,8 +754,7 @@ pub(super) fn meldcode(
             let client = resolve_client(&session, "CLIENT", &client)?;
             let text = model::parse_note_body(&read_text(text)?)?;
             warn(&t!("nudge.what_text"), &text, !not_special, &[]);
-            let id =
-                session.change(|s| s.add_signal(&client, on, &text, !not_special, ground))?;
+            let id = session.change(|s| s.add_signal(&client, on, &text, !not_special, ground))?;
             println!("{id}");
             eprintln!("{}", t!("meldcode.signal_added"));
             return Ok(session.close()?);
@@ -907,20 +928,22 @@ fn show_meldcodes(
                 MeldStep::Consult => st
                     .consulted
                     .map(|c| t!(format!("choice.consulted.{}", c.code())).into_owned()),
-                MeldStep::Weigh => Some(t!(
-                    "meldcode.weighed",
-                    report = t!(if st.report_needed == Some(true) {
-                        "word.yes"
-                    } else {
-                        "word.no"
-                    }),
-                    help = t!(if st.help_possible == Some(true) {
-                        "word.yes"
-                    } else {
-                        "word.no"
-                    })
-                )
-                .into_owned()),
+                MeldStep::Weigh => Some(
+                    t!(
+                        "meldcode.weighed",
+                        report = t!(if st.report_needed == Some(true) {
+                            "word.yes"
+                        } else {
+                            "word.no"
+                        }),
+                        help = t!(if st.help_possible == Some(true) {
+                            "word.yes"
+                        } else {
+                            "word.no"
+                        })
+                    )
+                    .into_owned(),
+                ),
                 MeldStep::Decide => st
                     .decision
                     .map(|d| t!(format!("choice.decision.{}", d.code())).into_owned()),
@@ -1044,7 +1067,10 @@ pub(super) fn access(path: &Path, pass_file: Option<&Path>, cmd: AccessCmd) -> a
                     eprint!("{} ", t!("access.ask", name = i.client_name));
                     let mut line = String::new();
                     std::io::stdin().lock().read_line(&mut line)?;
-                    if matches!(line.trim().to_lowercase().as_str(), "j" | "ja" | "y" | "yes") {
+                    if matches!(
+                        line.trim().to_lowercase().as_str(),
+                        "j" | "ja" | "y" | "yes"
+                    ) {
                         unassign_one(&mut session, &i.client_id)?;
                     }
                 }
@@ -1065,10 +1091,18 @@ pub(super) fn access(path: &Path, pass_file: Option<&Path>, cmd: AccessCmd) -> a
             } else {
                 let mut parts = Vec::new();
                 for f in &combine {
-                    let text = std::fs::read_to_string(f)
-                        .map_err(|e| Error::io(t!("io.read", path = f.display()).into_owned(), e))?;
+                    let text = std::fs::read_to_string(f).map_err(|e| {
+                        Error::io(t!("io.read", path = f.display()).into_owned(), e)
+                    })?;
                     let part: TeamOverview = serde_json::from_str(&text).map_err(|e| {
-                        Error::invalid("--combine", t!("access.not_overview", path = f.display(), error = e.to_string()))
+                        Error::invalid(
+                            "--combine",
+                            t!(
+                                "access.not_overview",
+                                path = f.display(),
+                                error = e.to_string()
+                            ),
+                        )
                     })?;
                     parts.push(part);
                 }

@@ -136,7 +136,11 @@ pub(super) fn run(path: &Path, pass_file: Option<&Path>, cmd: RecordCmd) -> anyh
             let client = session.resolve(IdTable::Client, &prefix)?;
             // The nudges look at every free text typed, with the record's own special flag.
             let special = typed.iter().any(|(k, v)| {
-                k == "special" && matches!(v.trim().to_lowercase().as_str(), "ja" | "yes" | "true" | "1")
+                k == "special"
+                    && matches!(
+                        v.trim().to_lowercase().as_str(),
+                        "ja" | "yes" | "true" | "1"
+                    )
             });
             for (name, value) in &typed {
                 let is_text = crate::model::record::fields_of(kind)

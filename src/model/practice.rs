@@ -243,8 +243,7 @@ impl Trajectory {
     /// decision does not report. The worker decides; kluis says so.
     pub fn contradicts(&self, decision: Decision) -> bool {
         self.weighing().is_some_and(|w| {
-            (w.report_needed == Some(true) || w.help_possible == Some(false))
-                && !decision.reports()
+            (w.report_needed == Some(true) || w.help_possible == Some(false)) && !decision.reports()
         })
     }
 }
@@ -497,7 +496,11 @@ mod tests {
     #[test]
     fn each_step_has_only_its_own_answers() {
         use super::super::record::check;
-        let mut s = step("0190c5a0-0000-7000-8000-000000000001", MeldStep::Weigh, "2026-03-04");
+        let mut s = step(
+            "0190c5a0-0000-7000-8000-000000000001",
+            MeldStep::Weigh,
+            "2026-03-04",
+        );
         s.id = "0190c5a0-0000-7000-8000-000000000002".into();
         s.client_id = "0190c5a0-0000-7000-8000-000000000003".into();
         assert!(check(&s));
@@ -530,7 +533,10 @@ mod tests {
         let all = TeamOverview::combine(vec![a.clone(), b]).unwrap();
         assert_eq!(all.workers, [row("w1", true, 12), row("w2", true, 9)]);
         assert_eq!(all.made_on, d("2026-05-02"));
-        let other = TeamOverview { months: 3, ..a.clone() };
+        let other = TeamOverview {
+            months: 3,
+            ..a.clone()
+        };
         assert!(TeamOverview::combine(vec![a, other]).is_err());
     }
 

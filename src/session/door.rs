@@ -202,8 +202,7 @@ impl record::Visitor for Generic<'_> {
             .map(|r| {
                 let special = r.special();
                 let withheld = r.withheld();
-                let masked =
-                    (special && !self.reveal) || (self.for_client && withheld.is_some());
+                let masked = (special && !self.reveal) || (self.for_client && withheld.is_some());
                 let cells = r.cells();
                 let fields = R::FIELDS
                     .iter()

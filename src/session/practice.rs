@@ -127,7 +127,8 @@ impl Session {
     pub fn group_sessions(&mut self) -> Result<Vec<GroupView>> {
         self.change(|s| {
             let copies = s.all_group_copies()?;
-            let clients: BTreeSet<String> = copies.iter().map(|(g, _)| g.client_id.clone()).collect();
+            let clients: BTreeSet<String> =
+                copies.iter().map(|(g, _)| g.client_id.clone()).collect();
             for c in &clients {
                 s.log(Action::View, Some(c), "group sessions")?;
             }
@@ -140,7 +141,11 @@ impl Session {
         self.change(|s| {
             let copies = s.group_copies(session_id)?;
             for (g, _) in &copies {
-                s.log(Action::View, Some(&g.client_id), &format!("group_session {}", g.id))?;
+                s.log(
+                    Action::View,
+                    Some(&g.client_id),
+                    &format!("group_session {}", g.id),
+                )?;
                 if reveal && g.special {
                     s.log(
                         Action::RevealSpecial,
@@ -177,11 +182,8 @@ impl Session {
                     Error::invalid(Field::Input("client_id"), t!("group.not_a_participant"))
                 })?
                 .0;
-            let occurred_at = at.unwrap_or_else(|| {
-                copy.held_on
-                    .and_hms_opt(12, 0, 0)
-                    .expect("noon exists")
-            });
+            let occurred_at =
+                at.unwrap_or_else(|| copy.held_on.and_hms_opt(12, 0, 0).expect("noon exists"));
             s.add_note(&NewNote {
                 client_id: client.to_owned(),
                 kind: NoteKind::Observatie,

@@ -354,7 +354,9 @@ impl Store {
                  ) x ON x.client_id = c.id
                  GROUP BY c.id",
             )?
-            .query_map([today.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .query_map([today.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows
             .into_iter()
@@ -370,7 +372,10 @@ impl Store {
 
     /// Dossiers that are `worker`'s (assigned to them; in a personal vault, all of them),
     /// with their name, whether closed, and when closed.
-    fn dossiers_of(&self, worker: Option<&str>) -> Result<Vec<(String, String, Option<NaiveDate>)>> {
+    fn dossiers_of(
+        &self,
+        worker: Option<&str>,
+    ) -> Result<Vec<(String, String, Option<NaiveDate>)>> {
         let rows: Vec<(String, String, String, Option<String>)> = self
             .conn
             .prepare_cached(
@@ -379,7 +384,9 @@ impl Store {
                                               AND a.worker = ?1 AND a.assigned = 1)
                  ORDER BY c.name COLLATE NOCASE, c.id",
             )?
-            .query_map([worker], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .query_map([worker], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows
             .into_iter()
@@ -420,9 +427,7 @@ impl Store {
             };
             let others = assignees
                 .get(&id)
-                .map(|ws| {
-                    ws.iter().filter(|w| **w != user).cloned().collect()
-                })
+                .map(|ws| ws.iter().filter(|w| **w != user).cloned().collect())
                 .unwrap_or_default();
             out.push(ReviewItem {
                 client_id: id,

@@ -42,7 +42,10 @@ pub fn print(html: &Path) -> (String, String) {
         if start.elapsed() > Duration::from_secs(120) {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("chromium did not print {} within two minutes", html.display());
+            panic!(
+                "chromium did not print {} within two minutes",
+                html.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -88,7 +91,15 @@ fn the_consent_form_prints_on_a4_with_everything_the_resident_signs() {
         .arg(&cfg)
         .args(["consent", "form", &c, "--org", "GGD Hollands Noorden"])
         .args(["--purpose", "Jeugdgezondheidszorg voor de kinderen"])
-        .args(["--scope", "all", "--until", "2027-06-30", "--doc-lang", "nl", "--out"])
+        .args([
+            "--scope",
+            "all",
+            "--until",
+            "2027-06-30",
+            "--doc-lang",
+            "nl",
+            "--out",
+        ])
         .arg(&html)
         .assert()
         .success();
@@ -134,7 +145,15 @@ fn the_consent_form_prints_on_a4_with_everything_the_resident_signs() {
     // English, special categories, no end date.
     let html = v.dir.path().join("consent.html");
     v.cmd()
-        .args(["consent", "form", &c, "--org", "GP practice", "--purpose", "care"])
+        .args([
+            "consent",
+            "form",
+            &c,
+            "--org",
+            "GP practice",
+            "--purpose",
+            "care",
+        ])
         .args(["--special", "--doc-lang", "en", "--out"])
         .arg(&html)
         .assert()
@@ -153,7 +172,16 @@ fn the_consent_form_prints_on_a4_with_everything_the_resident_signs() {
     // Never over an existing file; a bad value names its flag.
     let before = std::fs::read(&html).unwrap();
     v.cmd()
-        .args(["consent", "form", &c, "--org", "X", "--purpose", "y", "--out"])
+        .args([
+            "consent",
+            "form",
+            &c,
+            "--org",
+            "X",
+            "--purpose",
+            "y",
+            "--out",
+        ])
         .arg(&html)
         .assert()
         .code(1);
@@ -225,8 +253,12 @@ fn a_signed_form_is_a_consents_evidence_and_the_dossier_shows_which_have_one() {
         .assert()
         .success();
     let list = v.json(&["consent", "list", &c, "--json"]);
-    assert!(list.as_array().unwrap().iter().any(|k| k["id"] == unsigned.as_str()
-        && k["signed_form"] == form.as_str()));
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == unsigned.as_str() && k["signed_form"] == form.as_str())
+    );
     let elsewhere = attach(&other);
     let out = v
         .cmd()

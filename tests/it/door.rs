@@ -196,14 +196,49 @@ fn every_read_of_daily_practice_writes_the_access_log() {
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
     let name = format!("Fatima {CANARY}");
-    let id = run(&["client", "add", "--name", &name, "--opened-on", "2020-01-01"]);
+    let id = run(&[
+        "client",
+        "add",
+        "--name",
+        &name,
+        "--opened-on",
+        "2020-01-01",
+    ]);
     let other = run(&["client", "add", "--name", "Jan Jansen"]);
     let session = run(&[
-        "group", "add", "--theme", CANARY, "--at", "2020-02-01", "--participant", &id,
-        "--participant", &other, "--summary", "Samen geoefend.",
+        "group",
+        "add",
+        "--theme",
+        CANARY,
+        "--at",
+        "2020-02-01",
+        "--participant",
+        &id,
+        "--participant",
+        &other,
+        "--summary",
+        "Samen geoefend.",
     ]);
-    let signal = run(&["meldcode", "signal", &id, "--at", "2020-03-01", "--text", CANARY]);
-    run(&["consent", "add", &id, "--org", CANARY, "--purpose", "zorg", "--given", "2020-04-01"]);
+    let signal = run(&[
+        "meldcode",
+        "signal",
+        &id,
+        "--at",
+        "2020-03-01",
+        "--text",
+        CANARY,
+    ]);
+    run(&[
+        "consent",
+        "add",
+        &id,
+        "--org",
+        CANARY,
+        "--purpose",
+        "zorg",
+        "--given",
+        "2020-04-01",
+    ]);
     let mut s = open(&v);
     let today = chrono::Local::now().date_naive();
     let entries = |s: &Session| s.audit(None).unwrap().len();
@@ -244,7 +279,10 @@ fn every_read_of_daily_practice_writes_the_access_log() {
     for (name, door) in &mut doors {
         let before = entries(&s);
         let shown = door(&mut s);
-        assert!(shown.contains(CANARY), "{name} handed out the dossier's data");
+        assert!(
+            shown.contains(CANARY),
+            "{name} handed out the dossier's data"
+        );
         assert!(entries(&s) > before, "{name} wrote no access-log entry");
     }
     // Masked unless revealed.
@@ -261,8 +299,13 @@ fn every_read_of_daily_practice_writes_the_access_log() {
             s.resolve_group(&session[..session.len() - 2]).unwrap(),
             s.meldcode_client(&signal).unwrap(),
             s.resolve_meldcode_record(&signal).unwrap(),
-            s.group_nudges(&[id.clone()], "Fatima oefende.", false, &lexicon)
-                .unwrap(),
+            s.group_nudges(
+                std::slice::from_ref(&id),
+                "Fatima oefende.",
+                false,
+                &lexicon
+            )
+            .unwrap(),
         )
     );
     assert_eq!(entries(&s), before, "these write nothing");

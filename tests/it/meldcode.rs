@@ -22,7 +22,12 @@ fn the_meldcode_runs_five_dated_attributed_steps_with_reminders() {
     let signal = run(
         &v,
         &[
-            "meldcode", "signal", &c, "--at", &days_ago(20), "--text",
+            "meldcode",
+            "signal",
+            &c,
+            "--at",
+            &days_ago(20),
+            "--text",
             &format!("Blauwe plekken op de armen {CANARY}"),
         ],
     );
@@ -58,14 +63,30 @@ fn the_meldcode_runs_five_dated_attributed_steps_with_reminders() {
     // Step 5 needs the weighing of step 4 first.
     let out = v
         .cmd()
-        .args(["meldcode", "decide", &signal, "--decision", "help", "--text", "x"])
+        .args([
+            "meldcode",
+            "decide",
+            &signal,
+            "--decision",
+            "help",
+            "--text",
+            "x",
+        ])
         .assert()
         .code(2);
     assert!(stderr(out.get_output()).contains("weigh first"));
     // Not before the signal.
     let out = v
         .cmd()
-        .args(["meldcode", "talk", &signal, "--text", "x", "--at", &days_ago(30)])
+        .args([
+            "meldcode",
+            "talk",
+            &signal,
+            "--text",
+            "x",
+            "--at",
+            &days_ago(30),
+        ])
         .assert()
         .code(2);
     assert!(stderr(out.get_output()).contains("--at"));
@@ -73,16 +94,30 @@ fn the_meldcode_runs_five_dated_attributed_steps_with_reminders() {
     run(
         &v,
         &[
-            "meldcode", "consult", &signal[..signal.len() - 4], "--with", "veilig_thuis", "--at",
-            &days_ago(18), "--text", "Advies gevraagd bij Veilig Thuis",
+            "meldcode",
+            "consult",
+            &signal[..signal.len() - 4],
+            "--with",
+            "veilig_thuis",
+            "--at",
+            &days_ago(18),
+            "--text",
+            "Advies gevraagd bij Veilig Thuis",
         ],
     );
     let next_by = (chrono::Local::now().date_naive() + chrono::Days::new(3)).to_string();
     run(
         &v,
         &[
-            "meldcode", "talk", &signal, "--at", &days_ago(15), "--next-by", &next_by,
-            "--text", "Met moeder gesproken over de signalen",
+            "meldcode",
+            "talk",
+            &signal,
+            "--at",
+            &days_ago(15),
+            "--next-by",
+            &next_by,
+            "--text",
+            "Met moeder gesproken over de signalen",
         ],
     );
     let agenda = v.json(&["agenda", "--days", "7", "--json"]);
@@ -97,8 +132,17 @@ fn the_meldcode_runs_five_dated_attributed_steps_with_reminders() {
     run(
         &v,
         &[
-            "meldcode", "weigh", &signal, "--report-needed", "ja", "--help-possible", "nee",
-            "--at", &days_ago(10), "--text", "Structurele onveiligheid",
+            "meldcode",
+            "weigh",
+            &signal,
+            "--report-needed",
+            "ja",
+            "--help-possible",
+            "nee",
+            "--at",
+            &days_ago(10),
+            "--text",
+            "Structurele onveiligheid",
         ],
     );
     // Deciding against the weighing is the worker's call: said, not refused.
@@ -137,13 +181,22 @@ fn the_meldcode_runs_five_dated_attributed_steps_with_reminders() {
         ]
     );
     let me = v.json(&["whoami", "--json"])["owner"].clone();
-    assert!(steps.iter().all(|s| s["author"] == me && s["special"] == true));
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["author"] == me && s["special"] == true)
+    );
     assert_eq!(steps[0]["consulted"], "veilig_thuis");
     assert_eq!(steps[2]["report_needed"], true);
     assert_eq!(steps[2]["help_possible"], false);
     assert_eq!(steps[3]["decision"], "help");
     assert_eq!(shown[0]["next_step"], Value::Null);
-    assert!(shown[0]["signal"]["text"].as_str().unwrap().contains(CANARY));
+    assert!(
+        shown[0]["signal"]["text"]
+            .as_str()
+            .unwrap()
+            .contains(CANARY)
+    );
     // Every reveal is in the log: the signal and the four steps.
     let log = v.json(&["audit", "--client", &c, "--json"]);
     let reveals = log
@@ -163,13 +216,24 @@ fn what_the_clients_report_shows_of_the_meldcode() {
     let signal = run(
         &v,
         &[
-            "meldcode", "signal", &c, "--withhold", "third_party", "--text",
+            "meldcode",
+            "signal",
+            &c,
+            "--withhold",
+            "third_party",
+            "--text",
             &format!("{told} {CANARY}"),
         ],
     );
     let talk = run(
         &v,
-        &["meldcode", "talk", &signal, "--text", "Gesprek met Noor over thuis"],
+        &[
+            "meldcode",
+            "talk",
+            &signal,
+            "--text",
+            "Gesprek met Noor over thuis",
+        ],
     );
     let report = |name: &str| {
         let file = v.dir.path().join(name);
@@ -185,7 +249,10 @@ fn what_the_clients_report_shows_of_the_meldcode() {
     // text is left out, its existence and ground are not.
     assert!(text.contains("## Meldcode domestic violence and child abuse: signals (step 1)"));
     assert!(!text.contains(CANARY) && !text.contains(told), "{text}");
-    assert!(text.contains("not shown: it is about someone else"), "{text}");
+    assert!(
+        text.contains("not shown: it is about someone else"),
+        "{text}"
+    );
     assert!(text.contains("UAVG art. 41"), "{text}");
     assert!(text.contains("Gesprek met Noor over thuis"), "{text}");
     assert!(text.contains("conversation with the client"), "{text}");
@@ -212,12 +279,21 @@ fn what_the_clients_report_shows_of_the_meldcode() {
     assert!(!text.contains("UAVG art. 41"));
     // And out again on a ground, for a step too; an unknown ground is refused.
     v.cmd()
-        .args(["meldcode", "withhold", &talk[..talk.len() - 4], "--ground", "safety"])
+        .args([
+            "meldcode",
+            "withhold",
+            &talk[..talk.len() - 4],
+            "--ground",
+            "safety",
+        ])
         .assert()
         .success();
     let text = report("inzage3.md");
     assert!(!text.contains("Gesprek met Noor over thuis"), "{text}");
-    assert!(text.contains("for the safety of the client or someone else"), "{text}");
+    assert!(
+        text.contains("for the safety of the client or someone else"),
+        "{text}"
+    );
     v.cmd()
         .args(["meldcode", "withhold", &talk, "--ground", "geheim"])
         .assert()

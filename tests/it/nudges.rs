@@ -38,12 +38,25 @@ fn free_text_gets_a_warning_on_stderr_and_is_saved_as_written() {
     // Marked special: the words need no warning, the details still do.
     let err = warned(
         &v,
-        &["note", "add", &c, "--special", "--text", "Diabetes; BSN 111222333."],
+        &[
+            "note",
+            "add",
+            &c,
+            "--special",
+            "--text",
+            "Diabetes; BSN 111222333.",
+        ],
     );
     assert!(err.contains("a BSN"), "{err}");
-    assert!(!err.contains("health") && !err.contains("Mark it special"), "{err}");
+    assert!(
+        !err.contains("health") && !err.contains("Mark it special"),
+        "{err}"
+    );
     // Nothing to say: nothing said.
-    let err = warned(&v, &["note", "add", &c, "--text", "Samen de post doorgenomen."]);
+    let err = warned(
+        &v,
+        &["note", "add", &c, "--text", "Samen de post doorgenomen."],
+    );
     assert!(!err.contains("note:"), "{err}");
 
     // Goals, actions, scores and any record's text are free text too; Dutch messages.
@@ -51,7 +64,10 @@ fn free_text_gets_a_warning_on_stderr_and_is_saved_as_written() {
         .cmd()
         .env("LANG", "nl_NL.UTF-8")
         .args(["plan", "goal", "add", &c, "--domain", "financiën"])
-        .args(["--text", "Schulden op een rij; de zoon zit in de gevangenis"])
+        .args([
+            "--text",
+            "Schulden op een rij; de zoon zit in de gevangenis",
+        ])
         .assert()
         .success();
     let err = stderr(goal.get_output());
@@ -63,7 +79,13 @@ fn free_text_gets_a_warning_on_stderr_and_is_saved_as_written() {
     let err = warned(
         &v,
         &[
-            "assess", &c, "--domain", "huisvesting", "--score", "2", "--reason",
+            "assess",
+            &c,
+            "--domain",
+            "huisvesting",
+            "--score",
+            "2",
+            "--reason",
             "Depressief sinds de huisuitzetting",
         ],
     );
@@ -71,8 +93,16 @@ fn free_text_gets_a_warning_on_stderr_and_is_saved_as_written() {
     let err = warned(
         &v,
         &[
-            "record", "add", "signal", &c, "--set", "observed_on=2026-01-05", "--set",
-            "text=Belde vanaf 0612345678", "--set", "special=ja",
+            "record",
+            "add",
+            "signal",
+            &c,
+            "--set",
+            "observed_on=2026-01-05",
+            "--set",
+            "text=Belde vanaf 0612345678",
+            "--set",
+            "special=ja",
         ],
     );
     assert!(err.contains("a phone number"), "{err}");
@@ -100,11 +130,20 @@ fn the_organisation_adds_its_own_words_and_a_bad_one_is_named() {
     assert!(err.contains("health: \"Mantelzorger\""), "{err}");
     assert!(err.contains("criminal record: \"Halt-traject\""), "{err}");
     assert!(!err.contains("huisarts"), "{err}");
-    let shown = v.json(&["--config", cfg.to_str().unwrap(), "config", "show", "--json"]);
+    let shown = v.json(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "config",
+        "show",
+        "--json",
+    ]);
     assert_eq!(shown["special_words"]["value"]["health"][0], "mantelzorg*");
 
     for (bad, key) in [
-        ("[special_words]\nhealth = [\"a*\"]\n", "special_words.health"),
+        (
+            "[special_words]\nhealth = [\"a*\"]\n",
+            "special_words.health",
+        ),
         ("[special_words]\nreligie = [\"kerk\"]\n", "religie"),
     ] {
         std::fs::write(&cfg, bad).unwrap();
@@ -121,7 +160,10 @@ fn the_organisation_adds_its_own_words_and_a_bad_one_is_named() {
 
 #[test]
 fn nudge_check_measures_a_corpus_as_the_guide_says() {
-    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/nudge/ordinary_nl.txt");
+    let corpus = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/nudge/ordinary_nl.txt"
+    );
     let out = crate::kluis()
         .args(["nudge", "check", "--lines", corpus, "--json"])
         .assert()
@@ -136,7 +178,8 @@ fn nudge_check_measures_a_corpus_as_the_guide_says() {
         .assert()
         .success();
     assert!(
-        stdout(out.get_output()).contains(&format!("{flagged} of {units} lines would get a warning")),
+        stdout(out.get_output())
+            .contains(&format!("{flagged} of {units} lines would get a warning")),
         "{}",
         stdout(out.get_output())
     );

@@ -30,8 +30,22 @@ fn a_group_session_is_in_each_dossier_without_the_other_participants() {
     let c = v.add_client("Marieke Postma");
     let out = v
         .cmd()
-        .args(["group", "add", "--theme", "Werk zoeken", "--at", "2026-03-02"])
-        .args(["--participant", &a, "--participant", &b[..b.len() - 4], "--participant", &c])
+        .args([
+            "group",
+            "add",
+            "--theme",
+            "Werk zoeken",
+            "--at",
+            "2026-03-02",
+        ])
+        .args([
+            "--participant",
+            &a,
+            "--participant",
+            &b[..b.len() - 4],
+            "--participant",
+            &c,
+        ])
         .arg("--summary")
         .arg(
             "We oefenden sollicitatiegesprekken. Youssef vertelde over zijn diploma's; \
@@ -62,14 +76,20 @@ fn a_group_session_is_in_each_dossier_without_the_other_participants() {
         assert_eq!(copies[0]["session_id"], session.as_str());
         assert_eq!(copies[0]["held_on"], "2026-03-02");
         for (other, _) in names.iter().filter(|(n, _)| *n != own) {
-            assert!(!summary.contains(other), "{own}'s copy names {other}: {summary}");
+            assert!(
+                !summary.contains(other),
+                "{own}'s copy names {other}: {summary}"
+            );
         }
         let text = report(&v, id);
         assert!(text.contains("## Took part in group sessions"), "{text}");
         assert!(text.contains("Werk zoeken"), "{text}");
         for (other, other_id) in names.iter().filter(|(n, _)| *n != own) {
             assert!(!text.contains(other), "{own}'s report names {other}");
-            assert!(!text.contains(other_id.as_str()), "{own}'s report has {other}'s id");
+            assert!(
+                !text.contains(other_id.as_str()),
+                "{own}'s report has {other}'s id"
+            );
         }
     }
 
@@ -81,7 +101,10 @@ fn a_group_session_is_in_each_dossier_without_the_other_participants() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(who, ["Fatima el Amrani", "Marieke Postma", "Youssef Bouzid"]);
+    assert_eq!(
+        who,
+        ["Fatima el Amrani", "Marieke Postma", "Youssef Bouzid"]
+    );
     let summary = shown["summary"].as_str().unwrap();
     for (n, _) in names {
         assert!(!summary.contains(n), "{summary}");
@@ -93,19 +116,38 @@ fn a_group_session_is_in_each_dossier_without_the_other_participants() {
     // An observation about one participant is a note in their dossier only.
     let note = add(
         &v,
-        &["group", "note", &session, &b, "--text", &format!("Stil, wil 1-op-1 {CANARY}")],
+        &[
+            "group",
+            "note",
+            &session,
+            &b,
+            "--text",
+            &format!("Stil, wil 1-op-1 {CANARY}"),
+        ],
     );
     let notes_b = v.json(&["note", "list", &b, "--json"]);
     assert_eq!(notes_b[0]["id"], note.as_str());
     assert_eq!(notes_b[0]["kind"], "observatie");
-    assert!(notes_b[0]["occurred_at"].as_str().unwrap().starts_with("2026-03-02"));
+    assert!(
+        notes_b[0]["occurred_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-03-02")
+    );
     for other in [&a, &c] {
         let notes = v.json(&["note", "list", other, "--json"]);
         assert!(!notes.to_string().contains(CANARY));
     }
     let out = v
         .cmd()
-        .args(["group", "note", &session, &v.add_client("Buiten Staand"), "--text", "x"])
+        .args([
+            "group",
+            "note",
+            &session,
+            &v.add_client("Buiten Staand"),
+            "--text",
+            "x",
+        ])
         .assert()
         .code(2);
     assert!(stderr(out.get_output()).contains("did not take part"));
@@ -114,8 +156,15 @@ fn a_group_session_is_in_each_dossier_without_the_other_participants() {
     let s2 = add(
         &v,
         &[
-            "group", "add", "--theme", "Gezondheid", "--special", "--participant", &a,
-            "--summary", "Over slapen en stress.",
+            "group",
+            "add",
+            "--theme",
+            "Gezondheid",
+            "--special",
+            "--participant",
+            &a,
+            "--summary",
+            "Over slapen en stress.",
         ],
     );
     let masked = v.json(&["group", "show", &s2, "--json"]);
@@ -123,11 +172,19 @@ fn a_group_session_is_in_each_dossier_without_the_other_participants() {
     let revealed = v.json(&["group", "show", &s2, "--json", "--reveal"]);
     assert_eq!(revealed["summary"], "Over slapen en stress.");
     let log = v.json(&["audit", "--client", &a, "--json"]);
-    assert!(log.as_array().unwrap().iter().any(|e| e["action"] == "reveal_special"));
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "reveal_special")
+    );
 
     // Refused like any input.
     for (args, flag) in [
-        (vec!["--participant", &a, "--participant", &a], "--participant"),
+        (
+            vec!["--participant", &a, "--participant", &a],
+            "--participant",
+        ),
         (vec!["--participant", &a, "--at", "2999-01-01"], "--at"),
     ] {
         let out = v
@@ -144,18 +201,48 @@ fn a_group_session_is_in_each_dossier_without_the_other_participants() {
 fn a_group_session_travels_per_dossier_and_one_erasure_leaves_the_others() {
     let team = Team::new(&["w001", "w002"]);
     let (w1, w2) = (team.v("w001"), team.v("w002"));
-    let a = add(w1, &["client", "add", "--name", "Anna Visser", "--opened-on", "2000-01-01"]);
+    let a = add(
+        w1,
+        &[
+            "client",
+            "add",
+            "--name",
+            "Anna Visser",
+            "--opened-on",
+            "2000-01-01",
+        ],
+    );
     let b = add(
         w1,
-        &["client", "add", "--name", &format!("Bram {CANARY}"), "--opened-on", "2000-01-01"],
+        &[
+            "client",
+            "add",
+            "--name",
+            &format!("Bram {CANARY}"),
+            "--opened-on",
+            "2000-01-01",
+        ],
     );
-    w1.cmd().args(["client", "assign", &a, "w002"]).assert().success();
+    w1.cmd()
+        .args(["client", "assign", &a, "w002"])
+        .assert()
+        .success();
     let summary = format!("Bram {CANARY} en Anna deden mee. Samen het cv bijgewerkt.");
     let session = add(
         w1,
         &[
-            "group", "add", "--theme", "Cv", "--at", "2020-05-04", "--participant", &a,
-            "--participant", &b, "--summary", &summary,
+            "group",
+            "add",
+            "--theme",
+            "Cv",
+            "--at",
+            "2020-05-04",
+            "--participant",
+            &a,
+            "--participant",
+            &b,
+            "--summary",
+            &summary,
         ],
     );
     let dir = team.dir().to_str().unwrap().to_owned();
@@ -168,11 +255,17 @@ fn a_group_session_travels_per_dossier_and_one_erasure_leaves_the_others() {
     assert!(!there.to_string().contains(CANARY), "{there}");
     let key = team.org.recovery_key_file(w2.dir.path());
     let image = crate::privacy::age_decrypt(&key, &w2.path);
-    assert!(!contains(&image, CANARY.as_bytes()), "Bram travelled to w002");
+    assert!(
+        !contains(&image, CANARY.as_bytes()),
+        "Bram travelled to w002"
+    );
     w2.cmd().args(["client", "show", &b]).assert().code(2);
 
     // Bram's erasure takes his copy and nothing of Anna's.
-    w1.cmd().args(["client", "close", &b, "--at", "2001-01-01"]).assert().success();
+    w1.cmd()
+        .args(["client", "close", &b, "--at", "2001-01-01"])
+        .assert()
+        .success();
     w1.cmd()
         .args(["retention", "purge", "--client", &b, "--yes"])
         .assert()
@@ -205,17 +298,74 @@ fn a_group_session_travels_per_dossier_and_one_erasure_leaves_the_others() {
 fn the_access_review_lists_offers_to_unassign_and_never_orphans_a_dossier() {
     let team = Team::new(&["w001", "w002"]);
     let (w1, w2) = (team.v("w001"), team.v("w002"));
-    let shared = add(w1, &["client", "add", "--name", "Gedeeld Oud", "--opened-on", "2024-01-01"]);
-    add(w1, &["note", "add", &shared, "--at", "2024-02-01", "--text", "laatste contact"]);
-    w1.cmd().args(["client", "assign", &shared, "w002"]).assert().success();
-    let alone = add(w1, &["client", "add", "--name", "Alleen Oud", "--opened-on", "2024-01-01"]);
-    let closed = add(w1, &["client", "add", "--name", "Dicht Gedaan", "--opened-on", "2024-01-01"]);
-    w1.cmd().args(["client", "close", &closed, "--at", "2024-03-01"]).assert().success();
+    let shared = add(
+        w1,
+        &[
+            "client",
+            "add",
+            "--name",
+            "Gedeeld Oud",
+            "--opened-on",
+            "2024-01-01",
+        ],
+    );
+    add(
+        w1,
+        &[
+            "note",
+            "add",
+            &shared,
+            "--at",
+            "2024-02-01",
+            "--text",
+            "laatste contact",
+        ],
+    );
+    w1.cmd()
+        .args(["client", "assign", &shared, "w002"])
+        .assert()
+        .success();
+    let alone = add(
+        w1,
+        &[
+            "client",
+            "add",
+            "--name",
+            "Alleen Oud",
+            "--opened-on",
+            "2024-01-01",
+        ],
+    );
+    let closed = add(
+        w1,
+        &[
+            "client",
+            "add",
+            "--name",
+            "Dicht Gedaan",
+            "--opened-on",
+            "2024-01-01",
+        ],
+    );
+    w1.cmd()
+        .args(["client", "close", &closed, "--at", "2024-03-01"])
+        .assert()
+        .success();
     let fresh = w1.add_client("Net Begonnen");
     let soon = (chrono::Local::now().date_naive() + chrono::Days::new(10)).to_string();
     add(
         w1,
-        &["consent", "add", &fresh, "--org", "GGD", "--purpose", "zorg", "--until", &soon],
+        &[
+            "consent",
+            "add",
+            &fresh,
+            "--org",
+            "GGD",
+            "--purpose",
+            "zorg",
+            "--until",
+            &soon,
+        ],
     );
 
     let review = w1.json(&["access", "review", "--json"]);
@@ -265,21 +415,42 @@ fn the_access_review_lists_offers_to_unassign_and_never_orphans_a_dossier() {
         .assert()
         .code(2);
     let err = stderr(out.get_output());
-    assert!(err.contains("leave it with no one") && err.contains("handover"), "{err}");
+    assert!(
+        err.contains("leave it with no one") && err.contains("handover"),
+        "{err}"
+    );
     let show = w1.json(&["client", "show", &alone, "--json"]);
     assert_eq!(show["assigned"], serde_json::json!(["w001"]));
     // With a colleague staying, it goes.
     let out = w1
         .cmd()
-        .args(["access", "review", "--unassign", &shared[..shared.len() - 4]])
+        .args([
+            "access",
+            "review",
+            "--unassign",
+            &shared[..shared.len() - 4],
+        ])
         .assert()
         .success();
     assert!(stderr(out.get_output()).contains("no longer assigned"));
     let show = w1.json(&["client", "show", &shared, "--json"]);
     assert_eq!(show["assigned"], serde_json::json!(["w002"]));
     // A colleague who left the roster does not count as staying.
-    let gone = add(w1, &["client", "add", "--name", "Bij Vertrokken", "--opened-on", "2024-01-01"]);
-    w1.cmd().args(["client", "assign", &gone, "w002"]).assert().success();
+    let gone = add(
+        w1,
+        &[
+            "client",
+            "add",
+            "--name",
+            "Bij Vertrokken",
+            "--opened-on",
+            "2024-01-01",
+        ],
+    );
+    w1.cmd()
+        .args(["client", "assign", &gone, "w002"])
+        .assert()
+        .success();
     crate::org::it()
         .args(["org", "revoke", "--dir"])
         .arg(&team.org.dir)
@@ -288,7 +459,11 @@ fn the_access_review_lists_offers_to_unassign_and_never_orphans_a_dossier() {
         .success();
     let roster = team.dir().join("roster-after.json");
     team.org.roster(&roster);
-    w1.cmd().args(["roster", "import"]).arg(&roster).assert().success();
+    w1.cmd()
+        .args(["roster", "import"])
+        .arg(&roster)
+        .assert()
+        .success();
     w1.cmd()
         .args(["access", "review", "--unassign", &gone])
         .assert()
@@ -298,7 +473,10 @@ fn the_access_review_lists_offers_to_unassign_and_never_orphans_a_dossier() {
     let overview = w1.json(&["access", "overview", "--json"]);
     let text = overview.to_string();
     for id in [&shared, &alone, &closed, &fresh, &gone] {
-        assert!(!text.contains(id.as_str()) && !text.contains(&id[..8]), "{text}");
+        assert!(
+            !text.contains(id.as_str()) && !text.contains(&id[..8]),
+            "{text}"
+        );
     }
     for name in ["Gedeeld", "Alleen", "Dicht", "Begonnen", "Vertrokken"] {
         assert!(!text.contains(name), "{text}");
@@ -325,7 +503,11 @@ fn the_access_review_lists_offers_to_unassign_and_never_orphans_a_dossier() {
         .iter()
         .map(|(w, v)| {
             let f = v.dir.path().join(format!("overview-{w}.json"));
-            let out = v.cmd().args(["access", "overview", "--json"]).assert().success();
+            let out = v
+                .cmd()
+                .args(["access", "overview", "--json"])
+                .assert()
+                .success();
             std::fs::write(&f, &out.get_output().stdout).unwrap();
             f
         })
@@ -343,7 +525,17 @@ fn the_access_review_lists_offers_to_unassign_and_never_orphans_a_dossier() {
 #[test]
 fn in_a_personal_vault_the_review_lists_and_explains() {
     let v = TestVault::created();
-    let old = add(&v, &["client", "add", "--name", "Oud", "--opened-on", "2020-01-01"]);
+    let old = add(
+        &v,
+        &[
+            "client",
+            "add",
+            "--name",
+            "Oud",
+            "--opened-on",
+            "2020-01-01",
+        ],
+    );
     v.add_client("Nieuw");
     let review = v.json(&["access", "review", "--json"]);
     assert_eq!(review.as_array().unwrap().len(), 1);
@@ -358,6 +550,12 @@ fn in_a_personal_vault_the_review_lists_and_explains() {
     // The period comes from the config.
     let cfg = v.dir.path().join("config.toml");
     std::fs::write(&cfg, "access_review_months = 120\n").unwrap();
-    let review = v.json(&["--config", cfg.to_str().unwrap(), "access", "review", "--json"]);
+    let review = v.json(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "access",
+        "review",
+        "--json",
+    ]);
     assert_eq!(review.as_array().unwrap().len(), 0);
 }
