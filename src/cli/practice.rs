@@ -285,13 +285,12 @@ pub(super) fn consent_list(
                 None => t!("consent.form_missing"),
             };
             println!(
-                "{}  {:<9} {:<7} {} .. {}  {:<22} {} — {}",
+                "{}  {:<9} {:<7} {} .. {:<10}  {} — {}  [{form}]",
                 c.id,
                 t!(format!("consent.state.{}", c.state(today))),
-                c.scope,
+                c.scope.code(),
                 c.given_on,
                 c.until.map(|u| u.to_string()).unwrap_or_else(|| "-".into()),
-                form,
                 c.org,
                 c.purpose
             );
