@@ -1038,6 +1038,7 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
             let mut session = open(path, pass_file, Access::Write)?;
             let id = session.resolve(IdTable::Client, &prefix)?;
             session.check_worker(&to)?;
+            practice::warn(&t!("nudge.what_note"), &note, false, &[]);
             let handover = session.change(|s| s.handover(&id, &to, &note))?;
             println!("{handover}");
             eprintln!("{}", t!("depth.handover_done", to = to));

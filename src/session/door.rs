@@ -473,6 +473,14 @@ impl Session {
         typed: &[(String, String)],
         life_domains: &[String],
     ) -> Result<String> {
+        // A meldcode step has its order to keep (step 5 after step 4, nothing after a
+        // decision): it is added through its own workflow (`Store::add_meldcode_step`).
+        if kind == Kind::MeldcodeStep {
+            return Err(Error::invalid(
+                crate::error::Field::Input(kind.spec().code),
+                t!("val.own_workflow"),
+            ));
+        }
         struct Add<'a> {
             session: &'a mut Session,
             client: &'a str,

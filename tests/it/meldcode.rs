@@ -60,6 +60,24 @@ fn the_meldcode_runs_five_dated_attributed_steps_with_reminders() {
         stdout(out.get_output())
     );
 
+    // The generic entry does not go around the order of the steps.
+    let out = v
+        .cmd()
+        .args(["record", "add", "meldcode_step", &c, "--set"])
+        .arg(format!("signal_id={signal}"))
+        .args([
+            "--set",
+            "step=decide",
+            "--set",
+            "taken_on=2026-01-01",
+            "--set",
+            "text=x",
+        ])
+        .args(["--set", "decision=help", "--set", "special=ja"])
+        .assert()
+        .code(2);
+    assert!(stderr(out.get_output()).contains("kluis meldcode"));
+
     // Step 5 needs the weighing of step 4 first.
     let out = v
         .cmd()

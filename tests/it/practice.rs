@@ -179,6 +179,33 @@ fn a_group_session_is_in_each_dossier_without_the_other_participants() {
             .any(|e| e["action"] == "reveal_special")
     );
 
+    // A copy is made by `group add` only: the generic entry cannot tie copies together.
+    let out = v
+        .cmd()
+        .args([
+            "record",
+            "add",
+            "group_session",
+            &a,
+            "--set",
+            "held_on=2026-01-01",
+        ])
+        .args([
+            "--set",
+            "theme=x",
+            "--set",
+            "summary=y",
+            "--set",
+            "special=nee",
+        ])
+        .assert()
+        .code(2);
+    assert!(
+        stderr(out.get_output()).contains("own command"),
+        "{}",
+        stderr(out.get_output())
+    );
+
     // Refused like any input.
     for (args, flag) in [
         (
