@@ -153,7 +153,12 @@ struct Entry {
 pub struct Lexicon {
     /// Entries of one whole word, by that word: looked up, not searched.
     exact: std::collections::HashMap<String, Category>,
-    /// The rest: open at an end, or of more than one word.
+    /// One word open at its end (`depressi*`), by the letters given: each start of a word
+    /// is looked up (a 1 MB paste is scanned in a blink, not once per entry).
+    prefix: std::collections::HashMap<String, Category>,
+    /// One word open at its start (`*kanker`), by the letters given.
+    suffix: std::collections::HashMap<String, Category>,
+    /// The rest: open at both ends, or of more than one word.
     entries: Vec<Entry>,
     /// Words that never count (`!word`), folded.
     except: Vec<String>,
@@ -173,6 +178,8 @@ impl Lexicon {
     pub fn builtin() -> Lexicon {
         let mut lex = Lexicon {
             exact: Default::default(),
+            prefix: Default::default(),
+            suffix: Default::default(),
             entries: Vec::new(),
             except: Vec::new(),
         };
@@ -231,8 +238,13 @@ impl Lexicon {
         {
             return Err(bad());
         }
-        if words.len() == 1 && !open_start && !open_end {
+        let single = words.len() == 1;
+        if single && !open_start && !open_end {
             self.exact.insert(words[0].clone(), category);
+        } else if single && !open_start {
+            self.prefix.insert(words[0].clone(), category);
+        } else if single && !open_end {
+            self.suffix.insert(words[0].clone(), category);
         } else {
             self.entries.push(Entry {
                 category,
@@ -246,7 +258,7 @@ impl Lexicon {
 
     /// How many entries it has.
     pub fn len(&self) -> usize {
-        self.exact.len() + self.entries.len()
+        self.exact.len() + self.prefix.len() + self.suffix.len() + self.entries.len()
     }
 
     /// True when it has no entries.
@@ -258,6 +270,8 @@ impl Lexicon {
     fn categories(&self) -> impl Iterator<Item = Category> + '_ {
         self.exact
             .values()
+            .chain(self.prefix.values())
+            .chain(self.suffix.values())
             .copied()
             .chain(self.entries.iter().map(|e| e.category))
     }
@@ -328,7 +342,23 @@ pub fn scan(text: &str, lexicon: &Lexicon) -> Vec<Finding> {
     while i < words.len() {
         let mut matched = None;
         if !lexicon.except.contains(&words[i].1) {
-            if let Some(c) = lexicon.exact.get(&words[i].1) {
+            let w = &words[i].1;
+            let starts = w.char_indices().map(|(at, _)| at).skip(1);
+            let single = lexicon
+                .exact
+                .get(w)
+                .or_else(|| {
+                    starts
+                        .clone()
+                        .chain(std::iter::once(w.len()))
+                        .find_map(|at| lexicon.prefix.get(&w[..at]))
+                })
+                .or_else(|| {
+                    std::iter::once(0)
+                        .chain(starts)
+                        .find_map(|at| lexicon.suffix.get(&w[at..]))
+                });
+            if let Some(c) = single {
                 matched = Some((1, *c));
             }
             for e in &lexicon.entries {
