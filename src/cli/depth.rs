@@ -604,15 +604,7 @@ pub(super) fn agenda(
         eprintln!("{}", t!("agenda.empty", days = days));
     } else {
         for i in &items {
-            let what = match i.kind {
-                "visit" => t!("agenda.visit", what = i.what),
-                "action" => t!("agenda.action", what = i.what),
-                "consent" => t!("agenda.consent", what = i.what),
-                "retention" => t!("agenda.retention"),
-                other => super::practice::agenda_what(other, &i.what)
-                    .unwrap_or_else(|| i.what.clone())
-                    .into(),
-            };
+            let what = i.describe();
             println!(
                 "{}  {:<5}  {}  {}  {}",
                 i.date,

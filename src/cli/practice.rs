@@ -1158,22 +1158,3 @@ fn unassign_one(session: &mut Session, id: &str) -> anyhow::Result<()> {
     );
     Ok(())
 }
-
-/// The agenda's words for the reminders of daily practice.
-pub(super) fn agenda_what(kind: &str, what: &str) -> Option<String> {
-    match kind {
-        "meldcode" => {
-            let step: MeldStep = what.parse().ok()?;
-            Some(
-                t!(
-                    "agenda.meldcode",
-                    n = step.number(),
-                    step = t!(format!("meldcode.step.{}", step.code()))
-                )
-                .into_owned(),
-            )
-        }
-        "review" => Some(t!(format!("agenda.review_{what}")).into_owned()),
-        _ => None,
-    }
-}

@@ -303,6 +303,30 @@ pub struct AgendaItem {
     pub id: String,
 }
 
+impl AgendaItem {
+    /// What it is, in the current language: the words the agenda shows in its "what" column
+    /// for every kind (the command line and the terminal app alike).
+    pub fn describe(&self) -> String {
+        match self.kind {
+            "visit" => t!("agenda.visit", what = self.what),
+            "action" => t!("agenda.action", what = self.what),
+            "consent" => t!("agenda.consent", what = self.what),
+            "retention" => t!("agenda.retention"),
+            "meldcode" => match self.what.parse::<super::MeldStep>() {
+                Ok(step) => t!(
+                    "agenda.meldcode",
+                    n = step.number(),
+                    step = t!(format!("meldcode.step.{}", step.code()))
+                ),
+                Err(()) => self.what.clone().into(),
+            },
+            "review" => t!(format!("agenda.review_{}", self.what)),
+            _ => self.what.clone().into(),
+        }
+        .into_owned()
+    }
+}
+
 /// Checks a score: a whole number from 1 to 5.
 pub fn parse_score(field: impl Into<Field>, value: &str) -> Result<u8> {
     let field: Field = field.into();
