@@ -16,7 +16,9 @@ use crate::store::changes::RowChange;
 use crate::vault::{self, DiskStamp, KdfParams, Place, SealingKey, VaultLock};
 
 mod door;
+mod practice;
 pub use door::{CaseloadRow, ClientView, DisclosureRequest, Dossier, GenericRecord, Plan, Reveal};
+pub use practice::{GroupView, Participant};
 
 /// What every session applies from the user's settings. The command line and the terminal
 /// app open sessions the same way ([`Session::unlock`], [`Session::apply`]), so both show

@@ -24,6 +24,7 @@ mod depth;
 mod org;
 mod output;
 mod passphrase;
+mod practice;
 mod privacy;
 mod progress;
 mod records;
@@ -193,6 +194,22 @@ enum Command {
     },
     /// Everything kluis holds on a client, for the client (inzage, AVG art. 15)
     Report(privacy::ReportArgs),
+    /// Write the leaflet for residents (A4, plain language): what kluis keeps, who can see a
+    /// dossier, how long it is kept, what residents may ask, from this vault's settings
+    Leaflet(practice::LeafletArgs),
+    /// Nudges toward less data: what a text may hold that a dossier does not need
+    #[command(subcommand)]
+    Nudge(practice::NudgeCmd),
+    /// Group sessions: one record in each participant's dossier, no one else's name in it
+    #[command(subcommand)]
+    Group(practice::GroupCmd),
+    /// The meldcode huiselijk geweld en kindermishandeling: five steps, each dated and
+    /// attributed, special-category data by default
+    #[command(subcommand)]
+    Meldcode(practice::MeldcodeCmd),
+    /// Access review: dossiers you no longer need, and a content-free team overview
+    #[command(subcommand)]
+    Access(practice::AccessCmd),
     /// The client's household: partner, children, parents
     #[command(subcommand)]
     Household(depth::HouseholdCmd),
@@ -618,12 +635,15 @@ pub(crate) fn flag(field: crate::error::Field) -> String {
     match field {
         Field::Arg(name) => name.to_owned(),
         Field::Input(code) => match code {
-            "occurred_at" | "closed_on" | "done_on" | "at" => "--at".to_owned(),
+            "occurred_at" | "closed_on" | "done_on" | "at" | "taken_on" | "held_on" => {
+                "--at".to_owned()
+            }
             "given_on" => "--given".to_owned(),
             "text" | "body" => "--text".to_owned(),
             "id" | "client_id" => "ID".to_owned(),
             "worker_id" => "WORKER_ID".to_owned(),
             "to_worker" => "--to".to_owned(),
+            "participants" => "--participant".to_owned(),
             "file" => "FILE".to_owned(),
             // Not something typed: a bundle, the journal, a record kind.
             c if crate::model::record::Kind::from_code(c).is_some()
@@ -746,6 +766,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => privacy::audit(&path, pass_file, action, client, json),
         Command::Retention { action, json } => privacy::retention(&path, pass_file, action, json),
         Command::Report(args) => privacy::report(&path, pass_file, args),
+        Command::Leaflet(args) => practice::leaflet(&path, pass_file, args),
+        Command::Nudge(cmd) => practice::nudge(cmd),
+        Command::Group(cmd) => practice::group(&path, pass_file, cmd),
+        Command::Meldcode(cmd) => practice::meldcode(&path, pass_file, cmd),
+        Command::Access(cmd) => practice::access(&path, pass_file, cmd),
         Command::Household(cmd) => depth::household(&path, pass_file, cmd),
         Command::Record(cmd) => records::run(&path, pass_file, cmd),
         Command::Contact(cmd) => depth::contact(&path, pass_file, cmd),
@@ -1073,6 +1098,7 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
             let mut session = open(path, pass_file, Access::Write)?;
             let id = session.resolve(IdTable::Client, &prefix)?;
             crate::sync::check_assignable(&session, &to)?;
+            practice::warn(&t!("nudge.what_note"), &note, false, &[]);
             let handover = session.change(|s| s.handover(&id, &to, &note))?;
             println!("{handover}");
             eprintln!("{}", t!("depth.handover_done", to = to));
@@ -1139,6 +1165,7 @@ fn note(path: &Path, pass_file: Option<&Path>, cmd: NoteCmd) -> anyhow::Result<(
                 }
             };
             let body = model::parse_note_body(&body)?;
+            practice::warn(&t!("nudge.what_note"), &body, special, &[]);
             let new = NewNote {
                 client_id,
                 kind,

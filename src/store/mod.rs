@@ -40,6 +40,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_signal.sql",
         include_str!("migrations/0008_signal.sql"),
     ),
+    (
+        "0009_practice.sql",
+        include_str!("migrations/0009_practice.sql"),
+    ),
 ];
 
 /// Schema version this build reads and writes (`PRAGMA user_version`).
@@ -65,11 +69,13 @@ const REPAIRED_COLUMNS: &[(i32, &str, &str, &str)] = &[
 pub mod changes;
 pub mod depth;
 mod ops;
+mod practice;
 mod privacy;
 pub mod records;
 mod schema;
 
 pub use ops::{BundleMark, MergeStats, NoteRow, OpenConflict};
+pub use practice::{NewGroupSession, NewStep};
 pub use privacy::RetentionItem;
 
 use changes::{Cell, RowChange};
@@ -1336,6 +1342,10 @@ mod tests {
             (
                 "0008_signal.sql",
                 "d10711b9ce0e90e0d87b15e7ab87367ea0d611936010facc5a6ed591cdde917c",
+            ),
+            (
+                "0009_practice.sql",
+                "0a4f05d8f1e8fa815abe303e4d346110f15519b5316833f88d535c99dfc7514a",
             ),
         ];
         for (i, (name, sql)) in MIGRATIONS.iter().enumerate() {

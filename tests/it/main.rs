@@ -1,12 +1,13 @@
 //! Integration tests: they drive the built `kluis` binary and the real peers (stock `age`,
-//! `sqlite3`, `strace`, `tmux`, `git`, `setsid`; `peers` installs missing ones once per
-//! process). One test binary, one module per area (faster builds on 2 cores).
+//! `sqlite3`, `strace`, `tmux`, `git`, `setsid`, `chromium`, `pdftotext`, `pdfinfo`; `peers`
+//! installs missing ones once per process). One test binary, one module per area (faster builds on 2 cores).
 
 mod cctv;
 mod cli;
 mod concurrency;
 mod crash;
 mod depth;
+mod documents;
 mod door;
 mod firsthour;
 mod golden;
@@ -14,9 +15,12 @@ mod hostile;
 mod interop;
 mod journal;
 mod leaks;
+mod meldcode;
 mod migrations;
+mod nudges;
 mod org;
 mod peers;
+mod practice;
 mod privacy;
 mod records;
 mod setup;

@@ -43,7 +43,7 @@ fn a_kind_declared_once_is_entered_listed_reported_and_journaled() {
         .collect();
     assert_eq!(
         fields,
-        ["observed_on", "text", "special"],
+        ["observed_on", "text", "special", "withheld"],
         "entered fields only"
     );
 
@@ -99,7 +99,7 @@ fn a_kind_declared_once_is_entered_listed_reported_and_journaled() {
             .any(|e| e["action"] == "reveal_special" && e["detail"] == format!("signal {id}")),
         "{log}"
     );
-    // The client's report has a section for it, with the text.
+    // The client's report has a section for it (the meldcode's own heading), with the text.
     let report = v.dir.path().join("inzage.md");
     v.cmd()
         .args(["report", &c, "--format", "md", "--out"])
@@ -108,7 +108,8 @@ fn a_kind_declared_once_is_entered_listed_reported_and_journaled() {
         .success();
     let text = std::fs::read_to_string(&report).unwrap();
     assert!(
-        text.contains("## signal") && text.contains(CANARY),
+        text.contains("## Meldcode domestic violence and child abuse: signals (step 1)")
+            && text.contains(CANARY),
         "{text}"
     );
 
