@@ -1068,6 +1068,7 @@ impl Store {
     }
 
     /// Lowers the largest image a change may leave (tests, so the limit is cheap to reach).
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub(in crate::engine) fn set_max_image(&self, bytes: u64) {
         self.max_image.set(bytes);
     }
