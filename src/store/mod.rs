@@ -16,9 +16,6 @@ use crate::model::{
 /// `PRAGMA application_id` of a kluis database: "klus" in ASCII.
 pub const APPLICATION_ID: i32 = 0x6b6c_7573;
 
-/// How many of the newest matching notes a search ranks (see `Store::search`).
-pub const RANK_WINDOW: i64 = 2_000;
-
 /// Numbered migrations; entry N-1 brings the schema from version N-1 to N.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
@@ -27,12 +24,16 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_sync.sql"),
     include_str!("migrations/0005_privacy.sql"),
     include_str!("migrations/0006_depth.sql"),
+    // Schema version 0007 is the lead's (one door to dossier data); on merge it goes in
+    // before this one and SCHEMA_VERSION becomes 8. This migration does not depend on it.
+    include_str!("migrations/0008_search.sql"),
 ];
 
 pub mod changes;
 pub mod depth;
 mod ops;
 mod privacy;
+mod search;
 
 pub use ops::{BundleMark, MergeStats, NoteRow, OpenConflict};
 pub use privacy::RetentionItem;
@@ -60,6 +61,10 @@ pub struct Store {
     /// Handovers that arrived in a merge and may need this vault to act (acknowledge, or
     /// unassign its worker), done once the merge is in place.
     handovers_in: std::cell::RefCell<Vec<crate::model::Handover>>,
+    /// The length of every indexed note, for ranking (search.rs); kept up to date there.
+    doc_lengths: std::cell::RefCell<Option<search::DocLengths>>,
+    /// The schema version the image had when it was loaded, when a migration ran since.
+    migrated_from: Option<i32>,
 }
 
 /// Why an image could not be loaded.
@@ -93,7 +98,10 @@ impl Store {
 
     fn open_memory() -> rusqlite::Result<Connection> {
         crate::harden::install_wiping_sqlite_allocator();
-        Connection::open_in_memory()
+        let conn = Connection::open_in_memory()?;
+        // Before any full-text table is touched: the schema names kluis's tokenizers.
+        search::register(&conn)?;
+        Ok(conn)
     }
 
     /// A new, empty database at the current schema, owned by `owner` (the author of notes).
@@ -110,8 +118,11 @@ impl Store {
             pending_unlock: Default::default(),
             retention_defaults: Default::default(),
             handovers_in: Default::default(),
+            doc_lengths: Default::default(),
+            migrated_from: None,
         };
         store.migrate()?;
+        store.migrated_from = None;
         store.set_meta("owner", owner)?;
         store.set_meta("created_at", &now_utc())?;
         store.set_meta("generation", "0")?;
@@ -177,6 +188,8 @@ impl Store {
             pending_unlock: Default::default(),
             retention_defaults: Default::default(),
             handovers_in: Default::default(),
+            doc_lengths: Default::default(),
+            migrated_from: None,
         };
         let version = store.schema_version().map_err(|e| match e {
             Error::Database(e) => ImageError::Unreadable(e),
@@ -196,6 +209,9 @@ impl Store {
 
     fn migrate(&mut self) -> Result<()> {
         let from = self.schema_version()?;
+        if (from as usize) < MIGRATIONS.len() {
+            self.migrated_from = Some(from);
+        }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
@@ -203,6 +219,12 @@ impl Store {
             tx.commit()?;
         }
         Ok(())
+    }
+
+    /// The schema version of the loaded image, when it was older and migrated in memory: the
+    /// session then saves the new schema, so the migration is not run at every unlock.
+    pub fn migrated_from(&self) -> Option<i32> {
+        self.migrated_from
     }
 
     /// `PRAGMA user_version`.
@@ -385,14 +407,19 @@ impl Store {
     }
 
     /// SQLite's `integrity_check` plus FTS5's own check; empty when healthy.
+    ///
+    /// FTS5 is asked to compare each full-text index with its content (`rank` 1), not only to
+    /// check its own structure: the note indexes' content is the view of non-special notes,
+    /// so this also proves that no special-category note is in them and every other note is,
+    /// and, for `note_impact`, that its markers are those of the text.
     pub fn integrity_problems(&self) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
         let mut problems: Vec<String> = stmt
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<_>>()?;
         problems.retain(|p| p != "ok");
-        for table in ["client_fts", "note_fts"] {
-            let sql = format!("INSERT INTO {table} ({table}) VALUES ('integrity-check')");
+        for table in ["client_fts", "note_fts", "note_impact"] {
+            let sql = format!("INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)");
             if let Err(e) = self.conn.execute(&sql, []) {
                 problems.push(format!("{table}: {e}"));
             }
@@ -854,12 +881,10 @@ impl Store {
         Ok(rows)
     }
 
-    /// Full-text search over client names and note bodies, best first (bm25).
-    ///
-    /// A word that occurs in tens of thousands of notes would make ranking every match
-    /// slow, so notes are ranked among the most recent `RANK_WINDOW` matches: the rowid of
-    /// the N-th newest match is found by walking the index backwards (FTS5 stops early), and
-    /// bm25 runs only above it.
+    /// Full-text search over client names and note bodies, best first (bm25). Every matching
+    /// note is ranked; special-category notes are not in the index at all (migration 0008),
+    /// because even a hit without its text would tell which clients have such a note with
+    /// that word. See search.rs for how a word in 150,000 notes stays fast.
     pub fn search(&self, fts_query: &str, limit: usize) -> Result<Vec<SearchHit>> {
         let hit = |kind: &'static str| {
             move |r: &Row<'_>| {
@@ -883,31 +908,25 @@ impl Store {
             )?
             .query_map(params![fts_query, limit as i64], hit("client"))?
             .collect::<rusqlite::Result<_>>()?;
-        let floor: i64 = self
-            .conn
-            .prepare_cached("SELECT rowid FROM note_fts WHERE note_fts MATCH ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2")?
-            .query_row(params![fts_query, RANK_WINDOW - 1], |r| r.get(0))
-            .optional()?
-            .unwrap_or(i64::MIN);
-        let notes = self
-            .conn
-            .prepare_cached(
-                // FTS5 sorts by rank itself and computes the snippet only for the rows it
-                // returns; joining note_fts again for the snippet re-ran the MATCH per row.
-                // Special-category notes are not searched: even a hit without its text would
-                // tell which clients have such a note with that word.
-                "SELECT n.id, n.client_id, c.name, f.snip, f.rank, n.special
-                 FROM (SELECT rowid, snippet(note_fts, 0, '[', ']', '…', 12) AS snip, rank FROM note_fts
-                       WHERE note_fts MATCH ?1 AND rowid >= ?3
-                         AND rowid NOT IN (SELECT rowid FROM note WHERE special)
-                       ORDER BY rank LIMIT ?2) f
-                 JOIN note n ON n.rowid = f.rowid JOIN client c ON c.id = n.client_id
-                 WHERE NOT n.special
-                 ORDER BY f.rank",
-            )?
-            .query_map(params![fts_query, limit as i64, floor], hit("note"))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        hits.extend(notes);
+        let ranked = {
+            let mut lengths = self.doc_lengths.borrow_mut();
+            search::refresh_lengths(&self.conn, &mut lengths)?;
+            let lengths = lengths.as_ref().expect("refreshed above");
+            search::rank_notes(&self.conn, lengths, fts_query, limit)?.0
+        };
+        let mut note = self.conn.prepare_cached(
+            "SELECT n.id, n.client_id, c.name, snippet(note_fts, 0, '[', ']', '…', 12), ?3, n.special
+             FROM note_fts JOIN note n ON n.rowid = note_fts.rowid JOIN client c ON c.id = n.client_id
+             WHERE note_fts MATCH ?1 AND note_fts.rowid = ?2 AND NOT n.special",
+        )?;
+        for (rowid, rank) in ranked {
+            if let Some(h) = note
+                .query_row(params![fts_query, rowid, rank], hit("note"))
+                .optional()?
+            {
+                hits.push(h);
+            }
+        }
         hits.sort_by(|a, b| a.rank.total_cmp(&b.rank));
         hits.truncate(limit);
         Ok(hits)

@@ -154,7 +154,7 @@ fn clients_and_notes_round_trip() {
     assert_eq!(report["ok"], true);
     assert_eq!(report["clients"], 1);
     assert_eq!(report["notes"], 2);
-    assert_eq!(report["schema_version"], 6);
+    assert_eq!(report["schema_version"], 7);
 }
 
 #[test]

@@ -193,3 +193,55 @@ fn a_journal_past_the_threshold_is_compacted_by_the_change_itself() {
     );
     assert!(std::fs::metadata(journal::path_for(&v.path)).unwrap().len() < 1024);
 }
+
+#[test]
+fn a_vault_of_an_older_schema_is_saved_migrated_by_its_first_session() {
+    use kluis::session::{Access, Session};
+    let v = TestVault::created();
+    let id = v.add_client("Oud Schema");
+    v.add_note(&id, "Langs het Ĳsselmeer");
+    let pass = kluis::secret::SecretString::from(PASS.to_owned());
+    // Put the vault back to schema 6 as kluis 6 wrote it: unicode61 full-text tables.
+    let mut opened = kluis::vault::read(&v.path, Some(&pass), None).unwrap();
+    opened
+        .store
+        .connection()
+        .execute_batch(
+            "DROP TRIGGER note_search_insert; DROP TABLE note_impact; DROP TABLE note_fts;
+             DROP VIEW note_searchable; DROP TRIGGER client_fts_insert;
+             DROP TRIGGER client_fts_update; DROP TABLE client_fts;
+             CREATE VIRTUAL TABLE client_fts USING fts5 (name, content = 'client',
+                 content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2',
+                 prefix = '2 3');
+             CREATE VIRTUAL TABLE note_fts USING fts5 (body, content = 'note',
+                 content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2',
+                 prefix = '2 3');
+             CREATE TRIGGER note_fts_insert AFTER INSERT ON note BEGIN
+                 INSERT INTO note_fts (rowid, body) VALUES (new.rowid, new.body);
+             END;
+             INSERT INTO note_fts (note_fts) VALUES ('rebuild');
+             INSERT INTO client_fts (client_fts) VALUES ('rebuild');
+             PRAGMA user_version = 6;",
+        )
+        .unwrap();
+    kluis::vault::write(
+        &v.path,
+        &mut opened.store,
+        &opened.key,
+        &[],
+        kluis::vault::Place::Replace(opened.stamp),
+    )
+    .unwrap();
+    drop(opened);
+    // A session that changes nothing still saves the migrated schema, once.
+    let s = Session::open(&v.path, &pass, Access::Write).unwrap();
+    assert_eq!(s.store().migrated_from(), Some(6));
+    s.close().unwrap();
+    let s = Session::open(&v.path, &pass, Access::Write).unwrap();
+    assert_eq!(s.store().migrated_from(), None);
+    let hits = s
+        .store()
+        .search(&kluis::model::fts_query("ijsselmeer").unwrap(), 10)
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+}
