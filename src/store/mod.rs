@@ -135,10 +135,19 @@ impl Store {
         mut reader: R,
         size: usize,
     ) -> std::result::Result<Store, ImageError> {
+        Self::from_image_with(size, |buf| reader.read_exact(buf))
+    }
+
+    /// Like [`Store::from_image`], with `fill` writing the `size` bytes of the image into
+    /// SQLite's own buffer (the vault decrypts straight into it).
+    pub fn from_image_with(
+        size: usize,
+        fill: impl FnOnce(&mut [u8]) -> std::io::Result<()>,
+    ) -> std::result::Result<Store, ImageError> {
         let conn = Self::open_memory().map_err(ImageError::Unreadable)?;
         // Headroom lets the first changes grow the database in place. Without it SQLite's
-        // in-memory file doubles its buffer on the first insert, and for a moment the old
-        // and the new copy both exist: twice the image in memory.
+        // in-memory file doubles its buffer on the first insert (the allocator moves the
+        // pages of a block that large rather than copying them, but the doubled size stays).
         let capacity = size + (size / 8).max(1 << 20);
         let unreadable = |msg: &str| {
             ImageError::Unreadable(rusqlite::Error::SqliteFailure(
@@ -154,7 +163,7 @@ impl Store {
             if ptr.is_null() {
                 return Err(unreadable("out of memory"));
             }
-            if let Err(e) = reader.read_exact(std::slice::from_raw_parts_mut(ptr, size)) {
+            if let Err(e) = fill(std::slice::from_raw_parts_mut(ptr, size)) {
                 std::slice::from_raw_parts_mut(ptr, size).fill(0);
                 rusqlite::ffi::sqlite3_free(ptr.cast());
                 return Err(unreadable(&e.to_string()));
