@@ -349,6 +349,14 @@ unsafe extern "C" fn wiping_shutdown(_: *mut c_void) {}
 static SQLITE_ALLOCATOR: Once = Once::new();
 static SQLITE_ALLOCATOR_OK: AtomicBool = AtomicBool::new(false);
 
+/// Benchmarks only: leaves SQLite's own allocator in place for the rest of this process, so
+/// that a baseline can run kluis's code without the wiping allocator (tests/bench/search.rs).
+/// kluis itself never calls it. Must run before any connection is opened.
+#[doc(hidden)]
+pub fn keep_sqlite_allocator_for_benchmarks() {
+    SQLITE_ALLOCATOR.call_once(|| {});
+}
+
 /// Installs an allocator in SQLite that wipes every block when it is freed, so a closed
 /// database (decrypted image, page cache, sorter memory) leaves no plaintext in freed heap.
 /// Idempotent; must run before the first connection opens. Returns whether it is in place.

@@ -921,19 +921,56 @@ impl Store {
             let mut lengths = self.doc_lengths.borrow_mut();
             search::refresh_lengths(&self.conn, &mut lengths)?;
             let lengths = lengths.as_ref().expect("refreshed above");
-            search::rank_notes(&self.conn, lengths, fts_query, limit)?.0
+            search::rank_notes(&self.conn, lengths, fts_query, limit)?
         };
-        let mut note = self.conn.prepare_cached(
-            "SELECT n.id, n.client_id, c.name, snippet(note_fts, 0, '[', ']', '…', 12), ?3, n.special
-             FROM note_fts JOIN note n ON n.rowid = note_fts.rowid JOIN client c ON c.id = n.client_id
-             WHERE note_fts MATCH ?1 AND note_fts.rowid = ?2 AND NOT n.special",
-        )?;
-        for (rowid, rank) in ranked {
-            if let Some(h) = note
-                .query_row(params![fts_query, rowid, rank], hit("note"))
-                .optional()?
-            {
-                hits.push(h);
+        if let Some(phrases) = &ranked.phrases {
+            // Snippets from the notes' text: FTS5's algorithm, without a lookup per note.
+            let tokenizer = search::Tokenizer::new(&self.conn)?;
+            let mut note = self.conn.prepare_cached(
+                "SELECT n.id, n.client_id, c.name, n.body, n.special
+                 FROM note n JOIN client c ON c.id = n.client_id
+                 WHERE n.rowid = ?1 AND NOT n.special",
+            )?;
+            for &(rowid, rank) in &ranked.hits {
+                let row = note
+                    .query_row([rowid], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, bool>(4)?,
+                        ))
+                    })
+                    .optional()?;
+                if let Some((id, client_id, client_name, mut body, special)) = row {
+                    hits.push(SearchHit {
+                        kind: "note",
+                        id,
+                        client_id,
+                        client_name,
+                        snippet: search::snippet(&tokenizer, &body, phrases),
+                        rank,
+                        special,
+                    });
+                    zeroize::Zeroize::zeroize(&mut body);
+                }
+            }
+        } else {
+            let mut note = self.conn.prepare_cached(
+                "SELECT n.id, n.client_id, c.name, snippet(note_fts, 0, '[', ']', '…', 12), ?3,
+                        n.special
+                 FROM note_fts JOIN note n ON n.rowid = note_fts.rowid
+                 JOIN client c ON c.id = n.client_id
+                 WHERE note_fts MATCH ?1 AND note_fts.rowid = ?2 AND NOT n.special",
+            )?;
+            for &(rowid, rank) in &ranked.hits {
+                if let Some(h) = note
+                    .query_row(params![fts_query, rowid, rank], hit("note"))
+                    .optional()?
+                {
+                    hits.push(h);
+                }
             }
         }
         hits.sort_by(|a, b| a.rank.total_cmp(&b.rank));

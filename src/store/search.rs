@@ -17,7 +17,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::ffi::{c_char, c_int, c_void};
 
-use rusqlite::{Connection, OptionalExtension, ffi, params};
+use rusqlite::{Connection, OptionalExtension, ffi};
 use zeroize::Zeroize;
 
 use crate::error::Result;
@@ -32,12 +32,27 @@ const B: f64 = 0.75;
 /// whole search, and changes its weight by a few percent at most.
 pub const DF_EXACT: u64 = 10_000;
 
+// What `note_impact` holds follows from BANDS, SHORT_BANDS, MAX_PREFIX and `impact_markers`:
+// a vault's index was built with the values of its time, so changing any of them needs a
+// migration that rebuilds note_impact ('rebuild'), or searches would trust wrong markers.
+
 /// Lower bounds of the note-length bands in a marker (in words): band b holds lengths from
-/// `BANDS[b]` up to the next bound.
-const BANDS: [u32; 10] = [1, 5, 9, 13, 17, 25, 33, 49, 65, 129];
-/// Notes in the first bands (at most 8 words) get a marker for every word, not only for the
-/// repeated ones: a short note is where a word weighs most.
-const SHORT_BANDS: usize = 2;
+/// `BANDS[b]` up to the next bound. Up to 48 words each length is its own band, so the notes
+/// of one marker all score the same and the newest are read first (most notes are that
+/// short); longer notes share bands about a quarter wide.
+const BANDS: [u32; 63] = [
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,
+    27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 61,
+    76, 95, 119, 149, 186, 233, 291, 364, 455, 569, 711, 889, 1111,
+];
+/// Notes in the first bands (at most 8 words) get a marker for every prefix too, not only
+/// for the repeated ones: a short note is where a word weighs most.
+const SHORT_BANDS: usize = 8;
+/// The bands of one length each.
+const EXACT_BANDS: usize = 48;
+/// Prefixes of 2 up to this many letters get markers; a longer prefix is found through the
+/// marker of its first `MAX_PREFIX` letters, and its notes counted in their text.
+pub(crate) const MAX_PREFIX: usize = 20;
 
 // FTS5's flags (fts5.h).
 const TOKENIZE_QUERY: c_int = 0x0001;
@@ -347,14 +362,22 @@ unsafe extern "C" fn kluis_tokenize(
     }
 }
 
-/// A marker of `note_impact`: kind (`t` a word, `p` a prefix), how often (1..9), the note's
-/// length band (0..9), then the word or prefix.
+/// A marker of `note_impact`: kind (`t` a word, `p` a prefix), the word or prefix, 0x01, how
+/// often ('1'..'9') and the note's length band ('0' + band, up to 'n').
 pub(crate) fn marker(kind: u8, tf: u32, band: usize, term: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(term.len() + 3);
-    m.push(kind);
+    let mut m = marker_stem(kind, term);
     m.push(b'0' + tf.clamp(1, 9) as u8);
-    m.push(b'0' + band.min(9) as u8);
+    m.push(b'0' + band.min(BANDS.len() - 1) as u8);
+    m
+}
+
+/// What all markers of one word or prefix begin with: its kind, the term and a separator
+/// (no token contains 0x01), so the term's markers are one range of FTS5's vocabulary.
+fn marker_stem(kind: u8, term: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(term.len() + 4);
+    m.push(kind);
     m.extend_from_slice(term);
+    m.push(0x01);
     m
 }
 
@@ -372,12 +395,13 @@ fn prefix_chars(token: &[u8], n: usize) -> Option<&[u8]> {
 pub(crate) fn impact_markers(tokens: &[&[u8]]) -> Vec<Vec<u8>> {
     let len = tokens.len() as u32;
     let short = band(len) < SHORT_BANDS;
-    let mut keys: Vec<(u8, &[u8])> = Vec::with_capacity(tokens.len() * 3);
+    let mut keys: Vec<(u8, &[u8])> = Vec::with_capacity(tokens.len() * 6);
     for t in tokens {
         keys.push((b't', t));
-        for n in [2, 3] {
-            if let Some(p) = prefix_chars(t, n) {
-                keys.push((b'p', p));
+        for n in 2..=MAX_PREFIX {
+            match prefix_chars(t, n) {
+                Some(p) => keys.push((b'p', p)),
+                None => break,
             }
         }
     }
@@ -390,7 +414,8 @@ pub(crate) fn impact_markers(tokens: &[&[u8]]) -> Vec<Vec<u8>> {
             j += 1;
         }
         let tf = (j - i) as u32;
-        if tf >= 2 || short {
+        // Every word; a prefix when it repeats (or the note is short).
+        if keys[i].0 == b't' || tf >= 2 || short {
             out.push(marker(keys[i].0, tf, band(len), keys[i].1));
         }
         i = j;
@@ -493,6 +518,9 @@ pub struct DocLengths {
     tokens: i64,
     min_id: Option<i64>,
     max_id: Option<i64>,
+    /// The shortest note longer than the short bands (notes without a marker are at least
+    /// this long).
+    min_long: u32,
     lengths: Lengths,
 }
 
@@ -519,6 +547,9 @@ impl DocLengths {
     }
 
     fn insert(&mut self, rowid: i64, len: u32) {
+        if band(len) >= SHORT_BANDS {
+            self.min_long = self.min_long.min(len);
+        }
         match &mut self.lengths {
             Lengths::Dense(v) => {
                 let i = rowid as usize;
@@ -609,6 +640,7 @@ pub(crate) fn refresh_lengths(conn: &Connection, cache: &mut Option<DocLengths>)
         tokens,
         min_id,
         max_id,
+        min_long: u32::MAX,
         lengths: if dense {
             Lengths::Dense(vec![u32::MAX; max_id.map_or(0, |m| m as usize + 1)])
         } else {
@@ -692,35 +724,26 @@ impl TopK {
 /// What FTS5 tells about a query before anything is scored.
 #[derive(Debug, Default)]
 struct Plan {
+    done: bool,
     rows: i64,
     words: i64,
-    /// Per phrase: its tokens (as the tokenizer folded them) and its document frequency.
-    phrases: Vec<(Vec<Vec<u8>>, f64)>,
-}
-
-impl Drop for Plan {
-    fn drop(&mut self) {
-        for (tokens, _) in &mut self.phrases {
-            for t in tokens {
-                t.zeroize();
-            }
-        }
-    }
+    /// Per phrase: its document frequency.
+    df: Vec<f64>,
 }
 
 enum Mode {
-    /// Fill `plan` (on the first matching row).
-    Plan,
-    /// Score every row the query returns (one call per row).
+    /// Count the matches of the only phrase (on the first row).
+    Count,
+    /// Plan on the first row, then score every row the query returns (one call per row).
     Collect,
-    /// Score every match of the query's only phrase, all in one call.
-    Phrase,
 }
 
 struct Scan {
     mode: Mode,
     lengths: *const DocLengths,
     plan: Plan,
+    /// Document frequencies known before the query (estimated from a sample), per phrase.
+    preset_df: Vec<Option<f64>>,
     idf: Vec<f64>,
     avg_len: f64,
     top: TopK,
@@ -768,7 +791,7 @@ unsafe extern "C" fn count_matches(
     fts: *mut ffi::Fts5Context,
     user: *mut c_void,
 ) -> c_int {
-    // SAFETY: user is the (count, stopped-at) pair of `plan`.
+    // SAFETY: user is the (count, stopped-at) pair of `count_phrase`.
     unsafe {
         let state = &mut *user.cast::<(u64, i64)>();
         state.0 += 1;
@@ -780,22 +803,51 @@ unsafe extern "C" fn count_matches(
     ffi::SQLITE_OK
 }
 
+/// The document frequency of phrase `i`: counted up to `DF_EXACT`, estimated beyond from
+/// how far into the notes (oldest first) the counted matches reach.
+unsafe fn count_phrase(
+    api: *const Api,
+    fts: *mut ffi::Fts5Context,
+    s: &Scan,
+    rows: i64,
+    i: c_int,
+) -> std::result::Result<f64, c_int> {
+    // SAFETY: FTS5's API on the current row; the callback gets `state`.
+    unsafe {
+        let Some(query) = (*api).xQueryPhrase else {
+            return Err(ffi::SQLITE_ERROR);
+        };
+        let mut state: (u64, i64) = (0, 0);
+        let rc = query(
+            fts,
+            i,
+            (&mut state as *mut (u64, i64)).cast(),
+            Some(count_matches),
+        );
+        if rc != ffi::SQLITE_OK {
+            return Err(rc);
+        }
+        if state.0 < DF_EXACT {
+            return Ok(state.0 as f64);
+        }
+        let lengths = &*s.lengths;
+        let first = lengths.min_id.unwrap_or(state.1);
+        let last = lengths.max_id.unwrap_or(state.1);
+        let share = (state.1 - first + 1) as f64 / (last - first + 1).max(1) as f64;
+        Ok((DF_EXACT as f64 / share.clamp(1e-9, 1.0)).min(rows as f64))
+    }
+}
+
 unsafe fn plan(api: *const Api, fts: *mut ffi::Fts5Context, s: &mut Scan) -> c_int {
     // SAFETY: FTS5's API on the current row of a MATCH query.
     unsafe {
         let a = &*api;
-        let (Some(count), Some(rows), Some(total), Some(size), Some(token), Some(query)) = (
-            a.xPhraseCount,
-            a.xRowCount,
-            a.xColumnTotalSize,
-            a.xPhraseSize,
-            a.xQueryToken,
-            a.xQueryPhrase,
-        ) else {
+        let (Some(count), Some(rows), Some(total)) =
+            (a.xPhraseCount, a.xRowCount, a.xColumnTotalSize)
+        else {
             return ffi::SQLITE_ERROR;
         };
-        let mut n_rows = 0;
-        let mut n_words = 0;
+        let (mut n_rows, mut n_words) = (0, 0);
         let rc = rows(fts, &mut n_rows);
         if rc != ffi::SQLITE_OK {
             return rc;
@@ -806,38 +858,22 @@ unsafe fn plan(api: *const Api, fts: *mut ffi::Fts5Context, s: &mut Scan) -> c_i
         }
         s.plan.rows = n_rows;
         s.plan.words = n_words;
-        let lengths = &*s.lengths;
-        for i in 0..count(fts) {
-            let mut tokens = Vec::new();
-            for t in 0..size(fts, i) {
-                let mut p: *const c_char = std::ptr::null();
-                let mut n = 0;
-                if token(fts, i, t, &mut p, &mut n) == ffi::SQLITE_OK && !p.is_null() {
-                    tokens.push(std::slice::from_raw_parts(p.cast::<u8>(), n as usize).to_vec());
-                }
-            }
-            let mut state: (u64, i64) = (0, 0);
-            let rc = query(
-                fts,
-                i,
-                (&mut state as *mut (u64, i64)).cast(),
-                Some(count_matches),
-            );
-            if rc != ffi::SQLITE_OK {
-                return rc;
-            }
-            let df = if state.0 < DF_EXACT {
-                state.0 as f64
-            } else {
-                // The first DF_EXACT matches (oldest first) reach rowid `state.1`: the word
-                // occurs in about the same share of the rest.
-                let first = lengths.min_id.unwrap_or(state.1);
-                let last = lengths.max_id.unwrap_or(state.1);
-                let share = (state.1 - first + 1) as f64 / (last - first + 1).max(1) as f64;
-                (DF_EXACT as f64 / share.clamp(1e-9, 1.0)).min(n_rows as f64)
+        let n = count(fts);
+        for i in 0..n {
+            let df = match s.preset_df.get(i as usize).copied().flatten() {
+                Some(df) => df,
+                None => match count_phrase(api, fts, s, n_rows, i) {
+                    Ok(df) => df,
+                    Err(rc) => return rc,
+                },
             };
-            s.plan.phrases.push((tokens, df));
+            s.plan.df.push(df);
         }
+        let rows = n_rows.max(1) as f64;
+        s.avg_len = (n_words as f64 / rows).max(1e-9);
+        s.idf = s.plan.df.iter().map(|df| idf(rows, *df)).collect();
+        s.freq = vec![0.0; s.idf.len()];
+        s.plan.done = true;
     }
     ffi::SQLITE_OK
 }
@@ -845,24 +881,33 @@ unsafe fn plan(api: *const Api, fts: *mut ffi::Fts5Context, s: &mut Scan) -> c_i
 unsafe fn collect(api: *const Api, fts: *mut ffi::Fts5Context, s: &mut Scan) -> c_int {
     // SAFETY: FTS5's API on the current row.
     unsafe {
+        if !s.plan.done {
+            let rc = plan(api, fts, s);
+            if rc != ffi::SQLITE_OK {
+                return rc;
+            }
+        }
         let a = &*api;
-        let (Some(rowid), Some(inst_count), Some(inst)) = (a.xRowid, a.xInstCount, a.xInst) else {
+        let (Some(rowid), Some(first), Some(next)) = (a.xRowid, a.xPhraseFirst, a.xPhraseNext)
+        else {
             return ffi::SQLITE_ERROR;
         };
         let id = rowid(fts);
-        s.freq.iter_mut().for_each(|f| *f = 0.0);
-        let mut n = 0;
-        let rc = inst_count(fts, &mut n);
-        if rc != ffi::SQLITE_OK {
-            return rc;
-        }
-        for i in 0..n {
-            let (mut p, mut c, mut o) = (0, 0, 0);
-            if inst(fts, i, &mut p, &mut c, &mut o) == ffi::SQLITE_OK
-                && let Some(f) = s.freq.get_mut(p as usize)
-            {
-                *f += 1.0;
+        for (i, f) in s.freq.iter_mut().enumerate() {
+            // The phrase's positions in this row, counted (cheaper than FTS5's merged list of
+            // all instances).
+            let mut iter: ffi::Fts5PhraseIter = std::mem::zeroed();
+            let (mut col, mut off) = (0, 0);
+            let rc = first(fts, i as c_int, &mut iter, &mut col, &mut off);
+            if rc != ffi::SQLITE_OK {
+                return rc;
             }
+            let mut n = 0.0;
+            while col >= 0 {
+                n += 1.0;
+                next(fts, &mut iter, &mut col, &mut off);
+            }
+            *f = n;
         }
         let len = length_of(api, fts, s, id);
         let score = s
@@ -874,41 +919,6 @@ unsafe fn collect(api: *const Api, fts: *mut ffi::Fts5Context, s: &mut Scan) -> 
         s.top.push(Scored { score, rowid: id });
     }
     ffi::SQLITE_OK
-}
-
-unsafe extern "C" fn score_phrase_match(
-    api: *const Api,
-    fts: *mut ffi::Fts5Context,
-    user: *mut c_void,
-) -> c_int {
-    // SAFETY: user is the Scan of `phrase`; FTS5's API on the phrase's current row.
-    unsafe {
-        let s = &mut *user.cast::<Scan>();
-        let a = &*api;
-        let (Some(rowid), Some(inst_count)) = (a.xRowid, a.xInstCount) else {
-            return ffi::SQLITE_ERROR;
-        };
-        let id = rowid(fts);
-        let mut n = 0;
-        let rc = inst_count(fts, &mut n);
-        if rc != ffi::SQLITE_OK {
-            return rc;
-        }
-        let len = length_of(api, fts, s, id);
-        let score = s.idf[0] * weight(n as f64, len, s.avg_len);
-        s.top.push(Scored { score, rowid: id });
-    }
-    ffi::SQLITE_OK
-}
-
-unsafe fn phrase(api: *const Api, fts: *mut ffi::Fts5Context, s: &mut Scan) -> c_int {
-    // SAFETY: FTS5's API; the callback gets `s` back.
-    unsafe {
-        let Some(query) = (*api).xQueryPhrase else {
-            return ffi::SQLITE_ERROR;
-        };
-        query(fts, 0, (s as *mut Scan).cast(), Some(score_phrase_match))
-    }
 }
 
 /// `kluis_scan(note_fts)`: does the work of the search in progress (`SCAN`).
@@ -928,9 +938,19 @@ unsafe extern "C" fn kluis_scan(
         }
         let s = &mut *scan;
         let rc = match s.mode {
-            Mode::Plan => plan(api, fts, s),
+            Mode::Count => {
+                let mut rows = 0;
+                (*api).xRowCount.map(|f| f(fts, &mut rows));
+                match count_phrase(api, fts, s, rows, 0) {
+                    Ok(df) => {
+                        s.plan.df = vec![df];
+                        s.plan.rows = rows;
+                        ffi::SQLITE_OK
+                    }
+                    Err(rc) => rc,
+                }
+            }
             Mode::Collect => collect(api, fts, s),
-            Mode::Phrase => phrase(api, fts, s),
         };
         if rc != ffi::SQLITE_OK {
             ffi::sqlite3_result_error_code(ctx, rc);
@@ -941,7 +961,7 @@ unsafe extern "C" fn kluis_scan(
 // ---------------------------------------------------------------------------------------
 // The search
 
-/// How a query was ranked (for tests and the benchmark's breakdown).
+/// How a query was ranked (for tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Route {
     /// No note matched.
@@ -952,201 +972,1104 @@ pub(crate) enum Route {
     Full,
 }
 
-/// The best `limit` non-special notes for an FTS5 query, best first: (rowid, bm25 rank,
-/// lower is better).
+/// The ranked notes of a query and what snippets need to mark the words in them.
+pub(crate) struct Ranked {
+    /// (rowid, bm25 rank: lower is better), best first.
+    pub hits: Vec<(i64, f64)>,
+    /// The query's phrases as kluis's tokenizer splits them, and whether each is a prefix;
+    /// None when the query is not a plain list of quoted words (then FTS5 makes snippets).
+    pub phrases: Option<Vec<(Vec<Vec<u8>>, bool)>>,
+    pub route: Route,
+}
+
+impl Drop for Ranked {
+    fn drop(&mut self) {
+        for (tokens, _) in self.phrases.iter_mut().flatten() {
+            for t in tokens {
+                t.zeroize();
+            }
+        }
+    }
+}
+
+/// The phrases of a query that is only quoted phrases, each perhaps with a `*` (what
+/// `model::fts_query` writes): (text, prefix).
+fn simple_phrases(query: &str) -> Option<Vec<(String, bool)>> {
+    let b = query.as_bytes();
+    let mut i = 0;
+    let mut out = Vec::new();
+    loop {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i == b.len() {
+            return (!out.is_empty()).then_some(out);
+        }
+        if b[i] != b'"' {
+            return None;
+        }
+        i += 1;
+        let mut text = Vec::new();
+        loop {
+            match b.get(i) {
+                None => return None,
+                Some(b'"') if b.get(i + 1) == Some(&b'"') => {
+                    text.push(b'"');
+                    i += 2;
+                }
+                Some(b'"') => break,
+                Some(c) => {
+                    text.push(*c);
+                    i += 1;
+                }
+            }
+        }
+        i += 1;
+        let prefix = b.get(i) == Some(&b'*');
+        if prefix {
+            i += 1;
+        }
+        if i < b.len() && !b[i].is_ascii_whitespace() {
+            return None;
+        }
+        out.push((String::from_utf8(text).ok()?, prefix));
+    }
+}
+
+/// Whether `tokens` from position `i` hold a phrase (its last token as a prefix, if so).
+fn phrase_at(
+    tokens: &[(usize, usize, Vec<u8>)],
+    i: usize,
+    words: &[Vec<u8>],
+    prefix: bool,
+) -> bool {
+    !words.is_empty()
+        && words.iter().enumerate().all(|(j, w)| {
+            tokens.get(i + j).is_some_and(|t| {
+                if prefix && j == words.len() - 1 {
+                    t.2.starts_with(w)
+                } else {
+                    t.2 == *w
+                }
+            })
+        })
+}
+
+/// From this many notes on, the weight of a prefix of 4 or more letters is estimated from a
+/// sample: counting it means FTS5 merging the lists of every word it begins, tens of
+/// thousands of notes for a frequent one.
+const SAMPLE_FROM: i64 = 20_000;
+const SAMPLE: usize = 256;
+
+/// How common a phrase is in `SAMPLE` notes spread evenly over the index; None when too few
+/// have it to estimate (then it is cheap to count).
+fn sampled_df(
+    conn: &Connection,
+    tokenizer: &Tokenizer,
+    lengths: &DocLengths,
+    words: &[Vec<u8>],
+    prefix: bool,
+) -> Result<Option<Sampled>> {
+    let (Some(first), Some(last)) = (lengths.min_id, lengths.max_id) else {
+        return Ok(None);
+    };
+    let step = ((last - first + 1) / SAMPLE as i64).max(1);
+    let mut body = conn.prepare_cached("SELECT body FROM note WHERE rowid = ?1")?;
+    let (mut seen, mut hits) = (0usize, 0usize);
+    let mut rowid = first;
+    while rowid <= last && seen < SAMPLE {
+        // The next indexed note at or after `rowid`.
+        let mut id = rowid;
+        while id <= last && lengths.get(id).is_none() {
+            id += 1;
+        }
+        if id > last {
+            break;
+        }
+        if let Some(mut text) = body.query_row([id], |r| r.get::<_, String>(0)).optional()? {
+            let mut tokens = tokenizer.tokens(&text);
+            seen += 1;
+            if (0..tokens.len()).any(|i| phrase_at(&tokens, i, words, prefix)) {
+                hits += 1;
+            }
+            for t in &mut tokens {
+                t.2.zeroize();
+            }
+            text.zeroize();
+        }
+        rowid = id + step;
+        // None in the first 32: rare, and cheap to count.
+        if seen == 32 && hits == 0 {
+            return Ok(Some(Sampled::Rare));
+        }
+    }
+    Ok((hits >= 8).then(|| Sampled::Share(hits as f64 / seen as f64)))
+}
+
+/// What a sample of the notes says about a phrase.
+#[derive(Clone, Copy, Debug)]
+enum Sampled {
+    /// In none of the first 32 notes looked at.
+    Rare,
+    /// In this share of them (8 or more of up to 256).
+    Share(f64),
+}
+
+/// The best `limit` non-special notes for an FTS5 query, best first.
 pub(crate) fn rank_notes(
     conn: &Connection,
     lengths: &DocLengths,
     query: &str,
     limit: usize,
-) -> Result<(Vec<(i64, f64)>, Route)> {
+) -> Result<Ranked> {
+    let mut ranked = Ranked {
+        hits: Vec::new(),
+        phrases: None,
+        route: Route::Empty,
+    };
+    if limit == 0 || lengths.rows == 0 {
+        return Ok(ranked);
+    }
+    let tokenizer = Tokenizer::new(conn)?;
+    ranked.phrases = simple_phrases(query).map(|phrases| {
+        phrases
+            .into_iter()
+            .map(|(mut text, prefix)| {
+                let words = tokenizer.tokens(&text).into_iter().map(|t| t.2).collect();
+                text.zeroize();
+                (words, prefix)
+            })
+            .collect()
+    });
     let mut scan = Scan {
-        mode: Mode::Plan,
+        mode: Mode::Collect,
         lengths,
         plan: Plan::default(),
+        preset_df: Vec::new(),
         idf: Vec::new(),
-        avg_len: 1.0,
+        avg_len: (lengths.tokens as f64 / lengths.rows as f64).max(1e-9),
         top: TopK::new(limit),
         freq: Vec::new(),
     };
-    let found = with_scan(&mut scan, || -> Result<bool> {
-        Ok(conn
-            .prepare_cached(
-                "SELECT kluis_scan(note_fts) FROM note_fts WHERE note_fts MATCH ?1 LIMIT 1",
-            )?
-            .query_row([query], |_| Ok(()))
-            .optional()?
-            .is_some())
-    })?;
-    if !found || limit == 0 {
-        return Ok((Vec::new(), Route::Empty));
-    }
-    let rows = scan.plan.rows.max(1) as f64;
-    scan.avg_len = (scan.plan.words as f64 / rows).max(1e-9);
-    scan.idf = scan
-        .plan
-        .phrases
-        .iter()
-        .map(|(_, df)| idf(rows, *df))
-        .collect();
-    scan.freq = vec![0.0; scan.idf.len()];
-
-    // One word or one prefix of 2 or 3 letters, exactly as `model::fts_query` writes it.
-    let trimmed = query.trim();
-    let is_prefix = trimmed.ends_with('*');
-    let bare = trimmed.trim_end_matches('*');
-    let single = bare.len() >= 2
-        && bare.starts_with('"')
-        && bare.ends_with('"')
-        && !bare[1..bare.len() - 1].contains('"');
-    if single && scan.plan.phrases.len() == 1 && scan.plan.phrases[0].0.len() == 1 {
-        let term = scan.plan.phrases[0].0[0].clone();
-        let chars = std::str::from_utf8(&term).map_or(0, |t| t.chars().count());
-        if !is_prefix || (2..=3).contains(&chars) {
-            let kind = if is_prefix { b'p' } else { b't' };
-            let found = by_impact(conn, &mut scan, query, kind, &term);
-            let mut term = term;
-            term.zeroize();
-            if let Some(top) = found? {
-                let idf = scan.idf[0];
-                return Ok((
-                    top.into_iter().map(|s| (s.rowid, -idf * s.score)).collect(),
-                    Route::Impact,
-                ));
-            }
+    // Long prefixes in a large vault: their weight from a sample.
+    if let Some(phrases) = &ranked.phrases
+        && lengths.rows >= SAMPLE_FROM
+    {
+        for (words, prefix) in phrases {
+            let long = *prefix
+                && words
+                    .last()
+                    .and_then(|w| std::str::from_utf8(w).ok())
+                    .is_some_and(|w| w.chars().count() > 3);
+            let sampled = if long {
+                sampled_df(conn, &tokenizer, lengths, words, *prefix)?
+            } else {
+                None
+            };
+            scan.preset_df.push(match sampled {
+                Some(Sampled::Share(p)) => Some(p * lengths.rows as f64),
+                _ => None,
+            });
         }
     }
-    // Every match, scored once.
-    scan.top = TopK::new(limit);
-    if scan.idf.len() == 1 {
-        scan.mode = Mode::Phrase;
-        with_scan(&mut scan, || -> Result<()> {
-            conn.prepare_cached(
-                "SELECT kluis_scan(note_fts) FROM note_fts WHERE note_fts MATCH ?1 LIMIT 1",
-            )?
-            .query_row([query], |_| Ok(()))
-            .optional()?;
-            Ok(())
-        })?;
-    } else {
-        scan.mode = Mode::Collect;
-        with_scan(&mut scan, || -> Result<()> {
-            let mut stmt = conn.prepare_cached(
-                "SELECT kluis_scan(note_fts) FROM note_fts WHERE note_fts MATCH ?1",
-            )?;
-            let mut rows = stmt.query([query])?;
-            while rows.next()?.is_some() {}
-            Ok(())
-        })?;
+    drop(tokenizer);
+
+    // One word or one prefix: its markers may settle it, without touching note_fts.
+    let single = match ranked.phrases.as_deref() {
+        Some([(words, prefix)])
+            if words.len() == 1
+                && std::str::from_utf8(&words[0]).is_ok_and(|w| w.chars().count() >= 2) =>
+        {
+            Some((words[0].clone(), *prefix))
+        }
+        _ => None,
+    };
+    if let Some((mut term, prefix)) = single {
+        let top = by_impact(conn, &mut scan, prefix, &term);
+        term.zeroize();
+        if let Some(top) = top? {
+            ranked.route = Route::Impact;
+            let df = match scan.preset_df.first().copied().flatten() {
+                Some(df) => df,
+                None => {
+                    scan.mode = Mode::Count;
+                    with_scan(&mut scan, || -> Result<()> {
+                        conn.prepare_cached(
+                            "SELECT kluis_scan(note_fts) FROM note_fts WHERE note_fts MATCH ?1 LIMIT 1",
+                        )?
+                        .query_row([query], |_| Ok(()))
+                        .optional()?;
+                        Ok(())
+                    })?;
+                    scan.plan.df.first().copied().unwrap_or(1.0)
+                }
+            };
+            let idf = idf(lengths.rows as f64, df);
+            ranked.hits = top
+                .into_iter()
+                .map(|s| (s.rowid, -(idf * s.score)))
+                .collect();
+            return Ok(ranked);
+        }
     }
-    let top = std::mem::replace(&mut scan.top, TopK::new(0));
-    Ok((
-        top.into_sorted()
-            .into_iter()
-            .map(|s| (s.rowid, -s.score))
-            .collect(),
-        Route::Full,
-    ))
+    // Several words: their markers, band by band, when each is one word (a prefix of at most
+    // MAX_PREFIX letters).
+    if let Some(phrases) = ranked.phrases.as_deref()
+        && phrases.len() > 1
+        && phrases.iter().all(|(words, prefix)| {
+            words.len() == 1
+                && std::str::from_utf8(&words[0]).is_ok_and(|w| {
+                    (1 + usize::from(*prefix)..=MAX_PREFIX).contains(&w.chars().count())
+                })
+        })
+    {
+        let mut idfs = Vec::with_capacity(phrases.len());
+        for (i, (words, prefix)) in phrases.iter().enumerate() {
+            let df = match scan.preset_df.get(i).copied().flatten() {
+                Some(df) => df,
+                None => {
+                    let mut one = String::from("\"");
+                    one.push_str(&String::from_utf8_lossy(&words[0]).replace('"', "\"\""));
+                    one.push('"');
+                    if *prefix {
+                        one.push('*');
+                    }
+                    scan.mode = Mode::Count;
+                    scan.plan.df.clear();
+                    with_scan(&mut scan, || -> Result<()> {
+                        conn.prepare_cached(
+                            "SELECT kluis_scan(note_fts) FROM note_fts WHERE note_fts MATCH ?1 LIMIT 1",
+                        )?
+                        .query_row([&one], |_| Ok(()))
+                        .optional()?;
+                        Ok(())
+                    })?;
+                    one.zeroize();
+                    scan.plan.df.first().copied().unwrap_or(0.0)
+                }
+            };
+            if scan.preset_df.len() <= i {
+                scan.preset_df.resize(i + 1, None);
+            }
+            scan.preset_df[i] = Some(df);
+            idfs.push(idf(lengths.rows as f64, df));
+        }
+        if let Some(top) = by_impact_all(conn, &scan, phrases, &idfs)? {
+            ranked.route = Route::Impact;
+            ranked.hits = top.into_iter().map(|s| (s.rowid, -s.score)).collect();
+            return Ok(ranked);
+        }
+    }
+    // Every note that matches, scored once, in one statement.
+    scan.mode = Mode::Collect;
+    scan.top = TopK::new(limit);
+    with_scan(&mut scan, || -> Result<()> {
+        let mut stmt = conn
+            .prepare_cached("SELECT kluis_scan(note_fts) FROM note_fts WHERE note_fts MATCH ?1")?;
+        let mut rows = stmt.query([query])?;
+        while rows.next()?.is_some() {}
+        Ok(())
+    })?;
+    if scan.plan.done {
+        ranked.route = Route::Full;
+    }
+    ranked.hits = std::mem::replace(&mut scan.top, TopK::new(0))
+        .into_sorted()
+        .into_iter()
+        .map(|s| (s.rowid, -s.score))
+        .collect();
+    Ok(ranked)
 }
 
 /// The best notes for one word or prefix from its markers in `note_impact`, scored without
-/// the idf (the same for all), or None when the markers cannot prove the answer (fewer
-/// strong notes than asked for): then every match is scored.
+/// the idf (the same for all); None when the markers cannot settle it within a reasonable
+/// number of reads (then every match is scored).
+///
+/// A word's markers cover every note that has it (`t`, with how often and the note's length
+/// band), so they are read from the highest bound down until no unread note can get in. A
+/// prefix reads its own markers first (`p`: the notes where words beginning with it occur
+/// twice or more, or the note is short), then, band by band, the once-only markers of the
+/// words it begins (`t`, how often 1), skipping the notes already read. A prefix longer than
+/// `MAX_PREFIX` letters uses the markers of its first `MAX_PREFIX` letters, which bound its
+/// count; such notes, and notes with a word 9 or more times, are counted in their text.
 fn by_impact(
     conn: &Connection,
     scan: &mut Scan,
-    query: &str,
-    kind: u8,
+    prefix: bool,
     term: &[u8],
 ) -> Result<Option<Vec<Scored>>> {
     let avg = scan.avg_len;
-    // Every marker with the most its notes can score: `tf` times (9: at least 9) in a note at
-    // least as long as its band (and never shorter than tf words).
-    let mut cells: Vec<(f64, u32, usize)> = Vec::new();
-    for tf in 1..=9u32 {
-        for (b, low) in BANDS.iter().enumerate() {
-            if tf == 1 && b >= SHORT_BANDS {
-                continue;
-            }
-            let bound = if tf == 9 {
-                K1 + 1.0
-            } else {
-                weight(tf as f64, (*low).max(tf) as f64, avg)
-            };
-            cells.push((bound, tf, b));
+    let (kind, key, exact) = match prefix_chars(term, MAX_PREFIX) {
+        Some(short) if prefix && short.len() < term.len() => (b'p', short, false),
+        _ if prefix => (b'p', term, true),
+        _ => (b't', term, true),
+    };
+    // SAFETY: the cache outlives this search.
+    let lengths = unsafe { &*scan.lengths };
+    // Notes not in the prefix's own markers have it once and are not short.
+    let long = lengths.min_long.max(BANDS[SHORT_BANDS]);
+    let bound_of = |tf: u32, b: usize| {
+        let low = BANDS[b];
+        let shortest = if b >= SHORT_BANDS { low.max(long) } else { low };
+        if tf >= 9 {
+            K1 + 1.0
+        } else {
+            weight(tf as f64, shortest.max(tf) as f64, avg)
         }
+    };
+    conn.execute_batch(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.kluis_impact_vocab
+         USING fts5vocab(main, note_impact, 'row')",
+    )?;
+    // The markers that exist in a range of FTS5's vocabulary of note_impact.
+    let markers_in = |from: &[u8], to: &[u8]| -> Result<Vec<Vec<u8>>> {
+        Ok(conn
+            .prepare_cached(
+                "SELECT CAST(term AS BLOB) FROM temp.kluis_impact_vocab
+                 WHERE term >= ?1 AND term < ?2",
+            )?
+            .query_map(
+                [
+                    String::from_utf8_lossy(from).into_owned(),
+                    String::from_utf8_lossy(to).into_owned(),
+                ],
+                |r| r.get(0),
+            )?
+            .collect::<rusqlite::Result<_>>()?)
+    };
+    // (tf, band) of a marker, after its stem.
+    let cell_of = |m: &[u8], stem: usize| -> Option<(u32, usize)> {
+        let [tf, b] = m.get(stem..)? else {
+            return None;
+        };
+        let (tf, b) = (tf.wrapping_sub(b'0') as u32, b.wrapping_sub(b'0') as usize);
+        ((1..=9).contains(&tf) && b < BANDS.len()).then_some((tf, b))
+    };
+    let stem = marker_stem(kind, key);
+    let mut end = stem.clone();
+    *end.last_mut().expect("stem ends with the separator") = 0x02;
+    // A group of markers read together: its bound, how often (for the key's own markers), and
+    // the markers (several for a band of once-only words of a prefix).
+    struct Group {
+        bound: f64,
+        tf: u32,
+        band: usize,
+        once: bool,
+        markers: Vec<Vec<u8>>,
     }
-    cells.sort_by(|a, b| b.0.total_cmp(&a.0));
-    // A note without a marker has the word once and is longer than the short bands.
-    let unmarked = weight(1.0, BANDS[SHORT_BANDS] as f64, avg);
+    let mut groups: Vec<Group> = markers_in(&stem, &end)?
+        .into_iter()
+        .filter_map(|m| {
+            let (tf, b) = cell_of(&m, stem.len())?;
+            Some(Group {
+                bound: bound_of(tf, b),
+                tf,
+                band: b,
+                once: false,
+                markers: vec![m],
+            })
+        })
+        .collect();
+    // For a prefix: what is not in its markers, band by band (listed when first needed).
+    let mut pending_once = kind == b'p';
+    let once_bound = |b: usize| bound_of(1, b);
+    let unread_once = if pending_once {
+        once_bound(SHORT_BANDS)
+    } else {
+        0.0
+    };
+    groups.sort_by(|a, b| b.bound.total_cmp(&a.bound));
     // Bounds are compared with a margin, so that rounding never ends the search early.
     let beats = |floor: f64, bound: f64| floor > bound * (1.0 + 1e-9);
     let mut top = TopK::new(scan.top.k);
-    let lengths = scan.lengths;
-    let mut exact_tf: Vec<i64> = Vec::new();
-    let mut stmt =
-        conn.prepare_cached("SELECT rowid FROM note_impact WHERE note_impact MATCH ?1")?;
-    for (bound, tf, b) in cells {
+    let mut seen: std::collections::HashSet<i64> = std::collections::HashSet::new();
+    let mut in_text: Vec<i64> = Vec::new();
+    let mut tokenizer: Option<Tokenizer> = None;
+    let mut body = conn.prepare_cached("SELECT body FROM note WHERE rowid = ?1 AND NOT special")?;
+    let mut reads = 0usize;
+    let mut i = 0;
+    loop {
+        let next = groups.get(i).map_or(0.0, |g| g.bound);
         if let Some(floor) = top.floor()
-            && beats(floor, bound.max(unmarked))
+            && beats(
+                floor,
+                if pending_once {
+                    next.max(unread_once)
+                } else {
+                    next
+                },
+            )
         {
             break;
         }
-        let mut quoted = Vec::with_capacity(term.len() + 5);
-        quoted.push(b'"');
-        quoted.extend_from_slice(&marker(kind, tf, b, term));
-        quoted.push(b'"');
-        let Ok(text) = String::from_utf8(quoted) else {
+        if pending_once && (i >= groups.len() || next < unread_once) {
+            // The once-only markers of the words the prefix begins, one group per band.
+            pending_once = false;
+            let mut from = vec![b't'];
+            from.extend_from_slice(term);
+            let mut to = from.clone();
+            to.push(0xFF);
+            let mut by_band: Vec<Vec<Vec<u8>>> = vec![Vec::new(); BANDS.len()];
+            for m in markers_in(&from, &to)? {
+                let Some(sep) = m.iter().position(|b| *b == 0x01) else {
+                    continue;
+                };
+                if let Some((1, b)) = cell_of(&m, sep + 1)
+                    && b >= SHORT_BANDS
+                {
+                    by_band[b].push(m);
+                }
+            }
+            let mut rest = groups.split_off(i);
+            for (b, markers) in by_band.into_iter().enumerate() {
+                if !markers.is_empty() {
+                    rest.push(Group {
+                        bound: once_bound(b),
+                        tf: 1,
+                        band: b,
+                        once: true,
+                        markers,
+                    });
+                }
+            }
+            rest.sort_by(|a, b| b.bound.total_cmp(&a.bound));
+            groups.extend(rest);
+            continue;
+        }
+        let Some(group) = groups.get(i) else {
+            break;
+        };
+        i += 1;
+        if reads > IMPACT_READS {
+            return Ok(None);
+        }
+        let mut query = Vec::new();
+        for (n, m) in group.markers.iter().enumerate() {
+            if n > 0 {
+                query.extend_from_slice(b" OR ");
+            }
+            query.push(b'"');
+            query.extend_from_slice(m);
+            query.push(b'"');
+        }
+        let Ok(mut text) = String::from_utf8(query) else {
             return Ok(None);
         };
+        // In a band of one length every note of a marker scores the same: newest first, and
+        // the first that does not get in ends it.
+        let same_score = group.band < EXACT_BANDS && group.tf < 9 && (exact || group.once);
+        let mut stmt = conn.prepare_cached(
+            "SELECT rowid FROM note_impact WHERE note_impact MATCH ?1 ORDER BY rowid DESC",
+        )?;
         let mut rows = stmt.query([&text])?;
         while let Some(r) = rows.next()? {
             let rowid: i64 = r.get(0)?;
-            if tf == 9 {
-                exact_tf.push(rowid);
-                continue;
+            reads += 1;
+            if same_score
+                && !seen.contains(&rowid)
+                && let Some(len) = lengths.get(rowid)
+            {
+                let s = Scored {
+                    score: weight(group.tf as f64, len as f64, avg),
+                    rowid,
+                };
+                if top.heap.len() == top.k && top.heap.peek().is_some_and(|w| s >= *w) {
+                    break;
+                }
             }
-            // SAFETY: the cache outlives this search.
-            let len = unsafe { (*lengths).get(rowid) };
-            let Some(len) = len else {
-                exact_tf.push(rowid);
-                continue;
-            };
-            top.push(Scored {
-                score: weight(tf as f64, len as f64, avg),
-                rowid,
-            });
+            if group.once {
+                // Once only, unless the prefix's own markers had it (then it was read).
+                if seen.contains(&rowid) {
+                    continue;
+                }
+                if let Some(len) = lengths.get(rowid) {
+                    top.push(Scored {
+                        score: weight(1.0, len as f64, avg),
+                        rowid,
+                    });
+                    continue;
+                }
+            } else if kind == b'p' {
+                seen.insert(rowid);
+            }
+            match lengths.get(rowid) {
+                Some(len) if exact && group.tf < 9 && !group.once => top.push(Scored {
+                    score: weight(group.tf as f64, len as f64, avg),
+                    rowid,
+                }),
+                _ => in_text.push(rowid),
+            }
         }
         drop(rows);
-        let mut text = text;
         text.zeroize();
-        // Nine or more times (or a note the cache does not know): FTS5 counts exactly.
-        if !exact_tf.is_empty() {
-            scan.mode = Mode::Collect;
-            scan.top = TopK::new(top.k);
-            let saved = std::mem::replace(&mut scan.idf, vec![1.0]);
-            scan.freq = vec![0.0];
-            let result = with_scan(scan, || -> Result<()> {
-                let mut one = conn.prepare_cached(
-                    "SELECT kluis_scan(note_fts) FROM note_fts
-                     WHERE note_fts MATCH ?1 AND rowid = ?2",
-                )?;
-                for id in exact_tf.drain(..) {
-                    one.query_row(params![query, id], |_| Ok(())).optional()?;
+        for rowid in in_text.drain(..) {
+            let tokenizer = match &tokenizer {
+                Some(t) => t,
+                None => tokenizer.insert(Tokenizer::new(conn)?),
+            };
+            let Some(mut note) = body
+                .query_row([rowid], |r| r.get::<_, String>(0))
+                .optional()?
+            else {
+                continue;
+            };
+            let mut tokens = tokenizer.tokens(&note);
+            let count = tokens
+                .iter()
+                .filter(|t| {
+                    if prefix {
+                        t.2.starts_with(term)
+                    } else {
+                        t.2 == term
+                    }
+                })
+                .count();
+            if count > 0 {
+                top.push(Scored {
+                    score: weight(count as f64, tokens.len() as f64, avg),
+                    rowid,
+                });
+            }
+            for t in &mut tokens {
+                t.2.zeroize();
+            }
+            note.zeroize();
+        }
+    }
+    Ok(Some(top.into_sorted()))
+}
+
+/// The best notes for several words (each one word, or a prefix of at most `MAX_PREFIX`
+/// letters), all of which a note must have, from their markers; None when the markers are
+/// too many to read this way (then every match is scored).
+///
+/// Every matching note is in exactly one group: its length band and, per word, how often it
+/// has it (a prefix: its own marker when its words occur twice or more or the note is short,
+/// else the once-only marker of the one word it begins, without the notes in its own
+/// markers). A group is one FTS5 query over note_impact (`A AND B ...`); groups are read from
+/// the highest score down, and in a band of one length every note of a group scores the same,
+/// so it is read newest first until one does not get in.
+fn by_impact_all(
+    conn: &Connection,
+    scan: &Scan,
+    phrases: &[(Vec<Vec<u8>>, bool)],
+    idfs: &[f64],
+) -> Result<Option<Vec<Scored>>> {
+    use std::collections::BTreeMap;
+    let avg = scan.avg_len;
+    // SAFETY: the cache outlives this search.
+    let lengths = unsafe { &*scan.lengths };
+    conn.execute_batch(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.kluis_impact_vocab
+         USING fts5vocab(main, note_impact, 'row')",
+    )?;
+    let markers_in = |from: &[u8], to: &[u8]| -> Result<Vec<Vec<u8>>> {
+        Ok(conn
+            .prepare_cached(
+                "SELECT CAST(term AS BLOB) FROM temp.kluis_impact_vocab
+                 WHERE term >= ?1 AND term < ?2",
+            )?
+            .query_map(
+                [
+                    String::from_utf8_lossy(from).into_owned(),
+                    String::from_utf8_lossy(to).into_owned(),
+                ],
+                |r| r.get(0),
+            )?
+            .collect::<rusqlite::Result<_>>()?)
+    };
+    let cell_of = |m: &[u8]| -> Option<(u32, usize)> {
+        let sep = m.iter().position(|b| *b == 0x01)?;
+        let [tf, b] = m.get(sep + 1..)? else {
+            return None;
+        };
+        let (tf, b) = (tf.wrapping_sub(b'0') as u32, b.wrapping_sub(b'0') as usize);
+        ((1..=9).contains(&tf) && b < BANDS.len()).then_some((tf, b))
+    };
+    let quote = |m: &[u8]| {
+        let mut q = Vec::with_capacity(m.len() + 2);
+        q.push(b'"');
+        q.extend_from_slice(m);
+        q.push(b'"');
+        q
+    };
+    let or = |parts: &[Vec<u8>]| {
+        let mut e = vec![b'('];
+        for (n, p) in parts.iter().enumerate() {
+            if n > 0 {
+                e.extend_from_slice(b" OR ");
+            }
+            e.extend_from_slice(&quote(p));
+        }
+        e.push(b')');
+        e
+    };
+    // Per word: band -> [(how often, FTS5 expression)].
+    let mut per_word: Vec<BTreeMap<usize, Vec<(u32, Vec<u8>)>>> = Vec::new();
+    for (words, prefix) in phrases {
+        let term = &words[0];
+        let kind = if *prefix { b'p' } else { b't' };
+        let stem = marker_stem(kind, term);
+        let mut end = stem.clone();
+        *end.last_mut().expect("stem ends with the separator") = 0x02;
+        let mut cells: BTreeMap<usize, Vec<(u32, Vec<u8>)>> = BTreeMap::new();
+        let own = markers_in(&stem, &end)?;
+        for m in &own {
+            if let Some((tf, b)) = cell_of(m) {
+                cells.entry(b).or_default().push((tf, quote(m)));
+            }
+        }
+        if *prefix {
+            // Once in a longer note: the once-only marker of the word it begins, unless the
+            // note is in the prefix's own markers of that band.
+            let mut from = vec![b't'];
+            from.extend_from_slice(term);
+            let mut to = from.clone();
+            to.push(0xFF);
+            let mut once: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
+            for m in markers_in(&from, &to)? {
+                if let Some((1, b)) = cell_of(&m)
+                    && b >= SHORT_BANDS
+                {
+                    once.entry(b).or_default().push(m);
                 }
-                Ok(())
+            }
+            for (b, words) in once {
+                if words.len() > 64 {
+                    return Ok(None);
+                }
+                let mut e = or(&words);
+                let own_here: Vec<Vec<u8>> = own
+                    .iter()
+                    .filter(|m| cell_of(m).is_some_and(|(_, mb)| mb == b))
+                    .cloned()
+                    .collect();
+                if !own_here.is_empty() {
+                    e = [b"(".as_slice(), &e, b" NOT ", &or(&own_here), b")"].concat();
+                }
+                cells.entry(b).or_default().push((1, e));
+            }
+        }
+        per_word.push(cells);
+    }
+    // Groups: a band every word has, and one way of having each.
+    struct Group {
+        bound: f64,
+        band: usize,
+        tfs: Vec<u32>,
+        expr: Vec<u8>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    for (&b, first) in &per_word[0] {
+        if per_word.iter().any(|w| !w.contains_key(&b)) {
+            continue;
+        }
+        let mut combos: Vec<(Vec<u32>, Vec<Vec<u8>>)> = vec![(Vec::new(), Vec::new())];
+        for (i, w) in per_word.iter().enumerate() {
+            let options = if i == 0 { first } else { &w[&b] };
+            let mut next = Vec::with_capacity(combos.len() * options.len());
+            for (tfs, exprs) in &combos {
+                for (tf, e) in options {
+                    let mut t = tfs.clone();
+                    t.push(*tf);
+                    let mut x = exprs.clone();
+                    x.push(e.clone());
+                    next.push((t, x));
+                }
+            }
+            combos = next;
+            if combos.len() > 400 {
+                return Ok(None);
+            }
+        }
+        let low = BANDS[b];
+        for (tfs, exprs) in combos {
+            let bound = tfs
+                .iter()
+                .zip(idfs)
+                .map(|(tf, idf)| {
+                    idf * if *tf >= 9 {
+                        K1 + 1.0
+                    } else {
+                        weight(*tf as f64, low.max(*tf) as f64, avg)
+                    }
+                })
+                .sum();
+            groups.push(Group {
+                bound,
+                band: b,
+                tfs,
+                expr: exprs.join(b" AND ".as_slice()),
             });
-            scan.idf = saved;
-            result?;
-            for s in std::mem::replace(&mut scan.top, TopK::new(0)).into_sorted() {
-                top.push(s);
+        }
+        if groups.len() > 4_000 {
+            return Ok(None);
+        }
+    }
+    groups.sort_by(|a, b| b.bound.total_cmp(&a.bound));
+    let beats = |floor: f64, bound: f64| floor > bound * (1.0 + 1e-9);
+    let mut top = TopK::new(scan.top.k);
+    let mut reads = 0usize;
+    let mut tokenizer: Option<Tokenizer> = None;
+    let mut body = conn.prepare_cached("SELECT body FROM note WHERE rowid = ?1 AND NOT special")?;
+    for group in &groups {
+        if let Some(floor) = top.floor()
+            && beats(floor, group.bound)
+        {
+            break;
+        }
+        let Ok(mut text) = String::from_utf8(group.expr.clone()) else {
+            return Ok(None);
+        };
+        let same_score = group.band < EXACT_BANDS && group.tfs.iter().all(|tf| *tf < 9);
+        let mut stmt = conn.prepare_cached(
+            "SELECT rowid FROM note_impact WHERE note_impact MATCH ?1 ORDER BY rowid DESC",
+        )?;
+        let mut rows = stmt.query([&text])?;
+        while let Some(r) = rows.next()? {
+            let rowid: i64 = r.get(0)?;
+            reads += 1;
+            if reads > IMPACT_READS {
+                return Ok(None);
+            }
+            let Some(len) = lengths.get(rowid) else {
+                return Ok(None);
+            };
+            let score = if group.tfs.iter().all(|tf| *tf < 9) {
+                group
+                    .tfs
+                    .iter()
+                    .zip(idfs)
+                    .map(|(tf, idf)| idf * weight(*tf as f64, len as f64, avg))
+                    .sum()
+            } else {
+                // Nine times or more: counted in the text.
+                let tokenizer = match &tokenizer {
+                    Some(t) => t,
+                    None => tokenizer.insert(Tokenizer::new(conn)?),
+                };
+                let Some(mut note) = body
+                    .query_row([rowid], |r| r.get::<_, String>(0))
+                    .optional()?
+                else {
+                    continue;
+                };
+                let mut tokens = tokenizer.tokens(&note);
+                let score = phrases
+                    .iter()
+                    .zip(idfs)
+                    .map(|((words, prefix), idf)| {
+                        let tf = tokens
+                            .iter()
+                            .filter(|t| {
+                                if *prefix {
+                                    t.2.starts_with(&words[0])
+                                } else {
+                                    t.2 == words[0]
+                                }
+                            })
+                            .count();
+                        idf * weight(tf as f64, tokens.len() as f64, avg)
+                    })
+                    .sum();
+                for t in &mut tokens {
+                    t.2.zeroize();
+                }
+                note.zeroize();
+                score
+            };
+            let s = Scored { score, rowid };
+            let full = top.heap.len() == top.k;
+            if same_score && full && top.heap.peek().is_some_and(|w| s >= *w) {
+                break;
+            }
+            top.push(s);
+        }
+        drop(rows);
+        text.zeroize();
+    }
+    Ok(Some(top.into_sorted()))
+}
+
+/// Notes read from markers before the search scores every match instead (a word in nearly
+/// every note, ranked by length alone, could otherwise read them all).
+const IMPACT_READS: usize = 60_000;
+
+// ---------------------------------------------------------------------------------------
+// Snippets
+
+/// kluis's tokenizer, for text outside FTS5 (snippets), configured as the tables are.
+pub(crate) struct Tokenizer {
+    methods: ffi::fts5_tokenizer_v2,
+    instance: *mut ffi::Fts5Tokenizer,
+}
+
+impl Tokenizer {
+    pub(crate) fn new(conn: &Connection) -> Result<Tokenizer> {
+        let failed = || {
+            crate::error::Error::Database(rusqlite::Error::SqliteFailure(
+                ffi::Error::new(ffi::SQLITE_ERROR),
+                Some("the kluis tokenizer is not registered".into()),
+            ))
+        };
+        // SAFETY: the api pointer is valid for the connection's life, which outlives this
+        // tokenizer (it is dropped within one search); the arguments are static strings.
+        unsafe {
+            let api = fts5_api(conn)?;
+            let find = (*api).xFindTokenizer_v2.ok_or_else(failed)?;
+            let mut user_data = std::ptr::null_mut();
+            let mut methods: *mut ffi::fts5_tokenizer_v2 = std::ptr::null_mut();
+            if find(api, c"kluis".as_ptr(), &mut user_data, &mut methods) != ffi::SQLITE_OK
+                || methods.is_null()
+            {
+                return Err(failed());
+            }
+            let methods = *methods;
+            let create = methods.xCreate.ok_or_else(failed)?;
+            let mut args = [c"remove_diacritics".as_ptr(), c"2".as_ptr()];
+            let mut instance = std::ptr::null_mut();
+            if create(user_data, args.as_mut_ptr(), 2, &mut instance) != ffi::SQLITE_OK {
+                return Err(failed());
+            }
+            Ok(Tokenizer { methods, instance })
+        }
+    }
+
+    /// The tokens of `text`: (byte start, byte end, folded token).
+    fn tokens(&self, text: &str) -> Vec<(usize, usize, Vec<u8>)> {
+        unsafe extern "C" fn each(
+            ctx: *mut c_void,
+            flags: c_int,
+            token: *const c_char,
+            n: c_int,
+            start: c_int,
+            end: c_int,
+        ) -> c_int {
+            // SAFETY: ctx is the Vec below; the token is n valid bytes.
+            unsafe {
+                if flags & 1 == 0 {
+                    let out = &mut *ctx.cast::<Vec<(usize, usize, Vec<u8>)>>();
+                    let bytes = if n > 0 {
+                        std::slice::from_raw_parts(token.cast::<u8>(), n as usize).to_vec()
+                    } else {
+                        Vec::new()
+                    };
+                    out.push((start.max(0) as usize, end.max(0) as usize, bytes));
+                }
+            }
+            ffi::SQLITE_OK
+        }
+        let mut out: Vec<(usize, usize, Vec<u8>)> = Vec::new();
+        if let Some(tokenize) = self.methods.xTokenize {
+            // SAFETY: a live instance; the text and the Vec outlive the call.
+            unsafe {
+                tokenize(
+                    self.instance,
+                    (&mut out as *mut Vec<(usize, usize, Vec<u8>)>).cast(),
+                    0x0008,
+                    text.as_ptr().cast(),
+                    text.len() as c_int,
+                    std::ptr::null(),
+                    0,
+                    Some(each),
+                );
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Tokenizer {
+    fn drop(&mut self) {
+        if let Some(delete) = self.methods.xDelete {
+            // SAFETY: the instance came from xCreate and is deleted once.
+            unsafe { delete(self.instance) }
+        }
+    }
+}
+
+/// FTS5's snippet(…, '[', ']', '…', 12) of one note, computed the way FTS5 computes it
+/// (fts5SnippetFunction, ported line for line) from the note's text and the query's phrases.
+/// Asking FTS5 instead costs a lookup of the query per note, which for a prefix of four or
+/// more letters means merging every matching word's list again: most of a search's time.
+pub(crate) fn snippet(
+    tokenizer: &Tokenizer,
+    text: &str,
+    phrases: &[(Vec<Vec<u8>>, bool)],
+) -> String {
+    const OPEN: &str = "[";
+    const CLOSE: &str = "]";
+    const ELLIPSIS: &str = "…";
+    const N_TOKEN: i64 = 12;
+    let mut tokens = tokenizer.tokens(text);
+    let doc = text.as_bytes();
+    let n_doc = tokens.len() as i64;
+    // Phrase instances (position, phrase), in FTS5's order.
+    let mut insts: Vec<(i64, usize)> = Vec::new();
+    for (p, (words, prefix)) in phrases.iter().enumerate() {
+        for i in 0..tokens.len() {
+            if phrase_at(&tokens, i, words, *prefix) {
+                insts.push((i as i64, p));
             }
         }
     }
-    Ok(match top.floor() {
-        Some(floor) if beats(floor, unmarked) => Some(top.into_sorted()),
-        _ => None,
-    })
+    insts.sort();
+    let size = |p: usize| phrases[p].0.len() as i64;
+    // The first token of each sentence (after ". " or ": "), as fts5SentenceFinderCb.
+    let mut first: Vec<i64> = Vec::new();
+    for (pos, (start, _, _)) in tokens.iter().enumerate() {
+        if pos == 0 {
+            first.push(0);
+            continue;
+        }
+        let mut i = *start as i64 - 1;
+        let mut c = 0u8;
+        while i >= 0 {
+            c = doc[i as usize];
+            if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                break;
+            }
+            i -= 1;
+        }
+        if i != *start as i64 - 1 && (c == b'.' || c == b':') {
+            first.push(pos as i64);
+        }
+    }
+    let score = |from: i64, adjust: bool| -> (i64, i64) {
+        let mut seen = vec![false; phrases.len()];
+        let (mut total, mut i_first, mut i_last) = (0, -1, 0);
+        for &(off, p) in &insts {
+            if off >= from && off < from + N_TOKEN {
+                total += if seen[p] { 1 } else { 1000 };
+                seen[p] = true;
+                if i_first < 0 {
+                    i_first = off;
+                }
+                i_last = off + size(p);
+            }
+        }
+        let mut adj = 0;
+        if adjust {
+            adj = i_first - (N_TOKEN - (i_last - i_first)) / 2;
+            if adj + N_TOKEN > n_doc {
+                adj = n_doc - N_TOKEN;
+            }
+            if adj < 0 {
+                adj = 0;
+            }
+        }
+        (total, adj)
+    };
+    let (mut best_score, mut best_start) = (0, 0);
+    for &(io, _) in &insts {
+        if io > n_doc {
+            break;
+        }
+        let (s, adj) = score(io, true);
+        if s > best_score {
+            best_score = s;
+            best_start = adj;
+        }
+        if !first.is_empty() && n_doc > N_TOKEN {
+            let mut jj = 0;
+            while jj + 1 < first.len() {
+                if first[jj + 1] > io {
+                    break;
+                }
+                jj += 1;
+            }
+            if first[jj] < io {
+                let (mut s, _) = score(first[jj], false);
+                s += if first[jj] == 0 { 120 } else { 100 };
+                if s > best_score {
+                    best_score = s;
+                    best_start = first[jj];
+                }
+            }
+        }
+    }
+    // Coalesced phrase instances, as fts5CInstIter.
+    let mut next_inst = 0;
+    let mut coalesced = || -> (i64, i64) {
+        let (mut start, mut end) = (-1, -1);
+        while next_inst < insts.len() {
+            let (io, p) = insts[next_inst];
+            let e = io - 1 + size(p);
+            if start < 0 {
+                start = io;
+                end = e;
+            } else if io <= end {
+                end = end.max(e);
+            } else {
+                break;
+            }
+            next_inst += 1;
+        }
+        (start, end)
+    };
+    let mut out = String::new();
+    let mut push = |s: &[u8]| out.push_str(&String::from_utf8_lossy(s));
+    let (range_start, range_end) = (best_start, best_start + N_TOKEN - 1);
+    if best_start > 0 {
+        push(ELLIPSIS.as_bytes());
+    }
+    let mut iter = coalesced();
+    while iter.0 >= 0 && iter.0 < best_start {
+        iter = coalesced();
+    }
+    let (mut off, mut open) = (0usize, false);
+    for (pos, (start, end, _)) in tokens.iter().enumerate() {
+        let pos = pos as i64;
+        if pos < range_start || pos > range_end {
+            continue;
+        }
+        if range_start != 0 && pos == range_start {
+            off = *start;
+        }
+        if open && (pos <= iter.0 || iter.0 < 0) && *start > off {
+            push(CLOSE.as_bytes());
+            open = false;
+        }
+        if pos == iter.0 && !open {
+            push(&doc[off..*start]);
+            push(OPEN.as_bytes());
+            off = *start;
+            open = true;
+        }
+        if pos == iter.1 {
+            if !open {
+                push(OPEN.as_bytes());
+                open = true;
+            }
+            push(&doc[off..*end]);
+            off = *end;
+            iter = coalesced();
+        }
+        if pos == range_end {
+            if open {
+                if iter.0 >= 0 && pos >= iter.0 {
+                    push(&doc[off..*end]);
+                    off = *end;
+                }
+                push(CLOSE.as_bytes());
+                open = false;
+            }
+            push(&doc[off..*end]);
+            off = *end;
+        }
+    }
+    if open {
+        push(CLOSE.as_bytes());
+    }
+    if range_end >= n_doc - 1 {
+        push(&doc[off.min(doc.len())..]);
+    } else {
+        push(ELLIPSIS.as_bytes());
+    }
+    for t in &mut tokens {
+        t.2.zeroize();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -1155,6 +2078,7 @@ mod tests {
     use crate::model::{Bsn, Domain, NewClient, NewNote, NoteKind, fts_query};
     use crate::store::Store;
     use chrono::{NaiveDate, NaiveDateTime};
+    use rusqlite::params;
 
     fn client(s: &Store, name: &str) -> String {
         s.add_client(&NewClient {
@@ -1218,7 +2142,8 @@ mod tests {
     fn ours(s: &Store, query: &str, limit: usize) -> (Vec<(i64, f64)>, Route) {
         let mut lengths = s.doc_lengths.borrow_mut();
         refresh_lengths(s.connection(), &mut lengths).unwrap();
-        rank_notes(s.connection(), lengths.as_ref().unwrap(), query, limit).unwrap()
+        let ranked = rank_notes(s.connection(), lengths.as_ref().unwrap(), query, limit).unwrap();
+        (ranked.hits.clone(), ranked.route)
     }
 
     /// FTS5's own bm25() over every match, best first, ties to the newest note.
@@ -1260,6 +2185,11 @@ mod tests {
             "het",
             "en",
             "en",
+            "huurachterstand",
+            "huurachterstanden",
+            "huurachterstand",
+            "huurachterban",
+            "huurachterstandsregelingen",
         ];
         let c = client(s, "Corpus");
         let mut x = seed | 1;
@@ -1272,13 +2202,24 @@ mod tests {
         let conn = s.connection();
         for i in 0..notes {
             let len = 1 + (next() % 40) as usize;
-            let body: Vec<&str> = (0..len)
-                .map(|_| WORDS[(next() % WORDS.len() as u64) as usize])
-                .collect();
+            // Words, and sometimes the end of a sentence: snippets start at sentences.
+            let mut body = String::new();
+            for w in 0..len {
+                if w > 0 {
+                    body.push_str(match next() % 20 {
+                        0 => ". ",
+                        1 => ": ",
+                        2 => ", ",
+                        3 => " \n ",
+                        _ => " ",
+                    });
+                }
+                body.push_str(WORDS[(next() % WORDS.len() as u64) as usize]);
+            }
             conn.execute(
                 "INSERT INTO note (id, client_id, kind, occurred_at, body, author, created_at, special)
                  VALUES (?1, ?2, 'huisbezoek', '2026-01-01T10:00:00', ?3, 't', '2026-01-01T10:00:00Z', ?4)",
-                params![format!("n{seed}-{i}"), c, body.join(" "), next() % 10 == 0],
+                params![format!("n{seed}-{i}"), c, body, next() % 10 == 0],
             )
             .unwrap();
         }
@@ -1288,7 +2229,36 @@ mod tests {
         let (got, route) = ours(s, query, limit);
         let want: Vec<(i64, f64)> = oracle(s, query).into_iter().take(limit).collect();
         assert_eq!(got, want, "{query} limit {limit} ({route:?})");
+        check_snippets(s, query, &got);
         route
+    }
+
+    /// kluis's snippets are FTS5's, character for character.
+    fn check_snippets(s: &Store, query: &str, hits: &[(i64, f64)]) {
+        let mut lengths = s.doc_lengths.borrow_mut();
+        refresh_lengths(s.connection(), &mut lengths).unwrap();
+        let ranked = rank_notes(s.connection(), lengths.as_ref().unwrap(), query, 1).unwrap();
+        let Some(phrases) = &ranked.phrases else {
+            return;
+        };
+        let tokenizer = Tokenizer::new(s.connection()).unwrap();
+        for (rowid, _) in hits {
+            let (body, want): (String, String) = s
+                .connection()
+                .query_row(
+                    "SELECT n.body, snippet(note_fts, 0, '[', ']', '…', 12)
+                     FROM note_fts JOIN note n ON n.rowid = note_fts.rowid
+                     WHERE note_fts MATCH ?1 AND note_fts.rowid = ?2",
+                    params![query, rowid],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert_eq!(
+                snippet(&tokenizer, &body, phrases),
+                want,
+                "{query} in {body:?}"
+            );
+        }
     }
 
     #[test]
@@ -1320,6 +2290,12 @@ mod tests {
             "deu",
             "huis de",
             "nergens",
+            "huurachterstand",
+            "huurachterstanden",
+            "huurachter",
+            "huurachters",
+            "huurachterstand de",
+            "huura",
         ] {
             let Some(q) = fts_query(words) else { continue };
             for limit in [1, 3, 10, 50] {
@@ -1328,15 +2304,29 @@ mod tests {
             let exact = format!("\"{}\"", words.split(' ').next().unwrap());
             *routes.entry(check_exact(&s, &exact, 10)).or_insert(0) += 1;
         }
-        // The markers answered most single words and prefixes; the rest was scored in full.
+        // A prefix longer than the markers' (counted in the notes' text) and a word without
+        // a star (its own markers) are answered from the markers too.
+        assert_eq!(check_exact(&s, "\"huurachterstand\"*", 10), Route::Impact);
+        assert_eq!(check_exact(&s, "\"huurachterstanden\"*", 3), Route::Impact);
+        assert_eq!(check_exact(&s, "\"de\"", 10), Route::Impact);
+        // The markers answered every plain query of words and prefixes.
         assert!(
-            routes.get(&Route::Impact).copied().unwrap_or(0) > 30,
+            routes.get(&Route::Impact).copied().unwrap_or(0) > 100,
             "{routes:?}"
         );
-        assert!(
-            routes.get(&Route::Full).copied().unwrap_or(0) > 10,
-            "{routes:?}"
-        );
+        assert!(!routes.contains_key(&Route::Full), "{routes:?}");
+        // What the markers do not cover is scored in full, the same way: a query that is not
+        // a plain list of words, and a prefix longer than the markers' with other words.
+        for query in [
+            "\"de\" OR \"huur\"",
+            "\"de\" \"huurachterstandsregelingen\"*",
+            "\"huurachterstandsregelingen\" \"de\"*",
+            "(\"het\" NOT \"dak\")",
+        ] {
+            for limit in [1, 10, 50] {
+                assert_eq!(check_exact(&s, query, limit), Route::Full, "{query}");
+            }
+        }
         assert!(routes.contains_key(&Route::Empty), "{routes:?}");
         assert!(s.integrity_problems().unwrap().is_empty());
     }
@@ -1350,7 +2340,7 @@ mod tests {
         fn ranking_matches_bm25_on_any_corpus(seed in 1u64..u64::MAX, notes in 1usize..600, limit in 1usize..12) {
             let s = Store::create("test").unwrap();
             corpus(&s, seed, notes);
-            for words in ["de", "huis", "hu", "sch", "de het", "ijs", "en"] {
+            for words in ["de", "huis", "hu", "sch", "de het", "ijs", "en", "de de", "het huis dak", "huurachterstand"] {
                 let q = fts_query(words).unwrap();
                 check_exact(&s, &q, limit);
             }
@@ -1397,6 +2387,90 @@ mod tests {
                 "{id}: {rank} {}",
                 all[&id]
             );
+        }
+    }
+
+    #[test]
+    fn snippets_of_demo_notes_are_fts5s() {
+        let s = Store::create("test").unwrap();
+        crate::demo::populate(
+            &s,
+            30,
+            20,
+            NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+            3,
+        )
+        .unwrap();
+        for words in [
+            "de",
+            "huurachterstand",
+            "verhuurder brief",
+            "ge",
+            "gesp",
+            "de koffie",
+            "week",
+            "afspraak volg",
+            "wijkteamkantoor",
+            "cliënt",
+            "client",
+            "zorgen over",
+        ] {
+            let q = fts_query(words).unwrap();
+            for limit in [5, 40] {
+                check_exact(&s, &q, limit);
+            }
+        }
+    }
+
+    #[test]
+    fn a_frequent_word_that_never_repeats_is_found_shortest_note_first() {
+        let s = Store::create("test").unwrap();
+        let c = client(&s, "Lang");
+        // 24,000 notes of 9 to 68 words; "afspraak" once in 3 of every 10, twice in a few.
+        s.connection()
+            .execute(
+                "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 23999)
+                 INSERT INTO note (id, client_id, kind, occurred_at, body, author, created_at)
+                 SELECT 'n' || i, ?1, 'overig', '2026-01-01T10:00:00',
+                        substr(replace(hex(zeroblob(60)), '00', 'gesprek '), 1, 8 * (8 + (i * 7919) % 60))
+                        || CASE WHEN i % 10 < 3 THEN 'afspraak' ELSE 'brief' END
+                        || CASE WHEN i % 997 = 0 THEN ' afspraak' ELSE '' END,
+                        't', 'x'
+                 FROM n",
+                [&c],
+            )
+            .unwrap();
+        for (query, limit) in [
+            ("\"afspraak\"*", 50),
+            ("\"afspr\"*", 7),
+            ("\"afspraak\"*", 400),
+        ] {
+            let (got, route) = ours(&s, query, limit);
+            let want: Vec<(i64, f64)> = oracle(&s, query).into_iter().take(limit).collect();
+            let ids = |v: &[(i64, f64)]| v.iter().map(|x| x.0).collect::<Vec<_>>();
+            assert_eq!(ids(&got), ids(&want), "{query} {limit}");
+            assert_eq!(route, Route::Impact, "{query} {limit}");
+        }
+    }
+
+    /// Regression: a note where a prefix begins two different words once each is in the
+    /// prefix's own markers and in a once-only marker; it must be ranked once, as FTS5 does.
+    #[test]
+    fn a_note_is_ranked_once_whatever_words_a_prefix_begins_in_it() {
+        let s = Store::create("test").unwrap();
+        let c = client(&s, "Een");
+        for body in [
+            "huis de deur dicht een twee drie vier vijf",
+            "huis de een twee drie vier vijf zes zeven",
+            "huis deur een twee drie vier vijf zes zeven acht",
+            "huis en verder niets van belang hier vandaag",
+        ] {
+            note(&s, &c, body, false);
+        }
+        for query in ["\"huis\" \"de\"*", "\"de\"* \"huis\"", "\"een\" \"d\"*"] {
+            for limit in [1, 2, 10] {
+                check_exact(&s, query, limit);
+            }
         }
     }
 
@@ -1600,25 +2674,23 @@ mod tests {
             .into_iter()
             .map(|m| String::from_utf8(m).unwrap())
             .collect();
-        // 9 words: band 2. "de" three times, "en" twice; the prefixes "hu" and "huu" twice;
-        // "br" once: no marker.
-        assert!(m.contains(&"t32de".to_owned()), "{m:?}");
-        assert!(m.contains(&"t22en".to_owned()), "{m:?}");
-        assert!(m.contains(&"p32de".to_owned()), "{m:?}");
-        assert!(m.contains(&"p22hu".to_owned()), "{m:?}");
-        assert!(m.contains(&"p22huu".to_owned()), "{m:?}");
-        assert!(
-            !m.iter().any(|x| x.ends_with("br") || x.ends_with("brief")),
-            "{m:?}"
-        );
+        // 9 words: band 8. Every word ("brief" once); the prefixes "de" (three times), "hu"
+        // and "huu" (twice); not "br", once.
+        assert!(m.contains(&"tde\u{1}38".to_owned()), "{m:?}");
+        assert!(m.contains(&"tbrief\u{1}18".to_owned()), "{m:?}");
+        assert!(m.contains(&"ten\u{1}28".to_owned()), "{m:?}");
+        assert!(m.contains(&"pde\u{1}38".to_owned()), "{m:?}");
+        assert!(m.contains(&"phu\u{1}28".to_owned()), "{m:?}");
+        assert!(m.contains(&"phuu\u{1}28".to_owned()), "{m:?}");
+        assert!(!m.iter().any(|x| x.starts_with("pbr")), "{m:?}");
         // A short note: every word.
         let short: Vec<&[u8]> = vec![b"gebeld", b"geen", b"gehoor"];
         let m: Vec<String> = impact_markers(&short)
             .into_iter()
             .map(|m| String::from_utf8(m).unwrap())
             .collect();
-        assert!(m.contains(&"t10gebeld".to_owned()), "{m:?}");
-        assert!(m.contains(&"p30ge".to_owned()), "{m:?}");
+        assert!(m.contains(&"tgebeld\u{1}12".to_owned()), "{m:?}");
+        assert!(m.contains(&"pge\u{1}32".to_owned()), "{m:?}");
     }
 
     #[test]
@@ -1633,9 +2705,13 @@ mod tests {
     fn bands_cover_every_length() {
         assert_eq!(band(0), 0);
         assert_eq!(band(1), 0);
-        assert_eq!(band(8), 1);
-        assert_eq!(band(9), 2);
-        assert_eq!(band(128), 8);
-        assert_eq!(band(10_000), 9);
+        assert_eq!(band(8), SHORT_BANDS - 1);
+        assert_eq!(band(9), SHORT_BANDS);
+        assert_eq!(band(48), EXACT_BANDS - 1);
+        assert_eq!(band(49), EXACT_BANDS);
+        assert_eq!(band(128), 52);
+        assert_eq!(band(10_000), BANDS.len() - 1);
+        // Every band's character is a plain marker byte: not a quote, a space or 0x01.
+        assert!(b'0' + (BANDS.len() - 1) as u8 <= b'z');
     }
 }
