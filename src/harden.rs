@@ -59,36 +59,60 @@ pub fn mlock_slice(bytes: &[u8]) {
     }
 }
 
-fn munlock_raw(ptr: *const u8, len: usize) {
-    // SAFETY: munlock on a range we mlocked (or tried to); failure is harmless.
+// SQLite's allocator. Three promises: every block is wiped before its memory goes back to
+// libc or the kernel; blocks of at least `MAP_MIN` bytes (database images, page caches, big
+// sorter and full-text buffers) are mlocked where RLIMIT_MEMLOCK allows; and growing a block
+// does not copy it each time. SQLite asks `xRoundup` what a request really gets and keeps
+// using the slack (`xSize`), so blocks come in size classes of at most 25 % slack: a buffer
+// that grows a little at a time stays in its block, and `sqlite3Realloc` does not even call
+// `xRealloc` while the rounded size stays the same. Blocks of `MAP_MIN` and more are their own
+// anonymous mappings, grown with `mremap`, which moves the pages themselves: nothing is
+// copied and no unwiped copy is left behind. (libc's `realloc` may move a block and free the
+// old one unwiped, which is why none of this goes through it.)
+
+/// From this size on a block is its own mapping, mlocked where allowed.
+const MAP_MIN: usize = 64 * 1024;
+/// In front of each block: its usable size and its kind. 16 keeps malloc's alignment.
+const HEADER: usize = 16;
+const PAGE: usize = 4096;
+/// Kinds, as written in the header (the values also catch a foreign pointer in tests).
+const HEAP: usize = 0x6b6c_6865;
+const MAPPED: usize = 0x6b6c_6d61;
+const MAPPED_LOCKED: usize = 0x6b6c_6d6c;
+
+/// What a request of `n` bytes gets: multiples of 16 up to 64 bytes, then four classes per
+/// power of two, and from `MAP_MIN` whole pages (minus the header). None when that would not
+/// fit SQLite's `int`.
+fn class_size(n: usize) -> Option<usize> {
+    let heap = if n <= 64 {
+        (n.max(1) + 15) & !15
+    } else {
+        let step = 1usize << ((usize::BITS - 1 - (n - 1).leading_zeros()) - 2);
+        n.checked_add(step - 1)? & !(step - 1)
+    };
+    // A class of MAP_MIN or more is a mapping of whole pages.
+    let c = if heap < MAP_MIN {
+        heap
+    } else {
+        n.max(MAP_MIN).checked_add(HEADER + PAGE - 1)? / PAGE * PAGE - HEADER
+    };
+    (c <= i32::MAX as usize).then_some(c)
+}
+
+unsafe fn header(p: *mut c_void) -> (usize, usize) {
+    // SAFETY: p came from this allocator, so its header sits HEADER bytes before it.
     unsafe {
-        libc::munlock(ptr.cast(), len);
+        let h = p.cast::<u8>().sub(HEADER).cast::<usize>();
+        (h.read(), h.add(1).read())
     }
 }
 
-// Allocations at least this large are decrypted database images or page caches: worth
-// locking. Small ones are not worth a syscall each.
-const MLOCK_MIN: usize = 64 * 1024;
-// The header keeps the usable size in front of each block; 16 keeps malloc's alignment.
-const HEADER: usize = 16;
-
-unsafe extern "C" fn wiping_malloc(n: c_int) -> *mut c_void {
-    if n <= 0 {
-        return std::ptr::null_mut();
-    }
-    let n = n as usize;
-    // SAFETY: malloc with a non-zero size; the header is written inside the block.
+unsafe fn set_header(base: *mut u8, usable: usize, kind: usize) -> *mut c_void {
+    // SAFETY: base starts a block of at least HEADER + usable bytes.
     unsafe {
-        let base = libc::malloc(n + HEADER).cast::<u8>();
-        if base.is_null() {
-            return std::ptr::null_mut();
-        }
-        base.cast::<usize>().write(n);
-        let user = base.add(HEADER);
-        if n >= MLOCK_MIN {
-            libc::mlock(user.cast(), n);
-        }
-        user.cast()
+        base.cast::<usize>().write(usable);
+        base.cast::<usize>().add(1).write(kind);
+        base.add(HEADER).cast()
     }
 }
 
@@ -108,38 +132,196 @@ unsafe fn wipe(p: *mut u8, n: usize) {
     }
 }
 
-unsafe fn usable_size(p: *mut c_void) -> usize {
-    // SAFETY: p came from wiping_malloc, so the size sits HEADER bytes before it.
-    unsafe { p.cast::<u8>().sub(HEADER).cast::<usize>().read() }
+/// Unit tests check the promise itself: every byte handed back to libc or the kernel is zero.
+#[cfg(test)]
+static UNWIPED_RELEASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[cfg(test)]
+unsafe fn check_wiped(p: *const u8, n: usize) {
+    // SAFETY: the caller owns n readable bytes at p.
+    if unsafe { std::slice::from_raw_parts(p, n) }
+        .iter()
+        .any(|b| *b != 0)
+    {
+        UNWIPED_RELEASES.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+unsafe fn heap_alloc(usable: usize) -> *mut c_void {
+    // SAFETY: malloc with a non-zero size; the header is written inside the block.
+    unsafe {
+        let base = libc::malloc(usable + HEADER).cast::<u8>();
+        if base.is_null() {
+            return std::ptr::null_mut();
+        }
+        set_header(base, usable, HEAP)
+    }
+}
+
+unsafe fn map_alloc(usable: usize) -> *mut c_void {
+    let len = usable + HEADER;
+    // SAFETY: a fresh private anonymous mapping; mlock is best effort on it.
+    unsafe {
+        let base = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if base == libc::MAP_FAILED {
+            return std::ptr::null_mut();
+        }
+        let kind = if libc::mlock(base, len) == 0 {
+            MAPPED_LOCKED
+        } else {
+            MAPPED
+        };
+        set_header(base.cast(), usable, kind)
+    }
+}
+
+/// Wipes and releases a block.
+unsafe fn release(p: *mut c_void) {
+    // SAFETY: p came from this allocator; we wipe exactly its usable bytes, then free it the
+    // way it was allocated.
+    unsafe {
+        let (usable, kind) = header(p);
+        wipe(p.cast(), usable);
+        #[cfg(test)]
+        check_wiped(p.cast(), usable);
+        let base = p.cast::<u8>().sub(HEADER);
+        if kind == HEAP {
+            libc::free(base.cast());
+        } else {
+            if kind == MAPPED_LOCKED {
+                libc::munlock(base.cast(), usable + HEADER);
+            }
+            libc::munmap(base.cast(), usable + HEADER);
+        }
+    }
+}
+
+/// A new block for `n` bytes with the first `keep` bytes of `p`; `p` is wiped and released.
+unsafe fn move_block(p: *mut c_void, n: usize, keep: usize) -> *mut c_void {
+    // SAFETY: p came from this allocator and holds at least `keep` bytes; so does the new one.
+    unsafe {
+        let fresh = wiping_malloc(n as c_int);
+        if !fresh.is_null() {
+            std::ptr::copy_nonoverlapping(p.cast::<u8>(), fresh.cast::<u8>(), keep);
+            release(p);
+        }
+        fresh
+    }
+}
+
+/// Resizes a mapped block in place or by moving its pages (Linux `mremap`).
+#[cfg(target_os = "linux")]
+unsafe fn remap(p: *mut c_void, usable: usize) -> Option<*mut c_void> {
+    // SAFETY: p came from map_alloc; mremap keeps the contents, and the lock, of the pages
+    // it moves. When the grown mapping would pass RLIMIT_MEMLOCK, it is unlocked first.
+    unsafe {
+        let (old, kind) = header(p);
+        let base = p.cast::<u8>().sub(HEADER);
+        let (old_len, len) = (old + HEADER, usable + HEADER);
+        if usable < old {
+            // The pages past the new end go back to the kernel: wiped first.
+            wipe(p.cast::<u8>().add(usable), old - usable);
+            #[cfg(test)]
+            check_wiped(p.cast::<u8>().add(usable), old - usable);
+        }
+        let mut moved = libc::mremap(base.cast(), old_len, len, libc::MREMAP_MAYMOVE);
+        let mut kind = kind;
+        if moved == libc::MAP_FAILED && kind == MAPPED_LOCKED {
+            libc::munlock(base.cast(), old_len);
+            kind = MAPPED;
+            moved = libc::mremap(base.cast(), old_len, len, libc::MREMAP_MAYMOVE);
+        }
+        if moved == libc::MAP_FAILED {
+            header_kind_set(p, kind);
+            return None;
+        }
+        if kind == MAPPED && libc::mlock(moved, len) == 0 {
+            kind = MAPPED_LOCKED;
+        }
+        Some(set_header(moved.cast(), usable, kind))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+unsafe fn remap(_p: *mut c_void, _usable: usize) -> Option<*mut c_void> {
+    None
+}
+
+#[cfg(target_os = "linux")]
+unsafe fn header_kind_set(p: *mut c_void, kind: usize) {
+    // SAFETY: p came from this allocator.
+    unsafe {
+        p.cast::<u8>()
+            .sub(HEADER)
+            .cast::<usize>()
+            .add(1)
+            .write(kind)
+    }
+}
+
+unsafe extern "C" fn wiping_malloc(n: c_int) -> *mut c_void {
+    let Some(usable) = usize::try_from(n)
+        .ok()
+        .filter(|n| *n > 0)
+        .and_then(class_size)
+    else {
+        return std::ptr::null_mut();
+    };
+    // SAFETY: a non-zero size within SQLite's int.
+    unsafe {
+        if usable >= MAP_MIN {
+            map_alloc(usable)
+        } else {
+            heap_alloc(usable)
+        }
+    }
 }
 
 unsafe extern "C" fn wiping_free(p: *mut c_void) {
-    if p.is_null() {
-        return;
-    }
-    // SAFETY: p came from wiping_malloc; we wipe exactly the usable bytes, then free the base.
-    unsafe {
-        let n = usable_size(p);
-        wipe(p.cast::<u8>(), n);
-        if n >= MLOCK_MIN {
-            munlock_raw(p.cast(), n);
-        }
-        libc::free(p.cast::<u8>().sub(HEADER).cast());
+    if !p.is_null() {
+        // SAFETY: p came from wiping_malloc or wiping_realloc.
+        unsafe { release(p) }
     }
 }
 
 unsafe extern "C" fn wiping_realloc(p: *mut c_void, n: c_int) -> *mut c_void {
-    // libc's realloc may move a block and free the old one unwiped, so copy by hand.
-    // SAFETY: p (if not null) came from wiping_malloc; the copy stays within both blocks.
+    if p.is_null() {
+        // SAFETY: as malloc.
+        return unsafe { wiping_malloc(n) };
+    }
+    let Some(usable) = usize::try_from(n)
+        .ok()
+        .filter(|n| *n > 0)
+        .and_then(class_size)
+    else {
+        return std::ptr::null_mut();
+    };
+    // SAFETY: p came from this allocator; every path keeps min(old, new) bytes.
     unsafe {
-        let fresh = wiping_malloc(n);
-        if fresh.is_null() || p.is_null() {
-            return fresh;
+        let (old, kind) = header(p);
+        if kind == HEAP {
+            // Still fits and not mostly empty: stay. The unused tail is wiped when freed.
+            if usable < MAP_MIN && usable <= old && usable >= old / 2 {
+                return p;
+            }
+            return move_block(p, usable, old.min(usable));
         }
-        let keep = usable_size(p).min(n as usize);
-        std::ptr::copy_nonoverlapping(p.cast::<u8>(), fresh.cast::<u8>(), keep);
-        wiping_free(p);
-        fresh
+        if usable == old {
+            return p;
+        }
+        if usable >= MAP_MIN
+            && let Some(moved) = remap(p, usable)
+        {
+            return moved;
+        }
+        move_block(p, usable, old.min(usable))
     }
 }
 
@@ -147,12 +329,15 @@ unsafe extern "C" fn wiping_size(p: *mut c_void) -> c_int {
     if p.is_null() {
         return 0;
     }
-    // SAFETY: p came from wiping_malloc.
-    unsafe { usable_size(p) as c_int }
+    // SAFETY: p came from this allocator.
+    unsafe { header(p).0 as c_int }
 }
 
 unsafe extern "C" fn wiping_roundup(n: c_int) -> c_int {
-    (n + 7) & !7
+    usize::try_from(n)
+        .ok()
+        .and_then(class_size)
+        .map_or(n, |c| c as c_int)
 }
 
 unsafe extern "C" fn wiping_init(_: *mut c_void) -> c_int {
@@ -163,6 +348,14 @@ unsafe extern "C" fn wiping_shutdown(_: *mut c_void) {}
 
 static SQLITE_ALLOCATOR: Once = Once::new();
 static SQLITE_ALLOCATOR_OK: AtomicBool = AtomicBool::new(false);
+
+/// Benchmarks only: leaves SQLite's own allocator in place for the rest of this process, so
+/// that a baseline can run kluis's code without the wiping allocator (tests/bench/search.rs).
+/// kluis itself never calls it. Must run before any connection is opened.
+#[doc(hidden)]
+pub fn keep_sqlite_allocator_for_benchmarks() {
+    SQLITE_ALLOCATOR.call_once(|| {});
+}
 
 /// Installs an allocator in SQLite that wipes every block when it is freed, so a closed
 /// database (decrypted image, page cache, sorter memory) leaves no plaintext in freed heap.
@@ -193,17 +386,84 @@ pub fn install_wiping_sqlite_allocator() -> bool {
 mod tests {
     use super::*;
 
+    fn unwiped() -> usize {
+        UNWIPED_RELEASES.load(Ordering::SeqCst)
+    }
+
     #[test]
-    fn wiping_allocator_round_trips_sizes() {
+    fn size_classes_are_stable_and_waste_at_most_a_quarter() {
+        for n in (1..200_000)
+            .step_by(7)
+            .chain([64, 65, MAP_MIN - 1, MAP_MIN, MAP_MIN + 1])
+        {
+            let c = class_size(n).unwrap();
+            assert!(c >= n, "{n}");
+            assert_eq!(class_size(c), Some(c), "a class is its own class: {n}");
+            if n > 64 && n < MAP_MIN {
+                assert!(c - n <= n / 4, "{n} -> {c}");
+            }
+            if c >= MAP_MIN {
+                assert_eq!((c + HEADER) % PAGE, 0, "{n}");
+            }
+        }
+        // SQLite's largest allocation still gets an int-sized class.
+        assert!(class_size(2_147_483_391).is_some());
+        assert!(class_size(i32::MAX as usize).is_none());
+    }
+
+    #[test]
+    fn blocks_grow_in_place_within_their_class_and_keep_their_bytes() {
         unsafe {
             let p = wiping_malloc(100);
-            assert_eq!(wiping_size(p), 100);
+            assert_eq!(wiping_size(p), 112);
             std::ptr::write_bytes(p.cast::<u8>(), 0xAB, 100);
-            let q = wiping_realloc(p, 200_000);
-            assert_eq!(wiping_size(q), 200_000);
+            // 112 is the class of 100: growing into it does not move the block.
+            assert_eq!(wiping_realloc(p, 110), p);
+            // Out of the class: a new block with the old bytes.
+            let q = wiping_realloc(p, 1000);
+            assert_eq!(wiping_size(q), 1024);
             assert_eq!(*q.cast::<u8>().add(99), 0xAB);
-            wiping_free(q);
+            // Into its own mapping, then grown by moving pages: the bytes come along.
+            let r = wiping_realloc(q, 200_000);
+            assert_eq!(wiping_size(r) as usize, class_size(200_000).unwrap());
+            assert_eq!(*r.cast::<u8>().add(99), 0xAB);
+            std::ptr::write_bytes(r.cast::<u8>().add(150_000), 0xCD, 50_000);
+            let s = wiping_realloc(r, 5_000_000);
+            assert_eq!(*s.cast::<u8>().add(99), 0xAB);
+            assert_eq!(*s.cast::<u8>().add(199_999), 0xCD);
+            // Shrunk: the pages given back are wiped first.
+            let t = wiping_realloc(s, 160_000);
+            assert_eq!(*t.cast::<u8>().add(155_000), 0xCD);
+            // Back under the mapping size: on the heap again.
+            let u = wiping_realloc(t, 1_000);
+            assert_eq!(*u.cast::<u8>().add(99), 0xAB);
+            wiping_free(u);
             assert!(wiping_malloc(0).is_null());
+            assert_eq!(wiping_roundup(100), 112);
         }
+        assert_eq!(unwiped(), 0);
+    }
+
+    #[test]
+    fn everything_sqlite_frees_is_wiped_first() {
+        let before = unwiped();
+        crate::store::Store::create("test").unwrap();
+        assert!(install_wiping_sqlite_allocator());
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (x TEXT);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+             INSERT INTO t SELECT printf('geheim %d %s', i, hex(randomblob(40))) FROM n;
+             CREATE INDEX t_x ON t (x);
+             SELECT group_concat(x) FROM (SELECT x FROM t ORDER BY random());",
+        )
+        .unwrap();
+        let image = conn.serialize(rusqlite::MAIN_DB).unwrap().len();
+        assert!(image > MAP_MIN);
+        drop(conn);
+        // Every release in this process is checked, so another test's frees count too: none
+        // may be unwiped.
+        assert_eq!(unwiped(), before);
+        assert_eq!(unwiped(), 0);
     }
 }

@@ -91,6 +91,11 @@ pub fn image_size(session: &Session) -> u64 {
         .unwrap_or(0)
 }
 
+/// The schema version the session's image had before it was migrated in memory, if it was.
+pub fn migrated_from(session: &Session) -> Option<i32> {
+    session.store().migrated_from()
+}
+
 /// Lowers the largest image a change may leave, so a test reaches it cheaply.
 pub fn set_max_image(session: &Session, bytes: u64) {
     session.store().set_max_image(bytes);

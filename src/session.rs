@@ -495,6 +495,9 @@ impl Session {
             }
             Found::Missing | Found::Stale => {}
         }
+        // An image of an older schema was migrated in memory (a rebuild of the search indexes,
+        // seconds at 200,000 notes): saved with this session, not redone at every unlock.
+        let migrated = access == Access::Write && opened.store.migrated_from().is_some();
         let mut session = Session {
             path: path.to_owned(),
             access,
@@ -504,7 +507,7 @@ impl Session {
             journal_key,
             journal,
             replayed,
-            unsaved: false,
+            unsaved: migrated,
             lock: acquired.or_else(|| held.take()),
             searched: Default::default(),
             keep_journal: false,

@@ -427,23 +427,6 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Keeps the first IO error that passes through, since SQLite reports it only as "cannot
-/// open" and we need to tell the user the file is damaged.
-struct ErrorTap<R> {
-    inner: R,
-    error: Option<io::Error>,
-}
-
-impl<R: Read> Read for ErrorTap<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).inspect_err(|e| {
-            if self.error.is_none() {
-                self.error = Some(io::Error::new(e.kind(), e.to_string()));
-            }
-        })
-    }
-}
-
 /// Plaintext size of an age STREAM payload of `payload` bytes (after the nonce), or None when
 /// no valid payload has that length.
 pub fn plaintext_size(payload: u64) -> Option<u64> {
@@ -495,7 +478,7 @@ pub(in crate::engine) fn read_with_recovery(
 }
 
 /// Decrypts the file at `path` with a recovery identity and returns its payload, through the
-/// same header parsing, stream decryption, final-chunk check and error classification as
+/// same header parsing, chunk decryption, final-chunk checks and error classification as
 /// [`read_with_recovery`], stopping where that hands the bytes to SQLite. For the age test
 /// vectors (tests/it/cctv.rs) and for IT tooling; the payload is allocated once at full size.
 #[cfg_attr(not(feature = "internals"), allow(dead_code))]
@@ -503,26 +486,211 @@ pub(in crate::engine) fn decrypt_with_recovery(
     path: &Path,
     identity: &age::x25519::Identity,
 ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
-    let (mut tap, size, _) = open_payload(path, identity, |e| {
+    let (payload, _) = open_payload(path, identity, |e| {
         matches!(e, DecryptError::NoMatchingKeys).then_some(Finding::WrongPassphrase)
     })?;
-    let mut out = zeroize::Zeroizing::new(vec![0u8; size]);
-    if tap.read_exact(&mut out).is_err() {
-        return Err(damaged(path, t!("vault.payload_damaged")));
-    }
-    finish_payload(&mut tap, path)?;
+    let mut out = zeroize::Zeroizing::new(vec![0u8; payload.size]);
+    payload
+        .decrypt_into(&mut out)
+        .map_err(|_| damaged(path, t!("vault.payload_damaged")))?;
     Ok(out)
 }
 
-type PayloadReader = ErrorTap<age::stream::StreamReader<Counting<File>>>;
+/// Captures the file key an identity unwraps, so that the payload key can be derived once
+/// age has checked the header's MAC with it.
+struct KeepFileKey<'a> {
+    inner: &'a dyn Identity,
+    key: RefCell<Option<zeroize::Zeroizing<[u8; FILE_KEY_BYTES]>>>,
+}
 
-/// Opens an age file and its payload stream: (reader, plaintext size, stamp).
+impl KeepFileKey<'_> {
+    fn keep(
+        &self,
+        found: Option<std::result::Result<FileKey, DecryptError>>,
+    ) -> Option<std::result::Result<FileKey, DecryptError>> {
+        if let Some(Ok(k)) = &found {
+            let mut copy = zeroize::Zeroizing::new([0u8; FILE_KEY_BYTES]);
+            copy.copy_from_slice(k.expose_secret());
+            *self.key.borrow_mut() = Some(copy);
+        }
+        found
+    }
+}
+
+impl Identity for KeepFileKey<'_> {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<std::result::Result<FileKey, DecryptError>> {
+        self.keep(self.inner.unwrap_stanza(stanza))
+    }
+
+    fn unwrap_stanzas(
+        &self,
+        stanzas: &[Stanza],
+    ) -> Option<std::result::Result<FileKey, DecryptError>> {
+        self.keep(self.inner.unwrap_stanzas(stanzas))
+    }
+}
+
+/// An age payload whose header age has checked: decrypted by kluis itself, chunk by chunk.
+struct Payload {
+    file: File,
+    /// Offset of the first chunk (after the header and the 16-byte STREAM nonce).
+    start: u64,
+    /// Bytes from `start` to the end of the file as it was when opened.
+    len: u64,
+    /// Plaintext size.
+    size: usize,
+    key: zeroize::Zeroizing<[u8; 32]>,
+}
+
+/// age's STREAM nonce for chunk `i`: an 11-byte big-endian counter and the last-chunk flag.
+fn chunk_nonce(i: u64, last: bool) -> chacha20poly1305::Nonce {
+    let mut n = [0u8; 12];
+    n[3..11].copy_from_slice(&i.to_be_bytes());
+    n[11] = u8::from(last);
+    n.into()
+}
+
+impl Payload {
+    /// Decrypts the payload straight into `out` (exactly the plaintext size): each chunk's
+    /// ciphertext is read into its place in `out` (its tag beside it) and decrypted there,
+    /// the chunks split in two halves for the two cores: STREAM chunks are independent. The
+    /// checks are age's: every tag, the last-chunk flag on the last chunk only (a file cut at
+    /// a chunk boundary fails it), and nothing after it, read again after decrypting in case
+    /// the file changed meanwhile.
+    fn decrypt_into(&self, out: &mut [u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let bad = || io::Error::new(io::ErrorKind::InvalidData, "age payload damaged");
+        if out.len() != self.size {
+            return Err(bad());
+        }
+        let full = CHUNK + TAG;
+        let chunks = self.len.div_ceil(full).max(1);
+        let cipher = <chacha20poly1305::ChaCha20Poly1305 as chacha20poly1305::KeyInit>::new(
+            (&*self.key).into(),
+        );
+        let plain_len = |j: u64| (self.size as u64).saturating_sub(j * CHUNK).min(CHUNK) as usize;
+        // Chunks [first, end) into `dst`, which holds exactly their plaintext.
+        let run = |first: u64, end: u64, dst: &mut [u8]| -> io::Result<()> {
+            use chacha20poly1305::AeadInPlace;
+            // Eight chunks (512 KiB) per read: few system calls, still in cache to decrypt.
+            const BATCH: u64 = 8;
+            let mut tags = [[0u8; TAG as usize]; BATCH as usize];
+            let mut rest = dst;
+            let mut j = first;
+            while j < end {
+                let batch = (end - j).min(BATCH);
+                let mut parts: Vec<&mut [u8]> = Vec::with_capacity(batch as usize);
+                for k in 0..batch {
+                    let (head, tail) = std::mem::take(&mut rest).split_at_mut(plain_len(j + k));
+                    parts.push(head);
+                    rest = tail;
+                }
+                let mut iov: Vec<libc::iovec> = Vec::with_capacity(parts.len() * 2);
+                for (part, tag) in parts.iter_mut().zip(tags.iter_mut()) {
+                    iov.push(libc::iovec {
+                        iov_base: part.as_mut_ptr().cast(),
+                        iov_len: part.len(),
+                    });
+                    iov.push(libc::iovec {
+                        iov_base: tag.as_mut_ptr().cast(),
+                        iov_len: tag.len(),
+                    });
+                }
+                let want: usize = iov.iter().map(|v| v.iov_len).sum();
+                read_vectored_at(&self.file, &mut iov, self.start + j * full, want)?;
+                for (k, (part, tag)) in parts.iter_mut().zip(tags.iter()).enumerate() {
+                    let n = j + k as u64;
+                    cipher
+                        .decrypt_in_place_detached(
+                            &chunk_nonce(n, n == chunks - 1),
+                            b"",
+                            part,
+                            tag.into(),
+                        )
+                        .map_err(|_| bad())?;
+                }
+                j += batch;
+            }
+            if rest.is_empty() { Ok(()) } else { Err(bad()) }
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
+        if cores < 2 || chunks < 16 {
+            run(0, chunks, out)?;
+        } else {
+            let half = chunks / 2;
+            let (a, b) = out.split_at_mut((half * CHUNK) as usize);
+            std::thread::scope(|scope| {
+                let second = scope.spawn(|| run(half, chunks, b));
+                let first = run(0, half, a);
+                let second = second.join().unwrap_or_else(|_| Err(bad()));
+                first.and(second)
+            })?;
+        }
+        let mut probe = [0u8; 1];
+        if self.file.read_at(&mut probe, self.start + self.len)? != 0 {
+            return Err(bad());
+        }
+        Ok(())
+    }
+}
+
+/// `preadv` until `want` bytes are in `iov` (short reads continue where they stopped).
+fn read_vectored_at(
+    file: &File,
+    iov: &mut [libc::iovec],
+    offset: u64,
+    want: usize,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut done = 0usize;
+    let mut iov = iov;
+    while done < want {
+        let count = iov.len().min(1024) as libc::c_int;
+        // SAFETY: every iovec points into a live, writable buffer of its length.
+        let n = unsafe {
+            libc::preadv(
+                file.as_raw_fd(),
+                iov.as_ptr(),
+                count,
+                (offset + done as u64) as libc::off_t,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        done += n as usize;
+        // Skip what was filled; trim a partly filled buffer.
+        let mut n = n as usize;
+        while let Some(first) = iov.first_mut() {
+            if n >= first.iov_len {
+                n -= first.iov_len;
+                iov = &mut iov[1..];
+            } else {
+                // SAFETY: advancing within the same buffer.
+                first.iov_base = unsafe { first.iov_base.cast::<u8>().add(n).cast() };
+                first.iov_len -= n;
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Opens an age file, lets age parse its header and check its MAC with the file key the
+/// identity unwraps, and derives the payload key: (payload, stamp).
 fn open_payload(
     path: &Path,
     identity: &dyn Identity,
     // What the identity found, given age's error: it decides wrong key (3) or damage (4).
     finding: impl Fn(&DecryptError) -> Option<Finding>,
-) -> Result<(PayloadReader, usize, DiskStamp)> {
+) -> Result<(Payload, DiskStamp)> {
     let (mut file, meta) =
         fsx::open(path, Follow::No, Owner::Us, MAX_VAULT_BYTES).map_err(|r| match r {
             fsx::Refusal::Missing => Error::NoVault {
@@ -540,27 +708,52 @@ fn open_payload(
         .map_err(|e| Error::io(t!("io.open", path = path.display()), e))?;
     let count = std::rc::Rc::new(std::cell::Cell::new(0));
     let counting = Counting {
-        inner: file,
+        inner: &file,
         count: count.clone(),
     };
     let decryptor = age::Decryptor::new(counting).map_err(|e| classify(path, e, None))?;
     // The header and the 16-byte STREAM nonce are behind us; the rest is the payload.
-    let payload = meta
+    let start = count.get();
+    let len = meta
         .len()
-        .checked_sub(count.get())
+        .checked_sub(start)
         .ok_or_else(|| damaged(path, t!("vault.truncated")))?;
-    let size = plaintext_size(payload)
+    let size = plaintext_size(len)
         .and_then(|s| usize::try_from(s).ok())
         .ok_or_else(|| damaged(path, t!("vault.truncated")))?;
-    let reader = decryptor.decrypt(std::iter::once(identity)).map_err(|e| {
-        let found = finding(&e);
-        classify(path, e, found)
-    })?;
-    let tap = ErrorTap {
-        inner: reader,
-        error: None,
+    let keep = KeepFileKey {
+        inner: identity,
+        key: RefCell::new(None),
     };
-    Ok((tap, size, stamp))
+    // age checks the header's MAC with the file key; its own stream reader is not used.
+    let reader = decryptor
+        .decrypt(std::iter::once(&keep as &dyn Identity))
+        .map_err(|e| {
+            let found = finding(&e);
+            classify(path, e, found)
+        })?;
+    drop(reader);
+    let file_key = keep
+        .key
+        .into_inner()
+        .ok_or_else(|| damaged(path, t!("vault.payload_damaged")))?;
+    let mut nonce = [0u8; 16];
+    {
+        use std::os::unix::fs::FileExt;
+        file.read_exact_at(&mut nonce, start - 16)
+            .map_err(|_| damaged(path, t!("vault.truncated")))?;
+    }
+    let key = zeroize::Zeroizing::new(hkdf(&nonce, b"payload", &file_key[..]));
+    Ok((
+        Payload {
+            file,
+            start,
+            len,
+            size,
+            key,
+        },
+        stamp,
+    ))
 }
 
 /// The age spec ends every stanza body with a line shorter than 64 columns (empty if need be);
@@ -596,25 +789,19 @@ fn stanza_bodies_are_complete(file: &mut File) -> bool {
     !(in_stanza && last_full)
 }
 
-/// Reading past the end makes age check the final chunk's "last" flag: a file cut off exactly
-/// at a chunk boundary is caught here.
-fn finish_payload(tap: &mut PayloadReader, path: &Path) -> Result<()> {
-    let mut probe = [0u8; 1];
-    match tap.read(&mut probe) {
-        Ok(0) => Ok(()),
-        Ok(_) | Err(_) => Err(damaged(path, t!("vault.payload_damaged"))),
-    }
-}
-
 fn read_with(
     path: &Path,
     identity: &dyn Identity,
     finding: impl Fn(&DecryptError) -> Option<Finding>,
 ) -> Result<(Store, DiskStamp)> {
-    let (mut tap, size, stamp) = open_payload(path, identity, finding)?;
-    let store = match Store::from_image(&mut tap, size) {
+    let (payload, stamp) = open_payload(path, identity, finding)?;
+    let mut failed = false;
+    let image = Store::from_image_with(payload.size, |buf| {
+        payload.decrypt_into(buf).inspect_err(|_| failed = true)
+    });
+    let store = match image {
         Ok(store) => store,
-        Err(_) if tap.error.is_some() => return Err(damaged(path, t!("vault.payload_damaged"))),
+        Err(_) if failed => return Err(damaged(path, t!("vault.payload_damaged"))),
         Err(ImageError::TooNew(v)) => return Err(damaged(path, t!("vault.too_new", version = v))),
         Err(ImageError::NotKluis) => return Err(damaged(path, t!("vault.not_kluis"))),
         Err(ImageError::Foreign(differences)) => {
@@ -627,7 +814,6 @@ fn read_with(
             return Err(damaged(path, t!("vault.not_sqlite", error = e)));
         }
     };
-    finish_payload(&mut tap, path)?;
     Ok((store, stamp))
 }
 
@@ -1151,6 +1337,104 @@ mod tests {
             *id.finding.borrow(),
             Some(Finding::WrongPassphrase)
         ));
+    }
+
+    /// A vault of `mb` megabytes, readable with the returned recovery identity.
+    fn big_vault(dir: &Path, mb: usize) -> (PathBuf, age::x25519::Identity) {
+        let mut store = Store::create("test").unwrap();
+        let conn = store.connection();
+        conn.execute_batch("CREATE TABLE filler (b BLOB)").unwrap();
+        conn.execute(
+            "INSERT INTO filler VALUES (randomblob(?1))",
+            [mb as i64 * 1_000_000],
+        )
+        .unwrap();
+        let identity = age::x25519::Identity::generate();
+        let key = SealingKey::derive_new(
+            &SecretString::from("Zonnebloem-Kraanwater-47".to_owned()),
+            WEAK,
+        )
+        .unwrap();
+        let path = dir.join("big.kluis");
+        write(
+            &path,
+            &mut store,
+            &key,
+            &[identity.to_public()],
+            Place::Create,
+        )
+        .unwrap();
+        (path, identity)
+    }
+
+    /// What stock age (the library) makes of the file.
+    fn age_decrypt(path: &Path, identity: &age::x25519::Identity) -> Option<Vec<u8>> {
+        let d = age::Decryptor::new(File::open(path).ok()?).ok()?;
+        let mut r = d.decrypt(std::iter::once(identity as &dyn Identity)).ok()?;
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).ok()?;
+        Some(out)
+    }
+
+    #[test]
+    fn both_cores_decrypt_what_age_decrypts_and_refuse_what_it_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, id) = big_vault(dir.path(), 3);
+        let plain = decrypt_with_recovery(&path, &id).unwrap();
+        assert!(plain.len() > 3_000_000);
+        assert_eq!(Some(&plain[..]), age_decrypt(&path, &id).as_deref());
+        let good = std::fs::read(&path).unwrap();
+        let payload_start =
+            good.len() as u64 - (plain.len() as u64).div_ceil(CHUNK) * TAG - plain.len() as u64;
+        let chunks = (plain.len() as u64).div_ceil(CHUNK);
+        let chunk_at = |i: u64| (payload_start + i * (CHUNK + TAG)) as usize;
+        let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+        for (what, i) in [
+            ("first half", 3),
+            ("second half", chunks - 3),
+            ("last", chunks - 1),
+        ] {
+            let mut bad = good.clone();
+            bad[chunk_at(i) + 100] ^= 1;
+            cases.push((what, bad));
+        }
+        let mut tag = good.clone();
+        tag[chunk_at(5) + CHUNK as usize + 3] ^= 0x80;
+        cases.push(("a tag", tag));
+        // Cut at a chunk boundary: the new last chunk lacks the last-chunk flag.
+        cases.push(("cut at a chunk", good[..chunk_at(chunks - 1)].to_vec()));
+        cases.push((
+            "cut inside a chunk",
+            good[..chunk_at(chunks - 1) - 7].to_vec(),
+        ));
+        let mut longer = good.clone();
+        longer.push(0);
+        cases.push(("a byte after the end", longer));
+        // Two chunks swapped: each is a valid chunk, at the wrong place.
+        let mut swapped = good.clone();
+        let (a, b) = (chunk_at(2), chunk_at(9));
+        let chunk_a = good[a..a + (CHUNK + TAG) as usize].to_vec();
+        swapped.copy_within(b..b + (CHUNK + TAG) as usize, a);
+        swapped[b..b + (CHUNK + TAG) as usize].copy_from_slice(&chunk_a);
+        cases.push(("two chunks swapped", swapped));
+        for (what, bytes) in cases {
+            std::fs::write(&path, &bytes).unwrap();
+            assert!(age_decrypt(&path, &id).is_none(), "{what}: age accepts it");
+            assert!(
+                matches!(
+                    decrypt_with_recovery(&path, &id),
+                    Err(Error::Damaged { .. })
+                ),
+                "{what}"
+            );
+            assert!(
+                matches!(read_with_recovery(&path, &id), Err(Error::Damaged { .. })),
+                "{what}"
+            );
+        }
+        std::fs::write(&path, &good).unwrap();
+        let (store, _) = read_with_recovery(&path, &id).unwrap();
+        assert!(store.integrity_problems().unwrap().is_empty());
     }
 
     #[test]

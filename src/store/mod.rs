@@ -16,9 +16,6 @@ use crate::model::{
 /// `PRAGMA application_id` of a kluis database: "klus" in ASCII.
 pub const APPLICATION_ID: i32 = 0x6b6c_7573;
 
-/// How many of the newest matching notes a search ranks (see `Store::search`).
-pub const RANK_WINDOW: i64 = 2_000;
-
 /// Numbered migrations, by file name; entry N-1 brings the schema from version N-1 to N. A
 /// landed migration never changes again (a test pins each file's SHA-256): a change to the
 /// schema is the next number.
@@ -43,6 +40,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0009_practice.sql",
         include_str!("migrations/0009_practice.sql"),
+    ),
+    (
+        "0011_search.sql",
+        include_str!("migrations/0011_search.sql"),
     ),
 ];
 
@@ -73,6 +74,7 @@ mod practice;
 mod privacy;
 pub mod records;
 mod schema;
+mod search;
 
 pub use ops::{BundleMark, MergeStats, NoteRow, OpenConflict};
 pub use practice::{NewGroupSession, NewStep};
@@ -105,6 +107,10 @@ pub struct Store {
     fixed_now: std::cell::Cell<Option<chrono::NaiveDateTime>>,
     /// The largest image a change may leave ([`MAX_IMAGE_BYTES`]; lower in tests).
     max_image: std::cell::Cell<u64>,
+    /// The length of every indexed note, for ranking (search.rs); kept up to date there.
+    doc_lengths: std::cell::RefCell<Option<search::DocLengths>>,
+    /// The schema version the image had when it was loaded, when a migration ran since.
+    migrated_from: Option<i32>,
 }
 
 /// Why an image could not be loaded.
@@ -146,7 +152,10 @@ impl Store {
 
     fn open_memory() -> rusqlite::Result<Connection> {
         crate::harden::install_wiping_sqlite_allocator();
-        Connection::open_in_memory()
+        let conn = Connection::open_in_memory()?;
+        // Before any full-text table is touched: the schema names kluis's tokenizers.
+        search::register(&conn)?;
+        Ok(conn)
     }
 
     /// A new, empty database at the current schema, owned by `owner` (the author of notes).
@@ -165,8 +174,11 @@ impl Store {
             handovers_in: Default::default(),
             fixed_now: Default::default(),
             max_image: std::cell::Cell::new(MAX_IMAGE_BYTES),
+            doc_lengths: Default::default(),
+            migrated_from: None,
         };
         store.migrate()?;
+        store.migrated_from = None;
         store.set_meta("owner", owner)?;
         store.set_meta("created_at", &store.now())?;
         store.set_meta("generation", "0")?;
@@ -179,10 +191,19 @@ impl Store {
         mut reader: R,
         size: usize,
     ) -> std::result::Result<Store, ImageError> {
+        Self::from_image_with(size, |buf| reader.read_exact(buf))
+    }
+
+    /// Like [`Store::from_image`], with `fill` writing the `size` bytes of the image into
+    /// SQLite's own buffer (the vault decrypts straight into it).
+    pub fn from_image_with(
+        size: usize,
+        fill: impl FnOnce(&mut [u8]) -> std::io::Result<()>,
+    ) -> std::result::Result<Store, ImageError> {
         let conn = Self::open_memory().map_err(ImageError::Unreadable)?;
         // Headroom lets the first changes grow the database in place. Without it SQLite's
-        // in-memory file doubles its buffer on the first insert, and for a moment the old
-        // and the new copy both exist: twice the image in memory.
+        // in-memory file doubles its buffer on the first insert (the allocator moves the
+        // pages of a block that large rather than copying them, but the doubled size stays).
         if size as u64 > MAX_IMAGE_BYTES {
             return Err(ImageError::Unreadable(rusqlite::Error::SqliteFailure(
                 rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_TOOBIG),
@@ -206,7 +227,7 @@ impl Store {
             if ptr.is_null() {
                 return Err(unreadable("out of memory"));
             }
-            if let Err(e) = reader.read_exact(std::slice::from_raw_parts_mut(ptr, size)) {
+            if let Err(e) = fill(std::slice::from_raw_parts_mut(ptr, size)) {
                 std::slice::from_raw_parts_mut(ptr, size).fill(0);
                 rusqlite::ffi::sqlite3_free(ptr.cast());
                 return Err(unreadable(&e.to_string()));
@@ -242,6 +263,8 @@ impl Store {
             handovers_in: Default::default(),
             fixed_now: Default::default(),
             max_image: std::cell::Cell::new(MAX_IMAGE_BYTES),
+            doc_lengths: Default::default(),
+            migrated_from: None,
         };
         let version = store.schema_version().map_err(|e| match e {
             Error::Database(e) => ImageError::Unreadable(e),
@@ -279,6 +302,9 @@ impl Store {
 
     fn migrate(&mut self) -> Result<()> {
         let from = self.schema_version()?;
+        if (from as usize) < MIGRATIONS.len() {
+            self.migrated_from = Some(from);
+        }
         for (i, (_, sql)) in MIGRATIONS.iter().enumerate().skip(from as usize) {
             let version = (i + 1) as i32;
             let tx = self.conn.transaction()?;
@@ -301,6 +327,12 @@ impl Store {
             tx.commit()?;
         }
         Ok(())
+    }
+
+    /// The schema version of the loaded image, when it was older and migrated in memory: the
+    /// session then saves the new schema, so the migration is not run at every unlock.
+    pub(in crate::engine) fn migrated_from(&self) -> Option<i32> {
+        self.migrated_from
     }
 
     /// `PRAGMA user_version`.
@@ -502,14 +534,19 @@ impl Store {
     }
 
     /// SQLite's `integrity_check` plus FTS5's own check; empty when healthy.
+    ///
+    /// FTS5 is asked to compare each full-text index with its content (`rank` 1), not only to
+    /// check its own structure: the note indexes' content is the view of non-special notes,
+    /// so this also proves that no special-category note is in them and every other note is,
+    /// and, for `note_impact`, that its markers are those of the text.
     pub(in crate::engine) fn integrity_problems(&self) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
         let mut problems: Vec<String> = stmt
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<_>>()?;
         problems.retain(|p| p != "ok");
-        for table in ["client_fts", "note_fts"] {
-            let sql = format!("INSERT INTO {table} ({table}) VALUES ('integrity-check')");
+        for table in ["client_fts", "note_fts", "note_impact"] {
+            let sql = format!("INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)");
             if let Err(e) = self.conn.execute(&sql, []) {
                 problems.push(format!("{table}: {e}"));
             }
@@ -980,12 +1017,10 @@ impl Store {
         Ok(rows)
     }
 
-    /// Full-text search over client names and note bodies, best first (bm25).
-    ///
-    /// A word that occurs in tens of thousands of notes would make ranking every match
-    /// slow, so notes are ranked among the most recent `RANK_WINDOW` matches: the rowid of
-    /// the N-th newest match is found by walking the index backwards (FTS5 stops early), and
-    /// bm25 runs only above it.
+    /// Full-text search over client names and note bodies, best first (bm25). Every matching
+    /// note is ranked; special-category notes are not in the index at all (migration 0011),
+    /// because even a hit without its text would tell which clients have such a note with
+    /// that word. See search.rs for how a word in 150,000 notes stays fast.
     pub(in crate::engine) fn search(
         &self,
         fts_query: &str,
@@ -1013,31 +1048,62 @@ impl Store {
             )?
             .query_map(params![fts_query, limit as i64], hit("client"))?
             .collect::<rusqlite::Result<_>>()?;
-        let floor: i64 = self
-            .conn
-            .prepare_cached("SELECT rowid FROM note_fts WHERE note_fts MATCH ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2")?
-            .query_row(params![fts_query, RANK_WINDOW - 1], |r| r.get(0))
-            .optional()?
-            .unwrap_or(i64::MIN);
-        let notes = self
-            .conn
-            .prepare_cached(
-                // FTS5 sorts by rank itself and computes the snippet only for the rows it
-                // returns; joining note_fts again for the snippet re-ran the MATCH per row.
-                // Special-category notes are not searched: even a hit without its text would
-                // tell which clients have such a note with that word.
-                "SELECT n.id, n.client_id, c.name, f.snip, f.rank, n.special
-                 FROM (SELECT rowid, snippet(note_fts, 0, '[', ']', '…', 12) AS snip, rank FROM note_fts
-                       WHERE note_fts MATCH ?1 AND rowid >= ?3
-                         AND rowid NOT IN (SELECT rowid FROM note WHERE special)
-                       ORDER BY rank LIMIT ?2) f
-                 JOIN note n ON n.rowid = f.rowid JOIN client c ON c.id = n.client_id
-                 WHERE NOT n.special
-                 ORDER BY f.rank",
-            )?
-            .query_map(params![fts_query, limit as i64, floor], hit("note"))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        hits.extend(notes);
+        let ranked = {
+            let mut lengths = self.doc_lengths.borrow_mut();
+            search::refresh_lengths(&self.conn, &mut lengths)?;
+            let lengths = lengths.as_ref().expect("refreshed above");
+            search::rank_notes(&self.conn, lengths, fts_query, limit)?
+        };
+        if let Some(phrases) = &ranked.phrases {
+            // Snippets from the notes' text: FTS5's algorithm, without a lookup per note.
+            let tokenizer = search::Tokenizer::new(&self.conn)?;
+            let mut note = self.conn.prepare_cached(
+                "SELECT n.id, n.client_id, c.name, n.body, n.special
+                 FROM note n JOIN client c ON c.id = n.client_id
+                 WHERE n.rowid = ?1 AND NOT n.special",
+            )?;
+            for &(rowid, rank) in &ranked.hits {
+                let row = note
+                    .query_row([rowid], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, bool>(4)?,
+                        ))
+                    })
+                    .optional()?;
+                if let Some((id, client_id, client_name, mut body, special)) = row {
+                    hits.push(SearchHit {
+                        kind: "note",
+                        id,
+                        client_id,
+                        client_name,
+                        snippet: search::snippet(&tokenizer, &body, phrases),
+                        rank,
+                        special,
+                    });
+                    zeroize::Zeroize::zeroize(&mut body);
+                }
+            }
+        } else {
+            let mut note = self.conn.prepare_cached(
+                "SELECT n.id, n.client_id, c.name, snippet(note_fts, 0, '[', ']', '…', 12), ?3,
+                        n.special
+                 FROM note_fts JOIN note n ON n.rowid = note_fts.rowid
+                 JOIN client c ON c.id = n.client_id
+                 WHERE note_fts MATCH ?1 AND note_fts.rowid = ?2 AND NOT n.special",
+            )?;
+            for &(rowid, rank) in &ranked.hits {
+                if let Some(h) = note
+                    .query_row(params![fts_query, rowid, rank], hit("note"))
+                    .optional()?
+                {
+                    hits.push(h);
+                }
+            }
+        }
         hits.sort_by(|a, b| a.rank.total_cmp(&b.rank));
         hits.truncate(limit);
         Ok(hits)

@@ -639,12 +639,15 @@ impl Store {
     }
 
     /// Completes erasures before the image is saved: the full-text tables keep their own
-    /// copy of every word, so they are rebuilt from what is left; then VACUUM frees the pages
-    /// of deleted rows (secure_delete already zeroed them) and shrinks the image. Nothing of
-    /// an erased dossier is in the next generation.
+    /// copy of every word (note_impact too, in its markers), so they are rebuilt from what is
+    /// left; then VACUUM frees the pages of deleted rows (secure_delete already zeroed them)
+    /// and shrinks the image. Nothing of an erased dossier is in the next generation.
     pub(in crate::engine) fn finish_erasure(&self) -> Result<()> {
+        // The note indexes' content is the view of non-special notes (migration 0011), so a
+        // rebuild leaves special-category notes out as the insert trigger does.
         self.conn.execute_batch(
             "INSERT INTO note_fts (note_fts) VALUES ('rebuild');
+             INSERT INTO note_impact (note_impact) VALUES ('rebuild');
              INSERT INTO client_fts (client_fts) VALUES ('rebuild');
              VACUUM;",
         )?;

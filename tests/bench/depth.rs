@@ -14,6 +14,8 @@ use kluis::secret::SecretString;
 use kluis::session::{Access, Session};
 use kluis::vault::SealingKey;
 
+#[path = "commit.rs"]
+mod commit;
 #[path = "synthetic.rs"]
 mod synthetic;
 use synthetic::*;
@@ -34,6 +36,7 @@ fn measure(path: &std::path::Path, key: &SealingKey, rounds: usize) -> (Duration
 }
 
 fn main() {
+    commit::print("depth");
     let notes = env_usize("KLUIS_BENCH_NOTES", 200_000);
     let clients = env_usize("KLUIS_BENCH_CLIENTS", 2_000);
     let attach_mb = env_usize("KLUIS_BENCH_ATTACH_MB", 200);

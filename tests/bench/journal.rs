@@ -14,6 +14,8 @@ use kluis::model::{NewNote, NoteKind};
 use kluis::secret::SecretString;
 use kluis::session::{Access, Session};
 
+#[path = "commit.rs"]
+mod commit;
 #[path = "synthetic.rs"]
 mod synthetic;
 use synthetic::*;
@@ -141,6 +143,7 @@ fn main() {
             .unwrap_or_else(|| std::env::temp_dir().into_os_string()),
     )
     .unwrap();
+    commit::print("journal");
     println!("kluis journal benchmark: {count} single-note changes at {notes} and at 2,000 notes");
     let mut rows = Vec::new();
     for (label, n) in [("large", notes), ("small", 2_000)] {

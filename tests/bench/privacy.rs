@@ -13,6 +13,8 @@ use kluis::model::{Action, Domain};
 use kluis::secret::SecretString;
 use kluis::session::{Access, Session};
 
+#[path = "commit.rs"]
+mod commit;
 #[path = "synthetic.rs"]
 mod synthetic;
 use synthetic::*;
@@ -24,6 +26,7 @@ fn time<T>(f: impl FnOnce() -> T) -> (Duration, T) {
 }
 
 fn main() {
+    commit::print("privacy");
     let notes = env_usize("KLUIS_BENCH_NOTES", 200_000);
     let clients = env_usize("KLUIS_BENCH_CLIENTS", 2_000);
     let rounds = env_usize("KLUIS_BENCH_ROUNDS", 5);

@@ -15,6 +15,8 @@ use kluis::secret::SecretString;
 use kluis::session::{Access, Session};
 use kluis::sync;
 
+#[path = "commit.rs"]
+mod commit;
 #[path = "synthetic.rs"]
 mod synthetic;
 use synthetic::*;
@@ -55,6 +57,7 @@ fn team(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
 }
 
 fn main() {
+    commit::print("sync");
     let records = env_usize("KLUIS_BENCH_RECORDS", 10_000);
     let old_bundles = env_usize("KLUIS_BENCH_BUNDLES", 1_000);
     let tmp = tempfile::tempdir().unwrap();

@@ -59,6 +59,9 @@ impl Bench {
     }
 }
 
+#[path = "commit.rs"]
+mod commit;
+
 fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)
 }
@@ -67,6 +70,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    commit::print("TUI");
     let clients: usize = std::env::var("KLUIS_BENCH_CLIENTS")
         .ok()
         .and_then(|n| n.parse().ok())

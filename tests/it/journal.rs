@@ -363,3 +363,27 @@ fn a_change_that_would_make_a_vault_kluis_cannot_open_is_refused() {
     assert_eq!(listed.as_array().unwrap().len(), added);
     v.cmd().arg("check").assert().success();
 }
+
+/// An image of an older schema is migrated in memory (a rebuild of the search indexes takes
+/// seconds at 200,000 notes): the first session that may write saves it migrated, once, even
+/// when it changes nothing; later ones find the current schema.
+#[test]
+fn a_vault_of_an_older_schema_is_saved_migrated_by_its_first_session() {
+    use kluis::session::{Access, Session};
+    let v = TestVault::empty();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/old_17d4321.kluis");
+    std::fs::copy(src, &v.path).unwrap();
+    let pass = kluis::secret::SecretString::from(PASS.to_owned());
+    let s = Session::open(&v.path, &pass, Access::Write).unwrap();
+    assert!(kluis::internals::migrated_from(&s).is_some());
+    s.close().unwrap();
+    let s = Session::open(&v.path, &pass, Access::Write).unwrap();
+    assert_eq!(kluis::internals::migrated_from(&s), None);
+    let hits = kluis::internals::search(
+        kluis::internals::store(&s),
+        &kluis::model::fts_query("kanarie").unwrap(),
+        10,
+    )
+    .unwrap();
+    assert!(!hits.is_empty());
+}
