@@ -96,6 +96,12 @@ pub fn migrated_from(session: &Session) -> Option<i32> {
     session.store().migrated_from()
 }
 
+/// SQLite's integrity check of a store's image, one line per problem (the schema fuzz
+/// target).
+pub fn integrity_problems(store: &Store) -> Result<Vec<String>> {
+    store.integrity_problems()
+}
+
 /// Lowers the largest image a change may leave, so a test reaches it cheaply.
 pub fn set_max_image(session: &Session, bytes: u64) {
     session.store().set_max_image(bytes);

@@ -1,7 +1,7 @@
 //! An unlocked vault. Locking is dropping the session: the store and the keys wipe
 //! themselves, and pending journal records are folded into a new vault generation first.
 
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -256,6 +256,7 @@ impl Session {
         let lock = VaultLock::acquire(path, true)?;
         let key = SealingKey::derive_new(passphrase, params)?;
         let mut store = Store::create(owner)?;
+        store.set_files(Box::new(vault::FileDir::of(path)));
         for r in &recipients {
             store.add_recovery_recipient(&r.to_string())?;
         }
@@ -430,6 +431,7 @@ impl Session {
                 vault::Opened { store, key, stamp }
             }
         };
+        opened.store.set_files(Box::new(vault::FileDir::of(path)));
         let journal_path = journal::path_for(path);
         let damaged = |reason: String| Error::Damaged {
             path: journal_path.clone(),
@@ -526,6 +528,15 @@ impl Session {
                 session.stamp = vault::keep_previous_stamped(&session.path, session.stamp)?;
                 session.store.set_meta(PREV_HOLDS_ERASED, "0")?;
             }
+            // A vault from before schema v10 keeps its files in the image: out they go, in a
+            // new generation without them (vacuumed, as after an erasure).
+            if session.store.move_blobs_out()? > 0 {
+                session.store.take_erased();
+                session.save_erasure()?;
+            }
+            // Files no kept key opens: an erased dossier's whose removal a crash cut short,
+            // or one written just before a crash saved its key.
+            session.store.drop_unkept_files()?;
         }
         Ok(session)
     }
@@ -810,7 +821,10 @@ impl Session {
         // (a failed write retried later, a crash before the previous generation is
         // replaced) the next save or unlock still replaces `.prev`.
         self.store.set_meta(PREV_HOLDS_ERASED, "1")?;
-        self.compact()
+        self.compact()?;
+        // Only now, with no generation left that keeps their keys: the erased files go.
+        self.store.drop_unkept_files()?;
+        Ok(())
     }
 
     /// Writes a complete copy of the vault (the journal folded in first) to `dest`: a new
@@ -829,10 +843,44 @@ impl Session {
         } else {
             dest.to_owned()
         };
-        if target.symlink_metadata().is_ok() {
-            return Err(Error::FileExists { path: target });
+        let target_files = vault::files_path(&target);
+        for t in [&target, &target_files] {
+            if t.symlink_metadata().is_ok() {
+                return Err(Error::FileExists { path: t.clone() });
+            }
         }
         self.compact()?;
+        // The files kept in dossiers first (already sealed: copied as they are), under a
+        // temporary name, then the vault file: a backup without its vault file is not one.
+        let files = vault::files_path(&self.path);
+        let copied_files = if files.is_dir() {
+            let tmp = vault::temp_path(&target_files);
+            let copy = || -> std::io::Result<()> {
+                std::fs::DirBuilder::new().mode(0o700).create(&tmp)?;
+                for entry in std::fs::read_dir(&files)? {
+                    let entry = entry?;
+                    let name = entry.file_name();
+                    if crate::model::record::is_id(&name.to_string_lossy())
+                        && entry.file_type()?.is_file()
+                    {
+                        std::fs::copy(entry.path(), tmp.join(&name))?;
+                        std::fs::File::open(tmp.join(&name))?.sync_all()?;
+                    }
+                }
+                std::fs::File::open(&tmp)?.sync_all()?;
+                std::fs::rename(&tmp, &target_files)
+            };
+            if let Err(e) = copy() {
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Err(Error::io(
+                    t!("io.write", path = target_files.display()).into_owned(),
+                    e,
+                ));
+            }
+            true
+        } else {
+            false
+        };
         // The vault as just saved (encrypted: it is copied as it is, never decrypted), and
         // checked to be that generation after the copy.
         let (mut from, _) = crate::fsx::open(
@@ -853,18 +901,28 @@ impl Session {
                 std::io::copy(&mut from, &mut to)?;
                 to.sync_all()
             });
+        let undo_files = || {
+            if copied_files {
+                let _ = std::fs::remove_dir_all(&target_files);
+            }
+        };
         if let Err(e) = copied {
             let _ = std::fs::remove_file(&tmp);
+            undo_files();
             return Err(io_err(e));
         }
         if DiskStamp::at(&self.path).ok() != Some(self.stamp) {
             let _ = std::fs::remove_file(&tmp);
+            undo_files();
             return Err(Error::ChangedOnDisk {
                 path: self.path.clone(),
             });
         }
         let linked = std::fs::hard_link(&tmp, &target);
         let _ = std::fs::remove_file(&tmp);
+        if linked.is_err() {
+            undo_files();
+        }
         linked.map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 Error::FileExists {
@@ -908,6 +966,7 @@ impl Session {
         let (clients, notes) = self.store.counts()?;
         let mut problems = self.store.integrity_problems()?;
         problems.extend(self.store.schema_problems()?);
+        problems.extend(self.store.file_problems()?);
         problems.extend(self.store.text_problems()?);
         let access_log_entries = match self.store.verify_log()? {
             Ok(n) => n,

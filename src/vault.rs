@@ -1252,6 +1252,122 @@ pub fn seal_to(recipients: &[age::x25519::Recipient], plain: &[u8]) -> Result<Ve
     Ok(out)
 }
 
+/// The folder beside a vault where files kept in its dossiers live: `VAULT.files/`.
+pub fn files_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".files");
+    path.with_file_name(name)
+}
+
+/// Files kept in dossiers, beside the vault (`VAULT.files/ID`): each a standard age file to
+/// an X25519 recipient of its own, whose identity only the vault holds (`attachment_key`). A
+/// file is written under a temporary name, fsynced, and renamed into place, the folder fsynced
+/// too. Without the vault the files are unreadable; with IT's recovery key the vault opens,
+/// and with the identity in it stock `age -d` opens the file.
+pub struct FileDir {
+    dir: PathBuf,
+}
+
+impl FileDir {
+    /// The file place of the vault at `path`.
+    pub fn of(path: &Path) -> FileDir {
+        FileDir {
+            dir: files_path(path),
+        }
+    }
+
+    fn file(&self, id: &str) -> Result<PathBuf> {
+        // Ids are UUIDs (the registry checks every one that arrives): nothing else names a
+        // file here.
+        if !crate::model::record::is_id(id) {
+            return Err(Error::invalid("id", t!("val.id_chars")));
+        }
+        Ok(self.dir.join(id))
+    }
+
+    fn io(&self, e: io::Error) -> Error {
+        Error::io(t!("io.write", path = self.dir.display()).into_owned(), e)
+    }
+}
+
+impl crate::store::Files for FileDir {
+    fn put(&self, id: &str, data: &[u8]) -> Result<zeroize::Zeroizing<String>> {
+        use age::secrecy::ExposeSecret;
+        let file = self.file(id)?;
+        if !self.dir.exists() {
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&self.dir)
+                .map_err(|e| self.io(e))?;
+        }
+        let identity = age::x25519::Identity::generate();
+        let sealed = zeroize::Zeroizing::new(seal_to(&[identity.to_public()], data)?);
+        let tmp = temp_path(&file);
+        crate::org::write_new(&tmp, &sealed)?;
+        if let Err(e) = fs::rename(&tmp, &file) {
+            let _ = fs::remove_file(&tmp);
+            return Err(self.io(e));
+        }
+        sync_dir(&file)?;
+        Ok(zeroize::Zeroizing::new(
+            identity.to_string().expose_secret().to_owned(),
+        ))
+    }
+
+    fn get(&self, id: &str, key: &str) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+        use std::str::FromStr;
+        let file = self.file(id)?;
+        let sealed = match fsx::read(&file, Follow::No, Owner::Us, MAX_VAULT_BYTES) {
+            Ok(b) => b,
+            Err(fsx::Refusal::Missing) => return Ok(None),
+            Err(r) => return Err(r.into_damaged(&file)),
+        };
+        let damaged = |reason: String| Error::Damaged {
+            path: file.clone(),
+            reason,
+        };
+        let identity = age::x25519::Identity::from_str(key)
+            .map_err(|_| damaged(t!("vault.bad_file_key").into_owned()))?;
+        let decryptor = age::Decryptor::new(&sealed[..]).map_err(|e| damaged(e.to_string()))?;
+        let mut reader = decryptor
+            .decrypt(std::iter::once(&identity as &dyn Identity))
+            .map_err(|e| damaged(e.to_string()))?;
+        let mut out = zeroize::Zeroizing::new(Vec::with_capacity(sealed.len()));
+        reader
+            .read_to_end(&mut out)
+            .map_err(|e| damaged(e.to_string()))?;
+        Ok(Some(out))
+    }
+
+    fn retain(&self, keep: &HashSet<String>) -> Result<usize> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(self.io(e)),
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Only what kluis names here (ids, its own temporary files); anything else is
+            // someone's and stays.
+            let temp_of = name
+                .strip_prefix('.')
+                .and_then(|n| n.split_once(".tmp-"))
+                .map(|(id, _)| id);
+            let ours = crate::model::record::is_id(&name)
+                || temp_of.is_some_and(crate::model::record::is_id);
+            if ours && !keep.contains(&name) {
+                fs::remove_file(entry.path()).map_err(|e| self.io(e))?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            sync_dir(&self.dir.join("x"))?;
+        }
+        Ok(removed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

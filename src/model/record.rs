@@ -496,7 +496,7 @@ kinds! {
     Attachment => Attachment: Spec {
         code: "attachment",
         table: "attachment",
-        more_tables: &["attachment_blob"],
+        more_tables: &["attachment_blob", "attachment_key"],
         travel: Travel::Register,
         erase: Erase::Delete,
         special: Special::Never,

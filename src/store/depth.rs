@@ -322,19 +322,124 @@ impl Store {
         Ok(a.id)
     }
 
-    /// Stores a file's bytes (made here, or arrived in a bundle with its record).
+    /// Stores a file's bytes (made here, or arrived in a bundle with its record): sealed in a
+    /// file beside the vault with its key kept here, or, in a store without a file place
+    /// (tests, fuzzing), in the image as before schema v10.
     pub(in crate::engine) fn put_blob(&self, id: &str, client: &str, data: &[u8]) -> Result<()> {
-        if self.is_erased(client)? {
+        if self.is_erased(client)? || self.has_blob(id)? {
             return Ok(());
         }
+        let files = self.files.borrow();
+        let Some(files) = files.as_ref() else {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO attachment_blob (id, client_id, data) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id) DO NOTHING",
+                )?
+                .execute(rusqlite::params![id, client, data])?;
+            return self.record("attachment_blob", id);
+        };
+        // The file is durable before its key is: a crash in between leaves a file nobody
+        // can open, which the next cleanup removes.
+        let key = files.put(id, data)?;
         self.conn
             .prepare_cached(
-                "INSERT INTO attachment_blob (id, client_id, data) VALUES (?1, ?2, ?3)
+                "INSERT INTO attachment_key (id, client_id, identity) VALUES (?1, ?2, ?3)
                  ON CONFLICT (id) DO NOTHING",
             )?
-            .execute(rusqlite::params![id, client, data])?;
-        self.record("attachment_blob", id)?;
-        Ok(())
+            .execute(rusqlite::params![id, client, key.as_str()])?;
+        self.record("attachment_key", id)
+    }
+
+    fn has_blob(&self, id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM attachment_key WHERE id = ?1)
+                     OR EXISTS (SELECT 1 FROM attachment_blob WHERE id = ?1)",
+            )?
+            .query_row([id], |r| r.get(0))?)
+    }
+
+    /// Where files kept in dossiers live (set by the session when it opens the vault).
+    pub(in crate::engine) fn set_files(&self, files: Box<dyn super::Files>) {
+        *self.files.borrow_mut() = Some(files);
+    }
+
+    /// Moves the files a vault made before schema v10 keeps in its image out to their place
+    /// beside it; returns how many moved. The rows that held them are deleted, which the
+    /// journal cannot carry: the session saves a new generation afterwards.
+    pub(in crate::engine) fn move_blobs_out(&self) -> Result<usize> {
+        if self.files.borrow().is_none() {
+            return Ok(0);
+        }
+        let ids: Vec<(String, String)> = self
+            .conn
+            .prepare("SELECT id, client_id FROM attachment_blob ORDER BY id")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, client) in &ids {
+            let data = self
+                .conn
+                .query_row(
+                    "SELECT data FROM attachment_blob WHERE id = ?1",
+                    [id],
+                    |r| r.get::<_, Vec<u8>>(0),
+                )
+                .map(zeroize::Zeroizing::new)?;
+            self.conn
+                .execute("DELETE FROM attachment_blob WHERE id = ?1", [id])?;
+            self.put_blob(id, client, &data)?;
+        }
+        if !ids.is_empty() {
+            // Deleted rows: the session saves (and vacuums) a new generation, as after an
+            // erasure.
+            self.erased.set(true);
+        }
+        Ok(ids.len())
+    }
+
+    /// Removes the files no kept key opens (an erased dossier's, or one a crash left before
+    /// its key was saved); returns how many went.
+    pub(in crate::engine) fn drop_unkept_files(&self) -> Result<usize> {
+        let files = self.files.borrow();
+        let Some(files) = files.as_ref() else {
+            return Ok(0);
+        };
+        let keep: std::collections::HashSet<String> = self
+            .conn
+            .prepare("SELECT id FROM attachment_key")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        files.retain(&keep)
+    }
+
+    /// Every kept file with its record's size and hash, read and checked (for `check`):
+    /// one line per problem.
+    pub(in crate::engine) fn file_problems(&self) -> Result<Vec<String>> {
+        let rows: Vec<(String, String, String)> = self
+            .conn
+            .prepare(
+                "SELECT a.id, a.sha256, k.identity FROM attachment a
+                 JOIN attachment_key k ON k.id = a.id ORDER BY a.id",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let files = self.files.borrow();
+        let Some(files) = files.as_ref() else {
+            return Ok(Vec::new());
+        };
+        let mut problems = Vec::new();
+        for (id, sha, key) in rows {
+            let key = zeroize::Zeroizing::new(key);
+            match files.get(&id, &key) {
+                Ok(Some(data)) if model::sha256_hex(&data) == sha => {}
+                Ok(Some(_)) => problems.push(t!("check.file_changed", id = id).into_owned()),
+                Ok(None) => problems.push(t!("check.file_missing", id = id).into_owned()),
+                Err(e) => problems.push(format!("{id}: {e}")),
+            }
+        }
+        Ok(problems)
     }
 
     /// A dossier's files, newest first (without their bytes).
@@ -350,11 +455,25 @@ impl Store {
         })
     }
 
-    /// One file's bytes, if they are here.
+    /// One file's bytes, if they are here: read from beside the vault only now, when it is
+    /// opened or sent.
     pub(in crate::engine) fn attachment_data(
         &self,
         id: &str,
     ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+        let key: Option<zeroize::Zeroizing<String>> = self
+            .conn
+            .prepare_cached("SELECT identity FROM attachment_key WHERE id = ?1")?
+            .query_row([id], |r| r.get::<_, String>(0))
+            .optional()?
+            .map(zeroize::Zeroizing::new);
+        if let Some(key) = key {
+            let files = self.files.borrow();
+            return match files.as_ref() {
+                Some(files) => files.get(id, &key),
+                None => Ok(None),
+            };
+        }
         Ok(self
             .conn
             .prepare_cached("SELECT data FROM attachment_blob WHERE id = ?1")?

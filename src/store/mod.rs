@@ -42,6 +42,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0009_practice.sql"),
     ),
     (
+        "0010_attachment_files.sql",
+        include_str!("migrations/0010_attachment_files.sql"),
+    ),
+    (
         "0011_search.sql",
         include_str!("migrations/0011_search.sql"),
     ),
@@ -111,6 +115,9 @@ pub struct Store {
     doc_lengths: std::cell::RefCell<Option<search::DocLengths>>,
     /// The schema version the image had when it was loaded, when a migration ran since.
     migrated_from: Option<i32>,
+    /// Where files kept in dossiers live, outside the image (the session sets it; a store
+    /// without one keeps them in `attachment_blob`, as before schema v10).
+    files: std::cell::RefCell<Option<Box<dyn Files>>>,
 }
 
 /// Why an image could not be loaded.
@@ -131,6 +138,20 @@ pub enum ImageError {
 /// image past this could be saved but never opened again. A change that would cross it is
 /// refused and nothing changes.
 pub const MAX_IMAGE_BYTES: u64 = 2_147_483_391 / 9 * 8 - (1 << 20);
+
+/// Where a store keeps the bytes of files kept in dossiers: outside the image, each sealed
+/// under a key the store holds (`vault::FileDir`). The store decides what is kept and by which
+/// key; this side writes, reads and removes bytes, and never sees a key it was not given.
+pub trait Files {
+    /// Seals `data` for attachment `id` under a new key and writes it durably; returns the
+    /// key (an age identity) to keep.
+    fn put(&self, id: &str, data: &[u8]) -> Result<zeroize::Zeroizing<String>>;
+    /// Reads and opens the file of attachment `id` with its key; None when it is not there.
+    fn get(&self, id: &str, key: &str) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>>;
+    /// Removes every file whose id is not in `keep` (after an erasure, or left by a crash
+    /// before its key was saved); returns how many went.
+    fn retain(&self, keep: &std::collections::HashSet<String>) -> Result<usize>;
+}
 
 /// A new UUID v7: time-ordered, so lists sort by creation for free.
 pub fn new_id() -> String {
@@ -176,6 +197,7 @@ impl Store {
             max_image: std::cell::Cell::new(MAX_IMAGE_BYTES),
             doc_lengths: Default::default(),
             migrated_from: None,
+            files: Default::default(),
         };
         store.migrate()?;
         store.migrated_from = None;
@@ -265,6 +287,7 @@ impl Store {
             max_image: std::cell::Cell::new(MAX_IMAGE_BYTES),
             doc_lengths: Default::default(),
             migrated_from: None,
+            files: Default::default(),
         };
         let version = store.schema_version().map_err(|e| match e {
             Error::Database(e) => ImageError::Unreadable(e),
@@ -366,6 +389,10 @@ impl Store {
                 self.flush_unlock()?;
             }
             self.flush_clock()?;
+            // FTS5 keeps new index entries in memory until the commit; a savepoint makes it
+            // write them now, so the size checked is the size committed.
+            self.conn
+                .execute_batch("SAVEPOINT fts_flush; RELEASE fts_flush")?;
             self.check_size()?;
             self.conn.execute_batch("COMMIT")?;
             Ok(v)
@@ -1413,6 +1440,14 @@ mod tests {
             (
                 "0009_practice.sql",
                 "0a4f05d8f1e8fa815abe303e4d346110f15519b5316833f88d535c99dfc7514a",
+            ),
+            (
+                "0010_attachment_files.sql",
+                "bfebe82071cb5d0cc7036a1ba833066133f269a29dc9726852812f1dc5a61bcd",
+            ),
+            (
+                "0011_search.sql",
+                "e77a075df77806a3de94701c0b7e88971ff32577fc53bae9206f366156bd3e09",
             ),
         ];
         for (i, (name, sql)) in MIGRATIONS.iter().enumerate() {

@@ -46,7 +46,7 @@ fn main() {
     // Images: a new vault's, and the one inside good_recovery.kluis (opened with the test
     // recovery key, as IT would).
     let mut fresh = kluis::store::Store::create("seed").unwrap();
-    seed("schema", "fresh.sqlite", &fresh.image().unwrap());
+    seed("schema", "fresh.sqlite", &kluis::internals::image(&mut fresh).unwrap());
     let key = fs::read_to_string(data.join("recovery.key")).unwrap();
     let identity: age::x25519::Identity = key
         .lines()
@@ -55,7 +55,7 @@ fn main() {
         .parse()
         .unwrap();
     let image =
-        kluis::vault::decrypt_with_recovery(&data.join("good_recovery.kluis"), &identity).unwrap();
+        kluis::internals::decrypt_with_recovery(&data.join("good_recovery.kluis"), &identity).unwrap();
     seed("schema", "good_recovery.sqlite", &image);
     // Text: the note, C1 controls, a Windows line break, plain Dutch text.
     for (name, text) in [

@@ -342,14 +342,29 @@ fn a_change_that_would_make_a_vault_kluis_cannot_open_is_refused() {
     let mut s = Session::open(&v.path, &pass, Access::Write).unwrap();
     let limit = kluis::internals::image_size(&s) + 400_000;
     kluis::internals::set_max_image(&s, limit);
-    let letter: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    // Notes that do not compress (files kept in dossiers live outside the image).
     let mut added = 0;
     let refused = loop {
-        match s.change(|st| st.add_attachment(&id, "Brief", "brief.pdf", &letter)) {
+        let body: String = (0..100_000u32)
+            .map(|i| char::from(b'a' + ((i * 7919 + added * 31) % 26) as u8))
+            .collect();
+        let note = kluis::model::NewNote {
+            client_id: id.clone(),
+            kind: kluis::model::NoteKind::Observatie,
+            occurred_at: chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap(),
+            body,
+            supersedes: None,
+            special: false,
+        };
+        match s.change(|st| st.add_note(&note)) {
             Ok(_) => added += 1,
             Err(e) => break e,
         }
-        assert!(kluis::internals::image_size(&s) <= limit);
+        let size = kluis::internals::image_size(&s);
+        assert!(size <= limit, "{size} > {limit} after {added}");
         assert!(added < 20, "never refused");
     };
     assert!(
@@ -358,9 +373,9 @@ fn a_change_that_would_make_a_vault_kluis_cannot_open_is_refused() {
     );
     assert!(added >= 2, "{added}");
     s.close().unwrap();
-    // It opens, with the files that fit and not the refused one.
-    let listed = v.json(&["attach", "list", &id, "--json"]);
-    assert_eq!(listed.as_array().unwrap().len(), added);
+    // It opens, with the notes that fit and not the refused one.
+    let listed = v.json(&["note", "list", &id, "--json"]);
+    assert_eq!(listed.as_array().unwrap().len(), added as usize);
     v.cmd().arg("check").assert().success();
 }
 

@@ -9,6 +9,7 @@ mod crash;
 mod depth;
 mod documents;
 mod door;
+mod files;
 mod firsthour;
 mod golden;
 mod hostile;

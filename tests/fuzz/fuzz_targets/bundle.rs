@@ -35,10 +35,7 @@ fn enrolled() -> (tempfile::TempDir, Session) {
         .close()
         .unwrap();
     let mut s = Session::open(&path, &pass, Access::Write).unwrap();
-    let signed = kluis::org::read_signed(&sync.join("roster.json")).unwrap();
-    let version = common::roster().version;
-    let text = serde_json::to_string(&signed).unwrap();
-    s.change(|st| st.add_roster(version, &text)).unwrap();
+    s.import_roster(&sync.join("roster.json")).unwrap();
     (dir, s)
 }
 

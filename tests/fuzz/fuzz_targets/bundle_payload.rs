@@ -18,8 +18,8 @@ fuzz_target!(|data: &[u8]| {
     STATE.with(|s| {
         let mut s = s.borrow_mut();
         let (store, roster) = s.get_or_insert_with(|| {
-            let mut store = kluis::store::Store::create("w002").unwrap();
-            store.transaction(|st| st.set_meta("worker_id", "w002")).unwrap();
+            let store = kluis::store::Store::create("w002").unwrap();
+            kluis::internals::set_meta(&store, "worker_id", "w002").unwrap();
             (store, common::roster())
         });
         let _ = kluis::sync::fuzz_payload(store, roster, data);
