@@ -1494,7 +1494,7 @@ mod tests {
     }
 
     fn fts_shadow(name: &str) -> bool {
-        ["client_fts_", "note_fts_"]
+        ["client_fts_", "note_fts_", "note_impact_"]
             .iter()
             .any(|p| name.starts_with(p))
     }

@@ -94,6 +94,7 @@ pub(super) fn expected(version: i32) -> rusqlite::Result<Arc<Schema>> {
         return Ok(s);
     }
     let conn = Connection::open_in_memory()?;
+    super::search::register(&conn)?;
     for (_, sql) in MIGRATIONS.iter().take(version.max(0) as usize) {
         conn.execute_batch(sql)?;
     }
@@ -209,6 +210,7 @@ mod tests {
 
     fn fresh(version: i32) -> Connection {
         let conn = Connection::open_in_memory().unwrap();
+        crate::store::search::register(&conn).unwrap();
         for (_, sql) in MIGRATIONS.iter().take(version as usize) {
             conn.execute_batch(sql).unwrap();
         }
