@@ -608,8 +608,8 @@ impl Session {
                 .into_owned(),
             });
         }
-        let text = crate::org::to_json(&signed)?;
-        self.change(|s| s.add_roster(roster.version, &text))?;
+        // IT's reassignments apply and what it revokes is taken out (docs/sync-format.md).
+        crate::sync::adopt_roster(self, &signed, &roster)?;
         Ok(roster.version)
     }
 

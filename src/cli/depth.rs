@@ -599,6 +599,7 @@ pub(super) fn agenda(
                 "visit" => t!("agenda.visit", what = i.what),
                 "action" => t!("agenda.action", what = i.what),
                 "consent" => t!("agenda.consent", what = i.what),
+                "orphaned" => t!("agenda.orphaned", who = i.what),
                 _ => t!("agenda.retention"),
             };
             println!(

@@ -105,6 +105,7 @@ text_enum!(
 mod depth;
 mod privacy;
 pub mod record;
+pub mod roster;
 pub use depth::*;
 pub use privacy::*;
 

@@ -40,6 +40,8 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_signal.sql",
         include_str!("migrations/0008_signal.sql"),
     ),
+    // Numbered 0010 on this branch; the lead renumbers migrations at merge time.
+    ("0010_trust.sql", include_str!("migrations/0010_trust.sql")),
 ];
 
 /// Schema version this build reads and writes (`PRAGMA user_version`).
@@ -68,9 +70,11 @@ mod ops;
 mod privacy;
 pub mod records;
 mod schema;
+mod trust;
 
 pub use ops::{BundleMark, MergeStats, NoteRow, OpenConflict};
 pub use privacy::RetentionItem;
+pub use trust::{HeldErasure, HeldReason, Orphan, SealRow};
 
 use changes::{Cell, RowChange};
 
@@ -675,7 +679,10 @@ impl Store {
 
     /// Adds a client and returns its id.
     pub fn add_client(&self, c: &NewClient) -> Result<String> {
-        let id = new_id();
+        // The dossier's id is bound to who created it (`model::record::dossier_id`), so a
+        // colleague cannot claim its creation.
+        let creation = new_id();
+        let id = crate::model::record::dossier_id(&self.node()?, &creation);
         let now = self.now();
         self.conn.execute(
             "INSERT INTO client (id, name, bsn, birth_date, address, phone, domain, status,
@@ -695,7 +702,7 @@ impl Store {
         )?;
         self.record("client", &id)?;
         let fields = self.client_fields(&id)?.expect("just inserted");
-        self.emit_client_fields(&id, None, &fields)?;
+        self.emit_client_fields(&id, None, &fields, Some(&creation))?;
         // The creator sees the dossier; in a vault outside an organisation there is no one
         // to assign.
         if let Some(worker) = self.meta("worker_id")? {
@@ -815,7 +822,7 @@ impl Store {
                 .filter(|(_, (b, a))| b != a)
                 .map(|(n, _)| *n)
                 .collect();
-            self.emit_client_fields(id, before.as_deref(), &after)?;
+            self.emit_client_fields(id, before.as_deref(), &after, None)?;
             self.log(Action::Change, Some(id), &names.join(","))?;
         }
         Ok(changed > 0)
@@ -860,7 +867,7 @@ impl Store {
         if n > 0 {
             self.record("client", id)?;
             let after = self.client_fields(id)?.expect("just updated");
-            self.emit_client_fields(id, before.as_deref(), &after)?;
+            self.emit_client_fields(id, before.as_deref(), &after, None)?;
             // Which period and whose: a shorter one from a personal config is accountable.
             self.log(
                 Action::Change,
@@ -1298,13 +1305,22 @@ mod tests {
                 "0008_signal.sql",
                 "d10711b9ce0e90e0d87b15e7ab87367ea0d611936010facc5a6ed591cdde917c",
             ),
+            (
+                "0010_trust.sql",
+                "473924a6ca0070b68218cdb211acbeec5e20d95ccefe311c7ca3d0c16e650c27",
+            ),
         ];
+        // Numbers only grow; a branch's migration may leave a gap for another branch's,
+        // which the merge renumbers (a vault's schema version is its place in the list).
+        let mut last = 0;
         for (i, (name, sql)) in MIGRATIONS.iter().enumerate() {
+            let number: usize = name[..4].parse().unwrap();
             assert!(
-                name.starts_with(&format!("{:04}_", i + 1)),
+                number > last && number >= i + 1 && name.as_bytes()[4] == b'_',
                 "{name} is migration {}",
                 i + 1
             );
+            last = number;
             match PINNED.get(i) {
                 Some((pinned_name, hash)) => {
                     assert_eq!(name, pinned_name);
