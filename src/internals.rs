@@ -114,3 +114,20 @@ pub fn decrypt_with_recovery(
 ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
     vault::decrypt_with_recovery(path, identity)
 }
+
+/// Creates a worker's vault from an opened enrollment with device keys made elsewhere (the
+/// bundle test vectors' fixed test keys; a real enrollment makes them itself).
+pub fn create_enrolled_with_keys(
+    path: &Path,
+    pass: &crate::secret::SecretString,
+    params: crate::vault::KdfParams,
+    enrollment: &crate::org::Enrollment,
+    x25519: &age::x25519::Identity,
+    signing: &ed25519_dalek::SigningKey,
+) -> Result<Session> {
+    crate::sync::create_with_keys(path, pass, params, enrollment, path, x25519, signing)
+}
+
+/// The bundle format without the checks: seal, write and open bundles as anyone (test
+/// vectors that forge, forward and replay).
+pub use crate::sync::raw as bundles;

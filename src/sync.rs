@@ -218,6 +218,11 @@ pub fn device(session: &Session) -> Result<Option<Device>> {
     }))
 }
 
+/// Erasures that arrived and wait, with why (ids and worker ids only: nothing to log).
+pub fn held_erasures(session: &Session) -> Result<Vec<HeldErasure>> {
+    session.store().held_erasures()
+}
+
 /// Checks that a worker may be assigned a dossier: on the roster and active now.
 pub fn check_worker(store: &Store, path: &Path, worker: &str) -> Result<()> {
     let roster = roster(store, path)?;
@@ -1049,6 +1054,51 @@ pub fn sync(session: &mut Session, dir: &Path) -> Result<SyncReport> {
     report.held_erasures = session.store().held_erasures()?;
     report.orphaned = session.store().orphaned()?;
     Ok(report)
+}
+
+/// Test-vector and fuzzing access to the bundle format (`kluis::internals`): sealing ops as
+/// any author, writing a bundle in either format with any header, opening one.
+#[cfg(feature = "internals")]
+pub mod raw {
+    use super::*;
+
+    /// Seals ops of one dossier as `author` with `signing`.
+    pub fn seal(signing: &SigningKey, author: &str, client: &str, ops: &[Op]) -> Seal {
+        let refs: Vec<&Op> = ops.iter().collect();
+        bundle::seal_to_wire(&bundle::make_seal(signing, author, client, &refs))
+    }
+
+    /// The payload kind of a format.
+    pub fn payload_kind(version: Version) -> String {
+        bundle::payload_kind_of(version).to_owned()
+    }
+
+    /// A whole bundle file.
+    pub fn write(
+        version: Version,
+        signing: &SigningKey,
+        header: Header,
+        payload: &Payload,
+        keys: &[age::x25519::Recipient],
+    ) -> Result<Vec<u8>> {
+        bundle::write_as(version, signing, header, payload, keys)
+    }
+
+    /// A bundle's header and decrypted payload.
+    pub fn open(bytes: Vec<u8>, identity: &age::x25519::Identity) -> Result<(Header, Payload)> {
+        let p = parse_bundle(bytes, Path::new("bundle"))?;
+        let d = age::Decryptor::new(&p.payload[..])
+            .map_err(|_| refused(Path::new("bundle"), t!("sync.payload_damaged")))?;
+        let mut r = d
+            .decrypt(std::iter::once(identity as &dyn age::Identity))
+            .map_err(|_| refused(Path::new("bundle"), t!("sync.payload_damaged")))?;
+        let mut plain = Vec::new();
+        r.read_to_end(&mut plain)
+            .map_err(|_| refused(Path::new("bundle"), t!("sync.payload_damaged")))?;
+        let payload = serde_json::from_slice(&plain)
+            .map_err(|_| refused(Path::new("bundle"), t!("sync.malformed")))?;
+        Ok((p.header, payload))
+    }
 }
 
 /// What `audit verify --share` found: the log heads this worker's own bundles in a shared

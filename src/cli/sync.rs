@@ -198,6 +198,17 @@ pub(super) fn import(
     if as_json {
         print_json(&json!(results))?;
     } else {
+        for h in sync::held_erasures(&session)? {
+            eprintln!(
+                "{}",
+                t!(
+                    "sync.erasure_held",
+                    id = h.client_id,
+                    author = h.author,
+                    reason = h.reason.text()
+                )
+            );
+        }
         conflict_hint(&session)?;
     }
     session.close()?;

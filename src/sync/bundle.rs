@@ -656,6 +656,17 @@ pub(super) fn keep_only(payload: &mut Payload, keep: &[bool]) {
 /// Encrypts a payload to `keys` and signs the header: the whole file.
 pub(super) fn write(
     signing: &SigningKey,
+    header: Header,
+    payload: &Payload,
+    keys: &[age::x25519::Recipient],
+) -> Result<Vec<u8>> {
+    write_as(Version::V2, signing, header, payload, keys)
+}
+
+/// [`write`] in either format (the test vectors write v1 bundles too).
+pub(super) fn write_as(
+    version: Version,
+    signing: &SigningKey,
     mut header: Header,
     payload: &Payload,
     keys: &[age::x25519::Recipient],
@@ -664,17 +675,21 @@ pub(super) fn write(
         Zeroizing::new(serde_json::to_vec(payload).map_err(|e| Error::Encrypt(e.to_string()))?);
     let encrypted = crate::vault::seal_to(keys, &plain)?;
     drop(plain);
-    header.kind = MAGIC.into();
+    let magic = match version {
+        Version::V1 => MAGIC_V1,
+        Version::V2 => MAGIC,
+    };
+    header.kind = magic.into();
     header.payload_sha256 = hex(&Sha256::digest(&encrypted));
     header.payload_len = encrypted.len() as u64;
     let header_line = serde_json::to_vec(&header).map_err(|e| Error::Encrypt(e.to_string()))?;
     let signature = BASE64_STANDARD.encode(
         signing
-            .sign(&header_message(Version::V2, &header_line))
+            .sign(&header_message(version, &header_line))
             .to_bytes(),
     );
     let mut file = Vec::with_capacity(encrypted.len() + header_line.len() + 200);
-    file.extend_from_slice(MAGIC.as_bytes());
+    file.extend_from_slice(magic.as_bytes());
     file.push(b'\n');
     file.extend_from_slice(&header_line);
     file.push(b'\n');
@@ -687,6 +702,14 @@ pub(super) fn write(
 /// The payload kind this kluis writes.
 pub(super) fn payload_kind() -> String {
     PAYLOAD_KIND.into()
+}
+
+/// The payload kind of a format.
+pub(super) fn payload_kind_of(version: Version) -> &'static str {
+    match version {
+        Version::V1 => PAYLOAD_KIND_V1,
+        Version::V2 => PAYLOAD_KIND,
+    }
 }
 
 /// Reads the first lines of a bundle file only (magic, header, signature): enough to see
