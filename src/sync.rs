@@ -398,7 +398,7 @@ fn export_as(
                 only_me += 1;
                 continue;
             }
-            let to = recipients.join(",");
+            let to = set_key(&me.roster, &recipients);
             let upto = store.sent_upto(&client, &to)?;
             let (ops, max) = store.ops_after(&client, upto, &to)?;
             if max <= upto {
@@ -451,7 +451,7 @@ fn export_as(
     }
     let mut out = Vec::new();
     for (recipients, dossiers) in groups {
-        let to = recipients.join(",");
+        let to = set_key(&me.roster, &recipients);
         let mut chunk: Vec<Outgoing> = Vec::new();
         let (mut n_ops, mut n_bytes) = (0, 0);
         let mut dossiers = dossiers.into_iter().peekable();
@@ -780,9 +780,15 @@ fn import_parsed(
     bundle::verify_header(parsed, &me.pinned, &me.roster, path)?;
     let decryptor = age::Decryptor::new(&parsed.payload[..])
         .map_err(|_| refused(path, t!("sync.payload_damaged")))?;
-    let mut reader = decryptor
-        .decrypt(std::iter::once(&me.x25519 as &dyn age::Identity))
-        .map_err(|_| refused(path, t!("sync.payload_damaged")))?;
+    let mut reader = match decryptor.decrypt(std::iter::once(&me.x25519 as &dyn age::Identity)) {
+        Ok(r) => r,
+        // Written for this worker's earlier device (before IT issued the id again): not
+        // this device's business; colleagues send the history to this one anew.
+        Err(_) if !strict && for_earlier_device(&me.roster, &me.id, &h.created) => {
+            return Ok(Imported::NotForMe);
+        }
+        Err(_) => return Err(refused(path, t!("sync.payload_damaged"))),
+    };
     let mut plain = Zeroizing::new(Vec::with_capacity(parsed.payload.len()));
     reader
         .read_to_end(&mut plain)
@@ -799,7 +805,7 @@ fn import_parsed(
         path,
     )?;
     bundle::keep_only(&mut payload, &checked.keep);
-    let to = h.recipients.join(",");
+    let to = set_key(&me.roster, &h.recipients);
     let stats = session.change(|s| {
         for seal in &checked.seals {
             s.add_seal(seal)?;
@@ -835,6 +841,36 @@ fn import_parsed(
         bundle_id: h.id.clone(),
         author: h.author.clone(),
         stats,
+    })
+}
+
+/// The key of a recipient set in what was sent and where ops came from: each worker id
+/// with the fingerprint of its device's key, so a worker issued again (a new device) is a
+/// new set, which gets the whole history.
+fn set_key(roster: &Roster, recipients: &[String]) -> String {
+    recipients
+        .iter()
+        .map(|w| match roster.member(w) {
+            Some(m) if !m.x25519.is_empty() => {
+                format!("{w}#{}", &model::sha256_hex(m.x25519.as_bytes())[..12])
+            }
+            _ => w.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Whether a bundle written at `created` was written for an earlier device of `worker`:
+/// before (or in the same second as: times are kept to the second) IT retired one of
+/// their keys.
+fn for_earlier_device(roster: &Roster, worker: &str, created: &str) -> bool {
+    let Ok(created) = DateTime::parse_from_rfc3339(created) else {
+        return false;
+    };
+    roster.member(worker).is_some_and(|m| {
+        m.retired.iter().any(|k| {
+            DateTime::parse_from_rfc3339(&k.until).is_ok_and(|until| created <= until)
+        })
     })
 }
 

@@ -101,6 +101,8 @@ pub struct Store {
     handovers_in: std::cell::RefCell<Vec<crate::model::Handover>>,
     /// The session's clock for what it writes (fixed in tests and screenshots).
     fixed_now: std::cell::Cell<Option<chrono::NaiveDateTime>>,
+    /// Whether this vault's worker was revoked, by roster version (`Store::revoked_here`).
+    revoked: std::cell::Cell<Option<(u64, bool)>>,
 }
 
 /// Why an image could not be loaded.
@@ -154,6 +156,7 @@ impl Store {
             retention_defaults: Default::default(),
             handovers_in: Default::default(),
             fixed_now: Default::default(),
+            revoked: Default::default(),
         };
         store.migrate()?;
         store.set_meta("owner", owner)?;
@@ -222,6 +225,7 @@ impl Store {
             retention_defaults: Default::default(),
             handovers_in: Default::default(),
             fixed_now: Default::default(),
+            revoked: Default::default(),
         };
         let version = store.schema_version().map_err(|e| match e {
             Error::Database(e) => ImageError::Unreadable(e),

@@ -109,6 +109,9 @@ impl Store {
         if let Some(c) = client
             && action.travels()
             && !self.is_erased(c)?
+            // A revoked worker's vault (recovered by IT to hand its dossiers over) keeps
+            // its entries: colleagues would refuse them, and the handover with them.
+            && !self.revoked_here()?
         {
             let value = serde_json::to_string(&TravellingEntry {
                 at,

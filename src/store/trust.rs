@@ -132,6 +132,25 @@ impl Store {
             .and_then(|d| serde_json::from_str::<Roster>(&d.body).ok()))
     }
 
+    /// Whether the newest roster revoked this vault's own worker (as of now).
+    pub(super) fn revoked_here(&self) -> Result<bool> {
+        let Some(version) = self.latest_roster()?.map(|(v, _)| v) else {
+            return Ok(false);
+        };
+        if let Some((v, revoked)) = self.revoked.get()
+            && v == version
+        {
+            return Ok(revoked);
+        }
+        let me = self.meta("worker_id")?;
+        let revoked = match (me, self.roster_view()?) {
+            (Some(me), Some(r)) => r.revoked_from(&me).is_some_and(|t| t <= Utc::now()),
+            _ => false,
+        };
+        self.revoked.set(Some((version, revoked)));
+        Ok(revoked)
+    }
+
     /// Whether `client` keeps an assignee who may receive it when `removing` goes.
     pub(super) fn keeps_an_active_assignee(&self, client: &str, removing: &str) -> Result<bool> {
         let Some(roster) = self.roster_view()? else {

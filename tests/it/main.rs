@@ -22,6 +22,7 @@ mod records;
 mod setup;
 mod sync;
 mod tamper;
+mod trust;
 mod tui;
 mod vectors;
 

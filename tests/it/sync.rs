@@ -69,10 +69,6 @@ impl Team {
     pub fn dir(&self) -> &Path {
         self.shared.path()
     }
-
-    pub fn workers(&self) -> &[(String, TestVault)] {
-        &self.workers
-    }
 }
 
 fn uuid_ish() -> u128 {
