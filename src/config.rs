@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::i18n::{Lang, t};
 use crate::model::Domain;
+use crate::model::nudge::{Category, Lexicon};
 
 /// The config file kluis reads when none is named: `$XDG_CONFIG_HOME/kluis/config.toml` on
 /// Linux, `~/Library/Application Support/nl.kluis.kluis/config.toml` on macOS.
@@ -53,6 +54,13 @@ pub struct FileConfig {
     pub retention: RetentionConfig,
     /// The life domains of plans and assessments.
     pub life_domains: Option<Vec<String>>,
+    /// Whom residents contact about privacy (the leaflet and consent forms say it).
+    pub privacy_officer: Option<String>,
+    /// Months without activity after which a dossier is in the access review.
+    pub access_review_months: Option<u32>,
+    /// The organisation's own words per special category, added to kluis's list.
+    #[serde(default)]
+    pub special_words: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// `[retention]`: years per domain.
@@ -165,6 +173,40 @@ pub struct Settings {
     pub retention: Vec<(Domain, Setting<u32>)>,
     /// The life domains of plans and assessments.
     pub life_domains: Setting<Vec<String>>,
+    /// Whom residents contact about privacy.
+    pub privacy_officer: Setting<Option<String>>,
+    /// Months without activity after which a dossier is in the access review.
+    pub access_review_months: Setting<u32>,
+    /// The organisation's own special-category words (kluis's list is always used too).
+    #[serde(serialize_with = "words_map")]
+    pub special_words: Setting<Vec<(Category, String)>>,
+}
+
+impl Settings {
+    /// The words the nudges look for: kluis's list and the organisation's.
+    pub fn lexicon(&self) -> Lexicon {
+        let mut lex = Lexicon::builtin();
+        for (c, w) in &self.special_words.value {
+            // Checked when the file was read.
+            let _ = lex.add(*c, w);
+        }
+        lex
+    }
+}
+
+fn words_map<S: serde::Serializer>(
+    s: &Setting<Vec<(Category, String)>>,
+    ser: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    let mut map: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (c, w) in &s.value {
+        map.entry(c.code()).or_default().push(w);
+    }
+    Setting {
+        value: map,
+        source: s.source,
+    }
+    .serialize(ser)
 }
 
 fn lang_code<S: serde::Serializer>(
@@ -266,15 +308,19 @@ pub fn read_file(path: &Path, required: bool) -> Result<Option<FileConfig>> {
     // Unknown keys by name and line, in the user's language.
     for (key, value) in &table {
         let nested = match (key.as_str(), value) {
-            ("retention", toml::Value::Table(t)) => Some(t),
+            ("retention" | "special_words", toml::Value::Table(t)) => Some(t),
             _ => None,
         };
         if !TOP_KEYS.contains(&key.as_str()) {
             return Err(unknown(path, &text, key, TOP_KEYS));
         }
+        let known: Vec<&str> = if key == "retention" {
+            Domain::ALL.iter().map(|d| d.code()).collect()
+        } else {
+            Category::ALL.iter().map(|c| c.code()).collect()
+        };
         for k in nested.into_iter().flat_map(|t| t.keys()) {
-            if !Domain::ALL.iter().any(|d| d.code() == k) {
-                let known: Vec<&str> = Domain::ALL.iter().map(|d| d.code()).collect();
+            if !known.contains(&k.as_str()) {
                 return Err(unknown(path, &text, k, &known));
             }
         }
@@ -317,6 +363,37 @@ pub fn read_file(path: &Path, required: bool) -> Result<Option<FileConfig>> {
     {
         return Err(bad("life_domains", t!("config.bad_domains").into_owned()));
     }
+    if let Some(p) = &file.privacy_officer
+        && crate::model::parse_name("privacy_officer", p).map_or(true, |v| v != *p)
+    {
+        return Err(bad("privacy_officer", t!("config.bad_line").into_owned()));
+    }
+    if let Some(m) = file.access_review_months
+        && crate::model::parse_months("access_review_months", &m.to_string()).is_err()
+    {
+        return Err(bad(
+            "access_review_months",
+            t!("val.months", max = crate::model::MAX_REVIEW_MONTHS).into_owned(),
+        ));
+    }
+    let mut lex = Lexicon::builtin();
+    for (code, words) in &file.special_words {
+        let category: Category = code.parse().map_err(|_| {
+            bad(
+                &format!("special_words.{code}"),
+                t!("config.bad_line").into_owned(),
+            )
+        })?;
+        for w in words {
+            lex.add(category, w).map_err(|e| {
+                let reason = match e {
+                    Error::Invalid { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                bad(&format!("special_words.{code}"), reason)
+            })?;
+        }
+    }
     for d in Domain::ALL {
         if let Some(y) = file.retention.get(*d)
             && let Some(min) = crate::model::legal_minimum_years(*d)
@@ -347,6 +424,9 @@ const TOP_KEYS: &[&str] = &[
     "export_dir",
     "retention",
     "life_domains",
+    "privacy_officer",
+    "access_review_months",
+    "special_words",
 ];
 
 fn unknown(path: &Path, text: &str, key: &str, known: &[&str]) -> Error {
@@ -491,6 +571,25 @@ pub fn resolve(flags: &Flags, config_flag: Option<&Path>) -> Result<Settings> {
             .map(|s| (*s).to_owned())
             .collect(),
     );
+    let privacy_officer = pick(None, None, file.privacy_officer.clone().map(Some), None);
+    let access_review_months = pick(
+        None,
+        None,
+        file.access_review_months,
+        crate::model::DEFAULT_REVIEW_MONTHS,
+    );
+    let words: Vec<(Category, String)> = file
+        .special_words
+        .iter()
+        .filter_map(|(code, words)| code.parse::<Category>().ok().map(|c| (c, words)))
+        .flat_map(|(c, words)| words.iter().map(move |w| (c, w.clone())))
+        .collect();
+    let special_words = pick(
+        None,
+        None,
+        (!file.special_words.is_empty()).then_some(words),
+        Vec::new(),
+    );
     Ok(Settings {
         config_file,
         vault,
@@ -500,6 +599,9 @@ pub fn resolve(flags: &Flags, config_flag: Option<&Path>) -> Result<Settings> {
         export_dir,
         retention,
         life_domains,
+        privacy_officer,
+        access_review_months,
+        special_words,
     })
 }
 
@@ -533,6 +635,12 @@ pub fn default_file() -> String {
 # {domains_help}
 # life_domains = [{domains}]
 
+# {officer_help}
+# privacy_officer = \"{officer_example}\"
+
+# {review_help}
+# access_review_months = {review}
+
 # {retention_help}
 [retention]
 # jeugd = {jeugd}
@@ -540,6 +648,10 @@ pub fn default_file() -> String {
 # participatie = {participatie}
 # schuldhulp = {schuldhulp}
 # overig = {overig}
+
+# {words_help}
+[special_words]
+# health = [\"mantelzorg*\", \"!ziektekostenverzekering\"]
 ",
         head = t!("config.file_head"),
         vault_help = t!("config.help_vault"),
@@ -550,6 +662,11 @@ pub fn default_file() -> String {
         export_help = t!("config.help_export"),
         retention_help = t!("config.help_retention"),
         domains_help = t!("config.help_domains"),
+        officer_help = t!("config.help_officer"),
+        officer_example = t!("config.officer_example"),
+        review_help = t!("config.help_review"),
+        review = crate::model::DEFAULT_REVIEW_MONTHS,
+        words_help = t!("config.help_words"),
         domains = crate::model::LIFE_DOMAINS
             .iter()
             .map(|d| format!("\"{d}\""))
@@ -600,6 +717,9 @@ mod tests {
         assert_eq!(full.privacy, Some(false));
         assert_eq!(full.retention.jeugd, Some(20));
         assert_eq!(full.retention.wmo, Some(15));
+        assert_eq!(full.access_review_months, Some(6));
+        assert!(full.privacy_officer.is_some());
+        assert_eq!(full.special_words["health"].len(), 2);
     }
 
     #[test]

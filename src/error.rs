@@ -152,6 +152,9 @@ pub enum Error {
     /// `reason` is localized and says what would allow it.
     #[error("{}", t!("err.refused", reason = .reason))]
     Refused { reason: String },
+    /// A change would make the vault larger than kluis can open again; nothing changed.
+    #[error("{}", t!("err.vault_too_large", size = .size / 1_000_000, max = .max / 1_000_000))]
+    VaultTooLarge { size: u64, max: u64 },
     /// The age library refused to encrypt.
     #[error("{}", t!("err.encrypt", error = .0))]
     Encrypt(String),
@@ -184,6 +187,7 @@ impl Error {
             | Error::NotWritten { .. }
             | Error::Database(_)
             | Error::Refused { .. }
+            | Error::VaultTooLarge { .. }
             | Error::Encrypt(_) => 1,
         }
     }

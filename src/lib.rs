@@ -53,6 +53,7 @@ mod engine {
 
 pub mod cli;
 pub mod config;
+pub mod documents;
 pub mod error;
 pub mod fsx;
 pub mod harden;

@@ -265,8 +265,7 @@ pub fn fold<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Folded<'a> {
     out.assigned.insert(creator, true);
     for op in regs {
         // IT's reassignment (from the signed roster) counts whoever is assigned.
-        let by_org =
-            op.author == ORG_AUTHOR && matches!(field(&op.field), Some(Field::Assign(_)));
+        let by_org = op.author == ORG_AUTHOR && matches!(field(&op.field), Some(Field::Assign(_)));
         if out.assigned.get(op.author.as_str()) != Some(&true) && !by_org {
             continue;
         }

@@ -659,7 +659,8 @@ pub fn check_enrollment(plain: &[u8], path: &Path) -> Result<Enrollment> {
     verify(&e.org_public_key, &e.roster, path)?;
     let cert: Certificate = serde_json::from_str(&e.certificate.body)
         .map_err(|_| refused(path, t!("org.not_enrollment")))?;
-    let one_time = secret_key(&e.enrollment_secret).ok_or_else(|| refused(path, t!("org.bad_key")))?;
+    let one_time =
+        secret_key(&e.enrollment_secret).ok_or_else(|| refused(path, t!("org.bad_key")))?;
     let public = BASE64_STANDARD.encode(one_time.verifying_key().to_bytes());
     if cert.kind != "kluis-worker-cert/v2"
         || cert.member != e.member
@@ -730,7 +731,11 @@ pub fn check_request(req: &DeviceRequest, path: &Path) -> Result<RequestBody> {
         key.verify(&msg, &ed25519_dalek::Signature::from_bytes(&sig))
             .map_err(|_| refused(path, t!("org.bad_signature")))
     };
-    check(&body.enrollment_key, &req.enrollment_signature, REQUEST_CONTEXT)?;
+    check(
+        &body.enrollment_key,
+        &req.enrollment_signature,
+        REQUEST_CONTEXT,
+    )?;
     check(&body.ed25519, &req.device_signature, PROOF_CONTEXT)?;
     Ok(body)
 }
@@ -796,7 +801,10 @@ pub fn admit(
             }
         } else if member.is_some_and(|m| m.ed25519 != body.ed25519) {
             let fp = crate::model::roster::fingerprint(&body.ed25519);
-            if !report.second_devices.contains(&(body.worker.clone(), fp.clone())) {
+            if !report
+                .second_devices
+                .contains(&(body.worker.clone(), fp.clone()))
+            {
                 report.second_devices.push((body.worker.clone(), fp));
             }
         }
@@ -841,7 +849,10 @@ pub fn admit(
 pub fn reassign(dir: &Path, client: &str, to: &str, reason: &str, at: String) -> Result<()> {
     let mut state = load_state(dir)?;
     if !crate::model::record::is_id(client) {
-        return Err(Error::invalid("client_id", t!("org.not_a_dossier_id", id = client)));
+        return Err(Error::invalid(
+            "client_id",
+            t!("org.not_a_dossier_id", id = client),
+        ));
     }
     if !state.members.iter().any(|m| m.id == to) {
         return Err(Error::NotFound {

@@ -1,6 +1,7 @@
 //! An unlocked vault. Locking is dropping the session: the store and the keys wipe
 //! themselves, and pending journal records are folded into a new vault generation first.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -15,7 +16,9 @@ use crate::store::changes::RowChange;
 use crate::vault::{self, DiskStamp, KdfParams, Place, SealingKey, VaultLock};
 
 mod door;
+mod practice;
 pub use door::{CaseloadRow, ClientView, DisclosureRequest, Dossier, GenericRecord, Plan, Reveal};
+pub use practice::{GroupView, Participant};
 
 /// What every session applies from the user's settings. The command line and the terminal
 /// app open sessions the same way ([`Session::unlock`], [`Session::apply`]), so both show
@@ -28,7 +31,17 @@ pub struct Setup {
     pub via: &'static str,
     /// A fixed "now" for what the session writes (tests, screenshots); None is the clock.
     pub clock: Option<chrono::NaiveDateTime>,
+    /// Leave the journal as it is when the session ends, unless it has grown past its
+    /// threshold or its oldest record is a day old (a command-line run: a read or an edit then
+    /// costs one journal append, not a rewrite of the vault). The terminal app folds the
+    /// journal at every lock and exit.
+    pub keep_journal: bool,
 }
+
+/// How old the oldest journal record may be before a session that keeps the journal folds
+/// it anyway: stock `age` and a copied vault file hold what was compacted, so edits do not
+/// stay out of the vault file for long.
+pub const JOURNAL_MAX_AGE: chrono::Duration = chrono::Duration::days(1);
 
 /// Whether a session may change the vault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +115,8 @@ pub struct Session {
     /// Clients a search showed and the log already has, since `forget_searches`: typing a
     /// query does not log the same names at every pause.
     searched: std::collections::BTreeSet<String>,
+    /// See [`Setup::keep_journal`].
+    keep_journal: bool,
 }
 
 /// The owner's name when none is given: the login name, else the code `me` (a code, not a
@@ -263,6 +278,7 @@ impl Session {
             unsaved: false,
             lock: Some(lock),
             searched: Default::default(),
+            keep_journal: false,
         })
     }
 
@@ -341,7 +357,8 @@ impl Session {
     /// that is not a failure of the session: the next unlock replays the journal and
     /// compacts. A warning says so (see [`take_warnings`]).
     fn finish(&mut self) -> Result<()> {
-        let result = if self.access == Access::Write && (self.unsaved || self.pending_records() > 0)
+        let result = if self.access == Access::Write
+            && (self.unsaved || (self.pending_records() > 0 && !self.journal_may_stay()?))
         {
             match self.compact() {
                 Err(e @ Error::Io { .. }) if !self.unsaved => {
@@ -362,6 +379,29 @@ impl Session {
         };
         self.access = Access::Read;
         result
+    }
+
+    /// Whether pending journal records may stay in the journal when this session ends: only
+    /// when the session keeps the journal, it is under its threshold, and its oldest record
+    /// (the journal is begun at each compaction, `saved_at`) is younger than
+    /// [`JOURNAL_MAX_AGE`].
+    fn journal_may_stay(&self) -> Result<bool> {
+        if !self.keep_journal {
+            return Ok(false);
+        }
+        let small = self
+            .journal
+            .as_ref()
+            .is_none_or(|j| j.len() <= COMPACT_THRESHOLD);
+        let begun = self
+            .store
+            .meta("saved_at")?
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
+        // By the session's clock (a test moves it), like everything the session writes.
+        let now = chrono::DateTime::parse_from_rfc3339(&self.store.now())
+            .map_or_else(|_| chrono::Utc::now(), |t| t.to_utc());
+        let young = begun.is_some_and(|t| now - t.to_utc() < JOURNAL_MAX_AGE);
+        Ok(small && young)
     }
 
     fn open_inner(path: &Path, unlock: Unlock<'_>, access: Access) -> Result<Session> {
@@ -435,8 +475,8 @@ impl Session {
             Found::Current(replay) => {
                 let mut changes: Vec<RowChange> = Vec::new();
                 for record in &replay.records {
-                    let batch: Vec<RowChange> = serde_json::from_slice(record)
-                        .map_err(|_| damaged(t!("journal.bad_contents").into_owned()))?;
+                    let batch: Vec<RowChange> = crate::store::changes::decode(record)
+                        .ok_or_else(|| damaged(t!("journal.bad_contents").into_owned()))?;
                     changes.extend(batch);
                 }
                 opened
@@ -467,6 +507,7 @@ impl Session {
             unsaved: false,
             lock: acquired.or_else(|| held.take()),
             searched: Default::default(),
+            keep_journal: false,
         };
         if access == Access::Write && session.journal.is_none() {
             // A vault without a journal key gets one (and its journal) from a compaction.
@@ -493,7 +534,7 @@ impl Session {
         access: Access,
         setup: &Setup,
     ) -> Result<Session> {
-        let session = Self::open(path, passphrase, access)?;
+        let mut session = Self::open(path, passphrase, access)?;
         session.apply(setup);
         Ok(session)
     }
@@ -502,7 +543,8 @@ impl Session {
     /// it is written with the first thing the session shows or changes, so a command that
     /// does neither (a refused import) leaves the vault byte for byte as it was. Read
     /// sessions (check, whoami, audit) show no client data.
-    pub fn apply(&self, setup: &Setup) {
+    pub fn apply(&mut self, setup: &Setup) {
+        self.keep_journal = setup.keep_journal;
         for (domain, years) in &setup.retention {
             self.store.set_retention_default(*domain, *years);
         }
@@ -609,13 +651,62 @@ impl Session {
             });
         }
         // IT's reassignments apply and what it revokes is taken out (docs/sync-format.md).
-        crate::sync::adopt_roster(self, &signed, &roster)?;
+        self.adopt_roster(&signed, &roster)?;
         Ok(roster.version)
     }
 
-    /// Checks that a worker is on the roster and active (before assigning a dossier).
-    pub fn check_worker(&self, worker: &str) -> Result<()> {
-        crate::sync::check_worker(&self.store, &self.path, worker)
+    /// Makes a newer roster this vault's: stored, IT's reassignments applied, and what it
+    /// revokes taken out again. A worker's ops from their revocation on, and ops signed with a
+    /// device key after IT retired it, that this vault merged before the roster arrived go
+    /// (`Store::withdraw`); the vault's own work stays in its own vault. Returns how many ops
+    /// went.
+    pub fn adopt_roster(
+        &mut self,
+        signed: &crate::org::Signed,
+        roster: &crate::model::roster::Roster,
+    ) -> Result<u64> {
+        let text = crate::org::to_json(signed)?;
+        let me = self.store.meta("worker_id")?;
+        self.change(|s| {
+            s.add_roster(roster.version, &text)?;
+            s.apply_reassignments(&roster.reassignments)?;
+            let mut n = 0;
+            for m in &roster.members {
+                if me.as_deref() == Some(m.id.as_str()) {
+                    continue;
+                }
+                if let Some(from) = roster.revoked_from(&m.id) {
+                    n += s.withdraw(&m.id, from, &[])?;
+                }
+                let Some(first) = m
+                    .retired
+                    .iter()
+                    .map(|k| {
+                        chrono::DateTime::parse_from_rfc3339(&k.until)
+                            .map(|d| d.with_timezone(&chrono::Utc))
+                            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
+                    })
+                    .min()
+                else {
+                    continue;
+                };
+                // What each key signed while it was the worker's counts; the rest goes.
+                let keep: Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> = roster
+                    .keys_of(&m.id)
+                    .into_iter()
+                    .map(|k| {
+                        let until = match roster.key_standing(&m.id, k) {
+                            Some(crate::model::roster::KeyStanding::RetiredFrom(t)) => Some(t),
+                            _ => None,
+                        };
+                        (k.to_owned(), until)
+                    })
+                    .collect();
+                n += s.withdraw(&m.id, first, &keep)?;
+            }
+            s.recheck_erasures(None)?;
+            Ok(n)
+        })
     }
 
     /// The newest roster: (version, signed text).
@@ -668,8 +759,7 @@ impl Session {
         if changes.is_empty() {
             return Ok(value);
         }
-        let mut record = Zeroizing::new(Vec::new());
-        serde_json::to_writer(&mut *record, &changes).map_err(|e| Error::Encrypt(e.to_string()))?;
+        let record = crate::store::changes::encode(&changes);
         drop(changes);
         match self.journal.as_mut() {
             // A change too large for one journal record (a big import) goes straight into a
@@ -774,6 +864,71 @@ impl Session {
         self.compact()
     }
 
+    /// Writes a complete copy of the vault (the journal folded in first) to `dest`: a new
+    /// file, or a dated file in `dest` when it is a folder. The copy is the vault file as
+    /// saved, encrypted the same way (it opens with the same passphrase, and with IT's
+    /// recovery key); it is written beside its place and linked in, so it is never half
+    /// there and never replaces a file. Returns where it went.
+    pub fn backup(&mut self, dest: &Path) -> Result<PathBuf> {
+        let target = if dest.is_dir() {
+            let stem = self
+                .path
+                .file_stem()
+                .map_or_else(|| "vault".into(), |s| s.to_string_lossy().into_owned());
+            let when = chrono::Local::now().format("%Y%m%d-%H%M%S");
+            dest.join(format!("{stem}-{when}.kluis"))
+        } else {
+            dest.to_owned()
+        };
+        if target.symlink_metadata().is_ok() {
+            return Err(Error::FileExists { path: target });
+        }
+        self.compact()?;
+        // The vault as just saved (encrypted: it is copied as it is, never decrypted), and
+        // checked to be that generation after the copy.
+        let (mut from, _) = crate::fsx::open(
+            &self.path,
+            crate::fsx::Follow::No,
+            crate::fsx::Owner::Us,
+            vault::MAX_VAULT_BYTES,
+        )
+        .map_err(|r| r.into_damaged(&self.path))?;
+        let tmp = vault::temp_path(&target);
+        let io_err = |e| Error::io(t!("io.write", path = target.display()).into_owned(), e);
+        let copied = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut to| {
+                std::io::copy(&mut from, &mut to)?;
+                to.sync_all()
+            });
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io_err(e));
+        }
+        if DiskStamp::at(&self.path).ok() != Some(self.stamp) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::ChangedOnDisk {
+                path: self.path.clone(),
+            });
+        }
+        let linked = std::fs::hard_link(&tmp, &target);
+        let _ = std::fs::remove_file(&tmp);
+        linked.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::FileExists {
+                    path: target.clone(),
+                }
+            } else {
+                Error::io(t!("io.write", path = target.display()).into_owned(), e)
+            }
+        })?;
+        vault::sync_dir(&target)?;
+        Ok(target)
+    }
+
     /// Folds pending journal records into the vault and ends the session. Dropping a
     /// session does the same, but cannot report a failure.
     pub fn close(mut self) -> Result<()> {
@@ -800,12 +955,37 @@ impl Session {
     }
 
     /// Integrity of the vault and its previous generation.
-    pub fn check(&self, passphrase: &SecretString) -> Result<CheckReport> {
+    pub fn check(self, passphrase: &SecretString) -> Result<CheckReport> {
         let (clients, notes) = self.store.counts()?;
+        let mut problems = self.store.integrity_problems()?;
+        problems.extend(self.store.schema_problems()?);
+        problems.extend(self.store.text_problems()?);
+        let access_log_entries = match self.store.verify_log()? {
+            Ok(n) => n,
+            Err((seq, why)) => {
+                problems.push(t!("audit.broken", seq = seq, reason = why).into_owned());
+                0
+            }
+        };
+        let mut report = CheckReport {
+            schema_version: self.store.schema_version()?,
+            generation: generation(&self.store)?,
+            problems,
+            access_log_entries,
+            clients,
+            notes,
+            journal_records: self.pending_records(),
+            recovery_recipients: self.store.recovery_recipients()?,
+            previous: None,
+        };
+        // The previous generation is read only after this one is gone from memory: a check
+        // never holds two images at once.
         let prev_path = vault::previous_path(&self.path);
-        let previous = if prev_path.exists() {
-            Some(
-                match vault::read(&prev_path, Some(passphrase), Some(&self.key)) {
+        let key = self.key.duplicate();
+        drop(self);
+        if prev_path.exists() {
+            report.previous = Some(
+                match vault::read(&prev_path, Some(passphrase), Some(&key)) {
                     Ok(opened) => PreviousReport {
                         generation: Some(generation(&opened.store)?),
                         problems: [
@@ -819,31 +999,9 @@ impl Session {
                         problems: vec![e.to_string()],
                     },
                 },
-            )
-        } else {
-            None
-        };
-        let mut problems = self.store.integrity_problems()?;
-        problems.extend(self.store.schema_problems()?);
-        problems.extend(self.store.text_problems()?);
-        let access_log_entries = match self.store.verify_log()? {
-            Ok(n) => n,
-            Err((seq, why)) => {
-                problems.push(t!("audit.broken", seq = seq, reason = why).into_owned());
-                0
-            }
-        };
-        Ok(CheckReport {
-            schema_version: self.store.schema_version()?,
-            generation: generation(&self.store)?,
-            problems,
-            access_log_entries,
-            clients,
-            notes,
-            journal_records: self.pending_records(),
-            recovery_recipients: self.store.recovery_recipients()?,
-            previous,
-        })
+            );
+        }
+        Ok(report)
     }
 }
 

@@ -235,54 +235,9 @@ pub fn check_worker(store: &Store, path: &Path, worker: &str) -> Result<()> {
     }
 }
 
-/// Makes a newer roster this vault's: stored, IT's reassignments applied, and what it
-/// revokes taken out again. A worker's ops from their revocation on, and ops signed with a
-/// device key after IT retired it, that this vault merged before the roster arrived go
-/// (`Store::withdraw`); the vault's own work stays in its own vault. Returns how many ops
-/// went.
-pub fn adopt_roster(session: &mut Session, signed: &org::Signed, roster: &Roster) -> Result<u64> {
-    let text = org::to_json(signed)?;
-    let me = session.store().meta("worker_id")?;
-    session.change(|s| {
-        s.add_roster(roster.version, &text)?;
-        s.apply_reassignments(&roster.reassignments)?;
-        let mut n = 0;
-        for m in &roster.members {
-            if me.as_deref() == Some(m.id.as_str()) {
-                continue;
-            }
-            if let Some(from) = roster.revoked_from(&m.id) {
-                n += s.withdraw(&m.id, from, &[])?;
-            }
-            let Some(first) = m
-                .retired
-                .iter()
-                .map(|k| {
-                    DateTime::parse_from_rfc3339(&k.until)
-                        .map(|d| d.with_timezone(&Utc))
-                        .unwrap_or(DateTime::<Utc>::MIN_UTC)
-                })
-                .min()
-            else {
-                continue;
-            };
-            // What each key signed while it was the worker's counts; the rest goes.
-            let keep: Vec<(String, Option<DateTime<Utc>>)> = roster
-                .keys_of(&m.id)
-                .into_iter()
-                .map(|k| {
-                    let until = match roster.key_standing(&m.id, k) {
-                        Some(KeyStanding::RetiredFrom(t)) => Some(t),
-                        _ => None,
-                    };
-                    (k.to_owned(), until)
-                })
-                .collect();
-            n += s.withdraw(&m.id, first, &keep)?;
-        }
-        s.recheck_erasures(None)?;
-        Ok(n)
-    })
+/// [`check_worker`] for a session's vault (before `assign` or `handover`).
+pub fn check_assignable(session: &Session, worker: &str) -> Result<()> {
+    check_worker(session.store(), session.path(), worker)
 }
 
 /// Reads and splits a bundle file, checking its size, layout and payload hash. Nothing here
@@ -694,9 +649,9 @@ pub fn import_bytes(
 }
 
 /// A decrypted payload checked against `roster` and merged into `store`, for the fuzz target
-/// `bundle_payload` (built only under `cargo fuzz`): what follows decryption in [`import`],
+/// `bundle_payload` (built under `cargo fuzz` and with `internals`): what follows decryption in [`import`],
 /// for a v2 payload whose signer is `signer`.
-#[cfg(fuzzing)]
+#[cfg(any(fuzzing, feature = "internals"))]
 pub fn fuzz_payload(
     store: &mut Store,
     roster: &Roster,
@@ -719,15 +674,14 @@ pub fn fuzz_payload(
         payload_len: 0,
         log_head: None,
     };
-    let checked =
-        bundle::check_payload(&payload, &header, Version::V2, roster, &*store, path)?;
+    let checked = bundle::check_payload(&payload, &header, Version::V2, roster, &*store, path)?;
     bundle::keep_only(&mut payload, &checked.keep);
     store
         .transaction(|s| {
             for seal in &checked.seals {
                 s.add_seal(seal)?;
             }
-            let stats = s.merge_ops(&payload.ops, &payload.notes, "fuzz")?;
+            let stats = s.merge_ops_from(&payload.ops, &payload.notes, "fuzz", Some(signer))?;
             put_blobs(s, &payload.blobs)?;
             Ok(stats)
         })
@@ -868,9 +822,9 @@ fn for_earlier_device(roster: &Roster, worker: &str, created: &str) -> bool {
         return false;
     };
     roster.member(worker).is_some_and(|m| {
-        m.retired.iter().any(|k| {
-            DateTime::parse_from_rfc3339(&k.until).is_ok_and(|until| created <= until)
-        })
+        m.retired
+            .iter()
+            .any(|k| DateTime::parse_from_rfc3339(&k.until).is_ok_and(|until| created <= until))
     })
 }
 
@@ -938,8 +892,8 @@ fn roster_from_share(
             _ => {}
         }
         let checked = share::read_named(&path, &hash).and_then(|bytes| {
-            let signed: org::Signed = serde_json::from_slice(&bytes)
-                .map_err(|_| t!("org.not_roster").into_owned())?;
+            let signed: org::Signed =
+                serde_json::from_slice(&bytes).map_err(|_| t!("org.not_roster").into_owned())?;
             let roster = org::verify_roster(&me.pinned, &signed, &path).map_err(|e| match e {
                 Error::NotAuthentic { reason, .. } => reason,
                 other => other.to_string(),
@@ -950,7 +904,9 @@ fn roster_from_share(
             Ok((signed, roster)) => {
                 marks.push((hash, "imported"));
                 if roster.version > me.roster.version
-                    && newest.as_ref().is_none_or(|(_, n)| roster.version > n.version)
+                    && newest
+                        .as_ref()
+                        .is_none_or(|(_, n)| roster.version > n.version)
                 {
                     newest = Some((signed, roster));
                 }
@@ -962,7 +918,7 @@ fn roster_from_share(
         }
     }
     if let Some((signed, roster)) = newest {
-        report.withdrawn += adopt_roster(session, &signed, &roster)?;
+        report.withdrawn += session.adopt_roster(&signed, &roster)?;
         report.roster = Some(roster.version);
     }
     if !marks.is_empty() {
@@ -1190,18 +1146,12 @@ pub fn check_log_against(session: &Session, dir: &Path) -> Result<LogCheck> {
         out.bundles += 1;
         out.highest = out.highest.max(seq);
         match session.store().log_hash_at(seq)? {
-            None => out.problems.push(
-                t!(
-                    "audit.cut",
-                    path = path.display(),
-                    seq = seq,
-                    end = end
-                )
-                .into_owned(),
-            ),
-            Some(h) if h != hash => out.problems.push(
-                t!("audit.head_differs", path = path.display(), seq = seq).into_owned(),
-            ),
+            None => out
+                .problems
+                .push(t!("audit.cut", path = path.display(), seq = seq, end = end).into_owned()),
+            Some(h) if h != hash => out
+                .problems
+                .push(t!("audit.head_differs", path = path.display(), seq = seq).into_owned()),
             Some(_) => {}
         }
     }

@@ -132,6 +132,19 @@ impl SealingKey {
     pub fn params(&self) -> KdfParams {
         self.params
     }
+
+    /// A second copy of the key (locked in memory and wiped when dropped like the first),
+    /// for a check that reads the previous generation after the session is gone.
+    pub(in crate::engine) fn duplicate(&self) -> SealingKey {
+        // Straight into the heap: no copy of the key on the stack.
+        let mut bytes = Box::new([0u8; 32]);
+        bytes.copy_from_slice(self.key.expose());
+        SealingKey {
+            salt: self.salt,
+            params: self.params,
+            key: KdfKey::new(bytes),
+        }
+    }
 }
 
 fn derive(
@@ -199,8 +212,8 @@ struct PassphraseIdentity<'a> {
     unlocked: RefCell<Option<SealingKey>>,
 }
 
-/// The stanza parser, for the fuzz target `stanza` (built only under `cargo fuzz`).
-#[cfg(fuzzing)]
+/// The stanza parser, for the fuzz target `stanza` (built under `cargo fuzz` and with `internals`).
+#[cfg(any(fuzzing, feature = "internals"))]
 pub fn fuzz_stanza(args: Vec<String>, body: Vec<u8>) -> std::result::Result<KdfParams, String> {
     let stanza = Stanza {
         tag: STANZA_TAG.to_owned(),

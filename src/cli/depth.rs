@@ -374,6 +374,7 @@ pub(super) fn plan(path: &Path, pass_file: Option<&Path>, cmd: PlanCmd) -> anyho
             let text = model::parse_note_body(&text)?;
             let mut session = open(path, pass_file, Access::Write)?;
             let client = resolve(&session, &client)?;
+            super::practice::warn(&t!("nudge.what_goal"), &text, false, &[]);
             let id = session.change(|s| s.add_goal(&client, &domain, &text))?;
             println!("{id}");
             Ok(session.close()?)
@@ -385,6 +386,7 @@ pub(super) fn plan(path: &Path, pass_file: Option<&Path>, cmd: PlanCmd) -> anyho
                 .unwrap_or_else(|| Local::now().naive_local());
             let mut session = open(path, pass_file, Access::Write)?;
             let goal = session.resolve(IdTable::Goal, &goal)?;
+            super::practice::warn(&t!("nudge.what_note"), &text, false, &[]);
             let id = session.change(|s| s.evaluate_goal(&goal, &text, at))?;
             println!("{id}");
             Ok(session.close()?)
@@ -401,6 +403,7 @@ pub(super) fn plan(path: &Path, pass_file: Option<&Path>, cmd: PlanCmd) -> anyho
             let due = optional(due, |v| model::parse_date("--due", v))?;
             let mut session = open(path, pass_file, Access::Write)?;
             let goal = session.resolve(IdTable::Goal, &goal)?;
+            super::practice::warn(&t!("nudge.what_text"), &text, false, &[]);
             let id = session.change(|s| s.add_action(&goal, &text, &owner, due))?;
             println!("{id}");
             Ok(session.close()?)
@@ -535,6 +538,7 @@ pub(super) fn assess(path: &Path, pass_file: Option<&Path>, a: AssessArgs) -> an
     let at = optional(a.at, |v| model::parse_date("--at", v))?.unwrap_or(today);
     let mut session = open(path, pass_file, Access::Write)?;
     let client = resolve(&session, &client)?;
+    super::practice::warn(&t!("nudge.what_text"), &reason, false, &[]);
     let id = session.change(|s| s.add_assessment(&client, &domain, score, &reason, at))?;
     println!("{id}");
     Ok(session.close()?)
@@ -588,20 +592,19 @@ pub(super) fn agenda(
 ) -> anyhow::Result<()> {
     let today = Local::now().date_naive();
     let mut session = open(path, pass_file, Access::Write)?;
-    let items = session.agenda(today, days)?;
+    let mut items = session.agenda(today, days)?;
+    let months = super::settings().map_or(model::DEFAULT_REVIEW_MONTHS, |s| {
+        s.access_review_months.value
+    });
+    items.extend(session.reminders(today, days, months)?);
+    items.sort_by(|a, b| (a.date, &a.time, a.kind, &a.id).cmp(&(b.date, &b.time, b.kind, &b.id)));
     if json {
         print_json(&serde_json::to_value(&items)?)?;
     } else if items.is_empty() {
         eprintln!("{}", t!("agenda.empty", days = days));
     } else {
         for i in &items {
-            let what = match i.kind {
-                "visit" => t!("agenda.visit", what = i.what),
-                "action" => t!("agenda.action", what = i.what),
-                "consent" => t!("agenda.consent", what = i.what),
-                "orphaned" => t!("agenda.orphaned", who = i.what),
-                _ => t!("agenda.retention"),
-            };
+            let what = i.describe();
             println!(
                 "{}  {:<5}  {}  {}  {}",
                 i.date,

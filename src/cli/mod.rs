@@ -24,6 +24,7 @@ mod depth;
 mod org;
 mod output;
 mod passphrase;
+mod practice;
 mod privacy;
 mod progress;
 mod records;
@@ -193,6 +194,22 @@ enum Command {
     },
     /// Everything kluis holds on a client, for the client (inzage, AVG art. 15)
     Report(privacy::ReportArgs),
+    /// Write the leaflet for residents (A4, plain language): what kluis keeps, who can see a
+    /// dossier, how long it is kept, what residents may ask, from this vault's settings
+    Leaflet(practice::LeafletArgs),
+    /// Nudges toward less data: what a text may hold that a dossier does not need
+    #[command(subcommand)]
+    Nudge(practice::NudgeCmd),
+    /// Group sessions: one record in each participant's dossier, no one else's name in it
+    #[command(subcommand)]
+    Group(practice::GroupCmd),
+    /// The meldcode huiselijk geweld en kindermishandeling: five steps, each dated and
+    /// attributed, special-category data by default
+    #[command(subcommand)]
+    Meldcode(practice::MeldcodeCmd),
+    /// Access review: dossiers you no longer need, and a content-free team overview
+    #[command(subcommand)]
+    Access(practice::AccessCmd),
     /// The client's household: partner, children, parents
     #[command(subcommand)]
     Household(depth::HouseholdCmd),
@@ -248,6 +265,15 @@ enum Command {
         /// Output JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Fold the journal into the vault file now (it happens by itself after a day, or when the
+    /// journal is large, and at every lock of the terminal app)
+    Compact,
+    /// Write a complete, encrypted copy of the vault (journal folded in) to a new file, or
+    /// into a folder; never over an existing file
+    Backup {
+        /// A new file, or an existing folder to put a dated copy in
+        dest: PathBuf,
     },
 }
 
@@ -609,12 +635,15 @@ pub(crate) fn flag(field: crate::error::Field) -> String {
     match field {
         Field::Arg(name) => name.to_owned(),
         Field::Input(code) => match code {
-            "occurred_at" | "closed_on" | "done_on" | "at" => "--at".to_owned(),
+            "occurred_at" | "closed_on" | "done_on" | "at" | "taken_on" | "held_on" => {
+                "--at".to_owned()
+            }
             "given_on" => "--given".to_owned(),
             "text" | "body" => "--text".to_owned(),
             "id" | "client_id" => "ID".to_owned(),
             "worker_id" => "WORKER_ID".to_owned(),
             "to_worker" => "--to".to_owned(),
+            "participants" => "--participant".to_owned(),
             "file" => "FILE".to_owned(),
             // Not something typed: a bundle, the journal, a record kind.
             c if crate::model::record::Kind::from_code(c).is_some()
@@ -737,6 +766,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => privacy::audit(&path, pass_file, action, client, json),
         Command::Retention { action, json } => privacy::retention(&path, pass_file, action, json),
         Command::Report(args) => privacy::report(&path, pass_file, args),
+        Command::Leaflet(args) => practice::leaflet(&path, pass_file, args),
+        Command::Nudge(cmd) => practice::nudge(cmd),
+        Command::Group(cmd) => practice::group(&path, pass_file, cmd),
+        Command::Meldcode(cmd) => practice::meldcode(&path, pass_file, cmd),
+        Command::Access(cmd) => practice::access(&path, pass_file, cmd),
         Command::Household(cmd) => depth::household(&path, pass_file, cmd),
         Command::Record(cmd) => records::run(&path, pass_file, cmd),
         Command::Contact(cmd) => depth::contact(&path, pass_file, cmd),
@@ -751,6 +785,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Whoami { json } => {
             let session = open(&path, pass_file, Access::Read)?;
             org::whoami(&session, json)
+        }
+        Command::Compact => {
+            let mut session = open(&path, pass_file, Access::Write)?;
+            let folded = session.pending_records();
+            session.compact()?;
+            eprintln!("{}", t!("done.compacted", n = folded));
+            Ok(session.close()?)
+        }
+        Command::Backup { dest } => {
+            let mut session = open(&path, pass_file, Access::Write)?;
+            let written = session.backup(&dest)?;
+            println!("{}", written.display());
+            eprintln!("{}", t!("done.backup", path = written.display()));
+            Ok(session.close()?)
         }
         Command::Check { json } => {
             let pass = passphrase::existing(pass_file)?;
@@ -805,6 +853,9 @@ pub(crate) fn session_setup(via: &'static str) -> crate::session::Setup {
         }),
         via,
         clock: None,
+        // A command-line run appends to the journal and leaves it; the terminal app folds
+        // it at every lock and exit.
+        keep_journal: via == "cli",
     }
 }
 
@@ -1046,7 +1097,8 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
             let note = model::parse_note_body(&note)?;
             let mut session = open(path, pass_file, Access::Write)?;
             let id = session.resolve(IdTable::Client, &prefix)?;
-            session.check_worker(&to)?;
+            crate::sync::check_assignable(&session, &to)?;
+            practice::warn(&t!("nudge.what_note"), &note, false, &[]);
             let handover = session.change(|s| s.handover(&id, &to, &note))?;
             println!("{handover}");
             eprintln!("{}", t!("depth.handover_done", to = to));
@@ -1113,6 +1165,7 @@ fn note(path: &Path, pass_file: Option<&Path>, cmd: NoteCmd) -> anyhow::Result<(
                 }
             };
             let body = model::parse_note_body(&body)?;
+            practice::warn(&t!("nudge.what_note"), &body, special, &[]);
             let new = NewNote {
                 client_id,
                 kind,

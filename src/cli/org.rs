@@ -441,12 +441,23 @@ fn admit(dir: &Path, from: &[PathBuf], fingerprint: Option<&str>) -> anyhow::Res
     let pass = it_passphrase()?;
     let report = org::admit(dir, &pass, &requests, fingerprint)?;
     for (path, reason) in &report.refused {
-        eprintln!("{}", t!("org.request_refused", path = path.display(), reason = reason));
+        eprintln!(
+            "{}",
+            t!(
+                "org.request_refused",
+                path = path.display(),
+                reason = reason
+            )
+        );
     }
     for (id, fps) in &report.ambiguous {
         eprintln!(
             "{}",
-            t!("org.admit_ambiguous", id = id, fingerprints = fps.join(", "))
+            t!(
+                "org.admit_ambiguous",
+                id = id,
+                fingerprints = fps.join(", ")
+            )
         );
     }
     for (id, fp) in &report.second_devices {

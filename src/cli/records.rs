@@ -134,6 +134,22 @@ pub(super) fn run(path: &Path, pass_file: Option<&Path>, cmd: RecordCmd) -> anyh
                 .collect::<Result<Vec<_>, _>>()?;
             let mut session = open(path, pass_file, Access::Write)?;
             let client = session.resolve(IdTable::Client, &prefix)?;
+            // The nudges look at every free text typed, with the record's own special flag.
+            let special = typed.iter().any(|(k, v)| {
+                k == "special"
+                    && matches!(
+                        v.trim().to_lowercase().as_str(),
+                        "ja" | "yes" | "true" | "1"
+                    )
+            });
+            for (name, value) in &typed {
+                let is_text = crate::model::record::fields_of(kind)
+                    .iter()
+                    .any(|f| f.name == name.as_str() && f.input == Input::Text);
+                if is_text {
+                    super::practice::warn(&t!("nudge.what_text"), value, special, &[]);
+                }
+            }
             let id = session.add_record(kind, &client, &typed, &super::depth::life_domains())?;
             println!("{id}");
             Ok(session.close()?)

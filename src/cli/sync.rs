@@ -45,7 +45,7 @@ pub(super) fn assign(
     let id = session.resolve(IdTable::Client, &prefix)?;
     if on {
         for w in workers {
-            session.check_worker(w)?;
+            crate::sync::check_assignable(&session, w)?;
         }
     }
     let changed: Vec<bool> =

@@ -271,6 +271,10 @@ crate::record! {
         text: String = Input::Text,
         /// Special-category data: masked until revealed.
         special: bool = Input::Flag,
+        /// Kept out of the client's own report, and why (added in schema v9: a signal
+        /// written before has none).
+        #[serde(default)]
+        withheld: Option<super::practice::Withhold> = Input::Choice,
         /// Who recorded it.
         author: String = Input::Author,
         /// When (UTC, RFC 3339).
@@ -285,7 +289,8 @@ pub struct AgendaItem {
     pub date: NaiveDate,
     /// The time, for a visit (`HH:MM`).
     pub time: Option<String>,
-    /// `visit`, `action`, `consent` (ends) or `retention` (ends).
+    /// `visit`, `action`, `consent` (ends), `retention` (ends), `meldcode`, `review` or
+    /// `orphaned` (no active assignee left).
     pub kind: &'static str,
     /// The dossier.
     pub client_id: String,
@@ -297,6 +302,31 @@ pub struct AgendaItem {
     pub what: String,
     /// The record's id.
     pub id: String,
+}
+
+impl AgendaItem {
+    /// What it is, in the current language: the words the agenda shows in its "what" column
+    /// for every kind (the command line and the terminal app alike).
+    pub fn describe(&self) -> String {
+        match self.kind {
+            "visit" => t!("agenda.visit", what = self.what),
+            "action" => t!("agenda.action", what = self.what),
+            "consent" => t!("agenda.consent", what = self.what),
+            "retention" => t!("agenda.retention"),
+            "orphaned" => t!("agenda.orphaned", who = self.what),
+            "meldcode" => match self.what.parse::<super::MeldStep>() {
+                Ok(step) => t!(
+                    "agenda.meldcode",
+                    n = step.number(),
+                    step = t!(format!("meldcode.step.{}", step.code()))
+                ),
+                Err(()) => self.what.clone().into(),
+            },
+            "review" => t!(format!("agenda.review_{}", self.what)),
+            _ => self.what.clone().into(),
+        }
+        .into_owned()
+    }
 }
 
 /// Checks a score: a whole number from 1 to 5.

@@ -103,10 +103,13 @@ text_enum!(
 );
 
 mod depth;
+pub mod nudge;
+mod practice;
 mod privacy;
 pub mod record;
 pub mod roster;
 pub use depth::*;
+pub use practice::*;
 pub use privacy::*;
 
 /// Lowercase hex of `bytes`, written straight into one string (no piece of a key or hash
@@ -195,7 +198,7 @@ impl fmt::Debug for Bsn {
 }
 
 /// The elfproef for BSNs: 9·d1 + 8·d2 + … + 2·d8 − 1·d9 is a non-zero multiple of 11.
-fn elfproef(nine_digits: &str) -> bool {
+pub(crate) fn elfproef(nine_digits: &str) -> bool {
     let d: Vec<i64> = nine_digits.bytes().map(|b| i64::from(b - b'0')).collect();
     let sum: i64 = (0..8).map(|i| d[i] * (9 - i as i64)).sum::<i64>() - d[8];
     sum != 0 && sum % 11 == 0

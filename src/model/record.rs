@@ -62,6 +62,9 @@ pub enum Input {
     Flag,
     /// The id of another record of this dossier.
     Ref(Kind),
+    /// An id that ties records in several dossiers together (the copies of one group
+    /// session): set by kluis, never typed.
+    Link,
     /// A worker id (or a name in a vault outside an organisation).
     Worker,
     /// An age recipient (`age1…`).
@@ -83,7 +86,12 @@ impl Input {
     pub fn is_entered(self) -> bool {
         !matches!(
             self,
-            Input::Author | Input::Created | Input::Stamp | Input::Sha256 | Input::Size
+            Input::Author
+                | Input::Created
+                | Input::Stamp
+                | Input::Sha256
+                | Input::Size
+                | Input::Link
         )
     }
 }
@@ -219,6 +227,12 @@ pub trait Record: Clone + Serialize + DeserializeOwned {
                 .is_some_and(|c| *c == Cell::I(1)),
         }
     }
+    /// Why it is kept out of the client's own report, if it is: the code in its
+    /// [`WITHHELD`] column (AVG art. 23, UAVG art. 41; see docs/privacy.md).
+    fn withheld(&self) -> Option<String> {
+        let at = Self::FIELDS.iter().position(|f| f.name == WITHHELD)?;
+        self.cells().get(2 + at)?.text().map(str::to_owned)
+    }
     /// Every column name, `id` and `client_id` first.
     fn columns() -> Vec<&'static str> {
         ["id", "client_id"]
@@ -227,6 +241,10 @@ pub trait Record: Clone + Serialize + DeserializeOwned {
             .collect()
     }
 }
+
+/// The column that, when set, keeps a record out of the client's own report (the code of
+/// the ground). A kind has it or not; nothing else is needed.
+pub const WITHHELD: &str = "withheld";
 
 /// Declares a record type: the struct (with `id` and `client_id` first), its columns and how
 /// each is entered. The column names are the field names, so the compiler and one test keep
@@ -434,6 +452,7 @@ use super::depth::{
     Assessment, Attachment, Contact, Evaluation, Goal, Handover, HouseholdMember, PlanAction,
     Signal, Visit as PlannedVisit,
 };
+use super::practice::{GroupSession, MeldcodeStep};
 use super::privacy::{Consent, Disclosure};
 
 kinds! {
@@ -485,6 +504,10 @@ kinds! {
     },
     /// A signal observed (meldcode, step 1).
     Signal => Signal: register("signal", "signal", Section::Records, Special::Flag("special")),
+    /// A later step of the meldcode (2 to 5), tied to its signal.
+    MeldcodeStep => MeldcodeStep: register("meldcode_step", "meldcode_step", Section::Records, Special::Flag("special")),
+    /// A participant's copy of a group session.
+    GroupSession => GroupSession: register("group_session", "group_session", Section::Records, Special::Flag("special")),
     /// A consent to share with another organisation (a withdrawal is a newer version).
     Consent => Consent: register("consent", "consent", Section::Sharing, Special::Never),
     /// A disclosure to another organisation.
@@ -526,6 +549,18 @@ impl Kind {
     }
 }
 
+/// The fields of a kind's record type (empty for the kinds with rules of their own).
+pub fn fields_of(kind: Kind) -> &'static [FieldSpec] {
+    struct Fields;
+    impl Visitor for Fields {
+        type Out = &'static [FieldSpec];
+        fn visit<R: Record>(self) -> Self::Out {
+            R::FIELDS
+        }
+    }
+    kind.visit(Fields).unwrap_or(&[])
+}
+
 /// Whether a cell is a value of `field` as kluis writes it: the generic half of checking a
 /// colleague's copy of a record (the other half is [`Record::rules`]).
 pub fn check_cell(field: &FieldSpec, cell: &Cell) -> bool {
@@ -547,7 +582,7 @@ pub fn check_cell(field: &FieldSpec, cell: &Cell) -> bool {
         Input::Score => matches!(cell, Cell::I(1..=5)),
         Input::Flag => matches!(cell, Cell::I(0 | 1)),
         Input::Size => matches!(cell, Cell::I(n) if *n >= 0),
-        Input::Ref(_) => text.is_some_and(is_id),
+        Input::Ref(_) | Input::Link => text.is_some_and(is_id),
         Input::Recipient => text.is_some_and(|v| super::parse_recipient("field", v).is_ok()),
         Input::Sha256 => text.is_some_and(|v| {
             v.len() == 64
@@ -664,9 +699,12 @@ pub fn parse_input(
         },
         Input::Ref(_) => text(super::parse_id_prefix(f, typed)?),
         Input::Recipient => text(super::parse_recipient(f, typed)?.to_string()),
-        Input::Sha256 | Input::Size | Input::Stamp | Input::Author | Input::Created => {
-            Err(Error::invalid(f, crate::i18n::t!("val.not_entered")))
-        }
+        Input::Sha256
+        | Input::Size
+        | Input::Stamp
+        | Input::Author
+        | Input::Created
+        | Input::Link => Err(Error::invalid(f, crate::i18n::t!("val.not_entered"))),
     }
 }
 

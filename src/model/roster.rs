@@ -186,9 +186,10 @@ impl Roster {
         if !m.ed25519.is_empty() && m.ed25519 == key {
             return Some(KeyStanding::Current);
         }
-        m.retired.iter().find(|r| r.ed25519 == key).map(|r| {
-            KeyStanding::RetiredFrom(utc(&r.until).unwrap_or(DateTime::<Utc>::MIN_UTC))
-        })
+        m.retired
+            .iter()
+            .find(|r| r.ed25519 == key)
+            .map(|r| KeyStanding::RetiredFrom(utc(&r.until).unwrap_or(DateTime::<Utc>::MIN_UTC)))
     }
 
     /// Every Ed25519 key the roster lists for `worker`: the current one first, then the
@@ -209,8 +210,7 @@ impl Roster {
 /// the SHA-256 of a base64 public key, in groups of four hex digits.
 pub fn fingerprint(key_b64: &str) -> String {
     let h = super::sha256_hex(key_b64.trim().as_bytes());
-    h[..20]
-        .as_bytes()
+    h.as_bytes()[..20]
         .chunks(4)
         .map(|c| std::str::from_utf8(c).unwrap_or(""))
         .collect::<Vec<_>>()
@@ -227,7 +227,11 @@ mod tests {
             name: id.into(),
             teams: vec![],
             role: Role::Worker,
-            x25519: if key.is_empty() { "".into() } else { "age1x".into() },
+            x25519: if key.is_empty() {
+                "".into()
+            } else {
+                "age1x".into()
+            },
             ed25519: key.into(),
             issued_at: "2026-01-01T00:00:00Z".into(),
             valid_until: None,

@@ -66,8 +66,11 @@ pub struct GenericRecord {
     pub fields: Vec<(&'static str, String)>,
     /// Special-category data.
     pub special: bool,
-    /// Its text is left out (special, not revealed).
+    /// Its text is left out (special and not revealed, or withheld from the client's own
+    /// report).
     pub masked: bool,
+    /// Why it is kept out of the client's own report (a code), if it is.
+    pub withheld: Option<String>,
     /// The whole record as JSON (text fields null when masked), for `--json`.
     pub value: serde_json::Value,
 }
@@ -186,6 +189,8 @@ struct Generic<'a> {
     store: &'a Store,
     client: &'a str,
     reveal: bool,
+    /// For the client's own report: what is withheld from it goes without its text.
+    for_client: bool,
 }
 
 impl record::Visitor for Generic<'_> {
@@ -196,7 +201,8 @@ impl record::Visitor for Generic<'_> {
             .iter()
             .map(|r| {
                 let special = r.special();
-                let masked = special && !self.reveal;
+                let withheld = r.withheld();
+                let masked = (special && !self.reveal) || (self.for_client && withheld.is_some());
                 let cells = r.cells();
                 let fields = R::FIELDS
                     .iter()
@@ -230,6 +236,7 @@ impl record::Visitor for Generic<'_> {
                     fields,
                     special,
                     masked,
+                    withheld,
                     value,
                 }
             })
@@ -237,8 +244,9 @@ impl record::Visitor for Generic<'_> {
     }
 }
 
-/// Reads a whole dossier (no logging: the callers here log).
-fn read_dossier(store: &Store, id: &str, reveal: Reveal) -> Result<Dossier> {
+/// Reads a whole dossier (no logging: the callers here log). `for_client`: for the client's
+/// own report, so what is withheld from it (AVG art. 23, UAVG art. 41) goes without its text.
+fn read_dossier(store: &Store, id: &str, reveal: Reveal, for_client: bool) -> Result<Dossier> {
     let (client, bsn_masked) = masked_client(store.client(id)?, reveal.bsn);
     let mut notes = store.notes(id)?;
     mask_notes(&mut notes, reveal.special);
@@ -255,6 +263,7 @@ fn read_dossier(store: &Store, id: &str, reveal: Reveal) -> Result<Dossier> {
                 store,
                 client: id,
                 reveal: reveal.special,
+                for_client,
             })
         {
             other.push((*kind, rows?));
@@ -335,7 +344,7 @@ impl Session {
             // Logged first, so the log it shows lists this view too.
             s.client(id)?;
             s.log(Action::View, Some(id), "dossier")?;
-            read_dossier(s, id, Reveal::default())
+            read_dossier(s, id, Reveal::default(), false)
         })
     }
 
@@ -440,6 +449,7 @@ impl Session {
                     store: s,
                     client,
                     reveal,
+                    for_client: false,
                 })
                 .unwrap_or_else(|| Ok(Vec::new()))?;
             s.log(Action::View, Some(client), view_detail(kind))?;
@@ -463,6 +473,14 @@ impl Session {
         typed: &[(String, String)],
         life_domains: &[String],
     ) -> Result<String> {
+        // A meldcode step has its order to keep (step 5 after step 4, nothing after a
+        // decision): it is added through its own workflow (`Store::add_meldcode_step`).
+        if kind == Kind::MeldcodeStep {
+            return Err(Error::invalid(
+                crate::error::Field::Input(kind.spec().code),
+                t!("val.own_workflow"),
+            ));
+        }
         struct Add<'a> {
             session: &'a mut Session,
             client: &'a str,
@@ -666,7 +684,21 @@ impl Session {
             if reveal.bsn {
                 s.log(Action::RevealBsn, Some(client), "report")?;
             }
-            read_dossier(s, client, reveal)
+            let mut d = read_dossier(s, client, reveal, true)?;
+            // Special records of the generic kinds the report shows (a withheld one is not
+            // shown, so not revealed): logged too, and the report's log lists them.
+            let mut revealed = false;
+            for (kind, rows) in &d.other {
+                for r in rows.iter().filter(|r| r.special && !r.masked) {
+                    let detail = format!("{} {} in report", kind.spec().code, r.id);
+                    s.log(Action::RevealSpecial, Some(client), &detail)?;
+                    revealed = true;
+                }
+            }
+            if revealed {
+                d.log = s.audit(Some(client))?;
+            }
+            Ok(d)
         })
     }
 
@@ -783,7 +815,7 @@ impl Session {
             bsn: req.show_bsn,
             special: req.include_special,
         };
-        let contents = read_dossier(&self.store, &req.client, reveal)?;
+        let contents = read_dossier(&self.store, &req.client, reveal, false)?;
         let special_ids = crate::report::special_note_ids(&contents, &kind);
         let doc = crate::report::render(
             &contents,

@@ -40,8 +40,12 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_signal.sql",
         include_str!("migrations/0008_signal.sql"),
     ),
-    // Numbered 0010 on this branch; the lead renumbers migrations at merge time.
-    ("0010_trust.sql", include_str!("migrations/0010_trust.sql")),
+    (
+        "0009_practice.sql",
+        include_str!("migrations/0009_practice.sql"),
+    ),
+    // 0010 and 0011 are other branches' (attachment files, search): the merge renumbers.
+    ("0012_trust.sql", include_str!("migrations/0012_trust.sql")),
 ];
 
 /// Schema version this build reads and writes (`PRAGMA user_version`).
@@ -67,12 +71,14 @@ const REPAIRED_COLUMNS: &[(i32, &str, &str, &str)] = &[
 pub mod changes;
 pub mod depth;
 mod ops;
+mod practice;
 mod privacy;
 pub mod records;
 mod schema;
 mod trust;
 
 pub use ops::{BundleMark, MergeStats, NoteRow, OpenConflict};
+pub use practice::{NewGroupSession, NewStep};
 pub use privacy::RetentionItem;
 pub use trust::{HeldErasure, HeldReason, Orphan, SealRow};
 
@@ -103,6 +109,8 @@ pub struct Store {
     fixed_now: std::cell::Cell<Option<chrono::NaiveDateTime>>,
     /// Whether this vault's worker was revoked, by roster version (`Store::revoked_here`).
     revoked: std::cell::Cell<Option<(u64, bool)>>,
+    /// The largest image a change may leave ([`MAX_IMAGE_BYTES`]; lower in tests).
+    max_image: std::cell::Cell<u64>,
 }
 
 /// Why an image could not be loaded.
@@ -117,6 +125,12 @@ pub enum ImageError {
     /// Its schema is not the one its version must have; each difference names the object.
     Foreign(Vec<String>),
 }
+
+/// The largest image kluis saves. Loading one allocates the image plus an eighth of headroom
+/// in one block (`from_image`), and SQLite allocates at most 2,147,483,391 bytes at once: an
+/// image past this could be saved but never opened again. A change that would cross it is
+/// refused and nothing changes.
+pub const MAX_IMAGE_BYTES: u64 = 2_147_483_391 / 9 * 8 - (1 << 20);
 
 /// A new UUID v7: time-ordered, so lists sort by creation for free.
 pub fn new_id() -> String {
@@ -157,6 +171,7 @@ impl Store {
             handovers_in: Default::default(),
             fixed_now: Default::default(),
             revoked: Default::default(),
+            max_image: std::cell::Cell::new(MAX_IMAGE_BYTES),
         };
         store.migrate()?;
         store.set_meta("owner", owner)?;
@@ -175,6 +190,14 @@ impl Store {
         // Headroom lets the first changes grow the database in place. Without it SQLite's
         // in-memory file doubles its buffer on the first insert, and for a moment the old
         // and the new copy both exist: twice the image in memory.
+        if size as u64 > MAX_IMAGE_BYTES {
+            return Err(ImageError::Unreadable(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_TOOBIG),
+                Some(format!(
+                    "an image of {size} bytes is larger than kluis opens ({MAX_IMAGE_BYTES})"
+                )),
+            )));
+        }
         let capacity = size + (size / 8).max(1 << 20);
         let unreadable = |msg: &str| {
             ImageError::Unreadable(rusqlite::Error::SqliteFailure(
@@ -226,6 +249,7 @@ impl Store {
             handovers_in: Default::default(),
             fixed_now: Default::default(),
             revoked: Default::default(),
+            max_image: std::cell::Cell::new(MAX_IMAGE_BYTES),
         };
         let version = store.schema_version().map_err(|e| match e {
             Error::Database(e) => ImageError::Unreadable(e),
@@ -318,6 +342,7 @@ impl Store {
                 self.flush_unlock()?;
             }
             self.flush_clock()?;
+            self.check_size()?;
             self.conn.execute_batch("COMMIT")?;
             Ok(v)
         });
@@ -1038,6 +1063,27 @@ impl Store {
         )?)
     }
 
+    /// Refuses a change that would make the image larger than kluis can load again (see
+    /// [`MAX_IMAGE_BYTES`]); run inside the transaction, so the change is rolled back.
+    fn check_size(&self) -> Result<()> {
+        let size: u64 = self.conn.query_row(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            [],
+            |r| r.get(0),
+        )?;
+        let max = self.max_image.get();
+        if size > max {
+            return Err(Error::VaultTooLarge { size, max });
+        }
+        Ok(())
+    }
+
+    /// Lowers the largest image a change may leave (tests, so the limit is cheap to reach).
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
+    pub(in crate::engine) fn set_max_image(&self, bytes: u64) {
+        self.max_image.set(bytes);
+    }
+
     /// The session's clock: what it writes is stamped with this local time (see
     /// `Session::set_clock`); None is the real clock.
     pub(in crate::engine) fn set_clock(&self, now: Option<chrono::NaiveDateTime>) {
@@ -1310,7 +1356,11 @@ mod tests {
                 "d10711b9ce0e90e0d87b15e7ab87367ea0d611936010facc5a6ed591cdde917c",
             ),
             (
-                "0010_trust.sql",
+                "0009_practice.sql",
+                "0a4f05d8f1e8fa815abe303e4d346110f15519b5316833f88d535c99dfc7514a",
+            ),
+            (
+                "0012_trust.sql",
                 "473924a6ca0070b68218cdb211acbeec5e20d95ccefe311c7ca3d0c16e650c27",
             ),
         ];
@@ -1320,7 +1370,7 @@ mod tests {
         for (i, (name, sql)) in MIGRATIONS.iter().enumerate() {
             let number: usize = name[..4].parse().unwrap();
             assert!(
-                number > last && number >= i + 1 && name.as_bytes()[4] == b'_',
+                number > last && number > i && name.as_bytes()[4] == b'_',
                 "{name} is migration {}",
                 i + 1
             );

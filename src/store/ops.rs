@@ -516,7 +516,7 @@ impl Store {
     /// Refused with [`Error::Invalid`] field `bundle` (a forgery, since ids are never reused
     /// and a dossier is created once): an op or note whose id is already here with other
     /// contents, a second creation of a dossier, a correction of another dossier's note.
-    #[cfg(any(test, fuzzing))]
+    #[cfg(test)]
     pub(in crate::engine) fn merge_ops(
         &self,
         ops: &[Op],

@@ -730,7 +730,11 @@ mod tests {
     }
 
     fn ids(s: &Store) -> HashSet<String> {
-        s.all_ops().unwrap().into_iter().map(|o| o.id.clone()).collect()
+        s.all_ops()
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id.clone())
+            .collect()
     }
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -802,7 +806,8 @@ mod tests {
         .unwrap();
         let edits = since(&w0, &seen);
         seen = ids(&w0);
-        w0.transaction(|s| s.close_client(&x, day(2000, 1, 1))).unwrap();
+        w0.transaction(|s| s.close_client(&x, day(2000, 1, 1)))
+            .unwrap();
         let close = since(&w0, &seen);
         seen = ids(&w0);
         w0.transaction(|s| s.erase_client(&x, day(2026, 6, 1)))
@@ -820,7 +825,11 @@ mod tests {
         .unwrap();
         let colleague = since(&w1, &before);
         let forged = (
-            vec![tombstone(&y, "w1", 1), tombstone(&y, "w2", 2), tombstone(&x, "w2", 3)],
+            vec![
+                tombstone(&y, "w1", 1),
+                tombstone(&y, "w2", 2),
+                tombstone(&x, "w2", 3),
+            ],
             Vec::new(),
         );
         (
@@ -885,7 +894,10 @@ mod tests {
         let mut v = deliver(bundles, order);
         let got = snapshot(&v);
         assert_eq!(&got, expected, "order {order:?}");
-        assert!(got.2 == vec![x.to_owned()], "X is erased, Y is not: {order:?}");
+        assert!(
+            got.2 == vec![x.to_owned()],
+            "X is erased, Y is not: {order:?}"
+        );
         assert!(got.0.iter().any(|c| c.0 == y), "Y is still here: {order:?}");
         assert!(
             !got.1.iter().any(|n| n.1.starts_with("X:")),
@@ -1032,6 +1044,9 @@ mod tests {
         assert_eq!(v.transaction(|s| s.recheck_erasures(None)).unwrap().0, 1);
         assert!(v.is_erased(&x).unwrap());
         let entry = v.audit(Some(&x)).unwrap().pop().unwrap();
-        assert_eq!((entry.user.as_str(), entry.origin.as_deref()), ("w0", Some("w0")));
+        assert_eq!(
+            (entry.user.as_str(), entry.origin.as_deref()),
+            ("w0", Some("w0"))
+        );
     }
 }

@@ -268,9 +268,10 @@ pub(super) fn verify_header(p: &Parsed, pinned: &str, roster: &Roster, path: &Pa
     }
     let msg = header_message(p.version, &p.header_line);
     let sig = ed25519_dalek::Signature::from_bytes(&p.signature);
-    let good = roster.keys_of(&h.author).into_iter().find(|k| {
-        org::public_key(k).is_some_and(|key| key.verify(&msg, &sig).is_ok())
-    });
+    let good = roster
+        .keys_of(&h.author)
+        .into_iter()
+        .find(|k| org::public_key(k).is_some_and(|key| key.verify(&msg, &sig).is_ok()));
     match good.and_then(|k| roster.key_standing(&h.author, k)) {
         Some(KeyStanding::Current) => Ok(()),
         Some(KeyStanding::RetiredFrom(until)) if created < until => Ok(()),
@@ -288,7 +289,8 @@ pub(super) fn verify_header(p: &Parsed, pinned: &str, roster: &Roster, path: &Pa
 
 /// The message a seal's signature covers.
 fn seal_message(author: &str, client: &str, hashes: &[u8]) -> Vec<u8> {
-    let mut msg = Vec::with_capacity(SEAL_CONTEXT.len() + 8 + author.len() + client.len() + hashes.len());
+    let mut msg =
+        Vec::with_capacity(SEAL_CONTEXT.len() + 8 + author.len() + client.len() + hashes.len());
     msg.extend_from_slice(SEAL_CONTEXT);
     msg.extend_from_slice(&(author.len() as u32).to_be_bytes());
     msg.extend_from_slice(author.as_bytes());
@@ -299,12 +301,7 @@ fn seal_message(author: &str, client: &str, hashes: &[u8]) -> Vec<u8> {
 }
 
 /// Seals ops this vault's worker wrote in one dossier.
-pub(super) fn make_seal(
-    signing: &SigningKey,
-    author: &str,
-    client: &str,
-    ops: &[&Op],
-) -> SealRow {
+pub(super) fn make_seal(signing: &SigningKey, author: &str, client: &str, ops: &[&Op]) -> SealRow {
     let mut hashes = Vec::with_capacity(ops.len() * 32);
     for op in ops {
         hashes.extend_from_slice(&merge::op_hash(op));
@@ -369,9 +366,7 @@ pub(super) fn check_payload(
     {
         return Err(refused(path, t!("sync.malformed")));
     }
-    if payload.ops.len() > MAX_OPS
-        || payload.notes.len() > MAX_OPS
-        || payload.seals.len() > MAX_OPS
+    if payload.ops.len() > MAX_OPS || payload.notes.len() > MAX_OPS || payload.seals.len() > MAX_OPS
     {
         return Err(refused(path, t!("sync.too_many", max = MAX_OPS)));
     }
@@ -483,11 +478,17 @@ pub(super) fn check_payload(
             Version::V1 => None,
             Version::V2 => {
                 let Some(&(seal, retired)) = sealed_by.get(&merge::op_hash(op)) else {
-                    return Err(refused(path, t!("sync.unsealed", id = op.id, author = op.author)));
+                    return Err(refused(
+                        path,
+                        t!("sync.unsealed", id = op.id, author = op.author),
+                    ));
                 };
                 let s: &SealRow = &seals[seal];
                 if s.author != op.author || s.client_id != op.client {
-                    return Err(refused(path, t!("sync.unsealed", id = op.id, author = op.author)));
+                    return Err(refused(
+                        path,
+                        t!("sync.unsealed", id = op.id, author = op.author),
+                    ));
                 }
                 retired
             }
@@ -704,7 +705,8 @@ pub(super) fn payload_kind() -> String {
     PAYLOAD_KIND.into()
 }
 
-/// The payload kind of a format.
+/// The payload kind of a format (test vectors write both).
+#[cfg(feature = "internals")]
 pub(super) fn payload_kind_of(version: Version) -> &'static str {
     match version {
         Version::V1 => PAYLOAD_KIND_V1,
@@ -714,7 +716,10 @@ pub(super) fn payload_kind_of(version: Version) -> &'static str {
 
 /// Reads the first lines of a bundle file only (magic, header, signature): enough to see
 /// who wrote it and which roster it needs, for `audit verify --share` and for holding.
-pub(super) fn read_header(bytes: &[u8], path: &Path) -> Result<(Version, Header, Vec<u8>, [u8; 64])> {
+pub(super) fn read_header(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<(Version, Header, Vec<u8>, [u8; 64])> {
     let mut lines = bytes.splitn(4, |b| *b == b'\n');
     let magic = lines.next().unwrap_or_default();
     let version = if magic == MAGIC.as_bytes() {

@@ -49,7 +49,8 @@ pub fn list(dir: &Path, ext: &str) -> Result<Vec<(String, PathBuf)>> {
 /// Reads a roster or request file from the shared folder: never through a link, never a
 /// special file, and its name must be the hash of its bytes.
 pub fn read_named(path: &Path, hash: &str) -> std::result::Result<Vec<u8>, String> {
-    let bytes = fsx::read(path, Follow::No, Owner::Anyone, MAX_SHARE_FILE).map_err(|r| r.reason())?;
+    let bytes =
+        fsx::read(path, Follow::No, Owner::Anyone, MAX_SHARE_FILE).map_err(|r| r.reason())?;
     if hex(&Sha256::digest(&bytes)) != hash {
         return Err(t!("sync.name_not_hash").into_owned());
     }
@@ -100,9 +101,21 @@ mod tests {
     #[test]
     fn names_are_lowercase_hashes_with_their_extension() {
         let h = "a".repeat(64);
-        assert_eq!(hashed_name(&format!("{h}.kluisroster"), ROSTER_EXTENSION), Some(h.as_str()));
-        assert_eq!(hashed_name(&format!("{h}.kluisroster"), REQUEST_EXTENSION), None);
-        assert_eq!(hashed_name(&format!("{h}kluisreq"), REQUEST_EXTENSION), None);
-        assert_eq!(hashed_name(&format!("{}.kluisreq", "A".repeat(64)), REQUEST_EXTENSION), None);
+        assert_eq!(
+            hashed_name(&format!("{h}.kluisroster"), ROSTER_EXTENSION),
+            Some(h.as_str())
+        );
+        assert_eq!(
+            hashed_name(&format!("{h}.kluisroster"), REQUEST_EXTENSION),
+            None
+        );
+        assert_eq!(
+            hashed_name(&format!("{h}kluisreq"), REQUEST_EXTENSION),
+            None
+        );
+        assert_eq!(
+            hashed_name(&format!("{}.kluisreq", "A".repeat(64)), REQUEST_EXTENSION),
+            None
+        );
     }
 }

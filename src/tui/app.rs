@@ -295,6 +295,7 @@ impl App {
     pub fn enter(&mut self, session: Session) -> Screen {
         // Configured like every session (the unlock goes into the access log with the first
         // thing shown).
+        let mut session = session;
         session.apply(&crate::session::Setup {
             via: "tui",
             clock: self.opts.clock,

@@ -46,7 +46,7 @@ fn main() {
     // Images: a new vault's, and the one inside good_recovery.kluis (opened with the test
     // recovery key, as IT would).
     let mut fresh = kluis::store::Store::create("seed").unwrap();
-    seed("schema", "fresh.sqlite", &fresh.image().unwrap());
+    seed("schema", "fresh.sqlite", &kluis::internals::image(&mut fresh).unwrap());
     let key = fs::read_to_string(data.join("recovery.key")).unwrap();
     let identity: age::x25519::Identity = key
         .lines()
@@ -55,7 +55,7 @@ fn main() {
         .parse()
         .unwrap();
     let image =
-        kluis::vault::decrypt_with_recovery(&data.join("good_recovery.kluis"), &identity).unwrap();
+        kluis::internals::decrypt_with_recovery(&data.join("good_recovery.kluis"), &identity).unwrap();
     seed("schema", "good_recovery.sqlite", &image);
     // Text: the note, C1 controls, a Windows line break, plain Dutch text.
     for (name, text) in [
@@ -66,8 +66,10 @@ fn main() {
     ] {
         seed("text", name, text.as_bytes());
     }
-    // Bundles, and their decrypted payloads (decrypted with w002's key from the enrollment).
-    let identity: age::x25519::Identity = e.x25519_identity.parse().unwrap();
+    // Bundles, and their decrypted payloads (decrypted with w002's fixed test device key;
+    // a real enrollment makes its keys on the worker's machine).
+    let keys = fs::read_to_string(sync.join("w002.keys.json")).unwrap();
+    let (identity, _) = kluis::internals::device_keys(&keys).unwrap();
     for entry in fs::read_dir(&sync).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();

@@ -1,12 +1,13 @@
 //! Integration tests: they drive the built `kluis` binary and the real peers (stock `age`,
-//! `sqlite3`, `strace`, `tmux`, `git`, `setsid`; `peers` installs missing ones once per
-//! process). One test binary, one module per area (faster builds on 2 cores).
+//! `sqlite3`, `strace`, `tmux`, `git`, `setsid`, `chromium`, `pdftotext`, `pdfinfo`; `peers`
+//! installs missing ones once per process). One test binary, one module per area (faster builds on 2 cores).
 
 mod cctv;
 mod cli;
 mod concurrency;
 mod crash;
 mod depth;
+mod documents;
 mod door;
 mod firsthour;
 mod golden;
@@ -14,9 +15,12 @@ mod hostile;
 mod interop;
 mod journal;
 mod leaks;
+mod meldcode;
 mod migrations;
+mod nudges;
 mod org;
 mod peers;
+mod practice;
 mod privacy;
 mod records;
 mod setup;
@@ -125,6 +129,12 @@ impl TestVault {
     /// The previous generation's path.
     pub fn prev(&self) -> PathBuf {
         with_suffix(&self.path, ".prev")
+    }
+
+    /// `kluis compact`: the journal folded into the vault file, which stock `age` and a
+    /// copy of the file then hold (a command-line run leaves its edits in the journal).
+    pub fn compact(&self) {
+        self.cmd().arg("compact").assert().success();
     }
 }
 

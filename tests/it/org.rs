@@ -194,6 +194,7 @@ fn enrollment_creates_a_vault_that_it_can_recover_with_stock_age() {
     assert_eq!(id.len(), 36);
 
     // IT decrypts its recovery identity out of ORG, and stock age opens the vault with it.
+    v.compact();
     let key = org.recovery_key_file(v.dir.path());
     let out = Command::new(require("age"))
         .arg("-d")

@@ -328,6 +328,8 @@ fn the_access_log_is_chained_and_tampering_is_found() {
 
     // Someone with the recovery key rewrites one entry and saves the vault again.
     let tamper = |sql: &str| {
+        // The attacker works on the vault file: everything is folded into it first.
+        v.compact();
         let identity: age::x25519::Identity = std::fs::read_to_string(&key)
             .unwrap()
             .lines()
@@ -494,6 +496,8 @@ fn purge_leaves_no_byte_of_the_client_in_the_vault_or_its_previous_generation() 
         .success();
     // Control: before the purge the canary is in the decrypted image and in the previous
     // generation, so the greps below can fail.
+    v.compact();
+    v.compact();
     assert!(contains(&age_decrypt(&key, &v.path), CANARY.as_bytes()));
     assert!(contains(&age_decrypt(&key, &v.prev()), CANARY.as_bytes()));
 

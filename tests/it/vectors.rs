@@ -133,8 +133,7 @@ pub fn sync_dir() -> PathBuf {
 /// Worker w002's fixed test device keys: (X25519 identity, Ed25519 secret).
 fn w002_keys() -> (age::x25519::Identity, ed25519_dalek::SigningKey) {
     let keys: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(sync_dir().join("w002.keys.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(sync_dir().join("w002.keys.json")).unwrap()).unwrap();
     let x = keys["x25519"].as_str().unwrap().parse().unwrap();
     let secret: [u8; 32] = base64_decode(keys["ed25519"].as_str().unwrap())
         .try_into()
@@ -202,7 +201,12 @@ fn good_bundle_vectors_merge_in_every_order_to_the_same_state() {
     let goods = bundle_vectors("good_");
     let goods: Vec<PathBuf> = goods
         .into_iter()
-        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with("good_v1"))
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("good_v1")
+        })
         .collect();
     assert_eq!(goods.len(), 3, "{goods:?}");
     let expect = std::fs::read_to_string(sync_dir().join("good.expect")).unwrap();
@@ -254,7 +258,12 @@ fn every_fail_bundle_vector_is_refused_and_changes_nothing() {
     for file in rosters {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         assert!(name.starts_with("fail_4_"), "{name}");
-        let out = v.cmd().args(["roster", "import"]).arg(&file).output().unwrap();
+        let out = v
+            .cmd()
+            .args(["roster", "import"])
+            .arg(&file)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(4), "{name}: {}", stderr(&out));
         assert_eq!(std::fs::read(&v.path).unwrap(), before, "{name}");
     }
@@ -266,13 +275,25 @@ fn every_fail_bundle_vector_is_refused_and_changes_nothing() {
 fn each_fail_bundle_vector_is_refused_for_its_own_reason() {
     let v = bundle_recipient();
     for (name, reason) in [
-        ("fail_4_forged_op_in_colleagues_name", "does not check out with a key"),
-        ("fail_4_op_under_anothers_seal", "carries no valid signature of theirs"),
+        (
+            "fail_4_forged_op_in_colleagues_name",
+            "does not check out with a key",
+        ),
+        (
+            "fail_4_op_under_anothers_seal",
+            "carries no valid signature of theirs",
+        ),
         ("fail_4_forged_creation", "which its author did not create"),
-        ("fail_4_replayed_payload", "damaged or not in kluis's format"),
+        (
+            "fail_4_replayed_payload",
+            "damaged or not in kluis's format",
+        ),
         ("fail_4_revoked_author", "revoked"),
         ("fail_4_retired_device", "retired"),
-        ("fail_4_clone_from_reused_enrollment", "not signed with a key your roster lists"),
+        (
+            "fail_4_clone_from_reused_enrollment",
+            "not signed with a key your roster lists",
+        ),
         ("fail_4_esc_in_note", "not valid"),
         ("fail_4_not_for_me", "not addressed to you"),
         ("fail_4_needs_newer_roster", "roster version"),
@@ -659,7 +680,12 @@ mod make {
         let forged = op(&id, "phone", Some("06-66666666"), "w001", 0);
         let h = header("w005", roster_now, &org_key, &["w002", "w005"]);
         let mut seals = p1.seals.clone();
-        seals.push(raw::seal(&workers["w005"].sk, "w001", &id, std::slice::from_ref(&forged)));
+        seals.push(raw::seal(
+            &workers["w005"].sk,
+            "w001",
+            &id,
+            std::slice::from_ref(&forged),
+        ));
         let mut ops = p1.ops.clone();
         ops.push(forged.clone());
         let p = payload(ops.clone(), p1.notes.clone(), seals, Version::V2, &h);
@@ -667,7 +693,12 @@ mod make {
         // ... or under a seal of its own, which covers the op but names w005.
         let h = header("w005", roster_now, &org_key, &["w002", "w005"]);
         let mut seals = p1.seals.clone();
-        seals.push(raw::seal(&workers["w005"].sk, "w005", &id, std::slice::from_ref(&forged)));
+        seals.push(raw::seal(
+            &workers["w005"].sk,
+            "w005",
+            &id,
+            std::slice::from_ref(&forged),
+        ));
         let p = payload(ops, p1.notes.clone(), seals, Version::V2, &h);
         let under_anothers_seal = signed(Version::V2, "w005", h, &p);
         // w005 claims to create w001's dossier (sealed properly, as w005).
@@ -707,10 +738,22 @@ mod make {
         let premature = signed(Version::V2, "w001", h, &p);
         // The older format: w001's own ops (unsealed), and w005 forwarding them.
         let h = header("w001", roster_now, &org_key, &["w001", "w002"]);
-        let p = payload(p1.ops.clone(), p1.notes.clone(), Vec::new(), Version::V1, &h);
+        let p = payload(
+            p1.ops.clone(),
+            p1.notes.clone(),
+            Vec::new(),
+            Version::V1,
+            &h,
+        );
         let v1_own = signed(Version::V1, "w001", h, &p);
         let h = header("w005", roster_now, &org_key, &["w002", "w005"]);
-        let p = payload(p1.ops.clone(), p1.notes.clone(), Vec::new(), Version::V1, &h);
+        let p = payload(
+            p1.ops.clone(),
+            p1.notes.clone(),
+            Vec::new(),
+            Version::V1,
+            &h,
+        );
         let v1_forwarded = signed(Version::V1, "w005", h, &p);
         // Text that would steer a terminal, in records w001 writes (sealed by w001), and
         // the same without it.
@@ -773,20 +816,19 @@ mod make {
             "Schulden op een rij",
             "Huurachterstand",
         );
-        let c1_goal = text(None, None, "Schulden \u{9b}2J op een rij", "Huurachterstand");
+        let c1_goal = text(
+            None,
+            None,
+            "Schulden \u{9b}2J op een rij",
+            "Huurachterstand",
+        );
         let bel_reason = text(None, None, "Schulden op een rij", "Huur\u{7}achterstand");
         // Roster changes: w004's laptop is replaced (its old key retired), a copy of the
         // new enrollment file is used a second time, w003 is revoked.
         let (file4, code4) = org::reissue(&org_dir, &it(), "w004", WEAK).unwrap();
         let (w4b, req4b) = enroll(&org_dir, tmp, "w004", &file4, &code4, "b");
         let (w4c, req4c) = enroll(&org_dir, tmp, "w004", &file4, &code4, "c");
-        let report = org::admit(
-            &org_dir,
-            &it(),
-            &[(tmp.join("b.kluisreq"), req4b)],
-            None,
-        )
-        .unwrap();
+        let report = org::admit(&org_dir, &it(), &[(tmp.join("b.kluisreq"), req4b)], None).unwrap();
         assert_eq!(report.admitted.len(), 1);
         let report = org::admit(&org_dir, &it(), &[(tmp.join("c.kluisreq"), req4c)], None).unwrap();
         assert_eq!(report.second_devices.len(), 1, "the copy is not admitted");
@@ -850,7 +892,13 @@ mod make {
         let final_version = org::load_state(&org_dir).unwrap().version;
         let mut h = header("w001", final_version + 1, &org_key, &["w001", "w002"]);
         h.seq = 9;
-        let p = payload(p1.ops.clone(), p1.notes.clone(), p1.seals.clone(), Version::V2, &h);
+        let p = payload(
+            p1.ops.clone(),
+            p1.notes.clone(),
+            p1.seals.clone(),
+            Version::V2,
+            &h,
+        );
         let needs_newer = signed(Version::V2, "w001", h, &p);
         let _ = w4b;
 
@@ -859,7 +907,8 @@ mod make {
             let p = entry.unwrap().path();
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
             if ["kluisb", "kluisroster", "expect", "enroll", "code"].contains(&ext)
-                || p.file_name().is_some_and(|n| n == "w002.keys.json" || n == "roster.json")
+                || p.file_name()
+                    .is_some_and(|n| n == "w002.keys.json" || n == "roster.json")
             {
                 std::fs::remove_file(&p).unwrap();
             }
@@ -895,7 +944,11 @@ mod make {
                 "x25519": w002.x.to_string().expose_secret(),
                 "ed25519": BASE64_STANDARD.encode(w002.sk.to_bytes()),
             });
-            write(out, "w002.keys.json", &serde_json::to_vec_pretty(&keys).unwrap());
+            write(
+                out,
+                "w002.keys.json",
+                &serde_json::to_vec_pretty(&keys).unwrap(),
+            );
         }
         write(out, "good.expect", "Vector Cliënt-Jansen\n".as_bytes());
         for (name, bytes) in [
@@ -940,7 +993,11 @@ mod make {
             "fail_4_flipped_signature.kluisb",
             &join(&[magic, hl, &flip(sig, 10), enc]),
         );
-        write(out, "fail_4_flipped_payload.kluisb", &flip(good, good.len() - 40));
+        write(
+            out,
+            "fail_4_flipped_payload.kluisb",
+            &flip(good, good.len() - 40),
+        );
         write(out, "fail_4_truncated.kluisb", &good[..good.len() - 17]);
         write(
             out,

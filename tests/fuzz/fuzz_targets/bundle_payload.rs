@@ -19,9 +19,13 @@ fuzz_target!(|data: &[u8]| {
         let mut s = s.borrow_mut();
         let (store, roster) = s.get_or_insert_with(|| {
             let mut store = kluis::store::Store::create("w002").unwrap();
-            store.transaction(|st| st.set_meta("worker_id", "w002")).unwrap();
+            kluis::internals::transaction(&mut store, |st| {
+                kluis::internals::set_meta(st, "worker_id", "w002")
+            })
+            .unwrap();
             (store, common::roster())
         });
-        let _ = kluis::sync::fuzz_payload(store, roster, data);
+        // A v2 payload as signed by w001, who writes the vectors' dossiers.
+        let _ = kluis::sync::fuzz_payload(store, roster, "w001", data);
     });
 });
