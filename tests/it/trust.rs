@@ -181,6 +181,25 @@ fn rosters_travel_through_the_share_and_a_revocation_takes_effect() {
         .arg(&by_hand)
         .assert()
         .success();
+    // Nor can a dossier be handed over to the revoked worker.
+    let out = a
+        .cmd()
+        .args([
+            "client",
+            "handover",
+            &x,
+            "--to",
+            "w003",
+            "--note",
+            "overdracht",
+        ])
+        .assert()
+        .code(2);
+    assert!(
+        stderr(out.get_output()).contains("revoked"),
+        "{}",
+        stderr(out.get_output())
+    );
     // w003, not told, writes on: a phone number and a note.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     c.cmd()
@@ -501,4 +520,35 @@ fn cut_log(v: &TestVault, from: u64) {
         kluis::vault::Place::Replace(stamp),
     )
     .unwrap();
+}
+
+/// A roster file in the shared folder that does not verify (here: its body changed after IT
+/// signed it) is refused and reported; the vault keeps the roster it had.
+#[test]
+fn a_roster_in_the_share_that_does_not_verify_is_refused() {
+    use sha2::Digest;
+    let team = Team::new(&["w001", "w002"]);
+    let a = team.v("w001");
+    let before = whoami(a)["roster_version"].as_u64().unwrap();
+    revoke(&team.org, "w002");
+    let file = a.dir.path().join("roster-new.json");
+    team.org.roster(&file);
+    let text = std::fs::read_to_string(&file).unwrap();
+    // The revocation taken out of the signed body: the signature no longer matches.
+    let forged = text.replacen("uit dienst", "uit diensT", 1);
+    assert_ne!(forged, text);
+    let name = format!(
+        "{}.kluisroster",
+        kluis::model::hex(&sha2::Sha256::digest(&forged))
+    );
+    std::fs::write(team.dir().join(name), &forged).unwrap();
+    let out = a
+        .cmd()
+        .args(["sync", team.dir().to_str().unwrap(), "--json"])
+        .assert()
+        .code(4);
+    let out: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(out["refused"].as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(out["roster"], Value::Null, "{out}");
+    assert_eq!(whoami(a)["roster_version"].as_u64().unwrap(), before);
 }
