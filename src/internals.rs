@@ -33,6 +33,16 @@ pub fn meta(store: &Store, key: &str) -> Result<Option<String>> {
     store.meta(key)
 }
 
+/// Runs `f` in one transaction of a store that no session holds (fuzz targets).
+pub fn transaction<T>(store: &mut Store, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+    store.transaction(f).map(|(v, _)| v)
+}
+
+/// The database checks `check` runs (SQLite's integrity and foreign keys).
+pub fn integrity_problems(store: &Store) -> Result<Vec<String>> {
+    store.integrity_problems()
+}
+
 /// Sets a value in the vault's meta table (inside a change).
 pub fn set_meta(store: &Store, key: &str, value: &str) -> Result<()> {
     store.set_meta(key, value)
@@ -96,12 +106,6 @@ pub fn migrated_from(session: &Session) -> Option<i32> {
     session.store().migrated_from()
 }
 
-/// SQLite's integrity check of a store's image, one line per problem (the schema fuzz
-/// target).
-pub fn integrity_problems(store: &Store) -> Result<Vec<String>> {
-    store.integrity_problems()
-}
-
 /// Lowers the largest image a change may leave, so a test reaches it cheaply.
 pub fn set_max_image(session: &Session, bytes: u64) {
     session.store().set_max_image(bytes);
@@ -143,3 +147,34 @@ pub fn decrypt_with_recovery(
 ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
     vault::decrypt_with_recovery(path, identity)
 }
+
+/// Creates a worker's vault from an opened enrollment with device keys made elsewhere (the
+/// bundle test vectors' fixed test keys; a real enrollment makes them itself).
+pub fn create_enrolled_with_keys(
+    path: &Path,
+    pass: &crate::secret::SecretString,
+    params: crate::vault::KdfParams,
+    enrollment: &crate::org::Enrollment,
+    x25519: &age::x25519::Identity,
+    signing: &ed25519_dalek::SigningKey,
+) -> Result<Session> {
+    crate::sync::create_with_keys(path, pass, params, enrollment, path, x25519, signing)
+}
+
+/// Device keys from a test key file (`tests/data/sync/w002.keys.json`: an `x25519` age
+/// identity and an `ed25519` secret in base64), for [`create_enrolled_with_keys`].
+pub fn device_keys(json: &str) -> Option<(age::x25519::Identity, ed25519_dalek::SigningKey)> {
+    use base64::Engine;
+    let keys: serde_json::Value = serde_json::from_str(json).ok()?;
+    let x = keys["x25519"].as_str()?.parse().ok()?;
+    let secret: [u8; 32] = base64::prelude::BASE64_STANDARD
+        .decode(keys["ed25519"].as_str()?)
+        .ok()?
+        .try_into()
+        .ok()?;
+    Some((x, ed25519_dalek::SigningKey::from_bytes(&secret)))
+}
+
+/// The bundle format without the checks: seal, write and open bundles as anyone (test
+/// vectors that forge, forward and replay).
+pub use crate::sync::raw as bundles;

@@ -45,6 +45,45 @@ impl Drop for Op {
 
 pub use crate::model::{CLIENT_FIELDS, REQUIRED_FIELDS};
 
+/// The author of ops that IT made with the organisation's key: a reassignment on the signed
+/// roster (`org reassign`). Every vault makes the same op from its roster, so it never
+/// travels; no worker id can start with it (`org issue` refuses one).
+pub const ORG_AUTHOR: &str = "@org";
+
+/// What an op's seal signs for it: SHA-256 of `"kluis.nl/v2/op\0"` and then each field in
+/// order (`id`, `client`, `field`, `value`, `prev`, `hlc`, `author`), a text as its length
+/// (u32, big-endian) and its bytes, an optional text after a byte 0 (none) or 1 (some).
+/// Nothing else in the bundle is trusted for who wrote what (docs/sync-format.md).
+pub fn op_hash(op: &Op) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"kluis.nl/v2/op\0");
+    let mut text = |t: &str| {
+        h.update((t.len() as u32).to_be_bytes());
+        h.update(t.as_bytes());
+    };
+    text(&op.id);
+    text(&op.client);
+    text(&op.field);
+    for opt in [&op.value, &op.prev] {
+        match opt {
+            None => h.update([0u8]),
+            Some(v) => {
+                h.update([1u8]);
+                h.update((v.len() as u32).to_be_bytes());
+                h.update(v.as_bytes());
+            }
+        }
+    }
+    let mut text = |t: &str| {
+        h.update((t.len() as u32).to_be_bytes());
+        h.update(t.as_bytes());
+    };
+    text(&op.hlc);
+    text(&op.author);
+    h.finalize().into()
+}
+
 /// What an op's field names.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Field<'a> {
@@ -204,8 +243,9 @@ pub struct Folded<'a> {
 }
 
 /// Applies one dossier's register ops in version order. The author of the `created_at` op
-/// (the dossier's creation; there is one) is assigned from the start; after that an op counts
-/// only if its author is assigned at that moment, so a worker who was unassigned cannot write
+/// (the dossier's creation; there is one, and for a dossier id bound to its creator it is
+/// theirs: `model::record::creation_counts`) is assigned from the start; after that an op
+/// counts only if its author is assigned at that moment (or it is IT's reassignment), so a worker who was unassigned cannot write
 /// the dossier or assign themselves back, whatever version they put on it. The result depends
 /// only on the set of ops, never on their arrival order.
 pub fn fold<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Folded<'a> {
@@ -214,14 +254,19 @@ pub fn fold<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Folded<'a> {
     let mut out = Folded::default();
     let Some(creator) = regs
         .iter()
-        .find(|o| o.field == "created_at")
+        .find(|o| {
+            o.field == "created_at"
+                && crate::model::record::creation_counts(&o.client, &o.id, &o.author)
+        })
         .map(|o| o.author.as_str())
     else {
         return out;
     };
     out.assigned.insert(creator, true);
     for op in regs {
-        if out.assigned.get(op.author.as_str()) != Some(&true) {
+        // IT's reassignment (from the signed roster) counts whoever is assigned.
+        let by_org = op.author == ORG_AUTHOR && matches!(field(&op.field), Some(Field::Assign(_)));
+        if out.assigned.get(op.author.as_str()) != Some(&true) && !by_org {
             continue;
         }
         out.counted.insert(op.id.as_str());

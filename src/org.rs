@@ -34,47 +34,7 @@ pub const SIGNING_KEY_FILE: &str = "signing-key.age";
 /// The sealed X25519 recovery identity.
 pub const RECOVERY_KEY_FILE: &str = "recovery-key.age";
 
-/// A worker's role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// A caseworker.
-    Worker,
-    /// A team lead.
-    Lead,
-}
-
-/// A worker as the organisation knows them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Member {
-    /// Worker id, chosen by IT (e.g. an employee number).
-    pub id: String,
-    /// Full name.
-    pub name: String,
-    /// Teams.
-    pub teams: Vec<String>,
-    /// Role.
-    pub role: Role,
-    /// age X25519 recipient, to receive data.
-    pub x25519: String,
-    /// Ed25519 public key (base64), to verify what the worker signs.
-    pub ed25519: String,
-    /// When the keys were issued (UTC, RFC 3339).
-    pub issued_at: String,
-    /// Last day the membership is valid, if limited.
-    pub valid_until: Option<String>,
-}
-
-/// A revocation: from `effective_at` on, nothing signed by the worker is accepted.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Revocation {
-    /// Worker id.
-    pub id: String,
-    /// From when (UTC, RFC 3339).
-    pub effective_at: String,
-    /// Why, for the record.
-    pub reason: String,
-}
+pub use crate::model::roster::{Member, Reassignment, RetiredKey, Revocation, Role, Roster};
 
 /// The organisation's public state, kept in `org.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -91,25 +51,24 @@ pub struct OrgState {
     pub members: Vec<Member>,
     /// Revocations.
     pub revocations: Vec<Revocation>,
+    /// Enrollments waiting for the worker's device to be admitted (`org admit`).
+    #[serde(default)]
+    pub pending: Vec<Pending>,
+    /// Dossiers IT reassigned (`org reassign`).
+    #[serde(default)]
+    pub reassignments: Vec<Reassignment>,
 }
 
-/// The signed roster workers import.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Roster {
-    /// Always `kluis-roster/v1`.
-    pub kind: String,
-    /// Organisation name.
-    pub org: String,
-    /// The signing key, base64.
-    pub org_public_key: String,
-    /// Version: a worker accepts only newer ones.
-    pub version: u64,
-    /// When it was signed.
+/// An enrollment file IT issued whose device has not been admitted yet: the public half of
+/// the one-time key inside it, which signs the worker's device request.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Pending {
+    /// Worker id.
+    pub id: String,
+    /// Ed25519 public key (base64) of the enrollment file's key.
+    pub enrollment_key: String,
+    /// When the file was issued (UTC, RFC 3339).
     pub issued_at: String,
-    /// Members.
-    pub members: Vec<Member>,
-    /// Revocations.
-    pub revocations: Vec<Revocation>,
 }
 
 /// A document and the organisation's signature over it.
@@ -121,23 +80,28 @@ pub struct Signed {
     pub signature: String,
 }
 
-/// A worker certificate: the member entry, signed.
+/// A worker certificate: the member entry and the key of their enrollment file, signed.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Certificate {
-    /// Always `kluis-worker-cert/v1`.
+    /// Always `kluis-worker-cert/v2`.
     pub kind: String,
     /// Organisation name.
     pub org: String,
     /// The signing key, base64.
     pub org_public_key: String,
-    /// The worker.
+    /// The worker (without device keys: those are made on the worker's computer).
     pub member: Member,
+    /// Ed25519 public key (base64) of the enrollment file's one-time key.
+    pub enrollment_key: String,
 }
 
-/// What an enrollment file holds (sealed under the one-time code).
+/// What an enrollment file holds (sealed under the one-time code). No device keys: the
+/// worker's computer makes them at enrollment, and IT admits them (`org admit`), so a copy
+/// of the file used a second time yields keys the roster never lists.
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Enrollment {
-    /// Always `kluis-enrollment/v1`.
+    /// Always `kluis-enrollment/v2`.
     pub kind: String,
     /// Organisation name.
     pub org: String,
@@ -147,10 +111,9 @@ pub struct Enrollment {
     pub org_recovery_recipient: String,
     /// The worker.
     pub member: Member,
-    /// The worker's X25519 identity (`AGE-SECRET-KEY-1…`).
-    pub x25519_identity: String,
-    /// The worker's Ed25519 secret key, base64.
-    pub ed25519_secret: String,
+    /// The enrollment file's one-time Ed25519 secret key, base64: it signs the device
+    /// request, and nothing else.
+    pub enrollment_secret: String,
     /// Signed certificate.
     pub certificate: Signed,
     /// The roster as of enrollment.
@@ -160,10 +123,46 @@ pub struct Enrollment {
 impl Drop for Enrollment {
     fn drop(&mut self) {
         use zeroize::Zeroize;
-        self.x25519_identity.zeroize();
-        self.ed25519_secret.zeroize();
+        self.enrollment_secret.zeroize();
     }
 }
+
+/// A worker's device asks IT to be admitted: the device's public keys, signed by the
+/// enrollment file's one-time key (this came from the file IT issued) and by the device key
+/// itself (the device holds it). `org admit` checks both.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceRequest {
+    /// Always `kluis-device-request/v1`.
+    pub kind: String,
+    /// A [`RequestBody`] as JSON, exactly as signed.
+    pub body: String,
+    /// Ed25519 signature by the enrollment key over `REQUEST_CONTEXT || body`, base64.
+    pub enrollment_signature: String,
+    /// Ed25519 signature by the device key over `PROOF_CONTEXT || body`, base64.
+    pub device_signature: String,
+}
+
+/// What a device request says.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestBody {
+    /// The organisation's key, base64.
+    pub org_public_key: String,
+    /// Worker id.
+    pub worker: String,
+    /// The enrollment file's public key, base64.
+    pub enrollment_key: String,
+    /// The device's age X25519 recipient.
+    pub x25519: String,
+    /// The device's Ed25519 public key, base64.
+    pub ed25519: String,
+    /// When the vault was made (UTC, RFC 3339).
+    pub created: String,
+}
+
+const REQUEST_CONTEXT: &[u8] = b"kluis.nl/v1/device-request\0";
+const PROOF_CONTEXT: &[u8] = b"kluis.nl/v1/device-proof\0";
 
 fn refused(path: &Path, reason: impl Into<String>) -> Error {
     Error::NotAuthentic {
@@ -309,6 +308,8 @@ pub fn init(dir: &Path, name: &str, pass: &SecretString, params: KdfParams) -> R
         version: 1,
         members: Vec::new(),
         revocations: Vec::new(),
+        pending: Vec::new(),
+        reassignments: Vec::new(),
     };
     let signing_b64 = Zeroizing::new(BASE64_STANDARD.encode(signing.to_bytes()));
     write_new(
@@ -341,6 +342,7 @@ fn roster_of(state: &OrgState) -> Roster {
         issued_at: crate::model::now_utc(),
         members: state.members.clone(),
         revocations: state.revocations.clone(),
+        reassignments: state.reassignments.clone(),
     }
 }
 
@@ -405,59 +407,118 @@ pub struct IssueRequest<'a> {
     pub code_params: KdfParams,
 }
 
-/// Issues keys to a new worker: returns the sealed enrollment file and its one-time code.
+/// Issues a new worker: returns the sealed enrollment file and its one-time code. The file
+/// holds no device keys: the worker's computer makes them at enrollment (see [`Enrollment`]).
 pub fn issue(
     dir: &Path,
     pass: &SecretString,
     req: &IssueRequest<'_>,
 ) -> Result<(Vec<u8>, SecretString)> {
-    let IssueRequest {
-        id,
-        name,
-        teams,
-        role,
-        ref valid_until,
-        code_params,
-    } = *req;
-    let valid_until = valid_until.clone();
     let mut state = load_state(dir)?;
-    if state.members.iter().any(|m| m.id == id) {
-        return Err(Error::invalid("worker_id", t!("org.id_taken", id = id)));
+    if state.members.iter().any(|m| m.id == req.id) {
+        return Err(Error::invalid("worker_id", t!("org.id_taken", id = req.id)));
+    }
+    if req.id.starts_with(crate::merge::ORG_AUTHOR) {
+        return Err(Error::invalid("worker_id", t!("org.id_reserved")));
     }
     let signing = signing_key(dir, pass)?;
-    let x25519 = age::x25519::Identity::generate();
-    let worker_signing = SigningKey::generate(&mut rand::rngs::OsRng);
-    let member = Member {
-        id: id.to_owned(),
-        name: name.to_owned(),
-        teams: teams.to_vec(),
-        role,
-        x25519: x25519.to_public().to_string(),
-        ed25519: BASE64_STANDARD.encode(worker_signing.verifying_key().to_bytes()),
+    state.members.push(Member {
+        id: req.id.to_owned(),
+        name: req.name.to_owned(),
+        teams: req.teams.to_vec(),
+        role: req.role,
+        x25519: String::new(),
+        ed25519: String::new(),
         issued_at: crate::model::now_utc(),
-        valid_until,
-    };
-    state.members.push(member.clone());
+        valid_until: req.valid_until.clone(),
+        retired: Vec::new(),
+    });
+    enrollment_file(dir, &mut state, &signing, req.id, req.code_params)
+}
+
+/// Issues a worker id again, for a new device (a lost or replaced laptop, or an
+/// enrollment file that was used twice): the keys of the device the roster lists now are
+/// retired from this moment (nothing they sign from now on counts, and nothing is sent to
+/// them), and a new enrollment file is made whose device IT admits as before.
+pub fn reissue(
+    dir: &Path,
+    pass: &SecretString,
+    id: &str,
+    code_params: KdfParams,
+) -> Result<(Vec<u8>, SecretString)> {
+    let mut state = load_state(dir)?;
+    if state.revocations.iter().any(|r| r.id == id) {
+        return Err(Error::invalid(
+            "worker_id",
+            t!("org.already_revoked", id = id),
+        ));
+    }
+    let signing = signing_key(dir, pass)?;
+    let member = state
+        .members
+        .iter_mut()
+        .find(|m| m.id == id)
+        .ok_or_else(|| Error::NotFound {
+            what: t!("word.worker").into_owned(),
+            id: id.to_owned(),
+        })?;
+    if member.has_device() {
+        member.retired.push(RetiredKey {
+            x25519: std::mem::take(&mut member.x25519),
+            ed25519: std::mem::take(&mut member.ed25519),
+            until: crate::model::now_utc(),
+        });
+    }
+    member.x25519.clear();
+    member.ed25519.clear();
+    enrollment_file(dir, &mut state, &signing, id, code_params)
+}
+
+/// Makes the enrollment file for `id` (already in `state.members`): a one-time key whose
+/// public half IT keeps as pending, the certificate, the roster; sealed under a new code.
+/// Saves the state with the roster version bumped.
+fn enrollment_file(
+    dir: &Path,
+    state: &mut OrgState,
+    signing: &SigningKey,
+    id: &str,
+    code_params: KdfParams,
+) -> Result<(Vec<u8>, SecretString)> {
+    let one_time = SigningKey::generate(&mut rand::rngs::OsRng);
+    let enrollment_key = BASE64_STANDARD.encode(one_time.verifying_key().to_bytes());
+    state.pending.retain(|p| p.id != id);
+    state.pending.push(Pending {
+        id: id.to_owned(),
+        enrollment_key: enrollment_key.clone(),
+        issued_at: crate::model::now_utc(),
+    });
     state.version += 1;
+    let member = state
+        .members
+        .iter()
+        .find(|m| m.id == id)
+        .expect("the caller put the member in")
+        .clone();
     let cert = Certificate {
-        kind: "kluis-worker-cert/v1".into(),
+        kind: "kluis-worker-cert/v2".into(),
         org: state.name.clone(),
         org_public_key: state.public_key.clone(),
         member: member.clone(),
+        enrollment_key,
     };
     let enrollment = Enrollment {
-        kind: "kluis-enrollment/v1".into(),
+        kind: ENROLLMENT_KIND.into(),
         org: state.name.clone(),
         org_public_key: state.public_key.clone(),
         org_recovery_recipient: state.recovery_recipient.clone(),
         member,
-        x25519_identity: x25519.to_string().expose_secret().to_owned(),
-        ed25519_secret: BASE64_STANDARD.encode(worker_signing.to_bytes()),
-        certificate: sign(&signing, to_json(&cert)?),
-        roster: sign(&signing, to_json(&roster_of(&state))?),
+        enrollment_secret: BASE64_STANDARD.encode(one_time.to_bytes()),
+        certificate: sign(signing, to_json(&cert)?),
+        roster: sign(signing, to_json(&roster_of(state))?),
     };
     let plain =
         Zeroizing::new(serde_json::to_vec(&enrollment).map_err(|e| Error::Encrypt(e.to_string()))?);
+    drop(enrollment);
     let code = new_code();
     let normalized = normalize_code(code.expose_secret());
     let sealed = vault::seal(&normalized, code_params, &plain)?;
@@ -467,12 +528,17 @@ pub fn issue(
     )
     .into_bytes();
     file.extend_from_slice(&sealed);
-    save_state(dir, &state)?;
+    save_state(dir, state)?;
     Ok((file, code))
 }
 
+/// The payload kind of an enrollment file.
+const ENROLLMENT_KIND: &str = "kluis-enrollment/v2";
+
 /// First word of an enrollment file's first line; the MAC follows it.
-const ENROLL_TAG: &str = "kluis-enrollment/v2";
+const ENROLL_TAG: &str = "kluis-enrollment/v3";
+/// The tag of enrollment files that carried the worker's keys (before issue 16): refused.
+const ENROLL_TAG_WITH_KEYS: &str = "kluis-enrollment/v2";
 const ENROLL_KEY_SALT: &[u8] = b"kluis.nl/v1/enrollment-code";
 const ENROLL_KEY_LABEL: &[u8] = b"kluis.nl/v1/enrollment-mac-key";
 const ENROLL_MAC_LABEL: &[u8] = b"kluis.nl/v1/enrollment-mac";
@@ -500,6 +566,9 @@ fn enrollment_mac(normalized_code: &SecretString, sealed: &[u8]) -> [u8; 32] {
 fn split_enrollment<'a>(bytes: &'a [u8], path: &Path) -> Result<([u8; 32], &'a [u8])> {
     if bytes.starts_with(b"age-encryption.org/") {
         return Err(refused(path, t!("org.enrollment_too_old")));
+    }
+    if bytes.starts_with(format!("{ENROLL_TAG_WITH_KEYS} ").as_bytes()) {
+        return Err(refused(path, t!("org.enrollment_with_keys")));
     }
     let not_one = || refused(path, t!("org.not_enrollment"));
     let end = bytes
@@ -583,30 +652,228 @@ pub fn open_enrollment(bytes: &[u8], code: &SecretString, path: &Path) -> Result
 pub fn check_enrollment(plain: &[u8], path: &Path) -> Result<Enrollment> {
     let e: Enrollment =
         serde_json::from_slice(plain).map_err(|_| refused(path, t!("org.not_enrollment")))?;
-    if e.kind != "kluis-enrollment/v1" {
+    if e.kind != ENROLLMENT_KIND {
         return Err(refused(path, t!("org.not_enrollment")));
     }
     verify(&e.org_public_key, &e.certificate, path)?;
     verify(&e.org_public_key, &e.roster, path)?;
     let cert: Certificate = serde_json::from_str(&e.certificate.body)
         .map_err(|_| refused(path, t!("org.not_enrollment")))?;
-    let identity = age::x25519::Identity::from_str(&e.x25519_identity)
-        .map_err(|_| refused(path, t!("org.bad_key")))?;
-    let secret: [u8; 32] = BASE64_STANDARD
-        .decode(&e.ed25519_secret)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| refused(path, t!("org.bad_key")))?;
-    let ed_public =
-        BASE64_STANDARD.encode(SigningKey::from_bytes(&secret).verifying_key().to_bytes());
-    if cert.member != e.member
+    let one_time =
+        secret_key(&e.enrollment_secret).ok_or_else(|| refused(path, t!("org.bad_key")))?;
+    let public = BASE64_STANDARD.encode(one_time.verifying_key().to_bytes());
+    if cert.kind != "kluis-worker-cert/v2"
+        || cert.member != e.member
         || cert.org_public_key != e.org_public_key
-        || identity.to_public().to_string() != e.member.x25519
-        || ed_public != e.member.ed25519
+        || cert.enrollment_key != public
     {
         return Err(refused(path, t!("org.keys_mismatch")));
     }
     Ok(e)
+}
+
+/// An Ed25519 secret key from base64.
+fn secret_key(b64: &str) -> Option<SigningKey> {
+    let bytes: Zeroizing<Vec<u8>> = Zeroizing::new(BASE64_STANDARD.decode(b64).ok()?);
+    let arr: &[u8; 32] = bytes[..].try_into().ok()?;
+    Some(SigningKey::from_bytes(arr))
+}
+
+/// The request a new device sends IT: its public keys, signed by the enrollment file's
+/// one-time key and by the device key itself.
+pub fn device_request(
+    e: &Enrollment,
+    x25519: &age::x25519::Recipient,
+    device: &SigningKey,
+) -> Result<DeviceRequest> {
+    let one_time = secret_key(&e.enrollment_secret).ok_or_else(|| Error::NotAuthentic {
+        path: Path::new("enrollment").to_owned(),
+        reason: t!("org.bad_key").into_owned(),
+    })?;
+    let body = to_json(&RequestBody {
+        org_public_key: e.org_public_key.clone(),
+        worker: e.member.id.clone(),
+        enrollment_key: BASE64_STANDARD.encode(one_time.verifying_key().to_bytes()),
+        x25519: x25519.to_string(),
+        ed25519: BASE64_STANDARD.encode(device.verifying_key().to_bytes()),
+        created: crate::model::now_utc(),
+    })?;
+    let signed = |key: &SigningKey, context: &[u8]| {
+        let mut msg = context.to_vec();
+        msg.extend_from_slice(body.as_bytes());
+        BASE64_STANDARD.encode(key.sign(&msg).to_bytes())
+    };
+    Ok(DeviceRequest {
+        kind: "kluis-device-request/v1".into(),
+        enrollment_signature: signed(&one_time, REQUEST_CONTEXT),
+        device_signature: signed(device, PROOF_CONTEXT),
+        body,
+    })
+}
+
+/// Checks a device request's form and both signatures (not yet against what IT issued).
+pub fn check_request(req: &DeviceRequest, path: &Path) -> Result<RequestBody> {
+    let bad = || refused(path, t!("org.not_request"));
+    if req.kind != "kluis-device-request/v1" {
+        return Err(bad());
+    }
+    let body: RequestBody = serde_json::from_str(&req.body).map_err(|_| bad())?;
+    age::x25519::Recipient::from_str(&body.x25519).map_err(|_| bad())?;
+    let check = |key: &str, sig: &str, context: &[u8]| -> Result<()> {
+        let key = public_key(key).ok_or_else(bad)?;
+        let sig: [u8; 64] = BASE64_STANDARD
+            .decode(sig)
+            .ok()
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(bad)?;
+        let mut msg = context.to_vec();
+        msg.extend_from_slice(req.body.as_bytes());
+        key.verify(&msg, &ed25519_dalek::Signature::from_bytes(&sig))
+            .map_err(|_| refused(path, t!("org.bad_signature")))
+    };
+    check(
+        &body.enrollment_key,
+        &req.enrollment_signature,
+        REQUEST_CONTEXT,
+    )?;
+    check(&body.ed25519, &req.device_signature, PROOF_CONTEXT)?;
+    Ok(body)
+}
+
+/// What [`admit`] did with the device requests it read.
+#[derive(Debug, Default, Serialize)]
+pub struct AdmitReport {
+    /// Workers whose device is admitted now: (id, fingerprint).
+    pub admitted: Vec<(String, String)>,
+    /// Workers with requests from more than one device: (id, fingerprints). None is
+    /// admitted until IT chooses one (`--fingerprint`), after checking with the worker.
+    pub ambiguous: Vec<(String, Vec<String>)>,
+    /// Requests from a second device for an enrollment whose device was admitted already
+    /// (a copy of the file used again): (id, fingerprint). Never admitted.
+    pub second_devices: Vec<(String, String)>,
+    /// Files that are no request of this organisation, or whose signatures fail.
+    pub refused: Vec<(std::path::PathBuf, String)>,
+    /// The roster version after admitting (unchanged when nobody was admitted).
+    pub version: u64,
+}
+
+/// Admits the devices of pending enrollments from their requests: for each worker whose
+/// enrollment file IT issued and whose device is not admitted yet, the one device that
+/// asked (or the one with fingerprint `choose`) gets its keys on the roster. A request
+/// signed with an enrollment key IT no longer waits for is a second use of that file.
+pub fn admit(
+    dir: &Path,
+    pass: &SecretString,
+    requests: &[(std::path::PathBuf, Vec<u8>)],
+    choose: Option<&str>,
+) -> Result<AdmitReport> {
+    let mut state = load_state(dir)?;
+    // Only who holds the IT passphrase admits a device.
+    signing_key(dir, pass)?;
+    let mut report = AdmitReport::default();
+    let mut by_worker: std::collections::BTreeMap<String, Vec<RequestBody>> = Default::default();
+    for (path, bytes) in requests {
+        let checked = serde_json::from_slice::<DeviceRequest>(bytes)
+            .map_err(|_| refused(path, t!("org.not_request")))
+            .and_then(|r| check_request(&r, path));
+        let body = match checked {
+            Ok(b) if b.org_public_key == state.public_key => b,
+            Ok(_) => {
+                report
+                    .refused
+                    .push((path.clone(), t!("sync.other_org").into_owned()));
+                continue;
+            }
+            Err(e) => {
+                report.refused.push((path.clone(), e.to_string()));
+                continue;
+            }
+        };
+        let waiting = state
+            .pending
+            .iter()
+            .any(|p| p.id == body.worker && p.enrollment_key == body.enrollment_key);
+        let member = state.members.iter().find(|m| m.id == body.worker);
+        if waiting {
+            let list = by_worker.entry(body.worker.clone()).or_default();
+            if !list.iter().any(|b| b.ed25519 == body.ed25519) {
+                list.push(body);
+            }
+        } else if member.is_some_and(|m| m.ed25519 != body.ed25519) {
+            let fp = crate::model::roster::fingerprint(&body.ed25519);
+            if !report
+                .second_devices
+                .contains(&(body.worker.clone(), fp.clone()))
+            {
+                report.second_devices.push((body.worker.clone(), fp));
+            }
+        }
+    }
+    for (worker, bodies) in by_worker {
+        let fingerprints: Vec<String> = bodies
+            .iter()
+            .map(|b| crate::model::roster::fingerprint(&b.ed25519))
+            .collect();
+        let chosen = match choose {
+            Some(fp) => bodies
+                .iter()
+                .zip(&fingerprints)
+                .find(|(_, f)| f.replace('-', "") == fp.replace('-', "").to_lowercase()),
+            None if bodies.len() == 1 => Some((&bodies[0], &fingerprints[0])),
+            None => None,
+        };
+        let Some((body, fp)) = chosen else {
+            if choose.is_none() {
+                report.ambiguous.push((worker, fingerprints));
+            }
+            continue;
+        };
+        if let Some(m) = state.members.iter_mut().find(|m| m.id == worker) {
+            m.x25519 = body.x25519.clone();
+            m.ed25519 = body.ed25519.clone();
+            m.issued_at = crate::model::now_utc();
+        }
+        state.pending.retain(|p| p.id != worker);
+        report.admitted.push((worker, fp.clone()));
+    }
+    if !report.admitted.is_empty() {
+        state.version += 1;
+        save_state(dir, &state)?;
+    }
+    report.version = state.version;
+    Ok(report)
+}
+
+/// Reassigns a dossier to a worker with the organisation's key: a roster entry every vault
+/// applies (the worker is assigned from `at` on, whoever else is or was).
+pub fn reassign(dir: &Path, client: &str, to: &str, reason: &str, at: String) -> Result<()> {
+    let mut state = load_state(dir)?;
+    if !crate::model::record::is_id(client) {
+        return Err(Error::invalid(
+            "client_id",
+            t!("org.not_a_dossier_id", id = client),
+        ));
+    }
+    if !state.members.iter().any(|m| m.id == to) {
+        return Err(Error::NotFound {
+            what: t!("word.worker").into_owned(),
+            id: to.to_owned(),
+        });
+    }
+    if state.revocations.iter().any(|r| r.id == to) {
+        return Err(Error::invalid(
+            "worker_id",
+            t!("org.already_revoked", id = to),
+        ));
+    }
+    state.reassignments.push(Reassignment {
+        client: client.to_owned(),
+        to: to.to_owned(),
+        at,
+        reason: reason.to_owned(),
+    });
+    state.version += 1;
+    save_state(dir, &state)
 }
 
 /// Checks a roster against the pinned organisation key and returns it.

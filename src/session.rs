@@ -664,9 +664,63 @@ impl Session {
                 .into_owned(),
             });
         }
-        let text = crate::org::to_json(&signed)?;
-        self.change(|s| s.add_roster(roster.version, &text))?;
+        // IT's reassignments apply and what it revokes is taken out (docs/sync-format.md).
+        self.adopt_roster(&signed, &roster)?;
         Ok(roster.version)
+    }
+
+    /// Makes a newer roster this vault's: stored, IT's reassignments applied, and what it
+    /// revokes taken out again. A worker's ops from their revocation on, and ops signed with a
+    /// device key after IT retired it, that this vault merged before the roster arrived go
+    /// (`Store::withdraw`); the vault's own work stays in its own vault. Returns how many ops
+    /// went.
+    pub fn adopt_roster(
+        &mut self,
+        signed: &crate::org::Signed,
+        roster: &crate::model::roster::Roster,
+    ) -> Result<u64> {
+        let text = crate::org::to_json(signed)?;
+        let me = self.store.meta("worker_id")?;
+        self.change(|s| {
+            s.add_roster(roster.version, &text)?;
+            s.apply_reassignments(&roster.reassignments)?;
+            let mut n = 0;
+            for m in &roster.members {
+                if me.as_deref() == Some(m.id.as_str()) {
+                    continue;
+                }
+                if let Some(from) = roster.revoked_from(&m.id) {
+                    n += s.withdraw(&m.id, from, &[])?;
+                }
+                let Some(first) = m
+                    .retired
+                    .iter()
+                    .map(|k| {
+                        chrono::DateTime::parse_from_rfc3339(&k.until)
+                            .map(|d| d.with_timezone(&chrono::Utc))
+                            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
+                    })
+                    .min()
+                else {
+                    continue;
+                };
+                // What each key signed while it was the worker's counts; the rest goes.
+                let keep: Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> = roster
+                    .keys_of(&m.id)
+                    .into_iter()
+                    .map(|k| {
+                        let until = match roster.key_standing(&m.id, k) {
+                            Some(crate::model::roster::KeyStanding::RetiredFrom(t)) => Some(t),
+                            _ => None,
+                        };
+                        (k.to_owned(), until)
+                    })
+                    .collect();
+                n += s.withdraw(&m.id, first, &keep)?;
+            }
+            s.recheck_erasures(None)?;
+            Ok(n)
+        })
     }
 
     /// The newest roster: (version, signed text).

@@ -1,38 +1,48 @@
-//! Team sync by files: signed, encrypted bundles that travel through any shared folder (a
-//! network share, Syncthing, Nextcloud, a USB stick, a git repository). No server.
+//! Team sync by files: encrypted bundles that travel through any shared folder (a network
+//! share, Syncthing, Nextcloud, a USB stick, a git repository). No server.
 //!
 //! A bundle holds the operations (`crate::merge`) a recipient set has not had yet, encrypted
-//! with age to exactly the workers assigned to those dossiers, behind a header signed with the
-//! author's Ed25519 key from the organisation's roster. Its file name is the SHA-256 of its
-//! bytes and it is never changed after it is written, so sync engines and git never see a
+//! with age to exactly the workers assigned to those dossiers. Every op carries its author's
+//! seal (an Ed25519 signature over its hash, `bundle::Seal`), so whoever forwards it can
+//! neither change it nor write in someone else's name; the header is signed too, by whoever
+//! wrote the file. The organisation's signed roster, which IT publishes into the same
+//! folder, binds worker ids to their device keys. Files are named after the SHA-256 of their
+//! bytes and never change after they are written, so sync engines and git never see a
 //! conflict. The format is in docs/sync-format.md.
 
-use std::collections::{BTreeMap, HashSet};
-use std::fs;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
-use chrono::{DateTime, NaiveDate, Utc};
-use ed25519_dalek::{Signer, SigningKey, Verifier};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Utc};
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::fsx::{self, Follow, Owner};
 use crate::i18n::t;
-use crate::merge::{self, Field, Op};
-use crate::model::record::{Kind, is_id};
-use crate::model::{self, NoteKind, hex};
-use crate::org::{self, Roster};
+use crate::merge::{self, Field, ORG_AUTHOR, Op};
+use crate::model::record::Kind;
+use crate::model::roster::{KeyStanding, Roster};
+use crate::model::{self, hex};
+use crate::org;
 use crate::session::Session;
-use crate::store::{BundleMark, MergeStats, NoteRow, Store};
+use crate::store::{BundleMark, HeldErasure, MergeStats, NoteRow, Orphan, SealRow, Store};
 
-/// First line of every bundle file.
-pub const MAGIC: &str = "kluis-bundle/v1";
+mod bundle;
+mod share;
+
+use bundle::refused;
+pub use bundle::{
+    Blob, Header, LogHead, MAGIC, MAGIC_V1, Parsed, Payload, Seal, Version, parse_bundle,
+};
+pub use share::{REQUEST_EXTENSION, ROSTER_EXTENSION, place, publish_roster};
+
 /// File name extension.
 pub const EXTENSION: &str = "kluisb";
 /// Largest bundle file accepted (checked before reading it).
@@ -46,97 +56,30 @@ pub const MAX_FIELD_BYTES: usize = 4 * 1024;
 /// How far in the future an operation's clock may be (clocks drift; a forged far-future
 /// version would win every later edit).
 pub const MAX_CLOCK_AHEAD_MS: u64 = 24 * 3600 * 1000;
-/// Context prefix of a bundle signature, so it means nothing elsewhere.
-const SIGN_CONTEXT: &[u8] = b"kluis.nl/v1/bundle\0";
-const PAYLOAD_KIND: &str = "kluis-bundle-payload/v1";
-
-/// The signed header of a bundle.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Header {
-    /// Always [`MAGIC`].
-    pub kind: String,
-    /// Bundle id (UUID v7).
-    pub id: String,
-    /// The author's worker id.
-    pub author: String,
-    /// The author's bundle counter.
-    pub seq: u64,
-    /// When it was written (UTC, RFC 3339).
-    pub created: String,
-    /// The roster version the author had.
-    pub roster_version: u64,
-    /// The organisation's public key (base64).
-    pub org_public_key: String,
-    /// Worker ids it is encrypted to, sorted.
-    pub recipients: Vec<String>,
-    /// SHA-256 of the encrypted payload, hex.
-    pub payload_sha256: String,
-    /// Length of the encrypted payload.
-    pub payload_len: u64,
-}
-
-/// What a bundle carries, inside the encryption.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Payload {
-    /// Always `kluis-bundle-payload/v1`.
-    pub kind: String,
-    /// The header's bundle id, bound inside the encryption too.
-    pub bundle: String,
-    /// Operations.
-    pub ops: Vec<Op>,
-    /// The notes that `note/…` ops name.
-    pub notes: Vec<NoteRow>,
-    /// The bytes of the files that `attachment/…` ops describe.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub blobs: Vec<Blob>,
-}
-
-/// A file's bytes, beside the `attachment/ID` op that describes it.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Blob {
-    /// The attachment's id.
-    pub id: String,
-    /// Its dossier.
-    pub client_id: String,
-    /// The bytes, base64.
-    pub data: String,
-}
-
-// A file's bytes are client data: wiped when the bundle's contents go.
-impl Drop for Blob {
-    fn drop(&mut self) {
-        use zeroize::Zeroize;
-        self.data.zeroize();
-    }
-}
-
-/// A bundle file, split and checked against its own hashes (not yet against a roster).
-pub struct Parsed {
-    /// SHA-256 of the whole file, hex: its name.
-    pub hash: String,
-    /// The header.
-    pub header: Header,
-    header_line: Vec<u8>,
-    signature: [u8; 64],
-    payload: Vec<u8>,
-}
 
 /// This vault's identity in the organisation.
 struct Me {
     id: String,
     x25519: age::x25519::Identity,
     signing: SigningKey,
+    /// The device's Ed25519 public key, base64.
+    public: String,
     pinned: String,
     roster: Roster,
 }
 
-fn refused(path: &Path, reason: impl Into<String>) -> Error {
-    Error::BundleRefused {
-        path: path.to_owned(),
-        reason: reason.into(),
+impl Me {
+    /// Whether the roster lists this device's key for this worker (IT admitted it).
+    fn admitted(&self) -> bool {
+        self.roster
+            .key_standing(&self.id, &self.public)
+            .is_some_and(|k| k == KeyStanding::Current)
+    }
+}
+
+impl bundle::KnownSeals for Store {
+    fn known(&self, id: &str) -> Result<Option<SealRow>> {
+        self.seal(id)
     }
 }
 
@@ -163,11 +106,13 @@ fn me(store: &Store, path: &Path) -> Result<Me> {
             .map_err(|_| not_enrolled())?,
     );
     let arr: &[u8; 32] = bytes[..].try_into().map_err(|_| not_enrolled())?;
+    let signing = SigningKey::from_bytes(arr);
     let roster = roster(store, path)?;
     Ok(Me {
         id,
         x25519,
-        signing: SigningKey::from_bytes(arr),
+        public: BASE64_STANDARD.encode(signing.verifying_key().to_bytes()),
+        signing,
         pinned,
         roster,
     })
@@ -185,28 +130,11 @@ pub fn roster(store: &Store, path: &Path) -> Result<Roster> {
     org::verify_roster(&pinned, &signed, path)
 }
 
-/// Why a worker may not sign or receive at `at`, if they may not.
-fn inactive_reason(roster: &Roster, worker: &str, at: DateTime<Utc>) -> Option<String> {
-    let Some(member) = roster.members.iter().find(|m| m.id == worker) else {
-        return Some(t!("sync.unknown_worker", id = worker, version = roster.version).into_owned());
-    };
-    for r in roster.revocations.iter().filter(|r| r.id == worker) {
-        let from = DateTime::parse_from_rfc3339(&r.effective_at).map(|d| d.with_timezone(&Utc));
-        if from.is_err() || from.is_ok_and(|from| from <= at) {
-            return Some(t!("sync.revoked", id = worker, at = r.effective_at).into_owned());
-        }
-    }
-    if let Some(until) = &member.valid_until
-        && NaiveDate::parse_from_str(until, "%Y-%m-%d").is_ok_and(|u| at.date_naive() > u)
-    {
-        return Some(t!("sync.expired", id = worker, until = until).into_owned());
-    }
-    None
-}
-
-/// Creates a worker's vault from an opened enrollment: their keys, the organisation's
-/// recovery recipient and the roster go in with the first save. `file` names the enrollment
-/// in messages.
+/// Creates a worker's vault from an opened enrollment. The device keys are made here, on
+/// the worker's computer, and never leave it: the vault keeps them, with the organisation's
+/// recovery recipient and the roster, and a request for IT to admit them (signed with the
+/// enrollment file's one-time key), which `sync` puts into the shared folder until IT has.
+/// `file` names the enrollment in messages.
 pub fn create_enrolled(
     path: &Path,
     pass: &crate::secret::SecretString,
@@ -214,10 +142,34 @@ pub fn create_enrolled(
     enrollment: &org::Enrollment,
     file: &Path,
 ) -> Result<Session> {
+    let x25519 = age::x25519::Identity::generate();
+    let signing = SigningKey::generate(&mut rand::rngs::OsRng);
+    create_with_keys(path, pass, params, enrollment, file, &x25519, &signing)
+}
+
+/// [`create_enrolled`] with device keys made elsewhere: for the test vectors, whose bundles
+/// are encrypted to fixed test keys (`internals::create_enrolled_with_keys`).
+pub(in crate::engine) fn create_with_keys(
+    path: &Path,
+    pass: &crate::secret::SecretString,
+    params: crate::vault::KdfParams,
+    enrollment: &org::Enrollment,
+    file: &Path,
+    x25519: &age::x25519::Identity,
+    signing: &SigningKey,
+) -> Result<Session> {
+    use age::secrecy::ExposeSecret;
     let roster = org::verify_roster(&enrollment.org_public_key, &enrollment.roster, file)?;
     let member = &enrollment.member;
     let recovery = [enrollment.org_recovery_recipient.clone()];
     let roster_text = org::to_json(&enrollment.roster)?;
+    let request = org::to_json(&org::device_request(
+        enrollment,
+        &x25519.to_public(),
+        signing,
+    )?)?;
+    let identity = Zeroizing::new(x25519.to_string().expose_secret().to_owned());
+    let secret = Zeroizing::new(BASE64_STANDARD.encode(signing.to_bytes()));
     Session::create_with(path, pass, params, &recovery, &member.name, |s| {
         let teams = org::to_json(&member.teams)?;
         let cert = org::to_json(&enrollment.certificate)?;
@@ -233,9 +185,10 @@ pub fn create_enrolled(
             ("worker_name", &member.name),
             ("worker_role", role),
             ("worker_teams", &teams),
-            ("worker_x25519_identity", &enrollment.x25519_identity),
-            ("worker_ed25519_secret", &enrollment.ed25519_secret),
+            ("worker_x25519_identity", &identity),
+            ("worker_ed25519_secret", &secret),
             ("worker_certificate", &cert),
+            ("device_request", &request),
         ] {
             s.set_meta(k, v)?;
         }
@@ -243,12 +196,42 @@ pub fn create_enrolled(
     })
 }
 
+/// This device's standing in the organisation, for `whoami` and `sync`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Device {
+    /// The fingerprint of its Ed25519 key (compare it with what `org admit` shows).
+    pub fingerprint: String,
+    /// Whether the roster lists this device's keys.
+    pub admitted: bool,
+}
+
+/// This device's fingerprint and whether IT admitted it; None outside an organisation.
+pub fn device(session: &Session) -> Result<Option<Device>> {
+    let store = session.store();
+    if store.meta("worker_id")?.is_none() {
+        return Ok(None);
+    }
+    let me = me(store, session.path())?;
+    Ok(Some(Device {
+        fingerprint: model::roster::fingerprint(&me.public),
+        admitted: me.admitted(),
+    }))
+}
+
+/// Erasures that arrived and wait, with why (ids and worker ids only: nothing to log).
+pub fn held_erasures(session: &Session) -> Result<Vec<HeldErasure>> {
+    session.store().held_erasures()
+}
+
 /// Checks that a worker may be assigned a dossier: on the roster and active now.
 pub fn check_worker(store: &Store, path: &Path, worker: &str) -> Result<()> {
     let roster = roster(store, path)?;
-    match inactive_reason(&roster, worker, Utc::now()) {
+    match roster.inactive(worker, Utc::now()) {
         None => Ok(()),
-        Some(reason) => Err(Error::invalid("worker_id", reason)),
+        Some(why) => Err(Error::invalid(
+            "worker_id",
+            bundle::inactive_text(&roster, worker, &why),
+        )),
     }
 }
 
@@ -260,11 +243,7 @@ pub fn check_assignable(session: &Session, worker: &str) -> Result<()> {
 /// Reads and splits a bundle file, checking its size, layout and payload hash. Nothing here
 /// trusts the content yet. Only regular files are read (a FIFO would block).
 pub fn read_bundle(path: &Path) -> Result<Parsed> {
-    parse_bundle(read_capped(path)?, path)
-}
-
-fn read_capped(path: &Path) -> Result<Vec<u8>> {
-    read_bundle_file(path, Follow::No)
+    parse_bundle(read_bundle_file(path, Follow::No)?, path)
 }
 
 /// Reads a bundle of at most `MAX_BUNDLE_BYTES` through `fsx` (never blocking on a FIFO).
@@ -284,185 +263,6 @@ fn read_bundle_file(path: &Path, follow: Follow) -> Result<Vec<u8>> {
     })
 }
 
-/// Splits bundle bytes (see [`read_bundle`]); `path` names the file in messages.
-pub fn parse_bundle(bytes: Vec<u8>, path: &Path) -> Result<Parsed> {
-    let hash = hex(&Sha256::digest(&bytes));
-    let malformed = || refused(path, t!("sync.malformed"));
-    let mut rest = &bytes[..];
-    let mut line = |max: usize| -> Result<&[u8]> {
-        let end = rest
-            .iter()
-            .take(max + 1)
-            .position(|b| *b == b'\n')
-            .ok_or_else(malformed)?;
-        let (l, r) = rest.split_at(end);
-        rest = &r[1..];
-        Ok(l)
-    };
-    if line(MAGIC.len())? != MAGIC.as_bytes() {
-        return Err(refused(path, t!("sync.not_bundle")));
-    }
-    let header_line = line(MAX_HEADER_BYTES)?.to_vec();
-    let sig_line = line(128)?;
-    let signature: [u8; 64] = BASE64_STANDARD
-        .decode(sig_line)
-        .ok()
-        .and_then(|s| s.try_into().ok())
-        .ok_or_else(|| refused(path, t!("org.bad_signature")))?;
-    let header: Header = serde_json::from_slice(&header_line).map_err(|_| malformed())?;
-    if header.kind != MAGIC {
-        return Err(malformed());
-    }
-    let payload = rest.to_vec();
-    if header.payload_len != payload.len() as u64
-        || hex(&Sha256::digest(&payload)) != header.payload_sha256
-    {
-        return Err(refused(path, t!("sync.payload_hash")));
-    }
-    Ok(Parsed {
-        hash,
-        header,
-        header_line,
-        signature,
-        payload,
-    })
-}
-
-/// Checks the header against the roster: the organisation, the author (known, not revoked
-/// when the bundle was made) and the signature.
-fn verify_header(p: &Parsed, me: &Me, path: &Path) -> Result<()> {
-    let h = &p.header;
-    if h.org_public_key != me.pinned {
-        return Err(refused(path, t!("sync.other_org")));
-    }
-    let created = DateTime::parse_from_rfc3339(&h.created)
-        .map_err(|_| refused(path, t!("sync.malformed")))?
-        .with_timezone(&Utc);
-    if let Some(reason) = inactive_reason(&me.roster, &h.author, created) {
-        return Err(refused(path, reason));
-    }
-    let member = me
-        .roster
-        .members
-        .iter()
-        .find(|m| m.id == h.author)
-        .expect("active means known");
-    let key = org::public_key(&member.ed25519).ok_or_else(|| refused(path, t!("org.bad_key")))?;
-    let mut msg = SIGN_CONTEXT.to_vec();
-    msg.extend_from_slice(&p.header_line);
-    key.verify(&msg, &ed25519_dalek::Signature::from_bytes(&p.signature))
-        .map_err(|_| refused(path, t!("org.bad_signature")))
-}
-
-/// A worker id as IT may issue them (see `org issue`): short text without control characters.
-fn is_worker(s: &str) -> bool {
-    s.len() <= 200 && model::parse_name("worker", s).is_ok_and(|p| p == s)
-}
-
-/// An HLC version written by `author`.
-fn is_version(v: &str, author: &str) -> bool {
-    merge::parse_hlc(v).is_some() && v.len() == 19 + author.len() && v.ends_with(author)
-}
-
-/// Checks every operation and note of a decrypted payload before anything is merged.
-fn check_payload(payload: &Payload, header: &Header, roster: &Roster, path: &Path) -> Result<()> {
-    let bad = |what: &str| refused(path, t!("sync.bad_record", what = what));
-    if payload.kind != PAYLOAD_KIND || payload.bundle != header.id {
-        return Err(refused(path, t!("sync.malformed")));
-    }
-    if payload.ops.len() > MAX_OPS || payload.notes.len() > MAX_OPS {
-        return Err(refused(path, t!("sync.too_many", max = MAX_OPS)));
-    }
-    let now = Utc::now().timestamp_millis().max(0) as u64;
-    let mut op_ids = HashSet::new();
-    let mut note_ops = HashSet::new();
-    let mut authors_checked = HashSet::new();
-    for op in &payload.ops {
-        if !is_id(&op.id) || !is_id(&op.client) || !is_worker(&op.author) {
-            return Err(bad(&op.id));
-        }
-        if !op_ids.insert(op.id.as_str()) {
-            return Err(refused(path, t!("sync.duplicate", id = op.id)));
-        }
-        // The version's node is the author: nobody writes versions in someone else's name.
-        if !is_version(&op.hlc, &op.author)
-            || op.prev.as_deref().is_some_and(|p| {
-                merge::parse_hlc(p).is_none()
-                    || p.len() > 19 + 200
-                    || p.chars().any(char::is_control)
-            })
-        {
-            return Err(bad(&op.id));
-        }
-        let (ms, _) = merge::parse_hlc(&op.hlc).expect("checked");
-        if ms > now + MAX_CLOCK_AHEAD_MS {
-            return Err(refused(path, t!("sync.clock_ahead", id = op.id)));
-        }
-        // Forwarded ops keep their author: refuse what a revoked worker wrote after the
-        // revocation, whoever forwards it. One check per author and second.
-        if authors_checked.insert((op.author.as_str(), ms / 1000)) {
-            let at = DateTime::from_timestamp_millis(ms as i64).ok_or_else(|| bad(&op.id))?;
-            if let Some(reason) = inactive_reason(roster, &op.author, at) {
-                return Err(refused(path, reason));
-            }
-        }
-        let value = op.value.as_deref();
-        if value.is_some_and(|v| v.len() > MAX_FIELD_BYTES) {
-            return Err(bad(&op.id));
-        }
-        let ok = match merge::field(&op.field) {
-            None => false,
-            Some(Field::Column(col)) => model::check_client_field(col, value),
-            Some(Field::Assign(w)) => {
-                roster.members.iter().any(|m| m.id == w) && matches!(value, Some("0" | "1"))
-            }
-            Some(Field::Note(n)) => {
-                note_ops.insert((op.client.as_str(), n));
-                is_id(n) && value.is_none()
-            }
-            Some(Field::Resolve(o)) => is_id(o) && value == Some("confirmed"),
-            Some(Field::Record(kind, id)) => {
-                is_id(id)
-                    && value.is_some_and(|v| crate::store::records::check_register(kind, id, op, v))
-            }
-            Some(Field::Log(id)) => {
-                is_id(id) && value.is_some_and(|v| model::TravellingEntry::check(v, &op.author))
-            }
-            Some(Field::Erased) => {
-                value.is_some_and(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok())
-            }
-        };
-        if !ok {
-            return Err(bad(&op.id));
-        }
-    }
-    // Every note op brings its note, and every note its op: nothing half.
-    let mut note_ids = HashSet::new();
-    for n in &payload.notes {
-        let ok = note_ops.contains(&(n.client_id.as_str(), n.id.as_str()))
-            && is_id(&n.id)
-            && n.kind.parse::<NoteKind>().is_ok_and(|k| k.code() == n.kind)
-            && model::parse_datetime("note", &n.occurred_at).is_ok()
-            && DateTime::parse_from_rfc3339(&n.created_at).is_ok()
-            && model::parse_note_body(&n.body).is_ok_and(|b| b == n.body)
-            && model::parse_name("author", &n.author).is_ok_and(|a| a == n.author)
-            && n.supersedes.as_deref().is_none_or(is_id);
-        if !ok {
-            return Err(bad(&n.id));
-        }
-        if !note_ids.insert(n.id.as_str()) {
-            return Err(refused(path, t!("sync.duplicate", id = n.id)));
-        }
-    }
-    if note_ids.len() != note_ops.len() {
-        return Err(refused(path, t!("sync.note_missing")));
-    }
-    if !check_blobs(payload) {
-        return Err(refused(path, t!("sync.bad_record", what = "attachment")));
-    }
-    Ok(())
-}
-
 /// Stores the files that came with a bundle (already checked against their records).
 fn put_blobs(s: &Store, blobs: &[Blob]) -> Result<()> {
     for b in blobs {
@@ -472,59 +272,6 @@ fn put_blobs(s: &Store, blobs: &[Blob]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Every file in a bundle belongs to an `attachment/ID` op of that dossier in the same
-/// bundle, decodes, fits the cap, and has the size and hash the record says.
-fn check_blobs(payload: &Payload) -> bool {
-    let mut seen = HashSet::new();
-    payload.blobs.iter().all(|b| {
-        let meta = payload
-            .ops
-            .iter()
-            .filter(|o| o.client == b.client_id && o.field == format!("attachment/{}", b.id))
-            .filter_map(|o| o.value.as_deref())
-            .filter_map(|v| serde_json::from_str::<model::Attachment>(v).ok())
-            .next();
-        let data = BASE64_STANDARD.decode(&b.data).ok().map(Zeroizing::new);
-        seen.insert(b.id.as_str())
-            && meta.zip(data).is_some_and(|(m, d)| {
-                d.len() as u64 <= model::MAX_ATTACHMENT_BYTES
-                    && m.size == d.len() as u64
-                    && m.sha256 == model::sha256_hex(&d)
-            })
-    })
-}
-
-/// Writes a new file in `dir` under its content hash: a temp name first, then a hard link to
-/// the final name (which never replaces a file), then the temp name goes. Where the folder
-/// cannot hard-link (FAT or exFAT sticks, some network shares), the final name is created
-/// exclusively and written; a reader that finds it half-written refuses it (its hash does not
-/// match its name) and reads it again at the next sync.
-fn place(dir: &Path, bytes: &[u8]) -> Result<PathBuf> {
-    let name = format!("{}.{EXTENSION}", hex(&Sha256::digest(bytes)));
-    let path = dir.join(&name);
-    let tmp = dir.join(format!(".{}.part", crate::store::new_id()));
-    if let Err(e) = org::write_new(&tmp, bytes) {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    let linked = fs::hard_link(&tmp, &path);
-    let _ = fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => {}
-        // Same name, same bytes: it is already there.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(_) => match org::write_new(&path, bytes) {
-            Ok(()) | Err(Error::FileExists { .. }) => {}
-            Err(e) => {
-                let _ = fs::remove_file(&path);
-                return Err(e);
-            }
-        },
-    }
-    crate::vault::sync_dir(&path)?;
-    Ok(path)
 }
 
 /// One bundle written by [`export`].
@@ -548,6 +295,7 @@ struct Outgoing {
     ops: Vec<Op>,
     notes: Vec<NoteRow>,
     blobs: Vec<Blob>,
+    seals: Vec<SealRow>,
     upto: i64,
     bytes: usize,
 }
@@ -568,6 +316,15 @@ pub fn export(
 ) -> Result<(Vec<Exported>, usize)> {
     let vault = session.path().to_owned();
     let me = me(session.store(), &vault)?;
+    if !me.admitted() {
+        return Err(Error::invalid(
+            "worker_id",
+            t!(
+                "sync.not_admitted",
+                fingerprint = model::roster::fingerprint(&me.public)
+            ),
+        ));
+    }
     export_as(session, &me, dir, only)
 }
 
@@ -579,67 +336,77 @@ fn export_as(
 ) -> Result<(Vec<Exported>, usize)> {
     let vault = session.path().to_owned();
     let now = Utc::now();
-    let store = session.store();
     let mut groups: BTreeMap<Vec<String>, Vec<Outgoing>> = BTreeMap::new();
     let mut only_me = 0;
-    for (client, workers) in store.assignments()? {
-        if only.is_some_and(|o| !o.contains(&client)) {
-            continue;
-        }
-        let recipients: Vec<String> = workers
-            .into_iter()
-            .filter(|w| inactive_reason(&me.roster, w, now).is_none())
-            .collect();
-        if recipients.iter().all(|w| *w == me.id) {
-            only_me += 1;
-            continue;
-        }
-        let to = recipients.join(",");
-        let upto = store.sent_upto(&client, &to)?;
-        let (ops, max) = store.ops_after(&client, upto, &to)?;
-        if max <= upto {
-            continue;
-        }
-        let mut notes = Vec::new();
-        let mut blobs = Vec::new();
-        for op in &ops {
-            match merge::field(&op.field) {
-                Some(Field::Note(id)) => {
-                    if let Some(row) = store.note_row(id)? {
-                        notes.push(row);
-                    }
-                }
-                // A file travels with its record, every time (like a note).
-                Some(Field::Record(Kind::Attachment, id)) => {
-                    if let Some(data) = store.attachment_data(id)? {
-                        blobs.push(Blob {
-                            id: id.to_owned(),
-                            client_id: client.clone(),
-                            data: BASE64_STANDARD.encode(&*data),
-                        });
-                    }
-                }
-                _ => {}
+    let mut new_seals = Vec::new();
+    {
+        let store = session.store();
+        for (client, workers) in store.assignments()? {
+            if only.is_some_and(|o| !o.contains(&client)) {
+                continue;
             }
+            let recipients: Vec<String> = workers
+                .into_iter()
+                .filter(|w| me.roster.active(w, now))
+                .collect();
+            if recipients.iter().all(|w| *w == me.id) {
+                only_me += 1;
+                continue;
+            }
+            let to = set_key(&me.roster, &recipients);
+            let upto = store.sent_upto(&client, &to)?;
+            let (ops, max) = store.ops_after(&client, upto, &to)?;
+            if max <= upto {
+                continue;
+            }
+            let (ops, seals) = seal_outgoing(store, me, &client, ops, &mut new_seals)?;
+            let mut notes = Vec::new();
+            let mut blobs = Vec::new();
+            for op in &ops {
+                match merge::field(&op.field) {
+                    Some(Field::Note(id)) => {
+                        if let Some(row) = store.note_row(id)? {
+                            notes.push(row);
+                        }
+                    }
+                    // A file travels with its record, every time (like a note).
+                    Some(Field::Record(Kind::Attachment, id)) => {
+                        if let Some(data) = store.attachment_data(id)? {
+                            blobs.push(Blob {
+                                id: id.to_owned(),
+                                client_id: client.clone(),
+                                data: BASE64_STANDARD.encode(&*data),
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let bytes = ops
+                .iter()
+                .map(|o| 200 + o.value.as_ref().map_or(0, String::len))
+                .chain(notes.iter().map(|n| 300 + n.body.len()))
+                .chain(blobs.iter().map(|b| 100 + b.data.len()))
+                .chain(seals.iter().map(|s| 200 + s.hashes.len() * 4 / 3))
+                .sum();
+            groups.entry(recipients).or_default().push(Outgoing {
+                client,
+                ops,
+                notes,
+                blobs,
+                seals,
+                upto: max,
+                bytes,
+            });
         }
-        let bytes = ops
-            .iter()
-            .map(|o| 200 + o.value.as_ref().map_or(0, String::len))
-            .chain(notes.iter().map(|n| 300 + n.body.len()))
-            .chain(blobs.iter().map(|b| 100 + b.data.len()))
-            .sum();
-        groups.entry(recipients).or_default().push(Outgoing {
-            client,
-            ops,
-            notes,
-            blobs,
-            upto: max,
-            bytes,
-        });
+    }
+    // The seals made for this worker's own new ops are kept before any bundle carries them.
+    if !new_seals.is_empty() {
+        session.change(|s| new_seals.iter().try_for_each(|seal| s.add_seal(seal)))?;
     }
     let mut out = Vec::new();
     for (recipients, dossiers) in groups {
-        let to = recipients.join(",");
+        let to = set_key(&me.roster, &recipients);
         let mut chunk: Vec<Outgoing> = Vec::new();
         let (mut n_ops, mut n_bytes) = (0, 0);
         let mut dossiers = dossiers.into_iter().peekable();
@@ -660,6 +427,64 @@ fn export_as(
         }
     }
     Ok((out, only_me))
+}
+
+/// The ops of one dossier that can travel, with the seals that cover them: this worker's
+/// own ops not sealed yet get a new seal (kept by the caller), others' ops travel with the
+/// seal they came with. IT's reassignments never travel (every vault makes them from its
+/// roster), nor do others' ops that came without a seal (from a kluis before every change
+/// was signed): their authors send them.
+fn seal_outgoing(
+    store: &Store,
+    me: &Me,
+    client: &str,
+    ops: Vec<Op>,
+    new_seals: &mut Vec<SealRow>,
+) -> Result<(Vec<Op>, Vec<SealRow>)> {
+    let mut seals = store.seals_of(client)?;
+    let mut covered: HashMap<[u8; 32], usize> = HashMap::new();
+    for (i, s) in seals.iter().enumerate() {
+        for h in s.covers() {
+            covered.insert(h, i);
+        }
+    }
+    let hashes: Vec<[u8; 32]> = ops.iter().map(merge::op_hash).collect();
+    let unsealed: Vec<&Op> = ops
+        .iter()
+        .zip(&hashes)
+        .filter(|(o, h)| o.author == me.id && !covered.contains_key(*h))
+        .map(|(o, _)| o)
+        .collect();
+    if !unsealed.is_empty() {
+        let seal = bundle::make_seal(&me.signing, &me.id, client, &unsealed);
+        let i = seals.len();
+        for h in seal.covers() {
+            covered.insert(h, i);
+        }
+        new_seals.push(seal.clone());
+        seals.push(seal);
+    }
+    let mut used = BTreeSet::new();
+    let mut keep = Vec::with_capacity(ops.len());
+    for (op, h) in ops.into_iter().zip(hashes) {
+        if op.author == ORG_AUTHOR {
+            continue;
+        }
+        match covered.get(&h) {
+            Some(&i) if seals[i].author == op.author => {
+                used.insert(i);
+                keep.push(op);
+            }
+            _ => {}
+        }
+    }
+    let seals = seals
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| used.contains(i))
+        .map(|(_, s)| s)
+        .collect();
+    Ok((keep, seals))
 }
 
 /// Writes one bundle for `recipients` with `chunk`'s dossiers, then records them as sent.
@@ -683,8 +508,9 @@ fn write_bundle(
             .unwrap_or(0)
             + 1;
         let id = crate::store::new_id();
+        let n_ops = ops.len();
         let payload = Payload {
-            kind: PAYLOAD_KIND.into(),
+            kind: bundle::payload_kind(),
             bundle: id.clone(),
             ops,
             notes: chunk.iter().flat_map(|d| d.notes.iter().cloned()).collect(),
@@ -698,29 +524,25 @@ fn write_bundle(
                     })
                 })
                 .collect(),
+            seals: chunk
+                .iter()
+                .flat_map(|d| d.seals.iter().map(bundle::seal_to_wire))
+                .collect(),
         };
-        let plain = Zeroizing::new(
-            serde_json::to_vec(&payload).map_err(|e| Error::Encrypt(e.to_string()))?,
-        );
-        let n_ops = payload.ops.len();
-        drop(payload);
         let keys: Vec<age::x25519::Recipient> = recipients
             .iter()
             .map(|w| {
-                let m = me
-                    .roster
-                    .members
-                    .iter()
-                    .find(|m| m.id == *w)
-                    .expect("active");
+                let m = me.roster.member(w).expect("active");
                 age::x25519::Recipient::from_str(&m.x25519).map_err(|_| Error::NotAuthentic {
                     path: vault.to_owned(),
                     reason: t!("org.bad_key").into_owned(),
                 })
             })
             .collect::<Result<_>>()?;
-        let encrypted = crate::vault::seal_to(&keys, &plain)?;
-        drop(plain);
+        let log_head = session
+            .store()
+            .log_head()?
+            .map(|(seq, hash)| LogHead { seq, hash });
         let header = Header {
             kind: MAGIC.into(),
             id: id.clone(),
@@ -730,22 +552,13 @@ fn write_bundle(
             roster_version: me.roster.version,
             org_public_key: me.pinned.clone(),
             recipients: recipients.to_vec(),
-            payload_sha256: hex(&Sha256::digest(&encrypted)),
-            payload_len: encrypted.len() as u64,
+            payload_sha256: String::new(),
+            payload_len: 0,
+            log_head,
         };
-        let header_line = serde_json::to_vec(&header).map_err(|e| Error::Encrypt(e.to_string()))?;
-        let mut msg = SIGN_CONTEXT.to_vec();
-        msg.extend_from_slice(&header_line);
-        let signature = BASE64_STANDARD.encode(me.signing.sign(&msg).to_bytes());
-        let mut file = Vec::with_capacity(encrypted.len() + header_line.len() + 200);
-        file.extend_from_slice(MAGIC.as_bytes());
-        file.push(b'\n');
-        file.extend_from_slice(&header_line);
-        file.push(b'\n');
-        file.extend_from_slice(signature.as_bytes());
-        file.push(b'\n');
-        file.extend_from_slice(&encrypted);
-        let path = place(dir, &file)?;
+        let file = bundle::write(&me.signing, header, &payload, &keys)?;
+        drop(payload);
+        let path = place(dir, &file, EXTENSION)?;
         let hash = hex(&Sha256::digest(&file));
         exported = Some(Exported {
             file: path,
@@ -802,10 +615,22 @@ pub enum Imported {
     },
     /// For other workers (sync skips it; `import` refuses it).
     NotForMe,
+    /// Written under a newer roster than this vault has: kept for later, nothing merged.
+    Held {
+        /// Bundle id.
+        bundle_id: String,
+        /// Who wrote it.
+        author: String,
+        /// The roster version it needs.
+        roster_version: u64,
+        /// Whether its signature checked out with a key this vault's roster lists (then
+        /// this vault sends nothing until it has that roster: it may revoke a recipient).
+        verified: bool,
+    },
 }
 
-/// Verifies, decrypts and merges one bundle file. With `strict`, a bundle for others is
-/// refused (exit 4) instead of reported as [`Imported::NotForMe`].
+/// Verifies, decrypts and merges one bundle file. With `strict`, a bundle for others, or
+/// one that needs a newer roster, is refused (exit 4) instead of reported.
 pub fn import(session: &mut Session, path: &Path, strict: bool) -> Result<Imported> {
     import_bytes(session, read_bundle_file(path, Follow::Yes)?, path, strict)
 }
@@ -824,16 +649,22 @@ pub fn import_bytes(
 }
 
 /// A decrypted payload checked against `roster` and merged into `store`, for the fuzz target
-/// `bundle_payload` (built only under `cargo fuzz`): what follows decryption in [`import`].
-#[cfg(fuzzing)]
-pub fn fuzz_payload(store: &mut Store, roster: &Roster, bytes: &[u8]) -> Result<MergeStats> {
+/// `bundle_payload` (built under `cargo fuzz` and with `internals`): what follows decryption in [`import`],
+/// for a v2 payload whose signer is `signer`.
+#[cfg(any(fuzzing, feature = "internals"))]
+pub fn fuzz_payload(
+    store: &mut Store,
+    roster: &Roster,
+    signer: &str,
+    bytes: &[u8],
+) -> Result<MergeStats> {
     let path = Path::new("fuzz");
-    let payload: Payload =
+    let mut payload: Payload =
         serde_json::from_slice(bytes).map_err(|_| refused(path, t!("sync.malformed")))?;
     let header = Header {
         kind: MAGIC.into(),
         id: payload.bundle.clone(),
-        author: String::new(),
+        author: signer.to_owned(),
         seq: 0,
         created: String::new(),
         roster_version: roster.version,
@@ -841,11 +672,16 @@ pub fn fuzz_payload(store: &mut Store, roster: &Roster, bytes: &[u8]) -> Result<
         recipients: Vec::new(),
         payload_sha256: String::new(),
         payload_len: 0,
+        log_head: None,
     };
-    check_payload(&payload, &header, roster, path)?;
+    let checked = bundle::check_payload(&payload, &header, Version::V2, roster, &*store, path)?;
+    bundle::keep_only(&mut payload, &checked.keep);
     store
         .transaction(|s| {
-            let stats = s.merge_ops(&payload.ops, &payload.notes, "fuzz")?;
+            for seal in &checked.seals {
+                s.add_seal(seal)?;
+            }
+            let stats = s.merge_ops_from(&payload.ops, &payload.notes, "fuzz", Some(signer))?;
             put_blobs(s, &payload.blobs)?;
             Ok(stats)
         })
@@ -874,23 +710,61 @@ fn import_parsed(
         }
         return Ok(Imported::NotForMe);
     }
-    verify_header(parsed, me, path)?;
+    if h.roster_version > me.roster.version {
+        if strict {
+            return Err(refused(
+                path,
+                t!(
+                    "sync.needs_roster",
+                    version = h.roster_version,
+                    current = me.roster.version
+                ),
+            ));
+        }
+        let verified = me.roster.keys_of(&h.author).into_iter().any(|k| {
+            bundle::header_signed_by(parsed.version, &parsed.header_line, &parsed.signature, k)
+        });
+        return Ok(Imported::Held {
+            bundle_id: h.id.clone(),
+            author: h.author.clone(),
+            roster_version: h.roster_version,
+            verified,
+        });
+    }
+    bundle::verify_header(parsed, &me.pinned, &me.roster, path)?;
     let decryptor = age::Decryptor::new(&parsed.payload[..])
         .map_err(|_| refused(path, t!("sync.payload_damaged")))?;
-    let mut reader = decryptor
-        .decrypt(std::iter::once(&me.x25519 as &dyn age::Identity))
-        .map_err(|_| refused(path, t!("sync.payload_damaged")))?;
+    let mut reader = match decryptor.decrypt(std::iter::once(&me.x25519 as &dyn age::Identity)) {
+        Ok(r) => r,
+        // Written for this worker's earlier device (before IT issued the id again): not
+        // this device's business; colleagues send the history to this one anew.
+        Err(_) if !strict && for_earlier_device(&me.roster, &me.id, &h.created) => {
+            return Ok(Imported::NotForMe);
+        }
+        Err(_) => return Err(refused(path, t!("sync.payload_damaged"))),
+    };
     let mut plain = Zeroizing::new(Vec::with_capacity(parsed.payload.len()));
     reader
         .read_to_end(&mut plain)
         .map_err(|_| refused(path, t!("sync.payload_damaged")))?;
-    let payload: Payload =
+    let mut payload: Payload =
         serde_json::from_slice(&plain).map_err(|_| refused(path, t!("sync.malformed")))?;
     drop(plain);
-    check_payload(&payload, h, &me.roster, path)?;
-    let to = h.recipients.join(",");
+    let checked = bundle::check_payload(
+        &payload,
+        h,
+        parsed.version,
+        &me.roster,
+        session.store(),
+        path,
+    )?;
+    bundle::keep_only(&mut payload, &checked.keep);
+    let to = set_key(&me.roster, &h.recipients);
     let stats = session.change(|s| {
-        let stats = s
+        for seal in &checked.seals {
+            s.add_seal(seal)?;
+        }
+        let mut stats = s
             .merge_ops_from(&payload.ops, &payload.notes, &to, Some(&h.author))
             .and_then(|stats| {
                 put_blobs(s, &payload.blobs)?;
@@ -906,6 +780,7 @@ fn import_parsed(
                 Error::Database(d) => refused(path, d.to_string()),
                 other => other,
             })?;
+        stats.left_out = checked.left_out;
         s.mark_bundle(&BundleMark {
             hash: &parsed.hash,
             bundle_id: &h.id,
@@ -923,16 +798,61 @@ fn import_parsed(
     })
 }
 
+/// The key of a recipient set in what was sent and where ops came from: each worker id
+/// with the fingerprint of its device's key, so a worker issued again (a new device) is a
+/// new set, which gets the whole history.
+fn set_key(roster: &Roster, recipients: &[String]) -> String {
+    recipients
+        .iter()
+        .map(|w| match roster.member(w) {
+            Some(m) if !m.x25519.is_empty() => {
+                format!("{w}#{}", &model::sha256_hex(m.x25519.as_bytes())[..12])
+            }
+            _ => w.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Whether a bundle written at `created` was written for an earlier device of `worker`:
+/// before (or in the same second as: times are kept to the second) IT retired one of
+/// their keys.
+fn for_earlier_device(roster: &Roster, worker: &str, created: &str) -> bool {
+    let Ok(created) = DateTime::parse_from_rfc3339(created) else {
+        return false;
+    };
+    roster.member(worker).is_some_and(|m| {
+        m.retired
+            .iter()
+            .any(|k| DateTime::parse_from_rfc3339(&k.until).is_ok_and(|until| created <= until))
+    })
+}
+
 /// What [`sync`] did.
 #[derive(Debug, Default, Serialize)]
 pub struct SyncReport {
+    /// The roster version taken from the shared folder, if a newer one was there.
+    pub roster: Option<u64>,
+    /// Ops a newer roster took out again (what revoked workers wrote after the revocation).
+    pub withdrawn: u64,
+    /// Whether IT admitted this device; when not, nothing is sent or read.
+    pub admitted: bool,
+    /// This device's key fingerprint.
+    pub fingerprint: String,
+    /// Where this device's request to be admitted is in the shared folder (not admitted).
+    pub request: Option<PathBuf>,
     /// Bundles written.
     pub exported: Vec<Exported>,
     /// Dossiers only this worker is assigned to (nothing to send).
     pub only_me: usize,
+    /// A roster version that bundles in the folder were written under and this vault does
+    /// not have: nothing is sent until it arrives (it may revoke a recipient).
+    pub export_held: Option<u64>,
     /// Bundles merged, with what they changed.
     pub imported: Vec<(PathBuf, Imported)>,
-    /// Bundles refused now, with the reason.
+    /// Bundles that need a newer roster: read again at every sync until it is here.
+    pub held: Vec<(PathBuf, Imported)>,
+    /// Bundles and rosters refused now, with the reason.
     pub refused: Vec<(PathBuf, String)>,
     /// Bundle files handled before (imported, written here, for others): not read at all.
     pub known: usize,
@@ -940,41 +860,110 @@ pub struct SyncReport {
     pub refused_before: usize,
     /// New bundle files for other workers.
     pub skipped: usize,
+    /// Erasures applied now that this vault could check them (held before).
+    pub erased: u64,
+    /// Erasures that arrived and wait, with why.
+    pub held_erasures: Vec<HeldErasure>,
+    /// Dossiers here that no active worker is assigned to: ask IT to reassign them.
+    pub orphaned: Vec<Orphan>,
 }
 
 /// Whether a file name is a bundle's: 64 hex digits and the extension.
 pub fn bundle_name(name: &str) -> Option<&str> {
-    let stem = name.strip_suffix(&format!(".{EXTENSION}"))?;
-    (stem.len() == 64
-        && stem
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-    .then_some(stem)
+    share::hashed_name(name, EXTENSION)
 }
 
-/// Exports into `dir`, then imports every bundle in `dir` addressed to this worker that was
-/// not imported before. Files already handled are recognised by name and not read again; a
-/// refused one is read again only after a new roster arrived.
+/// Takes the newest roster published in `dir` that is newer than this vault's (signed by
+/// the pinned key); older ones are passed over, forged or damaged ones reported. Returns
+/// the version adopted and how many ops it took out.
+fn roster_from_share(
+    session: &mut Session,
+    me: &Me,
+    dir: &Path,
+    report: &mut SyncReport,
+) -> Result<()> {
+    let seen = session.store().bundles_seen()?;
+    let mut newest: Option<(org::Signed, Roster)> = None;
+    let mut marks: Vec<(String, &str)> = Vec::new();
+    for (hash, path) in share::list(dir, ROSTER_EXTENSION)? {
+        match seen.get(&hash) {
+            Some((status, _)) if status != "refused" => continue,
+            Some((_, version)) if *version == me.roster.version => continue,
+            _ => {}
+        }
+        let checked = share::read_named(&path, &hash).and_then(|bytes| {
+            let signed: org::Signed =
+                serde_json::from_slice(&bytes).map_err(|_| t!("org.not_roster").into_owned())?;
+            let roster = org::verify_roster(&me.pinned, &signed, &path).map_err(|e| match e {
+                Error::NotAuthentic { reason, .. } => reason,
+                other => other.to_string(),
+            })?;
+            Ok((signed, roster))
+        });
+        match checked {
+            Ok((signed, roster)) => {
+                marks.push((hash, "imported"));
+                if roster.version > me.roster.version
+                    && newest
+                        .as_ref()
+                        .is_none_or(|(_, n)| roster.version > n.version)
+                {
+                    newest = Some((signed, roster));
+                }
+            }
+            Err(reason) => {
+                marks.push((hash, "refused"));
+                report.refused.push((path, reason));
+            }
+        }
+    }
+    if let Some((signed, roster)) = newest {
+        report.withdrawn += session.adopt_roster(&signed, &roster)?;
+        report.roster = Some(roster.version);
+    }
+    if !marks.is_empty() {
+        let version = me.roster.version.max(report.roster.unwrap_or(0));
+        session.change(|s| {
+            for (hash, status) in &marks {
+                s.mark_bundle(&BundleMark {
+                    hash,
+                    bundle_id: "",
+                    author: "",
+                    seq: 0,
+                    status,
+                    roster_version: if *status == "refused" { version } else { 0 },
+                })?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// Syncs with the shared folder `dir`: takes the newest roster IT published there, then
+/// imports every bundle addressed to this worker that was not imported before (holding
+/// those written under a roster this vault does not have yet), then exports what
+/// colleagues have not had. Files already handled are recognised by name and not read
+/// again; a refused one is read again only after a new roster arrived. A device IT has not
+/// admitted yet only puts its request into the folder.
 pub fn sync(session: &mut Session, dir: &Path) -> Result<SyncReport> {
     let vault = session.path().to_owned();
+    let mut report = SyncReport::default();
+    let first = me(session.store(), &vault)?;
+    roster_from_share(session, &first, dir, &mut report)?;
     let me = me(session.store(), &vault)?;
-    let (exported, only_me) = export_as(session, &me, dir, None)?;
-    let mut report = SyncReport {
-        exported,
-        only_me,
-        ..Default::default()
-    };
+    report.fingerprint = model::roster::fingerprint(&me.public);
+    report.admitted = me.admitted();
+    if !report.admitted {
+        if let Some(request) = session.store().meta("device_request")? {
+            report.request = Some(place(dir, request.as_bytes(), REQUEST_EXTENSION)?);
+        }
+        return Ok(report);
+    }
+    // Time passes: a held erasure may be due now.
+    report.erased += session.change(|s| s.recheck_erasures(None))?;
     let seen = session.store().bundles_seen()?;
-    let mut names: Vec<(String, PathBuf)> = fs::read_dir(dir)
-        .map_err(|e| Error::io(t!("io.read", path = dir.display()), e))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            let stem = bundle_name(&name)?.to_owned();
-            Some((stem, e.path()))
-        })
-        .collect();
-    names.sort();
+    let names = share::list(dir, EXTENSION)?;
     // (hash, bundle id, author, seq, status)
     let mut marks: Vec<(String, String, String, u64, &str)> = Vec::new();
     for (stem, path) in names {
@@ -989,7 +978,7 @@ pub fn sync(session: &mut Session, dir: &Path) -> Result<SyncReport> {
             }
             _ => {}
         }
-        let outcome = read_capped(&path).and_then(|bytes| {
+        let outcome = read_bundle_file(&path, Follow::No).and_then(|bytes| {
             if hex(&Sha256::digest(&bytes)) != stem {
                 return Err(refused(&path, t!("sync.name_not_hash")));
             }
@@ -1007,7 +996,23 @@ pub fn sync(session: &mut Session, dir: &Path) -> Result<SyncReport> {
                 marks.push((hash, id, author, seq, "not_for_me"));
                 report.skipped += 1;
             }
-            Ok((outcome, _)) => report.imported.push((path, outcome)),
+            Ok((held @ Imported::Held { .. }, _)) => {
+                if let Imported::Held {
+                    roster_version,
+                    verified: true,
+                    ..
+                } = held
+                {
+                    report.export_held = report.export_held.max(Some(roster_version));
+                }
+                report.held.push((path, held));
+            }
+            Ok((outcome, _)) => {
+                if let Imported::Merged { stats, .. } = &outcome {
+                    report.erased += stats.erased;
+                }
+                report.imported.push((path, outcome))
+            }
             Err(Error::BundleRefused { reason, .. }) => {
                 // Remembered under its name (the file never changes), with the roster version:
                 // a newer roster may know its author.
@@ -1033,7 +1038,124 @@ pub fn sync(session: &mut Session, dir: &Path) -> Result<SyncReport> {
             Ok(())
         })?;
     }
+    if report.export_held.is_none() {
+        let (exported, only_me) = export_as(session, &me, dir, None)?;
+        report.exported = exported;
+        report.only_me = only_me;
+    }
+    report.held_erasures = session.store().held_erasures()?;
+    report.orphaned = session.store().orphaned()?;
     Ok(report)
+}
+
+/// Test-vector and fuzzing access to the bundle format (`kluis::internals`): sealing ops as
+/// any author, writing a bundle in either format with any header, opening one.
+#[cfg(feature = "internals")]
+pub mod raw {
+    use super::*;
+
+    /// Seals ops of one dossier as `author` with `signing`.
+    pub fn seal(signing: &SigningKey, author: &str, client: &str, ops: &[Op]) -> Seal {
+        let refs: Vec<&Op> = ops.iter().collect();
+        bundle::seal_to_wire(&bundle::make_seal(signing, author, client, &refs))
+    }
+
+    /// The payload kind of a format.
+    pub fn payload_kind(version: Version) -> String {
+        bundle::payload_kind_of(version).to_owned()
+    }
+
+    /// A whole bundle file.
+    pub fn write(
+        version: Version,
+        signing: &SigningKey,
+        header: Header,
+        payload: &Payload,
+        keys: &[age::x25519::Recipient],
+    ) -> Result<Vec<u8>> {
+        bundle::write_as(version, signing, header, payload, keys)
+    }
+
+    /// A bundle's header and decrypted payload.
+    pub fn open(bytes: Vec<u8>, identity: &age::x25519::Identity) -> Result<(Header, Payload)> {
+        let p = parse_bundle(bytes, Path::new("bundle"))?;
+        let d = age::Decryptor::new(&p.payload[..])
+            .map_err(|_| refused(Path::new("bundle"), t!("sync.payload_damaged")))?;
+        let mut r = d
+            .decrypt(std::iter::once(identity as &dyn age::Identity))
+            .map_err(|_| refused(Path::new("bundle"), t!("sync.payload_damaged")))?;
+        let mut plain = Vec::new();
+        r.read_to_end(&mut plain)
+            .map_err(|_| refused(Path::new("bundle"), t!("sync.payload_damaged")))?;
+        let payload = serde_json::from_slice(&plain)
+            .map_err(|_| refused(Path::new("bundle"), t!("sync.malformed")))?;
+        Ok((p.header, payload))
+    }
+}
+
+/// What `audit verify --share` found: the log heads this worker's own bundles in a shared
+/// folder carry (signed when they were written), against the access log as it is now.
+#[derive(Debug, Default, Serialize)]
+pub struct LogCheck {
+    /// Bundles of this worker that carry a log head.
+    pub bundles: usize,
+    /// The highest entry number a bundle saw.
+    pub highest: u64,
+    /// What does not match: entries gone from the end, or entries changed.
+    pub problems: Vec<String>,
+}
+
+/// Checks the access log against the log heads in this worker's own bundles in `dir`: a
+/// bundle written when the log had N entries proves that entry N existed with that hash.
+/// Entries cut from the end of the log, which the chain itself cannot show, show here for
+/// as long as such a bundle is in the folder.
+pub fn check_log_against(session: &Session, dir: &Path) -> Result<LogCheck> {
+    let me = me(session.store(), session.path())?;
+    let mut out = LogCheck::default();
+    let keys = me.roster.keys_of(&me.id);
+    let mut heads: Vec<(u64, String, PathBuf)> = Vec::new();
+    for (_, path) in share::list(dir, EXTENSION)? {
+        // The header is near the start: no need to read a whole bundle.
+        let Ok((file, _)) = fsx::open(&path, Follow::No, Owner::Anyone, MAX_BUNDLE_BYTES) else {
+            continue;
+        };
+        let mut start = Vec::new();
+        if file
+            .take((MAX_HEADER_BYTES + 256) as u64)
+            .read_to_end(&mut start)
+            .is_err()
+        {
+            continue;
+        }
+        let Ok((version, header, line, sig)) = bundle::read_header(&start, &path) else {
+            continue;
+        };
+        let own_key = std::iter::once(me.public.as_str())
+            .chain(keys.iter().copied())
+            .any(|k| bundle::header_signed_by(version, &line, &sig, k));
+        if header.author != me.id || !own_key {
+            continue;
+        }
+        if let Some(head) = header.log_head {
+            heads.push((head.seq, head.hash, path));
+        }
+    }
+    heads.sort();
+    let end = session.store().log_head()?.map_or(0, |(s, _)| s);
+    for (seq, hash, path) in heads {
+        out.bundles += 1;
+        out.highest = out.highest.max(seq);
+        match session.store().log_hash_at(seq)? {
+            None => out
+                .problems
+                .push(t!("audit.cut", path = path.display(), seq = seq, end = end).into_owned()),
+            Some(h) if h != hash => out
+                .problems
+                .push(t!("audit.head_differs", path = path.display(), seq = seq).into_owned()),
+            Some(_) => {}
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -1114,7 +1236,7 @@ mod tests {
             purpose: "zorg".into(),
             scope: model::Scope::All,
             special: false,
-            given_on: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            given_on: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
             until: None,
             evidence: None,
             withdrawn_on: None,

@@ -212,8 +212,8 @@ struct PassphraseIdentity<'a> {
     unlocked: RefCell<Option<SealingKey>>,
 }
 
-/// The stanza parser, for the fuzz target `stanza` (built only under `cargo fuzz`).
-#[cfg(fuzzing)]
+/// The stanza parser, for the fuzz target `stanza` (built under `cargo fuzz` and with `internals`).
+#[cfg(any(fuzzing, feature = "internals"))]
 pub fn fuzz_stanza(args: Vec<String>, body: Vec<u8>) -> std::result::Result<KdfParams, String> {
     let stanza = Stanza {
         tag: STANZA_TAG.to_owned(),

@@ -71,6 +71,58 @@ pub(super) enum OrgCmd {
         #[arg(long)]
         at: Option<String>,
     },
+    /// Issue a worker id again for a new device (a lost or replaced laptop): the old
+    /// device's keys are retired from now on; prints the new file's one-time code last
+    Reissue {
+        /// The organisation's folder
+        #[arg(long)]
+        dir: PathBuf,
+        /// Worker id
+        #[arg(long)]
+        id: String,
+        /// Where to write the enrollment file (never overwritten)
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        kdf: KdfArgs,
+    },
+    /// Admit the devices that enrolled: reads their requests from a shared folder (or
+    /// request files) and publishes the new roster there
+    Admit {
+        /// The organisation's folder
+        #[arg(long)]
+        dir: PathBuf,
+        /// The shared folder (or request files)
+        #[arg(required = true)]
+        from: Vec<PathBuf>,
+        /// Admit only the device with this fingerprint (when a worker's file was used on
+        /// more than one device; compare with the worker's 'kluis whoami')
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
+    /// Assign a dossier to a worker with the organisation's key (for a dossier whose
+    /// assignees were all revoked or left); publish the roster afterwards
+    Reassign {
+        /// The organisation's folder
+        #[arg(long)]
+        dir: PathBuf,
+        /// The dossier's id (in full, as 'kluis sync' reports it)
+        client: String,
+        /// The worker who takes it over
+        #[arg(long)]
+        to: String,
+        /// Why, for the record
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Publish the signed roster into the shared folder, where every sync takes it
+    Publish {
+        /// The organisation's folder
+        #[arg(long)]
+        dir: PathBuf,
+        /// The shared folder
+        share: PathBuf,
+    },
     /// Write the signed roster (members, keys, teams, roles, revocations)
     Roster {
         /// The organisation's folder
@@ -224,6 +276,55 @@ pub(super) fn run(cmd: OrgCmd, vault_path: &Path) -> anyhow::Result<()> {
             eprintln!("{}", t!("org.revoked", id = id));
             Ok(())
         }
+        OrgCmd::Reissue { dir, id, out, kdf } => {
+            let id = crate::model::parse_name("--id", &id)?;
+            let params = kdf.params(KdfParams::DEFAULT)?;
+            warn_if_weak(params);
+            if out.symlink_metadata().is_ok() {
+                return Err(Error::FileExists { path: out }.into());
+            }
+            let pass = it_passphrase()?;
+            let (sealed, code) = org::reissue(&dir, &pass, &id, params)?;
+            org::write_new(&out, &sealed)?;
+            eprintln!("{}", t!("org.reissued", id = id, path = out.display()));
+            println!("{}", code.expose_secret());
+            Ok(())
+        }
+        OrgCmd::Admit {
+            dir,
+            from,
+            fingerprint,
+        } => admit(&dir, &from, fingerprint.as_deref()),
+        OrgCmd::Reassign {
+            dir,
+            client,
+            to,
+            reason,
+        } => {
+            let client = client.trim().to_lowercase();
+            let to = crate::model::parse_name("--to", &to)?;
+            let reason = crate::model::parse_detail("--reason", &reason, 1_000)?;
+            org::reassign(&dir, &client, &to, &reason, crate::model::now_utc())?;
+            eprintln!("{}", t!("org.reassigned", id = client, to = to));
+            Ok(())
+        }
+        OrgCmd::Publish { dir, share } => {
+            if !share.is_dir() {
+                return Err(
+                    Error::invalid("SHARE", t!("sync.no_dir", path = share.display())).into(),
+                );
+            }
+            let pass = it_passphrase()?;
+            let signed = org::signed_roster(&dir, &pass)?;
+            let version = org::load_state(&dir)?.version;
+            let path = crate::sync::publish_roster(&share, &signed)?;
+            eprintln!(
+                "{}",
+                t!("org.published", version = version, path = path.display())
+            );
+            println!("{}", path.display());
+            Ok(())
+        }
         OrgCmd::Roster { dir, out } => {
             if out.symlink_metadata().is_ok() {
                 return Err(Error::FileExists { path: out }.into());
@@ -304,6 +405,91 @@ pub(super) fn run(cmd: OrgCmd, vault_path: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// `kluis org admit --dir ORG SHARE|FILE...`: reads the device requests, admits the
+/// devices it can, and publishes the new roster into the shared folder given.
+fn admit(dir: &Path, from: &[PathBuf], fingerprint: Option<&str>) -> anyhow::Result<()> {
+    let mut requests = Vec::new();
+    let mut share = None;
+    for p in from {
+        let files = if p.is_dir() {
+            share.get_or_insert_with(|| p.clone());
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| Error::io(t!("io.read", path = p.display()), e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                        n.ends_with(&format!(".{}", crate::sync::REQUEST_EXTENSION))
+                    })
+                })
+                .collect();
+            files.sort();
+            files
+        } else {
+            vec![p.clone()]
+        };
+        for f in files {
+            let bytes = crate::fsx::read(
+                &f,
+                crate::fsx::Follow::No,
+                crate::fsx::Owner::Anyone,
+                1 << 20,
+            )
+            .map_err(|r| r.into_invalid("file", &f))?;
+            requests.push((f, bytes));
+        }
+    }
+    let pass = it_passphrase()?;
+    let report = org::admit(dir, &pass, &requests, fingerprint)?;
+    for (path, reason) in &report.refused {
+        eprintln!(
+            "{}",
+            t!(
+                "org.request_refused",
+                path = path.display(),
+                reason = reason
+            )
+        );
+    }
+    for (id, fps) in &report.ambiguous {
+        eprintln!(
+            "{}",
+            t!(
+                "org.admit_ambiguous",
+                id = id,
+                fingerprints = fps.join(", ")
+            )
+        );
+    }
+    for (id, fp) in &report.second_devices {
+        eprintln!("{}", t!("org.second_device", id = id, fingerprint = fp));
+    }
+    for (id, fp) in &report.admitted {
+        eprintln!("{}", t!("org.admitted", id = id, fingerprint = fp));
+        println!("{id}");
+    }
+    if report.admitted.is_empty() {
+        eprintln!("{}", t!("org.nobody_admitted"));
+    } else if let Some(share) = share {
+        let signed = org::signed_roster(dir, &pass)?;
+        let path = crate::sync::publish_roster(&share, &signed)?;
+        eprintln!(
+            "{}",
+            t!(
+                "org.published",
+                version = report.version,
+                path = path.display()
+            )
+        );
+    } else {
+        eprintln!("{}", t!("org.publish_now", version = report.version));
+    }
+    if report.ambiguous.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid("--fingerprint", t!("org.choose_fingerprint")).into())
+    }
+}
+
 /// `kluis init --enroll FILE`.
 pub(super) fn enroll(
     path: &Path,
@@ -323,13 +509,17 @@ pub(super) fn enroll(
     let member = enrollment.member.clone();
     let pass = passphrase::new(new_pass_file, &[&member.name, &member.id])?;
     let session = crate::sync::create_enrolled(path, &pass, params, &enrollment, file)?;
+    let fingerprint = crate::sync::device(&session)?
+        .map(|d| d.fingerprint)
+        .unwrap_or_default();
     eprintln!(
         "{}",
         t!(
             "org.enrolled",
             id = member.id,
             org = enrollment.org,
-            path = path.display()
+            path = path.display(),
+            fingerprint = fingerprint
         )
     );
     println!("{}", member.id);
@@ -355,7 +545,7 @@ pub(super) fn whoami(session: &Session, as_json: bool) -> anyhow::Result<()> {
                 serde_json::to_string_pretty(&json!({
                     "enrolled": false, "owner": owner, "id": null, "name": null, "teams": [],
                     "role": null, "organisation": null, "org_public_key": null,
-                    "roster_version": null,
+                    "roster_version": null, "device": null,
                 }))?
             );
             return Ok(());
@@ -366,6 +556,7 @@ pub(super) fn whoami(session: &Session, as_json: bool) -> anyhow::Result<()> {
     };
     let (teams, version, name, role) = (me.teams, me.roster_version, me.name, me.role);
     let (org_name, org_key) = (me.org_name, me.org_public_key);
+    let device = crate::sync::device(session)?;
     if as_json {
         std::println!(
             "{}",
@@ -373,6 +564,7 @@ pub(super) fn whoami(session: &Session, as_json: bool) -> anyhow::Result<()> {
                 "enrolled": true, "owner": owner,
                 "id": id, "name": name, "teams": teams, "role": role,
                 "organisation": org_name, "org_public_key": org_key, "roster_version": version,
+                "device": device,
             }))?
         );
         return Ok(());
@@ -388,6 +580,14 @@ pub(super) fn whoami(session: &Session, as_json: bool) -> anyhow::Result<()> {
         ),
     ] {
         println!("{label}: {value}");
+    }
+    if let Some(d) = device {
+        let status = if d.admitted {
+            t!("org.device_admitted")
+        } else {
+            t!("org.device_waiting")
+        };
+        println!("{}: {} ({status})", t!("field.device"), d.fingerprint);
     }
     Ok(())
 }

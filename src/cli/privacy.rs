@@ -77,6 +77,10 @@ pub(super) enum ConsentCmd {
 pub(super) enum AuditCmd {
     /// Check the log's hash chain; reports the first broken link
     Verify {
+        /// Also check the log against the heads your own bundles in this shared folder
+        /// carry: entries removed from the end show there
+        #[arg(long, value_name = "DIR")]
+        share: Option<PathBuf>,
         /// Output JSON
         #[arg(long)]
         json: bool,
@@ -344,8 +348,8 @@ pub(super) fn audit(
     let prefix = optional(client, |v| model::parse_id_prefix("--client", v))?;
     // Reading the log shows ids, times and workers, no client data: a shared lock will do.
     let session = open(path, pass_file, Access::Read)?;
-    if let Some(AuditCmd::Verify { json }) = action {
-        return verify(&session, json);
+    if let Some(AuditCmd::Verify { share, json }) = action {
+        return verify(&session, share.as_deref(), json);
     }
     let client = prefix
         .map(|p| resolve_logged_client(&session, &p))
@@ -408,27 +412,68 @@ fn resolve_logged_client(session: &Session, prefix: &str) -> anyhow::Result<Stri
     }
 }
 
-fn verify(session: &Session, as_json: bool) -> anyhow::Result<()> {
+fn verify(session: &Session, share: Option<&Path>, as_json: bool) -> anyhow::Result<()> {
     let result = session.verify_log()?;
+    let against = match share {
+        Some(dir) if !dir.is_dir() => {
+            return Err(Error::invalid("--share", t!("sync.no_dir", path = dir.display())).into());
+        }
+        Some(dir) => Some(crate::sync::check_log_against(session, dir)?),
+        None => None,
+    };
     if as_json {
-        print_json(&match &result {
+        let mut v = match &result {
             Ok(n) => json!({ "ok": true, "entries": n }),
             Err((seq, why)) => json!({ "ok": false, "broken_at": seq, "reason": why }),
-        })?;
-    }
-    match result {
-        Ok(n) => {
-            if !as_json {
-                println!("{}", t!("audit.intact", n = n));
+        };
+        if let Some(a) = &against {
+            v["share"] = serde_json::to_value(a)?;
+            if !a.problems.is_empty() {
+                v["ok"] = json!(false);
             }
-            Ok(())
         }
-        Err((seq, why)) => Err(Error::Damaged {
-            path: session.path().to_owned(),
-            reason: t!("audit.broken", seq = seq, reason = why).into_owned(),
-        }
-        .into()),
+        print_json(&v)?;
     }
+    let n = match result {
+        Ok(n) => n,
+        Err((seq, why)) => {
+            return Err(Error::Damaged {
+                path: session.path().to_owned(),
+                reason: t!("audit.broken", seq = seq, reason = why).into_owned(),
+            }
+            .into());
+        }
+    };
+    if let Some(a) = against {
+        if let Some(first) = a.problems.first() {
+            if !as_json {
+                for p in &a.problems[1..] {
+                    eprintln!("{p}");
+                }
+            }
+            return Err(Error::Damaged {
+                path: session.path().to_owned(),
+                reason: first.clone(),
+            }
+            .into());
+        }
+        if !as_json {
+            println!("{}", t!("audit.intact", n = n));
+            println!(
+                "{}",
+                t!(
+                    "audit.share_intact",
+                    bundles = a.bundles,
+                    highest = a.highest
+                )
+            );
+        }
+        return Ok(());
+    }
+    if !as_json {
+        println!("{}", t!("audit.intact", n = n));
+    }
+    Ok(())
 }
 
 /// `retention [--json]`, `retention purge`, `retention policy`.

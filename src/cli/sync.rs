@@ -118,7 +118,7 @@ pub(super) fn export(
 }
 
 fn describe(stats: &MergeStats) -> String {
-    t!(
+    let mut text = t!(
         "sync.merged",
         clients_new = stats.clients_new,
         clients_changed = stats.clients_changed,
@@ -126,7 +126,14 @@ fn describe(stats: &MergeStats) -> String {
         ops = stats.ops_new,
         known = stats.ops_known
     )
-    .into_owned()
+    .into_owned();
+    if stats.erased > 0 {
+        text.push_str(&format!("; {}", t!("sync.merged_erased", n = stats.erased)));
+    }
+    if stats.left_out > 0 {
+        text.push_str(&format!("; {}", t!("sync.left_out", n = stats.left_out)));
+    }
+    text
 }
 
 fn outcome_text(outcome: &Imported) -> String {
@@ -136,6 +143,11 @@ fn outcome_text(outcome: &Imported) -> String {
         }
         Imported::AlreadyImported { .. } => t!("sync.already_imported").into_owned(),
         Imported::NotForMe => t!("sync.skipped_not_for_me").into_owned(),
+        Imported::Held {
+            author,
+            roster_version,
+            ..
+        } => t!("sync.held", author = author, version = roster_version).into_owned(),
     }
 }
 
@@ -186,6 +198,17 @@ pub(super) fn import(
     if as_json {
         print_json(&json!(results))?;
     } else {
+        for h in sync::held_erasures(&session)? {
+            eprintln!(
+                "{}",
+                t!(
+                    "sync.erasure_held",
+                    id = h.client_id,
+                    author = h.author,
+                    reason = h.reason.text()
+                )
+            );
+        }
         conflict_hint(&session)?;
     }
     session.close()?;
@@ -209,48 +232,38 @@ pub(super) fn sync(
         sync::sync(&mut session, dir)?
     };
     if as_json {
-        let imported: Vec<_> = report
-            .imported
-            .iter()
-            .map(|(f, o)| json!({ "file": f, "result": o }))
-            .collect();
+        let files = |list: &[(PathBuf, Imported)]| -> Vec<serde_json::Value> {
+            list.iter()
+                .map(|(f, o)| json!({ "file": f, "result": o }))
+                .collect()
+        };
         let refused: Vec<_> = report
             .refused
             .iter()
             .map(|(f, r)| json!({ "file": f, "reason": r }))
             .collect();
+        let held_erasures: Vec<_> = report
+            .held_erasures
+            .iter()
+            .map(|h| {
+                let mut v = serde_json::to_value(h).unwrap_or_default();
+                v["text"] = json!(h.reason.text());
+                v
+            })
+            .collect();
         print_json(&json!({
-            "exported": report.exported, "only_me": report.only_me, "imported": imported,
+            "roster": report.roster, "withdrawn": report.withdrawn,
+            "admitted": report.admitted, "fingerprint": report.fingerprint,
+            "request": report.request,
+            "exported": report.exported, "only_me": report.only_me,
+            "export_held": report.export_held,
+            "imported": files(&report.imported), "held": files(&report.held),
             "refused": refused, "known": report.known, "refused_before": report.refused_before,
-            "skipped": report.skipped,
+            "skipped": report.skipped, "erased": report.erased,
+            "held_erasures": held_erasures, "orphaned": report.orphaned,
         }))?;
     } else {
-        for b in &report.exported {
-            println!("{}", b.file.display());
-        }
-        for (f, o) in &report.imported {
-            eprintln!("{}: {}", f.display(), outcome_text(o));
-        }
-        for (f, reason) in &report.refused {
-            eprintln!(
-                "{}",
-                t!("sync.refused", path = f.display(), reason = reason)
-            );
-        }
-        if report.refused_before > 0 {
-            eprintln!("{}", t!("sync.refused_before", n = report.refused_before));
-        }
-        eprintln!(
-            "{}",
-            t!(
-                "sync.summary",
-                exported = report.exported.len(),
-                imported = report.imported.len(),
-                known = report.known + report.refused_before,
-                skipped = report.skipped,
-                refused = report.refused.len()
-            )
-        );
+        print_report(&report);
         conflict_hint(&session)?;
     }
     session.close()?;
@@ -262,6 +275,85 @@ pub(super) fn sync(
             n: report.refused.len(),
         }
         .into())
+    }
+}
+
+/// `sync`'s report for people: what came, what waits and why, what went out.
+fn print_report(report: &sync::SyncReport) {
+    if let Some(v) = report.roster {
+        eprintln!("{}", t!("sync.roster_taken", version = v));
+    }
+    if report.withdrawn > 0 {
+        eprintln!("{}", t!("sync.withdrawn", n = report.withdrawn));
+    }
+    if !report.admitted {
+        eprintln!(
+            "{}",
+            t!(
+                "sync.waiting_admission",
+                fingerprint = report.fingerprint,
+                path = report
+                    .request
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            )
+        );
+        return;
+    }
+    for b in &report.exported {
+        println!("{}", b.file.display());
+    }
+    for (f, o) in &report.imported {
+        eprintln!("{}: {}", f.display(), outcome_text(o));
+    }
+    for (f, o) in &report.held {
+        eprintln!("{}: {}", f.display(), outcome_text(o));
+    }
+    if let Some(v) = report.export_held {
+        eprintln!("{}", t!("sync.export_held", version = v));
+    }
+    for (f, reason) in &report.refused {
+        eprintln!(
+            "{}",
+            t!("sync.refused", path = f.display(), reason = reason)
+        );
+    }
+    if report.refused_before > 0 {
+        eprintln!("{}", t!("sync.refused_before", n = report.refused_before));
+    }
+    for h in &report.held_erasures {
+        eprintln!(
+            "{}",
+            t!(
+                "sync.erasure_held",
+                id = h.client_id,
+                author = h.author,
+                reason = h.reason.text()
+            )
+        );
+    }
+    for o in &report.orphaned {
+        let who = if o.assignees.is_empty() {
+            "-".to_owned()
+        } else {
+            o.assignees.join(", ")
+        };
+        eprintln!("{}", t!("sync.orphaned", id = o.client_id, who = who));
+    }
+    eprintln!(
+        "{}",
+        t!(
+            "sync.summary",
+            exported = report.exported.len(),
+            imported = report.imported.len(),
+            known = report.known + report.refused_before,
+            skipped = report.skipped,
+            refused = report.refused.len()
+        )
+    );
+    if report.erased > 0 {
+        eprintln!("{}", t!("sync.erased_now", n = report.erased));
     }
 }
 

@@ -289,7 +289,8 @@ pub struct AgendaItem {
     pub date: NaiveDate,
     /// The time, for a visit (`HH:MM`).
     pub time: Option<String>,
-    /// `visit`, `action`, `consent` (ends) or `retention` (ends).
+    /// `visit`, `action`, `consent` (ends), `retention` (ends), `meldcode`, `review` or
+    /// `orphaned` (no active assignee left).
     pub kind: &'static str,
     /// The dossier.
     pub client_id: String,
@@ -312,6 +313,7 @@ impl AgendaItem {
             "action" => t!("agenda.action", what = self.what),
             "consent" => t!("agenda.consent", what = self.what),
             "retention" => t!("agenda.retention"),
+            "orphaned" => t!("agenda.orphaned", who = self.what),
             "meldcode" => match self.what.parse::<super::MeldStep>() {
                 Ok(step) => t!(
                     "agenda.meldcode",

@@ -107,6 +107,7 @@ pub mod nudge;
 mod practice;
 mod privacy;
 pub mod record;
+pub mod roster;
 pub use depth::*;
 pub use practice::*;
 pub use privacy::*;

@@ -603,6 +603,39 @@ pub fn is_id(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b'-')
 }
 
+/// The id of a dossier created by `creator` with the creation op `creation_op` (a UUID v7):
+/// a UUID version 8 whose first 48 bits are the op's time (so ids still sort by creation)
+/// and whose other 74 bits come from `SHA-256("kluis.nl/v2/dossier\0" || creator || "\0" ||
+/// creation_op)`. Whoever claims to have created a dossier must produce an op id that hashes
+/// to it with their own worker id, so a forged creation of a colleague's dossier is refused
+/// wherever it arrives first (docs/sync-format.md).
+pub fn dossier_id(creator: &str, creation_op: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"kluis.nl/v2/dossier\0");
+    h.update(creator.as_bytes());
+    h.update(b"\0");
+    h.update(creation_op.as_bytes());
+    let h = h.finalize();
+    let time = uuid::Uuid::parse_str(creation_op)
+        .map(|u| *u.as_bytes())
+        .unwrap_or([0; 16]);
+    let mut b = [0u8; 16];
+    b[..6].copy_from_slice(&time[..6]);
+    b[6] = 0x80 | (h[0] & 0x0f);
+    b[7] = h[1];
+    b[8] = 0x80 | (h[2] & 0x3f);
+    b[9..].copy_from_slice(&h[3..10]);
+    uuid::Uuid::from_bytes(b).to_string()
+}
+
+/// Whether a creation op (`op_id` by `author`) may create dossier `client`: for a dossier id
+/// of version 8 only when it is [`dossier_id`] of them; a dossier made before ids were bound
+/// to their creator (any other version) takes its first creation.
+pub fn creation_counts(client: &str, op_id: &str, author: &str) -> bool {
+    client.as_bytes().get(14) != Some(&b'8') || dossier_id(author, op_id) == client
+}
+
 /// Whether `r` is a record kluis would have written: every field as its input says, and the
 /// kind's own rules.
 pub fn check<R: Record>(r: &R) -> bool {

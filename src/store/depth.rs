@@ -282,6 +282,9 @@ impl Store {
             } else if now.status == HandoverStatus::Received
                 && now.from_worker == me
                 && self.assignees(&now.client_id)?.contains(&me)
+                // Never leave the dossier without an assignee who can receive it (the
+                // colleague it went to was revoked meanwhile, say).
+                && self.keeps_an_active_assignee(&now.client_id, &me)?
             {
                 self.assign(&now.client_id, &me, false)?;
             }
@@ -580,6 +583,21 @@ impl Store {
                     id: r.client_id,
                 });
             }
+        }
+        // A dossier no active worker is assigned to any more: until IT reassigns it, nobody
+        // can close or erase it (`kluis org reassign`).
+        for o in self.orphaned()? {
+            let c = self.client(&o.client_id)?;
+            out.push(AgendaItem {
+                date: today,
+                time: None,
+                kind: "orphaned",
+                client_id: o.client_id.clone(),
+                client_name: c.name,
+                address: None,
+                what: o.assignees.join(", "),
+                id: o.client_id,
+            });
         }
         out.sort_by(|a, b| (a.date, &a.time, a.kind, &a.id).cmp(&(b.date, &b.time, b.kind, &b.id)));
         Ok(out)

@@ -49,6 +49,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_search.sql",
         include_str!("migrations/0011_search.sql"),
     ),
+    ("0012_trust.sql", include_str!("migrations/0012_trust.sql")),
 ];
 
 /// Schema version this build reads and writes (`PRAGMA user_version`).
@@ -79,10 +80,12 @@ mod privacy;
 pub mod records;
 mod schema;
 mod search;
+mod trust;
 
 pub use ops::{BundleMark, MergeStats, NoteRow, OpenConflict};
 pub use practice::{NewGroupSession, NewStep};
 pub use privacy::RetentionItem;
+pub use trust::{HeldErasure, HeldReason, Orphan, SealRow};
 
 use changes::{Cell, RowChange};
 
@@ -109,6 +112,8 @@ pub struct Store {
     handovers_in: std::cell::RefCell<Vec<crate::model::Handover>>,
     /// The session's clock for what it writes (fixed in tests and screenshots).
     fixed_now: std::cell::Cell<Option<chrono::NaiveDateTime>>,
+    /// Whether this vault's worker was revoked, by roster version (`Store::revoked_here`).
+    revoked: std::cell::Cell<Option<(u64, bool)>>,
     /// The largest image a change may leave ([`MAX_IMAGE_BYTES`]; lower in tests).
     max_image: std::cell::Cell<u64>,
     /// The length of every indexed note, for ranking (search.rs); kept up to date there.
@@ -194,6 +199,7 @@ impl Store {
             retention_defaults: Default::default(),
             handovers_in: Default::default(),
             fixed_now: Default::default(),
+            revoked: Default::default(),
             max_image: std::cell::Cell::new(MAX_IMAGE_BYTES),
             doc_lengths: Default::default(),
             migrated_from: None,
@@ -284,6 +290,7 @@ impl Store {
             retention_defaults: Default::default(),
             handovers_in: Default::default(),
             fixed_now: Default::default(),
+            revoked: Default::default(),
             max_image: std::cell::Cell::new(MAX_IMAGE_BYTES),
             doc_lengths: Default::default(),
             migrated_from: None,
@@ -764,7 +771,10 @@ impl Store {
 
     /// Adds a client and returns its id.
     pub fn add_client(&self, c: &NewClient) -> Result<String> {
-        let id = new_id();
+        // The dossier's id is bound to who created it (`model::record::dossier_id`), so a
+        // colleague cannot claim its creation.
+        let creation = new_id();
+        let id = crate::model::record::dossier_id(&self.node()?, &creation);
         let now = self.now();
         self.conn.execute(
             "INSERT INTO client (id, name, bsn, birth_date, address, phone, domain, status,
@@ -784,7 +794,7 @@ impl Store {
         )?;
         self.record("client", &id)?;
         let fields = self.client_fields(&id)?.expect("just inserted");
-        self.emit_client_fields(&id, None, &fields)?;
+        self.emit_client_fields(&id, None, &fields, Some(&creation))?;
         // The creator sees the dossier; in a vault outside an organisation there is no one
         // to assign.
         if let Some(worker) = self.meta("worker_id")? {
@@ -904,7 +914,7 @@ impl Store {
                 .filter(|(_, (b, a))| b != a)
                 .map(|(n, _)| *n)
                 .collect();
-            self.emit_client_fields(id, before.as_deref(), &after)?;
+            self.emit_client_fields(id, before.as_deref(), &after, None)?;
             self.log(Action::Change, Some(id), &names.join(","))?;
         }
         Ok(changed > 0)
@@ -949,7 +959,7 @@ impl Store {
         if n > 0 {
             self.record("client", id)?;
             let after = self.client_fields(id)?.expect("just updated");
-            self.emit_client_fields(id, before.as_deref(), &after)?;
+            self.emit_client_fields(id, before.as_deref(), &after, None)?;
             // Which period and whose: a shorter one from a personal config is accountable.
             self.log(
                 Action::Change,
@@ -1449,13 +1459,22 @@ mod tests {
                 "0011_search.sql",
                 "e77a075df77806a3de94701c0b7e88971ff32577fc53bae9206f366156bd3e09",
             ),
+            (
+                "0012_trust.sql",
+                "473924a6ca0070b68218cdb211acbeec5e20d95ccefe311c7ca3d0c16e650c27",
+            ),
         ];
+        // Numbers only grow; a branch's migration may leave a gap for another branch's,
+        // which the merge renumbers (a vault's schema version is its place in the list).
+        let mut last = 0;
         for (i, (name, sql)) in MIGRATIONS.iter().enumerate() {
+            let number: usize = name[..4].parse().unwrap();
             assert!(
-                name.starts_with(&format!("{:04}_", i + 1)),
+                number > last && number > i && name.as_bytes()[4] == b'_',
                 "{name} is migration {}",
                 i + 1
             );
+            last = number;
             match PINNED.get(i) {
                 Some((pinned_name, hash)) => {
                     assert_eq!(name, pinned_name);

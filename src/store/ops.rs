@@ -82,6 +82,10 @@ pub struct MergeStats {
     pub log_entries: u64,
     /// Dossiers erased by a colleague at the end of their retention.
     pub erased: u64,
+    /// Ops the bundle forwarded that do not count (their author was revoked at their time,
+    /// or wrote them with a retired device key; or, in a bundle of the older format, any op
+    /// its signer did not write): left out.
+    pub left_out: u64,
 }
 
 /// An open conflict, for the conflicts command and screen.
@@ -126,9 +130,9 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-const OP_COLUMNS: &str = "id, client_id, field, value, prev, hlc, author";
+pub(super) const OP_COLUMNS: &str = "id, client_id, field, value, prev, hlc, author";
 
-fn op_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Op> {
+pub(super) fn op_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Op> {
     Ok(Op {
         id: r.get(0)?,
         client: r.get(1)?,
@@ -210,28 +214,35 @@ impl Store {
     /// Writes an op for a change made here: the field's new value, versioned after the value it
     /// replaces.
     pub(super) fn emit(&self, client: &str, field: &str, value: Option<&str>) -> Result<String> {
+        self.emit_as(&new_id(), client, field, value)
+    }
+
+    /// [`Store::emit`] with the op's id chosen by the caller (a dossier's creation, whose id
+    /// the dossier's id is bound to).
+    fn emit_as(&self, id: &str, client: &str, field: &str, value: Option<&str>) -> Result<String> {
         let prev: Option<String> = self
             .conn
             .prepare_cached("SELECT max(hlc) FROM op WHERE client_id = ?1 AND field = ?2")?
             .query_row(params![client, field], |r| r.get(0))?;
         let (hlc, author) = self.tick()?;
-        let id = new_id();
         self.conn
             .prepare_cached(
                 "INSERT INTO op (id, seq, client_id, field, value, prev, hlc, author, via)
                  VALUES (?1, (SELECT max((SELECT coalesce(max(seq), 0) FROM op), (SELECT coalesce(max(upto), 0) FROM sent)) + 1), ?2, ?3, ?4, ?5, ?6, ?7, NULL)",
             )?
             .execute(params![id, client, field, value, prev, hlc, author])?;
-        self.record("op", &id)?;
-        Ok(id)
+        self.record("op", id)?;
+        Ok(id.to_owned())
     }
 
-    /// Ops for the client columns that differ between `before` and `after` (None: a new client).
+    /// Ops for the client columns that differ between `before` and `after` (None: a new
+    /// client, whose creation op gets the id `creation` when given).
     pub(super) fn emit_client_fields(
         &self,
         id: &str,
         before: Option<&[Option<String>]>,
         after: &[Option<String>],
+        creation: Option<&str>,
     ) -> Result<()> {
         for (i, name) in CLIENT_FIELDS.iter().enumerate() {
             let changed = match before {
@@ -239,7 +250,10 @@ impl Store {
                 None => after[i].is_some(),
             };
             if changed {
-                self.emit(id, name, after[i].as_deref())?;
+                match creation.filter(|_| *name == "created_at") {
+                    Some(op) => self.emit_as(op, id, name, after[i].as_deref())?,
+                    None => self.emit(id, name, after[i].as_deref())?,
+                };
             }
         }
         // The row's `updated_at` follows from the ops, so that every vault agrees on it.
@@ -313,6 +327,9 @@ impl Store {
         if self.assignees(client)?.iter().any(|w| w == worker) == on {
             return Ok(false);
         }
+        if !on {
+            self.require_active_left(client, worker)?;
+        }
         self.emit(
             client,
             &format!("assign/{worker}"),
@@ -328,7 +345,7 @@ impl Store {
         Ok(true)
     }
 
-    fn set_assignment(&self, client: &str, worker: &str, on: bool) -> Result<()> {
+    pub(super) fn set_assignment(&self, client: &str, worker: &str, on: bool) -> Result<()> {
         let id = format!("{client}/{worker}");
         let n = self
             .conn
@@ -387,7 +404,8 @@ impl Store {
         for row in rows {
             let (op, seq, via) = row?;
             max = max.max(seq);
-            if via.as_deref() != Some(to) {
+            // IT's reassignments are made by every vault from its roster: they never travel.
+            if via.as_deref() != Some(to) && op.author != merge::ORG_AUTHOR {
                 ops.push(op);
             }
         }
@@ -498,7 +516,7 @@ impl Store {
     /// Refused with [`Error::Invalid`] field `bundle` (a forgery, since ids are never reused
     /// and a dossier is created once): an op or note whose id is already here with other
     /// contents, a second creation of a dossier, a correction of another dossier's note.
-    #[cfg(any(test, fuzzing))]
+    #[cfg(test)]
     pub(in crate::engine) fn merge_ops(
         &self,
         ops: &[Op],
@@ -508,9 +526,10 @@ impl Store {
         self.merge_ops_from(ops, notes, via, None)
     }
 
-    /// [`Store::merge_ops`] for a bundle signed by `signer`: an erasure counts only when its
-    /// author signed the bundle, since it cannot be undone and a forwarded op's author is
-    /// only claimed.
+    /// [`Store::merge_ops`] for a bundle signed by `signer`. An erasure is applied only when
+    /// this vault can check it for itself (`Store::recheck_erasures`); until then it waits,
+    /// and once applied it wins over everything about the dossier that arrives before or
+    /// after.
     pub(in crate::engine) fn merge_ops_from(
         &self,
         ops: &[Op],
@@ -529,17 +548,7 @@ impl Store {
              ON CONFLICT (id) DO NOTHING",
         )?;
         let existing_sql = format!("SELECT {OP_COLUMNS} FROM op WHERE id = ?1");
-        // An erasure wins over everything else about the dossier, whatever order the ops
-        // came in: applied first, and the dossier's other ops are then not taken in.
-        for op in ops {
-            if op.field == "erased"
-                && signer.is_none_or(|s| s == op.author)
-                && let Some(on) = op.value.as_deref()
-                && self.apply_remote_erasure(&op.client, on, &op.author)?
-            {
-                stats.erased += 1;
-            }
-        }
+        let mut erasures = BTreeSet::new();
         let mut entries = Vec::new();
         let mut erased_here = HashMap::new();
         for op in ops {
@@ -554,9 +563,12 @@ impl Store {
                     g
                 }
             };
-            if gone && op.field != "erased" {
+            if gone {
                 stats.ops_known += 1;
                 continue;
+            }
+            if op.field == "erased" {
+                erasures.insert(op.client.clone());
             }
             // A dossier is created once: a second creation would make its author the creator
             // (see `merge::fold`).
@@ -622,6 +634,10 @@ impl Store {
                 stats.log_entries += 1;
             }
         }
+        // Once the rest is in place: an erasure that waited for its dossier (or its close)
+        // may be checked now.
+        erasures.extend(affected.iter().cloned());
+        stats.erased = self.recheck_erasures(Some(&erasures))?;
         for client in &affected {
             if !self.is_erased(client)? {
                 self.log(crate::model::Action::Import, Some(client), via)?;
@@ -639,7 +655,11 @@ impl Store {
     /// Puts notes in place once their dossier (and the note a correction corrects, in the same
     /// dossier) is there: the notes that just arrived and those waiting for these dossiers.
     /// What still cannot be placed waits in `note_pending`. Returns how many were placed.
-    fn place_notes(&self, clients: &BTreeSet<String>, incoming: Vec<&NoteRow>) -> Result<u64> {
+    pub(super) fn place_notes(
+        &self,
+        clients: &BTreeSet<String>,
+        incoming: Vec<&NoteRow>,
+    ) -> Result<u64> {
         // id → (row, came from note_pending)
         let mut candidates: BTreeMap<String, (NoteRow, bool)> = BTreeMap::new();
         let mut client_exists = HashMap::new();

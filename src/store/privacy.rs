@@ -109,6 +109,9 @@ impl Store {
         if let Some(c) = client
             && action.travels()
             && !self.is_erased(c)?
+            // A revoked worker's vault (recovered by IT to hand its dossiers over) keeps
+            // its entries: colleagues would refuse them, and the handover with them.
+            && !self.revoked_here()?
         {
             let value = serde_json::to_string(&TravellingEntry {
                 at,
@@ -124,7 +127,7 @@ impl Store {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn append_entry(
+    pub(super) fn append_entry(
         &self,
         id: &str,
         at: &str,
@@ -470,7 +473,11 @@ impl Store {
 
     /// [`Store::retention`] for every closed dossier, or only `client` (erasing one dossier
     /// does not compute the whole list).
-    fn retention_of(&self, today: NaiveDate, client: Option<&str>) -> Result<Vec<RetentionItem>> {
+    pub(super) fn retention_of(
+        &self,
+        today: NaiveDate,
+        client: Option<&str>,
+    ) -> Result<Vec<RetentionItem>> {
         type Row = (String, String, String, Option<String>, Option<String>);
         let rows: Vec<Row> = self
             .conn
@@ -560,35 +567,7 @@ impl Store {
         Ok(())
     }
 
-    /// Applies an erasure that arrived from a colleague. Accepted from a worker assigned to
-    /// the dossier here, or for a dossier this vault has never seen (so it is not taken in
-    /// when an older copy arrives later). Returns whether it was applied.
-    pub(super) fn apply_remote_erasure(
-        &self,
-        client: &str,
-        on: &str,
-        author: &str,
-    ) -> Result<bool> {
-        if self.is_erased(client)? {
-            return Ok(false);
-        }
-        let (known, assigned): (bool, bool) = self
-            .conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM op WHERE client_id = ?1),
-                        EXISTS (SELECT 1 FROM assignment WHERE client_id = ?1 AND worker = ?2
-                                AND assigned = 1)",
-            )?
-            .query_row([client, author], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        if known && !assigned {
-            return Ok(false);
-        }
-        self.tombstone(client, on, author)?;
-        self.log(Action::Erase, Some(client), "")?;
-        Ok(true)
-    }
-
-    fn tombstone(&self, client: &str, on: &str, by: &str) -> Result<()> {
+    pub(super) fn tombstone(&self, client: &str, on: &str, by: &str) -> Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO erased (client_id, erased_on, by) VALUES (?1, ?2, ?3)
@@ -604,7 +583,7 @@ impl Store {
     /// this marks the store: the session then saves a new, vacuumed generation and replaces
     /// the previous one too (`Session::change`). Returns whether anything was deleted.
     fn scrub(&self, client: &str) -> Result<bool> {
-        let n = self.scrub_kinds(client)?;
+        let n = self.scrub_kinds(client)? + self.scrub_seals(client)?;
         if n > 0 {
             // The full-text indexes still hold the client's words: `finish_erasure` rebuilds
             // them once for every dossier erased in this change.
@@ -622,7 +601,10 @@ impl Store {
                 "SELECT e.client_id FROM erased e
                  WHERE EXISTS (SELECT 1 FROM client WHERE id = e.client_id)
                     OR EXISTS (SELECT 1 FROM note WHERE client_id = e.client_id)
-                    OR EXISTS (SELECT 1 FROM op WHERE client_id = e.client_id AND field <> 'erased')",
+                    OR EXISTS (SELECT 1 FROM op WHERE client_id = e.client_id
+                               AND field NOT IN ('erased', 'created_at', 'status', 'closed_on',
+                                                 'retention_until')
+                               AND field NOT LIKE 'assign/%')",
             )?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;

@@ -26,6 +26,8 @@ pub const INFRA_TABLES: &[(&str, &str)] = &[
     ("bundle_seen", "hash"),
     ("note_pending", "id"),
     ("erased", "client_id"),
+    ("seal", "id"),
+    ("withdrawn", "id"),
 ];
 
 /// What erasure deletes besides the record kinds: a dossier's place in sync and the note
@@ -33,16 +35,32 @@ pub const INFRA_TABLES: &[(&str, &str)] = &[
 pub(super) const ERASED_WITH_DOSSIER: &[&str] = &[
     "DELETE FROM note_pending WHERE client_id = ?1",
     "DELETE FROM draft WHERE client_id = ?1",
-    // The erasure itself stays: it must keep winning over older copies.
-    "DELETE FROM op WHERE client_id = ?1 AND field <> 'erased'",
+    // The erasure itself stays: it must keep winning over older copies. So do the ops that
+    // let a colleague check it for themselves (who created and was assigned to the dossier,
+    // that it was closed, until when it was kept: dates and worker ids, no personal data),
+    // since they travel with it (`Store::erasure_verdict`). `Store::scrub_erased` names the
+    // same fields.
+    "DELETE FROM op WHERE client_id = ?1
+     AND field NOT IN ('erased', 'created_at', 'status', 'closed_on', 'retention_until')
+     AND field NOT LIKE 'assign/%'",
 ];
 
 /// Tables with a `client_id` that erasure keeps on purpose, and why.
 pub const KEPT_AFTER_ERASURE: &[(&str, &str)] = &[
     ("erased", "the tombstone: id, day and who, no personal data"),
     (
+        "op",
+        "the tombstone's op and the ops that let colleagues check it (creation time, \
+         assignments, status, closed_on, retention_until): dates and worker ids only",
+    ),
+    (
         "assignment",
         "worker ids only: the tombstone also goes to everyone who was assigned",
+    ),
+    (
+        "seal",
+        "the seals that cover the tombstone (hashes and a signature, no personal data): it \
+         travels on to everyone who was assigned; the other seals go (`Store::scrub`)",
     ),
 ];
 

@@ -2595,8 +2595,11 @@ mod tests {
         Store::configure(&conn).unwrap();
         conn.pragma_update(None, "application_id", crate::store::APPLICATION_ID)
             .unwrap();
-        // Every migration before the search one (the last).
-        let before = crate::store::MIGRATIONS.len() - 1;
+        // Every migration before the search one.
+        let before = crate::store::MIGRATIONS
+            .iter()
+            .position(|(name, _)| *name == "0011_search.sql")
+            .unwrap();
         for (i, (_, sql)) in crate::store::MIGRATIONS.iter().take(before).enumerate() {
             conn.execute_batch(sql).unwrap();
             conn.pragma_update(None, "user_version", (i + 1) as i32)

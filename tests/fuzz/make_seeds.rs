@@ -66,8 +66,10 @@ fn main() {
     ] {
         seed("text", name, text.as_bytes());
     }
-    // Bundles, and their decrypted payloads (decrypted with w002's key from the enrollment).
-    let identity: age::x25519::Identity = e.x25519_identity.parse().unwrap();
+    // Bundles, and their decrypted payloads (decrypted with w002's fixed test device key;
+    // a real enrollment makes its keys on the worker's machine).
+    let keys = fs::read_to_string(sync.join("w002.keys.json")).unwrap();
+    let (identity, _) = kluis::internals::device_keys(&keys).unwrap();
     for entry in fs::read_dir(&sync).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();

@@ -585,11 +585,11 @@ fn a_warm_handover_unassigns_the_sender_once_the_colleague_has_the_dossier() {
         "both, until it arrived"
     );
     sync(a);
-    // B's vault receives the dossier and says so with its next export (a sync exports
-    // first, then imports); A stays assigned until it hears that.
-    sync(b);
+    // A stays assigned until it hears that B's vault has the dossier.
     sync(a);
     assert_eq!(assigned(a), serde_json::json!(["w001", "w002"]));
+    // B's vault receives the dossier and says so in the same sync (a sync imports first,
+    // then exports); A unassigns itself when that arrives.
     sync(b);
     sync(a);
     assert_eq!(

@@ -259,7 +259,8 @@ fn the_man_page_names_no_other_page_and_the_dutch_one_is_dutch() {
 }
 
 /// The keys of `whoami --json`, in a personal vault and an enrolled one alike.
-pub const WHOAMI_KEYS: [&str; 9] = [
+pub const WHOAMI_KEYS: [&str; 10] = [
+    "device",
     "enrolled",
     "id",
     "name",

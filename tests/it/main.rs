@@ -27,6 +27,7 @@ mod records;
 mod setup;
 mod sync;
 mod tamper;
+mod trust;
 mod tui;
 mod vectors;
 

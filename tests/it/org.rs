@@ -70,6 +70,23 @@ impl Org {
         key
     }
 
+    /// `org admit` from a shared folder (or request files): admits, publishes there.
+    pub fn admit(&self, from: &Path) -> assert_cmd::assert::Assert {
+        it().args(["org", "admit", "--dir"])
+            .arg(&self.dir)
+            .arg(from)
+            .assert()
+    }
+
+    /// `org publish` into a shared folder.
+    pub fn publish(&self, share: &Path) {
+        it().args(["org", "publish", "--dir"])
+            .arg(&self.dir)
+            .arg(share)
+            .assert()
+            .success();
+    }
+
     pub fn roster(&self, out: &Path) {
         it().args(["org", "roster", "--dir"])
             .arg(&self.dir)

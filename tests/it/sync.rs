@@ -18,28 +18,35 @@ pub struct Team {
 }
 
 impl Team {
+    /// Enrolled workers whose devices IT admitted: each device's first sync puts its request
+    /// into the shared folder, IT admits them all (publishing the roster there), and the
+    /// next sync takes that roster.
     pub fn new(ids: &[&str]) -> Team {
         let org = Org::new("Gemeente Test");
+        let shared = tempfile::tempdir().unwrap();
         let mut workers = Vec::new();
         for id in ids {
             let v = TestVault::empty();
             let (file, code) = org.issue(id, v.dir.path());
             enroll(&v, &file, &code).success();
+            let out = sync(&v, shared.path());
+            assert_eq!(out["admitted"], false, "{out}");
             workers.push((id.to_string(), v));
         }
-        let team = Team {
+        org.admit(shared.path()).success();
+        for (_, v) in &workers {
+            let out = sync(v, shared.path());
+            assert_eq!(out["admitted"], true, "{out}");
+        }
+        Team {
             org,
             workers,
-            shared: tempfile::tempdir().unwrap(),
-        };
-        // The last one enrolled already holds the newest roster.
-        let n = team.workers.len();
-        team.roll_roster(&team.workers[..n - 1]);
-        team
+            shared,
+        }
     }
 
     /// IT writes the current roster and these workers import it.
-    fn roll_roster(&self, workers: &[(String, TestVault)]) {
+    pub fn roll_roster(&self, workers: &[(String, TestVault)]) {
         let file = self
             .shared
             .path()
@@ -71,7 +78,7 @@ fn uuid_ish() -> u128 {
         .as_nanos()
 }
 
-fn sync(v: &TestVault, dir: &Path) -> Value {
+pub fn sync(v: &TestVault, dir: &Path) -> Value {
     v.json(&["sync", dir.to_str().unwrap(), "--json"])
 }
 

@@ -1,6 +1,6 @@
 //! A sync bundle, all the way: layout, caps, payload hash, roster, signature, decryption with
-//! worker w002's key and the merge into w002's vault (enrolled once from
-//! tests/data/sync/w002.enroll). Inputs mutated from the bundle vectors exercise every check.
+//! worker w002's key, every op's seal (bundle v2; v1 still read) and the merge into w002's
+//! vault (enrolled once from tests/data/sync/w002.enroll with the vectors' device keys). Inputs mutated from the bundle vectors exercise every check.
 #![no_main]
 
 #[path = "common.rs"]
@@ -30,7 +30,11 @@ fn enrolled() -> (tempfile::TempDir, Session) {
         parallelism: 1,
     };
     let pass = common::passphrase();
-    kluis::sync::create_enrolled(&path, &pass, weak, &e, &sync)
+    // The vectors' fixed device keys (a real enrollment makes new ones): the bundles are
+    // encrypted to them, and the roster admits them.
+    let keys = std::fs::read_to_string(sync.join("w002.keys.json")).unwrap();
+    let (x, sk) = kluis::internals::device_keys(&keys).unwrap();
+    kluis::internals::create_enrolled_with_keys(&path, &pass, weak, &e, &x, &sk)
         .unwrap()
         .close()
         .unwrap();

@@ -18,10 +18,14 @@ fuzz_target!(|data: &[u8]| {
     STATE.with(|s| {
         let mut s = s.borrow_mut();
         let (store, roster) = s.get_or_insert_with(|| {
-            let store = kluis::store::Store::create("w002").unwrap();
-            kluis::internals::set_meta(&store, "worker_id", "w002").unwrap();
+            let mut store = kluis::store::Store::create("w002").unwrap();
+            kluis::internals::transaction(&mut store, |st| {
+                kluis::internals::set_meta(st, "worker_id", "w002")
+            })
+            .unwrap();
             (store, common::roster())
         });
-        let _ = kluis::sync::fuzz_payload(store, roster, data);
+        // A v2 payload as signed by w001, who writes the vectors' dossiers.
+        let _ = kluis::sync::fuzz_payload(store, roster, "w001", data);
     });
 });
