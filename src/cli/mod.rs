@@ -1015,8 +1015,10 @@ fn note(path: &Path, pass_file: Option<&Path>, cmd: NoteCmd) -> anyhow::Result<(
         } => {
             let prefix = model::parse_id_prefix("CLIENT_ID", &client_id)?;
             let kind = parse_choice("--kind", &kind, NoteKind::ALL)?;
-            let occurred_at = optional(at, |v| model::parse_datetime("--at", v))?
-                .unwrap_or_else(|| Local::now().naive_local());
+            let occurred_at = optional(at, |v| {
+                model::parse_moment("--at", v, Local::now().date_naive())
+            })?
+            .unwrap_or_else(|| Local::now().naive_local());
             let supersedes = optional(supersedes, |v| model::parse_id_prefix("--supersedes", v))?;
             if let Some(t) = &text {
                 model::parse_note_body(t)?;
