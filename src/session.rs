@@ -15,6 +15,7 @@ use crate::store::changes::RowChange;
 use crate::vault::{self, DiskStamp, KdfParams, Place, SealingKey, VaultLock};
 
 mod door;
+mod files;
 pub use door::{CaseloadRow, ClientView, DisclosureRequest, Dossier, GenericRecord, Plan, Reveal};
 
 /// What every session applies from the user's settings. The command line and the terminal

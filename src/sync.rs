@@ -203,6 +203,24 @@ fn inactive_reason(roster: &Roster, worker: &str, at: DateTime<Utc>) -> Option<S
     None
 }
 
+/// Creates a worker's vault from the enrollment file IT gave them (the terminal app's first
+/// run): reads and opens the file with its code, checks the new passphrase against the
+/// worker's own name and id, then as [`create_enrolled`].
+pub fn create_from_enrollment_file(
+    path: &Path,
+    file: &Path,
+    code: &crate::secret::SecretString,
+    pass: &crate::secret::SecretString,
+    params: crate::vault::KdfParams,
+) -> Result<Session> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| crate::error::Error::io(t!("io.read", path = file.display()), e))?;
+    let enrollment = org::open_enrollment(&bytes, code, file)?;
+    let member = &enrollment.member;
+    crate::strength::check_strength(pass, &[&member.name, &member.id])?;
+    create_enrolled(path, pass, params, &enrollment, file)
+}
+
 /// Creates a worker's vault from an opened enrollment: their keys, the organisation's
 /// recovery recipient and the roster go in with the first save. `file` names the enrollment
 /// in messages.

@@ -239,7 +239,7 @@ fn resolve(session: &Session, client: &str) -> anyhow::Result<String> {
     Ok(session.resolve(IdTable::Client, &prefix)?)
 }
 
-fn life_domains() -> Vec<String> {
+pub(super) fn life_domains() -> Vec<String> {
     super::settings().map_or_else(
         || {
             model::LIFE_DOMAINS

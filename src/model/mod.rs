@@ -486,6 +486,21 @@ pub struct Draft {
     pub special: bool,
 }
 
+/// A form being filled in (a client's details, a household member, a goal...), kept in
+/// the vault when it locks, like a note's draft: which form, for which dossier and record,
+/// and every field as typed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FormDraft {
+    /// Which form (the terminal app's code for it).
+    pub form: String,
+    /// The dossier (None: a new client).
+    pub client_id: Option<String>,
+    /// The record being changed.
+    pub editing: Option<String>,
+    /// Each field's name and what was typed.
+    pub values: Vec<(String, String)>,
+}
+
 /// One search result.
 #[derive(Clone, Debug, Serialize)]
 pub struct SearchHit {
