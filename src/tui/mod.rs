@@ -19,6 +19,10 @@ pub mod views;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_forms;
+#[cfg(test)]
+mod tests_privacy;
+#[cfg(test)]
 mod tests_snap;
 
 use std::ffi::OsString;

@@ -25,6 +25,16 @@ pub(super) const CANARY: &str = "KANARIE-5e1f";
 /// The text of a special-category note: never on screen until `s` shows it.
 pub(super) const SPECIAL: &str = "slaapmedicatie-9c2d";
 
+static WORDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds the catalog's language for a test that reads words on the screen: the language is
+/// global, and the snapshot test switches it.
+pub(super) fn words(lang: Lang) -> std::sync::MutexGuard<'static, ()> {
+    let guard = WORDS.lock().unwrap_or_else(|e| e.into_inner());
+    crate::i18n::set_lang(lang);
+    guard
+}
+
 pub(super) fn clock() -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2026, 11, 20)
         .unwrap()
@@ -303,6 +313,7 @@ pub(super) fn break_table(app: &App, sql: &str) {
 
 #[test]
 fn conflicts_are_settled_from_their_screen() {
+    let _words = words(Lang::En);
     let (_dir, path, id) = conflict_fixture();
     let mut a = app(&path, Lang::En, false);
     unlock(&mut a);
@@ -339,6 +350,7 @@ fn conflicts_are_settled_from_their_screen() {
 
 #[test]
 fn keys_drive_the_screens() {
+    let _words = words(Lang::En);
     let (_dir, path, fatima) = fixture();
     let mut a = app(&path, Lang::En, false);
     assert!(matches!(a.screen, Screen::Unlock(_)));
@@ -385,6 +397,7 @@ fn keys_drive_the_screens() {
 
 #[test]
 fn client_form_validates_next_to_the_field() {
+    let _words = words(Lang::En);
     let (_dir, path, _) = fixture();
     let mut a = app(&path, Lang::En, false);
     unlock(&mut a);
@@ -405,6 +418,7 @@ fn client_form_validates_next_to_the_field() {
 
 #[test]
 fn idle_time_and_a_wall_clock_jump_lock_but_only_when_unlocked() {
+    let _words = words(Lang::En);
     let (_dir, path, _) = fixture();
     let mut a = app(&path, Lang::En, false);
     let later = Instant::now() + Duration::from_secs(301);
@@ -437,6 +451,7 @@ fn idle_time_and_a_wall_clock_jump_lock_but_only_when_unlocked() {
 
 #[test]
 fn locking_keeps_the_draft_and_the_place_but_no_content() {
+    let _words = words(Lang::En);
     let (_dir, path, fatima) = fixture();
     let mut a = app(&path, Lang::En, false);
     unlock(&mut a);
@@ -471,6 +486,7 @@ fn locking_keeps_the_draft_and_the_place_but_no_content() {
 
 #[test]
 fn a_note_marked_special_in_the_editor_stays_special_through_a_lock() {
+    let _words = words(Lang::En);
     let (_dir, path, fatima) = fixture();
     let mut a = app(&path, Lang::En, false);
     unlock(&mut a);
@@ -492,6 +508,7 @@ fn a_note_marked_special_in_the_editor_stays_special_through_a_lock() {
 
 #[test]
 fn special_notes_and_the_bsn_show_only_when_asked_and_every_reveal_is_logged() {
+    let _words = words(Lang::En);
     let (_dir, path, fatima) = fixture();
     let mut a = app(&path, Lang::En, false);
     unlock(&mut a);
@@ -539,6 +556,7 @@ fn special_notes_and_the_bsn_show_only_when_asked_and_every_reveal_is_logged() {
 
 #[test]
 fn privacy_mode_masks_until_revealed() {
+    let _words = words(Lang::En);
     let (_dir, path, _) = fixture();
     let mut a = app(&path, Lang::En, true);
     unlock(&mut a);
@@ -574,6 +592,7 @@ fn privacy_mode_masks_until_revealed() {
 /// Issue 19: a search hit opens the dossier at the note it found, selected and in view.
 #[test]
 fn a_search_hit_opens_the_dossier_at_its_note() {
+    let _words = words(Lang::En);
     let (_dir, path, fatima) = fixture();
     let mut a = app(&path, Lang::En, false);
     unlock(&mut a);
@@ -619,6 +638,7 @@ fn a_search_hit_opens_the_dossier_at_its_note() {
 /// Issue 19: lists move by page and to their ends.
 #[test]
 fn lists_have_home_end_and_page_keys() {
+    let _words = words(Lang::En);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vault.kluis");
     let mut s = new_session(&path);
@@ -661,6 +681,7 @@ fn lists_have_home_end_and_page_keys() {
 /// Issue 15: a read that fails is shown where it failed, never as an empty screen.
 #[test]
 fn a_failed_read_shows_its_error_instead_of_an_empty_screen() {
+    let _words = words(Lang::En);
     let (_dir, path, _) = fixture();
     let mut a = app(&path, Lang::En, false);
     unlock(&mut a);

@@ -70,6 +70,7 @@ fn dir_filters() -> insta::Settings {
 /// language is global.
 #[test]
 fn every_screen_at_three_sizes_in_both_languages() {
+    let _words = super::tests::words(Lang::En);
     let settings = dir_filters();
     let _guard = settings.bind_to_scope();
     for lang in [Lang::Nl, Lang::En] {

@@ -193,9 +193,10 @@ impl Dossier {
                 or_dash(v)
             }
         };
+        // `b` shows the whole BSN even on the privacy screen: asked for, and logged.
         let bsn = match (&c.bsn, &self.data.details.bsn_masked) {
-            (_, Some(_)) if hide => Some("*********".to_owned()),
             (Some(b), _) if self.bsn_shown => Some(b.digits().to_owned()),
+            (_, Some(_)) if hide => Some("*********".to_owned()),
             (_, m) => m.clone(),
         };
         let status = match c.closed_on {
@@ -347,8 +348,11 @@ impl Dossier {
         } else {
             Style::default()
         };
-        let special_hidden = n.special && !self.special_shown.contains(&n.id);
-        let body = if hide {
+        let special_shown = self.special_shown.contains(&n.id);
+        let special_hidden = n.special && !special_shown;
+        // A special note shown with `s` is shown even on the privacy screen: asked for,
+        // and logged.
+        let body = if hide && !special_shown {
             lines.push(Line::from(Span::styled(format!("  {}", masked()), dim())));
             None
         } else if special_hidden {
