@@ -198,7 +198,7 @@ impl App {
                     Saved::Record(id) => (client, Some(id)),
                     Saved::Nothing => (client, editing),
                 };
-                self.message = Some(message.unwrap_or_else(|| t!("tui.saved").into_owned()));
+                self.message = Some(message.unwrap_or_else(|| saved_what(kind)));
                 self.back_to(client.as_deref(), kind.tab(), item.as_deref());
             }
             Err(Refused(field, why)) => {
@@ -292,6 +292,19 @@ impl App {
             }
         }
     }
+}
+
+/// "client saved", "goal saved": what a form saved, in words.
+fn saved_what(kind: FormKind) -> String {
+    let code = match kind {
+        FormKind::Client => "client",
+        FormKind::Record(k) => k.spec().code,
+        FormKind::Evaluation => "evaluation",
+        FormKind::ActionDone => "action",
+        FormKind::Withdraw => "consent",
+        FormKind::Attach | FormKind::Export => "attachment",
+    };
+    t!("tui.saved", what = t!(format!("kind.{code}"))).into_owned()
 }
 
 /// `~/x` is the home folder's `x`, as in a shell.

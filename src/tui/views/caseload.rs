@@ -390,14 +390,20 @@ impl Caseload {
         };
         let mut header = vec![t!("field.name").into_owned()];
         let mut widths = vec![Constraint::Fill(1)];
+        // Each column as wide as its heading and its widest value: nothing is cut.
+        let domains = crate::model::Domain::ALL
+            .iter()
+            .map(|d| super::width(&code_label("domain", d.code())))
+            .max()
+            .unwrap_or(0);
         let extra = [
-            (t!("field.domain"), 13),
-            (t!("tui.last_contact"), 14),
-            (t!("tui.notes"), 9),
+            (t!("field.domain"), domains),
+            (t!("tui.last_contact"), 10),
+            (t!("tui.notes"), 5),
         ];
         for (label, w) in extra.iter().take(columns - 1) {
             header.push(label.to_string());
-            widths.push(Constraint::Length(*w));
+            widths.push(Constraint::Length((*w).max(super::width(label)) as u16));
         }
         // Only the rows that fit are built: a caseload of 2,000 stays as fast as one of 20.
         let visible = list.height.saturating_sub(3) as usize;
