@@ -379,6 +379,7 @@ mod tests {
 
     #[test]
     fn values_are_checked_with_the_models_parsers() {
+        let _words = crate::tui::tests::words(Lang::En);
         let domains = vec!["financiën".to_owned(), "justitie".to_owned()];
         let c = ctx(&domains);
         let mut f = fields(FormKind::Record(Kind::Assessment), None, &[], &c);
