@@ -9,8 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
-use ratatui_textarea::{TextArea, WrapMode};
-
+use super::textbox::TextBox;
 use super::{code_label, datetime, dim, error, masked, selected};
 use crate::i18n::t;
 use crate::model::{self, Draft, NewNote, Note, NoteKind};
@@ -29,7 +28,7 @@ pub struct NoteEditor {
     supersedes: Option<String>,
     kind: NoteKind,
     at: String,
-    text: TextArea<'static>,
+    text: TextBox,
     focus: Field,
     error: Option<String>,
     confirm_discard: bool,
@@ -39,40 +38,29 @@ pub struct NoteEditor {
     revealed: bool,
 }
 
-fn text_area(lines: Vec<String>) -> TextArea<'static> {
-    let mut t = TextArea::new(lines);
-    t.set_wrap_mode(WrapMode::WordOrGlyph);
-    t.set_placeholder_text(t!("tui.text_placeholder").into_owned());
-    t.set_cursor_line_style(Style::default());
-    t
-}
-
 impl NoteEditor {
     /// A new note for `client_id` (correcting `supersedes` when given), at `now`.
     pub fn new(client_id: &str, supersedes: Option<String>, ctx: &Ctx) -> NoteEditor {
-        let mut e = NoteEditor {
+        NoteEditor {
             client_id: client_id.to_owned(),
             supersedes,
             kind: NoteKind::Huisbezoek,
             at: datetime(ctx.lang, &model::format_datetime(ctx.now)),
-            text: text_area(Vec::new()),
+            text: TextBox::new(""),
             focus: Field::Text,
             error: None,
             confirm_discard: false,
             special: false,
             revealed: false,
-        };
-        e.style_text();
-        e
+        }
     }
 
     /// Starts a correction from the note it corrects.
     pub fn prefill(&mut self, note: &Note, ctx: &Ctx) {
         self.kind = note.kind;
         self.at = datetime(ctx.lang, &note.occurred_at);
-        self.text = text_area(note.body.lines().map(str::to_owned).collect());
+        self.text = TextBox::new(&note.body);
         self.special = note.special;
-        self.style_text();
     }
 
     /// Reopens a kept draft.
@@ -80,9 +68,8 @@ impl NoteEditor {
         let mut e = NoteEditor::new(&d.client_id, d.supersedes.clone(), ctx);
         e.kind = d.kind;
         e.at = d.occurred_at.clone();
-        e.text = text_area(d.body.lines().map(str::to_owned).collect());
+        e.text = TextBox::new(&d.body);
         e.special = d.special;
-        e.style_text();
         e
     }
 
@@ -92,12 +79,12 @@ impl NoteEditor {
     }
 
     fn body(&self) -> String {
-        self.text.lines().join("\n")
+        self.text.text()
     }
 
     /// What to keep in the vault on lock and quit (nothing when there is no text).
     pub fn draft(&self) -> Option<Draft> {
-        if self.text.is_empty() || self.body().trim().is_empty() {
+        if self.text.is_blank() {
             return None;
         }
         Some(Draft {
@@ -120,27 +107,12 @@ impl NoteEditor {
         self.revealed = true;
     }
 
-    fn style_text(&mut self) {
-        let style = if self.focus == Field::Text {
-            selected()
-        } else {
-            Style::default()
-        };
-        self.text.set_block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(t!("tui.text").into_owned())
-                .border_style(style),
-        );
-    }
-
     fn save(&mut self, ctx: &Ctx) -> Nav {
         let occurred_at = match model::parse_moment("--at", &self.at, ctx.today()) {
             Ok(v) => v,
             Err(e) => {
                 self.error = Some(reason(e));
                 self.focus = Field::At;
-                self.style_text();
                 return Nav::Stay;
             }
         };
@@ -183,7 +155,7 @@ impl NoteEditor {
                 });
             }
             KeyCode::Esc => {
-                if self.body().trim().is_empty() || self.confirm_discard {
+                if self.text.is_blank() || self.confirm_discard {
                     return Nav::Discard {
                         form: false,
                         client: Some(self.client_id.clone()),
@@ -207,7 +179,6 @@ impl NoteEditor {
                     Field::At => Field::Text,
                     Field::Text => Field::Kind,
                 };
-                self.style_text();
             }
             (_, KeyCode::BackTab) => {
                 self.focus = match self.focus {
@@ -215,7 +186,6 @@ impl NoteEditor {
                     Field::At => Field::Kind,
                     Field::Text => Field::At,
                 };
-                self.style_text();
             }
             (Field::Kind, KeyCode::Left | KeyCode::Right | KeyCode::Char(' ')) => {
                 let all = NoteKind::ALL;
@@ -232,7 +202,7 @@ impl NoteEditor {
             }
             (Field::At, KeyCode::Char(c)) if !ctrl => self.at.push(c),
             (Field::Text, _) => {
-                self.text.input(key);
+                self.text.key(key);
             }
             _ => {}
         }
@@ -242,10 +212,7 @@ impl NoteEditor {
     /// A paste goes in whole where the cursor is.
     pub fn paste(&mut self, text: &str) {
         match self.focus {
-            Field::Text => {
-                self.text
-                    .insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
-            }
+            Field::Text => self.text.insert(text),
             Field::At => self.at.push_str(text.lines().next().unwrap_or("")),
             Field::Kind => {}
         }
@@ -320,18 +287,25 @@ impl NoteEditor {
                 .style(focus(Field::At)),
             at,
         );
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .title(t!("tui.text").into_owned())
+            .border_style(focus(Field::Text));
+        let inside = block.inner(text);
+        frame.render_widget(block, text);
         if hide {
-            let block = self.text.block().cloned().unwrap_or_default();
             let lines = vec![
                 Line::raw(masked()),
                 Line::from(Span::styled(t!("tui.editor_hidden").into_owned(), dim())),
             ];
-            frame.render_widget(
-                Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
-                text,
-            );
+            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inside);
         } else {
-            frame.render_widget(&self.text, text);
+            self.text.draw(
+                frame,
+                inside,
+                self.focus == Field::Text,
+                &t!("tui.text_placeholder"),
+            );
         }
         if let Some(e) = &self.error {
             frame.render_widget(

@@ -14,6 +14,7 @@ pub mod form;
 pub mod help;
 pub mod overview;
 pub mod tabs;
+pub mod textbox;
 pub mod unlock;
 
 use std::cell::Cell;
