@@ -26,12 +26,13 @@ pub struct View {
 }
 
 impl View {
-    fn heading(&mut self, text: String) {
+    fn heading(&mut self, text: String, width: usize) {
         if !self.lines.is_empty() {
             self.lines.push((None, Line::raw("")));
         }
-        self.lines
-            .push((None, Line::from(Span::styled(text, bold()))));
+        for l in wrap(&text, width) {
+            self.lines.push((None, Line::from(Span::styled(l, bold()))));
+        }
     }
 
     fn note(&mut self, text: String) {
@@ -92,7 +93,7 @@ pub fn view(d: &Data, tab: Tab, ctx: &Ctx, hide: bool, width: usize) -> View {
             for g in &d.goals {
                 if g.domain != domain {
                     domain = &g.domain;
-                    v.heading(life_domain(domain).to_uppercase());
+                    v.heading(life_domain(domain).to_uppercase(), width);
                 }
                 v.item(Kind::Goal, &g.id, 2, &text(&g.text), width, bold());
                 for a in d.actions.iter().filter(|a| a.goal_id == g.id) {
@@ -131,7 +132,7 @@ pub fn view(d: &Data, tab: Tab, ctx: &Ctx, hide: bool, width: usize) -> View {
                 }
             }
             if !d.visits.is_empty() {
-                v.heading(t!("tui.visits").into_owned());
+                v.heading(t!("tui.visits").into_owned(), width);
                 for vis in &d.visits {
                     let line = format!("{}  {}", datetime(lang, &vis.at), opt(&vis.purpose));
                     v.item(Kind::Visit, &vis.id, 2, &line, width, Style::default());
@@ -139,7 +140,7 @@ pub fn view(d: &Data, tab: Tab, ctx: &Ctx, hide: bool, width: usize) -> View {
             }
         }
         Tab::People => {
-            v.heading(t!("tui.household").into_owned());
+            v.heading(t!("tui.household").into_owned(), width);
             for h in &d.household {
                 let born = h
                     .birth_date
@@ -158,7 +159,7 @@ pub fn view(d: &Data, tab: Tab, ctx: &Ctx, hide: bool, width: usize) -> View {
             if d.household.is_empty() {
                 v.note(format!("  {}", t!("depth.none")));
             }
-            v.heading(t!("tui.network").into_owned());
+            v.heading(t!("tui.network").into_owned(), width);
             for c in &d.contacts {
                 let line = format!(
                     "{}  {} · {} · {} · {}",
@@ -186,7 +187,7 @@ pub fn view(d: &Data, tab: Tab, ctx: &Ctx, hide: bool, width: usize) -> View {
                     .map(|a| bars[usize::from(a.score.clamp(1, 5)) - 1])
                     .collect();
                 let last = scores.last().map_or(0, |a| a.score);
-                v.heading(format!("{}  {chart}  {last}/5", life_domain(dom)));
+                v.heading(format!("{}  {chart}  {last}/5", life_domain(dom)), width);
                 for a in scores {
                     let line = format!(
                         "{}  {}/5  {}",
@@ -234,7 +235,7 @@ pub fn view(d: &Data, tab: Tab, ctx: &Ctx, hide: bool, width: usize) -> View {
                 v.item(Kind::Consent, &c.id, 2, &line, width, Style::default());
             }
             if !d.disclosures.is_empty() {
-                v.heading(t!("tui.disclosures").into_owned());
+                v.heading(t!("tui.disclosures").into_owned(), width);
                 for s in &d.disclosures {
                     let line = format!(
                         "{}  {} · {} · {}",
