@@ -65,10 +65,12 @@ pub struct SelfExe {
 
 impl SelfExe {
     /// Opens `/proc/self/exe`: the running binary's file, even when it has been replaced or
-    /// deleted on disk since.
+    /// deleted on disk since. Where there is no /proc (macOS), the binary's path.
     pub fn open() -> std::io::Result<SelfExe> {
         // Close-on-exec: the re-executed process opens its own.
-        File::open("/proc/self/exe").map(|file| SelfExe { file })
+        File::open("/proc/self/exe")
+            .or_else(|_| File::open(std::env::current_exe()?))
+            .map(|file| SelfExe { file })
     }
 
     /// Replaces this process with a new run of the same binary, with `args` (argv[0]
@@ -93,6 +95,7 @@ impl SelfExe {
         argv_p.push(std::ptr::null());
         let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
         envp_p.push(std::ptr::null());
+        #[cfg(target_os = "linux")]
         // SAFETY: argv and envp are NUL-terminated arrays of NUL-terminated strings that
         // live until the call returns; the descriptor is open. execveat with an empty path
         // and AT_EMPTY_PATH runs the file the descriptor refers to, whatever its name now.
@@ -110,6 +113,17 @@ impl SelfExe {
                 return err;
             }
             libc::fexecve(self.file.as_raw_fd(), argv_p.as_ptr(), envp_p.as_ptr());
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            // No exec from a descriptor here: by path, which a replaced binary can defeat.
+            let _ = self.file.as_raw_fd();
+            if let Ok(path) = std::env::current_exe().and_then(|p| cstr(p.as_os_str().as_bytes()).map_err(Into::into)) {
+                // SAFETY: as above, with a NUL-terminated path.
+                unsafe {
+                    libc::execve(path.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr());
+                }
+            }
         }
         std::io::Error::last_os_error()
     }

@@ -1,0 +1,125 @@
+//! Navigation (issues 15 and 19): a search hit lands on its note, lists move by page and to
+//! their ends, a read that fails is shown instead of an empty screen.
+
+use chrono::NaiveDate;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::KeyCode;
+
+use super::app::{App, Screen};
+use super::tests::{
+    app, break_table, fixture, key, new_session, render, render_at, typed, unlock, words,
+};
+use crate::i18n::Lang;
+use crate::model::{Domain, NewClient};
+
+/// Issue 19: a search hit opens the dossier at the note it found, selected and in view.
+#[test]
+fn a_search_hit_opens_the_dossier_at_its_note() {
+    let _words = words(Lang::En);
+    let (_dir, path, fatima) = fixture();
+    let mut a = app(&path, Lang::En, false);
+    unlock(&mut a);
+    a.handle_key(key(KeyCode::Char('/')));
+    typed(&mut a, "deurwaarder");
+    a.idle();
+    a.handle_key(key(KeyCode::Enter));
+    let Screen::Dossier(d) = &a.screen else {
+        panic!("no dossier: {:?}", a.message)
+    };
+    assert_eq!(d.client_id(), fatima);
+    let at = d.cursor().map_or(0, |c| c.at);
+    assert!(
+        d.data.notes[at].body.contains("deurwaarder"),
+        "not the note found"
+    );
+    // The heading of the selected note is drawn reversed.
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    terminal
+        .draw(|f| super::draw(&a, f, a.last_input()))
+        .unwrap();
+    let buf = terminal.backend().buffer().clone();
+    let reversed_row = (0..30).find(|y| {
+        (0..100).any(|x| {
+            buf[(x, *y)]
+                .modifier
+                .contains(ratatui::style::Modifier::REVERSED)
+                && buf[(x, *y)].symbol() == "1"
+        })
+    });
+    assert!(reversed_row.is_some(), "nothing highlighted");
+    // Back, the search is still there; Esc clears it. A hit on a name opens the dossier.
+    a.handle_key(key(KeyCode::Esc));
+    assert!(render(&a).contains("deurwaarder"), "the search was kept");
+    a.handle_key(key(KeyCode::Esc));
+    a.handle_key(key(KeyCode::Char('/')));
+    typed(&mut a, "Fatima");
+    a.idle();
+    a.handle_key(key(KeyCode::Enter));
+    assert!(matches!(a.screen, Screen::Dossier(_)));
+}
+
+/// Issue 19: lists move by page and to their ends.
+#[test]
+fn lists_have_home_end_and_page_keys() {
+    let _words = words(Lang::En);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vault.kluis");
+    let mut s = new_session(&path);
+    for i in 0..60 {
+        s.change(|st| {
+            st.add_client(&NewClient {
+                name: format!("Client {i:02}"),
+                bsn: None,
+                birth_date: None,
+                address: None,
+                phone: None,
+                domain: Domain::Wmo,
+                opened_on: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+            })
+        })
+        .unwrap();
+    }
+    s.close().unwrap();
+    let mut a = app(&path, Lang::En, false);
+    unlock(&mut a);
+    let shown = |a: &App| render_at(a, 80, 24);
+    a.handle_key(key(KeyCode::End));
+    assert!(shown(&a).contains("Client 59"), "End goes to the last");
+    a.handle_key(key(KeyCode::Home));
+    assert!(shown(&a).contains("Client 00"), "Home goes to the first");
+    a.handle_key(key(KeyCode::PageDown));
+    a.handle_key(key(KeyCode::PageDown));
+    a.handle_key(key(KeyCode::PageDown));
+    let screen = shown(&a);
+    assert!(
+        !screen.contains("Client 00") && screen.contains("Client 4"),
+        "{screen}"
+    );
+    a.handle_key(key(KeyCode::PageUp));
+    a.handle_key(key(KeyCode::PageUp));
+    a.handle_key(key(KeyCode::PageUp));
+    assert!(shown(&a).contains("Client 00"));
+}
+
+/// Issue 15: a read that fails is shown where it failed, never as an empty screen.
+#[test]
+fn a_failed_read_shows_its_error_instead_of_an_empty_screen() {
+    let _words = words(Lang::En);
+    let (_dir, path, _) = fixture();
+    let mut a = app(&path, Lang::En, false);
+    unlock(&mut a);
+    break_table(&a, "ALTER TABLE visit RENAME TO visit_gone");
+    a.handle_key(key(KeyCode::Enter));
+    assert!(
+        matches!(a.screen, Screen::Caseload(_)),
+        "an empty dossier opened"
+    );
+    let said = a.message.clone().unwrap_or_default();
+    assert!(said.contains("visit"), "the error is not shown: {said:?}");
+    assert!(render(&a).contains("visit"));
+    a.handle_key(key(KeyCode::Char('t')));
+    assert!(matches!(a.screen, Screen::Agenda(_)));
+    assert!(render(&a).contains("visit"), "the agenda hides its error");
+    a.quit().unwrap_or(());
+}
