@@ -210,9 +210,7 @@ fn modifiers(param: Option<&str>) -> KeyModifiers {
 }
 
 fn parse_escape(b: &[u8]) -> Parsed {
-    let Some(&second) = b.get(1) else {
-        return None;
-    };
+    let &second = b.get(1)?;
     let with = |code, mods, n| Some((Some(key(code, mods)), n));
     match second {
         b'[' => parse_csi(b),

@@ -118,7 +118,9 @@ impl SelfExe {
         {
             // No exec from a descriptor here: by path, which a replaced binary can defeat.
             let _ = self.file.as_raw_fd();
-            if let Ok(path) = std::env::current_exe().and_then(|p| cstr(p.as_os_str().as_bytes()).map_err(Into::into)) {
+            if let Ok(path) = std::env::current_exe()
+                .and_then(|p| cstr(p.as_os_str().as_bytes()).map_err(Into::into))
+            {
                 // SAFETY: as above, with a NUL-terminated path.
                 unsafe {
                     libc::execve(path.as_ptr(), argv_p.as_ptr(), envp_p.as_ptr());

@@ -216,7 +216,13 @@ fn main() {
     b.paste(&long);
     b.press(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
     let big: Vec<Duration> = (0..40)
-        .map(|i| b.press(key(if i % 2 == 0 { KeyCode::Down } else { KeyCode::Up })))
+        .map(|i| {
+            b.press(key(if i % 2 == 0 {
+                KeyCode::Down
+            } else {
+                KeyCode::Up
+            }))
+        })
         .collect();
     rows.push(("dossier with a 100,000-character note: move", big));
 

@@ -3,17 +3,17 @@
 //! the app keeps it in the vault's draft table and it comes back after unlocking. A paste
 //! of any length goes in whole.
 
+use super::textbox::TextBox;
+use super::{code_label, datetime, dim, error, masked, selected};
+use crate::i18n::t;
+use crate::model::{self, Draft, NewNote, Note, NoteKind};
+use crate::tui::nav::{Ctx, Nav, NoteOut, Reveal, Tab};
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
-use super::textbox::TextBox;
-use super::{code_label, datetime, dim, error, masked, selected};
-use crate::i18n::t;
-use crate::model::{self, Draft, NewNote, Note, NoteKind};
-use crate::tui::nav::{Ctx, Nav, NoteOut, Reveal, Tab};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Field {

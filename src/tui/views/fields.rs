@@ -159,7 +159,7 @@ impl FormField {
     }
 
     /// The value to start a form with, from a stored cell (dates as people write them).
-    fn from_cell(&mut self, cell: &Cell, ctx: &Ctx) {
+    fn set_stored(&mut self, cell: &Cell, ctx: &Ctx) {
         let value = match (cell, self.input) {
             (Cell::N, _) => String::new(),
             (Cell::T(t), Input::Date) => super::date(ctx.lang, t),
@@ -258,7 +258,7 @@ pub fn fields(
                 .map(|(i, s)| {
                     let mut f = FormField::of(s);
                     match cells.and_then(|c| c.get(i + 2)) {
-                        Some(cell) => f.from_cell(cell, ctx),
+                        Some(cell) => f.set_stored(cell, ctx),
                         None if s.input == Input::Date && !s.optional => f.set(today.clone()),
                         None if s.input == Input::Flag => f.set("0".into()),
                         None if s.input == Input::Choice => {

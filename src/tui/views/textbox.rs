@@ -214,7 +214,9 @@ impl TextBox {
         let b = self.wrapped(self.row, width);
         let line = b
             .iter()
-            .position(|(s, e)| self.at >= *s && (self.at < *e || *e == self.paragraphs[self.row].len()))
+            .position(|(s, e)| {
+                self.at >= *s && (self.at < *e || *e == self.paragraphs[self.row].len())
+            })
             .unwrap_or(b.len() - 1);
         let x = text_width(&self.paragraphs[self.row][b[line].0..self.at]);
         (line, x)
@@ -324,7 +326,10 @@ impl TextBox {
         }
         if self.paragraphs.len() == 1 && self.paragraphs[0].is_empty() {
             frame.render_widget(
-                Paragraph::new(Line::from(Span::styled(placeholder.to_owned(), super::dim()))),
+                Paragraph::new(Line::from(Span::styled(
+                    placeholder.to_owned(),
+                    super::dim(),
+                ))),
                 area,
             );
             if focused {
@@ -356,7 +361,10 @@ impl TextBox {
             }
             for (s, e) in b {
                 if seen >= top && lines.len() < h {
-                    lines.push(Line::from(Span::styled(p[s..e].to_owned(), Style::default())));
+                    lines.push(Line::from(Span::styled(
+                        p[s..e].to_owned(),
+                        Style::default(),
+                    )));
                 }
                 seen += 1;
             }
@@ -383,7 +391,11 @@ mod tests {
         let t = "de kat zat op de mat";
         let b = breaks(t, 9);
         let lines: Vec<&str> = b.iter().map(|(s, e)| &t[*s..*e]).collect();
-        assert_eq!(lines, vec!["de kat ", "zat op de ", "mat"], "a space may hang");
+        assert_eq!(
+            lines,
+            vec!["de kat ", "zat op de ", "mat"],
+            "a space may hang"
+        );
         let t = "abcdefghij";
         let lines: Vec<&str> = breaks(t, 4).iter().map(|(s, e)| &t[*s..*e]).collect();
         assert_eq!(lines, vec!["abcd", "efgh", "ij"]);
