@@ -116,7 +116,8 @@ fn run_with(opts: Options, session: Option<crate::session::Session>) -> anyhow::
     }
     let (tx, inbox) = mpsc::channel();
     let mut signals =
-        signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGTSTP, SIGWINCH])?;
+        signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGTSTP, SIGWINCH])
+            .map_err(term::failed)?;
     let signal_tx = tx.clone();
     std::thread::spawn(move || {
         for sig in signals.forever() {

@@ -241,7 +241,7 @@ fn every_form_on_tab(a: &mut App, tab: char) -> usize {
 #[test]
 fn the_privacy_screen_holds_on_every_screen_until_an_item_is_revealed() {
     let _words = words(Lang::En);
-    let (_dir, path, id) = canary_fixture();
+    let (dir, path, id) = canary_fixture();
     let mut a = app(&path, Lang::Nl, true);
     hidden(&a, "the lock screen");
     unlock(&mut a);
@@ -346,6 +346,21 @@ fn the_privacy_screen_holds_on_every_screen_until_an_item_is_revealed() {
     a.handle_key(key(KeyCode::Char('b')));
     assert!(render_at(&a, 120, 36).contains("111222333"));
     a.handle_key(key(KeyCode::Char('b')));
+    // A file written out: its name is masked in the message, and in the refusal when the
+    // name is taken.
+    let out = dir.path().join("bestandkanarie.pdf");
+    for _ in 0..2 {
+        a.handle_key(key(KeyCode::Char('5')));
+        a.handle_key(key(KeyCode::Home));
+        a.handle_key(key(KeyCode::Char('o')));
+        a.handle_key(ctrl('u'));
+        typed(&mut a, &out.display().to_string());
+        a.handle_key(ctrl('s'));
+        hidden(&a, "a file written out");
+    }
+    assert!(out.exists() && on_form(&a), "the second time is refused");
+    a.handle_key(key(KeyCode::Esc));
+    a.handle_key(key(KeyCode::Esc));
     a.handle_key(key(KeyCode::Esc));
     hidden(&a, "the caseload after the dossier");
     a.quit().unwrap();

@@ -120,7 +120,10 @@ impl App {
             Ok(session) => self.screen = self.enter(session),
             Err(e) => match &mut self.screen {
                 Screen::Unlock(u) => u.fail(e.to_string()),
-                Screen::FirstRun(f) => f.fail(e.to_string()),
+                Screen::FirstRun(f) => {
+                    let file = matches!(e, crate::Error::Io { .. });
+                    f.fail(e.to_string(), file)
+                }
                 _ => self.message = Some(e.to_string()),
             },
         }

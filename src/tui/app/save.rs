@@ -15,6 +15,7 @@ use crate::model::{
 use crate::store::Store;
 use crate::tui::nav::{FormKind, Tab};
 use crate::tui::views::form::Output;
+use crate::tui::views::masked;
 
 /// Why a form could not be saved, and the field it is about (if one).
 struct Refused(Option<String>, String);
@@ -244,14 +245,21 @@ impl App {
             _ => return,
         };
         let done = done.and_then(|d| session.change(|s| s.discard_form_draft()).map(|()| d));
+        // A file's name can say whom it is about: the privacy screen masks it here too.
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let shown = |text: String| match (&name, self.privacy) {
+            (Some(n), true) if !n.is_empty() => text.replace(n.as_str(), &masked()),
+            _ => text,
+        };
         match done {
             Ok((item, said)) => {
                 self.changed = true;
-                self.message = Some(said.into_owned());
+                self.message = Some(shown(said.into_owned()));
                 self.back_to(client.as_deref(), Tab::Files, item.as_deref());
             }
             Err(e) => {
                 let Refused(field, why) = Refused::from(e);
+                let why = shown(why);
                 // The file's errors are about the path typed.
                 let field = field.map(|f| if f == "FILE" { "path".to_owned() } else { f });
                 if let Screen::Form(form) = &mut self.screen {

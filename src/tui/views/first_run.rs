@@ -147,9 +147,13 @@ impl FirstRun {
         }
     }
 
-    /// The vault could not be made.
-    pub fn fail(&mut self, why: String) {
+    /// The vault could not be made; an enrollment's file could not be read (`file`), or
+    /// its code or contents were refused: the cursor goes to the field to fix.
+    pub fn fail(&mut self, why: String, file: bool) {
         self.error = Some(why);
+        if self.path == Path::Enroll {
+            self.focus = if file { 0 } else { 1 };
+        }
     }
 
     /// Its keys, for help.

@@ -171,3 +171,44 @@ fn records_entered_in_the_app_are_what_json_shows() {
     assert_eq!(consents[0]["org"], "Schuldhulp Zwolle");
     assert_eq!(consents[0]["purpose"], "schuldregeling");
 }
+
+/// The first-run screen offers the enrollment file from IT beside a personal vault; a wrong
+/// code leaves no vault behind, the right one makes the worker's team vault.
+#[test]
+fn the_first_run_makes_a_team_vault_from_an_enrollment_file() {
+    let org = crate::org::Org::new("Gemeente Zwolle");
+    let v = TestVault::empty();
+    let (file, code) = org.issue("w001", v.dir.path());
+    let t = start(&v);
+    t.wait_for("Welcome to kluis");
+    t.wait_for("I have an enrollment file from IT");
+    t.keys(&["Down", "Enter"]);
+    t.wait_for("Enrollment file from IT");
+    t.keys(&["-l", &file.display().to_string()]);
+    t.keys(&["Tab"]);
+    t.keys(&["-l", "AAAA-BBBB-CCCC-DDDD-EEEE"]);
+    t.keys(&["Tab", PASS, "Tab", PASS, "Enter"]);
+    // Refused: still on this screen, the cursor on the code, and no vault was made.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let s = t.wait_for("▶ Its code");
+    assert!(!v.path.exists(), "a vault was made with a wrong code:\n{s}");
+    for _ in 0..30 {
+        t.keys(&["BSpace"]);
+    }
+    t.keys(&["-l", &code]);
+    t.keys(&["Enter", "Enter", "Enter"]);
+    t.wait_for("Caseload");
+    t.keys(&["C-q"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = v.cmd().args(["whoami", "--json"]).output().unwrap();
+        if out.status.success() {
+            let me: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(me["enrolled"], true);
+            assert_eq!(me["id"], "w001");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{out:?}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
