@@ -485,14 +485,14 @@ fn messages_follow_lang_and_the_environment() {
         .args(["--lang", "nl", "client", "list"])
         .assert()
         .code(3)
-        .stderr(predicate::str::contains("verkeerd wachtwoord"));
+        .stderr(predicate::str::contains("verkeerde wachtwoordzin"));
     v.cmd()
         .env("KLUIS_PASSPHRASE", "fout-fout-fout-fout")
         .env("LANG", "nl_NL.UTF-8")
         .args(["client", "list"])
         .assert()
         .code(3)
-        .stderr(predicate::str::contains("verkeerd wachtwoord"));
+        .stderr(predicate::str::contains("verkeerde wachtwoordzin"));
     v.cmd()
         .env("KLUIS_PASSPHRASE", "fout-fout-fout-fout")
         .env("LANG", "nl_NL.UTF-8")

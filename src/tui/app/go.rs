@@ -147,11 +147,20 @@ impl App {
             Err(e) => self.message = Some(e.to_string()),
         }
         match self.session.as_mut().map(Session::form_draft).transpose() {
-            Ok(Some(Some(draft))) => {
-                if let Some(screen) = self.restore_form(draft) {
-                    return screen;
+            Ok(Some(Some(draft))) => match self.restore_form(draft) {
+                Some(screen) => return screen,
+                // What it changed is gone (an erased dossier, say): nothing to come back to.
+                None if self.message.is_none() => {
+                    if let Some(Err(e)) = self
+                        .session
+                        .as_mut()
+                        .map(|s| s.change(|st| st.discard_form_draft()))
+                    {
+                        self.message = Some(e.to_string());
+                    }
                 }
-            }
+                None => {}
+            },
             Ok(_) => {}
             Err(e) => self.message = Some(e.to_string()),
         }
