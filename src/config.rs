@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::i18n::{Lang, t};
 use crate::model::Domain;
+use crate::model::nudge::{Category, Lexicon};
 
 /// The config file kluis reads when none is named: `$XDG_CONFIG_HOME/kluis/config.toml` on
 /// Linux, `~/Library/Application Support/nl.kluis.kluis/config.toml` on macOS.
@@ -53,6 +54,13 @@ pub struct FileConfig {
     pub retention: RetentionConfig,
     /// The life domains of plans and assessments.
     pub life_domains: Option<Vec<String>>,
+    /// Whom residents contact about privacy (the leaflet and consent forms say it).
+    pub privacy_officer: Option<String>,
+    /// Months without activity after which a dossier is in the access review.
+    pub access_review_months: Option<u32>,
+    /// The organisation's own words per special category, added to kluis's list.
+    #[serde(default)]
+    pub special_words: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// `[retention]`: years per domain.
@@ -165,6 +173,40 @@ pub struct Settings {
     pub retention: Vec<(Domain, Setting<u32>)>,
     /// The life domains of plans and assessments.
     pub life_domains: Setting<Vec<String>>,
+    /// Whom residents contact about privacy.
+    pub privacy_officer: Setting<Option<String>>,
+    /// Months without activity after which a dossier is in the access review.
+    pub access_review_months: Setting<u32>,
+    /// The organisation's own special-category words (kluis's list is always used too).
+    #[serde(serialize_with = "words_map")]
+    pub special_words: Setting<Vec<(Category, String)>>,
+}
+
+impl Settings {
+    /// The words the nudges look for: kluis's list and the organisation's.
+    pub fn lexicon(&self) -> Lexicon {
+        let mut lex = Lexicon::builtin();
+        for (c, w) in &self.special_words.value {
+            // Checked when the file was read.
+            let _ = lex.add(*c, w);
+        }
+        lex
+    }
+}
+
+fn words_map<S: serde::Serializer>(
+    s: &Setting<Vec<(Category, String)>>,
+    ser: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    let mut map: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (c, w) in &s.value {
+        map.entry(c.code()).or_default().push(w);
+    }
+    Setting {
+        value: map,
+        source: s.source,
+    }
+    .serialize(ser)
 }
 
 fn lang_code<S: serde::Serializer>(
@@ -215,16 +257,36 @@ pub fn format_duration(d: Duration) -> String {
 
 /// Reads a config file. A missing file is `None` when `required` is false.
 pub fn read_file(path: &Path, required: bool) -> Result<Option<FileConfig>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
-        Err(e) => {
+    use crate::fsx::{self, Follow, Owner, Refusal};
+    // Followed when it is a link (dotfiles often are); never a FIFO, never over 1 MiB.
+    let bytes = match fsx::read(path, Follow::Yes, Owner::Anyone, 1 << 20) {
+        Ok(b) => b,
+        Err(Refusal::Missing) if !required => return Ok(None),
+        Err(Refusal::Missing) => {
+            return Err(Error::io(
+                t!("config.read", path = path.display()).into_owned(),
+                std::io::ErrorKind::NotFound.into(),
+            ));
+        }
+        Err(Refusal::Io(e)) => {
             return Err(Error::io(
                 t!("config.read", path = path.display()).into_owned(),
                 e,
             ));
         }
+        Err(other) => {
+            return Err(Error::Config {
+                path: path.to_owned(),
+                reason: other.reason(),
+            });
+        }
     };
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Error::io(
+            t!("config.read", path = path.display()).into_owned(),
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        )
+    })?;
     let bad = |key: &str, why: String| Error::Config {
         path: path.to_owned(),
         reason: format!("{key}: {why}"),
@@ -246,15 +308,19 @@ pub fn read_file(path: &Path, required: bool) -> Result<Option<FileConfig>> {
     // Unknown keys by name and line, in the user's language.
     for (key, value) in &table {
         let nested = match (key.as_str(), value) {
-            ("retention", toml::Value::Table(t)) => Some(t),
+            ("retention" | "special_words", toml::Value::Table(t)) => Some(t),
             _ => None,
         };
         if !TOP_KEYS.contains(&key.as_str()) {
             return Err(unknown(path, &text, key, TOP_KEYS));
         }
+        let known: Vec<&str> = if key == "retention" {
+            Domain::ALL.iter().map(|d| d.code()).collect()
+        } else {
+            Category::ALL.iter().map(|c| c.code()).collect()
+        };
         for k in nested.into_iter().flat_map(|t| t.keys()) {
-            if !Domain::ALL.iter().any(|d| d.code() == k) {
-                let known: Vec<&str> = Domain::ALL.iter().map(|d| d.code()).collect();
+            if !known.contains(&k.as_str()) {
                 return Err(unknown(path, &text, k, &known));
             }
         }
@@ -282,7 +348,7 @@ pub fn read_file(path: &Path, required: bool) -> Result<Option<FileConfig>> {
         return Err(bad("lang", t!("config.bad_lang").into_owned()));
     }
     if let Some(d) = &file.lock_after
-        && crate::tui::app::parse_duration(d).is_none()
+        && parse_duration(d).is_none()
     {
         return Err(bad(
             "lock_after",
@@ -296,6 +362,37 @@ pub fn read_file(path: &Path, required: bool) -> Result<Option<FileConfig>> {
                 .any(|d| crate::model::parse_name("life_domains", d).map_or(true, |p| p != *d)))
     {
         return Err(bad("life_domains", t!("config.bad_domains").into_owned()));
+    }
+    if let Some(p) = &file.privacy_officer
+        && crate::model::parse_name("privacy_officer", p).map_or(true, |v| v != *p)
+    {
+        return Err(bad("privacy_officer", t!("config.bad_line").into_owned()));
+    }
+    if let Some(m) = file.access_review_months
+        && crate::model::parse_months("access_review_months", &m.to_string()).is_err()
+    {
+        return Err(bad(
+            "access_review_months",
+            t!("val.months", max = crate::model::MAX_REVIEW_MONTHS).into_owned(),
+        ));
+    }
+    let mut lex = Lexicon::builtin();
+    for (code, words) in &file.special_words {
+        let category: Category = code.parse().map_err(|_| {
+            bad(
+                &format!("special_words.{code}"),
+                t!("config.bad_line").into_owned(),
+            )
+        })?;
+        for w in words {
+            lex.add(category, w).map_err(|e| {
+                let reason = match e {
+                    Error::Invalid { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                bad(&format!("special_words.{code}"), reason)
+            })?;
+        }
     }
     for d in Domain::ALL {
         if let Some(y) = file.retention.get(*d)
@@ -327,6 +424,9 @@ const TOP_KEYS: &[&str] = &[
     "export_dir",
     "retention",
     "life_domains",
+    "privacy_officer",
+    "access_review_months",
+    "special_words",
 ];
 
 fn unknown(path: &Path, text: &str, key: &str, known: &[&str]) -> Error {
@@ -390,7 +490,7 @@ pub fn resolve(flags: &Flags, config_flag: Option<&Path>) -> Result<Settings> {
     let file = read_file(&path, required)?;
     let config_file = file.as_ref().map(|_| path.clone());
     let file = file.unwrap_or_default();
-    let env_error = |name: &str, reason: String| Error::invalid(name, reason);
+    let env_error = |name: &'static str, reason: String| Error::invalid(name, reason);
 
     let vault = pick(
         flags.vault.clone(),
@@ -416,17 +516,14 @@ pub fn resolve(flags: &Flags, config_flag: Option<&Path>) -> Result<Settings> {
     }
     let env_lock = match env("KLUIS_LOCK_AFTER") {
         None => None,
-        Some(v) => Some(crate::tui::app::parse_duration(&v).ok_or_else(|| {
+        Some(v) => Some(parse_duration(&v).ok_or_else(|| {
             env_error(
                 "KLUIS_LOCK_AFTER",
                 t!("val.duration", value = v).into_owned(),
             )
         })?),
     };
-    let file_lock = file
-        .lock_after
-        .as_deref()
-        .and_then(crate::tui::app::parse_duration);
+    let file_lock = file.lock_after.as_deref().and_then(parse_duration);
     let lock_after = pick(
         flags.lock_after,
         env_lock,
@@ -474,6 +571,25 @@ pub fn resolve(flags: &Flags, config_flag: Option<&Path>) -> Result<Settings> {
             .map(|s| (*s).to_owned())
             .collect(),
     );
+    let privacy_officer = pick(None, None, file.privacy_officer.clone().map(Some), None);
+    let access_review_months = pick(
+        None,
+        None,
+        file.access_review_months,
+        crate::model::DEFAULT_REVIEW_MONTHS,
+    );
+    let words: Vec<(Category, String)> = file
+        .special_words
+        .iter()
+        .filter_map(|(code, words)| code.parse::<Category>().ok().map(|c| (c, words)))
+        .flat_map(|(c, words)| words.iter().map(move |w| (c, w.clone())))
+        .collect();
+    let special_words = pick(
+        None,
+        None,
+        (!file.special_words.is_empty()).then_some(words),
+        Vec::new(),
+    );
     Ok(Settings {
         config_file,
         vault,
@@ -483,6 +599,9 @@ pub fn resolve(flags: &Flags, config_flag: Option<&Path>) -> Result<Settings> {
         export_dir,
         retention,
         life_domains,
+        privacy_officer,
+        access_review_months,
+        special_words,
     })
 }
 
@@ -516,6 +635,12 @@ pub fn default_file() -> String {
 # {domains_help}
 # life_domains = [{domains}]
 
+# {officer_help}
+# privacy_officer = \"{officer_example}\"
+
+# {review_help}
+# access_review_months = {review}
+
 # {retention_help}
 [retention]
 # jeugd = {jeugd}
@@ -523,6 +648,10 @@ pub fn default_file() -> String {
 # participatie = {participatie}
 # schuldhulp = {schuldhulp}
 # overig = {overig}
+
+# {words_help}
+[special_words]
+# health = [\"mantelzorg*\", \"!ziektekostenverzekering\"]
 ",
         head = t!("config.file_head"),
         vault_help = t!("config.help_vault"),
@@ -533,6 +662,11 @@ pub fn default_file() -> String {
         export_help = t!("config.help_export"),
         retention_help = t!("config.help_retention"),
         domains_help = t!("config.help_domains"),
+        officer_help = t!("config.help_officer"),
+        officer_example = t!("config.officer_example"),
+        review_help = t!("config.help_review"),
+        review = crate::model::DEFAULT_REVIEW_MONTHS,
+        words_help = t!("config.help_words"),
         domains = crate::model::LIFE_DOMAINS
             .iter()
             .map(|d| format!("\"{d}\""))
@@ -544,6 +678,20 @@ pub fn default_file() -> String {
         schuldhulp = r(Domain::Schuldhulp),
         overig = r(Domain::Overig),
     )
+}
+
+/// Parses `30s`, `5m`, `1h` or plain seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        _ => return None,
+    };
+    (secs > 0).then(|| Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -569,6 +717,9 @@ mod tests {
         assert_eq!(full.privacy, Some(false));
         assert_eq!(full.retention.jeugd, Some(20));
         assert_eq!(full.retention.wmo, Some(15));
+        assert_eq!(full.access_review_months, Some(6));
+        assert!(full.privacy_officer.is_some());
+        assert_eq!(full.special_words["health"].len(), 2);
     }
 
     #[test]

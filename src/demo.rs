@@ -170,6 +170,42 @@ pub fn populate(
 mod tests {
     use super::*;
 
+    /// The demo notes' false-positive rate (docs/user-guide.md, "Minder gegevens"): every
+    /// note the demo can write (an opening, a topic and a closing), scanned by the nudges.
+    /// One topic is special-category data (a GP and mental health care) and should be
+    /// flagged; a warning on any other note is a false positive.
+    #[test]
+    fn false_positive_rate_on_the_demo_notes() {
+        use crate::model::nudge::{Lexicon, scan};
+        const SENSITIVE: &[&str] =
+            &["De huisarts is op de hoogte en verwijst naar de praktijkondersteuner ggz."];
+        let lex = Lexicon::builtin();
+        let (mut notes, mut clean, mut false_pos, mut missed) = (0, 0, 0, 0);
+        for o in OPENINGS {
+            for t in TOPICS {
+                for c in CLOSINGS {
+                    let body = format!("{o} {t} {c}");
+                    let flagged = !scan(&body, &lex).is_empty();
+                    notes += 1;
+                    if SENSITIVE.contains(t) {
+                        missed += usize::from(!flagged);
+                    } else {
+                        clean += 1;
+                        false_pos += usize::from(flagged);
+                    }
+                }
+            }
+        }
+        println!(
+            "demo notes: {false_pos} of {clean} notes without special data flagged ({:.1}%); \
+             {missed} of {} with special data missed",
+            100.0 * false_pos as f64 / clean as f64,
+            notes - clean
+        );
+        assert_eq!(false_pos, 0, "the demo notes raise a warning for nothing");
+        assert_eq!(missed, 0);
+    }
+
     #[test]
     fn demo_data_is_fictitious_and_complete() {
         let store = Store::create("demo").unwrap();

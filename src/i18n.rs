@@ -3,7 +3,7 @@
 pub use rust_i18n::t;
 
 /// A language kluis speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
     /// Nederlands
     Nl,
@@ -135,6 +135,11 @@ mod tests {
         "tab.plan",
         "tab.scores",
         "kind.assessment",
+        "kinds.meldcode_step",
+        "choice.consulted.veilig_thuis",
+        "nudge.found_special",
+        "doc.leaflet.contact",
+        "access.col_dossiers",
     ];
 
     /// A Dutch text identical to its English one is a translation that was never made.
@@ -155,7 +160,9 @@ mod tests {
         }
     }
 
-    /// One register (je, never u) and one word per concept in both Dutch catalogs.
+    /// One register (je, never u) and one word per concept in both Dutch catalogs. Documents
+    /// for residents (`doc.*`, the consent form and the leaflet) are letters in "u", at
+    /// language level B1, as the catalog's header says.
     #[test]
     fn dutch_is_one_register_with_one_word_per_concept() {
         let words = |t: &str| -> Vec<String> {
@@ -168,6 +175,9 @@ mod tests {
             include_str!("locales/cli.yml"),
         ] {
             for (key, _, nl) in entries(catalog) {
+                if key.starts_with("doc.") {
+                    continue;
+                }
                 let nl = nl.unwrap_or_default();
                 for w in words(&nl) {
                     assert!(

@@ -78,6 +78,24 @@ pub fn search(
     store.search(fts_query, limit)
 }
 
+/// The size of the session's image in bytes.
+pub fn image_size(session: &Session) -> u64 {
+    session
+        .store()
+        .connection()
+        .query_row(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(0)
+}
+
+/// Lowers the largest image a change may leave, so a test reaches it cheaply.
+pub fn set_max_image(session: &Session, bytes: u64) {
+    session.store().set_max_image(bytes);
+}
+
 /// Opens a vault file (no session, no journal, no access log).
 pub fn read(
     path: &Path,

@@ -5,9 +5,9 @@
 //! The journal key and id live inside the vault, so the journal is only readable together
 //! with the vault generation it belongs to. Compaction folds it into a new generation.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -16,6 +16,7 @@ use rand::RngCore;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
+use crate::fsx::{self, Follow, Owner};
 use crate::i18n::t;
 use crate::model::hex;
 use crate::secret::{ExposeSecret, SecretBox};
@@ -104,6 +105,42 @@ fn nonce(seq: u64) -> Nonce {
     n.into()
 }
 
+/// Length of the witness (see [`witness`]).
+pub const WITNESS_LEN: usize = 40;
+const WITNESS_MAGIC: &[u8; 8] = b"KLUISW01";
+
+/// The witness of a journal, kept at the start of the vault's lock file: `"KLUISW01"`, the
+/// journal id, the number of records appended and acknowledged (u64 LE), and the first 8
+/// bytes of the SHA-256 of those 32 bytes (a torn write reads as no witness). It is written
+/// after every append's `fdatasync` and after every compaction, so it never counts a record
+/// the journal does not durably hold: a journal with fewer records than its witness lost
+/// acknowledged edits (docs/journal-format.md).
+pub fn witness(key: &JournalKey, records: u64) -> [u8; WITNESS_LEN] {
+    use sha2::Digest;
+    let mut w = [0u8; WITNESS_LEN];
+    w[..8].copy_from_slice(WITNESS_MAGIC);
+    w[8..24].copy_from_slice(&key.id);
+    w[24..32].copy_from_slice(&records.to_le_bytes());
+    let check = sha2::Sha256::digest(&w[..32]);
+    w[32..].copy_from_slice(&check[..8]);
+    w
+}
+
+/// The record count a witness vouches for, when it is intact and about the journal of `key`.
+pub fn witnessed(bytes: &[u8], key: &JournalKey) -> Option<u64> {
+    use sha2::Digest;
+    let w: &[u8; WITNESS_LEN] = bytes.get(..WITNESS_LEN)?.try_into().ok()?;
+    let check = sha2::Sha256::digest(&w[..32]);
+    if &w[..8] != WITNESS_MAGIC || w[32..] != check[..8] || w[8..24] != key.id {
+        return None;
+    }
+    Some(u64::from_le_bytes(w[24..32].try_into().ok()?))
+}
+
+/// Largest journal file read: compaction runs past 8 MiB, and one record is at most
+/// [`MAX_RECORD`].
+pub const MAX_FILE: u64 = (8 << 20) + MAX_RECORD as u64 + 4096;
+
 /// The journal file beside a vault.
 pub fn path_for(vault: &Path) -> PathBuf {
     let mut name = vault.file_name().unwrap_or_default().to_os_string();
@@ -141,14 +178,11 @@ fn damaged(path: &Path, reason: impl Into<String>) -> Error {
 /// Reads and decrypts the journal at `path`. `previous_id` is the id of the journal the
 /// vault's last compaction replaced (a crash can leave it behind).
 pub fn read(path: &Path, key: &JournalKey, previous_id: Option<&str>) -> Result<Found> {
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Missing),
-        Err(e) => return Err(Error::io(t!("io.open", path = path.display()), e)),
+    let bytes = match fsx::read(path, Follow::No, Owner::Us, MAX_FILE) {
+        Ok(b) => b,
+        Err(fsx::Refusal::Missing) => return Ok(Found::Missing),
+        Err(r) => return Err(r.into_damaged(path)),
     };
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| Error::io(t!("io.read", path = path.display()), e))?;
     if bytes.len() < HEADER_LEN as usize || &bytes[..MAGIC.len()] != MAGIC {
         return Err(damaged(path, t!("journal.not_journal")));
     }
@@ -212,6 +246,10 @@ pub struct Journal {
     file: File,
     next_seq: u64,
     len: u64,
+    /// Where it is, and the (device, inode) it had when opened: an append refuses when
+    /// another file took its place, since the next unlock would never read this one.
+    path: PathBuf,
+    identity: (u64, u64),
 }
 
 impl Journal {
@@ -219,20 +257,16 @@ impl Journal {
     pub fn create(vault: &Path, key: &JournalKey) -> Result<Journal> {
         let path = path_for(vault);
         let io_err = |e: io::Error| Error::io(t!("io.write", path = path.display()), e);
-        let tmp = crate::vault::temp_path(vault);
         let mut header = Vec::with_capacity(HEADER_LEN as usize);
         header.extend_from_slice(MAGIC);
         header.extend_from_slice(&key.id);
-        let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&header)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)
-        })();
+        let (tmp, mut f) = crate::vault::new_temp(vault).map_err(io_err)?;
+        // `f` stays open (and its temp name locked) until the rename: see `vault::new_temp`.
+        let result = f
+            .write_all(&header)
+            .and_then(|_| f.sync_all())
+            .and_then(|_| fs::rename(&tmp, &path));
+        drop(f);
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp);
             return Err(io_err(e));
@@ -245,11 +279,11 @@ impl Journal {
     pub fn open_for_append(vault: &Path, good_len: u64, next_seq: u64) -> Result<Journal> {
         let path = path_for(vault);
         let io_err = |e: io::Error| Error::io(t!("io.write", path = path.display()), e);
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(io_err)?;
-        if file.metadata().map_err(io_err)?.len() != good_len {
+        let (file, meta) = fsx::open_append(&path, MAX_FILE).map_err(|r| match r {
+            fsx::Refusal::Io(e) => io_err(e),
+            other => other.into_damaged(&path),
+        })?;
+        if meta.len() != good_len {
             file.set_len(good_len).map_err(io_err)?;
             file.sync_all().map_err(io_err)?;
         }
@@ -257,7 +291,14 @@ impl Journal {
             file,
             next_seq,
             len: good_len,
+            path,
+            identity: (meta.dev(), meta.ino()),
         })
+    }
+
+    /// Whether the file at the journal's path is still the one this journal writes to.
+    fn in_place(&self) -> bool {
+        fsx::identity_at(&self.path) == Some(self.identity)
     }
 
     /// Encrypts `plain` as the next record, appends it in one write, and fsyncs. When this
@@ -265,10 +306,7 @@ impl Journal {
     pub fn append(&mut self, key: &JournalKey, plain: &[u8], vault: &Path) -> Result<()> {
         let len = plain.len() as u32 + TAG_LEN;
         if len > MAX_RECORD {
-            return Err(Error::invalid(
-                "--text",
-                t!("val.too_long", max = MAX_RECORD),
-            ));
+            return Err(Error::invalid("text", t!("val.too_long", max = MAX_RECORD)));
         }
         let sealed = key
             .cipher()
@@ -284,6 +322,12 @@ impl Journal {
         record.extend_from_slice(&len.to_le_bytes());
         record.extend_from_slice(&sealed);
         let io_err = |e: io::Error| Error::io(t!("io.write", path = path_for(vault).display()), e);
+        let replaced = || Error::ChangedOnDisk {
+            path: self.path.clone(),
+        };
+        if !self.in_place() {
+            return Err(replaced());
+        }
         if let Err(e) = self
             .file
             .write_all(&record)
@@ -292,6 +336,11 @@ impl Journal {
             // Cut off what may have landed, so the next append starts on a record boundary.
             let _ = self.file.set_len(self.len);
             return Err(io_err(e));
+        }
+        // Replaced while we wrote: the record is in a file nobody will read.
+        if !self.in_place() {
+            let _ = self.file.set_len(self.len);
+            return Err(replaced());
         }
         self.len += record.len() as u64;
         self.next_seq += 1;

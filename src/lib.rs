@@ -53,7 +53,9 @@ mod engine {
 
 pub mod cli;
 pub mod config;
+pub mod documents;
 pub mod error;
+pub mod fsx;
 pub mod harden;
 pub mod i18n;
 pub mod merge;

@@ -43,23 +43,7 @@ impl Drop for Op {
     }
 }
 
-/// Client columns that travel as fields, in table order.
-pub const CLIENT_FIELDS: &[&str] = &[
-    "name",
-    "bsn",
-    "birth_date",
-    "address",
-    "phone",
-    "domain",
-    "status",
-    "opened_on",
-    "closed_on",
-    "created_at",
-    "retention_until",
-];
-
-/// Fields a dossier cannot exist without.
-pub const REQUIRED_FIELDS: &[&str] = &["name", "domain", "status", "opened_on", "created_at"];
+pub use crate::model::{CLIENT_FIELDS, REQUIRED_FIELDS};
 
 /// What an op's field names.
 #[derive(Debug, PartialEq, Eq)]

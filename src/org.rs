@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::fsx::{self, Follow, Owner};
 use crate::i18n::t;
 use crate::secret::{ExposeSecret, SecretString};
 use crate::vault::{self, KdfParams};
@@ -34,7 +35,7 @@ pub const SIGNING_KEY_FILE: &str = "signing-key.age";
 pub const RECOVERY_KEY_FILE: &str = "recovery-key.age";
 
 /// A worker's role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// A caseworker.
@@ -206,15 +207,26 @@ fn save_state(dir: &Path, state: &OrgState) -> Result<()> {
     vault::sync_dir(&path)
 }
 
+/// Largest organisation file (org.json with its roster, an enrollment) read.
+const MAX_ORG_FILE: u64 = 16 << 20;
+
+/// Reads a file in the organisation's folder: never through a link, never a special file.
+fn read_org_file(path: &Path) -> Result<Vec<u8>> {
+    fsx::read(path, Follow::No, Owner::Anyone, MAX_ORG_FILE).map_err(|r| r.into_damaged(path))
+}
+
 /// Reads `org.json`.
 pub fn load_state(dir: &Path) -> Result<OrgState> {
     let path = dir.join(STATE_FILE);
-    let bytes = fs::read(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::NoOrg {
-            path: dir.to_owned(),
-        },
-        _ => Error::io(t!("io.read", path = path.display()), e),
-    })?;
+    let bytes = match fsx::read(&path, Follow::No, Owner::Anyone, MAX_ORG_FILE) {
+        Ok(b) => b,
+        Err(fsx::Refusal::Missing) => {
+            return Err(Error::NoOrg {
+                path: dir.to_owned(),
+            });
+        }
+        Err(r) => return Err(r.into_damaged(&path)),
+    };
     serde_json::from_slice(&bytes).map_err(|e| refused(&path, e.to_string()))
 }
 
@@ -249,7 +261,7 @@ pub fn verify(org: &str, doc: &Signed, path: &Path) -> Result<()> {
 
 fn unseal_file(dir: &Path, name: &str, pass: &SecretString) -> Result<Zeroizing<Vec<u8>>> {
     let path = dir.join(name);
-    let bytes = fs::read(&path).map_err(|e| Error::io(t!("io.read", path = path.display()), e))?;
+    let bytes = read_org_file(&path)?;
     vault::unseal(pass, &bytes, &path)
 }
 
@@ -410,7 +422,7 @@ pub fn issue(
     let valid_until = valid_until.clone();
     let mut state = load_state(dir)?;
     if state.members.iter().any(|m| m.id == id) {
-        return Err(Error::invalid("--id", t!("org.id_taken", id = id)));
+        return Err(Error::invalid("worker_id", t!("org.id_taken", id = id)));
     }
     let signing = signing_key(dir, pass)?;
     let x25519 = age::x25519::Identity::generate();
@@ -447,9 +459,67 @@ pub fn issue(
     let plain =
         Zeroizing::new(serde_json::to_vec(&enrollment).map_err(|e| Error::Encrypt(e.to_string()))?);
     let code = new_code();
-    let sealed = vault::seal(&normalize_code(code.expose_secret()), code_params, &plain)?;
+    let normalized = normalize_code(code.expose_secret());
+    let sealed = vault::seal(&normalized, code_params, &plain)?;
+    let mut file = format!(
+        "{ENROLL_TAG} {}\n",
+        BASE64_STANDARD.encode(enrollment_mac(&normalized, &sealed))
+    )
+    .into_bytes();
+    file.extend_from_slice(&sealed);
     save_state(dir, &state)?;
-    Ok((sealed, code))
+    Ok((file, code))
+}
+
+/// First word of an enrollment file's first line; the MAC follows it.
+const ENROLL_TAG: &str = "kluis-enrollment/v2";
+const ENROLL_KEY_SALT: &[u8] = b"kluis.nl/v1/enrollment-code";
+const ENROLL_KEY_LABEL: &[u8] = b"kluis.nl/v1/enrollment-mac-key";
+const ENROLL_MAC_LABEL: &[u8] = b"kluis.nl/v1/enrollment-mac";
+
+/// The MAC that proves an enrollment file was made with its code, checked before anything
+/// expensive runs (docs/it-guide.md): `K = HKDF-SHA-256(salt = "kluis.nl/v1/enrollment-code",
+/// ikm = code, info = "kluis.nl/v1/enrollment-mac-key")`, then `HKDF-SHA-256(salt = K,
+/// ikm = SHA-256(sealed file), info = "kluis.nl/v1/enrollment-mac")`, whose extract step is
+/// HMAC-SHA-256 keyed with `K`. The code carries 100 random bits, so a cheap check is as
+/// hard to guess against as the code itself.
+fn enrollment_mac(normalized_code: &SecretString, sealed: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut key = age_core::primitives::hkdf(
+        ENROLL_KEY_SALT,
+        ENROLL_KEY_LABEL,
+        normalized_code.expose_secret().as_bytes(),
+    );
+    let digest = sha2::Sha256::digest(sealed);
+    let mac = age_core::primitives::hkdf(&key, ENROLL_MAC_LABEL, &digest);
+    zeroize::Zeroize::zeroize(&mut key);
+    mac
+}
+
+/// Splits an enrollment file into its MAC and the sealed enrollment. Nothing is trusted yet.
+fn split_enrollment<'a>(bytes: &'a [u8], path: &Path) -> Result<([u8; 32], &'a [u8])> {
+    if bytes.starts_with(b"age-encryption.org/") {
+        return Err(refused(path, t!("org.enrollment_too_old")));
+    }
+    let not_one = || refused(path, t!("org.not_enrollment"));
+    let end = bytes
+        .iter()
+        .take(128)
+        .position(|b| *b == b'\n')
+        .ok_or_else(not_one)?;
+    let line = std::str::from_utf8(&bytes[..end]).map_err(|_| not_one())?;
+    let b64 = line
+        .strip_prefix(ENROLL_TAG)
+        .and_then(|rest| rest.strip_prefix(' '))
+        .ok_or_else(not_one)?;
+    // A MAC changed into something that no longer decodes is a changed MAC: it fails the
+    // comparison like any other (a tampered file is not told from a wrong code).
+    let mac = BASE64_STANDARD
+        .decode(b64)
+        .ok()
+        .and_then(|m| <[u8; 32]>::try_from(m).ok())
+        .unwrap_or([0; 32]);
+    Ok((mac, &bytes[end + 1..]))
 }
 
 /// Revokes a worker from `at` on.
@@ -462,7 +532,10 @@ pub fn revoke(dir: &Path, id: &str, reason: &str, at: String) -> Result<()> {
         });
     }
     if state.revocations.iter().any(|r| r.id == id) {
-        return Err(Error::invalid("ID", t!("org.already_revoked", id = id)));
+        return Err(Error::invalid(
+            "worker_id",
+            t!("org.already_revoked", id = id),
+        ));
     }
     state.revocations.push(Revocation {
         id: id.to_owned(),
@@ -475,8 +548,33 @@ pub fn revoke(dir: &Path, id: &str, reason: &str, at: String) -> Result<()> {
 
 /// Opens an enrollment file with its code and checks that the certificate is the
 /// organisation's and matches the keys inside.
+///
+/// Nothing expensive runs before the file is known to be made with this code: the MAC on
+/// its first line is checked first (microseconds), and only then is the Argon2id stanza,
+/// within the vault's own caps, opened. A wrong code and a tampered file look the same
+/// (exit 3), as a wrong passphrase and a damaged passphrase stanza do for a vault.
 pub fn open_enrollment(bytes: &[u8], code: &SecretString, path: &Path) -> Result<Enrollment> {
-    let plain = vault::unseal(&normalize_code(code.expose_secret()), bytes, path)?;
+    let (mac, sealed) = split_enrollment(bytes, path)?;
+    let code = normalize_code(code.expose_secret());
+    let expected = enrollment_mac(&code, sealed);
+    // Compared in constant time: no early exit on the first differing byte.
+    if mac
+        .iter()
+        .zip(expected)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        != 0
+    {
+        return Err(Error::WrongCode {
+            path: path.to_owned(),
+        });
+    }
+    let plain = vault::unseal(&code, sealed, path).map_err(|e| match e {
+        Error::WrongPassphrase => Error::WrongCode {
+            path: path.to_owned(),
+        },
+        Error::Damaged { reason, .. } => refused(path, reason),
+        other => other,
+    })?;
     check_enrollment(&plain, path)
 }
 
@@ -522,9 +620,11 @@ pub fn verify_roster(pinned: &str, doc: &Signed, path: &Path) -> Result<Roster> 
     Ok(roster)
 }
 
-/// Reads a signed document from a file.
+/// Reads a signed document from a file the user named (followed if a link; a special file
+/// or one over 16 MiB is a usage error).
 pub fn read_signed(path: &Path) -> Result<Signed> {
-    let bytes = fs::read(path).map_err(|e| Error::io(t!("io.read", path = path.display()), e))?;
+    let bytes = fsx::read(path, Follow::Yes, Owner::Anyone, MAX_ORG_FILE)
+        .map_err(|r| r.into_invalid("file", path))?;
     serde_json::from_slice(&bytes).map_err(|_| refused(path, t!("org.not_roster")))
 }
 

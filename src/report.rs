@@ -4,11 +4,56 @@
 use zeroize::Zeroizing;
 
 use crate::i18n::{Lang, t};
+use crate::model::record::{FieldSpec, Input, Kind as RecordKind};
 use crate::model::{Note, Scope};
-use crate::session::Dossier;
+use crate::session::{Dossier, GenericRecord};
+
+/// The heading of a kind's section in a report: its own (`report.kind.CODE`) when the
+/// catalog has one, else the kind's name.
+fn kind_heading(kind: RecordKind, locale: &str) -> String {
+    let key = format!("report.kind.{}", kind.spec().code);
+    let own = t!(&key, locale = locale);
+    if own.ends_with(key.as_str()) {
+        t!(format!("kind.{}", kind.spec().code), locale = locale).into_owned()
+    } else {
+        own.into_owned()
+    }
+}
+
+/// One field of a generic record in words: a choice by its label (`choice.FIELD.CODE`), a
+/// flag as yes or no, a text withheld from the client as the ground it is withheld on.
+fn generic_cell(r: &GenericRecord, f: &FieldSpec, locale: &str) -> String {
+    let v = &r.value[f.name];
+    match (f.input, v) {
+        (Input::Text, serde_json::Value::Null) if r.masked => match &r.withheld {
+            Some(ground) => t!(
+                "report.withheld",
+                locale = locale,
+                ground = t!(format!("choice.withheld.{ground}"), locale = locale)
+            )
+            .into_owned(),
+            None => t!("note.special_masked", locale = locale).into_owned(),
+        },
+        (_, serde_json::Value::Null) => "-".to_owned(),
+        (Input::Flag, serde_json::Value::Bool(b)) => {
+            t!(if *b { "word.yes" } else { "word.no" }, locale = locale).into_owned()
+        }
+        (Input::Choice, serde_json::Value::String(code)) => {
+            let key = format!("choice.{}.{code}", f.name);
+            let label = t!(&key, locale = locale);
+            if label.ends_with(key.as_str()) {
+                code.clone()
+            } else {
+                label.into_owned()
+            }
+        }
+        (_, serde_json::Value::String(s)) => s.clone(),
+        (_, other) => other.to_string(),
+    }
+}
 
 /// Output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Markdown (plain text that reads well anywhere).
     Md,
@@ -522,21 +567,33 @@ pub fn render(
                 &rows,
             );
         }
-        // Kinds without a section of their own: a table of their fields each.
+        // Kinds without a section of their own: a table of their fields each, in the
+        // report's language (codes become words), what is withheld from the client without
+        // its text but with its ground.
+        let mut withheld = 0;
         for (kind, records) in &c.other {
-            let code = kind.spec().code;
-            d.heading(2, &t!(format!("kind.{code}"), locale = locale));
-            let head: Vec<String> = records.first().map_or_else(Vec::new, |r| {
-                r.fields
-                    .iter()
-                    .map(|(name, _)| t!(format!("field.{name}"), locale = locale).into_owned())
-                    .collect()
-            });
+            d.heading(2, &kind_heading(*kind, locale));
+            let fields: Vec<&FieldSpec> = crate::model::record::fields_of(*kind)
+                .iter()
+                .filter(|f| f.input != Input::Link)
+                .collect();
+            let head: Vec<String> = fields
+                .iter()
+                .map(|f| t!(format!("field.{}", f.name), locale = locale).into_owned())
+                .collect();
             let rows: Vec<Vec<String>> = records
                 .iter()
-                .map(|r| r.fields.iter().map(|(_, v)| v.clone()).collect())
+                .map(|r| {
+                    if r.masked && r.withheld.is_some() {
+                        withheld += 1;
+                    }
+                    fields.iter().map(|f| generic_cell(r, f, locale)).collect()
+                })
                 .collect();
             d.table(&head, &rows);
+        }
+        if withheld > 0 {
+            d.para(&t!("report.withheld_note", locale = locale, n = withheld));
         }
         d.heading(2, &t!("report.consents", locale = locale));
         let head = [
@@ -560,7 +617,16 @@ pub fn render(
                     k.given_on.to_string(),
                     date(k.until),
                     t!(format!("consent.state.{}", k.state(today)), locale = locale).into_owned(),
-                    k.evidence.clone().unwrap_or_else(none),
+                    match c
+                        .attachments
+                        .iter()
+                        .find(|a| Some(&a.id) == k.evidence.as_ref())
+                    {
+                        Some(a) => {
+                            t!("report.signed_form", locale = locale, title = a.title).into_owned()
+                        }
+                        None => k.evidence.clone().unwrap_or_else(none),
+                    },
                 ]
             })
             .collect();

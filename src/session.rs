@@ -1,6 +1,7 @@
 //! An unlocked vault. Locking is dropping the session: the store and the keys wipe
 //! themselves, and pending journal records are folded into a new vault generation first.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -16,7 +17,9 @@ use crate::vault::{self, DiskStamp, KdfParams, Place, SealingKey, VaultLock};
 
 mod door;
 mod files;
+mod practice;
 pub use door::{CaseloadRow, ClientView, DisclosureRequest, Dossier, GenericRecord, Plan, Reveal};
+pub use practice::{GroupView, Participant};
 
 /// What every session applies from the user's settings. The command line and the terminal
 /// app open sessions the same way ([`Session::unlock`], [`Session::apply`]), so both show
@@ -29,7 +32,17 @@ pub struct Setup {
     pub via: &'static str,
     /// A fixed "now" for what the session writes (tests, screenshots); None is the clock.
     pub clock: Option<chrono::NaiveDateTime>,
+    /// Leave the journal as it is when the session ends, unless it has grown past its
+    /// threshold or its oldest record is a day old (a command-line run: a read or an edit then
+    /// costs one journal append, not a rewrite of the vault). The terminal app folds the
+    /// journal at every lock and exit.
+    pub keep_journal: bool,
 }
+
+/// How old the oldest journal record may be before a session that keeps the journal folds
+/// it anyway: stock `age` and a copied vault file hold what was compacted, so edits do not
+/// stay out of the vault file for long.
+pub const JOURNAL_MAX_AGE: chrono::Duration = chrono::Duration::days(1);
 
 /// Whether a session may change the vault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +58,35 @@ const PREV_HOLDS_ERASED: &str = "prev_holds_erased";
 
 /// Journal size past which a change also compacts.
 pub const COMPACT_THRESHOLD: u64 = 8 << 20;
+
+/// Warnings about work a session put off (a compaction that failed while every edit was
+/// durable in the journal), for the command line to print when it is done.
+static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Takes the warnings sessions left (see `WARNINGS`), oldest first.
+pub fn take_warnings() -> Vec<String> {
+    WARNINGS
+        .lock()
+        .map(|mut w| std::mem::take(&mut *w))
+        .unwrap_or_default()
+}
+
+/// A save that failed for want of disk (or another IO failure) leaves the change in memory
+/// only; anything else (the vault or its lock replaced) keeps its own error and exit code.
+fn not_written(e: Error) -> Error {
+    match e {
+        Error::Io { .. } => Error::NotWritten {
+            error: e.to_string(),
+        },
+        other => other,
+    }
+}
+
+fn warn(text: String) {
+    if let Ok(mut w) = WARNINGS.lock() {
+        w.push(text);
+    }
+}
 
 /// How a session is unlocked.
 enum Unlock<'a> {
@@ -74,6 +116,8 @@ pub struct Session {
     /// Clients a search showed and the log already has, since `forget_searches`: typing a
     /// query does not log the same names at every pause.
     searched: std::collections::BTreeSet<String>,
+    /// See [`Setup::keep_journal`].
+    keep_journal: bool,
 }
 
 /// The owner's name when none is given: the login name, else the code `me` (a code, not a
@@ -92,7 +136,7 @@ pub fn parse_recipients(values: &[String]) -> Result<Vec<age::x25519::Recipient>
         .iter()
         .map(|v| {
             age::x25519::Recipient::from_str(v.trim())
-                .map_err(|_| Error::invalid("--recovery-recipient", t!("val.recipient", value = v)))
+                .map_err(|_| Error::invalid("recovery_recipient", t!("val.recipient", value = v)))
         })
         .collect()
 }
@@ -222,6 +266,7 @@ impl Session {
         store.next_generation()?;
         let stamp = vault::write(path, &mut store, &key, &recipients, Place::Create)?;
         let journal = Some(Journal::create(path, &journal_key)?);
+        let _ = lock.write_head(&journal::witness(&journal_key, 0));
         Ok(Session {
             path: path.to_owned(),
             access: Access::Write,
@@ -234,6 +279,7 @@ impl Session {
             unsaved: false,
             lock: Some(lock),
             searched: Default::default(),
+            keep_journal: false,
         })
     }
 
@@ -307,15 +353,56 @@ impl Session {
 
     /// Folds pending journal records into the vault, once: afterwards the session is
     /// read-only, so Drop has nothing left to do.
+    ///
+    /// When every edit is durable in the journal and only the compaction fails (a full disk),
+    /// that is not a failure of the session: the next unlock replays the journal and
+    /// compacts. A warning says so (see [`take_warnings`]).
     fn finish(&mut self) -> Result<()> {
-        let result = if self.access == Access::Write && (self.unsaved || self.pending_records() > 0)
+        let result = if self.access == Access::Write
+            && (self.unsaved || (self.pending_records() > 0 && !self.journal_may_stay()?))
         {
-            self.compact()
+            match self.compact() {
+                Err(e @ Error::Io { .. }) if !self.unsaved => {
+                    warn(
+                        t!(
+                            "warn.compaction_deferred",
+                            journal = journal::path_for(&self.path).display(),
+                            error = e
+                        )
+                        .into_owned(),
+                    );
+                    Ok(())
+                }
+                other => other,
+            }
         } else {
             Ok(())
         };
         self.access = Access::Read;
         result
+    }
+
+    /// Whether pending journal records may stay in the journal when this session ends: only
+    /// when the session keeps the journal, it is under its threshold, and its oldest record
+    /// (the journal is begun at each compaction, `saved_at`) is younger than
+    /// [`JOURNAL_MAX_AGE`].
+    fn journal_may_stay(&self) -> Result<bool> {
+        if !self.keep_journal {
+            return Ok(false);
+        }
+        let small = self
+            .journal
+            .as_ref()
+            .is_none_or(|j| j.len() <= COMPACT_THRESHOLD);
+        let begun = self
+            .store
+            .meta("saved_at")?
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
+        // By the session's clock (a test moves it), like everything the session writes.
+        let now = chrono::DateTime::parse_from_rfc3339(&self.store.now())
+            .map_or_else(|_| chrono::Utc::now(), |t| t.to_utc());
+        let young = begun.is_some_and(|t| now - t.to_utc() < JOURNAL_MAX_AGE);
+        Ok(small && young)
     }
 
     fn open_inner(path: &Path, unlock: Unlock<'_>, access: Access) -> Result<Session> {
@@ -328,18 +415,14 @@ impl Session {
         access: Access,
         held: &mut Option<VaultLock>,
     ) -> Result<Session> {
-        if path.symlink_metadata().is_err() {
-            return Err(Error::NoVault {
-                path: path.to_owned(),
-            });
-        }
+        // A symlinked vault is followed once, here: everything below works beside the real
+        // file (vault::resolve).
+        let real = vault::resolve(path)?;
+        let path = real.as_path();
         let acquired = match held {
             Some(_) => None,
             None => Some(VaultLock::acquire(path, access == Access::Write)?),
         };
-        if access == Access::Write {
-            vault::remove_stale_temps(path);
-        }
         let mut opened = match unlock {
             Unlock::Passphrase(p) => vault::read(path, Some(p), None)?,
             Unlock::Key(k) => vault::read(path, None, Some(k))?,
@@ -365,14 +448,36 @@ impl Session {
             }
             None => (JournalKey::generate(), Found::Missing, false),
         };
+        // The lock file's witness counts the records acknowledged since the last compaction:
+        // a journal that holds fewer was cut, deleted or replaced (docs/journal-format.md).
+        let lock = acquired.as_ref().or(held.as_ref());
+        if let (true, Some(lock)) = (keyed, lock) {
+            let have = match &found {
+                Found::Current(replay) => replay.records.len() as u64,
+                Found::Missing | Found::Stale => 0,
+            };
+            let head = lock.read_head(journal::WITNESS_LEN);
+            if let Some(expected) = journal::witnessed(&head, &journal_key)
+                && have < expected
+            {
+                return Err(damaged(
+                    t!("journal.lost_records", have = have, expected = expected).into_owned(),
+                ));
+            }
+        }
+        // Only now, with the vault opened: a wrong passphrase or a refused file changes
+        // nothing on disk.
+        if access == Access::Write {
+            vault::remove_stale_temps(path);
+        }
         let mut replayed = 0;
         let mut journal = None;
         match found {
             Found::Current(replay) => {
                 let mut changes: Vec<RowChange> = Vec::new();
                 for record in &replay.records {
-                    let batch: Vec<RowChange> = serde_json::from_slice(record)
-                        .map_err(|_| damaged(t!("journal.bad_contents").into_owned()))?;
+                    let batch: Vec<RowChange> = crate::store::changes::decode(record)
+                        .ok_or_else(|| damaged(t!("journal.bad_contents").into_owned()))?;
                     changes.extend(batch);
                 }
                 opened
@@ -403,6 +508,7 @@ impl Session {
             unsaved: false,
             lock: acquired.or_else(|| held.take()),
             searched: Default::default(),
+            keep_journal: false,
         };
         if access == Access::Write && session.journal.is_none() {
             // A vault without a journal key gets one (and its journal) from a compaction.
@@ -415,7 +521,7 @@ impl Session {
                 session.store.take_erased();
                 session.save_erasure()?;
             } else if session.store.meta(PREV_HOLDS_ERASED)?.as_deref() == Some("1") {
-                vault::keep_previous(&session.path)?;
+                session.stamp = vault::keep_previous_stamped(&session.path, session.stamp)?;
                 session.store.set_meta(PREV_HOLDS_ERASED, "0")?;
             }
         }
@@ -429,7 +535,7 @@ impl Session {
         access: Access,
         setup: &Setup,
     ) -> Result<Session> {
-        let session = Self::open(path, passphrase, access)?;
+        let mut session = Self::open(path, passphrase, access)?;
         session.apply(setup);
         Ok(session)
     }
@@ -438,7 +544,8 @@ impl Session {
     /// it is written with the first thing the session shows or changes, so a command that
     /// does neither (a refused import) leaves the vault byte for byte as it was. Read
     /// sessions (check, whoami, audit) show no client data.
-    pub fn apply(&self, setup: &Setup) {
+    pub fn apply(&mut self, setup: &Setup) {
+        self.keep_journal = setup.keep_journal;
         for (domain, years) in &setup.retention {
             self.store.set_retention_default(*domain, *years);
         }
@@ -549,11 +656,6 @@ impl Session {
         Ok(roster.version)
     }
 
-    /// Checks that a worker is on the roster and active (before assigning a dossier).
-    pub fn check_worker(&self, worker: &str) -> Result<()> {
-        crate::sync::check_worker(&self.store, &self.path, worker)
-    }
-
     /// The newest roster: (version, signed text).
     pub fn latest_roster(&self) -> Result<Option<(u64, String)>> {
         self.store.latest_roster()
@@ -580,11 +682,15 @@ impl Session {
             Access::Write,
             "change() on a read-only session"
         );
-        // A journal record for a vault that another program replaced could never be applied.
+        // A journal record for a vault that another program replaced could never be applied;
+        // and with the lock file gone, another kluis may be writing too.
         if DiskStamp::at(&self.path).ok() != Some(self.stamp) {
             return Err(Error::ChangedOnDisk {
                 path: self.path.clone(),
             });
+        }
+        if let Some(lock) = &self.lock {
+            lock.check_in_place()?;
         }
         let (value, changes) = self.store.transaction(f)?;
         if self.store.take_erased() {
@@ -593,17 +699,14 @@ impl Session {
             drop(changes);
             if let Err(e) = self.save_erasure() {
                 self.unsaved = true;
-                return Err(Error::NotWritten {
-                    error: e.to_string(),
-                });
+                return Err(not_written(e));
             }
             return Ok(value);
         }
         if changes.is_empty() {
             return Ok(value);
         }
-        let mut record = Zeroizing::new(Vec::new());
-        serde_json::to_writer(&mut *record, &changes).map_err(|e| Error::Encrypt(e.to_string()))?;
+        let record = crate::store::changes::encode(&changes);
         drop(changes);
         match self.journal.as_mut() {
             // A change too large for one journal record (a big import) goes straight into a
@@ -611,24 +714,44 @@ impl Session {
             Some(j)
                 if !self.unsaved && record.len() + 4096 < crate::journal::MAX_RECORD as usize =>
             {
-                if let Err(e) = j.append(&self.journal_key, &record, &self.path) {
-                    // The change is in memory only. Appending after a lost record would make a
-                    // journal that replays without it, so from here on whole saves only.
-                    self.unsaved = true;
-                    return Err(Error::NotWritten {
-                        error: e.to_string(),
-                    });
-                }
-                if j.len() > COMPACT_THRESHOLD {
-                    self.compact()?;
+                let appended = j.append(&self.journal_key, &record, &self.path);
+                let (records, len) = (j.records(), j.len());
+                match appended {
+                    Ok(()) => {
+                        if let Some(lock) = &self.lock {
+                            // Best effort: a witness that lags only weakens detection.
+                            let _ = lock.write_head(&journal::witness(&self.journal_key, records));
+                        }
+                        // The edit is durable; a compaction that fails now is tried again
+                        // when the session closes.
+                        if len > COMPACT_THRESHOLD {
+                            match self.compact() {
+                                Ok(()) | Err(Error::Io { .. }) => {}
+                                Err(e) => return Err(e),
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        // The change is in memory only. Appending after a lost record would
+                        // make a journal that replays without it, so from here on whole
+                        // saves only; the first one now, so that what the caller is told
+                        // (saved or not) stays true.
+                        self.unsaved = true;
+                        if !matches!(e, Error::Io { .. }) {
+                            return Err(e);
+                        }
+                        if self.compact().is_err() {
+                            return Err(Error::NotWritten {
+                                error: e.to_string(),
+                            });
+                        }
+                    }
                 }
             }
             _ => {
                 if let Err(e) = self.compact() {
                     self.unsaved = true;
-                    return Err(Error::NotWritten {
-                        error: e.to_string(),
-                    });
+                    return Err(not_written(e));
                 }
             }
         }
@@ -644,6 +767,9 @@ impl Session {
             Access::Write,
             "compact() on a read-only session"
         );
+        if let Some(lock) = &self.lock {
+            lock.check_in_place()?;
+        }
         let next = JournalKey::generate();
         stamp_journal(&self.store, &next, Some(&self.journal_key.id_hex()))?;
         self.store.next_generation()?;
@@ -660,8 +786,11 @@ impl Session {
         self.replayed = 0;
         self.unsaved = false;
         self.journal = Some(Journal::create(&self.path, &self.journal_key)?);
+        if let Some(lock) = &self.lock {
+            let _ = lock.write_head(&journal::witness(&self.journal_key, 0));
+        }
         if self.store.meta(PREV_HOLDS_ERASED)?.as_deref() == Some("1") {
-            vault::keep_previous(&self.path)?;
+            self.stamp = vault::keep_previous_stamped(&self.path, self.stamp)?;
             // In memory only: the file on disk keeps "1" until the next save, and replacing
             // `.prev` by the vault again is harmless.
             self.store.set_meta(PREV_HOLDS_ERASED, "0")?;
@@ -680,6 +809,71 @@ impl Session {
         // replaced) the next save or unlock still replaces `.prev`.
         self.store.set_meta(PREV_HOLDS_ERASED, "1")?;
         self.compact()
+    }
+
+    /// Writes a complete copy of the vault (the journal folded in first) to `dest`: a new
+    /// file, or a dated file in `dest` when it is a folder. The copy is the vault file as
+    /// saved, encrypted the same way (it opens with the same passphrase, and with IT's
+    /// recovery key); it is written beside its place and linked in, so it is never half
+    /// there and never replaces a file. Returns where it went.
+    pub fn backup(&mut self, dest: &Path) -> Result<PathBuf> {
+        let target = if dest.is_dir() {
+            let stem = self
+                .path
+                .file_stem()
+                .map_or_else(|| "vault".into(), |s| s.to_string_lossy().into_owned());
+            let when = chrono::Local::now().format("%Y%m%d-%H%M%S");
+            dest.join(format!("{stem}-{when}.kluis"))
+        } else {
+            dest.to_owned()
+        };
+        if target.symlink_metadata().is_ok() {
+            return Err(Error::FileExists { path: target });
+        }
+        self.compact()?;
+        // The vault as just saved (encrypted: it is copied as it is, never decrypted), and
+        // checked to be that generation after the copy.
+        let (mut from, _) = crate::fsx::open(
+            &self.path,
+            crate::fsx::Follow::No,
+            crate::fsx::Owner::Us,
+            vault::MAX_VAULT_BYTES,
+        )
+        .map_err(|r| r.into_damaged(&self.path))?;
+        let tmp = vault::temp_path(&target);
+        let io_err = |e| Error::io(t!("io.write", path = target.display()).into_owned(), e);
+        let copied = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut to| {
+                std::io::copy(&mut from, &mut to)?;
+                to.sync_all()
+            });
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io_err(e));
+        }
+        if DiskStamp::at(&self.path).ok() != Some(self.stamp) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::ChangedOnDisk {
+                path: self.path.clone(),
+            });
+        }
+        let linked = std::fs::hard_link(&tmp, &target);
+        let _ = std::fs::remove_file(&tmp);
+        linked.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::FileExists {
+                    path: target.clone(),
+                }
+            } else {
+                Error::io(t!("io.write", path = target.display()).into_owned(), e)
+            }
+        })?;
+        vault::sync_dir(&target)?;
+        Ok(target)
     }
 
     /// Folds pending journal records into the vault and ends the session. Dropping a
@@ -703,31 +897,16 @@ impl Session {
         self.key = SealingKey::derive_new(new, params.unwrap_or(self.key.params()))?;
         self.store.set_meta("must_change_passphrase", "0")?;
         self.compact()?;
-        vault::keep_previous(&self.path)?;
+        self.stamp = vault::keep_previous_stamped(&self.path, self.stamp)?;
         Ok(())
     }
 
     /// Integrity of the vault and its previous generation.
-    pub fn check(&self, passphrase: &SecretString) -> Result<CheckReport> {
+    pub fn check(self, passphrase: &SecretString) -> Result<CheckReport> {
         let (clients, notes) = self.store.counts()?;
-        let prev_path = vault::previous_path(&self.path);
-        let previous = if prev_path.exists() {
-            Some(
-                match vault::read(&prev_path, Some(passphrase), Some(&self.key)) {
-                    Ok(opened) => PreviousReport {
-                        generation: Some(generation(&opened.store)?),
-                        problems: opened.store.integrity_problems()?,
-                    },
-                    Err(e) => PreviousReport {
-                        generation: None,
-                        problems: vec![e.to_string()],
-                    },
-                },
-            )
-        } else {
-            None
-        };
         let mut problems = self.store.integrity_problems()?;
+        problems.extend(self.store.schema_problems()?);
+        problems.extend(self.store.text_problems()?);
         let access_log_entries = match self.store.verify_log()? {
             Ok(n) => n,
             Err((seq, why)) => {
@@ -735,7 +914,7 @@ impl Session {
                 0
             }
         };
-        Ok(CheckReport {
+        let mut report = CheckReport {
             schema_version: self.store.schema_version()?,
             generation: generation(&self.store)?,
             problems,
@@ -744,13 +923,45 @@ impl Session {
             notes,
             journal_records: self.pending_records(),
             recovery_recipients: self.store.recovery_recipients()?,
-            previous,
-        })
+            previous: None,
+        };
+        // The previous generation is read only after this one is gone from memory: a check
+        // never holds two images at once.
+        let prev_path = vault::previous_path(&self.path);
+        let key = self.key.duplicate();
+        drop(self);
+        if prev_path.exists() {
+            report.previous = Some(
+                match vault::read(&prev_path, Some(passphrase), Some(&key)) {
+                    Ok(opened) => PreviousReport {
+                        generation: Some(generation(&opened.store)?),
+                        problems: [
+                            opened.store.integrity_problems()?,
+                            opened.store.text_problems()?,
+                        ]
+                        .concat(),
+                    },
+                    Err(e) => PreviousReport {
+                        generation: None,
+                        problems: vec![e.to_string()],
+                    },
+                },
+            );
+        }
+        Ok(report)
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
+        // A change that neither the journal nor the vault file holds was reported as not
+        // saved: only an explicit `close` tries to save it (the terminal app keeps it and
+        // retries), so a command that failed never saves behind the user's back. The
+        // durable journal records stay and replay at the next unlock.
+        if self.unsaved {
+            self.access = Access::Read;
+            return;
+        }
         // Locking folds the journal, so the vault file alone (and stock age) has every edit.
         let _ = self.finish();
     }

@@ -22,10 +22,11 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::fsx::{self, Follow, Owner};
 use crate::i18n::t;
 use crate::merge::{self, Field, Op};
 use crate::model::record::{Kind, is_id};
-use crate::model::{self, Bsn, Domain, NoteKind, Status, hex};
+use crate::model::{self, NoteKind, hex};
 use crate::org::{self, Roster};
 use crate::session::Session;
 use crate::store::{BundleMark, MergeStats, NoteRow, Store};
@@ -265,8 +266,13 @@ pub fn check_worker(store: &Store, path: &Path, worker: &str) -> Result<()> {
     let roster = roster(store, path)?;
     match inactive_reason(&roster, worker, Utc::now()) {
         None => Ok(()),
-        Some(reason) => Err(Error::invalid("WORKER_ID", reason)),
+        Some(reason) => Err(Error::invalid("worker_id", reason)),
     }
+}
+
+/// [`check_worker`] for a session's vault (before `assign` or `handover`).
+pub fn check_assignable(session: &Session, worker: &str) -> Result<()> {
+    check_worker(session.store(), session.path(), worker)
 }
 
 /// Reads and splits a bundle file, checking its size, layout and payload hash. Nothing here
@@ -276,29 +282,24 @@ pub fn read_bundle(path: &Path) -> Result<Parsed> {
 }
 
 fn read_capped(path: &Path) -> Result<Vec<u8>> {
-    let read_err = |e| Error::io(t!("io.read", path = path.display()), e);
-    let too_large = || {
-        refused(
+    read_bundle_file(path, Follow::No)
+}
+
+/// Reads a bundle of at most `MAX_BUNDLE_BYTES` through `fsx` (never blocking on a FIFO).
+/// One found in a shared folder is never read through a link and is refused like any bad
+/// bundle; one the user named (`import FILE`) is followed, and a special file there is a
+/// usage error (exit 2).
+fn read_bundle_file(path: &Path, follow: Follow) -> Result<Vec<u8>> {
+    fsx::read(path, follow, Owner::Anyone, MAX_BUNDLE_BYTES).map_err(|r| match r {
+        fsx::Refusal::Io(e) => Error::io(t!("io.read", path = path.display()), e),
+        fsx::Refusal::TooLarge(_) => refused(
             path,
             t!("sync.too_large", max = MAX_BUNDLE_BYTES / 1024 / 1024),
-        )
-    };
-    let meta = fs::metadata(path).map_err(read_err)?;
-    if !meta.is_file() {
-        return Err(refused(path, t!("sync.not_a_file")));
-    }
-    if meta.len() > MAX_BUNDLE_BYTES {
-        return Err(too_large());
-    }
-    let file = fs::File::open(path).map_err(read_err)?;
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_BUNDLE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
-    if bytes.len() as u64 > MAX_BUNDLE_BYTES {
-        return Err(too_large());
-    }
-    Ok(bytes)
+        ),
+        r @ fsx::Refusal::Missing => r.into_invalid("file", path),
+        r if follow == Follow::Yes => r.into_invalid("file", path),
+        r => refused(path, r.reason()),
+    })
 }
 
 /// Splits bundle bytes (see [`read_bundle`]); `path` names the file in messages.
@@ -373,7 +374,7 @@ fn verify_header(p: &Parsed, me: &Me, path: &Path) -> Result<()> {
 
 /// A worker id as IT may issue them (see `org issue`): short text without control characters.
 fn is_worker(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 200 && !s.chars().any(char::is_control)
+    s.len() <= 200 && model::parse_name("worker", s).is_ok_and(|p| p == s)
 }
 
 /// An HLC version written by `author`.
@@ -429,7 +430,7 @@ fn check_payload(payload: &Payload, header: &Header, roster: &Roster, path: &Pat
         }
         let ok = match merge::field(&op.field) {
             None => false,
-            Some(Field::Column(col)) => check_column(col, value),
+            Some(Field::Column(col)) => model::check_client_field(col, value),
             Some(Field::Assign(w)) => {
                 roster.members.iter().any(|m| m.id == w) && matches!(value, Some("0" | "1"))
             }
@@ -442,7 +443,9 @@ fn check_payload(payload: &Payload, header: &Header, roster: &Roster, path: &Pat
                 is_id(id)
                     && value.is_some_and(|v| crate::store::records::check_register(kind, id, op, v))
             }
-            Some(Field::Log(id)) => is_id(id) && value.is_some_and(|v| check_entry(op, v)),
+            Some(Field::Log(id)) => {
+                is_id(id) && value.is_some_and(|v| model::TravellingEntry::check(v, &op.author))
+            }
             Some(Field::Erased) => {
                 value.is_some_and(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok())
             }
@@ -509,40 +512,6 @@ fn check_blobs(payload: &Payload) -> bool {
                     && m.sha256 == model::sha256_hex(&d)
             })
     })
-}
-
-/// Whether an access log entry that travels with a dossier is one kluis would have written:
-/// by the op's author, of a kind that travels.
-fn check_entry(op: &merge::Op, value: &str) -> bool {
-    serde_json::from_str::<model::TravellingEntry>(value).is_ok_and(|e| {
-        e.user == op.author
-            && e.action
-                .parse::<model::Action>()
-                .is_ok_and(|a| a.code() == e.action && a.travels())
-            && DateTime::parse_from_rfc3339(&e.at).is_ok()
-            && e.on_behalf
-                .as_deref()
-                .is_none_or(|b| model::parse_name("field", b).is_ok_and(|p| p == b))
-            && e.detail.len() <= 1_000
-            && !e.detail.chars().any(char::is_control)
-    })
-}
-
-/// Whether a value fits a client column (as kluis itself would have written it).
-fn check_column(col: &str, value: Option<&str>) -> bool {
-    let date = |v: &str| NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok();
-    let line = |v: &str| model::parse_name("field", v).is_ok_and(|p| p == v);
-    match (col, value) {
-        ("name" | "domain" | "status" | "opened_on" | "created_at", None) => false,
-        (_, None) => true,
-        ("name" | "address" | "phone", Some(v)) => line(v),
-        ("bsn", Some(v)) => Bsn::parse(v).is_ok_and(|b| b.digits() == v),
-        ("birth_date" | "opened_on" | "closed_on" | "retention_until", Some(v)) => date(v),
-        ("domain", Some(v)) => v.parse::<Domain>().is_ok_and(|d| d.code() == v),
-        ("status", Some(v)) => v.parse::<Status>().is_ok_and(|s| s.code() == v),
-        ("created_at", Some(v)) => DateTime::parse_from_rfc3339(v).is_ok(),
-        _ => false,
-    }
 }
 
 /// Writes a new file in `dir` under its content hash: a temp name first, then a hard link to
@@ -856,7 +825,7 @@ pub enum Imported {
 /// Verifies, decrypts and merges one bundle file. With `strict`, a bundle for others is
 /// refused (exit 4) instead of reported as [`Imported::NotForMe`].
 pub fn import(session: &mut Session, path: &Path, strict: bool) -> Result<Imported> {
-    import_bytes(session, read_capped(path)?, path, strict)
+    import_bytes(session, read_bundle_file(path, Follow::Yes)?, path, strict)
 }
 
 /// [`import`] of bytes already read; `path` names them in messages.
@@ -948,7 +917,10 @@ fn import_parsed(
             .map_err(|e| match e {
                 // What the merge refuses (a reused id, a correction of another dossier's
                 // note) and what SQLite refuses in data from outside both mean: not this one.
-                Error::Invalid { field, reason } if field == "bundle" => refused(path, reason),
+                Error::Invalid {
+                    field: crate::error::Field::Input("bundle"),
+                    reason,
+                } => refused(path, reason),
                 Error::Database(d) => refused(path, d.to_string()),
                 other => other,
             })?;
@@ -1097,14 +1069,14 @@ mod tests {
 
     #[test]
     fn columns_accept_only_what_kluis_writes() {
-        assert!(check_column("domain", Some("jeugd")));
-        assert!(!check_column("domain", Some("Jeugd")));
-        assert!(!check_column("name", None));
-        assert!(check_column("phone", None));
-        assert!(!check_column("name", Some(" padded ")));
-        assert!(!check_column("bsn", Some("123456789")));
-        assert!(check_column("bsn", Some("111222333")));
-        assert!(!check_column("birth_date", Some("2020-02-30")));
+        assert!(model::check_client_field("domain", Some("jeugd")));
+        assert!(!model::check_client_field("domain", Some("Jeugd")));
+        assert!(!model::check_client_field("name", None));
+        assert!(model::check_client_field("phone", None));
+        assert!(!model::check_client_field("name", Some(" padded ")));
+        assert!(!model::check_client_field("bsn", Some("123456789")));
+        assert!(model::check_client_field("bsn", Some("111222333")));
+        assert!(!model::check_client_field("birth_date", Some("2020-02-30")));
     }
 
     fn op(field: &str, author: &str) -> Op {
@@ -1132,18 +1104,27 @@ mod tests {
             })
             .unwrap()
         };
-        assert!(check_entry(&o, &entry("w001", "view", "")));
+        assert!(model::TravellingEntry::check(
+            &entry("w001", "view", ""),
+            &o.author
+        ));
         assert!(
-            !check_entry(&o, &entry("w002", "view", "")),
+            !model::TravellingEntry::check(&entry("w002", "view", ""), &o.author),
             "in someone else's name"
         );
         assert!(
-            !check_entry(&o, &entry("w001", "unlock", "")),
+            !model::TravellingEntry::check(&entry("w001", "unlock", ""), &o.author),
             "local-only actions"
         );
-        assert!(!check_entry(&o, &entry("w001", "View", "")));
-        assert!(!check_entry(&o, &entry("w001", "view", "a\nb")));
-        assert!(!check_entry(&o, "{}"));
+        assert!(!model::TravellingEntry::check(
+            &entry("w001", "View", ""),
+            &o.author
+        ));
+        assert!(!model::TravellingEntry::check(
+            &entry("w001", "view", "a\nb"),
+            &o.author
+        ));
+        assert!(!model::TravellingEntry::check("{}", &o.author));
         let consent = model::Consent {
             id: "01a20581-54c8-7217-9685-a9190cfb6551".into(),
             client_id: o.client.clone(),

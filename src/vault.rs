@@ -19,6 +19,7 @@ use rand::RngCore;
 use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
+use crate::fsx::{self, Follow, Owner};
 use crate::i18n::t;
 use crate::secret::{ExposeSecret, KdfKey, SecretString};
 use crate::store::{ImageError, Store};
@@ -119,17 +120,30 @@ impl SealingKey {
     pub fn derive_new(passphrase: &SecretString, params: KdfParams) -> Result<SealingKey> {
         params
             .check()
-            .map_err(|reason| Error::invalid("--kdf-memory", reason))?;
+            .map_err(|reason| Error::invalid("kdf_memory", reason))?;
         let mut salt = [0u8; SALT_LEN];
         rand::rngs::OsRng.fill_bytes(&mut salt);
         let key = derive(passphrase, &salt, params)
-            .map_err(|e| Error::invalid("--kdf-memory", e.to_string()))?;
+            .map_err(|e| Error::invalid("kdf_memory", e.to_string()))?;
         Ok(SealingKey { salt, params, key })
     }
 
     /// The KDF parameters in use.
     pub fn params(&self) -> KdfParams {
         self.params
+    }
+
+    /// A second copy of the key (locked in memory and wiped when dropped like the first),
+    /// for a check that reads the previous generation after the session is gone.
+    pub(in crate::engine) fn duplicate(&self) -> SealingKey {
+        // Straight into the heap: no copy of the key on the stack.
+        let mut bytes = Box::new([0u8; 32]);
+        bytes.copy_from_slice(self.key.expose());
+        SealingKey {
+            salt: self.salt,
+            params: self.params,
+            key: KdfKey::new(bytes),
+        }
     }
 }
 
@@ -299,7 +313,19 @@ impl Identity for PassphraseIdentity<'_> {
     }
 }
 
-/// Identifies the file a vault was read from, to notice when someone else replaced it.
+/// Largest vault file kluis opens: far above any real caseload (200 MB of attachments is the
+/// benchmark's), and the image must fit in memory. Checked before anything is allocated.
+pub const MAX_VAULT_BYTES: u64 = 4 << 30;
+
+/// How much of the file's start [`DiskStamp`] hashes: the age header, whose passphrase stanza
+/// has a fresh random value at every save.
+const STAMP_HEAD: usize = 4096;
+
+/// Identifies the file a vault was read from, to notice when someone else replaced it or
+/// wrote into it. The change time (`ctime`) cannot be set back by a program the way the
+/// modification time can, so an overwrite in place that keeps size and mtime is seen too; the
+/// hash of the header tells one kluis save from another even on a file system whose times
+/// are coarse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DiskStamp {
     dev: u64,
@@ -307,23 +333,74 @@ pub struct DiskStamp {
     len: u64,
     mtime: i64,
     mtime_nsec: i64,
+    ctime: i64,
+    ctime_nsec: i64,
+    head: [u8; 32],
 }
 
 impl DiskStamp {
-    fn of(meta: &fs::Metadata) -> DiskStamp {
-        DiskStamp {
+    /// The stamp of an open file, from its descriptor (reads its first bytes with `pread`,
+    /// so the file position does not move).
+    fn of(file: &File, meta: &fs::Metadata) -> io::Result<DiskStamp> {
+        use sha2::Digest;
+        use std::os::unix::fs::FileExt;
+        let mut head = vec![0u8; STAMP_HEAD.min(meta.len() as usize)];
+        let mut got = 0;
+        while got < head.len() {
+            match file.read_at(&mut head[got..], got as u64)? {
+                0 => break,
+                n => got += n,
+            }
+        }
+        head.truncate(got);
+        Ok(DiskStamp {
             dev: meta.dev(),
             ino: meta.ino(),
             len: meta.len(),
             mtime: meta.mtime(),
             mtime_nsec: meta.mtime_nsec(),
-        }
+            ctime: meta.ctime(),
+            ctime_nsec: meta.ctime_nsec(),
+            head: sha2::Sha256::digest(&head).into(),
+        })
     }
 
-    /// The stamp of the file at `path` now.
+    /// The stamp of the file at `path` now (never through a link: the vault path was resolved
+    /// when it was opened).
     pub fn at(path: &Path) -> io::Result<DiskStamp> {
-        fs::metadata(path).map(|m| DiskStamp::of(&m))
+        let (file, meta) =
+            fsx::open(path, Follow::No, Owner::Us, MAX_VAULT_BYTES).map_err(|r| match r {
+                fsx::Refusal::Io(e) => e,
+                fsx::Refusal::Missing => io::ErrorKind::NotFound.into(),
+                other => io::Error::other(other.reason()),
+            })?;
+        DiskStamp::of(&file, &meta)
     }
+
+    /// The same file with the same contents; only its change time moved (a hard link to it
+    /// was made or renamed: what keeping the previous generation does).
+    fn same_but_ctime(&self, other: &DiskStamp) -> bool {
+        DiskStamp {
+            ctime: other.ctime,
+            ctime_nsec: other.ctime_nsec,
+            ..*self
+        } == *other
+    }
+}
+
+/// What a vault path means: a symbolic link is followed once, when the vault is opened, and
+/// kluis then works on the real file: it saves, locks and journals beside it, so the link's
+/// target is updated in place and the link stays a link (docs/vault-format.md). A path that
+/// does not exist (or a dangling link) is `NoVault`.
+pub fn resolve(path: &Path) -> Result<PathBuf> {
+    let no_vault = || Error::NoVault {
+        path: path.to_owned(),
+    };
+    let meta = path.symlink_metadata().map_err(|_| no_vault())?;
+    if !meta.file_type().is_symlink() {
+        return Ok(path.to_owned());
+    }
+    fs::canonicalize(path).map_err(|_| no_vault())
 }
 
 /// A freshly read vault.
@@ -446,25 +523,21 @@ fn open_payload(
     // What the identity found, given age's error: it decides wrong key (3) or damage (4).
     finding: impl Fn(&DecryptError) -> Option<Finding>,
 ) -> Result<(PayloadReader, usize, DiskStamp)> {
-    let file = File::open(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => Error::NoVault {
-            path: path.to_owned(),
-        },
-        _ => Error::io(t!("io.open", path = path.display()), e),
-    })?;
-    let meta = file
-        .metadata()
+    let (mut file, meta) =
+        fsx::open(path, Follow::No, Owner::Us, MAX_VAULT_BYTES).map_err(|r| match r {
+            fsx::Refusal::Missing => Error::NoVault {
+                path: path.to_owned(),
+            },
+            fsx::Refusal::Io(e) => Error::io(t!("io.open", path = path.display()), e),
+            other => damaged(path, other.reason()),
+        })?;
+    let stamp = DiskStamp::of(&file, &meta)
         .map_err(|e| Error::io(t!("io.open", path = path.display()), e))?;
-    if !meta.is_file() {
-        return Err(damaged(path, t!("vault.not_a_file")));
-    }
-    let mut file = file;
     if !stanza_bodies_are_complete(&mut file) {
         return Err(damaged(path, t!("vault.bad_header")));
     }
     file.rewind()
         .map_err(|e| Error::io(t!("io.open", path = path.display()), e))?;
-    let stamp = DiskStamp::of(&meta);
     let count = std::rc::Rc::new(std::cell::Cell::new(0));
     let counting = Counting {
         inner: file,
@@ -544,6 +617,12 @@ fn read_with(
         Err(_) if tap.error.is_some() => return Err(damaged(path, t!("vault.payload_damaged"))),
         Err(ImageError::TooNew(v)) => return Err(damaged(path, t!("vault.too_new", version = v))),
         Err(ImageError::NotKluis) => return Err(damaged(path, t!("vault.not_kluis"))),
+        Err(ImageError::Foreign(differences)) => {
+            return Err(damaged(
+                path,
+                t!("vault.foreign_schema", what = differences.join("; ")),
+            ));
+        }
         Err(ImageError::Unreadable(e)) => {
             return Err(damaged(path, t!("vault.not_sqlite", error = e)));
         }
@@ -653,16 +732,61 @@ pub fn ensure_dir(path: &Path) -> Result<()> {
         .map_err(|e| Error::io(t!("io.mkdir", path = dir.display()), e))
 }
 
+/// A temp file younger than this is left alone by [`remove_stale_temps`] even when no
+/// process holds a lock on it: the hard link that keeps the previous generation (see
+/// [`keep_previous`]) is renamed microseconds after it is made, but holds no lock of its own.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Removes temp files that a crashed save left behind. Only call with the write lock held.
+///
+/// A temp file a live writer is still writing is locked by it (see [`new_temp`]) and kept,
+/// as is one made less than a minute ago: if the lock file was deleted while one kluis was
+/// saving and a second one started, the second never pulls a file from under the first.
+/// Links and special files with a temp name are not kluis's doing and are left alone.
 pub fn remove_stale_temps(path: &Path) {
     let prefix = temp_prefix(path);
-    if let Ok(entries) = fs::read_dir(parent(path)) {
-        for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = fs::remove_file(entry.path());
-            }
+    let Ok(entries) = fs::read_dir(parent(path)) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(&prefix) {
+            continue;
+        }
+        let candidate = entry.path();
+        let Ok((file, meta)) = fsx::open(&candidate, Follow::No, Owner::Us, u64::MAX) else {
+            continue;
+        };
+        let changed = std::time::UNIX_EPOCH
+            + std::time::Duration::new(meta.ctime().max(0) as u64, meta.ctime_nsec() as u32);
+        let old = now
+            .duration_since(changed)
+            .is_ok_and(|age| age >= STALE_AFTER);
+        if old && file.try_lock().is_ok() {
+            let _ = fs::remove_file(&candidate);
         }
     }
+}
+
+/// Creates a temp file beside `path` (never through a link, never replacing anything, mode
+/// 0600) and locks it for as long as the returned file stays open, so that no other writer's
+/// [`remove_stale_temps`] removes it. Keep the file open until it was renamed into place.
+pub(crate) fn new_temp(path: &Path) -> io::Result<(PathBuf, File)> {
+    let tmp = temp_path(path);
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)?;
+    if let Err(e) = file.try_lock() {
+        let _ = fs::remove_file(&tmp);
+        return Err(match e {
+            fs::TryLockError::Error(e) => e,
+            fs::TryLockError::WouldBlock => io::ErrorKind::WouldBlock.into(),
+        });
+    }
+    Ok((tmp, file))
 }
 
 pub(crate) fn sync_dir(path: &Path) -> Result<()> {
@@ -701,14 +825,8 @@ pub(in crate::engine) fn write(
     recovery: &[age::x25519::Recipient],
     place: Place,
 ) -> Result<DiskStamp> {
-    let tmp = temp_path(path);
     let io_err = |e: io::Error| Error::io(t!("io.write", path = path.display()), e);
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_err)?;
+    let (tmp, file) = new_temp(path).map_err(io_err)?;
     let mut guard = TempGuard(Some(&tmp));
     let recipients =
         std::iter::once(key as &dyn Recipient).chain(recovery.iter().map(|r| r as &dyn Recipient));
@@ -722,13 +840,13 @@ pub(in crate::engine) fn write(
         let image = store.image()?;
         out.write_all(&image).map_err(io_err)?;
     }
+    // Kept open (and so locked) until it is in place: see `new_temp`.
     let file = out
         .finish()
         .map_err(io_err)?
         .into_inner()
         .map_err(|e| io_err(e.into_error()))?;
     file.sync_all().map_err(io_err)?;
-    drop(file);
     match place {
         Place::Create => {
             // A hard link never replaces an existing file, unlike rename.
@@ -752,6 +870,7 @@ pub(in crate::engine) fn write(
             guard.0 = None;
         }
     }
+    drop(file);
     sync_dir(path)?;
     DiskStamp::at(path).map_err(io_err)
 }
@@ -761,29 +880,51 @@ pub(in crate::engine) fn write(
 pub fn keep_previous(path: &Path) -> Result<()> {
     let io_err = |e: io::Error| Error::io(t!("io.write", path = previous_path(path).display()), e);
     let tmp = temp_path(path);
-    let _guard = TempGuard(Some(&tmp));
-    if fs::hard_link(path, &tmp).is_err() {
-        let mut src = File::open(path).map_err(io_err)?;
-        let mut dst = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io_err)?;
-        io::copy(&mut src, &mut dst).map_err(io_err)?;
-        dst.sync_all().map_err(io_err)?;
+    if fs::hard_link(path, &tmp).is_ok() {
+        let _guard = TempGuard(Some(&tmp));
+        return fs::rename(&tmp, previous_path(path)).map_err(io_err);
     }
-    fs::rename(&tmp, previous_path(path)).map_err(io_err)?;
-    Ok(())
+    let (src, meta) = fsx::open(path, Follow::No, Owner::Us, MAX_VAULT_BYTES)
+        .map_err(|r| r.into_damaged(path))?;
+    let (copy, mut dst) = new_temp(path).map_err(io_err)?;
+    let _guard = TempGuard(Some(&copy));
+    io::copy(&mut src.take(meta.len()), &mut dst).map_err(io_err)?;
+    dst.sync_all().map_err(io_err)?;
+    // `dst` is still open, so the copy stays locked until it is in place.
+    fs::rename(&copy, previous_path(path)).map_err(io_err)
+}
+
+/// [`keep_previous`] for the vault a session holds (stamp `expected`): refuses if the vault
+/// was replaced meanwhile, and returns its stamp afterwards (linking it moved its change
+/// time, nothing else).
+pub fn keep_previous_stamped(path: &Path, expected: DiskStamp) -> Result<DiskStamp> {
+    let changed = || Error::ChangedOnDisk {
+        path: path.to_owned(),
+    };
+    if DiskStamp::at(path).ok() != Some(expected) {
+        return Err(changed());
+    }
+    keep_previous(path)?;
+    let now =
+        DiskStamp::at(path).map_err(|e| Error::io(t!("io.open", path = path.display()), e))?;
+    if !expected.same_but_ctime(&now) {
+        return Err(changed());
+    }
+    Ok(now)
 }
 
 /// How long taking the vault lock may wait for another process.
 pub const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// The lock file holds at most this much (the journal witness, see `journal::Witness`).
+const LOCK_FILE_MAX: u64 = 4096;
+
 /// A held lock on a vault, released on drop.
 #[derive(Debug)]
 pub struct VaultLock {
     _file: File,
+    /// The lock file's path, to notice when it is deleted or replaced while held.
+    path: PathBuf,
 }
 
 impl VaultLock {
@@ -804,44 +945,90 @@ impl VaultLock {
     /// Returns None when `fd` is not an open descriptor holding the lock file.
     pub fn from_inherited_fd(path: &Path, fd: std::os::fd::RawFd) -> Option<VaultLock> {
         use std::os::fd::FromRawFd;
-        use std::os::unix::fs::MetadataExt;
         // SAFETY: fcntl only queries; the descriptor is adopted only if it is open.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
             return None;
         }
         // SAFETY: the descriptor is open and ours from here on.
         let file = unsafe { File::from_raw_fd(fd) };
-        let same = match (file.metadata(), fs::metadata(lock_path(path))) {
-            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-            _ => false,
-        };
         // SAFETY: marking our own descriptor close-on-exec again.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-        same.then_some(VaultLock { _file: file })
+        let path = lock_path(&resolve(path).ok()?);
+        let lock = VaultLock { _file: file, path };
+        lock.is_in_place().then_some(lock)
+    }
+
+    /// Whether the lock file at the path is still the one this lock holds. When someone
+    /// deletes or replaces it, a second kluis can take a lock on the new file: from then on
+    /// neither may write.
+    pub fn is_in_place(&self) -> bool {
+        match self._file.metadata() {
+            Ok(m) => fsx::identity_at(&self.path) == Some((m.dev(), m.ino())),
+            Err(_) => false,
+        }
+    }
+
+    /// Refuses (exit 5) when the lock is no longer in place; see [`VaultLock::is_in_place`].
+    pub fn check_in_place(&self) -> Result<()> {
+        if self.is_in_place() {
+            Ok(())
+        } else {
+            Err(Error::LockLost {
+                path: self.path.clone(),
+            })
+        }
+    }
+
+    /// The first `n` bytes of the lock file (fewer when it is shorter).
+    pub fn read_head(&self, n: usize) -> Vec<u8> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; n];
+        let got = self._file.read_at(&mut buf, 0).unwrap_or(0);
+        buf.truncate(got);
+        buf
+    }
+
+    /// Overwrites the start of the lock file with `bytes`, in place (one `pwrite`, no
+    /// fsync: see docs/journal-format.md, "The witness"). Only the holder of the
+    /// exclusive lock calls this.
+    pub fn write_head(&self, bytes: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self._file.write_all_at(bytes, 0)
     }
 
     /// Takes the lock beside `path`: exclusive for writers, shared for readers. Waits up to
     /// `LOCK_PATIENCE` for a short command (another `kluis list`, say) to finish; a vault held
-    /// open longer is reported as in use.
+    /// open longer is reported as in use. The lock file is never a link or a special file, and
+    /// is the user's own (exit 4 otherwise); nothing is ever created through a link.
     pub fn acquire(path: &Path, exclusive: bool) -> Result<VaultLock> {
-        let lock = lock_path(path);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&lock)
-            .map_err(|e| Error::io(t!("io.lock", path = lock.display()), e))?;
+        // Beside the real file when the vault path is a link (see `resolve`), so every
+        // caller, whichever path it was given, takes the same lock.
+        let lock = lock_path(&resolve(path).unwrap_or_else(|_| path.to_owned()));
         let deadline = std::time::Instant::now() + LOCK_PATIENCE;
         loop {
+            let file = fsx::open_rw_create(&lock, LOCK_FILE_MAX).map_err(|r| match r {
+                fsx::Refusal::Io(e) => Error::io(t!("io.lock", path = lock.display()), e),
+                other => Error::Damaged {
+                    path: lock.clone(),
+                    reason: other.reason(),
+                },
+            })?;
             let taken = if exclusive {
                 file.try_lock()
             } else {
                 file.try_lock_shared()
             };
             match taken {
-                Ok(()) => return Ok(VaultLock { _file: file }),
+                Ok(()) => {
+                    let held = VaultLock {
+                        _file: file,
+                        path: lock.clone(),
+                    };
+                    // Deleted or replaced between our open and our lock: lock the new one.
+                    if held.is_in_place() {
+                        return Ok(held);
+                    }
+                }
                 Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
@@ -853,6 +1040,11 @@ impl VaultLock {
                 Err(fs::TryLockError::Error(e)) => {
                     return Err(Error::io(t!("io.lock", path = lock.display()), e));
                 }
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(Error::InUse {
+                    path: path.to_owned(),
+                });
             }
         }
     }

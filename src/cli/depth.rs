@@ -251,7 +251,7 @@ pub(super) fn life_domains() -> Vec<String> {
     )
 }
 
-fn line(field: &str, v: Option<String>) -> anyhow::Result<Option<String>> {
+fn line(field: &'static str, v: Option<String>) -> anyhow::Result<Option<String>> {
     Ok(optional(v, |v| model::parse_optional_line(field, v))?.flatten())
 }
 
@@ -374,6 +374,7 @@ pub(super) fn plan(path: &Path, pass_file: Option<&Path>, cmd: PlanCmd) -> anyho
             let text = model::parse_note_body(&text)?;
             let mut session = open(path, pass_file, Access::Write)?;
             let client = resolve(&session, &client)?;
+            super::practice::warn(&t!("nudge.what_goal"), &text, false, &[]);
             let id = session.change(|s| s.add_goal(&client, &domain, &text))?;
             println!("{id}");
             Ok(session.close()?)
@@ -385,6 +386,7 @@ pub(super) fn plan(path: &Path, pass_file: Option<&Path>, cmd: PlanCmd) -> anyho
                 .unwrap_or_else(|| Local::now().naive_local());
             let mut session = open(path, pass_file, Access::Write)?;
             let goal = session.resolve(IdTable::Goal, &goal)?;
+            super::practice::warn(&t!("nudge.what_note"), &text, false, &[]);
             let id = session.change(|s| s.evaluate_goal(&goal, &text, at))?;
             println!("{id}");
             Ok(session.close()?)
@@ -401,6 +403,7 @@ pub(super) fn plan(path: &Path, pass_file: Option<&Path>, cmd: PlanCmd) -> anyho
             let due = optional(due, |v| model::parse_date("--due", v))?;
             let mut session = open(path, pass_file, Access::Write)?;
             let goal = session.resolve(IdTable::Goal, &goal)?;
+            super::practice::warn(&t!("nudge.what_text"), &text, false, &[]);
             let id = session.change(|s| s.add_action(&goal, &text, &owner, due))?;
             println!("{id}");
             Ok(session.close()?)
@@ -518,7 +521,7 @@ pub(super) fn assess(path: &Path, pass_file: Option<&Path>, a: AssessArgs) -> an
         }
         return Ok(session.close()?);
     }
-    let missing = |f: &str| crate::error::Error::invalid(f, t!("val.required"));
+    let missing = |f: &'static str| crate::error::Error::invalid(f, t!("val.required"));
     let client = a.client.ok_or_else(|| missing("CLIENT"))?;
     let domain = model::parse_life_domain(
         "--domain",
@@ -535,6 +538,7 @@ pub(super) fn assess(path: &Path, pass_file: Option<&Path>, a: AssessArgs) -> an
     let at = optional(a.at, |v| model::parse_date("--at", v))?.unwrap_or(today);
     let mut session = open(path, pass_file, Access::Write)?;
     let client = resolve(&session, &client)?;
+    super::practice::warn(&t!("nudge.what_text"), &reason, false, &[]);
     let id = session.change(|s| s.add_assessment(&client, &domain, score, &reason, at))?;
     println!("{id}");
     Ok(session.close()?)
@@ -588,19 +592,19 @@ pub(super) fn agenda(
 ) -> anyhow::Result<()> {
     let today = Local::now().date_naive();
     let mut session = open(path, pass_file, Access::Write)?;
-    let items = session.agenda(today, days)?;
+    let mut items = session.agenda(today, days)?;
+    let months = super::settings().map_or(model::DEFAULT_REVIEW_MONTHS, |s| {
+        s.access_review_months.value
+    });
+    items.extend(session.reminders(today, days, months)?);
+    items.sort_by(|a, b| (a.date, &a.time, a.kind, &a.id).cmp(&(b.date, &b.time, b.kind, &b.id)));
     if json {
         print_json(&serde_json::to_value(&items)?)?;
     } else if items.is_empty() {
         eprintln!("{}", t!("agenda.empty", days = days));
     } else {
         for i in &items {
-            let what = match i.kind {
-                "visit" => t!("agenda.visit", what = i.what),
-                "action" => t!("agenda.action", what = i.what),
-                "consent" => t!("agenda.consent", what = i.what),
-                _ => t!("agenda.retention"),
-            };
+            let what = i.describe();
             println!(
                 "{}  {:<5}  {}  {}  {}",
                 i.date,
@@ -622,19 +626,29 @@ pub(super) fn attach(path: &Path, pass_file: Option<&Path>, cmd: AttachCmd) -> a
             file,
             title,
         } => {
-            let io =
-                |e| crate::error::Error::io(t!("io.read", path = file.display()).into_owned(), e);
-            let meta = std::fs::metadata(&file).map_err(io)?;
-            if meta.len() > model::MAX_ATTACHMENT_BYTES {
-                return Err(crate::error::Error::invalid(
+            use crate::fsx::{self, Follow, Owner, Refusal};
+            let too_big = || {
+                crate::error::Error::invalid(
                     "FILE",
                     t!(
                         "depth.attachment_too_big",
                         max = model::MAX_ATTACHMENT_BYTES / 1024 / 1024
                     ),
                 )
-                .into());
-            }
+            };
+            let refused = |r: Refusal| match r {
+                Refusal::TooLarge(_) => too_big(),
+                other => other.into_invalid("FILE", &file),
+            };
+            // Opened (never blocking on a FIFO) and checked before the vault is unlocked; read
+            // after, through the same descriptor, at most the cap.
+            let (input, meta) = fsx::open(
+                &file,
+                Follow::Yes,
+                Owner::Anyone,
+                model::MAX_ATTACHMENT_BYTES,
+            )
+            .map_err(refused)?;
             let filename = file
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -646,7 +660,9 @@ pub(super) fn attach(path: &Path, pass_file: Option<&Path>, cmd: AttachCmd) -> a
             };
             let mut session = open(path, pass_file, Access::Write)?;
             let client = resolve(&session, &client)?;
-            let data = zeroize::Zeroizing::new(std::fs::read(&file).map_err(io)?);
+            let data = zeroize::Zeroizing::new(
+                fsx::read_all(input, &meta, model::MAX_ATTACHMENT_BYTES).map_err(refused)?,
+            );
             let id = session.change(|s| s.add_attachment(&client, &title, &filename, &data))?;
             println!("{id}");
             eprintln!("{}", t!("depth.attached", path = file.display()));

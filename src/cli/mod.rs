@@ -1,14 +1,38 @@
 //! The command line. Parses flags once, turns them into validated values, and calls the
 //! session. Messages go through the catalog; data goes to stdout, messages to stderr.
 
+// Text is data, never terminal control. These shadow the standard printing macros in this
+// module and every module below it (they are declared first), so each line printed for a
+// person passes through `output::visible`, including lines added later. JSON is printed with
+// `std::println!` (see `output::print_json`).
+macro_rules! println {
+    () => { $crate::cli::output::out_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::cli::output::out_line(format_args!($($arg)*)) };
+}
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::cli::output::out(format_args!($($arg)*)) };
+}
+macro_rules! eprintln {
+    () => { $crate::cli::output::err_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::cli::output::err_line(format_args!($($arg)*)) };
+}
+macro_rules! eprint {
+    ($($arg:tt)*) => { $crate::cli::output::err(format_args!($($arg)*)) };
+}
+
 mod depth;
 mod org;
 mod output;
 mod passphrase;
+mod practice;
 mod privacy;
 mod progress;
+mod records;
 mod setup;
 mod sync;
+mod values;
+
+pub use output::visible;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -57,7 +81,7 @@ pub struct Cli {
 }
 
 fn parse_lock_after(s: &str) -> Result<std::time::Duration, String> {
-    crate::tui::app::parse_duration(s).ok_or_else(|| t!("val.duration", value = s).into_owned())
+    crate::config::parse_duration(s).ok_or_else(|| t!("val.duration", value = s).into_owned())
 }
 
 #[derive(Subcommand, Debug)]
@@ -170,9 +194,28 @@ enum Command {
     },
     /// Everything kluis holds on a client, for the client (inzage, AVG art. 15)
     Report(privacy::ReportArgs),
+    /// Write the leaflet for residents (A4, plain language): what kluis keeps, who can see a
+    /// dossier, how long it is kept, what residents may ask, from this vault's settings
+    Leaflet(practice::LeafletArgs),
+    /// Nudges toward less data: what a text may hold that a dossier does not need
+    #[command(subcommand)]
+    Nudge(practice::NudgeCmd),
+    /// Group sessions: one record in each participant's dossier, no one else's name in it
+    #[command(subcommand)]
+    Group(practice::GroupCmd),
+    /// The meldcode huiselijk geweld en kindermishandeling: five steps, each dated and
+    /// attributed, special-category data by default
+    #[command(subcommand)]
+    Meldcode(practice::MeldcodeCmd),
+    /// Access review: dossiers you no longer need, and a content-free team overview
+    #[command(subcommand)]
+    Access(practice::AccessCmd),
     /// The client's household: partner, children, parents
     #[command(subcommand)]
     Household(depth::HouseholdCmd),
+    /// Records of the kinds that have no command of their own (see `record kinds`)
+    #[command(subcommand)]
+    Record(records::RecordCmd),
     /// The network around the client: GP, school, creditors, other professionals
     #[command(subcommand)]
     Contact(depth::ContactCmd),
@@ -222,6 +265,15 @@ enum Command {
         /// Output JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Fold the journal into the vault file now (it happens by itself after a day, or when the
+    /// journal is large, and at every lock of the terminal app)
+    Compact,
+    /// Write a complete, encrypted copy of the vault (journal folded in) to a new file, or
+    /// into a folder; never over an existing file
+    Backup {
+        /// A new file, or an existing folder to put a dated copy in
+        dest: PathBuf,
     },
 }
 
@@ -506,7 +558,7 @@ pub fn main() -> i32 {
             let _ = SETTINGS.set(s);
         }
         Err(e) if needs_config => {
-            let _ = writeln!(std::io::stderr(), "kluis: {e}");
+            let _ = writeln!(std::io::stderr(), "kluis: {}", visible(&e.to_string()));
             return e.exit_code();
         }
         Err(_) => {}
@@ -520,11 +572,24 @@ pub fn main() -> i32 {
             default_hook(info);
         }
     }));
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli)));
+    // A compaction that failed after every edit was durable: the command succeeded.
+    for warning in crate::session::take_warnings() {
+        let _ = writeln!(std::io::stderr(), "kluis: {}", visible(&warning));
+    }
+    match outcome {
         Ok(Ok(())) => 0,
         Ok(Err(err)) => {
             let code = err.downcast_ref::<Error>().map_or(1, Error::exit_code);
-            let _ = writeln!(std::io::stderr(), "kluis: {}", message(&err));
+            let text = match err.downcast_ref::<Error>() {
+                // The session keeps such a change to retry it when it closes; a command that
+                // stops here closes nothing: the change is not saved, and a retry is safe.
+                Some(Error::NotWritten { error }) => {
+                    t!("err.not_saved", error = error).into_owned()
+                }
+                _ => message(&err),
+            };
+            let _ = writeln!(std::io::stderr(), "kluis: {}", visible(&text));
             code
         }
         Err(payload) if is_output_failure(&*payload) => {
@@ -546,7 +611,13 @@ pub fn main() -> i32 {
 /// The error and its causes, each said once: our errors already name their cause
 /// ("cannot create folder X: Permission denied"), which the chain would then repeat.
 fn message(err: &anyhow::Error) -> String {
-    let mut text = err.to_string();
+    // An invalid value is named by the flag it was given with, not the field's label.
+    let mut text = match err.downcast_ref::<Error>() {
+        Some(Error::Invalid { field, reason }) => {
+            t!("err.invalid", field = flag(*field), reason = reason).into_owned()
+        }
+        _ => err.to_string(),
+    };
     for cause in err.chain().skip(1) {
         let cause = cause.to_string();
         if !text.contains(&cause) {
@@ -555,6 +626,34 @@ fn message(err: &anyhow::Error) -> String {
         }
     }
     text
+}
+
+/// The flag (or argument) the command line takes a field's value with: the library names
+/// fields by their code (`occurred_at`), never by a flag.
+pub(crate) fn flag(field: crate::error::Field) -> String {
+    use crate::error::Field;
+    match field {
+        Field::Arg(name) => name.to_owned(),
+        Field::Input(code) => match code {
+            "occurred_at" | "closed_on" | "done_on" | "at" | "taken_on" | "held_on" => {
+                "--at".to_owned()
+            }
+            "given_on" => "--given".to_owned(),
+            "text" | "body" => "--text".to_owned(),
+            "id" | "client_id" => "ID".to_owned(),
+            "worker_id" => "WORKER_ID".to_owned(),
+            "to_worker" => "--to".to_owned(),
+            "participants" => "--participant".to_owned(),
+            "file" => "FILE".to_owned(),
+            // Not something typed: a bundle, the journal, a record kind.
+            c if crate::model::record::Kind::from_code(c).is_some()
+                || ["bundle", "journal", "note_pending", "field"].contains(&c) =>
+            {
+                c.to_owned()
+            }
+            c => format!("--{}", c.replace('_', "-")),
+        },
+    }
 }
 
 /// Whether a panic is the standard library's "failed printing to stdout/stderr".
@@ -669,7 +768,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => privacy::audit(&path, pass_file, action, client, json),
         Command::Retention { action, json } => privacy::retention(&path, pass_file, action, json),
         Command::Report(args) => privacy::report(&path, pass_file, args),
+        Command::Leaflet(args) => practice::leaflet(&path, pass_file, args),
+        Command::Nudge(cmd) => practice::nudge(cmd),
+        Command::Group(cmd) => practice::group(&path, pass_file, cmd),
+        Command::Meldcode(cmd) => practice::meldcode(&path, pass_file, cmd),
+        Command::Access(cmd) => practice::access(&path, pass_file, cmd),
         Command::Household(cmd) => depth::household(&path, pass_file, cmd),
+        Command::Record(cmd) => records::run(&path, pass_file, cmd),
         Command::Contact(cmd) => depth::contact(&path, pass_file, cmd),
         Command::Plan(cmd) => depth::plan(&path, pass_file, cmd),
         Command::Assess(args) => depth::assess(&path, pass_file, args),
@@ -682,6 +787,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Whoami { json } => {
             let session = open(&path, pass_file, Access::Read)?;
             org::whoami(&session, json)
+        }
+        Command::Compact => {
+            let mut session = open(&path, pass_file, Access::Write)?;
+            let folded = session.pending_records();
+            session.compact()?;
+            eprintln!("{}", t!("done.compacted", n = folded));
+            Ok(session.close()?)
+        }
+        Command::Backup { dest } => {
+            let mut session = open(&path, pass_file, Access::Write)?;
+            let written = session.backup(&dest)?;
+            println!("{}", written.display());
+            eprintln!("{}", t!("done.backup", path = written.display()));
+            Ok(session.close()?)
         }
         Command::Check { json } => {
             let pass = passphrase::existing(pass_file)?;
@@ -736,6 +855,9 @@ pub(crate) fn session_setup(via: &'static str) -> crate::session::Setup {
         }),
         via,
         clock: None,
+        // A command-line run appends to the journal and leaves it; the terminal app folds
+        // it at every lock and exit.
+        keep_journal: via == "cli",
     }
 }
 
@@ -991,7 +1113,8 @@ fn client(path: &Path, pass_file: Option<&Path>, cmd: ClientCmd) -> anyhow::Resu
             let note = model::parse_note_body(&note)?;
             let mut session = open(path, pass_file, Access::Write)?;
             let id = session.resolve(IdTable::Client, &prefix)?;
-            session.check_worker(&to)?;
+            crate::sync::check_assignable(&session, &to)?;
+            practice::warn(&t!("nudge.what_note"), &note, false, &[]);
             let handover = session.change(|s| s.handover(&id, &to, &note))?;
             println!("{handover}");
             eprintln!("{}", t!("depth.handover_done", to = to));
@@ -1060,6 +1183,7 @@ fn note(path: &Path, pass_file: Option<&Path>, cmd: NoteCmd) -> anyhow::Result<(
                 }
             };
             let body = model::parse_note_body(&body)?;
+            practice::warn(&t!("nudge.what_note"), &body, special, &[]);
             let new = NewNote {
                 client_id,
                 kind,

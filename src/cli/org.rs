@@ -220,6 +220,7 @@ pub(super) fn run(cmd: OrgCmd, vault_path: &Path) -> anyhow::Result<()> {
                 }
                 None => crate::model::now_utc(),
             };
+            let reason = crate::model::parse_detail("--reason", &reason, 1_000)?;
             org::revoke(&dir, &id, &reason, at)?;
             eprintln!("{}", t!("org.revoked", id = id));
             Ok(())
@@ -256,7 +257,7 @@ pub(super) fn run(cmd: OrgCmd, vault_path: &Path) -> anyhow::Result<()> {
                         v
                     })
                     .collect();
-                println!(
+                std::println!(
                     "{}",
                     serde_json::to_string_pretty(&json!({
                         "name": state.name, "public_key": state.public_key,
@@ -311,8 +312,13 @@ pub(super) fn enroll(
     params: KdfParams,
     new_pass_file: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let bytes =
-        std::fs::read(file).map_err(|e| Error::io(t!("io.read", path = file.display()), e))?;
+    let bytes = crate::fsx::read(
+        file,
+        crate::fsx::Follow::Yes,
+        crate::fsx::Owner::Anyone,
+        16 << 20,
+    )
+    .map_err(|r| r.into_invalid("--enroll", file))?;
     let code = enroll_code()?;
     let enrollment = org::open_enrollment(&bytes, &code, file)?;
     let member = enrollment.member.clone();
@@ -362,7 +368,7 @@ pub(super) fn whoami(session: &Session, as_json: bool) -> anyhow::Result<()> {
     let (teams, version, name, role) = (me.teams, me.roster_version, me.name, me.role);
     let (org_name, org_key) = (me.org_name, me.org_public_key);
     if as_json {
-        println!(
+        std::println!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "enrolled": true, "owner": owner,

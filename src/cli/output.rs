@@ -1,4 +1,13 @@
 //! Printing records as text (labels from the catalog) or as stable JSON (docs/json.md).
+//!
+//! Text is data, never terminal control: every line the command line prints for a person
+//! (standard output and standard error alike) goes through [`visible`], because the `cli`
+//! module shadows `println!`, `print!`, `eprintln!` and `eprint!` with versions that call it
+//! (see the top of `cli/mod.rs`). JSON is printed exactly, with the standard macros: JSON
+//! escapes control characters itself.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
@@ -6,8 +15,60 @@ use crate::i18n::t;
 use crate::model::{Client, Consent, Note, SearchHit};
 use crate::session::{CaseloadRow, CheckReport, ClientView};
 
+/// Text with every control character other than newline and tab (and a carriage return
+/// right before a newline) replaced by a visible form: `\e` for ESC, `\r` for a lone carriage
+/// return, `\x07` for the other C0 controls and DEL, `\u{9b}` for the C1 controls. A
+/// colleague's note can then not clear the screen, move the cursor or set the clipboard
+/// (OSC 52) of whoever reads it, on a terminal or through a pipe.
+pub fn visible(text: &str) -> Cow<'_, str> {
+    if crate::model::is_clean_text(text) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\r' if chars.peek() == Some(&'\n') => out.push(c),
+            '\u{1b}' => out.push_str("\\e"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `println!` for the command line: the line made [`visible`]. (Used through the shadowing
+/// macros in `cli/mod.rs`; printing fails like `println!` does, see `cli::main`.)
+pub fn out_line(args: std::fmt::Arguments<'_>) {
+    std::println!("{}", visible(&args.to_string()));
+}
+
+/// `print!` for the command line, made [`visible`].
+pub fn out(args: std::fmt::Arguments<'_>) {
+    std::print!("{}", visible(&args.to_string()));
+}
+
+/// `eprintln!` for the command line, made [`visible`].
+pub fn err_line(args: std::fmt::Arguments<'_>) {
+    std::eprintln!("{}", visible(&args.to_string()));
+}
+
+/// `eprint!` for the command line, made [`visible`].
+pub fn err(args: std::fmt::Arguments<'_>) {
+    std::eprint!("{}", visible(&args.to_string()));
+}
+
+/// JSON, exactly: serde_json escapes control characters, and a visible form would change
+/// the data.
 pub(super) fn print_json(value: &Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    std::println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -272,4 +333,42 @@ pub fn check(r: &CheckReport, as_json: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_become_visible_and_text_stays_text() {
+        // The issue's reproduction: OSC 52 (set the clipboard), BEL, CSI 2J (clear screen).
+        let hostile = "x\u{1b}]52;c;SGVsbG8=\u{7}\u{1b}[2J";
+        assert_eq!(visible(hostile), "x\\e]52;c;SGVsbG8=\\x07\\e[2J");
+        assert_eq!(visible("a\u{9b}2J\u{7f}b"), "a\\u{9b}2J\\x7fb");
+        assert_eq!(visible("over\rwrite"), "over\\rwrite");
+        for clean in [
+            "",
+            "Fatima el Amrani",
+            "twee\nregels\tmet tab",
+            "windows\r\nregel",
+            "café ✓ 👍",
+        ] {
+            assert!(matches!(visible(clean), Cow::Borrowed(_)), "{clean:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the input, the output has no control character a terminal acts on, and
+        /// text without one comes out unchanged.
+        #[test]
+        fn nothing_steers_the_terminal(input in proptest::prelude::any::<String>()) {
+            let out = visible(&input);
+            proptest::prop_assert!(crate::model::is_clean_text(&out));
+            let (esc, csi) = ('\u{1b}', '\u{9b}');
+            proptest::prop_assert!(!out.contains(esc) && !out.contains(csi), "{:?}", out);
+            if crate::model::is_clean_text(&input) {
+                proptest::prop_assert_eq!(&*out, &*input);
+            }
+        }
+    }
 }

@@ -12,9 +12,16 @@ pub const ENV_PASSPHRASE: &str = "KLUIS_PASSPHRASE";
 /// Environment variable with a new passphrase (init, passwd), for automation.
 pub const ENV_NEW_PASSPHRASE: &str = "KLUIS_NEW_PASSPHRASE";
 
-fn from_file(path: &Path, field: &str) -> Result<SecretString> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Error::io(t!("io.read", path = path.display()), e))?;
+fn from_file(path: &Path, field: &'static str) -> Result<SecretString> {
+    use std::io::Read;
+    // A pipe is welcome here (`--passphrase-file <(pass show kluis)`), so this is the one
+    // input read without `fsx`; a device or an endless pipe is read no further than 64 KiB.
+    let read_err = |e| Error::io(t!("io.read", path = path.display()), e);
+    // Room for all of it up front: a reallocation would leave a copy that is never wiped.
+    let mut bytes = Vec::with_capacity(64 * 1024 + 1);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut bytes))
+        .map_err(read_err)?;
     passphrase_from_bytes(bytes).ok_or_else(|| Error::invalid(field, t!("val.passphrase_utf8")))
 }
 
@@ -25,7 +32,7 @@ fn prompt(text: &str) -> Result<SecretString> {
 }
 
 /// The secret in environment variable `env`, if it is set.
-pub fn from_env(env: &str) -> Option<Result<SecretString>> {
+pub fn from_env(env: &'static str) -> Option<Result<SecretString>> {
     let value = std::env::var_os(env)?;
     crate::harden::scrub_env(env);
     Some(
@@ -37,7 +44,7 @@ pub fn from_env(env: &str) -> Option<Result<SecretString>> {
 }
 
 /// `$env` when set (for automation), else a no-echo prompt on the terminal.
-pub fn from_env_or_prompt(env: &str, prompt_text: &str) -> Result<SecretString> {
+pub fn from_env_or_prompt(env: &'static str, prompt_text: &str) -> Result<SecretString> {
     from_env(env).unwrap_or_else(|| prompt(prompt_text))
 }
 

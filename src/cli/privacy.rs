@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{open, optional, output::print_json};
 use crate::error::Error;
 use crate::i18n::{Lang, t};
-use crate::model::{self, Consent, Domain, NewConsent, Scope, parse_choice};
+use crate::model::{self, Domain, NewConsent, Scope, parse_choice};
 use crate::report::{self, Format, Kind};
 use crate::session::{Access, Session};
 use crate::session::{DisclosureRequest, Reveal};
@@ -40,11 +40,22 @@ pub(super) enum ConsentCmd {
         /// Last day it is valid, YYYY-MM-DD
         #[arg(long)]
         until: Option<String>,
-        /// Where the proof is (a signed form, a note id)
+        /// Where the proof is: the id of the signed form kept with `attach add` (then the
+        /// dossier shows the consent as signed), or a text (a form in a paper file)
         #[arg(long)]
         evidence: Option<String>,
     },
-    /// A client's consents
+    /// Write a consent form to print and sign (A4, plain language): who asks, which
+    /// information, with whom, what for, until when, how to withdraw, the resident's rights
+    Form(super::practice::FormArgs),
+    /// Point a consent at its signed form, a file kept with `attach add`
+    Evidence {
+        /// Consent id or a unique prefix of at least 8 characters
+        consent: String,
+        /// The attachment's id (or prefix)
+        attachment: String,
+    },
+    /// A client's consents, and which have a signed form
     List {
         /// Client id or a unique prefix of at least 8 characters
         client: String,
@@ -171,12 +182,6 @@ fn refuse_existing(path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-fn consent_json(c: &Consent, today: NaiveDate) -> serde_json::Value {
-    let mut v = serde_json::to_value(c).unwrap_or_default();
-    v["state"] = json!(c.state(today));
-    v
-}
-
 /// `consent add|list|withdraw`.
 pub(super) fn consent(
     path: &Path,
@@ -209,39 +214,33 @@ pub(super) fn consent(
             };
             let mut session = open(path, pass_file, Access::Write)?;
             let client_id = session.resolve(IdTable::Client, &prefix)?;
-            let new = NewConsent { client_id, ..new };
-            let id = session.change(|s| s.add_consent(&new))?;
+            // A signed form kept in the dossier: the consent points at the file itself.
+            let form = new
+                .evidence
+                .as_deref()
+                .and_then(|e| super::practice::evidence_attachment(&session, e));
+            let new = NewConsent {
+                client_id,
+                evidence: if form.is_some() { None } else { new.evidence },
+                ..new
+            };
+            let id = session.change(|s| {
+                let id = s.add_consent(&new)?;
+                if let Some(a) = &form {
+                    s.set_consent_evidence(&id, a)?;
+                }
+                Ok(id)
+            })?;
             println!("{id}");
             Ok(session.close()?)
         }
+        ConsentCmd::Form(args) => super::practice::consent_form(path, pass_file, args),
+        ConsentCmd::Evidence {
+            consent,
+            attachment,
+        } => super::practice::consent_evidence(path, pass_file, &consent, &attachment),
         ConsentCmd::List { client, json } => {
-            let prefix = model::parse_id_prefix("CLIENT", &client)?;
-            let mut session = open(path, pass_file, Access::Write)?;
-            let id = session.resolve(IdTable::Client, &prefix)?;
-            let list: Vec<Consent> = session.records(&id)?;
-            if json {
-                print_json(&json!(
-                    list.iter()
-                        .map(|c| consent_json(c, today))
-                        .collect::<Vec<_>>()
-                ))?;
-            } else if list.is_empty() {
-                eprintln!("{}", t!("consent.none"));
-            } else {
-                for c in &list {
-                    println!(
-                        "{}  {:<9} {:<7} {} .. {}  {} — {}",
-                        c.id,
-                        t!(format!("consent.state.{}", c.state(today))),
-                        c.scope,
-                        c.given_on,
-                        c.until.map(|u| u.to_string()).unwrap_or_else(|| "-".into()),
-                        c.org,
-                        c.purpose
-                    );
-                }
-            }
-            Ok(session.close()?)
+            super::practice::consent_list(path, pass_file, &client, json)
         }
         ConsentCmd::Withdraw { id, at } => {
             let prefix = model::parse_id_prefix("ID", &id)?;

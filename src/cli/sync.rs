@@ -29,8 +29,7 @@ pub(super) enum ConflictCmd {
 }
 
 fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
+    super::output::print_json(v)
 }
 
 /// `client assign ID WORKER...` and `client unassign ID WORKER`.
@@ -46,7 +45,7 @@ pub(super) fn assign(
     let id = session.resolve(IdTable::Client, &prefix)?;
     if on {
         for w in workers {
-            session.check_worker(w)?;
+            crate::sync::check_assignable(&session, w)?;
         }
     }
     let changed: Vec<bool> =

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::i18n::t;
 
 text_enum!(
@@ -48,7 +48,12 @@ pub const LIFE_DOMAINS: &[&str] = &[
 ];
 
 /// Checks a life domain against the list in use; case and spacing do not matter.
-pub fn parse_life_domain(field: &str, value: &str, domains: &[String]) -> Result<String> {
+pub fn parse_life_domain(
+    field: impl Into<Field>,
+    value: &str,
+    domains: &[String],
+) -> Result<String> {
+    let field: Field = field.into();
     let v = value
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -256,6 +261,30 @@ crate::record! {
     }
 }
 
+crate::record! {
+    /// A signal observed: the first step of the meldcode huiselijk geweld en
+    /// kindermishandeling (what was seen or heard, and when), special-category data when
+    /// marked.
+    #[serde(deny_unknown_fields)]
+    pub struct Signal: Kind::Signal;
+    {
+        /// The day it was observed.
+        observed_on: NaiveDate = Input::Date,
+        /// What was seen or heard.
+        text: String = Input::Text,
+        /// Special-category data: masked until revealed.
+        special: bool = Input::Flag,
+        /// Kept out of the client's own report, and why (added in schema v9: a signal
+        /// written before has none).
+        #[serde(default)]
+        withheld: Option<super::practice::Withhold> = Input::Choice,
+        /// Who recorded it.
+        author: String = Input::Author,
+        /// When (UTC, RFC 3339).
+        created_at: String = Input::Created,
+    }
+}
+
 /// Something on the agenda.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AgendaItem {
@@ -277,8 +306,33 @@ pub struct AgendaItem {
     pub id: String,
 }
 
+impl AgendaItem {
+    /// What it is, in the current language: the words the agenda shows in its "what" column
+    /// for every kind (the command line and the terminal app alike).
+    pub fn describe(&self) -> String {
+        match self.kind {
+            "visit" => t!("agenda.visit", what = self.what),
+            "action" => t!("agenda.action", what = self.what),
+            "consent" => t!("agenda.consent", what = self.what),
+            "retention" => t!("agenda.retention"),
+            "meldcode" => match self.what.parse::<super::MeldStep>() {
+                Ok(step) => t!(
+                    "agenda.meldcode",
+                    n = step.number(),
+                    step = t!(format!("meldcode.step.{}", step.code()))
+                ),
+                Err(()) => self.what.clone().into(),
+            },
+            "review" => t!(format!("agenda.review_{}", self.what)),
+            _ => self.what.clone().into(),
+        }
+        .into_owned()
+    }
+}
+
 /// Checks a score: a whole number from 1 to 5.
-pub fn parse_score(field: &str, value: &str) -> Result<u8> {
+pub fn parse_score(field: impl Into<Field>, value: &str) -> Result<u8> {
+    let field: Field = field.into();
     match value.trim().parse::<u8>() {
         Ok(s @ 1..=5) => Ok(s),
         _ => Err(Error::invalid(field, t!("val.score"))),
@@ -286,7 +340,8 @@ pub fn parse_score(field: &str, value: &str) -> Result<u8> {
 }
 
 /// Checks an action owner: `client`, `me`, a worker id or an organisation (one line).
-pub fn parse_owner(field: &str, value: &str) -> Result<String> {
+pub fn parse_owner(field: impl Into<Field>, value: &str) -> Result<String> {
+    let field: Field = field.into();
     super::parse_name(field, value)
 }
 

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::i18n::t;
 
 macro_rules! text_enum {
@@ -103,9 +103,12 @@ text_enum!(
 );
 
 mod depth;
+pub mod nudge;
+mod practice;
 mod privacy;
 pub mod record;
 pub use depth::*;
+pub use practice::*;
 pub use privacy::*;
 
 /// Lowercase hex of `bytes`, written straight into one string (no piece of a key or hash
@@ -139,10 +142,11 @@ pub fn shown_value(field: &str, value: Option<&str>) -> String {
 
 /// Parses a text enum for `field`, listing the allowed values when it does not fit.
 pub fn parse_choice<T: FromStr + fmt::Display + Copy>(
-    field: &str,
+    field: impl Into<Field>,
     value: &str,
     all: &[T],
 ) -> Result<T> {
+    let field: Field = field.into();
     value.parse().map_err(|_| {
         let allowed: Vec<String> = all.iter().map(|v| v.to_string()).collect();
         Error::invalid(
@@ -165,12 +169,12 @@ impl Bsn {
             .collect();
         if !(digits.len() == 8 || digits.len() == 9) || !digits.bytes().all(|b| b.is_ascii_digit())
         {
-            return Err(Error::invalid("--bsn", t!("val.bsn_digits")));
+            return Err(Error::invalid("bsn", t!("val.bsn_digits")));
         }
         // An 8-digit BSN is a 9-digit one with a leading zero that got lost.
         let digits = format!("{digits:0>9}");
         if !elfproef(&digits) {
-            return Err(Error::invalid("--bsn", t!("val.bsn_elfproef")));
+            return Err(Error::invalid("bsn", t!("val.bsn_elfproef")));
         }
         Ok(Bsn(digits))
     }
@@ -193,7 +197,7 @@ impl fmt::Debug for Bsn {
 }
 
 /// The elfproef for BSNs: 9·d1 + 8·d2 + … + 2·d8 − 1·d9 is a non-zero multiple of 11.
-fn elfproef(nine_digits: &str) -> bool {
+pub(crate) fn elfproef(nine_digits: &str) -> bool {
     let d: Vec<i64> = nine_digits.bytes().map(|b| i64::from(b - b'0')).collect();
     let sum: i64 = (0..8).map(|i| d[i] * (9 - i as i64)).sum::<i64>() - d[8];
     sum != 0 && sum % 11 == 0
@@ -201,14 +205,15 @@ fn elfproef(nine_digits: &str) -> bool {
 
 /// A day as people write it, for `field`, with today's date from the clock (the command
 /// line); see [`parse_day`].
-pub fn parse_date(field: &str, value: &str) -> Result<NaiveDate> {
+pub fn parse_date(field: impl Into<Field>, value: &str) -> Result<NaiveDate> {
     parse_day(field, value, chrono::Local::now().date_naive())
 }
 
 /// A day as people write it: `14-03-2026` or `14-3-2026` (also with `/` or `.` between),
 /// ISO `2026-03-14`, or `vandaag`, `morgen`, `gisteren` (`today`, `tomorrow`, `yesterday`).
 /// A two-digit year is refused: `14-03-26` could be 1926.
-pub fn parse_day(field: &str, value: &str, today: NaiveDate) -> Result<NaiveDate> {
+pub fn parse_day(field: impl Into<Field>, value: &str, today: NaiveDate) -> Result<NaiveDate> {
+    let field: Field = field.into();
     day(value.trim(), today).ok_or_else(|| Error::invalid(field, t!("val.date", value = value)))
 }
 
@@ -239,7 +244,12 @@ fn day(v: &str, today: NaiveDate) -> Option<NaiveDate> {
 /// A moment as people write it: a day as [`parse_day`] takes it, then a time (`9:30`,
 /// `09:30`, `09:30:15`) after a space or a `T`; a day alone is its start, a time alone is
 /// today. Local time.
-pub fn parse_moment(field: &str, value: &str, today: NaiveDate) -> Result<NaiveDateTime> {
+pub fn parse_moment(
+    field: impl Into<Field>,
+    value: &str,
+    today: NaiveDate,
+) -> Result<NaiveDateTime> {
+    let field: Field = field.into();
     let v = value.trim();
     let time = |t: &str| {
         ["%H:%M:%S", "%H:%M"]
@@ -258,16 +268,16 @@ pub fn parse_moment(field: &str, value: &str, today: NaiveDate) -> Result<NaiveD
 
 /// A birth date: a real date, not in the future, not before 1900.
 pub fn parse_birth_date(value: &str, today: NaiveDate) -> Result<NaiveDate> {
-    let date = parse_day("--birth-date", value, today)?;
+    let date = parse_day("birth_date", value, today)?;
     if date > today {
         return Err(Error::invalid(
-            "--birth-date",
+            "birth_date",
             t!("val.date_future", value = value),
         ));
     }
     if date < NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date") {
         return Err(Error::invalid(
-            "--birth-date",
+            "birth_date",
             t!("val.date_too_old", value = value),
         ));
     }
@@ -276,7 +286,8 @@ pub fn parse_birth_date(value: &str, today: NaiveDate) -> Result<NaiveDate> {
 
 /// Parses when a contact happened: `YYYY-MM-DD`, `YYYY-MM-DD HH:MM` or `YYYY-MM-DDTHH:MM[:SS]`,
 /// local time. A bare date means the start of that day.
-pub fn parse_datetime(field: &str, value: &str) -> Result<NaiveDateTime> {
+pub fn parse_datetime(field: impl Into<Field>, value: &str) -> Result<NaiveDateTime> {
+    let field: Field = field.into();
     let v = value.trim();
     for fmt in [
         "%Y-%m-%dT%H:%M:%S",
@@ -310,7 +321,8 @@ pub fn format_datetime(dt: NaiveDateTime) -> String {
 }
 
 /// A name: trimmed, not empty, at most 200 characters, no control characters.
-pub fn parse_name(field: &str, value: &str) -> Result<String> {
+pub fn parse_name(field: impl Into<Field>, value: &str) -> Result<String> {
+    let field: Field = field.into();
     let v = value.trim();
     if v.is_empty() {
         return Err(Error::invalid(field, t!("val.empty")));
@@ -325,26 +337,100 @@ pub fn parse_name(field: &str, value: &str) -> Result<String> {
 }
 
 /// An optional one-line text field (address, phone); empty means none.
-pub fn parse_optional_line(field: &str, value: &str) -> Result<Option<String>> {
+pub fn parse_optional_line(field: impl Into<Field>, value: &str) -> Result<Option<String>> {
+    let field: Field = field.into();
     if value.trim().is_empty() {
         return Ok(None);
     }
     parse_name(field, value).map(Some)
 }
 
-/// A note body: not empty after trimming, at most 1 MB.
+/// Whether `c` is a control character that text in kluis may hold: a line break or a tab.
+/// Every other C0 or C1 control (ESC, BEL, CSI, a lone carriage return...) could steer the
+/// terminal that shows the text, so no text field accepts one; a carriage return counts as
+/// part of a line break only right before a newline (text pasted from Windows).
+pub fn is_clean_text(value: &str) -> bool {
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' | '\t' => {}
+            '\r' if chars.peek() == Some(&'\n') => {}
+            c if c.is_control() => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
+/// A note body: not empty after trimming, at most 1 MB, no control characters other than
+/// line breaks and tabs (see [`is_clean_text`]).
 pub fn parse_note_body(value: &str) -> Result<String> {
+    parse_text("text", value)
+}
+
+/// A multi-line text field (a note, a goal, an action, an assessment's reason): the rules
+/// of [`parse_note_body`], with `field` named in the error.
+pub fn parse_text(field: impl Into<Field>, value: &str) -> Result<String> {
+    let field: Field = field.into();
     let v = value.trim_end_matches(['\n', '\r']);
     if v.trim().is_empty() {
-        return Err(Error::invalid("--text", t!("val.empty")));
+        return Err(Error::invalid(field, t!("val.empty")));
     }
     if v.len() > 1_000_000 {
-        return Err(Error::invalid(
-            "--text",
-            t!("val.too_long", max = 1_000_000),
-        ));
+        return Err(Error::invalid(field, t!("val.too_long", max = 1_000_000)));
+    }
+    if !is_clean_text(v) {
+        return Err(Error::invalid(field, t!("val.control_chars_text")));
     }
     Ok(v.to_owned())
+}
+
+/// Client columns that travel as fields, in table order.
+pub const CLIENT_FIELDS: &[&str] = &[
+    "name",
+    "bsn",
+    "birth_date",
+    "address",
+    "phone",
+    "domain",
+    "status",
+    "opened_on",
+    "closed_on",
+    "created_at",
+    "retention_until",
+];
+
+/// Fields a dossier cannot exist without.
+pub const REQUIRED_FIELDS: &[&str] = &["name", "domain", "status", "opened_on", "created_at"];
+
+/// Whether a value fits a client field as kluis itself writes it (the check of a
+/// colleague's op before it is merged). None clears a field; the required ones cannot be.
+pub fn check_client_field(col: &str, value: Option<&str>) -> bool {
+    let date = |v: &str| NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok();
+    let line = |v: &str| parse_name("field", v).is_ok_and(|p| p == v);
+    match (col, value) {
+        (c, None) => CLIENT_FIELDS.contains(&c) && !REQUIRED_FIELDS.contains(&c),
+        ("name" | "address" | "phone", Some(v)) => line(v),
+        ("bsn", Some(v)) => Bsn::parse(v).is_ok_and(|b| b.digits() == v),
+        ("birth_date" | "opened_on" | "closed_on" | "retention_until", Some(v)) => date(v),
+        ("domain", Some(v)) => v.parse::<Domain>().is_ok_and(|d| d.code() == v),
+        ("status", Some(v)) => v.parse::<Status>().is_ok_and(|s| s.code() == v),
+        ("created_at", Some(v)) => chrono::DateTime::parse_from_rfc3339(v).is_ok(),
+        _ => false,
+    }
+}
+
+/// A free-text detail of at most `max` bytes on one line (an access log entry's detail): may
+/// be empty; no control characters at all.
+pub fn parse_detail(field: impl Into<Field>, value: &str, max: usize) -> Result<String> {
+    let field: Field = field.into();
+    if value.len() > max {
+        return Err(Error::invalid(field, t!("val.too_long", max = max)));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(field, t!("val.control_chars")));
+    }
+    Ok(value.to_owned())
 }
 
 /// A client as stored.
@@ -524,7 +610,8 @@ pub struct SearchHit {
 pub const MIN_ID_PREFIX: usize = 8;
 
 /// Checks an id or id prefix given on the command line.
-pub fn parse_id_prefix(field: &str, value: &str) -> Result<String> {
+pub fn parse_id_prefix(field: impl Into<Field>, value: &str) -> Result<String> {
+    let field: Field = field.into();
     let v = value.trim().to_lowercase();
     if v.len() < MIN_ID_PREFIX {
         return Err(Error::invalid(

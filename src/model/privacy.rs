@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::record::{Input, Kind};
 use super::{Domain, hex};
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::i18n::t;
 
 text_enum!(
@@ -226,6 +226,24 @@ pub struct TravellingEntry {
     pub detail: String,
 }
 
+impl TravellingEntry {
+    /// Whether an entry's JSON, as it travels with a dossier, is one kluis would have
+    /// written for `author`: by them, of an action that travels.
+    pub fn check(value: &str, author: &str) -> bool {
+        serde_json::from_str::<TravellingEntry>(value).is_ok_and(|e| {
+            e.user == author
+                && e.action
+                    .parse::<Action>()
+                    .is_ok_and(|a| a.code() == e.action && a.travels())
+                && chrono::DateTime::parse_from_rfc3339(&e.at).is_ok()
+                && e.on_behalf
+                    .as_deref()
+                    .is_none_or(|b| super::parse_name("field", b).is_ok_and(|p| p == b))
+                && super::parse_detail("detail", &e.detail, 1_000).is_ok()
+        })
+    }
+}
+
 /// The hash before the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -317,7 +335,8 @@ pub fn retention_end(closed_on: NaiveDate, years: u32) -> NaiveDate {
 }
 
 /// Checks a retention period given on the command line.
-pub fn parse_years(field: &str, value: &str) -> Result<u32> {
+pub fn parse_years(field: impl Into<Field>, value: &str) -> Result<u32> {
+    let field: Field = field.into();
     match value.trim().parse::<u32>() {
         Ok(y) if (1..=MAX_RETENTION_YEARS).contains(&y) => Ok(y),
         _ => Err(Error::invalid(
@@ -328,7 +347,8 @@ pub fn parse_years(field: &str, value: &str) -> Result<u32> {
 }
 
 /// Checks an age recipient for a disclosure.
-pub fn parse_recipient(field: &str, value: &str) -> Result<age::x25519::Recipient> {
+pub fn parse_recipient(field: impl Into<Field>, value: &str) -> Result<age::x25519::Recipient> {
+    let field: Field = field.into();
     age::x25519::Recipient::from_str(value.trim())
         .map_err(|_| Error::invalid(field, t!("val.recipient", value = value)))
 }

@@ -62,6 +62,9 @@ pub enum Input {
     Flag,
     /// The id of another record of this dossier.
     Ref(Kind),
+    /// An id that ties records in several dossiers together (the copies of one group
+    /// session): set by kluis, never typed.
+    Link,
     /// A worker id (or a name in a vault outside an organisation).
     Worker,
     /// An age recipient (`age1…`).
@@ -83,7 +86,12 @@ impl Input {
     pub fn is_entered(self) -> bool {
         !matches!(
             self,
-            Input::Author | Input::Created | Input::Stamp | Input::Sha256 | Input::Size
+            Input::Author
+                | Input::Created
+                | Input::Stamp
+                | Input::Sha256
+                | Input::Size
+                | Input::Link
         )
     }
 }
@@ -219,6 +227,12 @@ pub trait Record: Clone + Serialize + DeserializeOwned {
                 .is_some_and(|c| *c == Cell::I(1)),
         }
     }
+    /// Why it is kept out of the client's own report, if it is: the code in its
+    /// [`WITHHELD`] column (AVG art. 23, UAVG art. 41; see docs/privacy.md).
+    fn withheld(&self) -> Option<String> {
+        let at = Self::FIELDS.iter().position(|f| f.name == WITHHELD)?;
+        self.cells().get(2 + at)?.text().map(str::to_owned)
+    }
     /// Every column name, `id` and `client_id` first.
     fn columns() -> Vec<&'static str> {
         ["id", "client_id"]
@@ -227,6 +241,10 @@ pub trait Record: Clone + Serialize + DeserializeOwned {
             .collect()
     }
 }
+
+/// The column that, when set, keeps a record out of the client's own report (the code of
+/// the ground). A kind has it or not; nothing else is needed.
+pub const WITHHELD: &str = "withheld";
 
 /// Declares a record type: the struct (with `id` and `client_id` first), its columns and how
 /// each is entered. The column names are the field names, so the compiler and one test keep
@@ -432,8 +450,9 @@ const fn register(
 
 use super::depth::{
     Assessment, Attachment, Contact, Evaluation, Goal, Handover, HouseholdMember, PlanAction,
-    Visit as PlannedVisit,
+    Signal, Visit as PlannedVisit,
 };
+use super::practice::{GroupSession, MeldcodeStep};
 use super::privacy::{Consent, Disclosure};
 
 kinds! {
@@ -483,6 +502,12 @@ kinds! {
         special: Special::Never,
         section: Section::Files,
     },
+    /// A signal observed (meldcode, step 1).
+    Signal => Signal: register("signal", "signal", Section::Records, Special::Flag("special")),
+    /// A later step of the meldcode (2 to 5), tied to its signal.
+    MeldcodeStep => MeldcodeStep: register("meldcode_step", "meldcode_step", Section::Records, Special::Flag("special")),
+    /// A participant's copy of a group session.
+    GroupSession => GroupSession: register("group_session", "group_session", Section::Records, Special::Flag("special")),
     /// A consent to share with another organisation (a withdrawal is a newer version).
     Consent => Consent: register("consent", "consent", Section::Sharing, Special::Never),
     /// A disclosure to another organisation.
@@ -513,10 +538,37 @@ impl Kind {
         Kind::ALL.iter().copied().find(|k| k.spec().code == code)
     }
 
+    /// Its name in the current language (`kind.CODE` in the catalog).
+    pub fn label(self) -> String {
+        crate::i18n::t!(format!("kind.{}", self.spec().code)).into_owned()
+    }
+
     /// The kind whose op values are whole rows, by the op field's prefix.
     pub fn register(code: &str) -> Option<Kind> {
         Kind::from_code(code).filter(|k| matches!(k.spec().travel, Travel::Register | Travel::Once))
     }
+
+    /// Whether a person adds a record of this kind by typing its fields (the terminal app's
+    /// form): not a meldcode step, whose order its own workflow keeps, nor a kind with a
+    /// field only kluis sets (the link between a group session's copies, a file's hash).
+    pub fn typed_whole(self) -> bool {
+        self != Kind::MeldcodeStep
+            && fields_of(self)
+                .iter()
+                .all(|f| f.input.is_entered() || matches!(f.input, Input::Author | Input::Created))
+    }
+}
+
+/// The fields of a kind's record type (empty for the kinds with rules of their own).
+pub fn fields_of(kind: Kind) -> &'static [FieldSpec] {
+    struct Fields;
+    impl Visitor for Fields {
+        type Out = &'static [FieldSpec];
+        fn visit<R: Record>(self) -> Self::Out {
+            R::FIELDS
+        }
+    }
+    kind.visit(Fields).unwrap_or(&[])
 }
 
 /// Whether a cell is a value of `field` as kluis writes it: the generic half of checking a
@@ -540,7 +592,7 @@ pub fn check_cell(field: &FieldSpec, cell: &Cell) -> bool {
         Input::Score => matches!(cell, Cell::I(1..=5)),
         Input::Flag => matches!(cell, Cell::I(0 | 1)),
         Input::Size => matches!(cell, Cell::I(n) if *n >= 0),
-        Input::Ref(_) => text.is_some_and(is_id),
+        Input::Ref(_) | Input::Link => text.is_some_and(is_id),
         Input::Recipient => text.is_some_and(|v| super::parse_recipient("field", v).is_ok()),
         Input::Sha256 => text.is_some_and(|v| {
             v.len() == 64
@@ -572,6 +624,126 @@ pub fn check<R: Record>(r: &R) -> bool {
             .zip(&cells[2..])
             .all(|(f, c)| check_cell(f, c))
         && r.rules()
+}
+
+/// Turns what was typed for a field (a command line's `--set name=value`, a form's box) into
+/// its value, checked as the field's [`Input`] says. Empty is none for an optional field.
+/// `domains` is the list of life domains in use; references are resolved by the session.
+pub fn parse_input(
+    field: &FieldSpec,
+    typed: &str,
+    domains: &[String],
+) -> crate::error::Result<serde_json::Value> {
+    use crate::error::{Error, Field};
+    use serde_json::Value;
+    let f = Field::Input(field.name);
+    if typed.trim().is_empty() {
+        return if field.optional {
+            Ok(Value::Null)
+        } else {
+            Err(Error::invalid(f, crate::i18n::t!("val.required")))
+        };
+    }
+    let text = |v: String| Ok(Value::String(v));
+    match field.input {
+        Input::Line | Input::Worker => text(super::parse_name(f, typed)?),
+        Input::Text => text(super::parse_text(f, typed)?),
+        Input::Date => text(super::parse_date(f, typed)?.to_string()),
+        Input::When => text(super::format_datetime(super::parse_moment(
+            f,
+            typed,
+            chrono::Local::now().date_naive(),
+        )?)),
+        Input::Choice => {
+            let v = typed.trim().to_lowercase();
+            match field.codes.iter().find(|c| **c == v) {
+                Some(c) => text((*c).to_owned()),
+                None => Err(Error::invalid(
+                    f,
+                    crate::i18n::t!(
+                        "val.choice",
+                        value = typed,
+                        allowed = field.codes.join(", ")
+                    ),
+                )),
+            }
+        }
+        Input::LifeDomain => text(super::parse_life_domain(f, typed, domains)?),
+        Input::Score => Ok(Value::from(super::parse_score(f, typed)?)),
+        Input::Flag => match typed.trim().to_lowercase().as_str() {
+            "ja" | "yes" | "true" | "1" => Ok(Value::Bool(true)),
+            "nee" | "no" | "false" | "0" => Ok(Value::Bool(false)),
+            _ => Err(Error::invalid(
+                f,
+                crate::i18n::t!("val.choice", value = typed, allowed = "ja, nee, yes, no"),
+            )),
+        },
+        Input::Ref(_) => text(super::parse_id_prefix(f, typed)?),
+        Input::Recipient => text(super::parse_recipient(f, typed)?.to_string()),
+        Input::Sha256
+        | Input::Size
+        | Input::Stamp
+        | Input::Author
+        | Input::Created
+        | Input::Link => Err(Error::invalid(f, crate::i18n::t!("val.not_entered"))),
+    }
+}
+
+/// Builds a record of type `R` from what was typed for its entered fields (already parsed
+/// with [`parse_input`], references resolved); who and when come from the session. The
+/// result passes the same check a colleague's copy must pass.
+pub fn build<R: Record>(
+    id: &str,
+    client: &str,
+    author: &str,
+    now: &str,
+    mut values: std::collections::BTreeMap<&'static str, serde_json::Value>,
+) -> crate::error::Result<R> {
+    use crate::error::{Error, Field};
+    use serde_json::Value;
+    let mut object = serde_json::Map::new();
+    object.insert("id".into(), Value::from(id));
+    object.insert("client_id".into(), Value::from(client));
+    for f in R::FIELDS {
+        let value = match f.input {
+            Input::Author => Value::from(author),
+            Input::Created => Value::from(now),
+            _ => match values.remove(f.name) {
+                Some(v) => v,
+                None if f.optional => Value::Null,
+                None if f.input.is_entered() => {
+                    return Err(Error::invalid(
+                        Field::Input(f.name),
+                        crate::i18n::t!("val.required"),
+                    ));
+                }
+                // A field kluis sets itself (a file's hash): such kinds have their own
+                // command.
+                None => {
+                    return Err(Error::invalid(
+                        Field::Input(f.name),
+                        crate::i18n::t!("val.not_entered"),
+                    ));
+                }
+            },
+        };
+        object.insert(f.name.into(), value);
+    }
+    if let Some(name) = values.keys().next() {
+        return Err(Error::invalid(
+            Field::Input(name),
+            crate::i18n::t!("val.unknown_field", kind = R::KIND.spec().code),
+        ));
+    }
+    let r: R = serde_json::from_value(Value::Object(object))
+        .map_err(|e| Error::invalid(Field::Input(R::KIND.spec().code), e.to_string()))?;
+    if !check(&r) {
+        return Err(Error::invalid(
+            Field::Input(R::KIND.spec().code),
+            crate::i18n::t!("val.record_rules"),
+        ));
+    }
+    Ok(r)
 }
 
 #[cfg(test)]

@@ -66,8 +66,13 @@ pub struct GenericRecord {
     pub fields: Vec<(&'static str, String)>,
     /// Special-category data.
     pub special: bool,
-    /// Its text is left out (special, not revealed).
+    /// Its text is left out (special and not revealed, or withheld from the client's own
+    /// report).
     pub masked: bool,
+    /// Why it is kept out of the client's own report (a code), if it is.
+    pub withheld: Option<String>,
+    /// The whole record as JSON (text fields null when masked), for `--json`.
+    pub value: serde_json::Value,
 }
 
 /// Everything a dossier holds, read in one go (the dossier screen, the client's report, a
@@ -184,6 +189,8 @@ struct Generic<'a> {
     store: &'a Store,
     client: &'a str,
     reveal: bool,
+    /// For the client's own report: what is withheld from it goes without its text.
+    for_client: bool,
 }
 
 impl record::Visitor for Generic<'_> {
@@ -194,7 +201,8 @@ impl record::Visitor for Generic<'_> {
             .iter()
             .map(|r| {
                 let special = r.special();
-                let masked = special && !self.reveal;
+                let withheld = r.withheld();
+                let masked = (special && !self.reveal) || (self.for_client && withheld.is_some());
                 let cells = r.cells();
                 let fields = R::FIELDS
                     .iter()
@@ -217,19 +225,28 @@ impl record::Visitor for Generic<'_> {
                         (f.name, shown)
                     })
                     .collect();
+                let mut value = serde_json::to_value(r).unwrap_or_default();
+                if masked {
+                    for f in R::FIELDS.iter().filter(|f| f.input == record::Input::Text) {
+                        value[f.name] = serde_json::Value::Null;
+                    }
+                }
                 GenericRecord {
                     id: r.id().to_owned(),
                     fields,
                     special,
                     masked,
+                    withheld,
+                    value,
                 }
             })
             .collect())
     }
 }
 
-/// Reads a whole dossier (no logging: the callers here log).
-fn read_dossier(store: &Store, id: &str, reveal: Reveal) -> Result<Dossier> {
+/// Reads a whole dossier (no logging: the callers here log). `for_client`: for the client's
+/// own report, so what is withheld from it (AVG art. 23, UAVG art. 41) goes without its text.
+fn read_dossier(store: &Store, id: &str, reveal: Reveal, for_client: bool) -> Result<Dossier> {
     let (client, bsn_masked) = masked_client(store.client(id)?, reveal.bsn);
     let mut notes = store.notes(id)?;
     mask_notes(&mut notes, reveal.special);
@@ -246,6 +263,7 @@ fn read_dossier(store: &Store, id: &str, reveal: Reveal) -> Result<Dossier> {
                 store,
                 client: id,
                 reveal: reveal.special,
+                for_client,
             })
         {
             other.push((*kind, rows?));
@@ -326,7 +344,7 @@ impl Session {
             // Logged first, so the log it shows lists this view too.
             s.client(id)?;
             s.log(Action::View, Some(id), "dossier")?;
-            read_dossier(s, id, Reveal::default())
+            read_dossier(s, id, Reveal::default(), false)
         })
     }
 
@@ -456,6 +474,7 @@ impl Session {
                     store: s,
                     client,
                     reveal,
+                    for_client: false,
                 })
                 .unwrap_or_else(|| Ok(Vec::new()))?;
             s.log(Action::View, Some(client), view_detail(kind))?;
@@ -466,6 +485,82 @@ impl Session {
                 }
             }
             Ok(rows)
+        })
+    }
+
+    /// Adds a record of `kind` to a dossier from what was typed for its fields (name and
+    /// text, each parsed by the field's input; a reference is resolved within this dossier).
+    /// Who and when come from the session. Returns the new id.
+    pub fn add_record(
+        &mut self,
+        kind: Kind,
+        client: &str,
+        typed: &[(String, String)],
+        life_domains: &[String],
+    ) -> Result<String> {
+        // A meldcode step has its order to keep (step 5 after step 4, nothing after a
+        // decision): it is added through its own workflow (`Store::add_meldcode_step`).
+        if kind == Kind::MeldcodeStep {
+            return Err(Error::invalid(
+                crate::error::Field::Input(kind.spec().code),
+                t!("val.own_workflow"),
+            ));
+        }
+        struct Add<'a> {
+            session: &'a mut Session,
+            client: &'a str,
+            typed: &'a [(String, String)],
+            domains: &'a [String],
+        }
+        impl record::Visitor for Add<'_> {
+            type Out = Result<String>;
+            fn visit<R: Record>(self) -> Result<String> {
+                let store = &self.session.store;
+                let mut values = std::collections::BTreeMap::new();
+                for (name, text) in self.typed {
+                    let Some(field) = R::FIELDS.iter().find(|f| f.name == name.as_str()) else {
+                        return Err(Error::invalid(
+                            crate::error::Field::Input(R::KIND.spec().code),
+                            t!("val.unknown_field", kind = R::KIND.spec().code)
+                                + format!(": {name}").as_str(),
+                        ));
+                    };
+                    let mut value = record::parse_input(field, text, self.domains)?;
+                    if let (record::Input::Ref(target), Some(prefix)) =
+                        (field.input, value.as_str())
+                    {
+                        let id = store.resolve_id(target, prefix)?;
+                        if store.client_of(target, &id)? != self.client {
+                            return Err(Error::invalid(
+                                crate::error::Field::Input(field.name),
+                                t!("val.other_dossier"),
+                            ));
+                        }
+                        value = serde_json::Value::from(id);
+                    }
+                    values.insert(field.name, value);
+                }
+                let client = self.client;
+                self.session.change(|s| {
+                    let author = s.new_row_checks(client)?;
+                    let r: R =
+                        record::build(&crate::store::new_id(), client, &author, &s.now(), values)?;
+                    s.put(&r, Action::Create)?;
+                    Ok(r.id().to_owned())
+                })
+            }
+        }
+        kind.visit(Add {
+            session: self,
+            client,
+            typed,
+            domains: life_domains,
+        })
+        .unwrap_or_else(|| {
+            Err(Error::invalid(
+                crate::error::Field::Input(kind.spec().code),
+                t!("val.not_entered"),
+            ))
         })
     }
 
@@ -614,7 +709,21 @@ impl Session {
             if reveal.bsn {
                 s.log(Action::RevealBsn, Some(client), "report")?;
             }
-            read_dossier(s, client, reveal)
+            let mut d = read_dossier(s, client, reveal, true)?;
+            // Special records of the generic kinds the report shows (a withheld one is not
+            // shown, so not revealed): logged too, and the report's log lists them.
+            let mut revealed = false;
+            for (kind, rows) in &d.other {
+                for r in rows.iter().filter(|r| r.special && !r.masked) {
+                    let detail = format!("{} {} in report", kind.spec().code, r.id);
+                    s.log(Action::RevealSpecial, Some(client), &detail)?;
+                    revealed = true;
+                }
+            }
+            if revealed {
+                d.log = s.audit(Some(client))?;
+            }
+            Ok(d)
         })
     }
 
@@ -628,7 +737,7 @@ impl Session {
             let a = s.attachment(id)?;
             let data = s
                 .attachment_data(id)?
-                .ok_or_else(|| Error::invalid("ID", t!("depth.attachment_missing")))?;
+                .ok_or_else(|| Error::invalid("id", t!("depth.attachment_missing")))?;
             s.log(
                 Action::View,
                 Some(&a.client_id),
@@ -731,7 +840,7 @@ impl Session {
             bsn: req.show_bsn,
             special: req.include_special,
         };
-        let contents = read_dossier(&self.store, &req.client, reveal)?;
+        let contents = read_dossier(&self.store, &req.client, reveal, false)?;
         let special_ids = crate::report::special_note_ids(&contents, &kind);
         let doc = crate::report::render(
             &contents,

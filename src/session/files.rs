@@ -18,30 +18,39 @@ impl Session {
         title: Option<&str>,
         file: &Path,
     ) -> Result<String> {
-        let io = |e| Error::io(t!("io.read", path = file.display()).into_owned(), e);
-        let meta = std::fs::metadata(file).map_err(io)?;
-        if !meta.is_file() {
-            return Err(Error::invalid("FILE", t!("depth.attachment_not_file")));
-        }
-        if meta.len() > model::MAX_ATTACHMENT_BYTES {
-            return Err(Error::invalid(
-                "FILE",
+        use crate::fsx::{self, Follow, Owner, Refusal};
+        let refused = |r: Refusal| match r {
+            Refusal::TooLarge(_) => Error::invalid(
+                "path",
                 t!(
                     "depth.attachment_too_big",
                     max = model::MAX_ATTACHMENT_BYTES / 1024 / 1024
                 ),
-            ));
-        }
+            ),
+            Refusal::NotRegular(_) => Error::invalid("path", t!("depth.attachment_not_file")),
+            other => other.into_invalid("path", file),
+        };
+        // As the command line's `attach add`: a named pipe never blocks the app, a device or
+        // a folder is refused, and what is read is at most the cap, from the file checked.
+        let (input, meta) = fsx::open(
+            file,
+            Follow::Yes,
+            Owner::Anyone,
+            model::MAX_ATTACHMENT_BYTES,
+        )
+        .map_err(refused)?;
         let filename = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "file".into());
-        let filename = model::parse_name("FILE", &filename)?;
+        let filename = model::parse_name("path", &filename)?;
         let title = match title {
             Some(t) => model::parse_name("title", t)?,
             None => filename.clone(),
         };
-        let data = zeroize::Zeroizing::new(std::fs::read(file).map_err(io)?);
+        let data = zeroize::Zeroizing::new(
+            fsx::read_all(input, &meta, model::MAX_ATTACHMENT_BYTES).map_err(refused)?,
+        );
         self.change(|s| s.add_attachment(client, &title, &filename, &data))
     }
 

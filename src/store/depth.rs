@@ -15,7 +15,7 @@ use crate::model::{
 };
 
 impl Store {
-    fn new_row_checks(&self, client: &str) -> Result<String> {
+    pub(in crate::engine) fn new_row_checks(&self, client: &str) -> Result<String> {
         self.client(client)?;
         self.require_assigned(client)?;
         self.user()
@@ -222,10 +222,10 @@ impl Store {
     /// (`act_on_handovers`). Returns the handover's id.
     pub fn handover(&self, client: &str, to: &str, note: &str) -> Result<String> {
         let Some(me) = self.meta("worker_id")? else {
-            return Err(Error::invalid("--to", t!("depth.handover_team_only")));
+            return Err(Error::invalid("to_worker", t!("depth.handover_team_only")));
         };
         if to == me {
-            return Err(Error::invalid("--to", t!("depth.handover_self")));
+            return Err(Error::invalid("to_worker", t!("depth.handover_self")));
         }
         self.client(client)?;
         self.require_assigned(client)?;
@@ -299,7 +299,7 @@ impl Store {
     ) -> Result<String> {
         if data.len() as u64 > model::MAX_ATTACHMENT_BYTES {
             return Err(Error::invalid(
-                "FILE",
+                "file",
                 t!(
                     "depth.attachment_too_big",
                     max = model::MAX_ATTACHMENT_BYTES / 1024 / 1024

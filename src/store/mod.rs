@@ -36,6 +36,14 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_repair.sql",
         include_str!("migrations/0007_repair.sql"),
     ),
+    (
+        "0008_signal.sql",
+        include_str!("migrations/0008_signal.sql"),
+    ),
+    (
+        "0009_practice.sql",
+        include_str!("migrations/0009_practice.sql"),
+    ),
 ];
 
 /// Schema version this build reads and writes (`PRAGMA user_version`).
@@ -61,10 +69,13 @@ const REPAIRED_COLUMNS: &[(i32, &str, &str, &str)] = &[
 pub mod changes;
 pub mod depth;
 mod ops;
+mod practice;
 mod privacy;
 pub mod records;
+mod schema;
 
 pub use ops::{BundleMark, MergeStats, NoteRow, OpenConflict};
+pub use practice::{NewGroupSession, NewStep};
 pub use privacy::RetentionItem;
 
 use changes::{Cell, RowChange};
@@ -92,6 +103,8 @@ pub struct Store {
     handovers_in: std::cell::RefCell<Vec<crate::model::Handover>>,
     /// The session's clock for what it writes (fixed in tests and screenshots).
     fixed_now: std::cell::Cell<Option<chrono::NaiveDateTime>>,
+    /// The largest image a change may leave ([`MAX_IMAGE_BYTES`]; lower in tests).
+    max_image: std::cell::Cell<u64>,
 }
 
 /// Why an image could not be loaded.
@@ -103,7 +116,15 @@ pub enum ImageError {
     NotKluis,
     /// Written by a newer kluis with this schema version.
     TooNew(i32),
+    /// Its schema is not the one its version must have; each difference names the object.
+    Foreign(Vec<String>),
 }
+
+/// The largest image kluis saves. Loading one allocates the image plus an eighth of headroom
+/// in one block (`from_image`), and SQLite allocates at most 2,147,483,391 bytes at once: an
+/// image past this could be saved but never opened again. A change that would cross it is
+/// refused and nothing changes.
+pub const MAX_IMAGE_BYTES: u64 = 2_147_483_391 / 9 * 8 - (1 << 20);
 
 /// A new UUID v7: time-ordered, so lists sort by creation for free.
 pub fn new_id() -> String {
@@ -143,6 +164,7 @@ impl Store {
             retention_defaults: Default::default(),
             handovers_in: Default::default(),
             fixed_now: Default::default(),
+            max_image: std::cell::Cell::new(MAX_IMAGE_BYTES),
         };
         store.migrate()?;
         store.set_meta("owner", owner)?;
@@ -161,6 +183,14 @@ impl Store {
         // Headroom lets the first changes grow the database in place. Without it SQLite's
         // in-memory file doubles its buffer on the first insert, and for a moment the old
         // and the new copy both exist: twice the image in memory.
+        if size as u64 > MAX_IMAGE_BYTES {
+            return Err(ImageError::Unreadable(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_TOOBIG),
+                Some(format!(
+                    "an image of {size} bytes is larger than kluis opens ({MAX_IMAGE_BYTES})"
+                )),
+            )));
+        }
         let capacity = size + (size / 8).max(1 << 20);
         let unreadable = |msg: &str| {
             ImageError::Unreadable(rusqlite::Error::SqliteFailure(
@@ -211,6 +241,7 @@ impl Store {
             retention_defaults: Default::default(),
             handovers_in: Default::default(),
             fixed_now: Default::default(),
+            max_image: std::cell::Cell::new(MAX_IMAGE_BYTES),
         };
         let version = store.schema_version().map_err(|e| match e {
             Error::Database(e) => ImageError::Unreadable(e),
@@ -219,11 +250,29 @@ impl Store {
         if version > SCHEMA_VERSION {
             return Err(ImageError::TooNew(version));
         }
+        // Before anything runs on it (a migration would fire a foreign trigger).
+        let found = schema::read(&store.conn).map_err(ImageError::Unreadable)?;
+        let now = schema::expected(SCHEMA_VERSION).map_err(ImageError::Unreadable)?;
         if version < SCHEMA_VERSION {
+            let then = schema::expected(version).map_err(ImageError::Unreadable)?;
+            let foreign = schema::foreign_objects(&found, &then, &now);
+            if !foreign.is_empty() {
+                return Err(ImageError::Foreign(foreign));
+            }
             store.migrate().map_err(|e| match e {
                 Error::Database(e) => ImageError::Unreadable(e),
                 _ => ImageError::NotKluis,
             })?;
+            let migrated = schema::read(&store.conn).map_err(ImageError::Unreadable)?;
+            let differences = schema::differences(&migrated, &now);
+            if !differences.is_empty() {
+                return Err(ImageError::Foreign(differences));
+            }
+        } else {
+            let differences = schema::differences(&found, &now);
+            if !differences.is_empty() {
+                return Err(ImageError::Foreign(differences));
+            }
         }
         Ok(store)
     }
@@ -285,6 +334,7 @@ impl Store {
                 self.flush_unlock()?;
             }
             self.flush_clock()?;
+            self.check_size()?;
             self.conn.execute_batch("COMMIT")?;
             Ok(v)
         });
@@ -431,6 +481,24 @@ impl Store {
                  ON CONFLICT (\"{key_col}\") DO UPDATE SET {updates}"
             )
         })
+    }
+
+    /// How this database's schema differs from the one its version must have (see
+    /// `store::schema`); empty when it is exactly kluis's.
+    pub fn schema_problems(&self) -> Result<Vec<String>> {
+        let found = schema::read(&self.conn)?;
+        let expected = schema::expected(self.schema_version()?)?;
+        Ok(schema::differences(&found, &expected))
+    }
+
+    /// Columns holding text that is not valid UTF-8 (never written by kluis); one line each.
+    pub fn text_problems(&self) -> Result<Vec<String>> {
+        Ok(schema::bad_text(&self.conn)?
+            .into_iter()
+            .map(|(table, column, n)| {
+                t!("schema.bad_text", table = table, column = column, n = n).into_owned()
+            })
+            .collect())
     }
 
     /// SQLite's `integrity_check` plus FTS5's own check; empty when healthy.
@@ -659,7 +727,7 @@ impl Store {
     pub(in crate::engine) fn resolve_id(&self, table: IdTable, prefix: &str) -> Result<String> {
         let sql = format!(
             "SELECT id FROM {} WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id LIMIT 6",
-            table.name()
+            table.spec().table
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let ids: Vec<String> = stmt
@@ -834,7 +902,7 @@ impl Store {
         self.require_assigned(id)?;
         if on < c.opened_on {
             return Err(Error::invalid(
-                "--at",
+                "closed_on",
                 t!("val.close_before_open", opened = c.opened_on),
             ));
         }
@@ -849,7 +917,7 @@ impl Store {
             && on < last
         {
             return Err(Error::invalid(
-                "--at",
+                "closed_on",
                 t!("val.close_before_last_note", last = last),
             ));
         }
@@ -884,7 +952,7 @@ impl Store {
         // A note records what happened; a date far ahead is a typo (and would stretch the
         // retention period, which counts from the last note).
         if n.occurred_at > self.local_now() + chrono::Duration::days(1) {
-            return Err(Error::invalid("--at", t!("val.note_in_future")));
+            return Err(Error::invalid("occurred_at", t!("val.note_in_future")));
         }
         let mut special = n.special;
         if let Some(old) = &n.supersedes {
@@ -898,12 +966,12 @@ impl Store {
             special |= was_special;
             if client_id != n.client_id {
                 return Err(Error::invalid(
-                    "--supersedes",
+                    "supersedes",
                     t!("val.supersede_other_client"),
                 ));
             }
             if taken {
-                return Err(Error::invalid("--supersedes", t!("val.supersede_twice")));
+                return Err(Error::invalid("supersedes", t!("val.supersede_twice")));
             }
         }
         let id = new_id();
@@ -1032,6 +1100,27 @@ impl Store {
         )?)
     }
 
+    /// Refuses a change that would make the image larger than kluis can load again (see
+    /// [`MAX_IMAGE_BYTES`]); run inside the transaction, so the change is rolled back.
+    fn check_size(&self) -> Result<()> {
+        let size: u64 = self.conn.query_row(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            [],
+            |r| r.get(0),
+        )?;
+        let max = self.max_image.get();
+        if size > max {
+            return Err(Error::VaultTooLarge { size, max });
+        }
+        Ok(())
+    }
+
+    /// Lowers the largest image a change may leave (tests, so the limit is cheap to reach).
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
+    pub(in crate::engine) fn set_max_image(&self, bytes: u64) {
+        self.max_image.set(bytes);
+    }
+
     /// The session's clock: what it writes is stamped with this local time (see
     /// `Session::set_clock`); None is the real clock.
     pub(in crate::engine) fn set_clock(&self, now: Option<chrono::NaiveDateTime>) {
@@ -1079,46 +1168,8 @@ impl Store {
     }
 }
 
-/// Tables that ids can be looked up in.
-#[derive(Clone, Copy, Debug)]
-pub enum IdTable {
-    /// Clients.
-    Client,
-    /// Notes.
-    Note,
-    /// Consents.
-    Consent,
-    /// Goals of a support plan.
-    Goal,
-    /// Actions of a support plan.
-    Action,
-    /// Files kept in a dossier.
-    Attachment,
-}
-
-impl IdTable {
-    fn name(self) -> &'static str {
-        match self {
-            IdTable::Client => "client",
-            IdTable::Note => "note",
-            IdTable::Consent => "consent",
-            IdTable::Goal => "goal",
-            IdTable::Action => "plan_action",
-            IdTable::Attachment => "attachment",
-        }
-    }
-
-    fn label(self) -> String {
-        match self {
-            IdTable::Client => t!("word.client").into_owned(),
-            IdTable::Note => t!("word.note").into_owned(),
-            IdTable::Consent => t!("word.consent").into_owned(),
-            IdTable::Goal => t!("word.goal").into_owned(),
-            IdTable::Action => t!("word.action").into_owned(),
-            IdTable::Attachment => t!("word.attachment").into_owned(),
-        }
-    }
-}
+/// What ids are looked up in: a record kind's table.
+pub use crate::model::record::Kind as IdTable;
 
 #[cfg(test)]
 mod tests {
@@ -1336,6 +1387,14 @@ mod tests {
             (
                 "0007_repair.sql",
                 "f7dce7c7cc72eb96f7c9435046f23127822f6a0ebdf1b3f732ca339fa770cf00",
+            ),
+            (
+                "0008_signal.sql",
+                "d10711b9ce0e90e0d87b15e7ab87367ea0d611936010facc5a6ed591cdde917c",
+            ),
+            (
+                "0009_practice.sql",
+                "0a4f05d8f1e8fa815abe303e4d346110f15519b5316833f88d535c99dfc7514a",
             ),
         ];
         for (i, (name, sql)) in MIGRATIONS.iter().enumerate() {

@@ -302,7 +302,7 @@ impl Store {
         if !known || self.assignees(client)?.contains(&me) {
             Ok(())
         } else {
-            Err(Error::invalid("ID", t!("sync.not_your_dossier")))
+            Err(Error::invalid("client_id", t!("sync.not_your_dossier")))
         }
     }
 
@@ -1232,7 +1232,7 @@ mod tests {
         let refused = |b: &mut Store, ops: &[Op], notes: &[NoteRow]| {
             let e = b.transaction(|s| s.merge_ops(ops, notes, "t")).unwrap_err();
             assert!(
-                matches!(&e, Error::Invalid { field, .. } if field == "bundle"),
+                matches!(&e, Error::Invalid { field, .. } if field.name() == "bundle"),
                 "{e:?}"
             );
         };

@@ -292,7 +292,7 @@ impl Store {
         self.client(&c.client_id)?;
         self.require_assigned(&c.client_id)?;
         if c.until.is_some_and(|u| u < c.given_on) {
-            return Err(Error::invalid("--until", t!("val.until_before_given")));
+            return Err(Error::invalid("until", t!("val.until_before_given")));
         }
         let consent = Consent {
             id: new_id(),
@@ -446,7 +446,7 @@ impl Store {
             && years < min
         {
             return Err(Error::invalid(
-                "--years",
+                "years",
                 t!("val.years_legal", domain = domain, min = min),
             ));
         }

@@ -142,6 +142,19 @@ impl Store {
     /// checked as a colleague's copy would be, and a reference must point into the same
     /// dossier. Returns the id.
     pub fn add_record<R: Record>(&self, r: &R) -> Result<String> {
+        let kind = R::KIND;
+        if !kind.typed_whole() {
+            // The same refusal the command line's `record add` gives.
+            let why = if kind == Kind::MeldcodeStep {
+                "val.own_workflow"
+            } else {
+                "val.not_entered"
+            };
+            return Err(Error::invalid(
+                crate::error::Field::Input(kind.spec().code),
+                crate::i18n::t!(why),
+            ));
+        }
         let client = r.client().to_owned();
         self.client(&client)?;
         self.require_assigned(&client)?;
@@ -204,7 +217,11 @@ impl Store {
             if let (record::Input::Ref(kind), Some(id)) = (f.input, c.text()) {
                 let owner = match kind {
                     Kind::Note => Some(self.note_client(id)?),
-                    k => self.client_of(k, id)?,
+                    k => match self.client_of(k, id) {
+                        Ok(c) => Some(c),
+                        Err(Error::NotFound { .. }) => None,
+                        Err(e) => return Err(e),
+                    },
                 };
                 if owner.as_deref() != Some(row.client()) {
                     return Err(invalid());
@@ -212,17 +229,6 @@ impl Store {
             }
         }
         Ok(row)
-    }
-
-    /// The dossier a record of `kind` belongs to, if it is here.
-    fn client_of(&self, kind: Kind, id: &str) -> Result<Option<String>> {
-        // The table's name comes from the registry, never from data.
-        let sql = format!("SELECT client_id FROM {} WHERE id = ?1", kind.spec().table);
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([id], |r| r.get(0))
-            .optional()?)
     }
 
     /// A dossier's rows of one kind, in `order` (an ORDER BY over its columns).
@@ -253,6 +259,22 @@ impl Store {
             .prepare_cached(&sql)?
             .query_row([id], from_row::<R>)
             .optional()?)
+    }
+
+    /// The dossier a record of `kind` belongs to.
+    pub(in crate::engine) fn client_of(&self, kind: Kind, id: &str) -> Result<String> {
+        let sql = match kind.spec().erase {
+            Erase::Dossier => return Ok(id.to_owned()),
+            _ => format!("SELECT client_id FROM {} WHERE id = ?1", kind.spec().table),
+        };
+        self.conn
+            .prepare_cached(&sql)?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| Error::NotFound {
+                what: kind.label(),
+                id: id.to_owned(),
+            })
     }
 
     /// Rows of `sql` (which selects `R`'s columns first, prefixed or not) with one more text

@@ -165,20 +165,6 @@ pub struct App {
     changed: bool,
 }
 
-/// Parses `30s`, `5m`, `1h` or plain seconds.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().ok()?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
-        _ => return None,
-    };
-    (secs > 0).then(|| Duration::from_secs(secs))
-}
-
 impl App {
     /// A new app on the unlock (or first-run) screen.
     pub fn new(opts: Options, held_lock: Option<VaultLock>, resume: Resume) -> App {
@@ -437,6 +423,7 @@ mod tests {
 
     #[test]
     fn durations_parse() {
+        use crate::config::parse_duration;
         assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
         assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
         assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));

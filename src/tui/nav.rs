@@ -49,14 +49,26 @@ pub enum Tab {
     Files,
     /// Consents and disclosures.
     Sharing,
-    /// A kind without a screen of its own, shown by the generic code.
-    Records(Kind),
+    /// The kinds without a screen of their own (signals, meldcode steps, group sessions),
+    /// shown by the generic code under one tab, a heading per kind: one tab each would push
+    /// tab names out of the bar at 80 columns.
+    Records,
     /// The access log.
     Log,
 }
 
+/// The kinds shown by the generic code, in the registry's order.
+pub fn generic_kinds() -> Vec<Kind> {
+    Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| k.spec().section == crate::model::record::Section::Records)
+        .collect()
+}
+
 impl Tab {
-    /// Every tab: the fixed ones, one per kind shown by the generic code, then the log.
+    /// Every tab: the fixed ones, the kinds shown by the generic code (when the registry
+    /// has any), then the log.
     pub fn all() -> Vec<Tab> {
         let mut tabs = vec![
             Tab::Overview,
@@ -66,12 +78,9 @@ impl Tab {
             Tab::Files,
             Tab::Sharing,
         ];
-        tabs.extend(
-            Kind::ALL
-                .iter()
-                .filter(|k| k.spec().section == crate::model::record::Section::Records)
-                .map(|k| Tab::Records(*k)),
-        );
+        if !generic_kinds().is_empty() {
+            tabs.push(Tab::Records);
+        }
         tabs.push(Tab::Log);
         tabs
     }
@@ -85,7 +94,7 @@ impl Tab {
             Tab::Scores => t!("tab.scores"),
             Tab::Files => t!("tab.files"),
             Tab::Sharing => t!("tab.sharing"),
-            Tab::Records(k) => t!(format!("kinds.{}", k.spec().code)),
+            Tab::Records => t!("tab.records"),
             Tab::Log => t!("tab.log"),
         }
         .into_owned()
@@ -114,7 +123,7 @@ impl Tab {
             Section::Files => Tab::Files,
             Section::Sharing => Tab::Sharing,
             Section::Log => Tab::Log,
-            Section::Records => Tab::Records(kind),
+            Section::Records => Tab::Records,
         }
     }
 

@@ -341,25 +341,101 @@ fn the_generic_form_tab_and_save_work_for_any_register_kind() {
     );
     // Nothing changed: no new version.
     assert!(!session.change(|s| s.edit_record(&changed)).unwrap());
-    // The generic tab shows what the generic read hands out.
-    let mut d = session.dossier(&jan).unwrap();
-    d.other = vec![(
-        Kind::Contact,
-        session.generic_records(Kind::Contact, &jan, false).unwrap(),
-    )];
-    let ctx = a.ctx();
-    let v = super::views::tabs::view(&d, super::nav::Tab::Records(Kind::Contact), &ctx, false, 80);
-    assert_eq!(v.items, vec![(Kind::Contact, id)]);
-    let text: String = v.lines.iter().map(|(_, l)| l.to_string()).collect();
+}
+
+/// The kinds without a screen of their own share one tab ("More"), a heading each: a signal
+/// is added by form (special unless said otherwise, as `kluis meldcode signal` does); meldcode
+/// steps and group sessions only through their workflows, as on the command line, and the
+/// tab says which command.
+#[test]
+fn the_more_tab_adds_a_signal_by_form_and_leaves_steps_and_groups_to_their_workflows() {
+    let _words = words(Lang::En);
+    use crate::model::record::Kind;
+    use crate::model::{MeldcodeStep, Signal};
+    assert!(Kind::Signal.typed_whole());
+    assert!(!Kind::MeldcodeStep.typed_whole() && !Kind::GroupSession.typed_whole());
+    let (_dir, path, _) = fixture();
+    let mut a = app(&path, Lang::En, false);
+    unlock(&mut a);
+    let jan = jan(&mut a);
+    let more = super::nav::Tab::all()
+        .iter()
+        .position(|t| *t == super::nav::Tab::Records)
+        .unwrap();
+    a.handle_key(key(KeyCode::Char(char::from(b'1' + more as u8))));
+    let shown = render(&a);
+    for word in [
+        "Signals",
+        "Meldcode",
+        "Group sessions",
+        "Press a to add a signal",
+    ] {
+        assert!(shown.contains(word), "{word}:\n{shown}");
+    }
+    // What the tab says about the workflows, at 120 columns (the render's), whole.
+    let d = match &a.screen {
+        Screen::Dossier(d) => d,
+        _ => panic!("no dossier"),
+    };
+    let v = super::views::tabs::view(&d.data, super::nav::Tab::Records, &a.ctx(), false, 400);
+    let text: String = v.lines.iter().map(|(_, l)| l.to_string() + "\n").collect();
     assert!(
-        text.contains(CANARY) && text.contains("buurvrouw"),
+        text.contains("kluis meldcode consult|talk|weigh|decide")
+            && text.contains("kluis group add"),
         "{text}"
     );
-    let hidden =
-        super::views::tabs::view(&d, super::nav::Tab::Records(Kind::Contact), &ctx, true, 80);
-    let text: String = hidden.lines.iter().map(|(_, l)| l.to_string()).collect();
-    assert!(
-        !text.contains(CANARY),
-        "the privacy screen holds on the generic tab"
+
+    // `a` goes straight to the signal's form: the only kind here a person types whole.
+    a.handle_key(key(KeyCode::Char('a')));
+    assert!(on_form(&a), "{}", render(&a));
+    // The day it was observed starts as today.
+    a.handle_key(key(KeyCode::Tab));
+    typed(&mut a, &format!("Blauwe plek {CANARY}"));
+    save(&mut a);
+    let signals: Vec<Signal> = records(&mut a, &jan);
+    assert_eq!(signals.len(), 1);
+    assert_eq!(
+        (signals[0].observed_on, signals[0].special),
+        (super::tests::clock().date(), true),
+        "a signal is special-category data unless the worker says otherwise"
     );
+    assert!(signals[0].text.contains(CANARY));
+    // Shown masked (special), and not at all behind the privacy screen.
+    let session = a.session.as_mut().unwrap();
+    let mut d = session.dossier(&jan).unwrap();
+    d.other = vec![(
+        Kind::Signal,
+        session.generic_records(Kind::Signal, &jan, false).unwrap(),
+    )];
+    let ctx = a.ctx();
+    for hide in [false, true] {
+        let v = super::views::tabs::view(&d, super::nav::Tab::Records, &ctx, hide, 80);
+        assert_eq!(v.items, vec![(Kind::Signal, signals[0].id.clone())]);
+        let text: String = v.lines.iter().map(|(_, l)| l.to_string()).collect();
+        assert!(!text.contains(CANARY), "{text}");
+    }
+
+    // The store refuses a meldcode step made by the generic path, as `record add` does:
+    // its order is its workflow's to keep.
+    let mut values = std::collections::BTreeMap::new();
+    values.insert("signal_id", serde_json::Value::from(signals[0].id.clone()));
+    values.insert("step", serde_json::Value::from("talk"));
+    values.insert("taken_on", serde_json::Value::from("2026-03-15"));
+    values.insert("text", serde_json::Value::from("Gesprek"));
+    values.insert("special", serde_json::Value::from(true));
+    let step: MeldcodeStep = crate::model::record::build(
+        &crate::store::new_id(),
+        &jan,
+        "w",
+        &crate::model::now_utc(),
+        values,
+    )
+    .unwrap();
+    let session = a.session.as_mut().unwrap();
+    let refused = session.change(|s| s.add_record(&step)).unwrap_err();
+    assert!(
+        matches!(&refused, crate::Error::Invalid { field, .. } if field.name() == "meldcode_step"),
+        "{refused}"
+    );
+    assert!(session.records::<MeldcodeStep>(&jan).unwrap().is_empty());
 }

@@ -44,6 +44,10 @@ const CANARIES: &[&str] = &[
     "Toestemmingorgkanarie",
     "Delendoelkanarie",
     "Bewijskanarie",
+    "Signaalkanarie",
+    "Stapkanarie",
+    "Themakanarie",
+    "Verslagkanarie",
 ];
 
 /// A vault with one client whose every field holds a canary; something on today's agenda.
@@ -119,6 +123,28 @@ fn canary_fixture() -> (tempfile::TempDir, std::path::PathBuf, String) {
             given_on: day(2026, 6, 1),
             until: None,
             evidence: Some("Bewijskanarie".into()),
+        })?;
+        // The kinds on the "More" tab, not special: only the privacy screen hides them.
+        let signal = st.add_signal(&id, day(2026, 10, 1), "Signaalkanarie", false, None)?;
+        st.add_meldcode_step(&crate::store::NewStep {
+            signal_id: signal,
+            step: crate::model::MeldStep::Consult,
+            taken_on: day(2026, 10, 2),
+            text: "Stapkanarie".into(),
+            consulted: Some(crate::model::Consulted::Colleague),
+            report_needed: None,
+            help_possible: None,
+            decision: None,
+            next_by: None,
+            special: false,
+            withheld: None,
+        })?;
+        st.add_group_session(&crate::store::NewGroupSession {
+            participants: vec![id.clone()],
+            held_on: day(2026, 10, 3),
+            theme: "Themakanarie".into(),
+            summary: "Verslagkanarie".into(),
+            special: false,
         })?;
         Ok(())
     })
@@ -280,17 +306,17 @@ fn the_privacy_screen_holds_on_every_screen_until_an_item_is_revealed() {
 
     // The dossier: every tab, every form, the editor.
     a.handle_key(key(KeyCode::Enter));
-    for tab in ['1', '2', '3', '4', '5', '6', '7'] {
+    for tab in ['1', '2', '3', '4', '5', '6', '7', '8'] {
         a.handle_key(key(KeyCode::Char(tab)));
         hidden(&a, &format!("tab {tab}"));
     }
-    let forms: usize = ['2', '3', '4', '5', '6']
+    let forms: usize = ['2', '3', '4', '5', '6', '7']
         .into_iter()
         .map(|tab| every_form_on_tab(&mut a, tab))
         .sum();
     // Goal, action (changed, done), visit, household, contact, score, file out, consent
-    // withdrawn; and a new one of each kind the tabs add (nine).
-    assert!(forms >= 18, "only {forms} forms were walked");
+    // withdrawn; and a new one of each kind the tabs add (ten, a signal too).
+    assert!(forms >= 19, "only {forms} forms were walked");
     a.handle_key(key(KeyCode::Char('1')));
     a.handle_key(key(KeyCode::Char('e')));
     assert!(on_form(&a));

@@ -148,7 +148,8 @@ fn every_screen_at_three_sizes_in_both_languages() {
             ('4', "scores"),
             ('5', "files"),
             ('6', "sharing"),
-            ('7', "log"),
+            ('7', "more"),
+            ('8', "log"),
         ] {
             a.handle_key(key(KeyCode::Char(n)));
             snap(&format!("dossier_{name}_{l}"), &a);

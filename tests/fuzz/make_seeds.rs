@@ -43,6 +43,29 @@ fn main() {
     seed("enrollment", "w002.json", serde_json::to_string(&e).unwrap().as_bytes());
     // Roster.
     seed("roster", "roster.json", &fs::read(sync.join("roster.json")).unwrap());
+    // Images: a new vault's, and the one inside good_recovery.kluis (opened with the test
+    // recovery key, as IT would).
+    let mut fresh = kluis::store::Store::create("seed").unwrap();
+    seed("schema", "fresh.sqlite", &fresh.image().unwrap());
+    let key = fs::read_to_string(data.join("recovery.key")).unwrap();
+    let identity: age::x25519::Identity = key
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let image =
+        kluis::vault::decrypt_with_recovery(&data.join("good_recovery.kluis"), &identity).unwrap();
+    seed("schema", "good_recovery.sqlite", &image);
+    // Text: the note, C1 controls, a Windows line break, plain Dutch text.
+    for (name, text) in [
+        ("osc52", "x\u{1b}]52;c;SGVsbG8=\u{7}\u{1b}[2J"),
+        ("c1", "a\u{9b}2J\u{85}b\u{7f}"),
+        ("crlf", "regel een\r\nregel\ttwee\rlos"),
+        ("plain", "Keukentafelgesprek met Fatima el Amrani over huurachterstand."),
+    ] {
+        seed("text", name, text.as_bytes());
+    }
     // Bundles, and their decrypted payloads (decrypted with w002's key from the enrollment).
     let identity: age::x25519::Identity = e.x25519_identity.parse().unwrap();
     for entry in fs::read_dir(&sync).unwrap() {

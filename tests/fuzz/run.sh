@@ -8,7 +8,7 @@
 set -euo pipefail
 target=${1:-all}
 seconds=${2:-60}
-targets=(vault_open stanza enrollment roster bundle bundle_payload)
+targets=(vault_open stanza enrollment roster bundle bundle_payload schema text)
 [ "$target" = all ] || targets=("$target")
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   fuzz=(cargo +nightly fuzz)

@@ -228,6 +228,13 @@ fn files_and_folders_are_private() {
         .args(["client", "add", "--name", "X"])
         .assert()
         .success();
+    kluis()
+        .arg("--vault")
+        .arg(&nested)
+        .env("KLUIS_PASSPHRASE", PASS)
+        .arg("compact")
+        .assert()
+        .success();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&v.dir.path().join("a")), 0o700);
     assert_eq!(mode(&v.dir.path().join("a/b")), 0o700);
@@ -442,6 +449,7 @@ fn exit_code_1_without_a_vault() {
 fn exit_code_3_for_a_wrong_passphrase_changes_nothing() {
     let v = TestVault::created();
     v.add_client("A");
+    v.compact();
     let listing = |dir: &std::path::Path| {
         let mut names: Vec<_> = std::fs::read_dir(dir)
             .unwrap()

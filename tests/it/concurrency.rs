@@ -110,6 +110,7 @@ fn a_vault_replaced_on_disk_is_not_overwritten() {
     let v = TestVault::created();
     let id = v.add_client("A");
     v.add_note(&id, "tweede generatie");
+    v.compact();
     let mut first = holder(&v, &id);
     wait_until_busy(&v, &mut first);
     // A sync tool puts another version in place (a new file renamed over the vault).

@@ -85,8 +85,9 @@ fn kill_9_during_save_in_a_loop() {
 }
 
 /// strace kills the process at the N-th call of each syscall a change makes (the journal
-/// append, then the compaction at exit); every N from the first call until the command
-/// completes without being hit.
+/// append of `note add`) and of each a compaction makes (`compact`: the vault written,
+/// fsynced, linked and renamed, a fresh journal); every N from the first call until the
+/// command completes without being hit.
 #[test]
 fn kill_at_every_write_fsync_link_and_rename() {
     require("strace");
@@ -99,35 +100,39 @@ fn kill_at_every_write_fsync_link_and_rename() {
         "rename,renameat,renameat2",
         "write,pwrite64",
     ] {
-        for n in 1..=60 {
-            let text = format!("{syscall} {n}");
-            let out = injected(
-                &v,
-                &format!("{syscall}:signal=SIGKILL:when={n}"),
-                &["note", "add", &id, "--text", &text],
-            );
-            let now = note_count(&v, &id);
-            assert!(
-                now == expected || now == expected + 1,
-                "{syscall} #{n}: {now} vs {expected}"
-            );
-            // An id on stdout acknowledges the note: it must survive whatever came after.
-            let acknowledged = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            if !acknowledged.is_empty() {
-                assert_eq!(
-                    now,
-                    expected + 1,
-                    "{syscall} #{n}: acknowledged note {acknowledged} lost"
+        for compacting in [false, true] {
+            for n in 1..=60 {
+                let text = format!("{syscall} {n}");
+                let args: &[&str] = if compacting {
+                    &["compact"]
+                } else {
+                    &["note", "add", &id, "--text", &text]
+                };
+                let out = injected(&v, &format!("{syscall}:signal=SIGKILL:when={n}"), args);
+                let now = note_count(&v, &id);
+                let grew = if compacting { 0 } else { 1 };
+                assert!(
+                    now == expected || now == expected + grew,
+                    "{syscall} #{n} {args:?}: {now} vs {expected}"
                 );
-            }
-            v.cmd().arg("check").assert().success();
-            let completed = out.status.success();
-            if !completed {
-                killed += 1;
-            }
-            expected = now;
-            if completed {
-                break;
+                // An id on stdout acknowledges the note: it must survive whatever came after.
+                let acknowledged = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                if !acknowledged.is_empty() {
+                    assert_eq!(
+                        now,
+                        expected + 1,
+                        "{syscall} #{n}: acknowledged note {acknowledged} lost"
+                    );
+                }
+                v.cmd().arg("check").assert().success();
+                let completed = out.status.success();
+                if !completed {
+                    killed += 1;
+                }
+                expected = now;
+                if completed {
+                    break;
+                }
             }
         }
     }
@@ -234,5 +239,7 @@ fn a_killed_import_is_all_or_nothing() {
             killed += 1;
         }
     }
-    assert!(killed >= 5, "strace injected only {killed} kills");
+    // An import is one journal record (its write and fdatasync, the witness's pwrite); the
+    // compaction's renames come with a later `compact` (tested above).
+    assert!(killed >= 3, "strace injected only {killed} kills");
 }

@@ -65,6 +65,9 @@ fn vault() -> (TestVault, String, String) {
     (v, id, special)
 }
 
+/// A read through the door, shown as text (its Debug form).
+type Door<'a> = Box<dyn FnMut(&mut Session) -> String + 'a>;
+
 fn open(v: &TestVault) -> Session {
     let pass = SecretString::from(PASS.to_owned());
     Session::open(&v.path, &pass, Access::Write).unwrap()
@@ -79,7 +82,7 @@ fn every_read_of_a_dossier_through_the_session_writes_the_access_log() {
     let shows_canary = |text: String| text.contains(CANARY);
 
     // Each door: what it hands out holds the client's data, and the log grew.
-    let mut doors: Vec<(&str, Box<dyn FnMut(&mut Session) -> String>)> = vec![
+    let mut doors: Vec<(&str, Door)> = vec![
         (
             "caseload",
             Box::new(|s| format!("{:?}", s.caseload(true).unwrap())),
@@ -178,5 +181,134 @@ fn every_read_of_a_dossier_through_the_session_writes_the_access_log() {
     let log = format!("{:?}", s.audit(None).unwrap());
     assert_eq!(entries(&s), before, "these write nothing");
     assert!(!quiet.contains(CANARY) && !log.contains(CANARY), "{quiet}");
+    s.close().unwrap();
+}
+
+/// The doors of daily practice (group sessions, the meldcode, consent forms, the access
+/// review, the agenda's reminders) log like every other; what they give without logging
+/// (settings, numbers, ids, places in a text the worker typed) holds no client data.
+#[test]
+fn every_read_of_daily_practice_writes_the_access_log() {
+    let v = TestVault::created();
+    let run = |args: &[&str]| {
+        let out = v.cmd().args(args).output().unwrap();
+        assert!(out.status.success(), "{}", crate::stderr(&out));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let name = format!("Fatima {CANARY}");
+    let id = run(&[
+        "client",
+        "add",
+        "--name",
+        &name,
+        "--opened-on",
+        "2020-01-01",
+    ]);
+    let other = run(&["client", "add", "--name", "Jan Jansen"]);
+    let session = run(&[
+        "group",
+        "add",
+        "--theme",
+        CANARY,
+        "--at",
+        "2020-02-01",
+        "--participant",
+        &id,
+        "--participant",
+        &other,
+        "--summary",
+        "Samen geoefend.",
+    ]);
+    let signal = run(&[
+        "meldcode",
+        "signal",
+        &id,
+        "--at",
+        "2020-03-01",
+        "--text",
+        CANARY,
+    ]);
+    run(&[
+        "consent",
+        "add",
+        &id,
+        "--org",
+        CANARY,
+        "--purpose",
+        "zorg",
+        "--given",
+        "2020-04-01",
+    ]);
+    let mut s = open(&v);
+    let today = chrono::Local::now().date_naive();
+    let entries = |s: &Session| s.audit(None).unwrap().len();
+    let mut doors: Vec<(&str, Door)> = vec![
+        (
+            "group_sessions",
+            Box::new(|s| format!("{:?}", s.group_sessions().unwrap())),
+        ),
+        (
+            "group_session",
+            Box::new(|s| format!("{:?}", s.group_session(&session, false).unwrap())),
+        ),
+        (
+            "meldcodes",
+            Box::new(|s| format!("{:?}", s.meldcodes(&id, true).unwrap())),
+        ),
+        (
+            "consents_with_forms",
+            Box::new(|s| format!("{:?}", s.consents_with_forms(&id).unwrap())),
+        ),
+        (
+            "consent_form",
+            Box::new(|s| {
+                let scope = kluis::model::Scope::Details;
+                let f = s.consent_form(&id, "GGD", "zorg", scope, false, None, None, today);
+                format!("{:?}", f.unwrap())
+            }),
+        ),
+        (
+            "access_review",
+            Box::new(move |s| format!("{:?}", s.access_review(today, 6).unwrap())),
+        ),
+        (
+            "reminders",
+            Box::new(move |s| format!("{:?}", s.reminders(today, 7, 6).unwrap())),
+        ),
+    ];
+    for (name, door) in &mut doors {
+        let before = entries(&s);
+        let shown = door(&mut s);
+        assert!(
+            shown.contains(CANARY),
+            "{name} handed out the dossier's data"
+        );
+        assert!(entries(&s) > before, "{name} wrote no access-log entry");
+    }
+    // Masked unless revealed.
+    let masked = format!("{:?}", s.meldcodes(&id, false).unwrap());
+    assert!(!masked.contains(&format!("text: \"{CANARY}")), "{masked}");
+
+    let before = entries(&s);
+    let lexicon = kluis::model::nudge::Lexicon::builtin();
+    let quiet = format!(
+        "{:?}",
+        (
+            s.leaflet_facts(None).unwrap(),
+            s.team_overview(today, 6).unwrap(),
+            s.resolve_group(&session[..session.len() - 2]).unwrap(),
+            s.meldcode_client(&signal).unwrap(),
+            s.resolve_meldcode_record(&signal).unwrap(),
+            s.group_nudges(
+                std::slice::from_ref(&id),
+                "Fatima oefende.",
+                false,
+                &lexicon
+            )
+            .unwrap(),
+        )
+    );
+    assert_eq!(entries(&s), before, "these write nothing");
+    assert!(!quiet.contains(CANARY), "{quiet}");
     s.close().unwrap();
 }

@@ -7,31 +7,13 @@ use kluis::journal;
 
 use crate::{CANARY, PASS, TestVault, contains, require, stderr};
 
-/// Runs kluis and kills it at its first rename: after the journal append (the change is
-/// acknowledged on stdout), inside the compaction that follows.
+/// Runs kluis: the change is acknowledged on stdout and stays in the journal (a command-line
+/// run leaves the vault file as it was; `compact`, a day, or the threshold fold it in).
 fn killed_before_compaction(v: &TestVault, args: &[&str]) -> String {
-    let out: Output = Command::new(require("strace"))
-        .args([
-            "-f",
-            "-o",
-            "/dev/null",
-            "-e",
-            "inject=rename,renameat,renameat2:signal=SIGKILL:when=1",
-        ])
-        .arg(assert_cmd::cargo::cargo_bin("kluis"))
-        .arg("--vault")
-        .arg(&v.path)
-        .args(args)
-        .env("KLUIS_PASSPHRASE", PASS)
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "not killed: {}", stderr(&out));
+    let out: Output = v.cmd().args(args).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
     let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    assert_eq!(
-        id.len(),
-        36,
-        "the change was not acknowledged before the kill"
-    );
+    assert_eq!(id.len(), 36, "the change was not acknowledged");
     id
 }
 
@@ -93,11 +75,13 @@ fn a_change_survives_a_crash_before_compaction() {
         .success()
         .stdout(predicates::str::contains(CANARY));
 
-    // The next writer replays, appends and folds everything into the vault file.
+    // The next writer replays and appends; `compact` folds everything into the vault file.
     v.cmd()
         .args(["client", "edit", &id, "--phone", "0612345678"])
         .assert()
         .success();
+    assert!(pending(&v) >= 2, "{}", pending(&v));
+    v.compact();
     assert_eq!(pending(&v), 0);
     assert!(contains(&stock_age_payload(&v, &key), CANARY.as_bytes()));
 }
@@ -105,21 +89,30 @@ fn a_change_survives_a_crash_before_compaction() {
 #[test]
 fn a_torn_final_record_is_dropped_and_earlier_ones_survive() {
     let v = TestVault::created();
+    let lock = crate::with_suffix(&v.path, ".lock");
     let first = killed_before_compaction(&v, &["client", "add", "--name", "Eerste"]);
+    // What a crash in the middle of the next append leaves: the record half written, and the
+    // witness in the lock file not yet counting it (it is written after the fsync).
+    let witness_of_one = std::fs::read(&lock).unwrap();
     let second = killed_before_compaction(&v, &["client", "add", "--name", "Tweede"]);
     assert_eq!(pending(&v), 2);
     let jpath = journal::path_for(&v.path);
     let full = std::fs::read(&jpath).unwrap();
     std::fs::write(&jpath, &full[..full.len() - 7]).unwrap();
+    std::fs::write(&lock, &witness_of_one).unwrap();
     assert_eq!(pending(&v), 1);
     v.cmd().args(["client", "show", &first]).assert().success();
     v.cmd().args(["client", "show", &second]).assert().code(2);
-    // A writer cuts the torn tail off, appends after it, and compacts.
+    // A writer cuts the torn tail off and appends after it; a compaction folds it all in.
     let third = v.add_client("Derde");
     for id in [&first, &third] {
         v.cmd().args(["client", "show", id]).assert().success();
     }
+    v.compact();
     assert_eq!(pending(&v), 0);
+    for id in [&first, &third] {
+        v.cmd().args(["client", "show", id]).assert().success();
+    }
 }
 
 #[test]
@@ -141,17 +134,63 @@ fn a_journal_that_belongs_to_another_vault_is_refused() {
     assert_eq!(std::fs::read(&one.path).unwrap(), before);
 }
 
+/// Issue 18: a command-line read or edit costs a journal append, not a rewrite of the vault
+/// (a 123 MB vault was rewritten by every `client list`), and `.prev` is not rotated by it.
 #[test]
-fn the_cli_leaves_no_pending_records() {
+fn a_command_line_read_or_edit_is_one_journal_append_and_the_vault_file_stays() {
     let v = TestVault::created();
     let id = v.add_client("A");
-    v.add_note(&id, "tekst");
-    assert_eq!(pending(&v), 0);
-    // The journal file is just its 24-byte header.
-    assert_eq!(
-        std::fs::metadata(journal::path_for(&v.path)).unwrap().len(),
-        24
+    v.compact();
+    v.compact();
+    let (vault, prev) = (
+        std::fs::read(&v.path).unwrap(),
+        std::fs::read(v.prev()).unwrap(),
     );
+    v.add_note(&id, "tekst");
+    v.cmd().args(["client", "list"]).assert().success();
+    v.cmd().args(["note", "list", &id]).assert().success();
+    assert_eq!(
+        std::fs::read(&v.path).unwrap(),
+        vault,
+        "the vault file was rewritten"
+    );
+    assert_eq!(std::fs::read(v.prev()).unwrap(), prev, ".prev was rotated");
+    // An edit and the two views (with the unlocks they log) are in the journal.
+    assert!(pending(&v) >= 3, "{}", pending(&v));
+    let journal = std::fs::metadata(journal::path_for(&v.path)).unwrap().len();
+    assert!(journal < vault.len() as u64, "{journal} bytes of journal");
+    v.compact();
+    assert_eq!(pending(&v), 0);
+    assert_ne!(std::fs::read(&v.path).unwrap(), vault);
+    assert_eq!(
+        std::fs::read(v.prev()).unwrap(),
+        vault,
+        ".prev is the generation before"
+    );
+}
+
+/// A journal whose oldest record is a day old is folded in by the next session that ends,
+/// even one that would keep it (its begin is the vault's `saved_at`).
+#[test]
+fn a_journal_a_day_old_is_folded_in_when_a_session_ends() {
+    use kluis::session::{Access, Session, Setup};
+    let v = TestVault::created();
+    let id = v.add_client("A");
+    assert!(pending(&v) > 0);
+    let pass = kluis::secret::SecretString::from(PASS.to_owned());
+    let keep = |days: i64| Setup {
+        via: "cli",
+        keep_journal: true,
+        clock: Some(chrono::Local::now().naive_local() + chrono::Duration::days(days)),
+        ..Default::default()
+    };
+    let s = Session::unlock(&v.path, &pass, Access::Write, &keep(0)).unwrap();
+    s.close().unwrap();
+    assert!(pending(&v) > 0, "kept: younger than a day");
+    let mut s = Session::unlock(&v.path, &pass, Access::Write, &keep(2)).unwrap();
+    s.notes(&id, false).unwrap();
+    s.close().unwrap();
+    assert_eq!(pending(&v), 0, "folded: the oldest record is two days old");
 }
 
 #[test]
@@ -191,4 +230,136 @@ fn a_journal_past_the_threshold_is_compacted_by_the_change_itself() {
         generation_before
     );
     assert!(std::fs::metadata(journal::path_for(&v.path)).unwrap().len() < 1024);
+}
+
+/// Regression (issue 20): a journal cut at a record boundary, deleted, or replaced by its
+/// bare header opened with exit 0 and `check` healthy, losing acknowledged edits. The witness
+/// in the lock file counts them: each is refused (exit 4), no file changes, and moving the
+/// journal and the lock file aside (the advice) opens the vault without the lost edits.
+#[test]
+fn a_journal_that_lost_acknowledged_records_is_refused() {
+    let header_len = 24;
+    for case in [
+        "cut at a record boundary",
+        "deleted",
+        "replaced by its header",
+    ] {
+        let v = TestVault::created();
+        let first = killed_before_compaction(&v, &["client", "add", "--name", "Eerste"]);
+        killed_before_compaction(&v, &["client", "add", "--name", "Tweede"]);
+        let jpath = journal::path_for(&v.path);
+        let full = std::fs::read(&jpath).unwrap();
+        match case {
+            "cut at a record boundary" => {
+                let first_len = u32::from_le_bytes(full[24..28].try_into().unwrap()) as usize;
+                std::fs::write(&jpath, &full[..header_len + 4 + first_len]).unwrap();
+            }
+            "deleted" => std::fs::remove_file(&jpath).unwrap(),
+            _ => std::fs::write(&jpath, &full[..header_len]).unwrap(),
+        }
+        let listing = crate::dir_snapshot(v.dir.path());
+        for args in [
+            &["client", "list"][..],
+            &["check"],
+            &["client", "add", "--name", "X"],
+        ] {
+            let out = v.cmd().args(args).output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(4),
+                "{case}, {args:?}: {}",
+                stderr(&out)
+            );
+            let err = stderr(&out);
+            assert!(
+                err.contains("acknowledged edits were lost"),
+                "{case}: {err}"
+            );
+            assert!(err.contains(".lock aside"), "{case}: {err}");
+        }
+        assert_eq!(
+            crate::dir_snapshot(v.dir.path()),
+            listing,
+            "{case}: files changed"
+        );
+        // Moving both aside is saying: open it without them.
+        let aside = v.dir.path().join("aside");
+        std::fs::create_dir(&aside).unwrap();
+        for p in [jpath.clone(), crate::with_suffix(&v.path, ".lock")] {
+            if p.exists() {
+                std::fs::rename(&p, aside.join(p.file_name().unwrap())).unwrap();
+            }
+        }
+        v.cmd().arg("check").assert().success();
+        v.cmd().args(["client", "show", &first]).assert().code(2);
+    }
+}
+
+/// `kluis backup` writes everything (the journal folded in) as one encrypted file that opens
+/// on its own; it never replaces a file, and into a folder it puts a dated copy.
+#[test]
+fn a_backup_holds_everything_and_restores() {
+    let v = TestVault::created();
+    let id = v.add_client(&format!("Reserve {CANARY}"));
+    v.add_note(&id, &format!("In het journaal {CANARY}"));
+    assert!(pending(&v) > 0);
+    let dest = v.dir.path().join("kopie.kluis");
+    let out = v.cmd().arg("backup").arg(&dest).assert().success();
+    assert_eq!(
+        crate::stdout(out.get_output()).trim(),
+        dest.to_str().unwrap()
+    );
+    assert!(!contains(&std::fs::read(&dest).unwrap(), CANARY.as_bytes()));
+    // Never over a file.
+    v.cmd().arg("backup").arg(&dest).assert().code(1);
+    // Into a folder: a dated copy.
+    let folder = v.dir.path().join("usb");
+    std::fs::create_dir(&folder).unwrap();
+    let out = v.cmd().arg("backup").arg(&folder).assert().success();
+    let dated = std::path::PathBuf::from(crate::stdout(out.get_output()).trim());
+    assert_eq!(dated.parent(), Some(folder.as_path()));
+    // Restored elsewhere, alone (no journal beside it), it holds the note.
+    let restored = TestVault::empty();
+    std::fs::copy(&dest, &restored.path).unwrap();
+    let notes = restored.json(&["note", "list", &id, "--json"]);
+    assert!(
+        notes[0]["body"].as_str().unwrap().contains(CANARY),
+        "{notes}"
+    );
+    restored.cmd().arg("check").assert().success();
+}
+
+/// Issue 18: separate commands each got fresh headroom, so the vault grew past what kluis
+/// can load (1.125 × the image above SQLite's 2 GiB allocation limit) and kluis saved a vault
+/// it then refused to open. A change that would cross the limit is refused, nothing changes,
+/// and the vault opens as it was. The limit is lowered here so that reaching it is cheap.
+#[test]
+fn a_change_that_would_make_a_vault_kluis_cannot_open_is_refused() {
+    use kluis::session::{Access, Session};
+    let v = TestVault::created();
+    let id = v.add_client("Schuldhulp");
+    let pass = kluis::secret::SecretString::from(PASS.to_owned());
+    let mut s = Session::open(&v.path, &pass, Access::Write).unwrap();
+    let limit = kluis::internals::image_size(&s) + 400_000;
+    kluis::internals::set_max_image(&s, limit);
+    let letter: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut added = 0;
+    let refused = loop {
+        match s.change(|st| st.add_attachment(&id, "Brief", "brief.pdf", &letter)) {
+            Ok(_) => added += 1,
+            Err(e) => break e,
+        }
+        assert!(kluis::internals::image_size(&s) <= limit);
+        assert!(added < 20, "never refused");
+    };
+    assert!(
+        matches!(refused, kluis::Error::VaultTooLarge { .. }),
+        "{refused:?}"
+    );
+    assert!(added >= 2, "{added}");
+    s.close().unwrap();
+    // It opens, with the files that fit and not the refused one.
+    let listed = v.json(&["attach", "list", &id, "--json"]);
+    assert_eq!(listed.as_array().unwrap().len(), added);
+    v.cmd().arg("check").assert().success();
 }

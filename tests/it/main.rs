@@ -1,22 +1,28 @@
 //! Integration tests: they drive the built `kluis` binary and the real peers (stock `age`,
-//! `sqlite3`, `strace`, `tmux`, `git`, `setsid`; `peers` installs missing ones once per
-//! process). One test binary, one module per area (faster builds on 2 cores).
+//! `sqlite3`, `strace`, `tmux`, `git`, `setsid`, `chromium`, `pdftotext`, `pdfinfo`; `peers`
+//! installs missing ones once per process). One test binary, one module per area (faster builds on 2 cores).
 
 mod cctv;
 mod cli;
 mod concurrency;
 mod crash;
 mod depth;
+mod documents;
 mod door;
 mod firsthour;
 mod golden;
+mod hostile;
 mod interop;
 mod journal;
 mod leaks;
+mod meldcode;
 mod migrations;
+mod nudges;
 mod org;
 mod peers;
+mod practice;
 mod privacy;
+mod records;
 mod setup;
 mod sync;
 mod tamper;
@@ -123,6 +129,12 @@ impl TestVault {
     pub fn prev(&self) -> PathBuf {
         with_suffix(&self.path, ".prev")
     }
+
+    /// `kluis compact`: the journal folded into the vault file, which stock `age` and a
+    /// copy of the file then hold (a command-line run leaves its edits in the journal).
+    pub fn compact(&self) {
+        self.cmd().arg("compact").assert().success();
+    }
 }
 
 /// `kluis` with a clean environment: no KLUIS_* variables, English.
@@ -188,4 +200,34 @@ pub fn which(tool: &str) -> Option<PathBuf> {
 /// True when `needle` occurs in `hay`.
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every file in `dir` (not recursing): name, SHA-256 of its contents and modification
+/// time, sorted by name. Two equal snapshots mean no file was created, removed, written or
+/// touched.
+pub fn dir_snapshot(dir: &Path) -> Vec<(String, String, std::time::SystemTime)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            use sha2::Digest;
+            let hash = sha2::Sha256::digest(std::fs::read(&p).unwrap());
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                hash.iter().map(|b| format!("{b:02x}")).collect(),
+                std::fs::metadata(&p).unwrap().modified().unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// [`dir_snapshot`] without the times: the same files with the same contents.
+pub fn dir_contents(dir: &Path) -> Vec<(String, String)> {
+    dir_snapshot(dir)
+        .into_iter()
+        .map(|(name, hash, _)| (name, hash))
+        .collect()
 }

@@ -97,6 +97,7 @@ fn vaults_made_by_earlier_commits_upgrade_and_keep_everything() {
             .args(["client", "edit", &id, "--phone", "06-12345678"])
             .assert()
             .success();
+        v.compact();
         let out = v.cmd().arg("check").assert().success();
         assert!(stdout(out.get_output()).contains("ok"), "{name}");
         v.cmd().args(["audit", "verify"]).assert().success();

@@ -177,6 +177,7 @@ fn enrollment_creates_a_vault_that_it_can_recover_with_stock_age() {
     assert_eq!(id.len(), 36);
 
     // IT decrypts its recovery identity out of ORG, and stock age opens the vault with it.
+    v.compact();
     let key = org.recovery_key_file(v.dir.path());
     let out = Command::new(require("age"))
         .arg("-d")
@@ -194,14 +195,39 @@ fn a_wrong_code_or_a_tampered_enrollment_file_is_refused() {
     let org = Org::new("Gemeente Test");
     let v = TestVault::empty();
     let (file, _code) = org.issue("w001", v.dir.path());
-    enroll(&v, &file, "AAAA-BBBB-CCCC-DDDD-EEEE").code(3);
+    // The enrollment code's own message (issue 20: it said "wrong passphrase ... ask IT to
+    // recover your vault"), in both languages.
+    enroll(&v, &file, "AAAA-BBBB-CCCC-DDDD-EEEE")
+        .code(3)
+        .stderr(predicates::str::contains("wrong enrollment code"))
+        .stderr(predicates::str::contains("recover").not());
+    v.cmd()
+        .env("LANG", "nl_NL.UTF-8")
+        .env("KLUIS_ENROLL_CODE", "AAAA-BBBB-CCCC-DDDD-EEEE")
+        .env("KLUIS_NEW_PASSPHRASE", PASS)
+        .arg("init")
+        .arg("--enroll")
+        .arg(&file)
+        .args(WEAK_KDF)
+        .assert()
+        .code(3)
+        .stderr(predicates::str::contains("verkeerde aanmeldcode"));
     assert!(!v.path.exists());
+    // A changed byte anywhere fails the MAC the code makes: the same answer as a wrong code,
+    // since the two cannot be told apart (as with a vault's passphrase stanza).
     let (file2, code2) = org.issue("w002", v.dir.path());
-    let mut bytes = std::fs::read(&file2).unwrap();
-    let at = bytes.len() - 20;
-    bytes[at] ^= 1;
-    std::fs::write(&file2, &bytes).unwrap();
-    enroll(&v, &file2, &code2).code(4);
+    let original = std::fs::read(&file2).unwrap();
+    for at in [30, original.len() / 2, original.len() - 20] {
+        let mut bytes = original.clone();
+        bytes[at] ^= 1;
+        std::fs::write(&file2, &bytes).unwrap();
+        enroll(&v, &file2, &code2).code(3);
+    }
+    // Not an enrollment file at all, or one cut off: refused as such (exit 4).
+    for bad in [&b"geen inschrijving\n"[..], &original[..40]] {
+        std::fs::write(&file2, bad).unwrap();
+        enroll(&v, &file2, &code2).code(4);
+    }
     assert!(!v.path.exists());
 }
 

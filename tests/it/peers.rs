@@ -1,4 +1,5 @@
-//! The peer tools the tests drive (stock `age`, `sqlite3`, `strace`, `tmux`, `git`, `setsid`),
+//! The peer tools the tests drive (stock `age`, `sqlite3`, `strace`, `tmux`, `git`, `setsid`,
+//! and `chromium` with poppler's `pdftotext`/`pdfinfo` to print the documents for residents),
 //! checked once per test process before the first test uses kluis or a peer. On a fresh
 //! machine `cargo test --locked` installs the missing ones with the system's package manager
 //! when it may (root, or `sudo -n` without a password prompt; `KLUIS_TEST_INSTALL=0` forbids
@@ -11,7 +12,7 @@ use std::sync::OnceLock;
 
 /// Each tool with the package that brings it, per package manager: apt-get (Debian, Ubuntu),
 /// dnf (Fedora, RHEL), pacman (Arch).
-const PEERS: [(&str, [&str; 3]); 7] = [
+const PEERS: [(&str, [&str; 3]); 10] = [
     ("age", ["age", "age", "age"]),
     ("age-keygen", ["age", "age", "age"]),
     ("sqlite3", ["sqlite3", "sqlite", "sqlite"]),
@@ -19,6 +20,10 @@ const PEERS: [(&str, [&str; 3]); 7] = [
     ("tmux", ["tmux", "tmux", "tmux"]),
     ("git", ["git", "git", "git"]),
     ("setsid", ["util-linux", "util-linux", "util-linux"]),
+    // The printable documents are checked by printing them (tests/it/documents.rs).
+    ("chromium", ["chromium", "chromium", "chromium"]),
+    ("pdftotext", ["poppler-utils", "poppler-utils", "poppler"]),
+    ("pdfinfo", ["poppler-utils", "poppler-utils", "poppler"]),
 ];
 
 const MANAGERS: [&str; 3] = ["apt-get", "dnf", "pacman"];

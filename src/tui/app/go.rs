@@ -131,7 +131,7 @@ impl App {
 
     /// After a successful unlock: a kept note or form, else back to where the user was,
     /// else the day's agenda when something is on it, else the caseload.
-    pub fn enter(&mut self, session: Session) -> Screen {
+    pub fn enter(&mut self, mut session: Session) -> Screen {
         // Configured like every session (the unlock goes into the access log with the
         // first thing shown).
         session.apply(&crate::session::Setup {

@@ -10,7 +10,7 @@ use crate::i18n::t;
 use crate::model::record::{Cell, Kind, Record, Visitor};
 use crate::model::{
     Assessment, Bsn, ClientPatch, Consent, Contact, Domain, Goal, HouseholdMember, NewClient,
-    NewConsent, NewNote, PlanAction, Visit,
+    NewConsent, NewNote, PlanAction, Signal, Visit,
 };
 use crate::store::Store;
 use crate::tui::nav::{FormKind, Tab};
@@ -23,10 +23,10 @@ struct Refused(Option<String>, String);
 impl From<Error> for Refused {
     fn from(e: Error) -> Refused {
         match e {
-            // The library names fields as the command line's flags: `--birth-date` is the
-            // form's `birth_date`.
+            // The library names fields by code (`birth_date`, the form's own); a flag
+            // (`--birth-date`) is mapped to the code it stands for.
             Error::Invalid { field, reason } => Refused(
-                Some(field.trim_start_matches('-').replace('-', "_")),
+                Some(field.name().trim_start_matches('-').replace('-', "_")),
                 reason,
             ),
             other => Refused(None, other.to_string()),
@@ -132,6 +132,11 @@ fn save_record(
                 until: c.until,
                 evidence: c.evidence,
             })?
+        }
+        // As `kluis meldcode signal`: step 1 of a meldcode.
+        Kind::Signal => {
+            let g: Signal = row(out)?;
+            s.add_signal(client, g.observed_on, &g.text, g.special, g.withheld)?
         }
         other => other
             .visit(Generic {

@@ -155,7 +155,12 @@ impl Dossier {
             Tab::Scores => vec![FormKind::Record(Kind::Assessment)],
             Tab::Files => vec![FormKind::Attach],
             Tab::Sharing => vec![FormKind::Record(Kind::Consent)],
-            Tab::Records(k) => vec![FormKind::Record(k)],
+            // A meldcode step or a group session's copy has a workflow of its own.
+            Tab::Records => crate::tui::nav::generic_kinds()
+                .into_iter()
+                .filter(|k| k.typed_whole())
+                .map(FormKind::Record)
+                .collect(),
             Tab::Overview | Tab::Log => Vec::new(),
         }
     }
@@ -164,6 +169,11 @@ impl Dossier {
     fn add(&self, kind: FormKind) -> Nav {
         let mut req = FormRequest::new(kind, self.client_id());
         req.revealed = self.revealed;
+        if kind == FormKind::Record(Kind::Signal) {
+            // Meldcode records are special-category data unless the worker says otherwise,
+            // as with `kluis meldcode signal`.
+            req.values.push(("special".into(), "1".into()));
+        }
         if matches!(kind, FormKind::Record(Kind::Action) | FormKind::Evaluation) {
             if self.data.goals.is_empty() {
                 return Nav::Say(t!("tui.goal_first").into_owned());
@@ -318,7 +328,15 @@ impl Dossier {
                             correct: None,
                         };
                     }
-                    0 => {}
+                    0 => {
+                        if self.tab == Tab::Records {
+                            let how: Vec<String> = crate::tui::nav::generic_kinds()
+                                .into_iter()
+                                .map(super::tabs::workflow)
+                                .collect();
+                            return Nav::Say(how.join(" "));
+                        }
+                    }
                     1 => return self.add(kinds[0]),
                     _ => self.adding = Some((Cursor::default(), kinds)),
                 }

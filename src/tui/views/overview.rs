@@ -26,12 +26,22 @@ const SEEN_BY: usize = 4;
 /// The tab bar line for `width` columns.
 pub fn bar(active: Tab, width: u16) -> Line<'static> {
     let all = Tab::all();
-    let full: Vec<String> = all
+    let padded: Vec<String> = all
         .iter()
         .enumerate()
         .map(|(i, t)| format!(" {} {} ", i + 1, t.label()))
         .collect();
-    let fits = full.iter().map(|l| super::width(l)).sum::<usize>() <= width as usize;
+    let fit = |labels: &[String]| labels.iter().map(|l| super::width(l)).sum::<usize>();
+    // With a space less between tabs when that is what makes every name fit.
+    let tight: Vec<String> = padded.iter().map(|l| l.trim_end().to_owned()).collect();
+    let fits = fit(&tight) <= width as usize;
+    let full = if fit(&padded) <= width as usize {
+        padded
+    } else if fits {
+        tight
+    } else {
+        padded
+    };
     let spans = all
         .iter()
         .zip(full)

@@ -62,6 +62,24 @@ impl View {
     }
 }
 
+/// How records of a kind with a workflow of its own are added (the command line's).
+pub fn workflow(kind: Kind) -> String {
+    t!(format!("tui.workflow.{}", kind.spec().code)).into_owned()
+}
+
+/// What an empty kind on the generic tab says: the key that adds one, or its workflow.
+fn empty_kind(kind: Kind) -> String {
+    if kind.typed_whole() {
+        t!(
+            "tui.empty_records",
+            what = t!(format!("kind.{}", kind.spec().code))
+        )
+        .into_owned()
+    } else {
+        format!("{} {}", t!("tui.empty_nothing"), workflow(kind))
+    }
+}
+
 /// The keys that add something on a tab, said when it is empty.
 fn empty_hint(tab: Tab) -> String {
     match tab {
@@ -70,11 +88,8 @@ fn empty_hint(tab: Tab) -> String {
         Tab::Scores => t!("tui.empty_scores"),
         Tab::Files => t!("tui.empty_files"),
         Tab::Sharing => t!("tui.empty_sharing"),
-        Tab::Records(k) => t!(
-            "tui.empty_records",
-            what = t!(format!("kind.{}", k.spec().code))
-        ),
-        Tab::Overview | Tab::Log => t!("depth.none"),
+        // Each kind on the tab says how it is added, under its heading.
+        Tab::Overview | Tab::Log | Tab::Records => t!("depth.none"),
     }
     .into_owned()
 }
@@ -248,9 +263,23 @@ pub fn view(d: &Data, tab: Tab, ctx: &Ctx, hide: bool, width: usize) -> View {
                 }
             }
         }
-        Tab::Records(kind) => {
-            let specs = specs(kind);
-            if let Some((_, rows)) = d.other.iter().find(|(k, _)| *k == kind) {
+        Tab::Records => {
+            for kind in crate::tui::nav::generic_kinds() {
+                v.heading(
+                    t!(format!("kinds.{}", kind.spec().code)).into_owned(),
+                    width,
+                );
+                let specs = specs(kind);
+                let rows = d
+                    .other
+                    .iter()
+                    .find(|(k, _)| *k == kind)
+                    .map_or(&[][..], |(_, rows)| rows.as_slice());
+                if rows.is_empty() {
+                    for l in wrap(&empty_kind(kind), width.saturating_sub(2)) {
+                        v.note(format!("  {l}"));
+                    }
+                }
                 for r in rows {
                     let parts: Vec<String> = r
                         .fields
@@ -292,7 +321,7 @@ pub fn view(d: &Data, tab: Tab, ctx: &Ctx, hide: bool, width: usize) -> View {
             }
         }
     }
-    if v.items.is_empty() && tab != Tab::Overview {
+    if v.items.is_empty() && !matches!(tab, Tab::Overview | Tab::Records) {
         v.note(String::new());
         for l in wrap(&empty_hint(tab), width) {
             v.note(l);
