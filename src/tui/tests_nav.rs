@@ -191,3 +191,35 @@ fn ijsselmeer_finds_the_ligature() {
         "ijsselmeer does not find Ĳsselmeer"
     );
 }
+
+/// Issue 15: a screen's key handler returns what should happen ([`super::nav::Nav`]) and
+/// the app loads and switches; no screen reaches back into the app, so there is no import
+/// cycle between `app` and the views. Read from the sources, as a new import would be
+/// written.
+#[test]
+fn no_screen_reaches_back_into_the_app() {
+    let tui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tui");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(tui.join("views"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    files.push(tui.join("nav.rs"));
+    assert!(files.len() > 5, "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        let flat: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut offending = flat.contains("app::") || flat.contains("tui::App");
+        // A grouped import of the app (`use crate::tui::{app, ...}`, `use super::super::{app}`).
+        for group in ["crate::tui::{", "super::super::{"] {
+            for (i, _) in flat.match_indices(group) {
+                let inside = flat[i + group.len()..].split('}').next().unwrap_or("");
+                offending |= inside
+                    .split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .any(|w| w == "app" || w == "App");
+            }
+        }
+        assert!(!offending, "{} imports the app", file.display());
+    }
+}
