@@ -102,6 +102,105 @@ mod tests {
         }
     }
 
+    /// (key, English, Dutch) of every entry of a catalog.
+    fn entries(catalog: &str) -> Vec<(String, Option<String>, Option<String>)> {
+        let mut out: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+        for line in catalog.lines() {
+            if !line.starts_with([' ', '#', '_']) && line.ends_with(':') {
+                out.push((line.trim_end_matches(':').to_owned(), None, None));
+            } else if let (Some(last), Some(v)) = (out.last_mut(), line.strip_prefix("  en: ")) {
+                last.1 = Some(v.to_owned());
+            } else if let (Some(last), Some(v)) = (out.last_mut(), line.strip_prefix("  nl: ")) {
+                last.2 = Some(v.to_owned());
+            }
+        }
+        out
+    }
+
+    /// Texts that are the same in both languages on purpose: no words, or words Dutch
+    /// shares with English.
+    const SAME_ON_PURPOSE: &[&str] = &[
+        "err.invalid",
+        "err.io",
+        "clap.invalid",
+        "field.teams",
+        "field.id",
+        "field.bsn",
+        "field.status",
+        "field.score",
+        "word.conflict",
+        "depth.open",
+        "report.score",
+        "relation.partner",
+        "tab.plan",
+        "tab.scores",
+        "kind.assessment",
+        "kinds.meldcode_step",
+        "choice.consulted.veilig_thuis",
+        "nudge.found_special",
+        "doc.leaflet.contact",
+        "access.col_dossiers",
+    ];
+
+    /// A Dutch text identical to its English one is a translation that was never made.
+    #[test]
+    fn dutch_differs_from_english_unless_on_purpose() {
+        let same: Vec<String> = entries(include_str!("locales/app.yml"))
+            .into_iter()
+            .filter(|(k, en, nl)| en == nl && !SAME_ON_PURPOSE.contains(&k.as_str()))
+            .map(|(k, en, _)| format!("{k}: {}", en.unwrap_or_default()))
+            .collect();
+        assert!(same.is_empty(), "not translated:\n{}", same.join("\n"));
+        for k in SAME_ON_PURPOSE {
+            assert_eq!(
+                t!(*k, locale = "nl"),
+                t!(*k, locale = "en"),
+                "{k} is no longer the same"
+            );
+        }
+    }
+
+    /// One register (je, never u) and one word per concept in both Dutch catalogs. Documents
+    /// for residents (`doc.*`, the consent form and the leaflet) are letters in "u", at
+    /// language level B1, as the catalog's header says.
+    #[test]
+    fn dutch_is_one_register_with_one_word_per_concept() {
+        let words = |t: &str| -> Vec<String> {
+            t.split(|c: char| !c.is_alphanumeric())
+                .map(str::to_lowercase)
+                .collect()
+        };
+        for catalog in [
+            include_str!("locales/app.yml"),
+            include_str!("locales/cli.yml"),
+        ] {
+            for (key, _, nl) in entries(catalog) {
+                if key.starts_with("doc.") {
+                    continue;
+                }
+                let nl = nl.unwrap_or_default();
+                for w in words(&nl) {
+                    assert!(
+                        !["u", "uw", "uzelf"].contains(&w.as_str()),
+                        "{key} says u: {nl}"
+                    );
+                    // zxcvbn's warnings are about common passwords, not about kluis's own.
+                    if !key.starts_with("zxcvbn.") {
+                        assert!(
+                            !w.starts_with("wachtwoord") || w.starts_with("wachtwoordzin"),
+                            "{key} says {w}, not wachtwoordzin: {nl}"
+                        );
+                    }
+                    assert!(!w.starts_with("rooster"), "{key} says {w}, not ledenlijst");
+                    assert!(
+                        !w.starts_with("inschrijf"),
+                        "{key} says {w}, not aanmeldbestand"
+                    );
+                }
+            }
+        }
+    }
+
     /// Every key the code uses exists in the catalog.
     #[test]
     fn every_key_used_in_the_code_exists() {

@@ -16,6 +16,7 @@ use crate::store::changes::RowChange;
 use crate::vault::{self, DiskStamp, KdfParams, Place, SealingKey, VaultLock};
 
 mod door;
+mod files;
 mod practice;
 pub use door::{CaseloadRow, ClientView, DisclosureRequest, Dossier, GenericRecord, Plan, Reveal};
 pub use practice::{GroupView, Participant};

@@ -130,6 +130,24 @@ pub fn roster(store: &Store, path: &Path) -> Result<Roster> {
     org::verify_roster(&pinned, &signed, path)
 }
 
+/// Creates a worker's vault from the enrollment file IT gave them (the terminal app's first
+/// run): reads and opens the file with its code, checks the new passphrase against the
+/// worker's own name and id, then as [`create_enrolled`].
+pub fn create_from_enrollment_file(
+    path: &Path,
+    file: &Path,
+    code: &crate::secret::SecretString,
+    pass: &crate::secret::SecretString,
+    params: crate::vault::KdfParams,
+) -> Result<Session> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| crate::error::Error::io(t!("io.read", path = file.display()), e))?;
+    let enrollment = org::open_enrollment(&bytes, code, file)?;
+    let member = &enrollment.member;
+    crate::strength::check_strength(pass, &[&member.name, &member.id])?;
+    create_enrolled(path, pass, params, &enrollment, file)
+}
+
 /// Creates a worker's vault from an opened enrollment. The device keys are made here, on
 /// the worker's computer, and never leave it: the vault keeps them, with the organisation's
 /// recovery recipient and the roster, and a request for IT to admit them (signed with the

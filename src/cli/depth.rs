@@ -382,7 +382,7 @@ pub(super) fn plan(path: &Path, pass_file: Option<&Path>, cmd: PlanCmd) -> anyho
         PlanCmd::Goal(GoalCmd::Evaluate { goal, text, at }) => {
             let goal = model::parse_id_prefix("GOAL", &goal)?;
             let text = model::parse_note_body(&text)?;
-            let at = optional(at, |v| model::parse_datetime("--at", v))?
+            let at = optional(at, |v| model::parse_moment("--at", v, today))?
                 .unwrap_or_else(|| Local::now().naive_local());
             let mut session = open(path, pass_file, Access::Write)?;
             let goal = session.resolve(IdTable::Goal, &goal)?;
@@ -552,7 +552,7 @@ pub(super) fn visit(path: &Path, pass_file: Option<&Path>, cmd: VisitCmd) -> any
             at,
             purpose,
         } => {
-            let at = model::parse_datetime("--at", &at)?;
+            let at = model::parse_moment("--at", &at, Local::now().date_naive())?;
             let purpose = line("--purpose", purpose)?;
             let mut session = open(path, pass_file, Access::Write)?;
             let client = resolve(&session, &client)?;

@@ -712,6 +712,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             lang,
             clock: None,
             setup: session_setup("tui"),
+            life_domains: depth::life_domains(),
+            demo: None,
         };
         return crate::tui::run(opts);
     };
@@ -902,6 +904,29 @@ fn demo(
     lock_after: std::time::Duration,
     privacy: bool,
 ) -> anyhow::Result<()> {
+    let lang = crate::i18n::current();
+    let opts = |kdf, demo| crate::tui::app::Options {
+        path: path.to_owned(),
+        lock_after,
+        privacy,
+        kdf,
+        lang,
+        clock: None,
+        setup: session_setup("tui"),
+        life_domains: depth::life_domains(),
+        demo,
+    };
+    if crate::tui::resuming() && path.exists() && !no_open {
+        // Back from a lock: the demo vault made before opens like any other vault, with
+        // its passphrase on the lock screen (its data is fictitious).
+        let shown = crate::tui::demo_passphrase();
+        crate::tui::run(opts(KdfParams::DEFAULT, shown.clone()))?;
+        if let Some(p) = shown {
+            eprintln!("{}", t!("done.demo_passphrase"));
+            println!("{p}");
+        }
+        return Ok(());
+    }
     if path.symlink_metadata().is_ok() {
         return Err(Error::VaultExists {
             path: path.to_owned(),
@@ -943,17 +968,8 @@ fn demo(
     if no_open {
         return Ok(session.close()?);
     }
-    let lang = crate::i18n::current();
-    let opts = crate::tui::app::Options {
-        path: path.to_owned(),
-        lock_after,
-        privacy,
-        kdf: params,
-        lang,
-        clock: None,
-        setup: session_setup("tui"),
-    };
-    crate::tui::run_unlocked(opts, session)?;
+    let shown = generated.then(|| crate::secret::ExposeSecret::expose_secret(&pass).to_owned());
+    crate::tui::run_unlocked(opts(params, shown), session)?;
     // The app wiped the screen when it closed; say the passphrase again.
     show();
     Ok(())
@@ -1138,8 +1154,10 @@ fn note(path: &Path, pass_file: Option<&Path>, cmd: NoteCmd) -> anyhow::Result<(
         } => {
             let prefix = model::parse_id_prefix("CLIENT_ID", &client_id)?;
             let kind = parse_choice("--kind", &kind, NoteKind::ALL)?;
-            let occurred_at = optional(at, |v| model::parse_datetime("--at", v))?
-                .unwrap_or_else(|| Local::now().naive_local());
+            let occurred_at = optional(at, |v| {
+                model::parse_moment("--at", v, Local::now().date_naive())
+            })?
+            .unwrap_or_else(|| Local::now().naive_local());
             let supersedes = optional(supersedes, |v| model::parse_id_prefix("--supersedes", v))?;
             if let Some(t) = &text {
                 model::parse_note_body(t)?;

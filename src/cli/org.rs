@@ -261,7 +261,8 @@ pub(super) fn run(cmd: OrgCmd, vault_path: &Path) -> anyhow::Result<()> {
         } => {
             let at = match at {
                 Some(a) => {
-                    let local = crate::model::parse_datetime("--at", &a)?;
+                    let local =
+                        crate::model::parse_moment("--at", &a, chrono::Local::now().date_naive())?;
                     let utc = local
                         .and_local_timezone(chrono::Local)
                         .earliest()

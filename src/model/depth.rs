@@ -28,17 +28,20 @@ text_enum!(
     }
 );
 
-/// The common Dutch self-sufficiency domains (after the Zelfredzaamheid-Matrix), the default
-/// list of life domains. An organisation sets its own with `life_domains` in the config.
+/// The 13 domains of the Zelfredzaamheid-Matrix (ZRM 2017), the default list of life
+/// domains for plans and scores. An organisation sets its own with `life_domains` in the
+/// config; values stored under an earlier list stay as they were written.
 pub const LIFE_DOMAINS: &[&str] = &[
     "financiën",
-    "dagbesteding",
+    "werk en opleiding",
+    "tijdsbesteding",
     "huisvesting",
     "huiselijke relaties",
     "geestelijke gezondheid",
     "lichamelijke gezondheid",
-    "verslaving",
-    "adl",
+    "middelengebruik",
+    "basale adl",
+    "instrumentele adl",
     "sociaal netwerk",
     "maatschappelijke participatie",
     "justitie",

@@ -204,16 +204,72 @@ pub(crate) fn elfproef(nine_digits: &str) -> bool {
     sum != 0 && sum % 11 == 0
 }
 
-/// Parses `YYYY-MM-DD` for `field`.
+/// A day as people write it, for `field`, with today's date from the clock (the command
+/// line); see [`parse_day`].
 pub fn parse_date(field: impl Into<Field>, value: &str) -> Result<NaiveDate> {
+    parse_day(field, value, chrono::Local::now().date_naive())
+}
+
+/// A day as people write it: `14-03-2026` or `14-3-2026` (also with `/` or `.` between),
+/// ISO `2026-03-14`, or `vandaag`, `morgen`, `gisteren` (`today`, `tomorrow`, `yesterday`).
+/// A two-digit year is refused: `14-03-26` could be 1926.
+pub fn parse_day(field: impl Into<Field>, value: &str, today: NaiveDate) -> Result<NaiveDate> {
     let field: Field = field.into();
-    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
-        .map_err(|_| Error::invalid(field, t!("val.date", value = value)))
+    day(value.trim(), today).ok_or_else(|| Error::invalid(field, t!("val.date", value = value)))
+}
+
+fn day(v: &str, today: NaiveDate) -> Option<NaiveDate> {
+    match v.to_lowercase().as_str() {
+        "vandaag" | "today" => return Some(today),
+        "morgen" | "tomorrow" => return today.succ_opt(),
+        "gisteren" | "yesterday" => return today.pred_opt(),
+        _ => {}
+    }
+    let parts: Vec<&str> = v.split(['-', '/', '.']).collect();
+    let [a, b, c] = parts[..] else {
+        return None;
+    };
+    let digits = |p: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&p.len()) && p.bytes().all(|x| x.is_ascii_digit())
+    };
+    let (y, m, d) = if digits(a, 4..=4) && digits(b, 1..=2) && digits(c, 1..=2) {
+        (a, b, c)
+    } else if digits(c, 4..=4) && digits(b, 1..=2) && digits(a, 1..=2) {
+        (c, b, a)
+    } else {
+        return None;
+    };
+    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+}
+
+/// A moment as people write it: a day as [`parse_day`] takes it, then a time (`9:30`,
+/// `09:30`, `09:30:15`) after a space or a `T`; a day alone is its start, a time alone is
+/// today. Local time.
+pub fn parse_moment(
+    field: impl Into<Field>,
+    value: &str,
+    today: NaiveDate,
+) -> Result<NaiveDateTime> {
+    let field: Field = field.into();
+    let v = value.trim();
+    let time = |t: &str| {
+        ["%H:%M:%S", "%H:%M"]
+            .iter()
+            .find_map(|f| NaiveTime::parse_from_str(t, f).ok())
+    };
+    let found = day(v, today)
+        .map(|d| d.and_time(NaiveTime::MIN))
+        .or_else(|| time(v).map(|t| today.and_time(t)))
+        .or_else(|| {
+            let (d, t) = v.rsplit_once([' ', 'T'])?;
+            Some(day(d.trim(), today)?.and_time(time(t.trim())?))
+        });
+    found.ok_or_else(|| Error::invalid(field, t!("val.datetime", value = value)))
 }
 
 /// A birth date: a real date, not in the future, not before 1900.
 pub fn parse_birth_date(value: &str, today: NaiveDate) -> Result<NaiveDate> {
-    let date = parse_date("birth_date", value)?;
+    let date = parse_day("birth_date", value, today)?;
     if date > today {
         return Err(Error::invalid(
             "birth_date",
@@ -517,6 +573,21 @@ pub struct Draft {
     pub special: bool,
 }
 
+/// A form being filled in (a client's details, a household member, a goal...), kept in
+/// the vault when it locks, like a note's draft: which form, for which dossier and record,
+/// and every field as typed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FormDraft {
+    /// Which form (the terminal app's code for it).
+    pub form: String,
+    /// The dossier (None: a new client).
+    pub client_id: Option<String>,
+    /// The record being changed.
+    pub editing: Option<String>,
+    /// Each field's name and what was typed.
+    pub values: Vec<(String, String)>,
+}
+
 /// One search result.
 #[derive(Clone, Debug, Serialize)]
 pub struct SearchHit {
@@ -626,6 +697,63 @@ mod tests {
             "2026-03-04T09:30:00"
         );
         assert!(parse_datetime("--at", "gisteren").is_err());
+    }
+
+    #[test]
+    fn days_are_taken_as_people_write_them() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        for (typed, want) in [
+            ("14-03-1980", d(1980, 3, 14)),
+            ("4-3-1980", d(1980, 3, 4)),
+            ("14/3/1980", d(1980, 3, 14)),
+            ("14.03.1980", d(1980, 3, 14)),
+            ("1980-03-14", d(1980, 3, 14)),
+            ("1980-3-4", d(1980, 3, 4)),
+            (" vandaag ", today),
+            ("Morgen", d(2026, 11, 23)),
+            ("today", today),
+            ("tomorrow", d(2026, 11, 23)),
+            ("gisteren", d(2026, 11, 21)),
+        ] {
+            assert_eq!(parse_day("--at", typed, today).unwrap(), want, "{typed}");
+        }
+        for bad in [
+            "30-02-2026",
+            "14-03-26",
+            "2026-14-03x",
+            "14-03",
+            "",
+            "14--2026",
+            "1980-03-14-1",
+            "morgenochtend",
+            "١٤-٠٣-١٩٨٠",
+        ] {
+            assert!(parse_day("--at", bad, today).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_birth_date("14-03-1980", today).unwrap(),
+            d(1980, 3, 14)
+        );
+        let at = |h, m| d(2026, 11, 22).and_hms_opt(h, m, 0).unwrap();
+        for (typed, want) in [
+            ("22-11-2026 9:30", at(9, 30)),
+            ("22-11-2026 09:30", at(9, 30)),
+            ("2026-11-22T09:30:00", at(9, 30)),
+            ("2026-11-22 09:30", at(9, 30)),
+            ("vandaag 14:00", at(14, 0)),
+            ("14:00", at(14, 0)),
+            ("22-11-2026", at(0, 0)),
+            (
+                "morgen 8:15",
+                d(2026, 11, 23).and_hms_opt(8, 15, 0).unwrap(),
+            ),
+        ] {
+            assert_eq!(parse_moment("--at", typed, today).unwrap(), want, "{typed}");
+        }
+        for bad in ["22-11-2026 25:00", "vandaag om 2", "9 uur", ""] {
+            assert!(parse_moment("--at", bad, today).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -547,6 +547,16 @@ impl Kind {
     pub fn register(code: &str) -> Option<Kind> {
         Kind::from_code(code).filter(|k| matches!(k.spec().travel, Travel::Register | Travel::Once))
     }
+
+    /// Whether a person adds a record of this kind by typing its fields (the terminal app's
+    /// form): not a meldcode step, whose order its own workflow keeps, nor a kind with a
+    /// field only kluis sets (the link between a group session's copies, a file's hash).
+    pub fn typed_whole(self) -> bool {
+        self != Kind::MeldcodeStep
+            && fields_of(self)
+                .iter()
+                .all(|f| f.input.is_entered() || matches!(f.input, Input::Author | Input::Created))
+    }
 }
 
 /// The fields of a kind's record type (empty for the kinds with rules of their own).
@@ -672,7 +682,11 @@ pub fn parse_input(
         Input::Line | Input::Worker => text(super::parse_name(f, typed)?),
         Input::Text => text(super::parse_text(f, typed)?),
         Input::Date => text(super::parse_date(f, typed)?.to_string()),
-        Input::When => text(super::format_datetime(super::parse_datetime(f, typed)?)),
+        Input::When => text(super::format_datetime(super::parse_moment(
+            f,
+            typed,
+            chrono::Local::now().date_naive(),
+        )?)),
         Input::Choice => {
             let v = typed.trim().to_lowercase();
             match field.codes.iter().find(|c| **c == v) {

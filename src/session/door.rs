@@ -380,6 +380,19 @@ impl Session {
         })
     }
 
+    /// With the privacy screen on: one item (a row, a dossier, a form, the note being
+    /// written) shown in full on request. What it shows was handed out, and logged, when
+    /// the screen read it; this entry says the privacy screen was lifted for it, and when.
+    pub fn reveal_on_screen(&mut self, client: Option<&str>, what: &str) -> Result<()> {
+        let detail = format!("privacy screen lifted: {what}");
+        self.change(|s| {
+            if let Some(c) = client {
+                s.client(c)?;
+            }
+            s.log(Action::View, client, &detail).map(|_| ())
+        })
+    }
+
     /// A client's notes, newest contact first; the text of special ones only with
     /// `reveal` (each logged).
     pub fn notes(&mut self, client: &str, reveal: bool) -> Result<Vec<Note>> {
@@ -408,6 +421,18 @@ impl Session {
         };
         let client = draft.client_id.clone();
         self.change(|s| s.log(Action::View, Some(&client), "draft"))?;
+        Ok(Some(draft))
+    }
+
+    /// The form being filled in when the vault last locked (its values are about a client:
+    /// the session logs a view of that dossier).
+    pub fn form_draft(&mut self) -> Result<Option<crate::model::FormDraft>> {
+        let Some(draft) = self.store.open_form_draft()? else {
+            return Ok(None);
+        };
+        if let Some(client) = draft.client_id.clone() {
+            self.change(|s| s.log(Action::View, Some(&client), "form draft"))?;
+        }
         Ok(Some(draft))
     }
 

@@ -679,6 +679,54 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps the form being filled in (one per vault, beside the note's draft): its values
+    /// as JSON in the draft table's text, encrypted with the vault like everything in it.
+    pub fn save_form_draft(&self, d: &crate::model::FormDraft) -> Result<()> {
+        let values =
+            serde_json::to_string(d).map_err(|e| Error::invalid("draft", e.to_string()))?;
+        self.conn.execute(
+            "INSERT INTO draft (id, client_id, supersedes, kind, occurred_at, body, status, updated_at)
+             VALUES ('form', ?1, ?2, 'form', '', ?3, 'open', ?4)
+             ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id,
+                 supersedes = excluded.supersedes, kind = 'form', occurred_at = '',
+                 body = excluded.body, status = 'open', updated_at = excluded.updated_at",
+            params![
+                d.client_id.as_deref().unwrap_or(""),
+                d.editing,
+                values,
+                self.now()
+            ],
+        )?;
+        self.record("draft", "form")
+    }
+
+    /// The kept form, if any.
+    pub(in crate::engine) fn open_form_draft(&self) -> Result<Option<crate::model::FormDraft>> {
+        let body: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT body FROM draft WHERE id = 'form' AND status = 'open'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        // A draft that does not parse is one this version did not write: nothing to offer.
+        Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
+    }
+
+    /// Marks the kept form as used or thrown away; its values are overwritten.
+    pub fn discard_form_draft(&self) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE draft SET body = '', status = 'discarded', updated_at = ?1
+             WHERE id = 'form' AND status = 'open'",
+            [self.now()],
+        )?;
+        if n > 0 {
+            self.record("draft", "form")?;
+        }
+        Ok(())
+    }
+
     /// Notes per month over the last `months` months up to `today`: (YYYY-MM, count), oldest first.
     pub(in crate::engine) fn contacts_per_month(
         &self,

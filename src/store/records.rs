@@ -155,6 +155,100 @@ impl Store {
         Ok(())
     }
 
+    /// Adds a record of a kind without an add method of its own (a kind the registry gained,
+    /// entered by the generic form): its id, author and time are set here; every field is
+    /// checked as a colleague's copy would be, and a reference must point into the same
+    /// dossier. Returns the id.
+    pub fn add_record<R: Record>(&self, r: &R) -> Result<String> {
+        let kind = R::KIND;
+        if !kind.typed_whole() {
+            // The same refusal the command line's `record add` gives.
+            let why = if kind == Kind::MeldcodeStep {
+                "val.own_workflow"
+            } else {
+                "val.not_entered"
+            };
+            return Err(Error::invalid(
+                crate::error::Field::Input(kind.spec().code),
+                crate::i18n::t!(why),
+            ));
+        }
+        let client = r.client().to_owned();
+        self.client(&client)?;
+        self.require_assigned(&client)?;
+        let mut cells = r.cells();
+        cells[0] = Cell::T(super::new_id());
+        for (f, c) in R::FIELDS.iter().zip(cells.iter_mut().skip(2)) {
+            match f.input {
+                record::Input::Author => *c = Cell::T(self.user()?),
+                record::Input::Created => *c = Cell::T(self.now()),
+                _ => {}
+            }
+        }
+        let row = self.checked::<R>(&cells)?;
+        self.put(&row, Action::Create)?;
+        Ok(row.id().to_owned())
+    }
+
+    /// Changes a record a person made: the fields a person types come from `r`, the rest
+    /// (who made it and when, a file's size and hash) and its references stay as stored.
+    /// Returns false when nothing changed.
+    pub fn edit_record<R: Record>(&self, r: &R) -> Result<bool> {
+        let kind = R::KIND.spec();
+        let not_found = || Error::NotFound {
+            what: crate::i18n::t!(format!("kind.{}", kind.code)).into_owned(),
+            id: r.id().to_owned(),
+        };
+        let old: R = self.row(r.id())?.ok_or_else(not_found)?;
+        if old.client() != r.client() || kind.travel != Travel::Register {
+            return Err(not_found());
+        }
+        self.require_assigned(old.client())?;
+        let mut cells = old.cells();
+        for (i, f) in R::FIELDS.iter().enumerate() {
+            if f.input.is_entered() && !matches!(f.input, record::Input::Ref(_)) {
+                cells[i + 2] = r.cells()[i + 2].clone();
+            }
+        }
+        if cells == old.cells() {
+            return Ok(false);
+        }
+        let row = self.checked::<R>(&cells)?;
+        self.put(&row, Action::Change)?;
+        Ok(true)
+    }
+
+    /// A row from cells, if it is one kluis would write and its references are in its own
+    /// dossier.
+    fn checked<R: Record>(&self, cells: &[Cell]) -> Result<R> {
+        let invalid = || {
+            Error::invalid(
+                R::KIND.spec().code,
+                crate::i18n::t!("val.record_invalid").into_owned(),
+            )
+        };
+        let row = R::from_cells(cells).ok_or_else(invalid)?;
+        if !record::check(&row) {
+            return Err(invalid());
+        }
+        for (f, c) in R::FIELDS.iter().zip(&cells[2..]) {
+            if let (record::Input::Ref(kind), Some(id)) = (f.input, c.text()) {
+                let owner = match kind {
+                    Kind::Note => Some(self.note_client(id)?),
+                    k => match self.client_of(k, id) {
+                        Ok(c) => Some(c),
+                        Err(Error::NotFound { .. }) => None,
+                        Err(e) => return Err(e),
+                    },
+                };
+                if owner.as_deref() != Some(row.client()) {
+                    return Err(invalid());
+                }
+            }
+        }
+        Ok(row)
+    }
+
     /// A dossier's rows of one kind, in `order` (an ORDER BY over its columns).
     pub(in crate::engine) fn rows<R: Record>(&self, client: &str, order: &str) -> Result<Vec<R>> {
         self.client(client)?;

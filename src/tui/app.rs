@@ -1,14 +1,20 @@
 //! The terminal app's state: which screen, the unlocked session (or none), the idle timer.
-//! Keys become actions here; drawing only reads this state (see `views`).
+//! A key goes to the screen, which returns what should happen ([`Nav`]); the app performs
+//! it through the session (`go`, in `app/go.rs`; saving in `app/save.rs`) and switches.
+//! Drawing only reads this state (`tui::draw`).
+
+mod go;
+mod save;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::nav::{Ctx, Nav, Tab};
 use super::views::{
-    caseload::Caseload, client_form::ClientForm, conflicts::Conflicts, dossier::Dossier,
-    editor::NoteEditor, first_run::FirstRun, unlock::Unlock,
+    agenda::Agenda, caseload::Caseload, conflicts::Conflicts, dossier::Dossier, editor::NoteEditor,
+    first_run::FirstRun, form::Form, unlock::Unlock,
 };
 use crate::i18n::{Lang, t};
 use crate::session::Session;
@@ -31,6 +37,10 @@ pub struct Options {
     /// What every session applies from the settings (retention periods); the same as the
     /// command line's.
     pub setup: crate::session::Setup,
+    /// The life domains of plans and scores (config `life_domains`).
+    pub life_domains: Vec<String>,
+    /// The demo vault's passphrase, shown on its lock screen (its data is fictitious).
+    pub demo: Option<String>,
 }
 
 impl Options {
@@ -38,6 +48,14 @@ impl Options {
     pub fn now(&self) -> chrono::NaiveDateTime {
         self.clock
             .unwrap_or_else(|| chrono::Local::now().naive_local())
+    }
+
+    /// The default life domains (the ZRM's).
+    pub fn default_life_domains() -> Vec<String> {
+        crate::model::LIFE_DOMAINS
+            .iter()
+            .map(|d| (*d).to_owned())
+            .collect()
     }
 }
 
@@ -48,17 +66,17 @@ pub enum Screen {
     /// Locked.
     Unlock(Unlock),
     /// The open clients.
-    Caseload(Caseload),
-    /// One client's file (boxed: by far the largest screen).
+    Caseload(Box<Caseload>),
+    /// One client's file.
     Dossier(Box<Dossier>),
     /// Writing a note.
     Editor(Box<NoteEditor>),
-    /// Adding or editing a client.
-    ClientForm(ClientForm),
+    /// A form: a client's details or any record.
+    Form(Box<Form>),
     /// Fields two colleagues changed at once.
     Conflicts(Conflicts),
     /// Today: visits and what is due.
-    Agenda(crate::tui::views::agenda::Agenda),
+    Agenda(Agenda),
 }
 
 /// What the runner must do after a key or a tick.
@@ -79,6 +97,8 @@ pub enum Outcome {
 pub struct Resume {
     /// The client whose dossier was open.
     pub client: Option<String>,
+    /// The dossier's tab (its place in the tab bar).
+    pub tab: usize,
     /// Whether the note editor was open (its text is in the vault's draft table).
     pub editor: bool,
     /// Privacy mode.
@@ -89,10 +109,11 @@ impl Resume {
     /// Encodes for the environment of the re-executed process.
     pub fn encode(&self) -> String {
         format!(
-            "{}|{}|{}",
+            "{}|{}|{}|{}",
             self.client.as_deref().unwrap_or(""),
             u8::from(self.editor),
-            u8::from(self.privacy)
+            u8::from(self.privacy),
+            self.tab
         )
     }
 
@@ -108,6 +129,11 @@ impl Resume {
             client: client.map(str::to_owned),
             editor: parts.next() == Some("1"),
             privacy: parts.next() == Some("1"),
+            tab: parts
+                .next()
+                .and_then(|t| t.parse().ok())
+                .filter(|t| *t < Tab::all().len())
+                .unwrap_or(0),
         }
     }
 }
@@ -124,7 +150,7 @@ pub struct App {
     pub screen: Screen,
     /// Help overlay shown.
     pub help: bool,
-    /// Privacy mode: names, BSN, addresses and note bodies masked.
+    /// Privacy mode: names, BSN, addresses and texts masked.
     pub privacy: bool,
     /// Last user input (monotonic and wall clock, to notice a suspended laptop).
     last_input: Instant,
@@ -133,17 +159,17 @@ pub struct App {
     pub resume: Resume,
     /// A message for the status bar.
     pub message: Option<String>,
-    /// The caseload while a dossier is open, to go back to without reloading.
-    pub parked: Option<Box<Caseload>>,
+    /// The caseload while another screen is open, to go back to without reloading.
+    parked: Option<Box<Caseload>>,
     /// Data changed since the caseload was parked.
-    pub changed: bool,
+    changed: bool,
 }
 
 impl App {
     /// A new app on the unlock (or first-run) screen.
     pub fn new(opts: Options, held_lock: Option<VaultLock>, resume: Resume) -> App {
         let screen = if opts.path.exists() {
-            Screen::Unlock(Unlock::default())
+            Screen::Unlock(Unlock::new(opts.demo.clone()))
         } else {
             Screen::FirstRun(FirstRun::default())
         };
@@ -180,6 +206,16 @@ impl App {
             .saturating_sub(now.duration_since(self.last_input))
     }
 
+    /// What screens read besides their own state.
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            lang: self.opts.lang,
+            privacy: self.privacy,
+            now: self.opts.now(),
+            life_domains: &self.opts.life_domains,
+        }
+    }
+
     /// Checks the idle timer and the wall clock. Background work never calls
     /// `touch`, so only the user keeps the vault open.
     pub fn tick(&mut self, now: Instant, wall: SystemTime) -> Outcome {
@@ -213,6 +249,10 @@ impl App {
             self.help = false;
             return Outcome::None;
         }
+        if key.code == KeyCode::F(1) || (key.code == KeyCode::Char('?') && !self.typing()) {
+            self.help = true;
+            return Outcome::None;
+        }
         if self.unlocked() {
             match key.code {
                 KeyCode::Char('l') if ctrl => return Outcome::Lock,
@@ -220,57 +260,80 @@ impl App {
                     self.privacy = !self.privacy;
                     return Outcome::None;
                 }
-                KeyCode::F(1) => {
-                    self.help = true;
-                    return Outcome::None;
-                }
-                KeyCode::Char('?') if !self.typing() => {
-                    self.help = true;
-                    return Outcome::None;
-                }
                 _ => {}
             }
-        } else if key.code == KeyCode::F(1) || (key.code == KeyCode::Char('?') && !self.typing()) {
-            self.help = true;
-            return Outcome::None;
         }
         self.message = None;
-        let screen = std::mem::replace(&mut self.screen, Screen::Unlock(Unlock::default()));
-        let (screen, outcome) = match screen {
-            Screen::FirstRun(s) => s.handle(key, self),
-            Screen::Unlock(s) => s.handle(key, self),
-            Screen::Caseload(s) => s.handle(key, self),
-            Screen::Dossier(s) => s.handle(key, self),
-            Screen::Editor(s) => s.handle(key, self),
-            Screen::ClientForm(s) => s.handle(key, self),
-            Screen::Conflicts(s) => s.handle(key, self),
-            Screen::Agenda(s) => s.handle(key, self),
+        let ctx = Ctx {
+            lang: self.opts.lang,
+            privacy: self.privacy,
+            now: self.opts.now(),
+            life_domains: &self.opts.life_domains,
         };
-        self.screen = screen;
-        outcome
+        let nav = match &mut self.screen {
+            Screen::FirstRun(s) => s.handle(key),
+            Screen::Unlock(s) => s.handle(key),
+            Screen::Caseload(s) => s.handle(key, &ctx),
+            Screen::Dossier(s) => s.handle(key, &ctx),
+            Screen::Editor(s) => s.handle(key, &ctx),
+            Screen::Form(s) => s.handle(key, &ctx),
+            Screen::Conflicts(s) => s.handle(key, &ctx),
+            Screen::Agenda(s) => s.handle(key, &ctx),
+        };
+        self.go(nav)
+    }
+
+    /// Handles a paste: it goes whole into the field that has the cursor.
+    pub fn handle_paste(&mut self, text: &str, cut: bool) -> Outcome {
+        self.touch();
+        if self.help {
+            return Outcome::None;
+        }
+        match &mut self.screen {
+            Screen::FirstRun(s) => s.paste(text),
+            Screen::Unlock(s) => s.paste(text),
+            Screen::Caseload(s) => s.paste(text),
+            Screen::Editor(s) => s.paste(text),
+            Screen::Form(s) => s.paste(text),
+            Screen::Dossier(_) | Screen::Conflicts(_) | Screen::Agenda(_) => return Outcome::None,
+        }
+        self.message =
+            cut.then(|| t!("tui.paste_cut", mb = super::input::MAX_PASTE / (1 << 20)).into_owned());
+        Outcome::None
     }
 
     /// Whether keys go into a text field (so `?` is a character, not help).
     fn typing(&self) -> bool {
         match &self.screen {
-            Screen::Unlock(_) | Screen::FirstRun(_) | Screen::Editor(_) | Screen::ClientForm(_) => {
-                true
-            }
+            Screen::Unlock(_) | Screen::FirstRun(_) | Screen::Editor(_) | Screen::Form(_) => true,
             Screen::Caseload(c) => c.searching(),
             Screen::Dossier(_) | Screen::Conflicts(_) | Screen::Agenda(_) => false,
         }
     }
 
+    /// The keys of the screen shown, for help.
+    pub fn keys(&self) -> Vec<(&'static str, &'static str)> {
+        match &self.screen {
+            Screen::FirstRun(s) => s.keys(),
+            Screen::Unlock(s) => s.keys(),
+            Screen::Caseload(s) => s.keys(),
+            Screen::Dossier(s) => s.keys(),
+            Screen::Editor(s) => s.keys(),
+            Screen::Form(s) => s.keys(),
+            Screen::Conflicts(s) => s.keys(),
+            Screen::Agenda(s) => s.keys(),
+        }
+    }
+
     /// Work for a pause in typing (the search as you type).
     pub fn idle(&mut self) {
-        let screen = std::mem::replace(&mut self.screen, Screen::Unlock(Unlock::default()));
-        self.screen = match screen {
-            Screen::Caseload(mut c) => {
-                c.idle(self);
-                Screen::Caseload(c)
-            }
-            other => other,
+        let query = match &mut self.screen {
+            Screen::Caseload(c) => c.idle(),
+            _ => None,
         };
+        if let Some(q) = query {
+            self.go(Nav::Search(q));
+        }
     }
 
     /// Whether `idle` has work waiting (the runner then waits less for a key).
@@ -280,74 +343,26 @@ impl App {
 
     /// Runs the slow part of an action after the runner drew the "working" frame.
     pub fn finish_busy(&mut self) -> Outcome {
-        let screen = std::mem::replace(&mut self.screen, Screen::Unlock(Unlock::default()));
-        let (screen, outcome) = match screen {
-            Screen::Unlock(s) => s.finish(self),
-            Screen::FirstRun(s) => s.finish(self),
-            other => (other, Outcome::None),
+        let nav = match &mut self.screen {
+            Screen::Unlock(s) => s.submit(),
+            Screen::FirstRun(s) => s.submit(),
+            _ => Nav::Stay,
         };
-        self.screen = screen;
+        let outcome = self.go(nav);
         self.touch();
         outcome
     }
 
-    /// After a successful unlock: back to where the user was.
-    pub fn enter(&mut self, session: Session) -> Screen {
-        // Configured like every session (the unlock goes into the access log with the first
-        // thing shown).
-        let mut session = session;
-        session.apply(&crate::session::Setup {
-            via: "tui",
-            clock: self.opts.clock,
-            ..self.opts.setup.clone()
-        });
-        self.session = Some(session);
-        let resume = std::mem::take(&mut self.resume);
-        let draft = match self.session.as_mut().map(Session::draft).transpose() {
-            Ok(d) => d.flatten(),
-            Err(e) => {
-                self.message = Some(e.to_string());
-                None
-            }
-        };
-        if let Some(draft) = draft {
-            self.message = Some(t!("tui.draft_restored").into_owned());
-            return Screen::Editor(Box::new(NoteEditor::from_draft(draft)));
-        }
-        if let Some(id) = resume.client
-            && let Some(d) = Dossier::open(self, &id)
-        {
-            return Screen::Dossier(d);
-        }
-        // A field day starts on today: who, where, what is due.
-        let today = crate::tui::views::agenda::Agenda::today(self);
-        if !today.is_empty() {
-            return Screen::Agenda(today);
-        }
-        Screen::Caseload(Caseload::new(self))
-    }
-
-    /// Locks: keeps unsaved editor text in the vault's draft table, folds the journal into
-    /// the vault, drops every decrypted byte this process holds in Rust, and shows the
+    /// Locks: keeps an unsaved note or form in the vault's draft table, folds the journal
+    /// into the vault, drops every decrypted byte this process holds in Rust, and shows the
     /// unlock screen. Returns where to come back to.
     pub fn lock(&mut self) -> crate::Result<Resume> {
-        let mut resume = Resume {
+        let resume = Resume {
             privacy: self.privacy,
-            ..Resume::default()
+            ..self.place()
         };
-        let screen = std::mem::replace(&mut self.screen, Screen::Unlock(Unlock::default()));
-        match &screen {
-            Screen::Dossier(d) => resume.client = Some(d.client_id().to_owned()),
-            Screen::Editor(e) => {
-                resume.client = Some(e.client_id().to_owned());
-                resume.editor = true;
-                if let Some(session) = self.session.as_mut() {
-                    e.save_draft(session)?;
-                }
-            }
-            _ => {}
-        }
-        drop(screen);
+        self.keep_drafts()?;
+        self.screen = Screen::Unlock(Unlock::new(self.opts.demo.clone()));
         self.parked = None;
         self.help = false;
         if let Some(session) = self.session.take() {
@@ -357,12 +372,44 @@ impl App {
         Ok(resume)
     }
 
-    /// Saves and ends: compacts the journal into the vault.
-    pub fn quit(&mut self) -> crate::Result<()> {
-        let screen = std::mem::replace(&mut self.screen, Screen::Unlock(Unlock::default()));
-        if let (Screen::Editor(e), Some(session)) = (&screen, self.session.as_mut()) {
-            e.save_draft(session)?;
+    /// Where the user is: the dossier (and tab) of the screen shown.
+    fn place(&self) -> Resume {
+        let (client, tab, editor) = match &self.screen {
+            Screen::Dossier(d) => (Some(d.client_id().to_owned()), d.tab, false),
+            Screen::Editor(e) => (Some(e.client_id().to_owned()), Tab::Overview, true),
+            Screen::Form(f) => (f.client.clone(), f.kind.tab(), false),
+            _ => (None, Tab::Overview, false),
+        };
+        Resume {
+            client,
+            tab: tab.index(),
+            editor,
+            privacy: false,
         }
+    }
+
+    /// Keeps what is being written in the vault (encrypted, like everything in it).
+    fn keep_drafts(&mut self) -> crate::Result<()> {
+        let Some(session) = self.session.as_mut() else {
+            return Ok(());
+        };
+        match &self.screen {
+            Screen::Editor(e) => match e.draft() {
+                Some(d) => session.change(|s| s.save_draft(&d)),
+                None => Ok(()),
+            },
+            Screen::Form(f) => match f.draft() {
+                Some(d) => session.change(|s| s.save_form_draft(&d)),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// Saves and ends: keeps drafts, compacts the journal into the vault.
+    pub fn quit(&mut self) -> crate::Result<()> {
+        self.keep_drafts()?;
+        self.screen = Screen::Unlock(Unlock::default());
         if let Some(session) = self.session.take() {
             session.close()?;
         }
@@ -389,11 +436,13 @@ mod tests {
     fn resume_round_trips_ids_only() {
         let r = Resume {
             client: Some("01a2-beef".into()),
+            tab: 3,
             editor: true,
             privacy: true,
         };
         assert_eq!(Resume::decode(&r.encode()), r);
         assert_eq!(Resume::decode("'; rm -rf /|1|0").client, None);
+        assert_eq!(Resume::decode("abc|0|0|999").tab, 0);
         assert_eq!(Resume::decode(""), Resume::default());
     }
 }

@@ -1,6 +1,8 @@
 //! The terminal app at 2,000 clients × 100 notes (`kluis demo` data): keypress to frame
 //! (handling the key and drawing the frame into ratatui's TestBackend) for moving through
-//! the caseload, searching as you type, opening dossiers, typing a note, and saving one.
+//! the caseload, searching as you type, opening dossiers, switching tabs, typing a note and
+//! saving one, typing into a note of 100,000 characters, pasting 100,000 characters, and
+//! filling in a form.
 //!
 //! `cargo bench --bench tui`; `KLUIS_BENCH_CLIENTS=200` for a quick run.
 
@@ -10,7 +12,6 @@ use kluis::i18n::Lang;
 use kluis::secret::SecretString;
 use kluis::session::Session;
 use kluis::tui::app::{App, Options, Outcome, Resume};
-use kluis::tui::views;
 use kluis::vault::KdfParams;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -40,12 +41,23 @@ impl Bench {
         self.app.idle();
         let app = &self.app;
         self.terminal
-            .draw(|f| views::draw(app, f, Instant::now()))
+            .draw(|f| kluis::tui::draw(app, f, Instant::now()))
             .unwrap();
         t.elapsed()
     }
 
     /// One key: handle it, then draw the next frame. Returns the time for both.
+    /// One paste: handle it, then draw the next frame.
+    fn paste(&mut self, text: &str) -> Duration {
+        let t = Instant::now();
+        self.app.handle_paste(text, false);
+        let app = &self.app;
+        self.terminal
+            .draw(|f| kluis::tui::draw(app, f, Instant::now()))
+            .unwrap();
+        t.elapsed()
+    }
+
     fn press(&mut self, key: KeyEvent) -> Duration {
         let t = Instant::now();
         if self.app.handle_key(key) == Outcome::Busy {
@@ -53,7 +65,7 @@ impl Bench {
         }
         let app = &self.app;
         self.terminal
-            .draw(|f| views::draw(app, f, Instant::now()))
+            .draw(|f| kluis::tui::draw(app, f, Instant::now()))
             .unwrap();
         t.elapsed()
     }
@@ -100,6 +112,8 @@ fn main() {
         lang: Lang::Nl,
         clock: None,
         setup: Default::default(),
+        life_domains: Options::default_life_domains(),
+        demo: None,
     };
     let mut b = Bench {
         app: App::new(opts, None, Resume::default()),
@@ -168,6 +182,69 @@ fn main() {
     }
     rows.push(("note editor: type", chars));
     rows.push(("note editor: save (journal + fsync)", saves.clone()));
+
+    // The dossier's tabs, back and forth.
+    let tabs: Vec<Duration> = (0..70)
+        .map(|i| b.press(key(KeyCode::Char(char::from(b'1' + (i % 7) as u8)))))
+        .collect();
+    rows.push(("dossier: switch tabs", tabs));
+    b.press(key(KeyCode::Char('1')));
+
+    // 100,000 characters pasted into a note, then typing at its end and in its middle.
+    let long: String = "Gesprek over de huur, de school van de kinderen en de brieven. "
+        .chars()
+        .cycle()
+        .take(100_000)
+        .collect();
+    let mut pastes = Vec::new();
+    let mut long_typing = Vec::new();
+    for _ in 0..10 {
+        b.press(key(KeyCode::Char('n')));
+        pastes.push(b.paste(&long));
+        for c in "en nog een zin erbij. ".chars() {
+            long_typing.push(b.press(key(KeyCode::Char(c))));
+        }
+        for _ in 0..20 {
+            b.press(key(KeyCode::Up));
+        }
+        for c in "midden ".chars() {
+            long_typing.push(b.press(key(KeyCode::Char(c))));
+        }
+        b.press(key(KeyCode::Esc));
+        b.press(key(KeyCode::Esc));
+    }
+    rows.push(("paste 100,000 characters", pastes));
+    rows.push(("type in a note of 100,000 characters", long_typing));
+    // A dossier with that note in it, opened and moved through.
+    b.press(key(KeyCode::Char('n')));
+    b.paste(&long);
+    b.press(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    let big: Vec<Duration> = (0..40)
+        .map(|i| {
+            b.press(key(if i % 2 == 0 {
+                KeyCode::Down
+            } else {
+                KeyCode::Up
+            }))
+        })
+        .collect();
+    rows.push(("dossier with a 100,000-character note: move", big));
+
+    // A form: a household member typed in.
+    let mut form = Vec::new();
+    for _ in 0..10 {
+        b.press(key(KeyCode::Char('3')));
+        b.press(key(KeyCode::Char('a')));
+        form.push(b.press(key(KeyCode::Enter)));
+        for c in "Noor de Vries".chars() {
+            form.push(b.press(key(KeyCode::Char(c))));
+        }
+        form.push(b.press(key(KeyCode::Tab)));
+        form.push(b.press(key(KeyCode::Right)));
+        b.press(key(KeyCode::Esc));
+        b.press(key(KeyCode::Esc));
+    }
+    rows.push(("form: type and choose", form));
 
     println!();
     println!(

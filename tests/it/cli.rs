@@ -157,6 +157,43 @@ fn clients_and_notes_round_trip() {
     assert_eq!(report["schema_version"], kluis::store::SCHEMA_VERSION);
 }
 
+/// Dates as people write them (issue 19): DD-MM-YYYY and D-M-YYYY beside ISO, in every date
+/// option; `vandaag` is today.
+#[test]
+fn date_options_take_dutch_and_iso_dates() {
+    let v = TestVault::created();
+    let add = |birth: &str, opened: &str| {
+        let out = v
+            .cmd()
+            .args(["client", "add", "--name", "Datum Test"])
+            .args(["--birth-date", birth, "--opened-on", opened])
+            .assert()
+            .success();
+        stdout(out.get_output()).trim().to_owned()
+    };
+    for (birth, opened, want_birth, want_opened) in [
+        ("14-03-1980", "2-1-2026", "1980-03-14", "2026-01-02"),
+        ("1980-03-14", "2026-01-02", "1980-03-14", "2026-01-02"),
+        ("4-3-1980", "15/01/2026", "1980-03-04", "2026-01-15"),
+    ] {
+        let id = add(birth, opened);
+        let c = v.json(&["client", "show", &id, "--json"]);
+        assert_eq!(c["birth_date"], want_birth, "{birth}");
+        assert_eq!(c["opened_on"], want_opened, "{opened}");
+    }
+    let id = add("14-03-1980", "vandaag");
+    let today = chrono::Local::now().date_naive().to_string();
+    assert_eq!(
+        v.json(&["client", "show", &id, "--json"])["opened_on"],
+        today.as_str()
+    );
+    v.cmd()
+        .args(["client", "add", "--name", "X", "--birth-date", "14-03-80"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("DD-MM-YYYY"));
+}
+
 #[test]
 fn passphrase_file_works_like_the_environment() {
     let v = TestVault::created();
@@ -456,14 +493,14 @@ fn messages_follow_lang_and_the_environment() {
         .args(["--lang", "nl", "client", "list"])
         .assert()
         .code(3)
-        .stderr(predicate::str::contains("verkeerd wachtwoord"));
+        .stderr(predicate::str::contains("verkeerde wachtwoordzin"));
     v.cmd()
         .env("KLUIS_PASSPHRASE", "fout-fout-fout-fout")
         .env("LANG", "nl_NL.UTF-8")
         .args(["client", "list"])
         .assert()
         .code(3)
-        .stderr(predicate::str::contains("verkeerd wachtwoord"));
+        .stderr(predicate::str::contains("verkeerde wachtwoordzin"));
     v.cmd()
         .env("KLUIS_PASSPHRASE", "fout-fout-fout-fout")
         .env("LANG", "nl_NL.UTF-8")

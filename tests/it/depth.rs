@@ -256,7 +256,7 @@ fn records_converge_through_sync_and_go_with_erasure() {
             "add",
             &c,
             "--domain",
-            "dagbesteding",
+            "tijdsbesteding",
             "--text",
             &format!("Naar school {CANARY}"),
         ],
@@ -346,7 +346,7 @@ fn records_converge_through_sync_and_go_with_erasure() {
             "assess",
             &c,
             "--domain",
-            "dagbesteding",
+            "tijdsbesteding",
             "--score",
             "2",
             "--reason",
@@ -487,7 +487,7 @@ fn the_agenda_shows_visits_actions_consents_and_retention_for_a_field_day() {
             "add",
             &c,
             "--domain",
-            "adl",
+            "basale adl",
             "--text",
             "Zelf boodschappen doen",
         ],
@@ -549,8 +549,9 @@ fn the_agenda_shows_visits_actions_consents_and_retention_for_a_field_day() {
     assert!(stdout(text.get_output()).contains("Keukentafelgesprek"));
     let visits = v.json(&["visit", "list", &c, "--json"]);
     assert_eq!(visits[0]["purpose"], "Keukentafelgesprek");
+    // A moment as people write it ("morgen 14:00") is taken; one that is not, refused.
     v.cmd()
-        .args(["visit", "add", &c, "--at", "morgen"])
+        .args(["visit", "add", &c, "--at", "morgenochtend"])
         .assert()
         .code(2);
 }

@@ -322,7 +322,8 @@ fn config_show_includes_the_life_domains() {
         .find(|l| l.starts_with("life_domains "))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(
-        line.contains("financiën, dagbesteding, huisvesting") && line.ends_with("(default)"),
+        line.contains("financiën, werk en opleiding, tijdsbesteding")
+            && line.ends_with("(default)"),
         "{line}"
     );
     let out = kluis()

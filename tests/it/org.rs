@@ -228,7 +228,7 @@ fn a_wrong_code_or_a_tampered_enrollment_file_is_refused() {
         .args(WEAK_KDF)
         .assert()
         .code(3)
-        .stderr(predicates::str::contains("verkeerde inschrijfcode"));
+        .stderr(predicates::str::contains("verkeerde aanmeldcode"));
     assert!(!v.path.exists());
     // A changed byte anywhere fails the MAC the code makes: the same answer as a wrong code,
     // since the two cannot be told apart (as with a vault's passphrase stanza).

@@ -858,7 +858,7 @@ fn the_report_holds_exactly_what_the_vault_holds_on_that_client() {
     assert!(
         std::fs::read_to_string(&nl)
             .unwrap()
-            .contains("Wat wij over u bewaren")
+            .contains("Wat wij over jou bewaren")
     );
     assert_eq!(count(&entries(&v, &a), "report"), 3);
 }

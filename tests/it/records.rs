@@ -51,7 +51,9 @@ fn a_kind_declared_once_is_entered_listed_reported_and_journaled() {
     for (set, field) in [
         (vec!["observed_on=2026-11-20"], "--text"),
         (
-            vec!["observed_on=gisteren", "text=x", "special=nee"],
+            // Dates are taken as people write them (`gisteren`, `14-3-2026`), but a day
+            // that does not exist is refused.
+            vec!["observed_on=30-02-2026", "text=x", "special=nee"],
             "--observed-on",
         ),
         (

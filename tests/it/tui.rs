@@ -8,12 +8,20 @@ use std::time::{Duration, Instant};
 
 use crate::{CANARY, PASS, TestVault, WEAK_KDF, contains, require};
 
+mod input;
+mod lock;
+mod screens;
+
 struct Tmux {
     socket: String,
 }
 
 impl Tmux {
     fn start(cmd: &str) -> Tmux {
+        Tmux::start_sized(cmd, 120, 35)
+    }
+
+    fn start_sized(cmd: &str, width: u16, height: u16) -> Tmux {
         let socket = format!("kluis-test-{}-{}", std::process::id(), rand_suffix());
         let status = Command::new(require("tmux"))
             .args([
@@ -22,9 +30,9 @@ impl Tmux {
                 "new-session",
                 "-d",
                 "-x",
-                "120",
+                &width.to_string(),
                 "-y",
-                "35",
+                &height.to_string(),
                 cmd,
             ])
             .env("LANG", "en_US.UTF-8")
@@ -46,6 +54,26 @@ impl Tmux {
     /// The visible screen and the whole scrollback.
     fn everything(&self) -> String {
         self.run(&["capture-pane", "-p", "-S", "-", "-E", "-"])
+    }
+
+    /// The visible screen.
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p"])
+    }
+
+    /// Pastes `text` as a terminal does: bracketed (the app knows it is a paste) or as if
+    /// typed very fast.
+    fn paste(&self, text: &str, bracketed: bool) {
+        let file =
+            std::env::temp_dir().join(format!("kluis-paste-{}-{}", self.socket, rand_suffix()));
+        std::fs::write(&file, text).unwrap();
+        self.run(&["load-buffer", "-b", "p", &file.display().to_string()]);
+        let _ = std::fs::remove_file(&file);
+        let mut args = vec!["paste-buffer", "-d", "-b", "p", "-t", "0"];
+        if bracketed {
+            args.push("-p");
+        }
+        self.run(&args);
     }
 
     fn keys(&self, keys: &[&str]) {

@@ -6,119 +6,172 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Block, Borders, Row, Table};
 
-use super::{date, dim, highlight, hint, initials, masked};
+use super::{Cursor, Loaded, date, dim, highlight, hint, masked, name_shown, owner};
 use crate::i18n::t;
 use crate::model::AgendaItem;
-use crate::tui::app::{App, Outcome, Screen};
-use crate::tui::views::{caseload::Caseload, dossier::Dossier};
+use crate::tui::nav::{Ctx, Nav, Reveal, Tab};
 
 /// State of the agenda screen.
 pub struct Agenda {
-    items: Vec<AgendaItem>,
-    selected: usize,
+    items: Loaded<AgendaItem>,
+    cursor: Cursor,
+    /// The privacy screen: the row shown in full (logged) until the selection moves.
+    revealed: Option<usize>,
 }
 
 impl Agenda {
-    /// Today's items (and overdue ones); the clients shown are logged as viewed.
-    pub fn today(app: &mut App) -> Agenda {
-        let today = app.opts.now().date();
-        let items = match app.session.as_mut().map(|s| s.agenda(today, 0)) {
-            Some(Ok(items)) => items,
-            Some(Err(e)) => {
-                app.message = Some(e.to_string());
-                Vec::new()
-            }
-            None => Vec::new(),
-        };
-        Agenda { items, selected: 0 }
+    /// Today's items (and overdue ones), as the session read them.
+    pub fn new(items: Loaded<AgendaItem>) -> Agenda {
+        Agenda {
+            items,
+            cursor: Cursor::default(),
+            revealed: None,
+        }
     }
 
-    /// Whether there is anything for today.
+    /// Whether there is nothing for today (an agenda that could not be read is shown).
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.items.as_ref().is_ok_and(Vec::is_empty)
+    }
+
+    /// The selected row was revealed (and logged).
+    pub fn revealed(&mut self) {
+        self.revealed = Some(self.cursor.at);
     }
 
     /// Handles a key.
-    pub fn handle(mut self, key: KeyEvent, app: &mut App) -> (Screen, Outcome) {
-        match key.code {
-            KeyCode::Up => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Down => {
-                self.selected = (self.selected + 1).min(self.items.len().saturating_sub(1))
+    pub fn handle(&mut self, key: KeyEvent, ctx: &Ctx) -> Nav {
+        let items = self.items.as_deref().unwrap_or_default();
+        let before = self.cursor.at;
+        if self.cursor.key(key.code, items.len()) {
+            if self.cursor.at != before {
+                self.revealed = None;
             }
-            KeyCode::Enter => {
-                if let Some(i) = self.items.get(self.selected)
-                    && let Some(d) = Dossier::open(app, &i.client_id.clone())
-                {
-                    return (Screen::Dossier(d), Outcome::None);
+            return Nav::Stay;
+        }
+        let item = items.get(self.cursor.at);
+        match (key.code, item) {
+            (KeyCode::Enter, Some(i)) => Nav::Dossier {
+                client: i.client_id.clone(),
+                tab: match i.kind {
+                    "visit" | "action" => Tab::Plan,
+                    "consent" => Tab::Sharing,
+                    _ => Tab::Overview,
+                },
+                item: Some(i.id.clone()),
+            },
+            (KeyCode::Char('r'), Some(i)) if ctx.privacy => {
+                if self.revealed == Some(self.cursor.at) {
+                    self.revealed = None;
+                    Nav::Stay
+                } else {
+                    Nav::Reveal(Reveal::OnScreen {
+                        client: Some(i.client_id.clone()),
+                        what: "agenda row",
+                    })
                 }
             }
-            KeyCode::Esc | KeyCode::Backspace => {
-                return (Screen::Caseload(Caseload::new(app)), Outcome::None);
-            }
-            _ => {}
+            (KeyCode::Esc | KeyCode::Backspace, _) => Nav::Caseload,
+            _ => Nav::Stay,
         }
-        (Screen::Agenda(self), Outcome::None)
+    }
+
+    /// Its keys, for help.
+    pub fn keys(&self) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("↑ ↓", "help.move"),
+            ("Enter", "help.open"),
+            ("r", "help.reveal"),
+            ("Esc", "help.back"),
+        ]
     }
 
     /// Draws the screen.
-    pub fn draw(&self, app: &App, frame: &mut Frame, area: Rect) {
-        let lang = app.opts.lang;
-        let header = Row::new(vec![
-            t!("tui.agenda_when").into_owned(),
-            t!("tui.agenda_who").into_owned(),
-            t!("tui.agenda_where").into_owned(),
-            t!("tui.agenda_what").into_owned(),
-        ])
-        .style(dim());
-        let rows: Vec<Row> = self
-            .items
+    pub fn draw(&self, ctx: &Ctx, frame: &mut Frame, area: Rect) {
+        let lang = ctx.lang;
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .title(t!("tui.agenda_title").into_owned());
+        let items = match &self.items {
+            Ok(i) => i,
+            Err(e) => {
+                frame.render_widget(block, area);
+                hint(frame, area, e, true);
+                return;
+            }
+        };
+        // Where goes first when the window narrows, then who; what it is stays.
+        let inner = area.width.saturating_sub(2);
+        let (with_where, with_who) = (inner >= 90, inner >= 50);
+        let mut header = vec![t!("tui.agenda_when").into_owned()];
+        let mut widths = vec![Constraint::Length(17)];
+        if with_who {
+            header.push(t!("tui.agenda_who").into_owned());
+            widths.push(Constraint::Length(20));
+        }
+        if with_where {
+            header.push(t!("tui.agenda_where").into_owned());
+            widths.push(Constraint::Length(24));
+        }
+        header.push(t!("tui.agenda_what").into_owned());
+        widths.push(Constraint::Fill(1));
+        let visible = area.height.saturating_sub(3) as usize;
+        let first = self.cursor.first(items.len(), visible);
+        let rows: Vec<Row> = items
             .iter()
             .enumerate()
+            .skip(first)
+            .take(visible.max(1))
             .map(|(i, it)| {
+                let hide = ctx.privacy && self.revealed != Some(i);
                 let when = match &it.time {
                     Some(tm) => format!("{} {tm}", date(lang, &it.date.to_string())),
                     None => date(lang, &it.date.to_string()),
                 };
-                let (who, place) = if app.privacy {
-                    (initials(&it.client_name), masked())
+                let place = if hide {
+                    masked()
                 } else {
-                    (
-                        it.client_name.clone(),
-                        it.address.clone().unwrap_or_else(|| "-".into()),
-                    )
+                    it.address.clone().unwrap_or_else(|| "-".into())
                 };
                 let what = match it.kind {
                     "visit" => t!("agenda.visit", what = it.what),
-                    "action" => t!("agenda.action", what = it.what),
+                    // The owner is a code (`client`, `me`) or a name: shown in words.
+                    "action" => t!("agenda.action", what = action_text(&it.what)),
                     "consent" => t!("agenda.consent", what = it.what),
                     _ => t!("agenda.retention"),
                 };
-                let what = if app.privacy {
-                    masked()
+                let what = if hide { masked() } else { what.into_owned() };
+                let mut cells = vec![when];
+                if with_who {
+                    cells.push(name_shown(hide, &it.client_name));
+                }
+                if with_where {
+                    cells.push(place);
+                }
+                if !with_who {
+                    cells.push(format!("{} · {what}", name_shown(hide, &it.client_name)));
                 } else {
-                    what.into_owned()
-                };
-                highlight(Row::new(vec![when, who, place, what]), i == self.selected)
+                    cells.push(what);
+                }
+                highlight(Row::new(cells), i == self.cursor.at)
             })
             .collect();
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Length(17),
-                Constraint::Length(22),
-                Constraint::Length(24),
-                Constraint::Fill(1),
-            ],
-        )
-        .header(header)
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(t!("tui.agenda_title").into_owned()),
-        );
+        let table = Table::new(rows, widths)
+            .header(Row::new(header).style(dim()))
+            .block(block);
         frame.render_widget(table, area);
-        if self.items.is_empty() {
-            hint(frame, area, &t!("tui.agenda_empty"));
+        if items.is_empty() {
+            hint(frame, area, &t!("tui.agenda_empty"), false);
         }
+    }
+}
+
+/// An action on the agenda is "text (owner)": the owner in words.
+fn action_text(what: &str) -> String {
+    match what.rsplit_once(" (") {
+        Some((text, who)) if who.ends_with(')') => {
+            format!("{text} ({})", owner(&who[..who.len() - 1]))
+        }
+        _ => what.to_owned(),
     }
 }

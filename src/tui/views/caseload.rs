@@ -1,5 +1,7 @@
-//! The caseload: open clients with domain, last contact and number of notes; filter, sort,
-//! and live full-text search as you type.
+//! The caseload: open clients with domain, last contact and number of notes; sort, closed
+//! ones too, and a live full-text search as you type (run by the app when typing pauses).
+
+use std::collections::HashSet;
 
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -7,12 +9,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 
-use super::{date, dim, highlight, hint, initials, masked};
+use super::{Cursor, Loaded, code_label, date, dim, highlight, hint, masked, name_shown};
 use crate::i18n::t;
 use crate::model::SearchHit;
 use crate::session::CaseloadRow;
-use crate::tui::app::{App, Outcome, Screen};
-use crate::tui::views::{client_form::ClientForm, conflicts::Conflicts, dossier::Dossier};
+use crate::tui::nav::{Ctx, FormKind, FormRequest, Nav, Reveal, Tab};
 
 /// Sort order of the list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,88 +28,81 @@ pub enum Sort {
 
 /// State of the caseload screen.
 pub struct Caseload {
-    rows: Vec<CaseloadRow>,
-    selected: usize,
+    rows: Loaded<CaseloadRow>,
+    cursor: Cursor,
     query: String,
     searching: bool,
-    hits: Vec<SearchHit>,
+    hits: Loaded<SearchHit>,
     sort: Sort,
     all: bool,
-    /// Privacy mode: the row shown in full until the selection moves.
-    revealed: Option<usize>,
+    /// The privacy screen: the client shown in full (logged) until the selection moves.
+    revealed: Option<String>,
     /// The query changed since the last search; the search runs when typing pauses.
     query_changed: bool,
     /// Open sync conflicts, shown in the title so they are not missed.
-    conflicts: usize,
+    conflicts: Result<usize, String>,
     /// Clients with a consent that ends within 30 days, flagged in the list.
-    expiring: std::collections::HashSet<String>,
+    expiring: HashSet<String>,
 }
 
 impl Caseload {
-    /// Loads the open clients.
-    pub fn new(app: &mut App) -> Caseload {
+    /// The caseload as the session read it.
+    pub fn new(
+        rows: Loaded<CaseloadRow>,
+        all: bool,
+        conflicts: Result<usize, String>,
+        expiring: HashSet<String>,
+    ) -> Caseload {
         let mut c = Caseload {
-            rows: Vec::new(),
-            selected: 0,
+            rows,
+            cursor: Cursor::default(),
             query: String::new(),
             searching: false,
-            hits: Vec::new(),
+            hits: Ok(Vec::new()),
             sort: Sort::Name,
-            all: false,
+            all,
             revealed: None,
             query_changed: false,
-            conflicts: 0,
-            expiring: Default::default(),
+            conflicts,
+            expiring,
         };
-        if let Some(s) = app.session.as_mut() {
-            s.forget_searches();
-        }
-        c.reload(app);
+        c.sort_rows();
         c
     }
 
-    fn reload(&mut self, app: &mut App) {
-        let today = app.opts.now().date();
-        if let Some(s) = app.session.as_mut() {
-            match s.caseload(self.all) {
-                Ok(rows) => self.rows = rows,
-                Err(e) => app.message = Some(e.to_string()),
-            }
-            self.conflicts = s.conflict_count().unwrap_or(0);
-            self.expiring = s.consents_ending(today, 30).unwrap_or_default();
-        }
-        match self.sort {
-            Sort::Name => {}
-            Sort::LastContact => self
-                .rows
-                .sort_by(|a, b| b.last_contact.cmp(&a.last_contact)),
-            Sort::Notes => self.rows.sort_by_key(|r| std::cmp::Reverse(r.notes)),
-        }
-        self.selected = self.selected.min(self.len().saturating_sub(1));
+    /// Takes a fresh read, keeping the sort, the selection and the search.
+    pub fn refresh(&mut self, fresh: Caseload) {
+        self.rows = fresh.rows;
+        self.all = fresh.all;
+        self.conflicts = fresh.conflicts;
+        self.expiring = fresh.expiring;
+        self.sort_rows();
+        self.cursor.clamp(self.len());
     }
 
-    /// Back from a dossier: the caseload as it was (reloaded if something changed).
-    pub fn back(app: &mut App) -> Caseload {
-        match app.parked.take() {
-            Some(mut c) => {
-                if let Some(s) = app.session.as_mut() {
-                    s.forget_searches();
-                }
-                if std::mem::take(&mut app.changed) {
-                    c.reload(app);
-                }
-                *c
+    fn sort_rows(&mut self) {
+        if let Ok(rows) = &mut self.rows {
+            match self.sort {
+                Sort::Name => rows.sort_by(|a, b| {
+                    a.client
+                        .name
+                        .to_lowercase()
+                        .cmp(&b.client.name.to_lowercase())
+                }),
+                Sort::LastContact => rows.sort_by(|a, b| b.last_contact.cmp(&a.last_contact)),
+                Sort::Notes => rows.sort_by_key(|r| std::cmp::Reverse(r.notes)),
             }
-            None => Caseload::new(app),
         }
     }
 
-    /// Runs a search the user has stopped typing for. Called when no key came for a moment,
-    /// so typing is never held up by searching.
-    pub fn idle(&mut self, app: &mut App) {
-        if std::mem::take(&mut self.query_changed) {
-            self.search(app);
-        }
+    /// Whether closed dossiers are listed.
+    pub fn all(&self) -> bool {
+        self.all
+    }
+
+    /// The search to run now that typing paused, if the query changed.
+    pub fn idle(&mut self) -> Option<String> {
+        std::mem::take(&mut self.query_changed).then(|| self.query.clone())
     }
 
     /// Whether a search is waiting for a pause in typing.
@@ -116,27 +110,24 @@ impl Caseload {
         self.query_changed
     }
 
-    fn search(&mut self, app: &mut App) {
-        // Each client a search shows is logged once per visit to the caseload (the session
-        // keeps count), so typing does not fill the log with the same names.
-        let found = match (crate::model::fts_query(&self.query), app.session.as_mut()) {
-            (Some(q), Some(s)) => s.search(&q, 50),
-            _ => Ok(Vec::new()),
-        };
-        // Nothing is shown that the log does not hold.
-        self.hits = found.unwrap_or_else(|e| {
-            app.message = Some(e.to_string());
-            Vec::new()
-        });
-        self.selected = 0;
+    /// The search's results (or why there are none).
+    pub fn found(&mut self, hits: Loaded<SearchHit>) {
+        self.hits = hits;
+        self.cursor.at = 0;
+    }
+
+    /// A row was revealed (and logged).
+    pub fn revealed(&mut self, client: &str) {
+        self.revealed = Some(client.to_owned());
     }
 
     fn len(&self) -> usize {
-        if self.showing_hits() {
-            self.hits.len()
+        let n = if self.showing_hits() {
+            self.hits.as_ref().map(Vec::len)
         } else {
-            self.rows.len()
-        }
+            self.rows.as_ref().map(Vec::len)
+        };
+        n.unwrap_or(0)
     }
 
     fn showing_hits(&self) -> bool {
@@ -148,68 +139,82 @@ impl Caseload {
         self.searching
     }
 
-    fn selected_client(&self) -> Option<String> {
+    /// The selected client, and the note a search found.
+    fn selected(&self) -> Option<(String, Option<String>)> {
         if self.showing_hits() {
-            self.hits.get(self.selected).map(|h| h.client_id.clone())
+            let h = self.hits.as_ref().ok()?.get(self.cursor.at)?;
+            Some((
+                h.client_id.clone(),
+                (h.kind == "note").then(|| h.id.clone()),
+            ))
         } else {
-            self.rows.get(self.selected).map(|r| r.client.id.clone())
+            let r = self.rows.as_ref().ok()?.get(self.cursor.at)?;
+            Some((r.client.id.clone(), None))
         }
     }
 
     /// Handles a key.
-    pub fn handle(mut self, key: KeyEvent, app: &mut App) -> (Screen, Outcome) {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        let before = self.selected;
-        if key.code == KeyCode::Char('r') && !self.searching {
-            self.revealed = if self.revealed == Some(self.selected) {
-                None
-            } else {
-                Some(self.selected)
-            };
-            return (Screen::Caseload(self), Outcome::None);
+    pub fn handle(&mut self, key: KeyEvent, ctx: &Ctx) -> Nav {
+        let before = self.cursor.at;
+        let nav = self.handle_inner(key, ctx);
+        if self.cursor.at != before {
+            self.revealed = None;
         }
-        let (screen, outcome) = self.handle_move(key, ctrl, app);
-        match screen {
-            Screen::Caseload(mut c) => {
-                if c.selected != before {
-                    c.revealed = None;
-                }
-                (Screen::Caseload(c), outcome)
-            }
-            other => (other, outcome),
-        }
+        nav
     }
 
-    fn handle_move(mut self, key: KeyEvent, ctrl: bool, app: &mut App) -> (Screen, Outcome) {
+    fn handle_inner(&mut self, key: KeyEvent, ctx: &Ctx) -> Nav {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if self.searching {
+            match key.code {
+                KeyCode::Backspace => {
+                    self.query.pop();
+                    self.query_changed = true;
+                    return Nav::Stay;
+                }
+                KeyCode::Char(c) if !ctrl => {
+                    self.query.push(c);
+                    self.query_changed = true;
+                    return Nav::Stay;
+                }
+                _ => {}
+            }
+        }
+        let len = self.len();
+        if !(self.searching && matches!(key.code, KeyCode::Char(_)))
+            && self.cursor.key(key.code, len)
+        {
+            return Nav::Stay;
+        }
         match key.code {
-            KeyCode::Up => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Down => self.selected = (self.selected + 1).min(self.len().saturating_sub(1)),
             KeyCode::Enter => {
-                if let Some(id) = self.selected_client()
-                    && let Some(d) = Dossier::open(app, &id)
-                {
-                    app.parked = Some(Box::new(self));
-                    return (Screen::Dossier(d), Outcome::None);
+                if let Some((client, item)) = self.selected() {
+                    return Nav::Dossier {
+                        client,
+                        tab: Tab::Overview,
+                        item,
+                    };
                 }
             }
             KeyCode::Esc => {
                 self.searching = false;
                 self.query.clear();
-                self.hits.clear();
-                self.selected = 0;
-            }
-            KeyCode::Backspace if self.searching => {
-                self.query.pop();
-                self.query_changed = true;
-            }
-            KeyCode::Char(c) if self.searching && !ctrl => {
-                self.query.push(c);
-                self.query_changed = true;
+                self.hits = Ok(Vec::new());
+                self.cursor.at = 0;
             }
             KeyCode::Char('/') => self.searching = true,
-            KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Char('j') => {
-                self.selected = (self.selected + 1).min(self.len().saturating_sub(1))
+            KeyCode::Char('r') if ctx.privacy => {
+                let Some((client, _)) = self.selected() else {
+                    return Nav::Stay;
+                };
+                if self.revealed.as_deref() == Some(client.as_str()) {
+                    self.revealed = None;
+                } else {
+                    return Nav::Reveal(Reveal::OnScreen {
+                        client: Some(client),
+                        what: "caseload row",
+                    });
+                }
             }
             KeyCode::Char('s') => {
                 self.sort = match self.sort {
@@ -217,30 +222,48 @@ impl Caseload {
                     Sort::LastContact => Sort::Notes,
                     Sort::Notes => Sort::Name,
                 };
-                self.reload(app);
+                self.sort_rows();
             }
-            KeyCode::Char('a') => {
-                self.all = !self.all;
-                self.reload(app);
-            }
+            KeyCode::Char('a') => return Nav::ReloadCaseload { all: !self.all },
             KeyCode::Char('n') => {
-                return (Screen::ClientForm(ClientForm::new_client()), Outcome::None);
+                return Nav::Form(Box::new(FormRequest {
+                    client: None,
+                    ..FormRequest::new(FormKind::Client, "")
+                }));
             }
-            KeyCode::Char('c') => {
-                app.parked = Some(Box::new(self));
-                return (Screen::Conflicts(Conflicts::new(app)), Outcome::None);
-            }
-            KeyCode::Char('t') => {
-                let today = crate::tui::views::agenda::Agenda::today(app);
-                return (Screen::Agenda(today), Outcome::None);
-            }
+            KeyCode::Char('c') => return Nav::Conflicts,
+            KeyCode::Char('t') => return Nav::Agenda,
             _ => {}
         }
-        (Screen::Caseload(self), Outcome::None)
+        Nav::Stay
+    }
+
+    /// A paste goes into the search field.
+    pub fn paste(&mut self, text: &str) {
+        self.searching = true;
+        self.query.push_str(&text.replace(['\n', '\r'], " "));
+        self.query_changed = true;
+    }
+
+    /// Its keys, for help.
+    pub fn keys(&self) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("↑ ↓", "help.move"),
+            ("PgUp PgDn", "help.page"),
+            ("Enter", "help.open"),
+            ("/", "help.search"),
+            ("Esc", "help.clear_search"),
+            ("s", "help.sort"),
+            ("a", "help.all"),
+            ("n", "help.new_client"),
+            ("c", "help.conflicts"),
+            ("t", "help.today"),
+            ("r", "help.reveal"),
+        ]
     }
 
     /// Draws the screen.
-    pub fn draw(&self, app: &App, frame: &mut Frame, area: Rect) {
+    pub fn draw(&self, ctx: &Ctx, frame: &mut Frame, area: Rect) {
         let [search, list] =
             Layout::vertical([Constraint::Length(3), Constraint::Min(1)]).areas(area);
         let prompt = if self.searching || !self.query.is_empty() {
@@ -259,13 +282,6 @@ impl Caseload {
             ),
             search,
         );
-        let name = |i: usize, n: &str| {
-            if app.privacy && self.revealed != Some(i) {
-                initials(n)
-            } else {
-                n.to_owned()
-            }
-        };
         let title = if self.all {
             t!("tui.caseload_all")
         } else {
@@ -277,11 +293,10 @@ impl Caseload {
             Sort::Notes => t!("tui.sort_notes"),
         };
         let mut heading = format!("{title} · {sort}");
-        if self.conflicts > 0 {
-            heading.push_str(&format!(
-                " · {}",
-                t!("tui.conflicts_waiting", n = self.conflicts)
-            ));
+        match &self.conflicts {
+            Ok(0) => {}
+            Ok(n) => heading.push_str(&format!(" · {}", t!("tui.conflicts_waiting", n = n))),
+            Err(e) => heading.push_str(&format!(" · {e}")),
         }
         if !self.expiring.is_empty() {
             heading.push_str(&format!(
@@ -291,93 +306,144 @@ impl Caseload {
         }
         let block = Block::default().borders(Borders::ALL).title(heading);
         if self.showing_hits() {
-            let rows: Vec<Row> = self
-                .hits
-                .iter()
-                .enumerate()
-                .map(|(i, h)| {
-                    let snippet = if app.privacy {
-                        masked()
-                    } else if h.special {
-                        t!("tui.special_hidden").into_owned()
-                    } else {
-                        h.snippet.replace('\n', " ")
-                    };
-                    let kind = if h.kind == "client" {
-                        t!("word.client")
-                    } else {
-                        t!("word.note")
-                    };
-                    let row = Row::new(vec![kind.into_owned(), name(i, &h.client_name), snippet]);
-                    highlight(row, i == self.selected)
-                })
-                .collect();
-            let table = Table::new(
-                rows,
-                [
-                    Constraint::Length(9),
-                    Constraint::Length(28),
-                    Constraint::Fill(1),
-                ],
-            )
-            .block(block);
-            frame.render_widget(table, list);
-            if self.hits.is_empty() {
-                hint(frame, list, &t!("list.no_hits"));
-            }
-            return;
+            self.draw_hits(ctx, frame, list, block);
+        } else {
+            self.draw_rows(ctx, frame, list, block);
         }
-        let header = Row::new(vec![
-            t!("field.name"),
-            t!("field.domain"),
-            t!("tui.last_contact"),
-            t!("tui.notes"),
-        ])
-        .style(dim());
+    }
+
+    fn hide(&self, ctx: &Ctx, client: &str) -> bool {
+        ctx.privacy && self.revealed.as_deref() != Some(client)
+    }
+
+    fn draw_hits(&self, ctx: &Ctx, frame: &mut Frame, list: Rect, block: Block) {
+        let hits = match &self.hits {
+            Ok(h) => h,
+            Err(e) => {
+                frame.render_widget(block, list);
+                hint(frame, list, e, true);
+                return;
+            }
+        };
+        let visible = list.height.saturating_sub(2) as usize;
+        let first = self.cursor.first(hits.len(), visible);
+        let wide = list.width >= 60;
+        let rows: Vec<Row> = hits
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take(visible.max(1))
+            .map(|(i, h)| {
+                let hide = self.hide(ctx, &h.client_id);
+                let snippet = if hide {
+                    masked()
+                } else if h.special {
+                    t!("tui.special_hidden").into_owned()
+                } else {
+                    h.snippet.replace('\n', " ")
+                };
+                let kind = if h.kind == "client" {
+                    t!("word.client")
+                } else {
+                    t!("word.note")
+                };
+                let name = name_shown(hide, &h.client_name);
+                let row = if wide {
+                    Row::new(vec![kind.into_owned(), name, snippet])
+                } else {
+                    Row::new(vec![name, snippet])
+                };
+                highlight(row, i == self.cursor.at)
+            })
+            .collect();
+        let widths: Vec<Constraint> = if wide {
+            vec![
+                Constraint::Length(9),
+                Constraint::Length(24),
+                Constraint::Fill(1),
+            ]
+        } else {
+            vec![Constraint::Percentage(45), Constraint::Fill(1)]
+        };
+        frame.render_widget(Table::new(rows, widths).block(block), list);
+        if hits.is_empty() {
+            hint(frame, list, &t!("list.no_hits"), false);
+        }
+    }
+
+    fn draw_rows(&self, ctx: &Ctx, frame: &mut Frame, list: Rect, block: Block) {
+        let rows = match &self.rows {
+            Ok(r) => r,
+            Err(e) => {
+                frame.render_widget(block, list);
+                hint(frame, list, e, true);
+                return;
+            }
+        };
+        // Columns go from the right as the window narrows; the name stays.
+        let inner = list.width.saturating_sub(2);
+        let columns = match inner {
+            70.. => 4,
+            52..70 => 3,
+            36..52 => 2,
+            _ => 1,
+        };
+        let mut header = vec![t!("field.name").into_owned()];
+        let mut widths = vec![Constraint::Fill(1)];
+        // Each column as wide as its heading and its widest value: nothing is cut.
+        let domains = crate::model::Domain::ALL
+            .iter()
+            .map(|d| super::width(&code_label("domain", d.code())))
+            .max()
+            .unwrap_or(0);
+        let extra = [
+            (t!("field.domain"), domains),
+            (t!("tui.last_contact"), 10),
+            (t!("tui.notes"), 5),
+        ];
+        for (label, w) in extra.iter().take(columns - 1) {
+            header.push(label.to_string());
+            widths.push(Constraint::Length((*w).max(super::width(label)) as u16));
+        }
         // Only the rows that fit are built: a caseload of 2,000 stays as fast as one of 20.
         let visible = list.height.saturating_sub(3) as usize;
-        let first = self
-            .selected
-            .saturating_sub(visible / 2)
-            .min(self.rows.len().saturating_sub(visible));
-        let rows: Vec<Row> = self
-            .rows
+        let first = self.cursor.first(rows.len(), visible);
+        let body: Vec<Row> = rows
             .iter()
             .enumerate()
             .skip(first)
             .take(visible.max(1))
             .map(|(i, r)| {
-                let (c, notes) = (&r.client, r.notes);
-                let last = r
-                    .last_contact
-                    .as_deref()
-                    .map(|l| date(app.opts.lang, l))
-                    .unwrap_or_else(|| "-".into());
-                let mut label = name(i, &c.name);
+                let c = &r.client;
+                let mut label = name_shown(self.hide(ctx, &c.id), &c.name);
                 if self.expiring.contains(&c.id) {
                     label = format!("⚑ {label}");
                 }
                 if c.status == crate::model::Status::Closed {
                     label.push_str(&format!(" ({})", t!("tui.closed")));
                 }
-                let row = Row::new(vec![label, c.domain.to_string(), last, notes.to_string()]);
-                highlight(row, i == self.selected)
+                let last = r
+                    .last_contact
+                    .as_deref()
+                    .map_or_else(|| "-".into(), |l| date(ctx.lang, l));
+                let cells = [
+                    label,
+                    code_label("domain", c.domain.code()),
+                    last,
+                    r.notes.to_string(),
+                ];
+                highlight(
+                    Row::new(cells.into_iter().take(columns).collect::<Vec<_>>()),
+                    i == self.cursor.at,
+                )
             })
             .collect();
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Fill(1),
-                Constraint::Length(13),
-                Constraint::Length(16),
-                Constraint::Length(9),
-            ],
-        )
-        .header(header)
-        .block(block);
+        let table = Table::new(body, widths)
+            .header(Row::new(header).style(dim()))
+            .block(block);
         frame.render_widget(table, list);
-        if self.rows.is_empty() {
-            hint(frame, list, &t!("tui.no_clients"));
+        if rows.is_empty() {
+            hint(frame, list, &t!("tui.no_clients"), false);
         }
     }
 }

@@ -7,92 +7,111 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 
-use super::{dim, highlight, hint, initials, masked};
+use super::{Cursor, Loaded, dim, highlight, hint, masked, name_shown};
 use crate::i18n::t;
 use crate::store::OpenConflict;
-use crate::tui::app::{App, Outcome, Screen};
-use crate::tui::views::caseload::Caseload;
+use crate::tui::nav::{Ctx, Nav, Reveal};
 
 /// State of the conflicts screen.
 pub struct Conflicts {
-    list: Vec<OpenConflict>,
-    selected: usize,
+    list: Loaded<OpenConflict>,
+    cursor: Cursor,
+    /// The privacy screen: the row shown in full (logged) until the selection moves.
+    revealed: Option<usize>,
 }
 
 /// A field's name for people: "Phone", "Assigned: w002".
 pub fn field_label(field: &str) -> String {
     match crate::merge::field(field) {
         Some(crate::merge::Field::Assign(w)) => format!("{}: {w}", t!("field.assigned")),
-        Some(crate::merge::Field::Column(col)) => match col {
-            "name" => t!("field.name"),
-            "bsn" => t!("field.bsn"),
-            "birth_date" => t!("field.birth_date"),
-            "address" => t!("field.address"),
-            "phone" => t!("field.phone"),
-            "domain" => t!("field.domain"),
-            "status" => t!("field.status"),
-            "opened_on" => t!("field.opened_on"),
-            "closed_on" => t!("field.closed_on"),
-            other => other.into(),
+        Some(crate::merge::Field::Column(col)) => {
+            let key = format!("field.{col}");
+            let word = t!(key.as_str()).into_owned();
+            if word == key { col.to_owned() } else { word }
         }
-        .into_owned(),
         _ => field.to_owned(),
     }
 }
 
 impl Conflicts {
-    /// Loads the open conflicts.
-    pub fn new(app: &mut App) -> Conflicts {
-        // The screen shows these dossiers' values: the session logs a view of each.
-        let list = match app.session.as_mut().map(|s| s.conflicts()) {
-            Some(Ok(list)) => list,
-            Some(Err(e)) => {
-                app.message = Some(e.to_string());
-                Vec::new()
-            }
-            None => Vec::new(),
-        };
-        Conflicts { list, selected: 0 }
+    /// The open conflicts as the session read them.
+    pub fn new(list: Loaded<OpenConflict>) -> Conflicts {
+        Conflicts {
+            list,
+            cursor: Cursor::default(),
+            revealed: None,
+        }
     }
 
-    fn settle(&mut self, app: &mut App, take_other: bool) {
-        let Some(c) = self.list.get(self.selected) else {
-            return;
-        };
-        let id = c.loser.id.clone();
-        let Some(session) = app.session.as_mut() else {
-            return;
-        };
-        app.message = Some(
-            match session.change(|s| s.resolve_conflict(&id, take_other)) {
-                Ok(()) if take_other => t!("tui.conflict_chosen").into_owned(),
-                Ok(()) => t!("tui.conflict_confirmed").into_owned(),
-                Err(e) => e.to_string(),
-            },
-        );
-        app.changed = true;
-        let keep = self.selected;
-        *self = Conflicts::new(app);
-        self.selected = keep.min(self.list.len().saturating_sub(1));
+    /// Read again after one was settled: the selection stays where it was.
+    pub fn refresh(&mut self, list: Loaded<OpenConflict>) {
+        self.list = list;
+        self.cursor
+            .clamp(self.list.as_ref().map(Vec::len).unwrap_or(0));
+        self.revealed = None;
+    }
+
+    /// The selected row was revealed (and logged).
+    pub fn revealed(&mut self) {
+        self.revealed = Some(self.cursor.at);
     }
 
     /// Handles a key.
-    pub fn handle(mut self, key: KeyEvent, app: &mut App) -> (Screen, Outcome) {
-        match key.code {
-            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => {
-                self.selected = (self.selected + 1).min(self.list.len().saturating_sub(1))
+    pub fn handle(&mut self, key: KeyEvent, ctx: &Ctx) -> Nav {
+        let len = self.list.as_ref().map(Vec::len).unwrap_or(0);
+        let before = self.cursor.at;
+        if self.cursor.key(key.code, len) {
+            if before != self.cursor.at {
+                self.revealed = None;
             }
-            KeyCode::Enter | KeyCode::Char('b') => self.settle(app, false),
-            KeyCode::Char('o') => self.settle(app, true),
-            KeyCode::Esc => return (Screen::Caseload(Caseload::back(app)), Outcome::None),
-            _ => {}
+            return Nav::Stay;
         }
-        (Screen::Conflicts(self), Outcome::None)
+        let Some(c) = self.list.as_ref().ok().and_then(|l| l.get(self.cursor.at)) else {
+            return if key.code == KeyCode::Esc {
+                Nav::Caseload
+            } else {
+                Nav::Stay
+            };
+        };
+        match key.code {
+            KeyCode::Enter | KeyCode::Char('b') => Nav::Settle {
+                loser: c.loser.id.clone(),
+                take_other: false,
+            },
+            KeyCode::Char('o') => Nav::Settle {
+                loser: c.loser.id.clone(),
+                take_other: true,
+            },
+            KeyCode::Char('r') if ctx.privacy => {
+                if self.revealed == Some(self.cursor.at) {
+                    self.revealed = None;
+                    Nav::Stay
+                } else {
+                    Nav::Reveal(Reveal::OnScreen {
+                        client: Some(c.client_id.clone()),
+                        what: "conflict row",
+                    })
+                }
+            }
+            KeyCode::Esc => Nav::Caseload,
+            _ => Nav::Stay,
+        }
+    }
+
+    /// Its keys, for help.
+    pub fn keys(&self) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("↑ ↓", "help.move"),
+            ("Enter b", "help.confirm_shown"),
+            ("o", "help.choose_other"),
+            ("r", "help.reveal"),
+            ("Esc", "help.back"),
+        ]
     }
 
     /// Draws the screen.
-    pub fn draw(&self, app: &App, frame: &mut Frame, area: Rect) {
+    pub fn draw(&self, ctx: &Ctx, frame: &mut Frame, area: Rect) {
+        let n = self.list.as_ref().map(Vec::len).unwrap_or(0);
         let [intro, list] =
             Layout::vertical([Constraint::Length(4), Constraint::Min(1)]).areas(area);
         frame.render_widget(
@@ -101,17 +120,18 @@ impl Conflicts {
                 .block(
                     Block::default()
                         .borders(Borders::ALL)
-                        .title(t!("tui.conflicts_title", n = self.list.len()).into_owned()),
+                        .title(t!("tui.conflicts_title", n = n).into_owned()),
                 ),
             intro,
         );
-        let value = |field: &str, v: &Option<String>, author: &str| {
-            let v = if app.privacy {
-                masked()
-            } else {
-                crate::model::shown_value(field, v.as_deref())
-            };
-            format!("{v} ({author})")
+        let block = Block::default().borders(Borders::ALL);
+        let conflicts = match &self.list {
+            Ok(l) => l,
+            Err(e) => {
+                frame.render_widget(block, list);
+                hint(frame, list, e, true);
+                return;
+            }
         };
         let header = Row::new(vec![
             t!("tui.conflict_client").into_owned(),
@@ -120,39 +140,46 @@ impl Conflicts {
             t!("tui.conflict_other").into_owned(),
         ])
         .style(dim());
-        let rows: Vec<Row> = self
-            .list
+        let visible = list.height.saturating_sub(3) as usize;
+        let first = self.cursor.first(conflicts.len(), visible);
+        let rows: Vec<Row> = conflicts
             .iter()
             .enumerate()
+            .skip(first)
+            .take(visible.max(1))
             .map(|(i, c)| {
-                let name = if app.privacy {
-                    initials(&c.client_name)
-                } else {
-                    c.client_name.clone()
+                let hide = ctx.privacy && self.revealed != Some(i);
+                let value = |v: &Option<String>, author: &str| {
+                    let v = if hide {
+                        masked()
+                    } else {
+                        crate::model::shown_value(&c.field, v.as_deref())
+                    };
+                    format!("{v} ({author})")
                 };
                 let row = Row::new(vec![
-                    name,
+                    name_shown(hide, &c.client_name),
                     field_label(&c.field),
-                    value(&c.field, &c.winner.value, &c.winner.author),
-                    value(&c.field, &c.loser.value, &c.loser.author),
+                    value(&c.winner.value, &c.winner.author),
+                    value(&c.loser.value, &c.loser.author),
                 ]);
-                highlight(row, i == self.selected)
+                highlight(row, i == self.cursor.at)
             })
             .collect();
         let table = Table::new(
             rows,
             [
                 Constraint::Fill(1),
-                Constraint::Length(16),
+                Constraint::Length(14),
                 Constraint::Fill(1),
                 Constraint::Fill(1),
             ],
         )
         .header(header)
-        .block(Block::default().borders(Borders::ALL));
+        .block(block);
         frame.render_widget(table, list);
-        if self.list.is_empty() {
-            hint(frame, list, &t!("sync.no_conflicts"));
+        if conflicts.is_empty() {
+            hint(frame, list, &t!("sync.no_conflicts"), false);
         }
     }
 }

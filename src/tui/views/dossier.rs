@@ -1,471 +1,439 @@
-//! One client's file: details (BSN masked), consents and who saw the file, the notes
-//! timeline newest first with superseded and special-category notes marked, and contacts
-//! per month. Opening it, showing the whole BSN and showing a special note are logged.
+//! One client's dossier: its tabs (overview with the notes, plan, people, scores, files,
+//! sharing, kinds shown by the generic code, the access log), what can be selected on each,
+//! and the keys that add, change, correct, reveal or write out. The app loaded the dossier
+//! through the session (which logged the view); every reveal asked for here is logged by
+//! the app before anything more is shown.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Modifier, Style};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Paragraph, Wrap};
 
-use super::{date, datetime, dim, initials, local_datetime, masked, selected};
+use super::Cursor;
+use super::tabs::view;
 use crate::i18n::t;
-use crate::model::{AuditEntry, Client, Consent, Note};
-use crate::tui::app::{App, Outcome, Screen};
-use crate::tui::views::dossier_tabs::{self, Depth, Tab};
-use crate::tui::views::{caseload::Caseload, client_form::ClientForm, editor::NoteEditor};
+use crate::model::record::{Kind, Record};
+use crate::model::{AuditEntry, Bsn, Note};
+use crate::session::Dossier as Data;
+use crate::tui::nav::{Ctx, FormKind, FormRequest, Nav, Reveal, Tab};
 
 /// State of the dossier screen.
 pub struct Dossier {
-    /// The details; `client.bsn` holds the digits only while they are shown (`b`, logged).
-    client: Client,
-    /// The BSN as lists show it.
-    bsn_masked: Option<String>,
-    notes: Vec<Note>,
-    per_month: Vec<(String, u64)>,
-    selected: usize,
-    /// Privacy mode: this client shown in full until the user leaves it.
-    revealed: bool,
-    consents: Vec<Consent>,
-    /// The newest entries of the access log about this client, newest first.
-    seen_by: Vec<AuditEntry>,
-    /// The whole BSN is shown (`b`, logged).
-    bsn_shown: bool,
-    /// Special-category notes shown (`s` on the note, logged).
-    special_shown: HashSet<String>,
+    /// What the session handed out: the BSN's digits only while shown (`b`, logged),
+    /// special notes' text only while shown (`s`, logged).
+    pub data: Data,
+    /// Notes per month over the last year.
+    pub per_month: Vec<(String, u64)>,
     /// The tab shown.
-    tab: Tab,
-    /// Plan, household and network, scores, log.
-    depth: Depth,
+    pub tab: Tab,
+    cursors: HashMap<Tab, Cursor>,
+    /// The privacy screen: this dossier shown in full anyway (`r`, logged).
+    pub revealed: bool,
+    /// The whole BSN is shown.
+    pub bsn_shown: bool,
+    /// Special notes shown.
+    pub special_shown: HashSet<String>,
+    /// The list of what `a` can add here, while it is open.
+    pub adding: Option<(Cursor, Vec<FormKind>)>,
 }
 
-/// How many access log entries the dossier shows.
-const SEEN_BY: usize = 4;
-
 impl Dossier {
-    /// Loads a dossier through the session (which logs the view); None when it is gone,
-    /// with the reason in the status bar.
-    pub fn open(app: &mut App, id: &str) -> Option<Box<Dossier>> {
-        let today = app.opts.now().date();
-        let session = app.session.as_mut()?;
-        let loaded = session.dossier(id).and_then(|d| {
-            let per_month = session.contacts_per_month(id, today, 12)?;
-            Ok((d, per_month))
-        });
-        let (d, per_month) = match loaded {
-            Ok(x) => x,
-            Err(e) => {
-                app.message = Some(e.to_string());
-                return None;
-            }
-        };
-        let mut log = d.log;
-        log.reverse();
-        Some(Box::new(Dossier {
-            client: d.details.client,
-            bsn_masked: d.details.bsn_masked,
-            notes: d.notes,
+    /// A dossier as the session read it, at `tab`, with `item` selected when it is there.
+    pub fn new(data: Data, per_month: Vec<(String, u64)>, tab: Tab, item: Option<&str>) -> Self {
+        let mut d = Dossier {
+            data,
             per_month,
-            selected: 0,
+            tab,
+            cursors: HashMap::new(),
             revealed: false,
-            consents: d.details.consents,
-            seen_by: log.iter().take(SEEN_BY).cloned().collect(),
             bsn_shown: false,
             special_shown: HashSet::new(),
-            tab: Tab::Overview,
-            depth: Depth {
-                household: d.household,
-                contacts: d.contacts,
-                goals: d.goals,
-                actions: d.actions,
-                assessments: d.assessments,
-                visits: d.visits,
-                attachments: d.attachments,
-                evaluations: d.evaluations,
-                log,
-            },
-        }))
-    }
-
-    fn reload_log(&mut self, app: &mut App) {
-        let Some(s) = &app.session else {
-            return;
+            adding: None,
         };
-        match s.audit(Some(&self.client.id)) {
-            Ok(mut all) => {
-                all.reverse();
-                self.seen_by = all.iter().take(SEEN_BY).cloned().collect();
-                self.depth.log = all;
-            }
-            Err(e) => app.message = Some(e.to_string()),
+        if let Some(id) = item {
+            d.select(id);
         }
-    }
-
-    /// The whole BSN, through the session (which logs it); None when it cannot be logged.
-    fn reveal_bsn(&self, app: &mut App, why: &str) -> Option<crate::model::Bsn> {
-        match app.session.as_mut()?.reveal_bsn(&self.client.id, why) {
-            Ok(bsn) => bsn,
-            Err(e) => {
-                app.message = Some(e.to_string());
-                None
-            }
-        }
+        d
     }
 
     /// The client shown.
     pub fn client_id(&self) -> &str {
-        &self.client.id
+        &self.data.details.client.id
+    }
+
+    /// The selection on the tab shown.
+    pub fn cursor(&self) -> Option<&Cursor> {
+        self.cursors.get(&self.tab)
+    }
+
+    /// Selects an item on the tab shown (a note a search found, a record just saved).
+    pub fn select(&mut self, id: &str) {
+        let at = self.items(self.tab).iter().position(|(_, i)| i == id);
+        if let Some(at) = at {
+            self.cursors.entry(self.tab).or_default().at = at;
+        }
+    }
+
+    /// The items a person can select on a tab: (kind, id).
+    pub fn items(&self, tab: Tab) -> Vec<(Kind, String)> {
+        if tab == Tab::Overview {
+            return self
+                .data
+                .notes
+                .iter()
+                .map(|n| (Kind::Note, n.id.clone()))
+                .collect();
+        }
+        let ctx = Ctx {
+            lang: crate::i18n::current(),
+            privacy: false,
+            now: chrono::NaiveDateTime::default(),
+            life_domains: &[],
+        };
+        view(&self.data, tab, &ctx, true, 80).items
+    }
+
+    fn selected(&self) -> Option<(Kind, String)> {
+        let at = self.cursor().map_or(0, |c| c.at);
+        self.items(self.tab).get(at).cloned()
+    }
+
+    /// The whole BSN, as the session handed it out (logged).
+    pub fn show_bsn(&mut self, bsn: Option<Bsn>) {
+        self.bsn_shown = bsn.is_some();
+        self.data.details.client.bsn = bsn;
+    }
+
+    /// A special note's text, as the session handed it out (logged).
+    pub fn show_note(&mut self, note: Note) {
+        if let Some(n) = self.data.notes.iter_mut().find(|n| n.id == note.id) {
+            n.body = note.body;
+            self.special_shown.insert(note.id);
+        }
+    }
+
+    /// The access log after a reveal wrote to it.
+    pub fn set_log(&mut self, log: Vec<AuditEntry>) {
+        self.data.log = log;
+    }
+
+    fn hide_note(&mut self, id: &str) {
+        use zeroize::Zeroize;
+        if let Some(n) = self.data.notes.iter_mut().find(|n| n.id == id) {
+            n.body.zeroize();
+            n.body.clear();
+        }
+        self.special_shown.remove(id);
+    }
+
+    /// The goals, for a form that refers to one: (id, "domain: text").
+    fn goal_refs(&self) -> Vec<(String, String)> {
+        self.data
+            .goals
+            .iter()
+            .map(|g| {
+                (
+                    g.id.clone(),
+                    format!("{}: {}", super::life_domain(&g.domain), g.text),
+                )
+            })
+            .collect()
+    }
+
+    /// What `a` adds on a tab.
+    fn addable(&self) -> Vec<FormKind> {
+        match self.tab {
+            Tab::Plan => vec![
+                FormKind::Record(Kind::Goal),
+                FormKind::Record(Kind::Action),
+                FormKind::Evaluation,
+                FormKind::Record(Kind::Visit),
+            ],
+            Tab::People => vec![
+                FormKind::Record(Kind::Household),
+                FormKind::Record(Kind::Contact),
+            ],
+            Tab::Scores => vec![FormKind::Record(Kind::Assessment)],
+            Tab::Files => vec![FormKind::Attach],
+            Tab::Sharing => vec![FormKind::Record(Kind::Consent)],
+            // A meldcode step or a group session's copy has a workflow of its own.
+            Tab::Records => crate::tui::nav::generic_kinds()
+                .into_iter()
+                .filter(|k| k.typed_whole())
+                .map(FormKind::Record)
+                .collect(),
+            Tab::Overview | Tab::Log => Vec::new(),
+        }
+    }
+
+    /// A form to add a `kind` here, with the goal of what is selected for an action.
+    fn add(&self, kind: FormKind) -> Nav {
+        let mut req = FormRequest::new(kind, self.client_id());
+        req.revealed = self.revealed;
+        if kind == FormKind::Record(Kind::Signal) {
+            // Meldcode records are special-category data unless the worker says otherwise,
+            // as with `kluis meldcode signal`.
+            req.values.push(("special".into(), "1".into()));
+        }
+        if matches!(kind, FormKind::Record(Kind::Action) | FormKind::Evaluation) {
+            if self.data.goals.is_empty() {
+                return Nav::Say(t!("tui.goal_first").into_owned());
+            }
+            req.refs = self.goal_refs();
+            let goal = match self.selected() {
+                Some((Kind::Goal, id)) => Some(id),
+                Some((Kind::Action, id)) => self
+                    .data
+                    .actions
+                    .iter()
+                    .find(|a| a.id == id)
+                    .map(|a| a.goal_id.clone()),
+                _ => None,
+            };
+            if let Some(g) = goal.or_else(|| self.data.goals.first().map(|g| g.id.clone())) {
+                req.values.push(("goal_id".into(), g));
+            }
+        }
+        Nav::Form(Box::new(req))
+    }
+
+    /// A form to change the selected record.
+    fn edit(&self, kind: Kind, id: &str) -> Nav {
+        fn cells<R: Record>(rows: &[R], id: &str) -> Option<Vec<crate::model::record::Cell>> {
+            rows.iter().find(|r| r.id() == id).map(Record::cells)
+        }
+        let d = &self.data;
+        let cells = match kind {
+            Kind::Household => cells(&d.household, id),
+            Kind::Contact => cells(&d.contacts, id),
+            Kind::Goal => cells(&d.goals, id),
+            Kind::Action => cells(&d.actions, id),
+            Kind::Assessment => cells(&d.assessments, id),
+            Kind::Visit => cells(&d.visits, id),
+            Kind::Attachment => return self.export(id),
+            _ => None,
+        };
+        let Some(cells) = cells else {
+            return Nav::Stay;
+        };
+        let mut req = FormRequest::new(FormKind::Record(kind), self.client_id());
+        req.editing = Some(id.to_owned());
+        req.cells = Some(cells);
+        req.revealed = self.revealed;
+        Nav::Form(Box::new(req))
+    }
+
+    /// Where to write a file out: the home folder, under its own name, to start with.
+    fn export(&self, id: &str) -> Nav {
+        let name = self
+            .data
+            .attachments
+            .iter()
+            .find(|a| a.id == id)
+            .map(|a| format!("~/{}", a.filename))
+            .unwrap_or_default();
+        self.with(FormKind::Export, id, vec![("path".into(), name)])
+    }
+
+    /// A small form about one record (done on, withdrawn on, where to write a file).
+    fn with(&self, kind: FormKind, id: &str, values: Vec<(String, String)>) -> Nav {
+        let mut req = FormRequest::new(kind, self.client_id());
+        req.editing = Some(id.to_owned());
+        req.values = values;
+        req.revealed = self.revealed;
+        Nav::Form(Box::new(req))
     }
 
     /// Handles a key.
-    pub fn handle(mut self: Box<Self>, key: KeyEvent, app: &mut App) -> (Screen, Outcome) {
+    pub fn handle(&mut self, key: KeyEvent, ctx: &Ctx) -> Nav {
+        if let Some((cursor, kinds)) = &mut self.adding {
+            if cursor.key(key.code, kinds.len()) {
+                return Nav::Stay;
+            }
+            let chosen = kinds.get(cursor.at).copied();
+            self.adding = None;
+            return match (key.code, chosen) {
+                (KeyCode::Enter, Some(k)) => self.add(k),
+                _ => Nav::Stay,
+            };
+        }
+        let len = self.items(self.tab).len();
+        if self.cursors.entry(self.tab).or_default().key(key.code, len) {
+            return Nav::Stay;
+        }
+        let selected = self.selected();
+        let client = self.client_id().to_owned();
         match key.code {
             KeyCode::Tab => self.tab = self.tab.step(true),
             KeyCode::BackTab => self.tab = self.tab.step(false),
-            KeyCode::Char(c @ '1'..='6') => {
-                self.tab = Tab::ALL[usize::from(c as u8 - b'1')];
+            KeyCode::Char(c @ '1'..='9') => {
+                if let Some(t) = Tab::all().get(usize::from(c as u8 - b'1')) {
+                    self.tab = *t;
+                }
             }
-            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => {
-                self.selected = (self.selected + 1).min(self.notes.len().saturating_sub(1))
+            KeyCode::Esc | KeyCode::Backspace => return Nav::Caseload,
+            KeyCode::Char('r') if ctx.privacy => {
+                if self.revealed {
+                    self.revealed = false;
+                } else {
+                    return Nav::Reveal(Reveal::OnScreen {
+                        client: Some(client),
+                        what: "dossier",
+                    });
+                }
             }
-            KeyCode::Esc | KeyCode::Backspace => {
-                return (Screen::Caseload(Caseload::back(app)), Outcome::None);
-            }
-            KeyCode::Char('r') => self.revealed = !self.revealed,
             KeyCode::Char('b') => {
                 if self.bsn_shown {
-                    self.bsn_shown = false;
-                    self.client.bsn = None;
-                } else if self.bsn_masked.is_some()
-                    && let Some(bsn) = self.reveal_bsn(app, "tui")
-                {
-                    self.client.bsn = Some(bsn);
-                    self.bsn_shown = true;
-                    self.reload_log(app);
+                    self.show_bsn(None);
+                } else if self.data.details.bsn_masked.is_some() {
+                    return Nav::Reveal(Reveal::Bsn(client));
                 }
             }
             KeyCode::Char('s') => {
-                if let Some(i) = self
+                let special = self
+                    .data
                     .notes
-                    .get(self.selected)
-                    .filter(|n| n.special)
-                    .map(|_| self.selected)
-                {
-                    let id = self.notes[i].id.clone();
-                    if self.special_shown.remove(&id) {
-                        use zeroize::Zeroize;
-                        self.notes[i].body.zeroize();
-                        self.notes[i].body.clear();
-                    } else if let Some(session) = app.session.as_mut() {
-                        match session.reveal_note(&id) {
-                            Ok(n) => {
-                                self.notes[i].body = n.body.clone();
-                                self.special_shown.insert(id);
-                                self.reload_log(app);
-                            }
-                            Err(e) => app.message = Some(e.to_string()),
-                        }
+                    .iter()
+                    .find(|n| Some(&n.id) == selected.as_ref().map(|(_, id)| id) && n.special)
+                    .map(|n| n.id.clone());
+                if let (Tab::Overview, Some(id)) = (self.tab, special) {
+                    if self.special_shown.contains(&id) {
+                        self.hide_note(&id);
+                    } else {
+                        return Nav::Reveal(Reveal::Special(id));
                     }
                 }
             }
             KeyCode::Char('n') => {
-                return (
-                    Screen::Editor(Box::new(NoteEditor::new(
-                        &self.client.id,
-                        None,
-                        app.opts.now(),
-                    ))),
-                    Outcome::None,
-                );
+                return Nav::Note {
+                    client,
+                    correct: None,
+                };
             }
-            KeyCode::Char('c') => {
-                // Correct the newest version of the selected note.
-                if let Some(n) = self.notes.get(self.selected) {
-                    let mut target = n.clone();
-                    while let Some(next) = target
-                        .superseded_by
-                        .as_ref()
-                        .and_then(|id| self.notes.iter().find(|m| &m.id == id))
-                    {
-                        target = next.clone();
-                    }
-                    // Correcting shows the newest version's text: a hidden special note is
-                    // shown (and logged) with `s` first.
-                    if target.special && !self.special_shown.contains(&target.id) {
-                        app.message = Some(t!("tui.special_show_first").into_owned());
-                        return (Screen::Dossier(self), Outcome::None);
-                    }
-                    let mut editor =
-                        NoteEditor::new(&self.client.id, Some(target.id.clone()), app.opts.now());
-                    editor.prefill(&target);
-                    return (Screen::Editor(Box::new(editor)), Outcome::None);
-                }
+            KeyCode::Char('c') if self.tab == Tab::Overview => {
+                return self.correct(selected.map(|(_, id)| id));
             }
             KeyCode::Char('e') => {
-                // The form shows the whole BSN to edit it: a reveal like `b`.
-                let mut client = self.client.clone();
-                if self.bsn_masked.is_some() && client.bsn.is_none() {
-                    match self.reveal_bsn(app, "edit form") {
-                        Some(bsn) => client.bsn = Some(bsn),
-                        None => return (Screen::Dossier(self), Outcome::None),
+                return Nav::Form(Box::new(FormRequest {
+                    editing: Some(client.clone()),
+                    revealed: self.revealed,
+                    ..FormRequest::new(FormKind::Client, &client)
+                }));
+            }
+            KeyCode::Char('a') => {
+                let kinds = self.addable();
+                match kinds.len() {
+                    0 if self.tab == Tab::Overview => {
+                        return Nav::Note {
+                            client,
+                            correct: None,
+                        };
                     }
+                    0 => {
+                        if self.tab == Tab::Records {
+                            let how: Vec<String> = crate::tui::nav::generic_kinds()
+                                .into_iter()
+                                .map(super::tabs::workflow)
+                                .collect();
+                            return Nav::Say(how.join(" "));
+                        }
+                    }
+                    1 => return self.add(kinds[0]),
+                    _ => self.adding = Some((Cursor::default(), kinds)),
                 }
-                return (Screen::ClientForm(ClientForm::edit(&client)), Outcome::None);
+            }
+            KeyCode::Enter => {
+                if let Some((kind, id)) = selected {
+                    return self.edit(kind, &id);
+                }
+            }
+            KeyCode::Char('d') => {
+                if let Some((Kind::Action, id)) = selected {
+                    let open = self
+                        .data
+                        .actions
+                        .iter()
+                        .any(|a| a.id == id && a.done_on.is_none());
+                    if open {
+                        return self.with(FormKind::ActionDone, &id, Vec::new());
+                    }
+                    return Nav::Say(t!("tui.action_was_done").into_owned());
+                }
+            }
+            KeyCode::Char('x') => {
+                if let Some((Kind::Consent, id)) = selected {
+                    let active = self
+                        .data
+                        .details
+                        .consents
+                        .iter()
+                        .any(|c| c.id == id && c.withdrawn_on.is_none());
+                    if active {
+                        return self.with(FormKind::Withdraw, &id, Vec::new());
+                    }
+                    return Nav::Say(t!("consent.already_withdrawn", id = id).into_owned());
+                }
+            }
+            KeyCode::Char('o') => {
+                if let Some((Kind::Attachment, id)) = selected {
+                    return self.export(&id);
+                }
             }
             _ => {}
         }
-        (Screen::Dossier(self), Outcome::None)
+        Nav::Stay
     }
 
-    /// Draws the screen.
-    pub fn draw(&self, app: &App, frame: &mut Frame, area: Rect) {
-        let hide = app.privacy && !self.revealed;
-        let lang = app.opts.lang;
-        let [tabs, area] =
-            Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
-        frame.render_widget(Paragraph::new(dossier_tabs::bar(self.tab)), tabs);
-        if self.tab != Tab::Overview {
-            dossier_tabs::draw(self.tab, &self.depth, lang, hide, frame, area);
-            return;
-        }
-        let [top, middle, timeline] = Layout::vertical([
-            Constraint::Length(10),
-            Constraint::Length(SEEN_BY as u16 + 2),
-            Constraint::Min(3),
-        ])
-        .areas(area);
-        let [details, chart] =
-            Layout::horizontal([Constraint::Fill(1), Constraint::Length(40)]).areas(top);
-        let c = &self.client;
-        let name = if hide {
-            initials(&c.name)
-        } else {
-            c.name.clone()
-        };
-        let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-        let private = |v: Option<String>| {
-            if hide && v.is_some() {
-                masked()
-            } else {
-                or_dash(v)
-            }
-        };
-        let bsn = match (&c.bsn, &self.bsn_masked) {
-            (_, Some(_)) if hide => Some("*********".to_owned()),
-            (Some(b), _) if self.bsn_shown => Some(b.digits().to_owned()),
-            (_, m) => m.clone(),
-        };
-        let status = match c.closed_on {
-            Some(d) => format!("{} ({})", c.status, date(lang, &d.to_string())),
-            None => c.status.to_string(),
-        };
-        let rows = [
-            (t!("field.bsn"), or_dash(bsn)),
-            (
-                t!("field.birth_date"),
-                private(c.birth_date.map(|d| date(lang, &d.to_string()))),
-            ),
-            (t!("field.address"), private(c.address.clone())),
-            (t!("field.phone"), private(c.phone.clone())),
-            (t!("field.domain"), c.domain.to_string()),
-            (t!("field.status"), status),
-            (t!("field.opened_on"), date(lang, &c.opened_on.to_string())),
-            // Children in the household, at a glance.
-            (t!("tui.children"), {
-                let kids: Vec<String> = self
-                    .depth
-                    .household
-                    .iter()
-                    .filter(|h| h.relation == crate::model::Relation::Kind)
-                    .map(|h| {
-                        if hide {
-                            initials(&h.name)
-                        } else {
-                            h.name.clone()
-                        }
-                    })
-                    .collect();
-                if kids.is_empty() {
-                    "-".to_owned()
-                } else {
-                    kids.join(", ")
-                }
-            }),
-        ];
-        let lines: Vec<Line> = rows
-            .into_iter()
-            .map(|(l, v)| Line::from(vec![Span::styled(format!("{l:<14}"), dim()), Span::raw(v)]))
-            .collect();
-        frame.render_widget(
-            Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(name)),
-            details,
-        );
-
-        let bars: Vec<Bar> = self
-            .per_month
-            .iter()
-            .map(|(m, n)| {
-                Bar::default()
-                    .value(*n)
-                    .label(Line::from(m[5..7].to_owned()))
-            })
-            .collect();
-        frame.render_widget(
-            BarChart::default()
-                .block(
-                    Block::default()
-                        .borders(Borders::ALL)
-                        .title(t!("tui.contacts_per_month").into_owned()),
-                )
-                .data(BarGroup::default().bars(&bars))
-                .bar_width(2)
-                .bar_gap(1),
-            chart,
-        );
-        self.draw_privacy(app, frame, middle, hide);
-
-        let mut lines: Vec<Line> = Vec::new();
-        for (i, n) in self.notes.iter().enumerate() {
-            let mut head = format!(
-                "{}  {}  {}",
-                datetime(lang, &n.occurred_at),
-                n.kind,
-                n.author
-            );
-            if n.superseded_by.is_some() {
-                head.push_str(&format!("  [{}]", t!("tui.superseded")));
-            }
-            if n.supersedes.is_some() {
-                head.push_str(&format!("  [{}]", t!("tui.correction")));
-            }
-            if n.special {
-                head.push_str(&format!("  [{}]", t!("note.special")));
-            }
-            let style = if i == self.selected {
-                selected()
-            } else {
-                Style::default().add_modifier(Modifier::BOLD)
-            };
-            lines.push(Line::from(Span::styled(head, style)));
-            let body_style = if n.superseded_by.is_some() {
-                dim().add_modifier(Modifier::CROSSED_OUT)
-            } else {
-                Style::default()
-            };
-            let special_hidden = n.special && !self.special_shown.contains(&n.id);
-            if hide {
-                lines.push(Line::from(Span::styled(format!("  {}", masked()), dim())));
-            } else if special_hidden {
-                lines.push(Line::from(Span::styled(
-                    format!("  {}", t!("tui.special_hidden")),
-                    dim(),
-                )));
-            } else {
-                for l in n.body.lines() {
-                    lines.push(Line::from(Span::styled(format!("  {l}"), body_style)));
-                }
-            }
-            lines.push(Line::raw(""));
-        }
-        if self.notes.is_empty() {
-            lines.push(Line::from(Span::styled(
-                t!("list.no_notes").into_owned(),
-                dim(),
-            )));
-        }
-        // Keep the selected note in view.
-        let scroll = self
+    /// Correct the newest version of the selected note.
+    fn correct(&self, selected: Option<String>) -> Nav {
+        let Some(mut target) = self
+            .data
             .notes
             .iter()
-            .take(self.selected)
-            .map(|n| {
-                if hide || (n.special && !self.special_shown.contains(&n.id)) {
-                    3
-                } else {
-                    2 + n.body.lines().count()
-                }
-            })
-            .sum::<usize>();
-        let visible = timeline.height.saturating_sub(2) as usize;
-        let offset = scroll.saturating_sub(visible / 2) as u16;
-        frame.render_widget(
-            Paragraph::new(lines)
-                .wrap(Wrap { trim: false })
-                .scroll((offset, 0))
-                .block(
-                    Block::default()
-                        .borders(Borders::ALL)
-                        .title(t!("tui.timeline", count = self.notes.len()).into_owned()),
-                ),
-            timeline,
-        );
-    }
-}
-
-impl Dossier {
-    /// Consents (flagged when they end within 30 days) and who saw the file.
-    fn draw_privacy(&self, app: &App, frame: &mut Frame, area: Rect, hide: bool) {
-        let lang = app.opts.lang;
-        let today = app.opts.now().date();
-        let [consents, seen] =
-            Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(area);
-        let mut lines: Vec<Line> = self
-            .consents
-            .iter()
-            .map(|k| {
-                let state = t!(format!("consent.state.{}", k.state(today))).into_owned();
-                let org = if hide { masked() } else { k.org.clone() };
-                let mut spans = vec![
-                    Span::styled(format!("{state:<10}"), dim()),
-                    Span::raw(format!(
-                        "{org} · {}",
-                        t!(format!("scope.{}", k.scope.code()))
-                    )),
-                ];
-                if k.expires_within(today, 30) {
-                    spans.push(Span::styled(
-                        format!(" ⚑ {}", date(lang, &k.until.unwrap_or(today).to_string())),
-                        Style::default().add_modifier(Modifier::BOLD),
-                    ));
-                }
-                Line::from(spans)
-            })
-            .collect();
-        if lines.is_empty() {
-            lines.push(Line::from(Span::styled(
-                t!("consent.none").into_owned(),
-                dim(),
-            )));
+            .find(|n| Some(&n.id) == selected.as_ref())
+            .cloned()
+        else {
+            return Nav::Stay;
+        };
+        while let Some(next) = target
+            .superseded_by
+            .as_ref()
+            .and_then(|id| self.data.notes.iter().find(|m| &m.id == id))
+        {
+            target = next.clone();
         }
-        frame.render_widget(
-            Paragraph::new(lines).block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(t!("field.consents").into_owned()),
-            ),
-            consents,
-        );
-        let lines: Vec<Line> = self
-            .seen_by
-            .iter()
-            .map(|e| {
-                Line::from(vec![
-                    Span::styled(format!("{}  ", local_datetime(lang, &e.at)), dim()),
-                    Span::raw(format!("{} · {}", e.user, e.action.label())),
-                ])
-            })
-            .collect();
-        frame.render_widget(
-            Paragraph::new(lines).block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(t!("tui.seen_by").into_owned()),
-            ),
-            seen,
-        );
+        // Correcting shows the newest version's text: a hidden special note is shown (and
+        // logged) with `s` first.
+        if target.special && !self.special_shown.contains(&target.id) {
+            return Nav::Say(t!("tui.special_show_first").into_owned());
+        }
+        Nav::Note {
+            client: self.client_id().to_owned(),
+            correct: Some(Box::new(target)),
+        }
+    }
+
+    /// Its keys, for help.
+    pub fn keys(&self) -> Vec<(&'static str, &'static str)> {
+        let mut k = vec![
+            ("↑ ↓ PgUp PgDn", "help.move"),
+            ("1-9 Tab", "help.tabs"),
+            ("n", "help.new_note"),
+            ("a", "help.add"),
+            ("Enter", "help.change"),
+            ("e", "help.edit_client"),
+        ];
+        match self.tab {
+            Tab::Overview => k.extend([("c", "help.correct"), ("s", "help.show_special")]),
+            Tab::Plan => k.push(("d", "help.done")),
+            Tab::Files => k.push(("o", "help.export")),
+            Tab::Sharing => k.push(("x", "help.withdraw")),
+            _ => {}
+        }
+        k.extend([
+            ("b", "help.show_bsn"),
+            ("r", "help.reveal"),
+            ("Esc", "help.back"),
+        ]);
+        k
     }
 }

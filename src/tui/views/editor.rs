@@ -1,20 +1,19 @@
-//! Writing a note: kind, when, and multi-line text (ratatui-textarea). Ctrl-S saves; a
-//! correction becomes a new note that supersedes the old one. Text is never lost on lock:
-//! it goes into the vault's draft table and comes back after unlocking.
+//! Writing a note: kind, when, and text that wraps at words (ratatui-textarea). Ctrl-S saves;
+//! a correction becomes a new note that supersedes the old one. Text is never lost on lock:
+//! the app keeps it in the vault's draft table and it comes back after unlocking. A paste
+//! of any length goes in whole.
 
+use super::textbox::TextBox;
+use super::{code_label, datetime, dim, error, masked, selected};
+use crate::i18n::t;
+use crate::model::{self, Draft, NewNote, Note, NoteKind};
+use crate::tui::nav::{Ctx, Nav, NoteOut, Reveal, Tab};
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
-use ratatui::widgets::{Block, Borders, Paragraph};
-use ratatui_textarea::TextArea;
-
-use super::{error, selected};
-use crate::i18n::t;
-use crate::model::{self, Draft, NewNote, Note, NoteKind};
-use crate::session::Session;
-use crate::tui::app::{App, Outcome, Screen};
-use crate::tui::views::dossier::Dossier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Field {
@@ -29,57 +28,47 @@ pub struct NoteEditor {
     supersedes: Option<String>,
     kind: NoteKind,
     at: String,
-    text: TextArea<'static>,
+    text: TextBox,
     focus: Field,
     error: Option<String>,
     confirm_discard: bool,
     /// Special-category data (Ctrl-B): the note is masked until revealed.
     special: bool,
+    /// The privacy screen: the text shown anyway (Ctrl-R, logged).
+    revealed: bool,
 }
 
 impl NoteEditor {
-    /// A new note for `client_id` (correcting `supersedes` when given).
-    pub fn new(
-        client_id: &str,
-        supersedes: Option<String>,
-        now: chrono::NaiveDateTime,
-    ) -> NoteEditor {
+    /// A new note for `client_id` (correcting `supersedes` when given), at `now`.
+    pub fn new(client_id: &str, supersedes: Option<String>, ctx: &Ctx) -> NoteEditor {
         NoteEditor {
             client_id: client_id.to_owned(),
             supersedes,
             kind: NoteKind::Huisbezoek,
-            at: now.format("%Y-%m-%d %H:%M").to_string(),
-            text: TextArea::default(),
+            at: datetime(ctx.lang, &model::format_datetime(ctx.now)),
+            text: TextBox::new(""),
             focus: Field::Text,
             error: None,
             confirm_discard: false,
             special: false,
+            revealed: false,
         }
     }
 
     /// Starts a correction from the note it corrects.
-    pub fn prefill(&mut self, note: &Note) {
+    pub fn prefill(&mut self, note: &Note, ctx: &Ctx) {
         self.kind = note.kind;
-        self.at = note
-            .occurred_at
-            .replacen('T', " ", 1)
-            .chars()
-            .take(16)
-            .collect();
-        self.text = TextArea::new(note.body.lines().map(str::to_owned).collect());
+        self.at = datetime(ctx.lang, &note.occurred_at);
+        self.text = TextBox::new(&note.body);
         self.special = note.special;
     }
 
     /// Reopens a kept draft.
-    pub fn from_draft(d: Draft) -> NoteEditor {
-        let mut e = NoteEditor::new(
-            &d.client_id,
-            d.supersedes.clone(),
-            chrono::NaiveDateTime::default(),
-        );
+    pub fn from_draft(d: Draft, ctx: &Ctx) -> NoteEditor {
+        let mut e = NoteEditor::new(&d.client_id, d.supersedes.clone(), ctx);
         e.kind = d.kind;
         e.at = d.occurred_at.clone();
-        e.text = TextArea::new(d.body.lines().map(str::to_owned).collect());
+        e.text = TextBox::new(&d.body);
         e.special = d.special;
         e
     }
@@ -90,119 +79,113 @@ impl NoteEditor {
     }
 
     fn body(&self) -> String {
-        self.text.lines().join("\n")
+        self.text.text()
     }
 
-    /// Keeps unsaved text in the vault (called on lock and quit).
-    pub fn save_draft(&self, session: &mut Session) -> crate::Result<()> {
-        if self.text.is_empty() || self.body().trim().is_empty() {
-            return Ok(());
+    /// What to keep in the vault on lock and quit (nothing when there is no text).
+    pub fn draft(&self) -> Option<Draft> {
+        if self.text.is_blank() {
+            return None;
         }
-        let draft = Draft {
+        Some(Draft {
             client_id: self.client_id.clone(),
             supersedes: self.supersedes.clone(),
             kind: self.kind,
             occurred_at: self.at.clone(),
             body: self.body(),
             special: self.special,
-        };
-        session.change(|s| s.save_draft(&draft))
+        })
     }
 
-    fn back(app: &mut App, client_id: &str) -> Screen {
-        match Dossier::open(app, client_id) {
-            Some(d) => Screen::Dossier(d),
-            None => Screen::Caseload(crate::tui::views::caseload::Caseload::back(app)),
-        }
+    /// Saving failed: why, under the text.
+    pub fn fail(&mut self, why: String) {
+        self.error = Some(why);
     }
 
-    fn save(&mut self, app: &mut App) -> Option<Screen> {
-        let occurred_at = match model::parse_datetime("--at", &self.at) {
+    /// The text was revealed on the privacy screen (and logged).
+    pub fn revealed(&mut self) {
+        self.revealed = true;
+    }
+
+    fn save(&mut self, ctx: &Ctx) -> Nav {
+        let occurred_at = match model::parse_moment("--at", &self.at, ctx.today()) {
             Ok(v) => v,
             Err(e) => {
-                self.error = Some(e.to_string());
+                self.error = Some(reason(e));
                 self.focus = Field::At;
-                return None;
+                return Nav::Stay;
             }
         };
         let body = match model::parse_note_body(&self.body()) {
             Ok(b) => b,
             Err(e) => {
-                self.error = Some(e.to_string());
-                return None;
+                self.error = Some(reason(e));
+                return Nav::Stay;
             }
         };
-        let session = app.session.as_mut()?;
-        let note = NewNote {
-            client_id: self.client_id.clone(),
-            kind: self.kind,
-            occurred_at,
-            body,
-            supersedes: self.supersedes.clone(),
-            special: self.special,
-        };
-        match session.change(|s| {
-            s.add_note(&note)?;
-            s.discard_draft()
-        }) {
-            Ok(()) => {
-                app.changed = true;
-                app.message = Some(t!("tui.note_saved").into_owned());
-                Some(Self::back(app, &self.client_id))
-            }
-            // The note is in the vault (in memory) and will be written when the disk allows:
-            // saving it again would make a second one.
-            Err(e @ crate::Error::NotWritten { .. }) => {
-                app.changed = true;
-                app.message = Some(e.to_string());
-                Some(Self::back(app, &self.client_id))
-            }
-            Err(e) => {
-                self.error = Some(e.to_string());
-                None
-            }
-        }
+        Nav::SaveNote(Box::new(NoteOut {
+            note: NewNote {
+                client_id: self.client_id.clone(),
+                kind: self.kind,
+                occurred_at,
+                body,
+                supersedes: self.supersedes.clone(),
+                special: self.special,
+            },
+        }))
     }
 
     /// Handles a key.
-    pub fn handle(mut self, key: KeyEvent, app: &mut App) -> (Screen, Outcome) {
+    pub fn handle(&mut self, key: KeyEvent, ctx: &Ctx) -> Nav {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        if ctrl && key.code == KeyCode::Char('b') {
-            self.special = !self.special;
-            return (Screen::Editor(Box::new(self)), Outcome::None);
-        }
-        if ctrl && key.code == KeyCode::Char('s') {
-            return match self.save(app) {
-                Some(screen) => (screen, Outcome::None),
-                None => (Screen::Editor(Box::new(self)), Outcome::None),
-            };
-        }
-        if key.code == KeyCode::Esc {
-            if self.body().trim().is_empty() || self.confirm_discard {
-                if let Some(s) = app.session.as_mut() {
-                    let _ = s.change(|st| st.discard_draft());
-                }
-                return (Self::back(app, &self.client_id), Outcome::None);
+        match key.code {
+            KeyCode::Char('b') if ctrl => {
+                self.special = !self.special;
+                return Nav::Stay;
             }
-            self.confirm_discard = true;
-            self.error = Some(t!("tui.confirm_discard").into_owned());
-            return (Screen::Editor(Box::new(self)), Outcome::None);
+            KeyCode::Char('s') if ctrl => return self.save(ctx),
+            KeyCode::Char('r') if ctrl && ctx.privacy => {
+                if self.revealed {
+                    self.revealed = false;
+                    return Nav::Stay;
+                }
+                return Nav::Reveal(Reveal::OnScreen {
+                    client: Some(self.client_id.clone()),
+                    what: "editor",
+                });
+            }
+            KeyCode::Esc => {
+                if self.text.is_blank() || self.confirm_discard {
+                    return Nav::Discard {
+                        form: false,
+                        client: Some(self.client_id.clone()),
+                        tab: Tab::Overview,
+                    };
+                }
+                self.confirm_discard = true;
+                self.error = Some(t!("tui.confirm_discard").into_owned());
+                return Nav::Stay;
+            }
+            _ => {}
         }
-        self.confirm_discard = false;
+        if self.confirm_discard {
+            self.confirm_discard = false;
+            self.error = None;
+        }
         match (self.focus, key.code) {
             (_, KeyCode::Tab) => {
                 self.focus = match self.focus {
                     Field::Kind => Field::At,
                     Field::At => Field::Text,
                     Field::Text => Field::Kind,
-                }
+                };
             }
             (_, KeyCode::BackTab) => {
                 self.focus = match self.focus {
                     Field::Kind => Field::Text,
                     Field::At => Field::Kind,
                     Field::Text => Field::At,
-                }
+                };
             }
             (Field::Kind, KeyCode::Left | KeyCode::Right | KeyCode::Char(' ')) => {
                 let all = NoteKind::ALL;
@@ -219,15 +202,37 @@ impl NoteEditor {
             }
             (Field::At, KeyCode::Char(c)) if !ctrl => self.at.push(c),
             (Field::Text, _) => {
-                self.text.input(key);
+                self.text.key(key);
             }
             _ => {}
         }
-        (Screen::Editor(Box::new(self)), Outcome::None)
+        Nav::Stay
+    }
+
+    /// A paste goes in whole where the cursor is.
+    pub fn paste(&mut self, text: &str) {
+        match self.focus {
+            Field::Text => self.text.insert(text),
+            Field::At => self.at.push_str(text.lines().next().unwrap_or("")),
+            Field::Kind => {}
+        }
+    }
+
+    /// Its keys, for help.
+    pub fn keys(&self) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("Tab", "help.next_field"),
+            ("← →", "help.kind"),
+            ("Ctrl-B", "help.special"),
+            ("Ctrl-S", "help.save"),
+            ("Ctrl-R", "help.reveal"),
+            ("Esc", "help.cancel"),
+        ]
     }
 
     /// Draws the screen.
-    pub fn draw(&self, _app: &App, frame: &mut Frame, area: Rect) {
+    pub fn draw(&self, ctx: &Ctx, frame: &mut Frame, area: Rect) {
+        let hide = ctx.privacy && !self.revealed;
         let mut title = if self.supersedes.is_some() {
             t!("tui.editor_correction")
         } else {
@@ -240,11 +245,15 @@ impl NoteEditor {
         let block = Block::default().borders(Borders::ALL).title(title);
         let inner = block.inner(area);
         frame.render_widget(block, area);
+        let err_lines = self
+            .error
+            .as_ref()
+            .map_or(0, |e| super::wrap(e, inner.width as usize).len() as u16);
         let [kind, at, text, err] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(1),
             Constraint::Min(3),
-            Constraint::Length(2),
+            Constraint::Length(err_lines),
         ])
         .areas(inner);
         let focus = |f: Field| {
@@ -254,36 +263,65 @@ impl NoteEditor {
                 Style::default()
             }
         };
+        let label_w = super::width(&t!("tui.kind"))
+            .max(super::width(&t!("tui.when")))
+            .max(4);
         let kinds: Vec<String> = NoteKind::ALL
             .iter()
             .map(|k| {
+                let word = code_label("kind", k.code());
                 if *k == self.kind {
-                    format!("[{k}]")
+                    format!("[{word}]")
                 } else {
-                    k.to_string()
+                    word
                 }
             })
             .collect();
         frame.render_widget(
-            Paragraph::new(format!("{:<12} {}", t!("tui.kind"), kinds.join("  ")))
+            Paragraph::new(format!("{:<label_w$} {}", t!("tui.kind"), kinds.join(" ")))
                 .style(focus(Field::Kind)),
             kind,
         );
         frame.render_widget(
-            Paragraph::new(format!("{:<12} {}", t!("tui.when"), self.at)).style(focus(Field::At)),
+            Paragraph::new(format!("{:<label_w$} {}", t!("tui.when"), self.at))
+                .style(focus(Field::At)),
             at,
         );
-        let mut area_text = self.text.clone();
-        area_text.set_block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(t!("tui.text").into_owned())
-                .border_style(focus(Field::Text)),
-        );
-        area_text.set_placeholder_text(t!("tui.text_placeholder").into_owned());
-        frame.render_widget(&area_text, text);
-        if let Some(e) = &self.error {
-            frame.render_widget(Paragraph::new(e.as_str()).style(error()), err);
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .title(t!("tui.text").into_owned())
+            .border_style(focus(Field::Text));
+        let inside = block.inner(text);
+        frame.render_widget(block, text);
+        if hide {
+            let lines = vec![
+                Line::raw(masked()),
+                Line::from(Span::styled(t!("tui.editor_hidden").into_owned(), dim())),
+            ];
+            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inside);
+        } else {
+            self.text.draw(
+                frame,
+                inside,
+                self.focus == Field::Text,
+                &t!("tui.text_placeholder"),
+            );
         }
+        if let Some(e) = &self.error {
+            frame.render_widget(
+                Paragraph::new(e.as_str())
+                    .style(error())
+                    .wrap(Wrap { trim: true }),
+                err,
+            );
+        }
+    }
+}
+
+/// What a form shows of a validation error: its reason (the field is the one it is next to).
+pub fn reason(e: crate::Error) -> String {
+    match e {
+        crate::Error::Invalid { reason, .. } => reason,
+        other => other.to_string(),
     }
 }

@@ -1,65 +1,18 @@
-//! `?`: every key binding of the current screen.
+//! `?`: every key of the current screen, then the ones that work everywhere.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use crate::i18n::t;
-use crate::tui::app::{App, Screen};
 
-/// (key, catalog key of what it does) for the current screen, then the global ones.
-pub fn bindings(app: &App) -> Vec<(&'static str, String)> {
-    let mut b: Vec<(&'static str, &'static str)> = match &app.screen {
-        Screen::FirstRun(_) => vec![("Tab", "help.next_field"), ("Enter", "help.create")],
-        Screen::Unlock(_) => vec![("Enter", "help.unlock")],
-        Screen::Caseload(_) => vec![
-            ("↑ ↓", "help.move"),
-            ("Enter", "help.open"),
-            ("/", "help.search"),
-            ("Esc", "help.clear_search"),
-            ("s", "help.sort"),
-            ("a", "help.all"),
-            ("n", "help.new_client"),
-            ("c", "help.conflicts"),
-            ("t", "help.today"),
-            ("r", "help.reveal"),
-        ],
-        Screen::Agenda(_) => vec![
-            ("↑ ↓", "help.move"),
-            ("Enter", "help.open"),
-            ("Esc", "help.back"),
-        ],
-        Screen::Conflicts(_) => vec![
-            ("↑ ↓", "help.move"),
-            ("Enter b", "help.confirm_shown"),
-            ("o", "help.choose_other"),
-            ("Esc", "help.back"),
-        ],
-        Screen::Dossier(_) => vec![
-            ("↑ ↓", "help.move"),
-            ("n", "help.new_note"),
-            ("c", "help.correct"),
-            ("e", "help.edit_client"),
-            ("1-6 Tab", "help.tabs"),
-            ("b", "help.show_bsn"),
-            ("s", "help.show_special"),
-            ("r", "help.reveal"),
-            ("Esc", "help.back"),
-        ],
-        Screen::Editor(_) => vec![
-            ("Tab", "help.next_field"),
-            ("← →", "help.kind"),
-            ("Ctrl-B", "help.special"),
-            ("Ctrl-S", "help.save"),
-            ("Esc", "help.cancel"),
-        ],
-        Screen::ClientForm(_) => vec![
-            ("Tab", "help.next_field"),
-            ("Ctrl-S", "help.save"),
-            ("Esc", "help.cancel"),
-        ],
-    };
-    if app.unlocked() {
+/// The screen's keys (key, catalog key of what it does) and the global ones, in words.
+pub fn bindings(
+    screen: Vec<(&'static str, &'static str)>,
+    unlocked: bool,
+) -> Vec<(&'static str, String)> {
+    let mut b = screen;
+    if unlocked {
         b.extend([("Ctrl-L", "help.lock"), ("F2", "help.privacy")]);
     }
     b.extend([("? F1", "help.help"), ("Ctrl-Q", "help.quit")]);
@@ -69,13 +22,14 @@ pub fn bindings(app: &App) -> Vec<(&'static str, String)> {
 }
 
 /// Draws the help box over the screen.
-pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
-    let lines: Vec<String> = bindings(app)
-        .into_iter()
-        .map(|(k, d)| format!("{k:<8} {d}"))
+pub fn draw(bindings: &[(&'static str, String)], frame: &mut Frame, area: Rect) {
+    let key_width = bindings.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let lines: Vec<String> = bindings
+        .iter()
+        .map(|(k, d)| format!("{k:<key_width$}  {d}"))
         .collect();
     let height = (lines.len() as u16 + 4).min(area.height);
-    let width = 56.min(area.width);
+    let width = 64.min(area.width);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,

@@ -1,0 +1,412 @@
+//! The fields of a form and how each is checked: a record kind's fields come from the
+//! registry (`R::FIELDS`, the ones a person types), the others (a client's details, a file
+//! to keep or write out, a day something was done) are listed here. Every value is checked
+//! with the model's own parsers, the same ones the command line uses.
+
+use chrono::NaiveDate;
+
+use super::{code_label, life_domain};
+use crate::i18n::t;
+use crate::model::record::{Cell, Column, FieldSpec, Input, Kind, Record, Visitor};
+use crate::model::{self, Bsn, Domain};
+use crate::tui::nav::{Ctx, FormKind};
+
+/// One field of a form.
+#[derive(Clone, Debug)]
+pub struct FormField {
+    /// Its name (a record's column, or the form's own).
+    pub name: &'static str,
+    /// How it is entered and checked.
+    pub input: Input,
+    /// May be left empty.
+    pub optional: bool,
+    /// For a choice: the stored spellings.
+    pub codes: &'static [&'static str],
+    /// What is typed or chosen (a choice's code, a reference's id).
+    pub value: String,
+    /// Where the cursor is (in characters).
+    pub cursor: usize,
+    /// Why the value was refused.
+    pub error: Option<String>,
+    /// What can be chosen: (value, label).
+    pub choices: Vec<(String, String)>,
+}
+
+impl FormField {
+    fn of(spec: &FieldSpec) -> FormField {
+        FormField {
+            name: spec.name,
+            input: spec.input,
+            optional: spec.optional,
+            codes: spec.codes,
+            value: String::new(),
+            cursor: 0,
+            error: None,
+            choices: Vec::new(),
+        }
+    }
+
+    fn new(name: &'static str, input: Input, optional: bool) -> FormField {
+        FormField::of(&FieldSpec {
+            name,
+            input,
+            optional,
+            codes: &[],
+        })
+    }
+
+    /// Chosen from a list rather than typed.
+    pub fn picked(&self) -> bool {
+        matches!(
+            self.input,
+            Input::Choice | Input::LifeDomain | Input::Ref(_) | Input::Score | Input::Flag
+        )
+    }
+
+    /// Holds something the privacy screen masks: names, numbers, addresses, texts and birth
+    /// dates (a kind of contact, a domain, a score or a planned day is not personal).
+    pub fn private(&self) -> bool {
+        match self.input {
+            Input::Line | Input::Text | Input::Worker | Input::Recipient | Input::Ref(_) => true,
+            Input::Date => self.name == "birth_date",
+            _ => false,
+        }
+    }
+
+    /// Sets the value and puts the cursor after it.
+    pub fn set(&mut self, value: String) {
+        self.cursor = value.chars().count();
+        self.value = value;
+    }
+
+    /// The value as shown: a choice's word, a reference's label, yes or no.
+    pub fn shown(&self) -> String {
+        if !self.picked() {
+            return self.value.clone();
+        }
+        self.choices
+            .iter()
+            .find(|(v, _)| *v == self.value)
+            .map_or_else(|| self.value.clone(), |(_, l)| l.clone())
+    }
+
+    /// The field's name for people: the form's own word for it, else the field's.
+    pub fn label(&self, form: FormKind) -> String {
+        let own = format!("field.{}.{}", form_code(form), self.name);
+        let word = t!(own.as_str()).into_owned();
+        if word != own {
+            return word;
+        }
+        let key = if self.input == Input::LifeDomain {
+            "field.life_domain".to_owned()
+        } else {
+            format!("field.{}", self.name)
+        };
+        let word = t!(key.as_str()).into_owned();
+        if word == key {
+            self.name.to_owned()
+        } else {
+            word
+        }
+    }
+
+    /// Checks the value; the cell to store, or why not.
+    pub fn check(&self, ctx: &Ctx) -> Result<Cell, String> {
+        let v = self.value.trim();
+        if v.is_empty() {
+            return if self.optional {
+                Ok(Cell::N)
+            } else if self.name == "reason" {
+                Err(t!("val.reason_required").into_owned())
+            } else {
+                Err(t!("val.required").into_owned())
+            };
+        }
+        let why = super::editor::reason;
+        let text = |r: crate::Result<String>| r.map(Cell::T).map_err(why);
+        let day = |d: crate::Result<NaiveDate>| d.map(|d| Cell::T(d.to_string())).map_err(why);
+        match self.input {
+            Input::Line | Input::Worker if self.name == "bsn" => Bsn::parse(v)
+                .map(|b| Cell::T(b.digits().to_owned()))
+                .map_err(why),
+            Input::Line | Input::Worker if self.name == "path" => Ok(Cell::T(v.to_owned())),
+            Input::Line | Input::Worker => text(model::parse_name(self.name, v)),
+            Input::Text => text(model::parse_note_body(v)),
+            Input::Date if self.name == "birth_date" => {
+                day(model::parse_birth_date(v, ctx.today()))
+            }
+            Input::Date => day(model::parse_day(self.name, v, ctx.today())),
+            Input::When => model::parse_moment(self.name, v, ctx.today())
+                .map(|d| Cell::T(model::format_datetime(d)))
+                .map_err(why),
+            Input::Score => model::parse_score(self.name, v)
+                .map(|s| Cell::I(i64::from(s)))
+                .map_err(why),
+            Input::Flag => Ok(Cell::I(i64::from(v == "1"))),
+            Input::Recipient => model::parse_recipient(self.name, v)
+                .map(|_| Cell::T(v.to_owned()))
+                .map_err(why),
+            Input::Choice | Input::LifeDomain | Input::Ref(_) => {
+                if self.choices.iter().any(|(c, _)| c == v) {
+                    Ok(Cell::T(v.to_owned()))
+                } else {
+                    let allowed: Vec<&str> = self.choices.iter().map(|(_, l)| l.as_str()).collect();
+                    Err(t!("val.choice", value = v, allowed = allowed.join(", ")).into_owned())
+                }
+            }
+            _ => Err(t!("val.required").into_owned()),
+        }
+    }
+
+    /// The value to start a form with, from a stored cell (dates as people write them).
+    fn set_stored(&mut self, cell: &Cell, ctx: &Ctx) {
+        let value = match (cell, self.input) {
+            (Cell::N, _) => String::new(),
+            (Cell::T(t), Input::Date) => super::date(ctx.lang, t),
+            (Cell::T(t), Input::When) => super::datetime(ctx.lang, t),
+            (Cell::T(t), _) => t.clone(),
+            (Cell::I(i), _) => i.to_string(),
+            (Cell::R(r), _) => r.to_string(),
+            (Cell::B(_), _) => String::new(),
+        };
+        self.set(value);
+    }
+}
+
+/// The code a form's own field words are filed under (`field.goal.text`).
+fn form_code(form: FormKind) -> &'static str {
+    match form {
+        FormKind::Client => "client",
+        FormKind::Record(k) => k.spec().code,
+        FormKind::Evaluation => "evaluation",
+        FormKind::Attach => "attach",
+        FormKind::Export => "export",
+        FormKind::ActionDone => "action_done",
+        FormKind::Withdraw => "withdraw",
+    }
+}
+
+/// Fields of a record kind the form does not ask for: what an action (done) or a withdrawal
+/// sets, and a reference when a record is changed (an action stays with its goal).
+fn skipped(kind: Kind, name: &str, editing: bool) -> bool {
+    matches!(
+        (kind, name),
+        (Kind::Action, "status" | "done_on") | (Kind::Consent, "withdrawn_on")
+    ) || (editing && name == "goal_id")
+}
+
+struct Specs;
+
+impl Visitor for Specs {
+    type Out = &'static [FieldSpec];
+    fn visit<R: Record>(self) -> Self::Out {
+        R::FIELDS
+    }
+}
+
+/// A record kind's fields, `id` and `client_id` not counted; empty for kinds with rules of
+/// their own (notes, the client, the log).
+pub fn specs(kind: Kind) -> &'static [FieldSpec] {
+    kind.visit(Specs).unwrap_or(&[])
+}
+
+/// The cell a field has in a new record when the form does not ask for it.
+pub fn default_cell(spec: &FieldSpec) -> Cell {
+    if spec.optional {
+        return Cell::N;
+    }
+    match spec.input {
+        Input::Choice => Cell::T(spec.codes.first().copied().unwrap_or_default().to_owned()),
+        Input::Flag | Input::Size | Input::Score => Cell::I(0),
+        _ => Cell::T(String::new()),
+    }
+}
+
+/// The fields of a form, with their choices, started from a stored record's cells (or
+/// today where a day is asked).
+pub fn fields(
+    form: FormKind,
+    cells: Option<&[Cell]>,
+    refs: &[(String, String)],
+    ctx: &Ctx,
+) -> Vec<FormField> {
+    let today = super::date(ctx.lang, &ctx.today().to_string());
+    let mut out: Vec<FormField> = match form {
+        FormKind::Client => {
+            let domain = FormField {
+                codes: <Domain as Column>::CODES,
+                ..FormField::new("domain", Input::Choice, false)
+            };
+            vec![
+                FormField::new("name", Input::Line, false),
+                FormField::new("bsn", Input::Line, true),
+                FormField::new("birth_date", Input::Date, true),
+                FormField {
+                    value: Domain::Overig.code().to_owned(),
+                    ..domain
+                },
+                FormField::new("address", Input::Line, true),
+                FormField::new("phone", Input::Line, true),
+            ]
+        }
+        FormKind::Record(kind) => {
+            let editing = cells.is_some();
+            specs(kind)
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.input.is_entered() && !skipped(kind, s.name, editing))
+                .map(|(i, s)| {
+                    let mut f = FormField::of(s);
+                    match cells.and_then(|c| c.get(i + 2)) {
+                        Some(cell) => f.set_stored(cell, ctx),
+                        None if s.input == Input::Date && !s.optional => f.set(today.clone()),
+                        None if s.input == Input::Flag => f.set("0".into()),
+                        None if s.input == Input::Choice => {
+                            f.set(s.codes.first().copied().unwrap_or_default().into())
+                        }
+                        None => {}
+                    }
+                    f
+                })
+                .collect()
+        }
+        FormKind::Evaluation => vec![
+            FormField::new("goal_id", Input::Ref(Kind::Goal), false),
+            FormField::new("text", Input::Text, false),
+            FormField {
+                value: super::datetime(ctx.lang, &model::format_datetime(ctx.now)),
+                ..FormField::new("at", Input::When, false)
+            },
+        ],
+        FormKind::Attach => vec![
+            FormField::new("path", Input::Line, false),
+            FormField::new("title", Input::Line, true),
+        ],
+        FormKind::Export => vec![
+            FormField::new("path", Input::Line, false),
+            FormField::new("recipient", Input::Recipient, true),
+        ],
+        FormKind::ActionDone => vec![FormField {
+            value: today.clone(),
+            ..FormField::new("done_on", Input::Date, false)
+        }],
+        FormKind::Withdraw => vec![FormField {
+            value: today,
+            ..FormField::new("withdrawn_on", Input::Date, false)
+        }],
+    };
+    for f in &mut out {
+        f.cursor = f.value.chars().count();
+        f.choices = choices(f, refs, ctx);
+        // A stored value no longer on the list (an earlier list of life domains) stays
+        // choosable: changing something else must not change it.
+        if f.picked() && !f.value.is_empty() && !f.choices.iter().any(|(v, _)| *v == f.value) {
+            let label = f.value.clone();
+            f.choices.push((f.value.clone(), label));
+        }
+    }
+    out
+}
+
+fn choices(f: &FormField, refs: &[(String, String)], ctx: &Ctx) -> Vec<(String, String)> {
+    match f.input {
+        Input::Choice => f
+            .codes
+            .iter()
+            .map(|c| ((*c).to_owned(), code_label(f.name, c)))
+            .collect(),
+        Input::LifeDomain => ctx
+            .life_domains
+            .iter()
+            .map(|d| (d.clone(), life_domain(d)))
+            .collect(),
+        Input::Ref(_) => refs.to_vec(),
+        Input::Score => (1..=5)
+            .map(|s| (s.to_string(), t!(format!("score.{s}")).into_owned()))
+            .collect(),
+        Input::Flag => vec![
+            ("0".to_owned(), t!("word.no").into_owned()),
+            ("1".to_owned(), t!("word.yes").into_owned()),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    fn ctx(domains: &[String]) -> Ctx<'_> {
+        Ctx {
+            lang: Lang::Nl,
+            privacy: false,
+            now: NaiveDate::from_ymd_opt(2026, 11, 20)
+                .unwrap()
+                .and_hms_opt(10, 0, 0)
+                .unwrap(),
+            life_domains: domains,
+        }
+    }
+
+    /// Every kind a person adds has a form built from its declaration, and every entered
+    /// field of it is asked for, but for what an action or a withdrawal sets.
+    #[test]
+    fn every_register_kind_gets_its_entered_fields() {
+        let domains: Vec<String> = model::LIFE_DOMAINS.iter().map(|d| d.to_string()).collect();
+        let c = ctx(&domains);
+        for kind in Kind::ALL {
+            let specs = specs(*kind);
+            let f = fields(FormKind::Record(*kind), None, &[], &c);
+            let names: Vec<&str> = f.iter().map(|f| f.name).collect();
+            for s in specs.iter().filter(|s| s.input.is_entered()) {
+                assert_eq!(
+                    names.contains(&s.name),
+                    !skipped(*kind, s.name, false),
+                    "{kind:?}.{}",
+                    s.name
+                );
+            }
+            for s in specs.iter().filter(|s| !s.input.is_entered()) {
+                assert!(
+                    !names.contains(&s.name),
+                    "{kind:?}.{} is set by kluis",
+                    s.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn values_are_checked_with_the_models_parsers() {
+        let _words = crate::tui::tests::words(Lang::En);
+        let domains = vec!["financiën".to_owned(), "justitie".to_owned()];
+        let c = ctx(&domains);
+        let mut f = fields(FormKind::Record(Kind::Assessment), None, &[], &c);
+        let by = |f: &mut Vec<FormField>, n: &str| f.iter().position(|x| x.name == n).unwrap();
+        let (d, s, r, at) = (
+            by(&mut f, "domain"),
+            by(&mut f, "score"),
+            by(&mut f, "reason"),
+            by(&mut f, "at"),
+        );
+        assert_eq!(f[at].value, "20-11-2026", "today, as people write it");
+        assert_eq!(f[d].choices.len(), 2, "the configured life domains");
+        assert_eq!(f[r].check(&c), Err(t!("val.reason_required").into_owned()));
+        f[s].set("7".into());
+        assert!(f[s].check(&c).is_err());
+        f[s].set("3".into());
+        assert_eq!(f[s].check(&c), Ok(Cell::I(3)));
+        f[at].set("14-3-2026".into());
+        assert_eq!(f[at].check(&c), Ok(Cell::T("2026-03-14".into())));
+        f[at].set("morgen".into());
+        assert_eq!(f[at].check(&c), Ok(Cell::T("2026-11-21".into())));
+        f[d].set("werk".into());
+        assert!(f[d].check(&c).is_err(), "not on the list");
+        let mut client = fields(FormKind::Client, None, &[], &c);
+        client[2].set("14-03-1980".into());
+        assert_eq!(client[2].check(&c), Ok(Cell::T("1980-03-14".into())));
+        client[1].set("123456789".into());
+        assert!(client[1].check(&c).unwrap_err().contains("elfproef"));
+    }
+}

@@ -1,0 +1,534 @@
+//! One form for every record: a client's details, a household member, a contact, a goal,
+//! an action, an evaluation, a score, a visit, a consent, a file, and any kind the registry
+//! gains. Fields come from [`fields`](super::fields); choices open a list; each value is
+//! checked on saving and the reason shown under its field. What is typed survives a lock
+//! (the app keeps it in the vault's draft table); Esc asks before throwing it away.
+
+use std::cell::Cell as Shared;
+
+use ratatui::Frame;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph};
+
+use super::fields::{FormField, default_cell, fields, specs};
+use super::{Cursor, bold, cut, dim, error, initials, masked, selected, width, wrap};
+use crate::i18n::t;
+use crate::model::FormDraft;
+use crate::model::record::{Cell, Input};
+use crate::tui::nav::{Ctx, FormKind, FormRequest, Nav, Reveal};
+
+/// A form's checked values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    /// Each field asked for, by name.
+    pub values: Vec<(&'static str, Cell)>,
+    /// For a record kind: the whole row (`id`, `client_id`, then every field in order),
+    /// what the form asked for over what was stored (or defaults).
+    pub row: Option<Vec<Cell>>,
+}
+
+impl Output {
+    /// The cell of a field.
+    pub fn get(&self, name: &str) -> &Cell {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(&Cell::N, |(_, c)| c)
+    }
+
+    /// The text of a field, if any.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.get(name).text().filter(|t| !t.is_empty())
+    }
+}
+
+/// State of a form.
+pub struct Form {
+    /// What it is for.
+    pub kind: FormKind,
+    /// The dossier (None: a new client).
+    pub client: Option<String>,
+    /// The record changed.
+    pub editing: Option<String>,
+    base: Option<Vec<crate::model::record::Cell>>,
+    fields: Vec<FormField>,
+    focus: usize,
+    /// A choice list is open.
+    picking: Option<Cursor>,
+    dirty: bool,
+    confirm_discard: bool,
+    /// Why saving failed (beyond one field).
+    error: Option<String>,
+    /// The privacy screen: shown in full anyway (logged).
+    revealed: bool,
+    /// Checked values waiting for the app to save them.
+    ready: Option<Output>,
+    /// The first line drawn.
+    scroll: Shared<usize>,
+}
+
+impl Form {
+    /// A form as asked for.
+    pub fn new(req: FormRequest, ctx: &Ctx) -> Form {
+        let mut fields = fields(req.kind, req.cells.as_deref(), &req.refs, ctx);
+        for (name, value) in &req.values {
+            if let Some(f) = fields.iter_mut().find(|f| f.name == name) {
+                f.set(value.clone());
+            }
+        }
+        Form {
+            kind: req.kind,
+            client: req.client,
+            editing: req.editing,
+            base: req.cells,
+            fields,
+            focus: 0,
+            picking: None,
+            dirty: false,
+            confirm_discard: false,
+            error: None,
+            revealed: req.revealed,
+            ready: None,
+            scroll: Shared::new(0),
+        }
+    }
+
+    /// Marks a form restored from a draft: leaving it asks first.
+    pub fn restored(mut self) -> Form {
+        self.dirty = true;
+        self
+    }
+
+    /// What to keep in the vault on lock and quit (nothing when nothing was typed).
+    pub fn draft(&self) -> Option<FormDraft> {
+        self.dirty.then(|| FormDraft {
+            form: self.kind.code(),
+            client_id: self.client.clone(),
+            editing: self.editing.clone(),
+            values: self
+                .fields
+                .iter()
+                .map(|f| (f.name.to_owned(), f.value.clone()))
+                .collect(),
+        })
+    }
+
+    /// The checked values, once (after [`Nav::SaveForm`]).
+    pub fn take_output(&mut self) -> Option<Output> {
+        self.ready.take()
+    }
+
+    /// Saving failed: under the field it is about, or under the form.
+    pub fn fail(&mut self, field: Option<&str>, why: String) {
+        match field.and_then(|n| self.fields.iter().position(|f| f.name == n)) {
+            Some(i) => {
+                self.fields[i].error = Some(why);
+                self.focus = i;
+            }
+            None => self.error = Some(why),
+        }
+    }
+
+    /// Shown in full on the privacy screen (logged).
+    pub fn revealed(&mut self) {
+        self.revealed = true;
+    }
+
+    fn check(&mut self, ctx: &Ctx) -> Option<Output> {
+        self.error = None;
+        let mut values = Vec::new();
+        let mut first_bad = None;
+        for (i, f) in self.fields.iter_mut().enumerate() {
+            match f.check(ctx) {
+                Ok(c) => {
+                    f.error = None;
+                    values.push((f.name, c));
+                }
+                Err(e) => {
+                    f.error = Some(e);
+                    first_bad.get_or_insert(i);
+                }
+            }
+        }
+        if let Some(i) = first_bad {
+            self.focus = i;
+            return None;
+        }
+        let row = match self.kind {
+            FormKind::Record(kind) => {
+                let specs = specs(kind);
+                let mut row = self.base.clone().unwrap_or_else(|| {
+                    let mut r = vec![Cell::T(String::new()), Cell::T(String::new())];
+                    r.extend(specs.iter().map(default_cell));
+                    r
+                });
+                if let Some(c) = &self.client {
+                    row[1] = Cell::T(c.clone());
+                }
+                for (name, cell) in &values {
+                    if let Some(i) = specs.iter().position(|s| s.name == *name) {
+                        row[i + 2] = cell.clone();
+                    }
+                }
+                Some(row)
+            }
+            _ => None,
+        };
+        Some(Output { values, row })
+    }
+
+    /// Handles a key.
+    pub fn handle(&mut self, key: KeyEvent, ctx: &Ctx) -> Nav {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if self.picking.is_some() {
+            self.pick_key(key);
+            return Nav::Stay;
+        }
+        match key.code {
+            KeyCode::Char('s') if ctrl => {
+                self.ready = self.check(ctx);
+                return if self.ready.is_some() {
+                    Nav::SaveForm
+                } else {
+                    Nav::Stay
+                };
+            }
+            KeyCode::Char('r') if ctrl && ctx.privacy => {
+                if self.revealed {
+                    self.revealed = false;
+                    return Nav::Stay;
+                }
+                return Nav::Reveal(Reveal::OnScreen {
+                    client: self.client.clone(),
+                    what: "form",
+                });
+            }
+            KeyCode::Esc => {
+                if !self.dirty || self.confirm_discard {
+                    return Nav::Discard {
+                        form: true,
+                        client: self.client.clone(),
+                        tab: self.kind.tab(),
+                    };
+                }
+                self.confirm_discard = true;
+                self.error = Some(t!("tui.confirm_discard_form").into_owned());
+                return Nav::Stay;
+            }
+            _ => {}
+        }
+        if self.confirm_discard {
+            self.confirm_discard = false;
+            self.error = None;
+        }
+        let n = self.fields.len();
+        let f = &mut self.fields[self.focus];
+        match key.code {
+            KeyCode::Tab | KeyCode::Down => self.focus = (self.focus + 1) % n,
+            KeyCode::BackTab | KeyCode::Up => self.focus = (self.focus + n - 1) % n,
+            KeyCode::Enter | KeyCode::Char(' ') if f.picked() => {
+                if f.input == crate::model::record::Input::Flag {
+                    let on = f.value == "1";
+                    f.set(if on { "0" } else { "1" }.into());
+                    self.dirty = true;
+                } else if !f.choices.is_empty() {
+                    let at = f.choices.iter().position(|(v, _)| *v == f.value);
+                    self.picking = Some(Cursor {
+                        at: at.unwrap_or(0),
+                        ..Cursor::default()
+                    });
+                }
+            }
+            KeyCode::Enter => self.focus = (self.focus + 1) % n,
+            KeyCode::Left | KeyCode::Right if f.picked() && !f.choices.is_empty() => {
+                let len = f.choices.len();
+                let at = f.choices.iter().position(|(v, _)| *v == f.value);
+                let next = match (at, key.code) {
+                    (None, _) => 0,
+                    (Some(i), KeyCode::Left) => (i + len - 1) % len,
+                    (Some(i), _) => (i + 1) % len,
+                };
+                f.set(f.choices[next].0.clone());
+                f.error = None;
+                self.dirty = true;
+            }
+            KeyCode::Char(c) if f.picked() && !ctrl => {
+                // A letter or digit jumps to the next choice that starts with it.
+                let c = c.to_lowercase().to_string();
+                let len = f.choices.len();
+                let at = f.choices.iter().position(|(v, _)| *v == f.value);
+                let start = at.map_or(0, |i| i + 1);
+                if let Some(i) = (0..len)
+                    .map(|k| (start + k) % len)
+                    .find(|i| f.choices[*i].1.to_lowercase().starts_with(&c))
+                {
+                    f.set(f.choices[i].0.clone());
+                    f.error = None;
+                    self.dirty = true;
+                }
+            }
+            _ if f.picked() => {}
+            KeyCode::Left => f.cursor = f.cursor.saturating_sub(1),
+            KeyCode::Right => f.cursor = (f.cursor + 1).min(f.value.chars().count()),
+            KeyCode::Home => f.cursor = 0,
+            KeyCode::End => f.cursor = f.value.chars().count(),
+            KeyCode::Char('u') if ctrl => {
+                f.set(String::new());
+                self.dirty = true;
+            }
+            KeyCode::Backspace if f.cursor > 0 => {
+                let at = byte_at(&f.value, f.cursor - 1);
+                f.value.remove(at);
+                f.cursor -= 1;
+                f.error = None;
+                self.dirty = true;
+            }
+            KeyCode::Delete if f.cursor < f.value.chars().count() => {
+                let at = byte_at(&f.value, f.cursor);
+                f.value.remove(at);
+                self.dirty = true;
+            }
+            KeyCode::Char(c) if !ctrl => {
+                let at = byte_at(&f.value, f.cursor);
+                f.value.insert(at, c);
+                f.cursor += 1;
+                f.error = None;
+                self.dirty = true;
+            }
+            _ => {}
+        }
+        Nav::Stay
+    }
+
+    fn pick_key(&mut self, key: KeyEvent) {
+        let f = &mut self.fields[self.focus];
+        let Some(cursor) = self.picking.as_mut() else {
+            return;
+        };
+        if cursor.key(key.code, f.choices.len()) {
+            return;
+        }
+        match key.code {
+            KeyCode::Enter | KeyCode::Char(' ') => {
+                if let Some((v, _)) = f.choices.get(cursor.at) {
+                    f.set(v.clone());
+                    f.error = None;
+                    self.dirty = true;
+                }
+                self.picking = None;
+            }
+            KeyCode::Esc => self.picking = None,
+            _ => {}
+        }
+    }
+
+    /// A paste goes into the field with the cursor (one line, but for a text).
+    pub fn paste(&mut self, text: &str) {
+        let f = &mut self.fields[self.focus];
+        if f.picked() {
+            return;
+        }
+        let text = if f.input == crate::model::record::Input::Text {
+            text.replace("\r\n", "\n")
+        } else {
+            text.replace(['\r', '\n'], " ")
+        };
+        let at = byte_at(&f.value, f.cursor);
+        f.value.insert_str(at, &text);
+        f.cursor += text.chars().count();
+        f.error = None;
+        self.dirty = true;
+    }
+
+    /// Its keys, for help.
+    pub fn keys(&self) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("Tab ↓ ↑", "help.next_field"),
+            ("Enter", "help.pick"),
+            ("← →", "help.choice"),
+            ("Ctrl-S", "help.save"),
+            ("Ctrl-R", "help.reveal"),
+            ("Esc", "help.cancel"),
+        ]
+    }
+
+    /// The form's title: what is added or changed.
+    fn title(&self) -> String {
+        let what = match self.kind {
+            FormKind::Client => t!("word.client").into_owned(),
+            FormKind::Record(k) => t!(format!("kind.{}", k.spec().code)).into_owned(),
+            FormKind::Evaluation => t!("kind.evaluation").into_owned(),
+            FormKind::Attach | FormKind::Export => t!("kind.attachment").into_owned(),
+            FormKind::ActionDone => return t!("tui.form_action_done").into_owned(),
+            FormKind::Withdraw => return t!("tui.form_withdraw").into_owned(),
+        };
+        match (self.kind, &self.editing) {
+            (FormKind::Export, _) => t!("tui.form_export", what = what),
+            (_, Some(_)) => t!("tui.form_edit", what = what),
+            (_, None) => t!("tui.form_new", what = what),
+        }
+        .into_owned()
+    }
+
+    /// Draws the screen.
+    pub fn draw(&self, ctx: &Ctx, frame: &mut Frame, area: Rect) {
+        let hide = ctx.privacy && !self.revealed;
+        let block = Block::default().borders(Borders::ALL).title(self.title());
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let w = inner.width as usize;
+        let label_w = self
+            .fields
+            .iter()
+            .map(|f| width(&f.label(self.kind)))
+            .max()
+            .unwrap_or(0)
+            .min(w / 3)
+            + 2;
+        let value_w = w.saturating_sub(label_w).max(1);
+        let mut lines: Vec<Line> = Vec::new();
+        let mut focus_line = 0;
+        let mut pick_line = 0;
+        for (i, f) in self.fields.iter().enumerate() {
+            let focused = i == self.focus;
+            if focused {
+                focus_line = lines.len();
+            }
+            let style = if focused {
+                selected()
+            } else {
+                Style::default()
+            };
+            let mut value = if hide && f.private() && !f.value.is_empty() {
+                if f.name == "name" {
+                    initials(&f.value)
+                } else {
+                    masked()
+                }
+            } else {
+                f.shown()
+            };
+            if f.picked() {
+                value = format!("◀ {value} ▶");
+            } else if focused && !(hide && f.private()) {
+                let at = byte_at(&f.value, f.cursor);
+                value = format!("{}▏{}", &f.value[..at], &f.value[at..]);
+            }
+            let mut wrapped = wrap(&value, value_w);
+            if focused && f.picked() {
+                pick_line = lines.len();
+            }
+            let label = cut(&f.label(self.kind), label_w - 2);
+            let first = wrapped.remove(0);
+            lines.push(Line::from(vec![
+                Span::styled(format!("{label:<0$}", label_w), bold()),
+                Span::styled(first, style),
+            ]));
+            for more in wrapped {
+                lines.push(Line::from(vec![
+                    Span::raw(" ".repeat(label_w)),
+                    Span::styled(more, style),
+                ]));
+            }
+            if let Some(e) = &f.error {
+                for l in wrap(&format!("↑ {e}"), value_w) {
+                    lines.push(Line::from(vec![
+                        Span::raw(" ".repeat(label_w)),
+                        Span::styled(l, error()),
+                    ]));
+                }
+            }
+        }
+        lines.push(Line::raw(""));
+        if let Some(e) = &self.error {
+            for l in wrap(e, w) {
+                lines.push(Line::from(Span::styled(l, error())));
+            }
+        }
+        if hide {
+            for l in wrap(&t!("tui.form_hidden"), w) {
+                lines.push(Line::from(Span::styled(l, dim())));
+            }
+        }
+        for l in wrap(&t!("tui.form_hint"), w) {
+            lines.push(Line::from(Span::styled(l, dim())));
+        }
+        // Keep the field with the cursor in view.
+        let h = inner.height as usize;
+        let mut scroll = self.scroll.get();
+        if focus_line < scroll {
+            scroll = focus_line;
+        } else if focus_line >= scroll + h {
+            scroll = focus_line + 1 - h;
+        }
+        scroll = scroll.min(lines.len().saturating_sub(h).max(focus_line.min(scroll)));
+        self.scroll.set(scroll);
+        let shown: Vec<Line> = lines.into_iter().skip(scroll).collect();
+        frame.render_widget(Paragraph::new(shown), inner);
+        if let Some(cursor) = &self.picking {
+            let f = &self.fields[self.focus];
+            let y = inner.y + (pick_line.saturating_sub(scroll) as u16) + 1;
+            self.draw_pick(f, cursor, hide, frame, inner, y, label_w as u16);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn draw_pick(
+        &self,
+        f: &FormField,
+        cursor: &Cursor,
+        hide: bool,
+        frame: &mut Frame,
+        inner: Rect,
+        y: u16,
+        x: u16,
+    ) {
+        let rows = f.choices.len() as u16 + 2;
+        let room_below = (inner.y + inner.height).saturating_sub(y);
+        let height = rows.min(inner.height);
+        let y = if room_below >= height {
+            y
+        } else {
+            (inner.y + inner.height).saturating_sub(height)
+        };
+        let x = inner.x + x.min(inner.width.saturating_sub(12));
+        let width = (inner.x + inner.width).saturating_sub(x);
+        let area = Rect {
+            x,
+            y,
+            width,
+            height,
+        };
+        let items: Vec<ListItem> = f
+            .choices
+            .iter()
+            .enumerate()
+            .map(|(i, (_, label))| {
+                let label = if hide && f.input == Input::Ref(crate::model::record::Kind::Goal) {
+                    format!("{}. {}", i + 1, masked())
+                } else {
+                    label.clone()
+                };
+                ListItem::new(label)
+            })
+            .collect();
+        cursor.page.set(height.saturating_sub(2) as usize);
+        let mut state = ListState::default().with_selected(Some(cursor.at));
+        frame.render_widget(Clear, area);
+        frame.render_stateful_widget(
+            List::new(items)
+                .highlight_style(selected())
+                .block(Block::default().borders(Borders::ALL)),
+            area,
+            &mut state,
+        );
+    }
+}
+
+/// The byte index of the `chars`-th character.
+fn byte_at(s: &str, chars: usize) -> usize {
+    s.char_indices().nth(chars).map_or(s.len(), |(i, _)| i)
+}
