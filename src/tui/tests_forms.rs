@@ -271,11 +271,22 @@ fn a_half_filled_form_survives_a_lock_and_is_kept_encrypted() {
     let resume = a.lock().unwrap();
     assert_eq!(resume.client.as_deref(), Some(jan.as_str()));
     assert!(!render(&a).contains(CANARY));
+    // Every file beside the vault, the files kept in dossiers (VAULT.files/) too.
+    let mut files = Vec::new();
     for f in std::fs::read_dir(path.parent().unwrap()).unwrap() {
-        let bytes = std::fs::read(f.unwrap().path()).unwrap();
+        let f = f.unwrap().path();
+        if f.is_dir() {
+            files.extend(std::fs::read_dir(&f).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            files.push(f);
+        }
+    }
+    assert!(files.len() >= 3, "{files:?}");
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
         assert!(
             !bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
-            "the form's text is on disk in plain"
+            "the form's text is on disk in plain: {f:?}"
         );
     }
     unlock(&mut a);

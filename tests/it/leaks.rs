@@ -1,6 +1,6 @@
 //! No plaintext on disk: the canary never appears in a write(2) that kluis makes (strace),
-//! and kluis creates no file besides the vault, its previous generation, its lock and its
-//! temp file.
+//! and kluis creates no file besides the vault, its previous generation, its lock, its
+//! journal, its temp file and the files kept in dossiers (sealed, beside it).
 
 use std::process::Command;
 
@@ -13,7 +13,7 @@ fn traced(
     stdin: Option<&str>,
 ) -> std::process::Output {
     let mut cmd = Command::new(require("strace"));
-    cmd.args(["-f", "-s", "1000000", "-e", "trace=write,pwrite64,writev,pwritev,pwritev2,openat,creat,open,rename,renameat,renameat2,link,linkat"])
+    cmd.args(["-f", "-s", "1000000", "-e", "trace=read,pread64,write,pwrite64,writev,pwritev,pwritev2,openat,creat,open,rename,renameat,renameat2,link,linkat"])
         .arg("-o")
         .arg(trace)
         .arg(assert_cmd::cargo::cargo_bin("kluis"))
@@ -85,13 +85,44 @@ fn the_canary_never_reaches_a_file() {
         None,
     );
     traces.push(std::fs::read_to_string(&trace).unwrap());
+    // A file kept in the dossier: read from elsewhere, sealed beside the vault.
+    let scan = trace_dir.path().join("scan.pdf");
+    std::fs::write(&scan, format!("%PDF-1.4 {CANARY} getekend\n")).unwrap();
+    traced(
+        &v,
+        &trace,
+        &["attach", "add", &id, scan.to_str().unwrap()],
+        None,
+    );
+    let attach_trace = std::fs::read_to_string(&trace).unwrap();
+    // The trace sees the canary where kluis reads it (the scan), so its absence from every
+    // write means something.
+    assert!(
+        attach_trace.contains(CANARY),
+        "the trace does not see the scan"
+    );
+    traces.push(attach_trace);
+    let files = v.dir.path().join("vault.kluis.files");
 
     let allowed = [
         "vault.kluis",
         "vault.kluis.prev",
         "vault.kluis.lock",
         "vault.kluis.journal",
+        "vault.kluis.files",
     ];
+    // In the files folder: an id, or kluis's temporary name for one.
+    let kept_file = |path: &std::path::Path| {
+        path.parent() == Some(files.as_path())
+            && path.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                let id = n
+                    .strip_prefix('.')
+                    .and_then(|n| n.split_once(".tmp-"))
+                    .map_or(&*n, |(id, _)| id);
+                id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+            })
+    };
     for t in &traces {
         for line in t.lines() {
             let is_write = ["write(", "pwrite64(", "writev(", "pwritev("]
@@ -112,17 +143,26 @@ fn the_canary_never_reaches_a_file() {
                 assert!(
                     path.starts_with(v.dir.path().to_str().unwrap())
                         && (allowed.contains(&name.as_str())
-                            || name.starts_with(".vault.kluis.tmp-")),
+                            || name.starts_with(".vault.kluis.tmp-")
+                            || kept_file(std::path::Path::new(path))),
                     "kluis created an unexpected file: {line}"
                 );
             }
         }
     }
     // And what is left on disk: only the expected files, none with the canary.
-    for entry in std::fs::read_dir(v.dir.path()).unwrap() {
+    let kept: Vec<_> = std::fs::read_dir(&files).unwrap().collect();
+    assert_eq!(kept.len(), 1);
+    for entry in std::fs::read_dir(v.dir.path()).unwrap().chain(kept) {
         let entry = entry.unwrap();
         let name = entry.file_name().to_string_lossy().into_owned();
-        assert!(allowed.contains(&name.as_str()), "unexpected file {name}");
+        if entry.path() == files {
+            continue;
+        }
+        assert!(
+            allowed.contains(&name.as_str()) || kept_file(&entry.path()),
+            "unexpected file {name}"
+        );
         let bytes = std::fs::read(entry.path()).unwrap();
         assert!(!contains(&bytes, CANARY.as_bytes()), "canary in {name}");
         assert!(
