@@ -24,6 +24,8 @@ pub struct Ctx<'a> {
     pub now: NaiveDateTime,
     /// The life domains of plans and scores (config `life_domains`).
     pub life_domains: &'a [String],
+    /// The words the nudges look for (kluis's list and the config's `[special_words]`).
+    pub lexicon: &'a crate::model::nudge::Lexicon,
 }
 
 impl Ctx<'_> {
@@ -150,6 +152,9 @@ pub enum FormKind {
     ActionDone,
     /// A consent withdrawn on a day.
     Withdraw,
+    /// The next step of a meldcode (the form's `editing` is its signal), saved through the
+    /// meldcode's own workflow (`Store::add_meldcode_step`, as `kluis meldcode`).
+    Meldcode(crate::model::MeldStep),
 }
 
 impl FormKind {
@@ -163,6 +168,7 @@ impl FormKind {
             FormKind::Export => "export".into(),
             FormKind::ActionDone => "action_done".into(),
             FormKind::Withdraw => "withdraw".into(),
+            FormKind::Meldcode(step) => format!("meldcode:{}", step.code()),
         }
     }
 
@@ -175,6 +181,9 @@ impl FormKind {
             "export" => FormKind::Export,
             "action_done" => FormKind::ActionDone,
             "withdraw" => FormKind::Withdraw,
+            other if other.starts_with("meldcode:") => {
+                FormKind::Meldcode(other["meldcode:".len()..].parse().ok()?)
+            }
             other => FormKind::Record(Kind::from_code(other.strip_prefix("record:")?)?),
         })
     }
@@ -187,6 +196,7 @@ impl FormKind {
             FormKind::Evaluation | FormKind::ActionDone => Tab::Plan,
             FormKind::Attach | FormKind::Export => Tab::Files,
             FormKind::Withdraw => Tab::Sharing,
+            FormKind::Meldcode(_) => Tab::Records,
         }
     }
 }
@@ -293,6 +303,19 @@ pub enum Nav {
     },
     /// Today's agenda.
     Agenda,
+    /// The next step of the meldcode a signal started, in a dossier: the app reads the
+    /// dossier's meldcodes through the session and opens the step's form.
+    Meldcode {
+        /// The dossier.
+        client: String,
+        /// The signal.
+        signal: String,
+        /// Shown in full on the privacy screen (the dossier was revealed).
+        revealed: bool,
+    },
+    /// Unassign this vault's worker from a dossier (the access review), within the
+    /// no-orphan rule.
+    Unassign(String),
     /// Open conflicts.
     Conflicts,
     /// Write a note in a dossier (correcting one: the note shown, text and all).

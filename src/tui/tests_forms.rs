@@ -271,8 +271,21 @@ fn a_half_filled_form_survives_a_lock_and_is_kept_encrypted() {
     let resume = a.lock().unwrap();
     assert_eq!(resume.client.as_deref(), Some(jan.as_str()));
     assert!(!render(&a).contains(CANARY));
-    for f in std::fs::read_dir(path.parent().unwrap()).unwrap() {
-        let bytes = std::fs::read(f.unwrap().path()).unwrap();
+    // Every file beside the vault, and in the folder of its files (VAULT.files/).
+    let mut files = Vec::new();
+    let mut dirs = vec![path.parent().unwrap().to_owned()];
+    while let Some(d) = dirs.pop() {
+        for f in std::fs::read_dir(d).unwrap() {
+            let p = f.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    for f in files {
+        let bytes = std::fs::read(f).unwrap();
         assert!(
             !bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
             "the form's text is on disk in plain"

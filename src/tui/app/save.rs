@@ -315,6 +315,7 @@ fn saved_what(kind: FormKind) -> String {
         FormKind::Evaluation => "evaluation",
         FormKind::ActionDone => "action",
         FormKind::Withdraw => "consent",
+        FormKind::Meldcode(_) => "meldcode_step",
         FormKind::Attach | FormKind::Export => "attachment",
     };
     t!("tui.saved", what = t!(format!("kind.{code}"))).into_owned()
@@ -399,6 +400,33 @@ fn save(
             let on = day(out.get("withdrawn_on")).unwrap_or(today);
             s.withdraw_consent(id, on)?;
             Saved::Record(id.to_owned())
+        }
+        // As `kluis meldcode consult|talk|weigh|decide`: the store checks the order.
+        FormKind::Meldcode(step) => {
+            let flag = |name: &str| match out.get(name) {
+                Cell::I(v) => Some(*v == 1),
+                _ => None,
+            };
+            let new = crate::store::NewStep {
+                signal_id: id.to_owned(),
+                step,
+                taken_on: day(out.get("taken_on")).unwrap_or(today),
+                text: out.text("text").unwrap_or_default().to_owned(),
+                consulted: out.text("consulted").and_then(|c| c.parse().ok()),
+                report_needed: flag("report_needed"),
+                help_possible: flag("help_possible"),
+                decision: out.text("decision").and_then(|c| c.parse().ok()),
+                next_by: day(out.get("next_by")),
+                special: flag("special").unwrap_or(true),
+                withheld: None,
+            };
+            if new.taken_on > today {
+                return Err(Refused(
+                    Some("taken_on".into()),
+                    t!("val.note_in_future").into_owned(),
+                ));
+            }
+            Saved::Record(s.add_meldcode_step(&new)?)
         }
         // Files come in and go out through the session (the app never opens files itself):
         // see `App::save_file`.

@@ -88,6 +88,7 @@ impl Dossier {
             privacy: false,
             now: chrono::NaiveDateTime::default(),
             life_domains: &[],
+            lexicon: super::nudge::builtin(),
         };
         view(&self.data, tab, &ctx, true, 80).items
     }
@@ -378,9 +379,35 @@ impl Dossier {
                     return self.export(&id);
                 }
             }
+            KeyCode::Char('m') if self.tab == Tab::Records => return self.meldcode(selected),
             _ => {}
         }
         Nav::Stay
+    }
+
+    /// The next step of the meldcode of the selected signal or step.
+    fn meldcode(&self, selected: Option<(Kind, String)>) -> Nav {
+        let signal = match selected {
+            Some((Kind::Signal, id)) => Some(id),
+            Some((Kind::MeldcodeStep, id)) => self
+                .data
+                .other
+                .iter()
+                .filter(|(k, _)| *k == Kind::MeldcodeStep)
+                .flat_map(|(_, rows)| rows)
+                .find(|r| r.id == id)
+                .and_then(|r| r.fields.iter().find(|(f, _)| *f == "signal_id"))
+                .map(|(_, v)| v.clone()),
+            _ => None,
+        };
+        match signal {
+            Some(signal) => Nav::Meldcode {
+                client: self.client_id().to_owned(),
+                signal,
+                revealed: self.revealed,
+            },
+            None => Nav::Say(t!("tui.meldcode_select").into_owned()),
+        }
     }
 
     /// Correct the newest version of the selected note.
@@ -427,6 +454,7 @@ impl Dossier {
             Tab::Plan => k.push(("d", "help.done")),
             Tab::Files => k.push(("o", "help.export")),
             Tab::Sharing => k.push(("x", "help.withdraw")),
+            Tab::Records => k.push(("m", "help.meldcode_step")),
             _ => {}
         }
         k.extend([

@@ -183,6 +183,7 @@ fn form_code(form: FormKind) -> &'static str {
         FormKind::Export => "export",
         FormKind::ActionDone => "action_done",
         FormKind::Withdraw => "withdraw",
+        FormKind::Meldcode(_) => "meldcode_step",
     }
 }
 
@@ -294,6 +295,7 @@ pub fn fields(
             value: today,
             ..FormField::new("withdrawn_on", Input::Date, false)
         }],
+        FormKind::Meldcode(step) => meldcode_fields(step, today),
     };
     for f in &mut out {
         f.cursor = f.value.chars().count();
@@ -305,6 +307,42 @@ pub fn fields(
             f.choices.push((f.value.clone(), label));
         }
     }
+    out
+}
+
+/// A meldcode step's fields: the day, the text, the step's own answers, the next step's
+/// day (none after a decision), and the special mark, on by default (as `kluis meldcode`).
+fn meldcode_fields(step: model::MeldStep, today: String) -> Vec<FormField> {
+    use model::{Consulted, Decision, MeldStep};
+    let choice = |name, codes: &'static [&'static str]| FormField {
+        codes,
+        value: codes.first().copied().unwrap_or_default().to_owned(),
+        ..FormField::new(name, Input::Choice, false)
+    };
+    let flag = |name, on: bool| FormField {
+        value: if on { "1" } else { "0" }.to_owned(),
+        ..FormField::new(name, Input::Flag, false)
+    };
+    let mut out = vec![
+        FormField {
+            value: today,
+            ..FormField::new("taken_on", Input::Date, false)
+        },
+        FormField::new("text", Input::Text, false),
+    ];
+    match step {
+        MeldStep::Consult => out.push(choice("consulted", <Consulted as Column>::CODES)),
+        MeldStep::Weigh => {
+            out.push(flag("report_needed", false));
+            out.push(flag("help_possible", false));
+        }
+        MeldStep::Decide => out.push(choice("decision", <Decision as Column>::CODES)),
+        _ => {}
+    }
+    if step != MeldStep::Decide {
+        out.push(FormField::new("next_by", Input::Date, true));
+    }
+    out.push(flag("special", true));
     out
 }
 
@@ -346,6 +384,7 @@ mod tests {
                 .and_hms_opt(10, 0, 0)
                 .unwrap(),
             life_domains: domains,
+            lexicon: crate::tui::views::nudge::builtin(),
         }
     }
 
