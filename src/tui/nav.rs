@@ -155,6 +155,9 @@ pub enum FormKind {
     /// The next step of a meldcode (the form's `editing` is its signal), saved through the
     /// meldcode's own workflow (`Store::add_meldcode_step`, as `kluis meldcode`).
     Meldcode(crate::model::MeldStep),
+    /// A group session: its participants chosen from the caseload, saved through
+    /// `Store::add_group_session` (as `kluis group add`).
+    Group,
 }
 
 impl FormKind {
@@ -169,6 +172,7 @@ impl FormKind {
             FormKind::ActionDone => "action_done".into(),
             FormKind::Withdraw => "withdraw".into(),
             FormKind::Meldcode(step) => format!("meldcode:{}", step.code()),
+            FormKind::Group => "group".into(),
         }
     }
 
@@ -181,6 +185,7 @@ impl FormKind {
             "export" => FormKind::Export,
             "action_done" => FormKind::ActionDone,
             "withdraw" => FormKind::Withdraw,
+            "group" => FormKind::Group,
             other if other.starts_with("meldcode:") => {
                 FormKind::Meldcode(other["meldcode:".len()..].parse().ok()?)
             }
@@ -196,7 +201,7 @@ impl FormKind {
             FormKind::Evaluation | FormKind::ActionDone => Tab::Plan,
             FormKind::Attach | FormKind::Export => Tab::Files,
             FormKind::Withdraw => Tab::Sharing,
-            FormKind::Meldcode(_) => Tab::Records,
+            FormKind::Meldcode(_) | FormKind::Group => Tab::Records,
         }
     }
 }

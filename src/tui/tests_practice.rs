@@ -335,5 +335,112 @@ fn the_practice_screens_at_three_sizes_in_both_languages() {
         super::tests_snap::snap(&format!("editor_nudge_{l}"), &a);
         a.handle_key(key(KeyCode::F(2)));
         super::tests_snap::snap(&format!("editor_nudge_privacy_{l}"), &a);
+
+        let (_dir, path, _) = fixture();
+        let mut a = app(&path, lang, false);
+        unlock(&mut a);
+        group_form(&mut a, "Jan vertelde over zijn schulden.");
+        super::tests_snap::snap(&format!("form_group_{l}"), &a);
+        a.handle_key(ctrl('s'));
+        assert!(asking(&a));
+        super::tests_snap::snap(&format!("form_group_nudge_{l}"), &a);
     }
+}
+
+/// Fills a group session on Fatima's More tab with Jan as the second participant.
+fn group_form(a: &mut App, summary: &str) {
+    a.handle_key(key(KeyCode::Enter));
+    press(a, char::from(b'1' + Tab::Records.index() as u8));
+    press(a, 'g');
+    let Screen::Form(f) = &a.screen else {
+        panic!("no form: {:?}\n{}", a.message, render(a))
+    };
+    assert_eq!(f.kind, FormKind::Group);
+    a.handle_key(key(KeyCode::Tab));
+    typed(a, "Budgetcursus");
+    a.handle_key(key(KeyCode::Tab));
+    a.handle_key(key(KeyCode::Enter));
+    a.handle_key(key(KeyCode::Down));
+    a.handle_key(key(KeyCode::Enter));
+    a.handle_key(key(KeyCode::Esc));
+    a.handle_key(key(KeyCode::Tab));
+    typed(a, summary);
+}
+
+#[test]
+fn a_group_session_is_added_from_the_more_tab_and_its_summary_names_no_one() {
+    use crate::model::GroupSession;
+    let _words = words(Lang::En);
+    let (_dir, path, fatima) = fixture();
+    let mut a = app(&path, Lang::En, false);
+    unlock(&mut a);
+    group_form(
+        &mut a,
+        "Over budgetten gepraat; Jan vertelde over zijn diabetes.",
+    );
+    let shown = render(&a);
+    assert!(
+        shown.contains("Fatima") && shown.contains("Jan de Vries"),
+        "{shown}"
+    );
+    a.handle_key(ctrl('s'));
+    assert!(asking(&a), "{}", render(&a));
+    let shown = render(&a);
+    assert!(
+        shown.contains("the name of a participant: \"Jan\""),
+        "{shown}"
+    );
+    // Remove the name; the health word is still there: mark it special.
+    press(&mut a, '2');
+    assert!(asking(&a) && !render(&a).contains("participant: \"Jan\""));
+    press(&mut a, '1');
+    assert!(
+        matches!(a.screen, Screen::Dossier(_)),
+        "{:?}\n{}",
+        a.message,
+        render(&a)
+    );
+    let session = a.session.as_mut().unwrap();
+    let list = session.group_sessions().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].participants.len(), 2, "in both dossiers");
+    assert_eq!(list[0].theme, "Budgetcursus");
+    assert_eq!(list[0].held_on, clock().date());
+    let copies: Vec<GroupSession> = session.records(&fatima).unwrap();
+    assert_eq!(copies.len(), 1);
+    assert!(copies[0].special, "marked special as chosen");
+    assert_eq!(
+        copies[0].summary,
+        "Over budgetten gepraat; […] vertelde over zijn diabetes."
+    );
+}
+
+#[test]
+fn the_group_form_shows_participants_as_initials_on_the_privacy_screen() {
+    let _words = words(Lang::En);
+    let (_dir, path, _) = fixture();
+    let mut a = app(&path, Lang::En, true);
+    unlock(&mut a);
+    group_form(&mut a, "Jan vertelde veel.");
+    let hidden = super::tests::render_at(&a, 120, 36);
+    assert!(
+        !hidden.contains("Jan de Vries")
+            && !hidden.contains("Fatima")
+            && !hidden.contains("vertelde"),
+        "{hidden}"
+    );
+    // The list of participants too.
+    a.handle_key(key(KeyCode::BackTab));
+    a.handle_key(key(KeyCode::Enter));
+    let hidden = super::tests::render_at(&a, 120, 36);
+    assert!(hidden.contains("[x] J. d. V."), "{hidden}");
+    assert!(!hidden.contains("Jan de Vries"), "{hidden}");
+    a.handle_key(key(KeyCode::Esc));
+    a.handle_key(ctrl('s'));
+    assert!(asking(&a));
+    let hidden = super::tests::render_at(&a, 120, 36);
+    assert!(
+        !hidden.contains("\"Jan\"") && hidden.contains("\"J.\""),
+        "{hidden}"
+    );
 }

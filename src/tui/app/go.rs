@@ -195,6 +195,11 @@ impl App {
     /// changes, the goals it may refer to); None when that is gone.
     fn restore_form(&mut self, draft: FormDraft) -> Option<Screen> {
         let kind = FormKind::from_code(&draft.form)?;
+        let refs = if kind == FormKind::Group {
+            self.participants()?
+        } else {
+            Vec::new()
+        };
         let session = self.session.as_mut()?;
         let mut req = FormRequest {
             kind,
@@ -202,7 +207,7 @@ impl App {
             editing: draft.editing.clone(),
             cells: None,
             values: draft.values,
-            refs: Vec::new(),
+            refs,
             revealed: false,
         };
         if let (FormKind::Record(k), Some(client), Some(id)) =
@@ -442,9 +447,31 @@ impl App {
         }
     }
 
+    /// The open dossiers to choose a group session's participants from: (id, name).
+    fn participants(&mut self) -> Option<Vec<(String, String)>> {
+        let session = self.session.as_mut()?;
+        match session.caseload(false) {
+            Ok(rows) => Some(
+                rows.into_iter()
+                    .map(|r| (r.client.id, r.client.name))
+                    .collect(),
+            ),
+            Err(e) => {
+                self.message = Some(e.to_string());
+                None
+            }
+        }
+    }
+
     /// Opens a form; the client's own form shows the whole BSN to edit it, a reveal like
     /// `b` (logged).
-    fn open_form(&mut self, mut req: FormRequest) {
+    pub(super) fn open_form(&mut self, mut req: FormRequest) {
+        if req.kind == FormKind::Group {
+            let Some(refs) = self.participants() else {
+                return;
+            };
+            req.refs = refs;
+        }
         if let (FormKind::Client, Some(id)) = (req.kind, req.editing.clone()) {
             let Screen::Dossier(d) = &self.screen else {
                 return;

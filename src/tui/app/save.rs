@@ -316,6 +316,7 @@ fn saved_what(kind: FormKind) -> String {
         FormKind::ActionDone => "action",
         FormKind::Withdraw => "consent",
         FormKind::Meldcode(_) => "meldcode_step",
+        FormKind::Group => "group_session",
         FormKind::Attach | FormKind::Export => "attachment",
     };
     t!("tui.saved", what = t!(format!("kind.{code}"))).into_owned()
@@ -427,6 +428,31 @@ fn save(
                 ));
             }
             Saved::Record(s.add_meldcode_step(&new)?)
+        }
+        // As `kluis group add`: a copy in each participant's dossier, without the other
+        // participants' names (the store takes them out).
+        FormKind::Group => {
+            let new = crate::store::NewGroupSession {
+                participants: out
+                    .text("participants")
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                held_on: day(out.get("held_on")).unwrap_or(today),
+                theme: out.text("theme").unwrap_or_default().to_owned(),
+                summary: out.text("summary").unwrap_or_default().to_owned(),
+                special: matches!(out.get("special"), Cell::I(1)),
+            };
+            if new.held_on > today {
+                return Err(Refused(
+                    Some("held_on".into()),
+                    t!("val.note_in_future").into_owned(),
+                ));
+            }
+            s.add_group_session(&new)?;
+            Saved::Nothing
         }
         // Files come in and go out through the session (the app never opens files itself):
         // see `App::save_file`.

@@ -380,6 +380,13 @@ impl Dossier {
                 }
             }
             KeyCode::Char('m') if self.tab == Tab::Records => return self.meldcode(selected),
+            KeyCode::Char('g') if self.tab == Tab::Records => {
+                // This dossier's client takes part; the others are chosen from the caseload.
+                let mut req = FormRequest::new(FormKind::Group, &client);
+                req.values.push(("participants".into(), client.clone()));
+                req.revealed = self.revealed;
+                return Nav::Form(Box::new(req));
+            }
             _ => {}
         }
         Nav::Stay
@@ -454,7 +461,7 @@ impl Dossier {
             Tab::Plan => k.push(("d", "help.done")),
             Tab::Files => k.push(("o", "help.export")),
             Tab::Sharing => k.push(("x", "help.withdraw")),
-            Tab::Records => k.push(("m", "help.meldcode_step")),
+            Tab::Records => k.extend([("m", "help.meldcode_step"), ("g", "help.group")]),
             _ => {}
         }
         k.extend([

@@ -216,6 +216,11 @@ impl Form {
             return Nav::Stay;
         }
         if ask {
+            // The participants chosen: their names do not belong in the shared summary.
+            let mut names = self.names.clone();
+            for f in self.fields.iter().filter(|f| f.multi) {
+                names.extend(f.labels());
+            }
             let texts: Vec<String> = self.texts().map(|i| self.fields[i].value.clone()).collect();
             let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
             let special = self.special_mark().map(|f| f.value == "1");
@@ -223,7 +228,7 @@ impl Form {
                 &texts,
                 special.unwrap_or(false),
                 special.is_some(),
-                &self.names,
+                &names,
                 ctx.lexicon,
             );
             if self.nudge.is_some() {
@@ -248,9 +253,12 @@ impl Form {
             }
             Choice::Remove => {
                 let at: Vec<usize> = self.texts().collect();
+                let mut names = self.names.clone();
+                for f in self.fields.iter().filter(|f| f.multi) {
+                    names.extend(f.labels());
+                }
                 for i in at {
-                    let out =
-                        super::nudge::removed(&self.fields[i].value, &self.names, ctx.lexicon);
+                    let out = super::nudge::removed(&self.fields[i].value, &names, ctx.lexicon);
                     self.fields[i].set(out);
                 }
             }
@@ -319,7 +327,7 @@ impl Form {
                 }
             }
             KeyCode::Enter => self.focus = (self.focus + 1) % n,
-            KeyCode::Left | KeyCode::Right if f.picked() && !f.choices.is_empty() => {
+            KeyCode::Left | KeyCode::Right if f.picked() && !f.multi && !f.choices.is_empty() => {
                 let len = f.choices.len();
                 let at = f.choices.iter().position(|(v, _)| *v == f.value);
                 let next = match (at, key.code) {
@@ -331,7 +339,7 @@ impl Form {
                 f.error = None;
                 self.dirty = true;
             }
-            KeyCode::Char(c) if f.picked() && !ctrl => {
+            KeyCode::Char(c) if f.picked() && !f.multi && !ctrl => {
                 // A letter or digit jumps to the next choice that starts with it.
                 let c = c.to_lowercase().to_string();
                 let len = f.choices.len();
@@ -388,6 +396,14 @@ impl Form {
             return;
         }
         match key.code {
+            // One of many: chosen or not, and the list stays open until Esc.
+            KeyCode::Enter | KeyCode::Char(' ') if f.multi => {
+                if let Some((v, _)) = f.choices.get(cursor.at).cloned() {
+                    f.toggle(&v);
+                    f.error = None;
+                    self.dirty = true;
+                }
+            }
             KeyCode::Enter | KeyCode::Char(' ') => {
                 if let Some((v, _)) = f.choices.get(cursor.at) {
                     f.set(v.clone());
@@ -444,6 +460,7 @@ impl Form {
             FormKind::Record(k) => t!(format!("kind.{}", k.spec().code)).into_owned(),
             FormKind::Evaluation => t!("kind.evaluation").into_owned(),
             FormKind::Attach | FormKind::Export => t!("kind.attachment").into_owned(),
+            FormKind::Group => t!("kind.group_session").into_owned(),
             FormKind::ActionDone => return t!("tui.form_action_done").into_owned(),
             FormKind::Withdraw => return t!("tui.form_withdraw").into_owned(),
             FormKind::Meldcode(step) => {
@@ -495,13 +512,22 @@ impl Form {
             let mut value = if hide && f.private() && !f.value.is_empty() {
                 if f.name == "name" {
                     initials(&f.value)
+                } else if f.multi {
+                    f.labels()
+                        .iter()
+                        .map(|l| initials(l))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 } else {
                     masked()
                 }
             } else {
                 f.shown()
             };
-            if f.picked() {
+            if f.multi {
+                // Chosen from a list that stays open (Enter), not stepped through.
+                value = format!("{value} …");
+            } else if f.picked() {
                 value = format!("◀ {value} ▶");
             } else if focused && !(hide && f.private()) {
                 let at = byte_at(&f.value, f.cursor);
@@ -602,6 +628,10 @@ impl Form {
             .map(|(i, (_, label))| {
                 let label = if hide && f.input == Input::Ref(crate::model::record::Kind::Goal) {
                     format!("{}. {}", i + 1, masked())
+                } else if f.multi {
+                    let on = f.chosen().contains(&f.choices[i].0.as_str());
+                    let name = if hide { initials(label) } else { label.clone() };
+                    format!("[{}] {name}", if on { "x" } else { " " })
                 } else {
                     label.clone()
                 };
