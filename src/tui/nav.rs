@@ -158,6 +158,10 @@ pub enum FormKind {
     /// A group session: its participants chosen from the caseload, saved through
     /// `Store::add_group_session` (as `kluis group add`).
     Group,
+    /// A consent form to print and sign, written to a new file (as `kluis consent form`).
+    ConsentForm,
+    /// The leaflet for residents, written to a new file (as `kluis leaflet`).
+    Leaflet,
 }
 
 impl FormKind {
@@ -173,6 +177,8 @@ impl FormKind {
             FormKind::Withdraw => "withdraw".into(),
             FormKind::Meldcode(step) => format!("meldcode:{}", step.code()),
             FormKind::Group => "group".into(),
+            FormKind::ConsentForm => "consent_form".into(),
+            FormKind::Leaflet => "leaflet".into(),
         }
     }
 
@@ -186,6 +192,8 @@ impl FormKind {
             "action_done" => FormKind::ActionDone,
             "withdraw" => FormKind::Withdraw,
             "group" => FormKind::Group,
+            "consent_form" => FormKind::ConsentForm,
+            "leaflet" => FormKind::Leaflet,
             other if other.starts_with("meldcode:") => {
                 FormKind::Meldcode(other["meldcode:".len()..].parse().ok()?)
             }
@@ -200,7 +208,8 @@ impl FormKind {
             FormKind::Record(k) => Tab::of(k),
             FormKind::Evaluation | FormKind::ActionDone => Tab::Plan,
             FormKind::Attach | FormKind::Export => Tab::Files,
-            FormKind::Withdraw => Tab::Sharing,
+            FormKind::Withdraw | FormKind::ConsentForm => Tab::Sharing,
+            FormKind::Leaflet => Tab::Overview,
             FormKind::Meldcode(_) | FormKind::Group => Tab::Records,
         }
     }

@@ -344,6 +344,14 @@ fn the_practice_screens_at_three_sizes_in_both_languages() {
         a.handle_key(ctrl('s'));
         assert!(asking(&a));
         super::tests_snap::snap(&format!("form_group_nudge_{l}"), &a);
+        press(&mut a, '3');
+        press(&mut a, char::from(b'1' + Tab::Sharing.index() as u8));
+        press(&mut a, 'f');
+        super::tests_snap::snap(&format!("form_consent_form_{l}"), &a);
+        a.handle_key(key(KeyCode::Esc));
+        a.handle_key(key(KeyCode::Esc));
+        press(&mut a, 'f');
+        super::tests_snap::snap(&format!("form_leaflet_{l}"), &a);
     }
 }
 
@@ -443,4 +451,92 @@ fn the_group_form_shows_participants_as_initials_on_the_privacy_screen() {
         !hidden.contains("\"Jan\"") && hidden.contains("\"J.\""),
         "{hidden}"
     );
+}
+
+#[test]
+fn the_consent_form_and_the_leaflet_are_written_from_the_app_and_never_over_a_file() {
+    let _words = words(Lang::En);
+    let (dir, path, fatima) = fixture();
+    let mut a = app(&path, Lang::En, false);
+    unlock(&mut a);
+    a.handle_key(key(KeyCode::Enter));
+    press(&mut a, char::from(b'1' + Tab::Sharing.index() as u8));
+    let form = dir.path().join("form.html");
+    let fill = |a: &mut App, target: &std::path::Path| {
+        press(a, 'f');
+        let Screen::Form(f) = &a.screen else {
+            panic!("no form: {}", render(a))
+        };
+        assert_eq!(f.kind, FormKind::ConsentForm);
+        typed(a, "Schuldhulp Zwolle");
+        a.handle_key(key(KeyCode::Tab));
+        typed(a, "schuldregeling");
+        for _ in 0..4 {
+            a.handle_key(key(KeyCode::Tab));
+        }
+        a.handle_key(ctrl('u'));
+        typed(a, &target.display().to_string());
+        a.handle_key(ctrl('s'));
+    };
+    fill(&mut a, &form);
+    assert!(
+        matches!(a.screen, Screen::Dossier(_)),
+        "{:?}\n{}",
+        a.message,
+        render(&a)
+    );
+    let html = std::fs::read_to_string(&form).unwrap();
+    assert!(
+        html.contains(super::tests::CANARY) && html.contains("Schuldhulp Zwolle"),
+        "the form names the client and the organisation"
+    );
+    assert!(
+        a.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("form.html")
+    );
+    let logged = a
+        .session
+        .as_ref()
+        .unwrap()
+        .audit(Some(&fatima))
+        .unwrap()
+        .iter()
+        .any(|e| e.detail.as_deref() == Some("consent form"));
+    assert!(logged, "reading the name for the form is logged");
+    // The same path again: refused under the path, the file as it was.
+    fill(&mut a, &form);
+    assert!(matches!(a.screen, Screen::Form(_)));
+    assert!(render(&a).contains("already exists"), "{}", render(&a));
+    assert_eq!(std::fs::read_to_string(&form).unwrap(), html);
+    // A link in its place is refused too, and nothing is written where it points.
+    let target = dir.path().join("elders.html");
+    let link = dir.path().join("link.html");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    a.handle_key(ctrl('u'));
+    typed(&mut a, &link.display().to_string());
+    a.handle_key(ctrl('s'));
+    assert!(matches!(a.screen, Screen::Form(_)));
+    assert!(!target.exists());
+    // The leaflet, from the caseload: no client in it.
+    for _ in 0..3 {
+        if matches!(a.screen, Screen::Form(_)) {
+            a.handle_key(key(KeyCode::Esc));
+        }
+    }
+    a.handle_key(key(KeyCode::Esc));
+    assert!(matches!(a.screen, Screen::Caseload(_)));
+    press(&mut a, 'f');
+    let Screen::Form(f) = &a.screen else {
+        panic!("no form: {}", render(&a))
+    };
+    assert_eq!(f.kind, FormKind::Leaflet);
+    let leaflet = dir.path().join("folder.html");
+    a.handle_key(ctrl('u'));
+    typed(&mut a, &leaflet.display().to_string());
+    a.handle_key(ctrl('s'));
+    assert!(matches!(a.screen, Screen::Caseload(_)), "{}", render(&a));
+    let html = std::fs::read_to_string(&leaflet).unwrap();
+    assert!(html.contains("<html") && !html.contains(super::tests::CANARY));
 }

@@ -380,6 +380,11 @@ impl Dossier {
                 }
             }
             KeyCode::Char('m') if self.tab == Tab::Records => return self.meldcode(selected),
+            KeyCode::Char('f') if self.tab == Tab::Sharing => {
+                let mut req = FormRequest::new(FormKind::ConsentForm, &client);
+                req.revealed = self.revealed;
+                return Nav::Form(Box::new(req));
+            }
             KeyCode::Char('g') if self.tab == Tab::Records => {
                 // This dossier's client takes part; the others are chosen from the caseload.
                 let mut req = FormRequest::new(FormKind::Group, &client);
@@ -460,7 +465,7 @@ impl Dossier {
             Tab::Overview => k.extend([("c", "help.correct"), ("s", "help.show_special")]),
             Tab::Plan => k.push(("d", "help.done")),
             Tab::Files => k.push(("o", "help.export")),
-            Tab::Sharing => k.push(("x", "help.withdraw")),
+            Tab::Sharing => k.extend([("x", "help.withdraw"), ("f", "help.consent_form")]),
             Tab::Records => k.extend([("m", "help.meldcode_step"), ("g", "help.group")]),
             _ => {}
         }

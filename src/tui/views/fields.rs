@@ -235,6 +235,8 @@ fn form_code(form: FormKind) -> &'static str {
         FormKind::Withdraw => "withdraw",
         FormKind::Meldcode(_) => "meldcode_step",
         FormKind::Group => "group_session",
+        FormKind::ConsentForm => "consent_form",
+        FormKind::Leaflet => "leaflet",
     }
 }
 
@@ -347,6 +349,28 @@ pub fn fields(
             ..FormField::new("withdrawn_on", Input::Date, false)
         }],
         FormKind::Meldcode(step) => meldcode_fields(step, today),
+        FormKind::ConsentForm => vec![
+            FormField::new("org", Input::Line, false),
+            FormField::new("purpose", Input::Line, false),
+            FormField {
+                codes: <model::Scope as Column>::CODES,
+                value: model::Scope::Details.code().to_owned(),
+                ..FormField::new("scope", Input::Choice, false)
+            },
+            FormField {
+                value: "0".into(),
+                ..FormField::new("special", Input::Flag, false)
+            },
+            FormField::new("until", Input::Date, true),
+            FormField {
+                value: t!("tui.consent_form_file").into_owned(),
+                ..FormField::new("path", Input::Line, false)
+            },
+        ],
+        FormKind::Leaflet => vec![FormField {
+            value: t!("tui.leaflet_file").into_owned(),
+            ..FormField::new("path", Input::Line, false)
+        }],
         FormKind::Group => vec![
             FormField {
                 value: today,

@@ -461,6 +461,8 @@ impl Form {
             FormKind::Evaluation => t!("kind.evaluation").into_owned(),
             FormKind::Attach | FormKind::Export => t!("kind.attachment").into_owned(),
             FormKind::Group => t!("kind.group_session").into_owned(),
+            FormKind::ConsentForm => return t!("tui.form_consent_form").into_owned(),
+            FormKind::Leaflet => return t!("tui.form_leaflet").into_owned(),
             FormKind::ActionDone => return t!("tui.form_action_done").into_owned(),
             FormKind::Withdraw => return t!("tui.form_withdraw").into_owned(),
             FormKind::Meldcode(step) => {
