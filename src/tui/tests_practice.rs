@@ -540,3 +540,66 @@ fn the_consent_form_and_the_leaflet_are_written_from_the_app_and_never_over_a_fi
     let html = std::fs::read_to_string(&leaflet).unwrap();
     assert!(html.contains("<html") && !html.contains(super::tests::CANARY));
 }
+
+#[test]
+fn a_written_document_is_not_named_in_the_message_on_the_privacy_screen() {
+    let _words = words(Lang::En);
+    let (dir, path, _) = fixture();
+    let mut a = app(&path, Lang::En, true);
+    unlock(&mut a);
+    a.handle_key(key(KeyCode::Enter));
+    press(&mut a, char::from(b'1' + Tab::Sharing.index() as u8));
+    press(&mut a, 'f');
+    typed(&mut a, "Schuldhulp Zwolle");
+    a.handle_key(key(KeyCode::Tab));
+    typed(&mut a, "schuldregeling");
+    for _ in 0..4 {
+        a.handle_key(key(KeyCode::Tab));
+    }
+    a.handle_key(ctrl('u'));
+    let out = dir.path().join("Fatima-el-Amrani.html");
+    typed(&mut a, &out.display().to_string());
+    hidden_name(&a);
+    a.handle_key(ctrl('s'));
+    assert!(out.exists() && matches!(a.screen, Screen::Dossier(_)));
+    hidden_name(&a);
+    // Refused the second time: the refusal does not name it either.
+    press(&mut a, 'f');
+    typed(&mut a, "Schuldhulp Zwolle");
+    a.handle_key(key(KeyCode::Tab));
+    typed(&mut a, "schuldregeling");
+    for _ in 0..4 {
+        a.handle_key(key(KeyCode::Tab));
+    }
+    a.handle_key(ctrl('u'));
+    typed(&mut a, &out.display().to_string());
+    a.handle_key(ctrl('s'));
+    assert!(matches!(a.screen, Screen::Form(_)));
+    hidden_name(&a);
+}
+
+fn hidden_name(a: &App) {
+    let screen = super::tests::render_at(a, 200, 40);
+    assert!(!screen.contains("Fatima-el-Amrani"), "{screen}");
+    assert!(
+        !a.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Fatima-el-Amrani")
+    );
+}
+
+#[test]
+fn the_access_review_alone_does_not_open_the_app_on_the_agenda() {
+    let _words = words(Lang::En);
+    let (_dir, path, _) = fixture();
+    let mut a = app(&path, Lang::En, false);
+    unlock(&mut a);
+    assert!(matches!(a.screen, Screen::Caseload(_)), "{}", render(&a));
+    press(&mut a, 't');
+    let shown = super::tests::render_at(&a, 120, 36);
+    assert!(
+        shown.contains("Jan de Vries") && shown.contains("access review: no activity"),
+        "{shown}"
+    );
+}
