@@ -602,4 +602,19 @@ fn the_access_review_alone_does_not_open_the_app_on_the_agenda() {
         shown.contains("Jan de Vries") && shown.contains("access review: no activity"),
         "{shown}"
     );
+    // A personal vault: no one to hand it to, and the app says what to do instead.
+    let at = match &a.screen {
+        Screen::Agenda(_) => shown
+            .lines()
+            .filter(|l| l.contains("20") && l.contains("│"))
+            .position(|l| l.contains("Jan de Vries"))
+            .unwrap_or(0),
+        _ => panic!("not the agenda"),
+    };
+    a.handle_key(key(KeyCode::Home));
+    for _ in 0..at {
+        a.handle_key(key(KeyCode::Down));
+    }
+    press(&mut a, 'u');
+    assert_eq!(a.message.as_deref(), Some(&*t!("access.personal")));
 }

@@ -413,6 +413,8 @@ impl App {
                 t!("access.unassigned", id = client).into_owned()
             }
             Ok(false) => t!("access.was_not_assigned", id = client).into_owned(),
+            // A personal vault has no colleague to hand a dossier to: say what to do instead.
+            Err(crate::Error::NotEnrolled { .. }) => t!("access.personal").into_owned(),
             Err(e) => e.to_string(),
         });
         let agenda = self.load_agenda();
