@@ -18,8 +18,10 @@ use crate::vault::{self, DiskStamp, KdfParams, Place, SealingKey, VaultLock};
 mod door;
 mod files;
 mod practice;
+mod printed;
 pub use door::{CaseloadRow, ClientView, DisclosureRequest, Dossier, GenericRecord, Plan, Reveal};
 pub use practice::{GroupView, Participant};
+pub use printed::ConsentFormRequest;
 
 /// What every session applies from the user's settings. The command line and the terminal
 /// app open sessions the same way ([`Session::unlock`], [`Session::apply`]), so both show

@@ -714,6 +714,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             setup: session_setup("tui"),
             life_domains: depth::life_domains(),
             demo: None,
+            practice: practice::tui_practice(),
         };
         return crate::tui::run(opts);
     };
@@ -915,6 +916,7 @@ fn demo(
         setup: session_setup("tui"),
         life_domains: depth::life_domains(),
         demo,
+        practice: practice::tui_practice(),
     };
     if crate::tui::resuming() && path.exists() && !no_open {
         // Back from a lock: the demo vault made before opens like any other vault, with

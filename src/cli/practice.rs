@@ -39,6 +39,15 @@ fn review_months(given: Option<String>) -> anyhow::Result<u32> {
     })
 }
 
+/// What the terminal app takes from the same settings.
+pub(super) fn tui_practice() -> crate::tui::app::Practice {
+    crate::tui::app::Practice {
+        lexicon: lexicon(),
+        review_months: review_months(None).unwrap_or(model::DEFAULT_REVIEW_MONTHS),
+        privacy_officer: privacy_officer(),
+    }
+}
+
 fn privacy_officer() -> Option<String> {
     super::settings().and_then(|s| s.privacy_officer.value.clone())
 }

@@ -41,6 +41,29 @@ pub struct Options {
     pub life_domains: Vec<String>,
     /// The demo vault's passphrase, shown on its lock screen (its data is fictitious).
     pub demo: Option<String>,
+    /// What daily practice takes from the settings (issue 21).
+    pub practice: Practice,
+}
+
+/// What daily practice takes from the settings: the same as the command line's.
+#[derive(Clone, Debug)]
+pub struct Practice {
+    /// The words the nudges look for (kluis's list and the config's `[special_words]`).
+    pub lexicon: crate::model::nudge::Lexicon,
+    /// Months without activity before a dossier is in the access review.
+    pub review_months: u32,
+    /// Whom residents contact about privacy (the consent form and the leaflet say it).
+    pub privacy_officer: Option<String>,
+}
+
+impl Default for Practice {
+    fn default() -> Practice {
+        Practice {
+            lexicon: crate::model::nudge::Lexicon::builtin(),
+            review_months: crate::model::DEFAULT_REVIEW_MONTHS,
+            privacy_officer: None,
+        }
+    }
 }
 
 impl Options {
@@ -213,6 +236,7 @@ impl App {
             privacy: self.privacy,
             now: self.opts.now(),
             life_domains: &self.opts.life_domains,
+            lexicon: &self.opts.practice.lexicon,
         }
     }
 
@@ -269,6 +293,7 @@ impl App {
             privacy: self.privacy,
             now: self.opts.now(),
             life_domains: &self.opts.life_domains,
+            lexicon: &self.opts.practice.lexicon,
         };
         let nav = match &mut self.screen {
             Screen::FirstRun(s) => s.handle(key),

@@ -23,6 +23,8 @@ mod tests_forms;
 #[cfg(test)]
 mod tests_nav;
 #[cfg(test)]
+mod tests_practice;
+#[cfg(test)]
 mod tests_privacy;
 #[cfg(test)]
 mod tests_snap;

@@ -24,6 +24,8 @@ pub struct Ctx<'a> {
     pub now: NaiveDateTime,
     /// The life domains of plans and scores (config `life_domains`).
     pub life_domains: &'a [String],
+    /// The words the nudges look for (kluis's list and the config's `[special_words]`).
+    pub lexicon: &'a crate::model::nudge::Lexicon,
 }
 
 impl Ctx<'_> {
@@ -150,6 +152,16 @@ pub enum FormKind {
     ActionDone,
     /// A consent withdrawn on a day.
     Withdraw,
+    /// The next step of a meldcode (the form's `editing` is its signal), saved through the
+    /// meldcode's own workflow (`Store::add_meldcode_step`, as `kluis meldcode`).
+    Meldcode(crate::model::MeldStep),
+    /// A group session: its participants chosen from the caseload, saved through
+    /// `Store::add_group_session` (as `kluis group add`).
+    Group,
+    /// A consent form to print and sign, written to a new file (as `kluis consent form`).
+    ConsentForm,
+    /// The leaflet for residents, written to a new file (as `kluis leaflet`).
+    Leaflet,
 }
 
 impl FormKind {
@@ -163,6 +175,10 @@ impl FormKind {
             FormKind::Export => "export".into(),
             FormKind::ActionDone => "action_done".into(),
             FormKind::Withdraw => "withdraw".into(),
+            FormKind::Meldcode(step) => format!("meldcode:{}", step.code()),
+            FormKind::Group => "group".into(),
+            FormKind::ConsentForm => "consent_form".into(),
+            FormKind::Leaflet => "leaflet".into(),
         }
     }
 
@@ -175,6 +191,12 @@ impl FormKind {
             "export" => FormKind::Export,
             "action_done" => FormKind::ActionDone,
             "withdraw" => FormKind::Withdraw,
+            "group" => FormKind::Group,
+            "consent_form" => FormKind::ConsentForm,
+            "leaflet" => FormKind::Leaflet,
+            other if other.starts_with("meldcode:") => {
+                FormKind::Meldcode(other["meldcode:".len()..].parse().ok()?)
+            }
             other => FormKind::Record(Kind::from_code(other.strip_prefix("record:")?)?),
         })
     }
@@ -186,7 +208,9 @@ impl FormKind {
             FormKind::Record(k) => Tab::of(k),
             FormKind::Evaluation | FormKind::ActionDone => Tab::Plan,
             FormKind::Attach | FormKind::Export => Tab::Files,
-            FormKind::Withdraw => Tab::Sharing,
+            FormKind::Withdraw | FormKind::ConsentForm => Tab::Sharing,
+            FormKind::Leaflet => Tab::Overview,
+            FormKind::Meldcode(_) | FormKind::Group => Tab::Records,
         }
     }
 }
@@ -293,6 +317,19 @@ pub enum Nav {
     },
     /// Today's agenda.
     Agenda,
+    /// The next step of the meldcode a signal started, in a dossier: the app reads the
+    /// dossier's meldcodes through the session and opens the step's form.
+    Meldcode {
+        /// The dossier.
+        client: String,
+        /// The signal.
+        signal: String,
+        /// Shown in full on the privacy screen (the dossier was revealed).
+        revealed: bool,
+    },
+    /// Unassign this vault's worker from a dossier (the access review), within the
+    /// no-orphan rule.
+    Unassign(String),
     /// Open conflicts.
     Conflicts,
     /// Write a note in a dossier (correcting one: the note shown, text and all).

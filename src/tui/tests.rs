@@ -267,6 +267,7 @@ pub(super) fn app(path: &std::path::Path, lang: Lang, privacy: bool) -> App {
         setup: Default::default(),
         life_domains: Options::default_life_domains(),
         demo: None,
+        practice: Default::default(),
     };
     App::new(opts, None, Resume::default())
 }

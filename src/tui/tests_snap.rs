@@ -47,12 +47,12 @@ fn message_whole(a: &App) {
     }
 }
 
-fn snap(name: &str, a: &App) {
+pub(super) fn snap(name: &str, a: &App) {
     insta::assert_snapshot!(name.to_owned(), sizes(a));
     message_whole(a);
 }
 
-fn dir_filters() -> insta::Settings {
+pub(super) fn dir_filters() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     // The access log's times are real (the app's clock is fixed, the store's is not).
     let today = chrono::Local::now().date_naive();

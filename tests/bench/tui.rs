@@ -114,6 +114,7 @@ fn main() {
         setup: Default::default(),
         life_domains: Options::default_life_domains(),
         demo: None,
+        practice: Default::default(),
     };
     let mut b = Bench {
         app: App::new(opts, None, Resume::default()),

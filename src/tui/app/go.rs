@@ -58,6 +58,12 @@ impl App {
                 let agenda = self.load_agenda();
                 self.switch(Screen::Agenda(agenda));
             }
+            Nav::Unassign(client) => self.unassign(&client),
+            Nav::Meldcode {
+                client,
+                signal,
+                revealed,
+            } => self.meldcode_step(&client, &signal, revealed),
             Nav::Conflicts => {
                 let list = self.load_conflicts();
                 self.switch(Screen::Conflicts(Conflicts::new(list)));
@@ -170,9 +176,10 @@ impl App {
                 return Screen::Dossier(Box::new(d));
             }
         }
-        // A field day starts on today: who, where, what is due.
+        // A field day starts on today: who, where, what is due (the access review waits
+        // for the worker to open the agenda: it is never due today).
         let today = self.load_agenda();
-        if !today.is_empty() {
+        if today.due() {
             return Screen::Agenda(today);
         }
         Screen::Caseload(Box::new(self.load_caseload(false)))
@@ -188,6 +195,11 @@ impl App {
     /// changes, the goals it may refer to); None when that is gone.
     fn restore_form(&mut self, draft: FormDraft) -> Option<Screen> {
         let kind = FormKind::from_code(&draft.form)?;
+        let refs = if kind == FormKind::Group {
+            self.participants()?
+        } else {
+            Vec::new()
+        };
         let session = self.session.as_mut()?;
         let mut req = FormRequest {
             kind,
@@ -195,7 +207,7 @@ impl App {
             editing: draft.editing.clone(),
             cells: None,
             values: draft.values,
-            refs: Vec::new(),
+            refs,
             revealed: false,
         };
         if let (FormKind::Record(k), Some(client), Some(id)) =
@@ -347,12 +359,68 @@ impl App {
         };
     }
 
+    /// Today's agenda with the reminders of daily practice, in the command line's order.
     fn load_agenda(&mut self) -> Agenda {
         let today = self.opts.now().date();
+        let months = self.opts.practice.review_months;
         Agenda::new(match self.session.as_mut() {
-            Some(s) => s.agenda(today, 0).map_err(|e| e.to_string()),
+            Some(s) => s
+                .agenda(today, 0)
+                .and_then(|mut items| {
+                    items.extend(s.reminders(today, 0, months)?);
+                    items.sort_by(|a, b| {
+                        (a.date, &a.time, a.kind, &a.id).cmp(&(b.date, &b.time, b.kind, &b.id))
+                    });
+                    Ok(items)
+                })
+                .map_err(|e| e.to_string()),
             None => Ok(Vec::new()),
         })
+    }
+
+    /// Opens the form of a meldcode's next step, read through the session (which logs it);
+    /// a decided meldcode has none, and says so.
+    fn meldcode_step(&mut self, client: &str, signal: &str, revealed: bool) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let next = session.meldcodes(client, false).map(|list| {
+            list.into_iter()
+                .find(|t| t.signal.id == signal)
+                .and_then(|t| t.next_step())
+        });
+        match next {
+            Ok(Some(step)) => {
+                let mut req = FormRequest::new(FormKind::Meldcode(step), client);
+                req.editing = Some(signal.to_owned());
+                req.revealed = revealed;
+                self.open_form(req);
+            }
+            Ok(None) => self.message = Some(t!("tui.meldcode_decided").into_owned()),
+            Err(e) => self.message = Some(e.to_string()),
+        }
+    }
+
+    /// Unassigns the worker from a dossier of the access review; the session refuses the
+    /// last active assignee, and its reason is shown. The agenda is read again.
+    fn unassign(&mut self, client: &str) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        self.message = Some(match session.unassign_me(client) {
+            Ok(true) => {
+                self.changed = true;
+                t!("access.unassigned", id = client).into_owned()
+            }
+            Ok(false) => t!("access.was_not_assigned", id = client).into_owned(),
+            // A personal vault has no colleague to hand a dossier to: say what to do instead.
+            Err(crate::Error::NotEnrolled { .. }) => t!("access.personal").into_owned(),
+            Err(e) => e.to_string(),
+        });
+        let agenda = self.load_agenda();
+        if let Screen::Agenda(a) = &mut self.screen {
+            *a = agenda;
+        }
     }
 
     fn load_conflicts(&mut self) -> crate::tui::views::Loaded<crate::store::OpenConflict> {
@@ -381,9 +449,31 @@ impl App {
         }
     }
 
+    /// The open dossiers to choose a group session's participants from: (id, name).
+    fn participants(&mut self) -> Option<Vec<(String, String)>> {
+        let session = self.session.as_mut()?;
+        match session.caseload(false) {
+            Ok(rows) => Some(
+                rows.into_iter()
+                    .map(|r| (r.client.id, r.client.name))
+                    .collect(),
+            ),
+            Err(e) => {
+                self.message = Some(e.to_string());
+                None
+            }
+        }
+    }
+
     /// Opens a form; the client's own form shows the whole BSN to edit it, a reveal like
     /// `b` (logged).
-    fn open_form(&mut self, mut req: FormRequest) {
+    pub(super) fn open_form(&mut self, mut req: FormRequest) {
+        if req.kind == FormKind::Group {
+            let Some(refs) = self.participants() else {
+                return;
+            };
+            req.refs = refs;
+        }
         if let (FormKind::Client, Some(id)) = (req.kind, req.editing.clone()) {
             let Screen::Dossier(d) = &self.screen else {
                 return;

@@ -175,6 +175,9 @@ impl App {
         if matches!(kind, FormKind::Attach | FormKind::Export) {
             return self.save_file(kind, client, editing, &out);
         }
+        if matches!(kind, FormKind::ConsentForm | FormKind::Leaflet) {
+            return self.save_document(kind, client, &out);
+        }
         let Some(session) = self.session.as_mut() else {
             return;
         };
@@ -274,6 +277,67 @@ impl App {
         }
     }
 
+    /// Writes a printable document to a new file, through the session (the app never
+    /// opens files itself); an existing file is refused under the path, never replaced.
+    fn save_document(&mut self, kind: FormKind, client: Option<String>, out: &Output) {
+        let today = self.opts.now().date();
+        let lang = self.opts.lang;
+        let officer = self.opts.practice.privacy_officer.clone();
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let path = expand_home(out.text("path").unwrap_or_default());
+        let done = match (kind, &client) {
+            (FormKind::ConsentForm, Some(c)) => {
+                let until = day(out.get("until"));
+                if until.is_some_and(|u| u < today) {
+                    if let Screen::Form(form) = &mut self.screen {
+                        form.fail(Some("until"), t!("val.until_before_given").into_owned());
+                    }
+                    return;
+                }
+                let req = crate::session::ConsentFormRequest {
+                    org: out.text("org").unwrap_or_default().to_owned(),
+                    purpose: out.text("purpose").unwrap_or_default().to_owned(),
+                    scope: out
+                        .text("scope")
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(crate::model::Scope::Details),
+                    special: matches!(out.get("special"), Cell::I(1)),
+                    until,
+                };
+                session
+                    .write_consent_form(c, &req, officer, today, lang, &path)
+                    .map(|()| t!("tui.consent_form_written", path = path.display()))
+            }
+            (FormKind::Leaflet, _) => session
+                .write_leaflet(officer, today, lang, &path)
+                .map(|()| t!("tui.leaflet_written", path = path.display())),
+            _ => return,
+        };
+        let done = done.and_then(|d| session.change(|s| s.discard_form_draft()).map(|()| d));
+        // A file's name can say whom it is about: the privacy screen masks it here too.
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let shown = |text: String| match (&name, self.privacy) {
+            (Some(n), true) if !n.is_empty() => text.replace(n.as_str(), &masked()),
+            _ => text,
+        };
+        match done {
+            Ok(said) => {
+                self.message = Some(shown(said.into_owned()));
+                self.back_to(client.as_deref(), kind.tab(), None);
+            }
+            Err(e) => {
+                let Refused(field, why) = Refused::from(e);
+                let why = shown(why);
+                let field = field.filter(|f| f != "FILE");
+                if let Screen::Form(form) = &mut self.screen {
+                    form.fail(field.as_deref().or(Some("path")), why);
+                }
+            }
+        }
+    }
+
     /// Saves a note (and drops its draft); back to the dossier with it selected.
     pub(super) fn save_note(&mut self, note: NewNote) {
         let Some(session) = self.session.as_mut() else {
@@ -315,6 +379,9 @@ fn saved_what(kind: FormKind) -> String {
         FormKind::Evaluation => "evaluation",
         FormKind::ActionDone => "action",
         FormKind::Withdraw => "consent",
+        FormKind::Meldcode(_) => "meldcode_step",
+        FormKind::Group => "group_session",
+        FormKind::ConsentForm | FormKind::Leaflet => "attachment",
         FormKind::Attach | FormKind::Export => "attachment",
     };
     t!("tui.saved", what = t!(format!("kind.{code}"))).into_owned()
@@ -400,8 +467,62 @@ fn save(
             s.withdraw_consent(id, on)?;
             Saved::Record(id.to_owned())
         }
+        // As `kluis meldcode consult|talk|weigh|decide`: the store checks the order.
+        FormKind::Meldcode(step) => {
+            let flag = |name: &str| match out.get(name) {
+                Cell::I(v) => Some(*v == 1),
+                _ => None,
+            };
+            let new = crate::store::NewStep {
+                signal_id: id.to_owned(),
+                step,
+                taken_on: day(out.get("taken_on")).unwrap_or(today),
+                text: out.text("text").unwrap_or_default().to_owned(),
+                consulted: out.text("consulted").and_then(|c| c.parse().ok()),
+                report_needed: flag("report_needed"),
+                help_possible: flag("help_possible"),
+                decision: out.text("decision").and_then(|c| c.parse().ok()),
+                next_by: day(out.get("next_by")),
+                special: flag("special").unwrap_or(true),
+                withheld: None,
+            };
+            if new.taken_on > today {
+                return Err(Refused(
+                    Some("taken_on".into()),
+                    t!("val.note_in_future").into_owned(),
+                ));
+            }
+            Saved::Record(s.add_meldcode_step(&new)?)
+        }
+        // As `kluis group add`: a copy in each participant's dossier, without the other
+        // participants' names (the store takes them out).
+        FormKind::Group => {
+            let new = crate::store::NewGroupSession {
+                participants: out
+                    .text("participants")
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                held_on: day(out.get("held_on")).unwrap_or(today),
+                theme: out.text("theme").unwrap_or_default().to_owned(),
+                summary: out.text("summary").unwrap_or_default().to_owned(),
+                special: matches!(out.get("special"), Cell::I(1)),
+            };
+            if new.held_on > today {
+                return Err(Refused(
+                    Some("held_on".into()),
+                    t!("val.note_in_future").into_owned(),
+                ));
+            }
+            s.add_group_session(&new)?;
+            Saved::Nothing
+        }
         // Files come in and go out through the session (the app never opens files itself):
-        // see `App::save_file`.
-        FormKind::Attach | FormKind::Export => Saved::Nothing,
+        // see `App::save_file` and `App::save_document`.
+        FormKind::Attach | FormKind::Export | FormKind::ConsentForm | FormKind::Leaflet => {
+            Saved::Nothing
+        }
     })
 }

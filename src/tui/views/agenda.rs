@@ -1,5 +1,7 @@
 //! Today, for a field day: who, where and what is due (visits, actions, consents and
-//! retention periods that end, and what is overdue). Enter opens the dossier.
+//! retention periods that end, and what is overdue), with the reminders of daily practice
+//! (a meldcode's next step, the access review). Enter opens the dossier; `u` on an access
+//! review item unassigns you (the session refuses to leave a dossier with no one).
 
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
@@ -29,9 +31,13 @@ impl Agenda {
         }
     }
 
-    /// Whether there is nothing for today (an agenda that could not be read is shown).
-    pub fn is_empty(&self) -> bool {
-        self.items.as_ref().is_ok_and(Vec::is_empty)
+    /// Whether something is due (besides the access review), or the agenda could not be
+    /// read (that is shown).
+    pub fn due(&self) -> bool {
+        match &self.items {
+            Ok(items) => items.iter().any(|i| i.kind != "review"),
+            Err(_) => true,
+        }
     }
 
     /// The selected row was revealed (and logged).
@@ -56,6 +62,7 @@ impl Agenda {
                 tab: match i.kind {
                     "visit" | "action" => Tab::Plan,
                     "consent" => Tab::Sharing,
+                    "meldcode" => Tab::Records,
                     _ => Tab::Overview,
                 },
                 item: Some(i.id.clone()),
@@ -71,6 +78,10 @@ impl Agenda {
                     })
                 }
             }
+            (KeyCode::Char('u'), Some(i)) if i.kind == "review" => {
+                Nav::Unassign(i.client_id.clone())
+            }
+            (KeyCode::Char('u'), Some(_)) => Nav::Say(t!("tui.unassign_review_only").into_owned()),
             (KeyCode::Esc | KeyCode::Backspace, _) => Nav::Caseload,
             _ => Nav::Stay,
         }
@@ -81,6 +92,7 @@ impl Agenda {
         vec![
             ("↑ ↓", "help.move"),
             ("Enter", "help.open"),
+            ("u", "help.unassign"),
             ("r", "help.reveal"),
             ("Esc", "help.back"),
         ]
@@ -134,13 +146,19 @@ impl Agenda {
                     it.address.clone().unwrap_or_else(|| "-".into())
                 };
                 let what = match it.kind {
-                    "visit" => t!("agenda.visit", what = it.what),
                     // The owner is a code (`client`, `me`) or a name: shown in words.
-                    "action" => t!("agenda.action", what = action_text(&it.what)),
-                    "consent" => t!("agenda.consent", what = it.what),
-                    _ => t!("agenda.retention"),
+                    "action" => t!("agenda.action", what = action_text(&it.what)).into_owned(),
+                    // The meldcode's step and the review's reason are codes, not content:
+                    // the privacy screen hides only what is written about someone.
+                    "meldcode" | "review" => it.describe(),
+                    _ if hide => masked(),
+                    _ => it.describe(),
                 };
-                let what = if hide { masked() } else { what.into_owned() };
+                let what = if hide && it.kind == "action" {
+                    masked()
+                } else {
+                    what
+                };
                 let mut cells = vec![when];
                 if with_who {
                     cells.push(name_shown(hide, &it.client_name));

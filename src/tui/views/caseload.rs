@@ -233,6 +233,12 @@ impl Caseload {
             }
             KeyCode::Char('c') => return Nav::Conflicts,
             KeyCode::Char('t') => return Nav::Agenda,
+            KeyCode::Char('f') => {
+                return Nav::Form(Box::new(crate::tui::nav::FormRequest {
+                    client: None,
+                    ..crate::tui::nav::FormRequest::new(crate::tui::nav::FormKind::Leaflet, "")
+                }));
+            }
             _ => {}
         }
         Nav::Stay
@@ -258,6 +264,7 @@ impl Caseload {
             ("n", "help.new_client"),
             ("c", "help.conflicts"),
             ("t", "help.today"),
+            ("f", "help.leaflet"),
             ("r", "help.reveal"),
         ]
     }

@@ -88,6 +88,7 @@ impl Dossier {
             privacy: false,
             now: chrono::NaiveDateTime::default(),
             life_domains: &[],
+            lexicon: super::nudge::builtin(),
         };
         view(&self.data, tab, &ctx, true, 80).items
     }
@@ -378,9 +379,47 @@ impl Dossier {
                     return self.export(&id);
                 }
             }
+            KeyCode::Char('m') if self.tab == Tab::Records => return self.meldcode(selected),
+            KeyCode::Char('f') if self.tab == Tab::Sharing => {
+                let mut req = FormRequest::new(FormKind::ConsentForm, &client);
+                req.revealed = self.revealed;
+                return Nav::Form(Box::new(req));
+            }
+            KeyCode::Char('g') if self.tab == Tab::Records => {
+                // This dossier's client takes part; the others are chosen from the caseload.
+                let mut req = FormRequest::new(FormKind::Group, &client);
+                req.values.push(("participants".into(), client.clone()));
+                req.revealed = self.revealed;
+                return Nav::Form(Box::new(req));
+            }
             _ => {}
         }
         Nav::Stay
+    }
+
+    /// The next step of the meldcode of the selected signal or step.
+    fn meldcode(&self, selected: Option<(Kind, String)>) -> Nav {
+        let signal = match selected {
+            Some((Kind::Signal, id)) => Some(id),
+            Some((Kind::MeldcodeStep, id)) => self
+                .data
+                .other
+                .iter()
+                .filter(|(k, _)| *k == Kind::MeldcodeStep)
+                .flat_map(|(_, rows)| rows)
+                .find(|r| r.id == id)
+                .and_then(|r| r.fields.iter().find(|(f, _)| *f == "signal_id"))
+                .map(|(_, v)| v.clone()),
+            _ => None,
+        };
+        match signal {
+            Some(signal) => Nav::Meldcode {
+                client: self.client_id().to_owned(),
+                signal,
+                revealed: self.revealed,
+            },
+            None => Nav::Say(t!("tui.meldcode_select").into_owned()),
+        }
     }
 
     /// Correct the newest version of the selected note.
@@ -426,7 +465,8 @@ impl Dossier {
             Tab::Overview => k.extend([("c", "help.correct"), ("s", "help.show_special")]),
             Tab::Plan => k.push(("d", "help.done")),
             Tab::Files => k.push(("o", "help.export")),
-            Tab::Sharing => k.push(("x", "help.withdraw")),
+            Tab::Sharing => k.extend([("x", "help.withdraw"), ("f", "help.consent_form")]),
+            Tab::Records => k.extend([("m", "help.meldcode_step"), ("g", "help.group")]),
             _ => {}
         }
         k.extend([

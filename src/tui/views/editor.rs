@@ -3,6 +3,7 @@
 //! the app keeps it in the vault's draft table and it comes back after unlocking. A paste
 //! of any length goes in whole.
 
+use super::nudge::{Choice, Nudge};
 use super::textbox::TextBox;
 use super::{code_label, datetime, dim, error, masked, selected};
 use crate::i18n::t;
@@ -36,6 +37,8 @@ pub struct NoteEditor {
     special: bool,
     /// The privacy screen: the text shown anyway (Ctrl-R, logged).
     revealed: bool,
+    /// The nudges' question before saving (issue 21), while it is asked.
+    nudge: Option<Nudge>,
 }
 
 impl NoteEditor {
@@ -52,6 +55,7 @@ impl NoteEditor {
             confirm_discard: false,
             special: false,
             revealed: false,
+            nudge: None,
         }
     }
 
@@ -107,7 +111,13 @@ impl NoteEditor {
         self.revealed = true;
     }
 
-    fn save(&mut self, ctx: &Ctx) -> Nav {
+    /// Whether the nudges' question is on screen.
+    pub fn asking(&self) -> bool {
+        self.nudge.is_some()
+    }
+
+    /// Checks and saves; with `ask`, what the nudges find is asked about first.
+    fn save(&mut self, ctx: &Ctx, ask: bool) -> Nav {
         let occurred_at = match model::parse_moment("--at", &self.at, ctx.today()) {
             Ok(v) => v,
             Err(e) => {
@@ -123,6 +133,12 @@ impl NoteEditor {
                 return Nav::Stay;
             }
         };
+        if ask {
+            self.nudge = Nudge::check(&[&body], self.special, true, &[], ctx.lexicon);
+            if self.nudge.is_some() {
+                return Nav::Stay;
+            }
+        }
         Nav::SaveNote(Box::new(NoteOut {
             note: NewNote {
                 client_id: self.client_id.clone(),
@@ -138,12 +154,32 @@ impl NoteEditor {
     /// Handles a key.
     pub fn handle(&mut self, key: KeyEvent, ctx: &Ctx) -> Nav {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if let Some(n) = &self.nudge {
+            // The worker's choice, then saving goes on; a choice that leaves something to
+            // say asks again (a detail removed, a word still there).
+            let choice = n.key(key.code);
+            match choice {
+                None => return Nav::Stay,
+                Some(Choice::Back) => {
+                    self.nudge = None;
+                    return Nav::Stay;
+                }
+                Some(Choice::Special) => self.special = true,
+                Some(Choice::Remove) => {
+                    let out = super::nudge::removed(&self.body(), &[], ctx.lexicon);
+                    self.text = TextBox::new(&out);
+                }
+                Some(Choice::Keep) => {}
+            }
+            self.nudge = None;
+            return self.save(ctx, choice != Some(Choice::Keep));
+        }
         match key.code {
             KeyCode::Char('b') if ctrl => {
                 self.special = !self.special;
                 return Nav::Stay;
             }
-            KeyCode::Char('s') if ctrl => return self.save(ctx),
+            KeyCode::Char('s') if ctrl => return self.save(ctx, true),
             KeyCode::Char('r') if ctrl && ctx.privacy => {
                 if self.revealed {
                     self.revealed = false;
@@ -211,6 +247,9 @@ impl NoteEditor {
 
     /// A paste goes in whole where the cursor is.
     pub fn paste(&mut self, text: &str) {
+        if self.nudge.is_some() {
+            return;
+        }
         match self.focus {
             Field::Text => self.text.insert(text),
             Field::At => self.at.push_str(text.lines().next().unwrap_or("")),
@@ -220,6 +259,9 @@ impl NoteEditor {
 
     /// Its keys, for help.
     pub fn keys(&self) -> Vec<(&'static str, &'static str)> {
+        if self.nudge.is_some() {
+            return nudge_keys();
+        }
         vec![
             ("Tab", "help.next_field"),
             ("← →", "help.kind"),
@@ -315,7 +357,20 @@ impl NoteEditor {
                 err,
             );
         }
+        if let Some(n) = &self.nudge {
+            n.draw(frame, inner, hide);
+        }
     }
+}
+
+/// The keys of the nudges' question, for help.
+pub fn nudge_keys() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("1", "help.nudge_mark"),
+        ("2", "help.nudge_remove"),
+        ("3", "help.nudge_keep"),
+        ("Esc", "help.nudge_back"),
+    ]
 }
 
 /// What a form shows of a validation error: its reason (the field is the one it is next to).

@@ -30,6 +30,9 @@ pub struct FormField {
     pub error: Option<String>,
     /// What can be chosen: (value, label).
     pub choices: Vec<(String, String)>,
+    /// More than one can be chosen (a group session's participants): the value is their
+    /// ids, separated by commas.
+    pub multi: bool,
 }
 
 impl FormField {
@@ -43,6 +46,7 @@ impl FormField {
             cursor: 0,
             error: None,
             choices: Vec::new(),
+            multi: false,
         }
     }
 
@@ -66,6 +70,9 @@ impl FormField {
     /// Holds something the privacy screen masks: names, numbers, addresses, texts and birth
     /// dates (a kind of contact, a domain, a score or a planned day is not personal).
     pub fn private(&self) -> bool {
+        if self.multi {
+            return true;
+        }
         match self.input {
             Input::Line | Input::Text | Input::Worker | Input::Recipient | Input::Ref(_) => true,
             Input::Date => self.name == "birth_date",
@@ -84,10 +91,43 @@ impl FormField {
         if !self.picked() {
             return self.value.clone();
         }
+        if self.multi {
+            return self.labels().join(", ");
+        }
         self.choices
             .iter()
             .find(|(v, _)| *v == self.value)
             .map_or_else(|| self.value.clone(), |(_, l)| l.clone())
+    }
+
+    /// The chosen ids of a field of many choices.
+    pub fn chosen(&self) -> Vec<&str> {
+        self.value.split(',').filter(|v| !v.is_empty()).collect()
+    }
+
+    /// The labels of what a field of many choices has chosen.
+    pub fn labels(&self) -> Vec<String> {
+        self.chosen()
+            .iter()
+            .map(|id| {
+                self.choices
+                    .iter()
+                    .find(|(v, _)| v == id)
+                    .map_or_else(|| (*id).to_owned(), |(_, l)| l.clone())
+            })
+            .collect()
+    }
+
+    /// Chooses or unchooses one of many.
+    pub fn toggle(&mut self, id: &str) {
+        let mut ids: Vec<String> = self.chosen().iter().map(|s| (*s).to_owned()).collect();
+        match ids.iter().position(|v| v == id) {
+            Some(i) => {
+                ids.remove(i);
+            }
+            None => ids.push(id.to_owned()),
+        }
+        self.set(ids.join(","));
     }
 
     /// The field's name for people: the form's own word for it, else the field's.
@@ -146,6 +186,16 @@ impl FormField {
             Input::Recipient => model::parse_recipient(self.name, v)
                 .map(|_| Cell::T(v.to_owned()))
                 .map_err(why),
+            Input::Choice if self.multi => {
+                match self
+                    .chosen()
+                    .iter()
+                    .find(|id| !self.choices.iter().any(|(c, _)| c == *id))
+                {
+                    Some(bad) => Err(t!("val.choice", value = bad, allowed = "").into_owned()),
+                    None => Ok(Cell::T(self.chosen().join(","))),
+                }
+            }
             Input::Choice | Input::LifeDomain | Input::Ref(_) => {
                 if self.choices.iter().any(|(c, _)| c == v) {
                     Ok(Cell::T(v.to_owned()))
@@ -183,6 +233,10 @@ fn form_code(form: FormKind) -> &'static str {
         FormKind::Export => "export",
         FormKind::ActionDone => "action_done",
         FormKind::Withdraw => "withdraw",
+        FormKind::Meldcode(_) => "meldcode_step",
+        FormKind::Group => "group_session",
+        FormKind::ConsentForm => "consent_form",
+        FormKind::Leaflet => "leaflet",
     }
 }
 
@@ -294,13 +348,56 @@ pub fn fields(
             value: today,
             ..FormField::new("withdrawn_on", Input::Date, false)
         }],
+        FormKind::Meldcode(step) => meldcode_fields(step, today),
+        FormKind::ConsentForm => vec![
+            FormField::new("org", Input::Line, false),
+            FormField::new("purpose", Input::Line, false),
+            FormField {
+                codes: <model::Scope as Column>::CODES,
+                value: model::Scope::Details.code().to_owned(),
+                ..FormField::new("scope", Input::Choice, false)
+            },
+            FormField {
+                value: "0".into(),
+                ..FormField::new("special", Input::Flag, false)
+            },
+            FormField::new("until", Input::Date, true),
+            FormField {
+                value: t!("tui.consent_form_file").into_owned(),
+                ..FormField::new("path", Input::Line, false)
+            },
+        ],
+        FormKind::Leaflet => vec![FormField {
+            value: t!("tui.leaflet_file").into_owned(),
+            ..FormField::new("path", Input::Line, false)
+        }],
+        FormKind::Group => vec![
+            FormField {
+                value: today,
+                ..FormField::new("held_on", Input::Date, false)
+            },
+            FormField::new("theme", Input::Line, false),
+            FormField {
+                multi: true,
+                ..FormField::new("participants", Input::Choice, false)
+            },
+            FormField::new("summary", Input::Text, false),
+            FormField {
+                value: "0".into(),
+                ..FormField::new("special", Input::Flag, false)
+            },
+        ],
     };
     for f in &mut out {
         f.cursor = f.value.chars().count();
         f.choices = choices(f, refs, ctx);
         // A stored value no longer on the list (an earlier list of life domains) stays
         // choosable: changing something else must not change it.
-        if f.picked() && !f.value.is_empty() && !f.choices.iter().any(|(v, _)| *v == f.value) {
+        if f.picked()
+            && !f.multi
+            && !f.value.is_empty()
+            && !f.choices.iter().any(|(v, _)| *v == f.value)
+        {
             let label = f.value.clone();
             f.choices.push((f.value.clone(), label));
         }
@@ -308,8 +405,45 @@ pub fn fields(
     out
 }
 
+/// A meldcode step's fields: the day, the text, the step's own answers, the next step's
+/// day (none after a decision), and the special mark, on by default (as `kluis meldcode`).
+fn meldcode_fields(step: model::MeldStep, today: String) -> Vec<FormField> {
+    use model::{Consulted, Decision, MeldStep};
+    let choice = |name, codes: &'static [&'static str]| FormField {
+        codes,
+        value: codes.first().copied().unwrap_or_default().to_owned(),
+        ..FormField::new(name, Input::Choice, false)
+    };
+    let flag = |name, on: bool| FormField {
+        value: if on { "1" } else { "0" }.to_owned(),
+        ..FormField::new(name, Input::Flag, false)
+    };
+    let mut out = vec![
+        FormField {
+            value: today,
+            ..FormField::new("taken_on", Input::Date, false)
+        },
+        FormField::new("text", Input::Text, false),
+    ];
+    match step {
+        MeldStep::Consult => out.push(choice("consulted", <Consulted as Column>::CODES)),
+        MeldStep::Weigh => {
+            out.push(flag("report_needed", false));
+            out.push(flag("help_possible", false));
+        }
+        MeldStep::Decide => out.push(choice("decision", <Decision as Column>::CODES)),
+        _ => {}
+    }
+    if step != MeldStep::Decide {
+        out.push(FormField::new("next_by", Input::Date, true));
+    }
+    out.push(flag("special", true));
+    out
+}
+
 fn choices(f: &FormField, refs: &[(String, String)], ctx: &Ctx) -> Vec<(String, String)> {
     match f.input {
+        Input::Choice if f.multi => refs.to_vec(),
         Input::Choice => f
             .codes
             .iter()
@@ -346,6 +480,7 @@ mod tests {
                 .and_hms_opt(10, 0, 0)
                 .unwrap(),
             life_domains: domains,
+            lexicon: crate::tui::views::nudge::builtin(),
         }
     }
 

@@ -14,6 +14,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph};
 
 use super::fields::{FormField, default_cell, fields, specs};
+use super::nudge::{Choice, Nudge};
 use super::{Cursor, bold, cut, dim, error, initials, masked, selected, width, wrap};
 use crate::i18n::t;
 use crate::model::FormDraft;
@@ -68,6 +69,10 @@ pub struct Form {
     ready: Option<Output>,
     /// The first line drawn.
     scroll: Shared<usize>,
+    /// The nudges' question before saving (issue 21), while it is asked.
+    nudge: Option<Nudge>,
+    /// Names no free text of this form should hold (a group session's participants).
+    pub names: Vec<String>,
 }
 
 impl Form {
@@ -93,6 +98,8 @@ impl Form {
             revealed: req.revealed,
             ready: None,
             scroll: Shared::new(0),
+            nudge: None,
+            names: Vec::new(),
         }
     }
 
@@ -180,22 +187,99 @@ impl Form {
         Some(Output { values, row })
     }
 
+    /// Whether the nudges' question is on screen.
+    pub fn asking(&self) -> bool {
+        self.nudge.is_some()
+    }
+
+    /// The free texts of the form (what the nudges read), by field.
+    fn texts(&self) -> impl Iterator<Item = usize> + '_ {
+        self.fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.input == Input::Text)
+            .map(|(i, _)| i)
+    }
+
+    /// The form's own special mark, if it has one.
+    fn special_mark(&mut self) -> Option<&mut FormField> {
+        self.fields
+            .iter_mut()
+            .find(|f| f.name == "special" && f.input == Input::Flag)
+    }
+
+    /// Checks the values; with `ask`, what the nudges find in its free texts is asked
+    /// about first (nothing is blocked: keeping it as it is saves it).
+    fn save(&mut self, ctx: &Ctx, ask: bool) -> Nav {
+        self.ready = self.check(ctx);
+        if self.ready.is_none() {
+            return Nav::Stay;
+        }
+        if ask {
+            // The participants chosen: their names do not belong in the shared summary.
+            let mut names = self.names.clone();
+            for f in self.fields.iter().filter(|f| f.multi) {
+                names.extend(f.labels());
+            }
+            let texts: Vec<String> = self.texts().map(|i| self.fields[i].value.clone()).collect();
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let special = self.special_mark().map(|f| f.value == "1");
+            self.nudge = Nudge::check(
+                &texts,
+                special.unwrap_or(false),
+                special.is_some(),
+                &names,
+                ctx.lexicon,
+            );
+            if self.nudge.is_some() {
+                self.ready = None;
+                return Nav::Stay;
+            }
+        }
+        Nav::SaveForm
+    }
+
+    fn nudge_key(&mut self, key: KeyEvent, ctx: &Ctx) -> Nav {
+        let Some(choice) = self.nudge.as_ref().and_then(|n| n.key(key.code)) else {
+            return Nav::Stay;
+        };
+        self.nudge = None;
+        match choice {
+            Choice::Back => return Nav::Stay,
+            Choice::Special => {
+                if let Some(f) = self.special_mark() {
+                    f.set("1".into());
+                }
+            }
+            Choice::Remove => {
+                let at: Vec<usize> = self.texts().collect();
+                let mut names = self.names.clone();
+                for f in self.fields.iter().filter(|f| f.multi) {
+                    names.extend(f.labels());
+                }
+                for i in at {
+                    let out = super::nudge::removed(&self.fields[i].value, &names, ctx.lexicon);
+                    self.fields[i].set(out);
+                }
+            }
+            Choice::Keep => {}
+        }
+        self.dirty = true;
+        self.save(ctx, choice != Choice::Keep)
+    }
+
     /// Handles a key.
     pub fn handle(&mut self, key: KeyEvent, ctx: &Ctx) -> Nav {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if self.nudge.is_some() {
+            return self.nudge_key(key, ctx);
+        }
         if self.picking.is_some() {
             self.pick_key(key);
             return Nav::Stay;
         }
         match key.code {
-            KeyCode::Char('s') if ctrl => {
-                self.ready = self.check(ctx);
-                return if self.ready.is_some() {
-                    Nav::SaveForm
-                } else {
-                    Nav::Stay
-                };
-            }
+            KeyCode::Char('s') if ctrl => return self.save(ctx, true),
             KeyCode::Char('r') if ctrl && ctx.privacy => {
                 if self.revealed {
                     self.revealed = false;
@@ -243,7 +327,7 @@ impl Form {
                 }
             }
             KeyCode::Enter => self.focus = (self.focus + 1) % n,
-            KeyCode::Left | KeyCode::Right if f.picked() && !f.choices.is_empty() => {
+            KeyCode::Left | KeyCode::Right if f.picked() && !f.multi && !f.choices.is_empty() => {
                 let len = f.choices.len();
                 let at = f.choices.iter().position(|(v, _)| *v == f.value);
                 let next = match (at, key.code) {
@@ -255,7 +339,7 @@ impl Form {
                 f.error = None;
                 self.dirty = true;
             }
-            KeyCode::Char(c) if f.picked() && !ctrl => {
+            KeyCode::Char(c) if f.picked() && !f.multi && !ctrl => {
                 // A letter or digit jumps to the next choice that starts with it.
                 let c = c.to_lowercase().to_string();
                 let len = f.choices.len();
@@ -312,6 +396,14 @@ impl Form {
             return;
         }
         match key.code {
+            // One of many: chosen or not, and the list stays open until Esc.
+            KeyCode::Enter | KeyCode::Char(' ') if f.multi => {
+                if let Some((v, _)) = f.choices.get(cursor.at).cloned() {
+                    f.toggle(&v);
+                    f.error = None;
+                    self.dirty = true;
+                }
+            }
             KeyCode::Enter | KeyCode::Char(' ') => {
                 if let Some((v, _)) = f.choices.get(cursor.at) {
                     f.set(v.clone());
@@ -327,6 +419,9 @@ impl Form {
 
     /// A paste goes into the field with the cursor (one line, but for a text).
     pub fn paste(&mut self, text: &str) {
+        if self.nudge.is_some() {
+            return;
+        }
         let f = &mut self.fields[self.focus];
         if f.picked() {
             return;
@@ -345,6 +440,9 @@ impl Form {
 
     /// Its keys, for help.
     pub fn keys(&self) -> Vec<(&'static str, &'static str)> {
+        if self.nudge.is_some() {
+            return super::editor::nudge_keys();
+        }
         vec![
             ("Tab ↓ ↑", "help.next_field"),
             ("Enter", "help.pick"),
@@ -362,8 +460,19 @@ impl Form {
             FormKind::Record(k) => t!(format!("kind.{}", k.spec().code)).into_owned(),
             FormKind::Evaluation => t!("kind.evaluation").into_owned(),
             FormKind::Attach | FormKind::Export => t!("kind.attachment").into_owned(),
+            FormKind::Group => t!("kind.group_session").into_owned(),
+            FormKind::ConsentForm => return t!("tui.form_consent_form").into_owned(),
+            FormKind::Leaflet => return t!("tui.form_leaflet").into_owned(),
             FormKind::ActionDone => return t!("tui.form_action_done").into_owned(),
             FormKind::Withdraw => return t!("tui.form_withdraw").into_owned(),
+            FormKind::Meldcode(step) => {
+                return t!(
+                    "tui.form_meldcode",
+                    n = step.number(),
+                    step = t!(format!("meldcode.step.{}", step.code()))
+                )
+                .into_owned();
+            }
         };
         match (self.kind, &self.editing) {
             (FormKind::Export, _) => t!("tui.form_export", what = what),
@@ -405,13 +514,22 @@ impl Form {
             let mut value = if hide && f.private() && !f.value.is_empty() {
                 if f.name == "name" {
                     initials(&f.value)
+                } else if f.multi {
+                    f.labels()
+                        .iter()
+                        .map(|l| initials(l))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 } else {
                     masked()
                 }
             } else {
                 f.shown()
             };
-            if f.picked() {
+            if f.multi {
+                // Chosen from a list that stays open (Enter), not stepped through.
+                value = format!("{value} …");
+            } else if f.picked() {
                 value = format!("◀ {value} ▶");
             } else if focused && !(hide && f.private()) {
                 let at = byte_at(&f.value, f.cursor);
@@ -473,6 +591,9 @@ impl Form {
             let y = inner.y + (pick_line.saturating_sub(scroll) as u16) + 1;
             self.draw_pick(f, cursor, hide, frame, inner, y, label_w as u16);
         }
+        if let Some(n) = &self.nudge {
+            n.draw(frame, inner, hide);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -509,6 +630,10 @@ impl Form {
             .map(|(i, (_, label))| {
                 let label = if hide && f.input == Input::Ref(crate::model::record::Kind::Goal) {
                     format!("{}. {}", i + 1, masked())
+                } else if f.multi {
+                    let on = f.chosen().contains(&f.choices[i].0.as_str());
+                    let name = if hide { initials(label) } else { label.clone() };
+                    format!("[{}] {name}", if on { "x" } else { " " })
                 } else {
                     label.clone()
                 };

@@ -12,6 +12,7 @@ pub mod fields;
 pub mod first_run;
 pub mod form;
 pub mod help;
+pub mod nudge;
 pub mod overview;
 pub mod tabs;
 pub mod textbox;
@@ -93,6 +94,8 @@ pub fn code_label(field: &str, code: &str) -> String {
         "status" => format!("action_status.{code}"),
         "domain" => format!("domain.{code}"),
         "kind" => format!("note_kind.{code}"),
+        // The meldcode's choices (whom consulted, the decision, a ground to withhold).
+        "step" | "consulted" | "decision" | "withheld" => format!("choice.{field}.{code}"),
         _ => return code.to_owned(),
     };
     let word = t!(key.as_str()).into_owned();
