@@ -155,6 +155,11 @@ mod tests {
         std::os::unix::fs::symlink("/dev/zero", swapped).unwrap();
         let r = fsx::read(swapped, fsx::Follow::No, fsx::Owner::Anyone, 1 << 20);
         assert!(matches!(r, Err(fsx::Refusal::Link)), "{r:?}");
+        // Gone since the listing (a sync engine renamed it): skipped, not an error.
+        let gone = &found.files[0].1;
+        fs::remove_file(gone).unwrap();
+        let r = fsx::read(gone, fsx::Follow::No, fsx::Owner::Anyone, 1 << 20);
+        assert!(matches!(r, Err(fsx::Refusal::Missing)), "{r:?}");
         assert!(start.elapsed() < std::time::Duration::from_secs(2));
     }
 
