@@ -117,22 +117,30 @@ pub fn our_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// Why something that is not a regular file is refused, from its type (a listing's, which
+/// costs no system call: then it is never opened at all).
+pub fn not_regular(ft: std::fs::FileType) -> Refusal {
+    if ft.is_symlink() {
+        return Refusal::Link;
+    }
+    Refusal::NotRegular(if ft.is_fifo() {
+        "fifo"
+    } else if ft.is_dir() {
+        "directory"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_char_device() || ft.is_block_device() {
+        "device"
+    } else {
+        "other"
+    })
+}
+
 /// Checks an opened file's metadata: a regular file, of the right owner, within `max` bytes.
 pub fn check(meta: &Metadata, owner: Owner, max: u64) -> Result<(), Refusal> {
     let ft = meta.file_type();
     if !ft.is_file() {
-        let kind = if ft.is_fifo() {
-            "fifo"
-        } else if ft.is_dir() {
-            "directory"
-        } else if ft.is_socket() {
-            "socket"
-        } else if ft.is_char_device() || ft.is_block_device() {
-            "device"
-        } else {
-            "other"
-        };
-        return Err(Refusal::NotRegular(kind));
+        return Err(not_regular(ft));
     }
     if owner == Owner::Us && meta.uid() != our_uid() {
         return Err(Refusal::NotOurs(meta.uid()));

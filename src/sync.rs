@@ -633,6 +633,14 @@ pub enum Imported {
     },
     /// For other workers (sync skips it; `import` refuses it).
     NotForMe,
+    /// Not whole yet (half-written, or still being copied by a sync engine): nothing merged,
+    /// nothing remembered, read again at the next sync.
+    Incomplete {
+        /// Bytes there now.
+        size: u64,
+        /// Bytes its header says the whole file has, when the header is there.
+        expected: Option<u64>,
+    },
     /// Written under a newer roster than this vault has: kept for later, nothing merged.
     Held {
         /// Bundle id.
@@ -868,8 +876,11 @@ pub struct SyncReport {
     pub export_held: Option<u64>,
     /// Bundles merged, with what they changed.
     pub imported: Vec<(PathBuf, Imported)>,
-    /// Bundles that need a newer roster: read again at every sync until it is here.
+    /// Bundles that need a newer roster, and files not whole yet: read again at every sync.
     pub held: Vec<(PathBuf, Imported)>,
+    /// Entries skipped with a warning: no regular file (a link, a directory, a FIFO, a
+    /// socket, a device), or unreadable. Not remembered, never a refusal.
+    pub unreadable: Vec<(PathBuf, String)>,
     /// Bundles and rosters refused now, with the reason.
     pub refused: Vec<(PathBuf, String)>,
     /// Bundle files handled before (imported, written here, for others): not read at all.
@@ -884,6 +895,102 @@ pub struct SyncReport {
     pub held_erasures: Vec<HeldErasure>,
     /// Dossiers here that no active worker is assigned to: ask IT to reassign them.
     pub orphaned: Vec<Orphan>,
+}
+
+/// What `sync` merged.
+#[derive(Debug, Default, Serialize)]
+pub struct MergedSummary {
+    /// Bundles merged.
+    pub bundles: usize,
+    /// What they changed, added up.
+    #[serde(flatten)]
+    pub stats: MergeStats,
+}
+
+/// What `sync` holds, to read or apply again at a later sync.
+#[derive(Debug, Default, Serialize)]
+pub struct HeldSummary {
+    /// Bundles written under a roster this vault does not have yet.
+    pub newer_roster: usize,
+    /// Files not whole yet (half-written or still being copied).
+    pub incomplete: usize,
+    /// Erasures that wait until this vault can check them.
+    pub erasures: usize,
+}
+
+/// What `sync` refused.
+#[derive(Debug, Default, Serialize)]
+pub struct RefusedSummary {
+    /// Refused now (the exit code is then 4).
+    pub now: usize,
+    /// Refused at an earlier sync under the same roster: not read again.
+    pub before: usize,
+}
+
+/// A sync per category: what it merged, held, refused, erased, skipped and wrote. The same
+/// for people and for `--json`.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    /// Merged.
+    pub merged: MergedSummary,
+    /// Held.
+    pub held: HeldSummary,
+    /// Refused.
+    pub refused: RefusedSummary,
+    /// Dossiers erased (by a colleague's erasure this vault could check).
+    pub erased: u64,
+    /// Entries skipped with a warning (no regular file, or unreadable).
+    pub unreadable: usize,
+    /// Bundles written.
+    pub written: usize,
+    /// Files handled at an earlier sync: not read again.
+    pub known: usize,
+    /// New bundles for other workers.
+    pub for_others: usize,
+}
+
+impl SyncReport {
+    /// The report per category.
+    pub fn summary(&self) -> Summary {
+        let mut merged = MergedSummary::default();
+        for (_, outcome) in &self.imported {
+            if let Imported::Merged { stats, .. } = outcome {
+                merged.bundles += 1;
+                let m = &mut merged.stats;
+                m.ops_new += stats.ops_new;
+                m.ops_known += stats.ops_known;
+                m.clients_new += stats.clients_new;
+                m.clients_changed += stats.clients_changed;
+                m.notes_new += stats.notes_new;
+                m.notes_waiting += stats.notes_waiting;
+                m.log_entries += stats.log_entries;
+                m.erased += stats.erased;
+                m.left_out += stats.left_out;
+            }
+        }
+        let incomplete = self
+            .held
+            .iter()
+            .filter(|(_, o)| matches!(o, Imported::Incomplete { .. }))
+            .count();
+        Summary {
+            merged,
+            held: HeldSummary {
+                newer_roster: self.held.len() - incomplete,
+                incomplete,
+                erasures: self.held_erasures.len(),
+            },
+            refused: RefusedSummary {
+                now: self.refused.len(),
+                before: self.refused_before,
+            },
+            erased: self.erased,
+            unreadable: self.unreadable.len(),
+            written: self.exported.len(),
+            known: self.known,
+            for_others: self.skipped,
+        }
+    }
 }
 
 /// Whether a file name is a bundle's: 64 hex digits and the extension.
@@ -901,23 +1008,45 @@ fn roster_from_share(
     report: &mut SyncReport,
 ) -> Result<()> {
     let seen = session.store().bundles_seen()?;
+    let mut kept = session.store().refusals_kept()?;
     let mut newest: Option<(org::Signed, Roster)> = None;
     let mut marks: Vec<(String, &str)> = Vec::new();
-    for (hash, path) in share::list(dir, ROSTER_EXTENSION)? {
-        match seen.get(&hash) {
-            Some((status, _)) if status != "refused" => continue,
-            Some((_, version)) if *version == me.roster.version => continue,
-            _ => {}
+    let found = share::scan(dir, ROSTER_EXTENSION)?;
+    report.unreadable.extend(found.skipped);
+    for (hash, path) in found.files {
+        if remembered(&seen, &hash, me.roster.version).is_some() {
+            continue;
         }
-        let checked = share::read_named(&path, &hash).and_then(|bytes| {
-            let signed: org::Signed =
-                serde_json::from_slice(&bytes).map_err(|_| t!("org.not_roster").into_owned())?;
-            let roster = org::verify_roster(&me.pinned, &signed, &path).map_err(|e| match e {
-                Error::NotAuthentic { reason, .. } => reason,
-                other => other.to_string(),
-            })?;
-            Ok((signed, roster))
-        });
+        let Some(bytes) = read_found(&path, share::MAX_SHARE_FILE, report) else {
+            continue;
+        };
+        let parsed = serde_json::from_slice::<org::Signed>(&bytes);
+        if hex(&Sha256::digest(&bytes)) != hash {
+            // JSON that ends too early is a roster still being written: read again next time.
+            match parsed {
+                Err(e) if e.is_eof() => report.held.push((
+                    path,
+                    Imported::Incomplete {
+                        size: bytes.len() as u64,
+                        expected: None,
+                    },
+                )),
+                _ => report
+                    .refused
+                    .push((path, t!("sync.name_not_hash").into_owned())),
+            }
+            continue;
+        }
+        let checked = parsed
+            .map_err(|_| t!("org.not_roster").into_owned())
+            .and_then(|signed| {
+                let roster =
+                    org::verify_roster(&me.pinned, &signed, &path).map_err(|e| match e {
+                        Error::NotAuthentic { reason, .. } => reason,
+                        other => other.to_string(),
+                    })?;
+                Ok((signed, roster))
+            });
         match checked {
             Ok((signed, roster)) => {
                 marks.push((hash, "imported"));
@@ -930,7 +1059,9 @@ fn roster_from_share(
                 }
             }
             Err(reason) => {
-                marks.push((hash, "refused"));
+                if keep_refusal(&seen, &hash, &mut kept) {
+                    marks.push((hash, "refused"));
+                }
                 report.refused.push((path, reason));
             }
         }
@@ -943,13 +1074,14 @@ fn roster_from_share(
         let version = me.roster.version.max(report.roster.unwrap_or(0));
         session.change(|s| {
             for (hash, status) in &marks {
+                let refused = *status == "refused";
                 s.mark_bundle(&BundleMark {
                     hash,
-                    bundle_id: "",
+                    bundle_id: if refused { REFUSED_MARK } else { "" },
                     author: "",
                     seq: 0,
                     status,
-                    roster_version: if *status == "refused" { version } else { 0 },
+                    roster_version: if refused { version } else { 0 },
                 })?;
             }
             Ok(())
@@ -958,12 +1090,83 @@ fn roster_from_share(
     Ok(())
 }
 
+/// Most refused files a vault remembers (so that it need not read them again until a new
+/// roster arrives). Past the cap a refused file costs reading time at every sync, never
+/// space: 10,000 files of junk in a share leave nothing lasting in the vault.
+pub const REFUSALS_KEPT: usize = 1_000;
+
+/// The bundle id a remembered refusal carries. Refusals remembered before kluis told
+/// half-written files apart carry none, and are read once more (one may have been a
+/// half-written bundle, whole by now).
+const REFUSED_MARK: &str = "-";
+
+/// How a file in the share was handled before, as far as this sync is concerned.
+enum Seen {
+    /// Imported, written here, or for others: never read again.
+    Handled,
+    /// Refused under this same roster: not read again.
+    Refused,
+}
+
+fn remembered(
+    seen: &HashMap<String, (String, u64, String)>,
+    hash: &str,
+    roster: u64,
+) -> Option<Seen> {
+    match seen.get(hash) {
+        Some((status, _, _)) if status != "refused" => Some(Seen::Handled),
+        Some((_, version, id)) if *version == roster && id == REFUSED_MARK => Some(Seen::Refused),
+        _ => None,
+    }
+}
+
+/// Whether to remember a refusal: always when the file is remembered already (the row is
+/// updated), otherwise while fewer than [`REFUSALS_KEPT`] are.
+fn keep_refusal(
+    seen: &HashMap<String, (String, u64, String)>,
+    hash: &str,
+    kept: &mut usize,
+) -> bool {
+    if seen.contains_key(hash) {
+        return true;
+    }
+    if *kept >= REFUSALS_KEPT {
+        return false;
+    }
+    *kept += 1;
+    true
+}
+
+/// Reads a file the listing showed as a regular file: opened with `O_NONBLOCK` and without
+/// following a link, then checked on the descriptor (`fsx`), so one swapped for a FIFO,
+/// a link or a directory since the listing is skipped too, never waited on. A file that
+/// cannot be read is skipped with a warning (it may be readable next time); one over the
+/// cap is refused. Neither is remembered.
+fn read_found(path: &Path, max: u64, report: &mut SyncReport) -> Option<Vec<u8>> {
+    match fsx::read(path, Follow::No, Owner::Anyone, max) {
+        Ok(bytes) => Some(bytes),
+        Err(fsx::Refusal::TooLarge(_)) => {
+            report.refused.push((
+                path.to_owned(),
+                t!("fsx.too_large", max = format!("{} MiB", max >> 20)).into_owned(),
+            ));
+            None
+        }
+        Err(r) => {
+            report.unreadable.push((path.to_owned(), r.reason()));
+            None
+        }
+    }
+}
+
 /// Syncs with the shared folder `dir`: takes the newest roster IT published there, then
 /// imports every bundle addressed to this worker that was not imported before (holding
-/// those written under a roster this vault does not have yet), then exports what
-/// colleagues have not had. Files already handled are recognised by name and not read
-/// again; a refused one is read again only after a new roster arrived. A device IT has not
-/// admitted yet only puts its request into the folder.
+/// those written under a roster this vault does not have yet, and those not whole yet),
+/// then exports what colleagues have not had. Files already handled are recognised by name
+/// and not read again; a refused one is read again only after a new roster arrived, a
+/// half-written one at every sync. An entry that is no regular file, or cannot be read, is
+/// skipped with a warning. A device IT has not admitted yet only puts its request into the
+/// folder.
 pub fn sync(session: &mut Session, dir: &Path) -> Result<SyncReport> {
     let vault = session.path().to_owned();
     let mut report = SyncReport::default();
@@ -981,26 +1184,48 @@ pub fn sync(session: &mut Session, dir: &Path) -> Result<SyncReport> {
     // Time passes: a held erasure may be due now.
     report.erased += session.change(|s| s.recheck_erasures(None))?;
     let seen = session.store().bundles_seen()?;
-    let names = share::list(dir, EXTENSION)?;
+    let mut kept = session.store().refusals_kept()?;
+    let found = share::scan(dir, EXTENSION)?;
+    report.unreadable.extend(found.skipped);
     // (hash, bundle id, author, seq, status)
     let mut marks: Vec<(String, String, String, u64, &str)> = Vec::new();
-    for (stem, path) in names {
-        match seen.get(&stem) {
-            Some((status, _)) if status != "refused" => {
+    for (stem, path) in found.files {
+        match remembered(&seen, &stem, me.roster.version) {
+            Some(Seen::Handled) => {
                 report.known += 1;
                 continue;
             }
-            Some((_, version)) if *version == me.roster.version => {
+            Some(Seen::Refused) => {
                 report.refused_before += 1;
                 continue;
             }
-            _ => {}
+            None => {}
         }
-        let outcome = read_bundle_file(&path, Follow::No).and_then(|bytes| {
-            if hex(&Sha256::digest(&bytes)) != stem {
-                return Err(refused(&path, t!("sync.name_not_hash")));
+        let Some(bytes) = read_found(&path, MAX_BUNDLE_BYTES, &mut report) else {
+            continue;
+        };
+        if hex(&Sha256::digest(&bytes)) != stem {
+            // Not what its name promises, yet: the start of a bundle is a file still being
+            // written or copied, and is read again at every sync until it is whole. Nothing
+            // about it is remembered: it may change.
+            match bundle::shape(&bytes) {
+                bundle::Shape::Incomplete { expected } => report.held.push((
+                    path,
+                    Imported::Incomplete {
+                        size: bytes.len() as u64,
+                        expected,
+                    },
+                )),
+                bundle::Shape::NotBundle => report
+                    .refused
+                    .push((path, t!("sync.not_bundle").into_owned())),
+                bundle::Shape::Whole => report
+                    .refused
+                    .push((path, t!("sync.name_not_hash").into_owned())),
             }
-            let parsed = parse_bundle(bytes, &path)?;
+            continue;
+        }
+        let outcome = parse_bundle(bytes, &path).and_then(|parsed| {
             let mark = (
                 parsed.hash.clone(),
                 parsed.header.id.clone(),
@@ -1032,9 +1257,11 @@ pub fn sync(session: &mut Session, dir: &Path) -> Result<SyncReport> {
                 report.imported.push((path, outcome))
             }
             Err(Error::BundleRefused { reason, .. }) => {
-                // Remembered under its name (the file never changes), with the roster version:
-                // a newer roster may know its author.
-                marks.push((stem, String::new(), String::new(), 0, "refused"));
+                // Whole and named after its bytes, so it never changes: remembered (up to
+                // a cap) with the roster version, as a newer roster may know its author.
+                if keep_refusal(&seen, &stem, &mut kept) {
+                    marks.push((stem, REFUSED_MARK.into(), String::new(), 0, "refused"));
+                }
                 report.refused.push((path, reason));
             }
             Err(e) => return Err(e),
@@ -1187,6 +1414,104 @@ mod tests {
         assert_eq!(bundle_name(&format!("{}.kluisb", "A".repeat(64))), None);
         assert_eq!(bundle_name(&format!("{h}.kluisb.part")), None);
         assert_eq!(bundle_name("x.kluisb"), None);
+    }
+
+    /// A small bundle, v1 or v2.
+    fn small_bundle(version: Version) -> Vec<u8> {
+        let signing = SigningKey::from_bytes(&[7; 32]);
+        let key = age::x25519::Identity::generate().to_public();
+        let header = Header {
+            kind: match version {
+                Version::V1 => MAGIC_V1,
+                Version::V2 => MAGIC,
+            }
+            .into(),
+            id: "01a20581-54c8-7217-9685-a9190cfb6551".into(),
+            author: "w001".into(),
+            seq: 1,
+            created: "2026-11-22T10:00:00Z".into(),
+            roster_version: 1,
+            org_public_key: "x".into(),
+            recipients: vec!["w002".into()],
+            payload_sha256: String::new(),
+            payload_len: 0,
+            log_head: None,
+        };
+        let payload = Payload {
+            kind: bundle::payload_kind_of(version).into(),
+            bundle: header.id.clone(),
+            ops: vec![op("phone", "w001")],
+            notes: Vec::new(),
+            blobs: Vec::new(),
+            seals: Vec::new(),
+        };
+        bundle::write_as(version, &signing, header, &payload, &[key]).unwrap()
+    }
+
+    /// Every prefix of a bundle, the empty file too, is a file not whole yet (read again,
+    /// never refused or remembered); the whole file, one with more bytes, one damaged before
+    /// its size shows, and anything else are not.
+    #[test]
+    fn every_prefix_of_a_bundle_is_incomplete_and_nothing_else_is() {
+        for version in [Version::V1, Version::V2] {
+            let whole = small_bundle(version);
+            for n in 0..whole.len() {
+                assert!(
+                    matches!(bundle::shape(&whole[..n]), bundle::Shape::Incomplete { .. }),
+                    "{version:?} prefix of {n} bytes"
+                );
+            }
+            let past_header = whole.len() - 10;
+            assert_eq!(
+                bundle::shape(&whole[..past_header]),
+                bundle::Shape::Incomplete {
+                    expected: Some(whole.len() as u64)
+                }
+            );
+            assert_eq!(bundle::shape(&whole), bundle::Shape::Whole);
+            let mut longer = whole.clone();
+            longer.extend_from_slice(b"junk");
+            assert_eq!(bundle::shape(&longer), bundle::Shape::Whole);
+            // A damaged header line can never become whole by growing.
+            let mut damaged = whole.clone();
+            let at = whole.iter().position(|b| *b == b'\n').unwrap() + 2;
+            damaged[at] = b'!';
+            assert_eq!(bundle::shape(&damaged), bundle::Shape::Whole);
+        }
+        for junk in [&b"garbled"[..], b"kluis-bundle/v3\n", b"\x00\x01", b"{}"] {
+            assert_eq!(bundle::shape(junk), bundle::Shape::NotBundle, "{junk:?}");
+        }
+        // A header that claims more than any bundle may hold is not waited for.
+        let whole = small_bundle(Version::V2);
+        let field = b"\"payload_len\":";
+        let at = whole.windows(field.len()).position(|w| w == field).unwrap() + field.len();
+        let digits = whole[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let mut huge = whole[..at].to_vec();
+        huge.extend_from_slice((MAX_BUNDLE_BYTES + 1).to_string().as_bytes());
+        huge.extend_from_slice(&whole[at + digits..]);
+        assert_eq!(
+            bundle::shape(&huge[..huge.len() - 10]),
+            bundle::Shape::Whole
+        );
+    }
+
+    #[test]
+    fn refusals_are_remembered_up_to_the_cap_and_updated_beyond_it() {
+        let mut seen = HashMap::new();
+        seen.insert("old".to_owned(), ("refused".to_owned(), 1, String::new()));
+        let mut kept = REFUSALS_KEPT - 1;
+        assert!(keep_refusal(&seen, "new1", &mut kept));
+        assert!(!keep_refusal(&seen, "new2", &mut kept), "over the cap");
+        assert!(keep_refusal(&seen, "old", &mut kept), "a row already there");
+        assert_eq!(kept, REFUSALS_KEPT);
+        // A refusal from before kluis told half-written files apart is read once more.
+        assert!(remembered(&seen, "old", 1).is_none());
+        seen.insert("new1".into(), ("refused".into(), 1, REFUSED_MARK.into()));
+        assert!(matches!(remembered(&seen, "new1", 1), Some(Seen::Refused)));
+        assert!(remembered(&seen, "new1", 2).is_none(), "a newer roster");
     }
 
     #[test]

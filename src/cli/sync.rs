@@ -148,6 +148,29 @@ fn outcome_text(outcome: &Imported) -> String {
             roster_version,
             ..
         } => t!("sync.held", author = author, version = roster_version).into_owned(),
+        Imported::Incomplete {
+            size,
+            expected: Some(expected),
+        } => t!("sync.incomplete", size = size, expected = expected).into_owned(),
+        Imported::Incomplete {
+            size,
+            expected: None,
+        } => t!("sync.incomplete_unknown", size = size).into_owned(),
+    }
+}
+
+/// Most files listed one by one per kind in `sync`'s report for people (10,000 junk files
+/// are one line more, not 10,000); `--json` lists them all.
+const LISTED: usize = 20;
+
+/// Prints `lines` on stderr, the first [`LISTED`], then how many more there are.
+fn list_some(lines: impl ExactSizeIterator<Item = String>) {
+    let n = lines.len();
+    for line in lines.take(LISTED) {
+        eprintln!("{line}");
+    }
+    if n > LISTED {
+        eprintln!("{}", t!("sync.more", n = n - LISTED));
     }
 }
 
@@ -242,6 +265,11 @@ pub(super) fn sync(
             .iter()
             .map(|(f, r)| json!({ "file": f, "reason": r }))
             .collect();
+        let unreadable: Vec<_> = report
+            .unreadable
+            .iter()
+            .map(|(f, r)| json!({ "file": f, "reason": r }))
+            .collect();
         let held_erasures: Vec<_> = report
             .held_erasures
             .iter()
@@ -261,6 +289,7 @@ pub(super) fn sync(
             "refused": refused, "known": report.known, "refused_before": report.refused_before,
             "skipped": report.skipped, "erased": report.erased,
             "held_erasures": held_erasures, "orphaned": report.orphaned,
+            "unreadable": unreadable, "summary": report.summary(),
         }))?;
     } else {
         print_report(&report);
@@ -307,21 +336,26 @@ fn print_report(report: &sync::SyncReport) {
     for (f, o) in &report.imported {
         eprintln!("{}: {}", f.display(), outcome_text(o));
     }
-    for (f, o) in &report.held {
-        eprintln!("{}: {}", f.display(), outcome_text(o));
-    }
+    list_some(
+        report
+            .held
+            .iter()
+            .map(|(f, o)| format!("{}: {}", f.display(), outcome_text(o))),
+    );
     if let Some(v) = report.export_held {
         eprintln!("{}", t!("sync.export_held", version = v));
     }
-    for (f, reason) in &report.refused {
-        eprintln!(
-            "{}",
-            t!("sync.refused", path = f.display(), reason = reason)
-        );
-    }
+    list_some(
+        report.refused.iter().map(|(f, reason)| {
+            t!("sync.refused", path = f.display(), reason = reason).into_owned()
+        }),
+    );
     if report.refused_before > 0 {
         eprintln!("{}", t!("sync.refused_before", n = report.refused_before));
     }
+    list_some(report.unreadable.iter().map(|(f, reason)| {
+        t!("sync.unreadable", path = f.display(), reason = reason).into_owned()
+    }));
     for h in &report.held_erasures {
         eprintln!(
             "{}",
@@ -341,20 +375,50 @@ fn print_report(report: &sync::SyncReport) {
         };
         eprintln!("{}", t!("sync.orphaned", id = o.client_id, who = who));
     }
+    let sum = report.summary();
+    let m = &sum.merged.stats;
+    eprintln!(
+        "{}",
+        t!(
+            "sync.summary_merged",
+            bundles = sum.merged.bundles,
+            clients_new = m.clients_new,
+            clients_changed = m.clients_changed,
+            notes = m.notes_new,
+            log = m.log_entries,
+            ops = m.ops_new
+        )
+    );
+    eprintln!(
+        "{}",
+        t!(
+            "sync.summary_held",
+            roster = sum.held.newer_roster,
+            incomplete = sum.held.incomplete,
+            erasures = sum.held.erasures
+        )
+    );
+    eprintln!(
+        "{}",
+        t!(
+            "sync.summary_refused",
+            now = sum.refused.now,
+            before = sum.refused.before
+        )
+    );
+    eprintln!("{}", t!("sync.summary_erased", n = sum.erased));
+    if sum.unreadable > 0 {
+        eprintln!("{}", t!("sync.summary_unreadable", n = sum.unreadable));
+    }
     eprintln!(
         "{}",
         t!(
             "sync.summary",
-            exported = report.exported.len(),
-            imported = report.imported.len(),
-            known = report.known + report.refused_before,
-            skipped = report.skipped,
-            refused = report.refused.len()
+            exported = sum.written,
+            known = sum.known,
+            skipped = sum.for_others
         )
     );
-    if report.erased > 0 {
-        eprintln!("{}", t!("sync.erased_now", n = report.erased));
-    }
 }
 
 /// A conflicting value as shown: a BSN as its last three digits, like everywhere else.

@@ -484,7 +484,9 @@ impl Store {
                 "INSERT INTO bundle_seen (hash, bundle_id, author, seq, status, roster_version, seen_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (hash) DO UPDATE SET status = excluded.status,
-                     roster_version = excluded.roster_version, seen_at = excluded.seen_at",
+                     bundle_id = excluded.bundle_id, author = excluded.author,
+                     seq = excluded.seq, roster_version = excluded.roster_version,
+                     seen_at = excluded.seen_at",
             )?
             .execute(params![
                 b.hash,
@@ -498,15 +500,27 @@ impl Store {
         self.record("bundle_seen", b.hash)
     }
 
-    /// Bundle files this vault has handled: hash → (status, roster version when refused).
-    pub(in crate::engine) fn bundles_seen(&self) -> Result<HashMap<String, (String, u64)>> {
+    /// Bundle files this vault has handled: hash → (status, roster version when refused,
+    /// bundle id). A refusal from before kluis told half-written files apart has an empty
+    /// bundle id (see `sync::sync`).
+    pub(in crate::engine) fn bundles_seen(&self) -> Result<HashMap<String, (String, u64, String)>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT hash, status, roster_version FROM bundle_seen")?;
+            .prepare("SELECT hash, status, roster_version, bundle_id FROM bundle_seen")?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
+    }
+
+    /// How many refused files the vault remembers (they are capped: `sync::REFUSALS_KEPT`).
+    pub(in crate::engine) fn refusals_kept(&self) -> Result<usize> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM bundle_seen WHERE status = 'refused'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
     }
 
     /// Merges ops and the notes they name (from a verified bundle) into this vault. Run inside

@@ -714,6 +714,74 @@ pub(super) fn payload_kind_of(version: Version) -> &'static str {
     }
 }
 
+/// What a file whose bytes do not hash to its name looks like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Shape {
+    /// Not a bundle at all: its first bytes are no bundle's first line.
+    NotBundle,
+    /// The start of a bundle, shorter than its header says it is (or cut before the header
+    /// says anything): a file still being written or copied (a share without hard links, a
+    /// sync engine mid-transfer). `expected` is the size its header gives, when it gives one.
+    Incomplete {
+        /// The whole file's size, from its header.
+        expected: Option<u64>,
+    },
+    /// As long as its header says, or longer, or damaged before that could be told: not
+    /// something that completes by waiting.
+    Whole,
+}
+
+/// Tells a half-written bundle from a damaged or foreign file, from its bytes alone: every
+/// prefix of a genuine bundle (the empty file too) is `Incomplete`; nothing that could
+/// still become one by growing is called anything else.
+pub(super) fn shape(bytes: &[u8]) -> Shape {
+    let incomplete = Shape::Incomplete { expected: None };
+    let magics = [MAGIC.as_bytes(), MAGIC_V1.as_bytes()];
+    let Some(end) = bytes.iter().take(MAGIC.len() + 1).position(|b| *b == b'\n') else {
+        return if magics.iter().any(|m| m.starts_with(bytes)) {
+            incomplete
+        } else {
+            Shape::NotBundle
+        };
+    };
+    if !magics.contains(&&bytes[..end]) {
+        return Shape::NotBundle;
+    }
+    let rest = &bytes[end + 1..];
+    let Some(end) = rest
+        .iter()
+        .take(MAX_HEADER_BYTES + 1)
+        .position(|b| *b == b'\n')
+    else {
+        return if rest.len() <= MAX_HEADER_BYTES {
+            incomplete
+        } else {
+            Shape::Whole
+        };
+    };
+    let Ok(header) = serde_json::from_slice::<Header>(&rest[..end]) else {
+        return Shape::Whole;
+    };
+    let rest = &rest[end + 1..];
+    const SIG_LINE: usize = 128;
+    let Some(sig_end) = rest.iter().take(SIG_LINE + 1).position(|b| *b == b'\n') else {
+        return if rest.len() <= SIG_LINE {
+            incomplete
+        } else {
+            Shape::Whole
+        };
+    };
+    let head = (bytes.len() - rest.len() + sig_end + 1) as u64;
+    let expected = head.saturating_add(header.payload_len);
+    if expected > MAX_BUNDLE_BYTES || bytes.len() as u64 >= expected {
+        Shape::Whole
+    } else {
+        Shape::Incomplete {
+            expected: Some(expected),
+        }
+    }
+}
+
 /// Reads the first lines of a bundle file only (magic, header, signature): enough to see
 /// who wrote it and which roster it needs, for `audit verify --share` and for holding.
 pub(super) fn read_header(

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::fsx::{self, Follow, Owner};
+use crate::fsx;
 use crate::i18n::t;
 use crate::model::hex;
 use crate::org;
@@ -31,30 +31,53 @@ pub fn hashed_name<'a>(name: &'a str, ext: &str) -> Option<&'a str> {
     .then_some(stem)
 }
 
-/// Every file in `dir` named `HASH.ext`: (hash, path), sorted by name.
-pub fn list(dir: &Path, ext: &str) -> Result<Vec<(String, PathBuf)>> {
-    let mut out: Vec<(String, PathBuf)> = fs::read_dir(dir)
-        .map_err(|e| Error::io(t!("io.read", path = dir.display()), e))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            let stem = hashed_name(&name, ext)?.to_owned();
-            Some((stem, e.path()))
-        })
-        .collect();
-    out.sort();
-    Ok(out)
+/// What [`scan`] found in the shared folder.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Regular files named `HASH.ext` (by the listing): (hash, path), sorted by name. Each
+    /// is still opened as what it must be (`fsx`): it may have been swapped meanwhile.
+    pub files: Vec<(String, PathBuf)>,
+    /// Entries named like that which are no regular file (a link, a directory, a FIFO, a
+    /// socket, a device), or that the listing could not show: (path, why). Never opened.
+    pub skipped: Vec<(PathBuf, String)>,
 }
 
-/// Reads a roster or request file from the shared folder: never through a link, never a
-/// special file, and its name must be the hash of its bytes.
-pub fn read_named(path: &Path, hash: &str) -> std::result::Result<Vec<u8>, String> {
-    let bytes =
-        fsx::read(path, Follow::No, Owner::Anyone, MAX_SHARE_FILE).map_err(|r| r.reason())?;
-    if hex(&Sha256::digest(&bytes)) != hash {
-        return Err(t!("sync.name_not_hash").into_owned());
+/// Every entry in `dir` named `HASH.ext`, sorted by name. Only a folder that cannot be
+/// listed at all is an error; one odd entry never is.
+pub fn scan(dir: &Path, ext: &str) -> Result<Found> {
+    let mut found = Found::default();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(t!("io.read", path = dir.display()), e))? {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                found
+                    .skipped
+                    .push((dir.to_owned(), fsx::Refusal::Io(e).reason()));
+                continue;
+            }
+        };
+        let name = entry.file_name();
+        let Some(stem) = name.to_str().and_then(|n| hashed_name(n, ext)) else {
+            continue;
+        };
+        let stem = stem.to_owned();
+        let path = entry.path();
+        // The type comes with the listing: a special file is never opened, not even with
+        // O_NONBLOCK (opening some devices does something).
+        match entry.file_type() {
+            Ok(ft) if ft.is_file() => found.files.push((stem, path)),
+            Ok(ft) => found.skipped.push((path, fsx::not_regular(ft).reason())),
+            Err(e) => found.skipped.push((path, fsx::Refusal::Io(e).reason())),
+        }
     }
-    Ok(bytes)
+    found.files.sort();
+    found.skipped.sort();
+    Ok(found)
+}
+
+/// Every regular file in `dir` named `HASH.ext`: (hash, path), sorted by name.
+pub fn list(dir: &Path, ext: &str) -> Result<Vec<(String, PathBuf)>> {
+    Ok(scan(dir, ext)?.files)
 }
 
 /// Writes a new file in `dir` under its content hash: a temp name first, then a hard link to
@@ -97,6 +120,48 @@ pub fn publish_roster(share: &Path, signed: &org::Signed) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mkfifo(path: &Path) {
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    }
+
+    /// Special entries are skipped from the listing without being opened; a regular file
+    /// swapped for a FIFO after the listing is refused on its descriptor, at once.
+    #[test]
+    fn special_entries_are_skipped_and_a_file_swapped_for_a_fifo_never_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = |c: char| format!("{}.kluisb", c.to_string().repeat(64));
+        fs::write(dir.path().join(name('a')), b"x").unwrap();
+        fs::create_dir(dir.path().join(name('b'))).unwrap();
+        mkfifo(&dir.path().join(name('c')));
+        std::os::unix::fs::symlink("/nowhere", dir.path().join(name('d'))).unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(dir.path().join(name('e'))).unwrap();
+        fs::write(dir.path().join(name('f')), b"x").unwrap();
+        fs::write(dir.path().join("notes.txt"), b"x").unwrap();
+        let found = scan(dir.path(), "kluisb").unwrap();
+        let files: Vec<_> = found.files.iter().map(|(h, _)| &h[..1]).collect();
+        assert_eq!(files, ["a", "f"]);
+        assert_eq!(found.skipped.len(), 4, "{:?}", found.skipped);
+        // Swapped between the listing and the opening.
+        let swapped = &found.files[1].1;
+        fs::remove_file(swapped).unwrap();
+        mkfifo(swapped);
+        let start = std::time::Instant::now();
+        let r = fsx::read(swapped, fsx::Follow::No, fsx::Owner::Anyone, 1 << 20);
+        assert!(matches!(r, Err(fsx::Refusal::NotRegular("fifo"))), "{r:?}");
+        fs::remove_file(swapped).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", swapped).unwrap();
+        let r = fsx::read(swapped, fsx::Follow::No, fsx::Owner::Anyone, 1 << 20);
+        assert!(matches!(r, Err(fsx::Refusal::Link)), "{r:?}");
+        // Gone since the listing (a sync engine renamed it): skipped, not an error.
+        let gone = &found.files[0].1;
+        fs::remove_file(gone).unwrap();
+        let r = fsx::read(gone, fsx::Follow::No, fsx::Owner::Anyone, 1 << 20);
+        assert!(matches!(r, Err(fsx::Refusal::Missing)), "{r:?}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+    }
 
     #[test]
     fn names_are_lowercase_hashes_with_their_extension() {

@@ -378,7 +378,8 @@ fn special_files_beside_the_vault_are_refused_without_blocking() {
 
 /// Paths the user names (a bundle to import, a file to attach, an enrollment, a roster, the
 /// config) are followed if they are links, but a FIFO or a device
-/// there is a usage error (exit 2) at once; a FIFO in a shared folder is a refused bundle.
+/// there is a usage error (exit 2) at once; in a shared folder `sync` skips one with a warning
+/// (tests/it/share.rs).
 #[test]
 fn special_files_the_user_names_are_usage_errors_and_never_block() {
     // Enrolled, so that `roster import` gets as far as reading its file.

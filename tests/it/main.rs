@@ -25,6 +25,7 @@ mod practice;
 mod privacy;
 mod records;
 mod setup;
+mod share;
 mod sync;
 mod tamper;
 mod trust;
