@@ -335,11 +335,7 @@ fn main() {
         ms(percentile(base, 0.95)),
     );
     println!(
-        "  (ratio: median of the per-pair ratios; peak RSS of check with files: {:.2}x the generated image before the depth records)",
-        check_rss(&check_w) as f64
-            / std::fs::read_to_string(without.with_extension("size"))
-                .unwrap()
-                .parse::<f64>()
-                .unwrap()
+        "  (ratio: median of the per-pair ratios; peak RSS of check with files: {:.2}x the vault file)",
+        check_rss(&check_w) as f64 / std::fs::metadata(&with).unwrap().len() as f64
     );
 }
