@@ -93,18 +93,29 @@ fn main() {
     );
 
     // 3. Erasing one dossier (about 1/2,000 of the vault) against a plain save.
-    // The synthetic dossiers opened on 2025-01-01: a one-year policy makes them due.
+    // A one-year policy makes the synthetic dossiers due, in every domain the law lets keep
+    // that short (youth dossiers are kept 20 years at least).
     s.change(|st| {
         for d in Domain::ALL {
-            st.set_retention_years(*d, 1)?;
+            if kluis::model::legal_minimum_years(*d).is_none() {
+                st.set_retention_years(*d, 1)?;
+            }
         }
         Ok(())
     })
     .unwrap();
-    let old = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
-    let today = chrono::Local::now().date_naive();
+    let due: Vec<String> = internals::connection(internals::store(&s))
+        .prepare("SELECT id FROM client WHERE domain <> 'jeugd' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // Closed after their last note (2025-12-28), erased on a day the year has passed.
+    let old = NaiveDate::from_ymd_opt(2025, 12, 31).unwrap();
+    let today = NaiveDate::from_ymd_opt(2027, 6, 1).unwrap();
     let (mut erase, mut save) = (Vec::new(), Vec::new());
-    for id in ids.iter().take(rounds) {
+    for id in due.iter().take(rounds) {
         s.change(|st| st.close_client(id, old).map(|_| ())).unwrap();
         let (d, r) = time(|| s.change(|st| st.erase_client(id, today)));
         r.unwrap();

@@ -45,13 +45,30 @@ fn team(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let pass = SecretString::from(PASS.to_owned());
     let roster = org::signed_roster(&org_dir, &it).unwrap();
     let roster_text = serde_json::to_string(&roster).unwrap();
+    let mut requests = Vec::new();
     for (sealed, code, path) in &paths {
         let mut e = org::open_enrollment(sealed, code, path).unwrap();
         e.roster = serde_json::from_str(&roster_text).unwrap();
-        sync::create_enrolled(path, &pass, WEAK, &e, path)
+        let s = sync::create_enrolled(path, &pass, WEAK, &e, path).unwrap();
+        let request = kluis::internals::meta(kluis::internals::store(&s), "device_request")
             .unwrap()
-            .close()
             .unwrap();
+        s.close().unwrap();
+        requests.push((path.with_extension("kluisreq"), request.into_bytes()));
+    }
+    // IT admits both devices (issue 16); both vaults then take the roster that lists them.
+    let admitted = org::admit(&org_dir, &it, &requests, None).unwrap();
+    assert_eq!(admitted.admitted.len(), 2);
+    let roster = dir.join("roster.json");
+    std::fs::write(
+        &roster,
+        serde_json::to_vec(&org::signed_roster(&org_dir, &it).unwrap()).unwrap(),
+    )
+    .unwrap();
+    for (_, _, path) in &paths {
+        let mut s = Session::open(path, &pass, Access::Write).unwrap();
+        s.import_roster(&roster).unwrap();
+        s.close().unwrap();
     }
     (paths[0].2.clone(), paths[1].2.clone())
 }

@@ -238,9 +238,15 @@ pub fn ms(d: Duration) -> f64 {
 }
 
 /// Runs a child and returns its own peak RSS in bytes, from wait4's per-child rusage.
+pub fn run_measured(cmd: &mut std::process::Command) -> u64 {
+    run_usage(cmd).ru_maxrss as u64 * 1024
+}
+
+/// Runs a child to its end and returns its own resource usage from wait4 (peak RSS in KiB,
+/// blocks written in 512-byte units).
 // The child is reaped by wait4 below, which std cannot see.
 #[allow(clippy::zombie_processes)]
-pub fn run_measured(cmd: &mut std::process::Command) -> u64 {
+pub fn run_usage(cmd: &mut std::process::Command) -> libc::rusage {
     let child = cmd.spawn().unwrap();
     let mut status = 0;
     // SAFETY: wait4 on our own child with valid pointers; std's Child is not waited again.
@@ -251,7 +257,7 @@ pub fn run_measured(cmd: &mut std::process::Command) -> u64 {
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "child failed: {status}"
     );
-    usage.ru_maxrss as u64 * 1024
+    usage
 }
 
 /// Generates the vault in a child process (see `peak_rss_of_one_note_add` for why), writing

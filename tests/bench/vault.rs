@@ -4,7 +4,7 @@
 //! - unlock as a whole process (`kluis whoami`) against stock `age -d` into tmpfs plus
 //!   `sqlite3` opening the result, the KDF timed on its own and taken off;
 //! - save baseline: SQLite serialize, age encrypt to a file, fsync;
-//! - peak RSS of `kluis note add` (unlock + one save) against 1.5 × image + 50 MB.
+//! - peak RSS of `kluis note add` (unlock + one journal append) against 1.5 × image + 50 MB.
 //!
 //! `cargo bench --bench vault`; `KLUIS_BENCH_NOTES=20000` for a quick run.
 
@@ -49,7 +49,7 @@ fn baseline_save(path: &Path, store: &mut Store, recipient: &age::x25519::Recipi
     file.sync_all().unwrap();
 }
 
-/// Peak RSS of `kluis note add` (unlock, one insert, one save) on the vault at `path`.
+/// Peak RSS of `kluis note add` (unlock, one insert, one journal append) on the vault at `path`.
 /// Measured while this process is still small: Linux carries the parent's high-water mark
 /// into a child across exec, so a child spawned from a large process reports too much.
 fn peak_rss_of_one_note_add(path: &Path, client: &str) -> u64 {
