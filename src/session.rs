@@ -227,6 +227,22 @@ fn journal_key(store: &Store) -> Result<Option<JournalKey>> {
     })
 }
 
+/// The newest roster in a vault, checked against the organisation key pinned at enrollment
+/// (sync reads it for every bundle; the session for who may still hold a dossier).
+pub(crate) fn verified_roster(store: &Store, path: &Path) -> Result<crate::model::roster::Roster> {
+    let not_enrolled = || Error::NotEnrolled {
+        path: path.to_owned(),
+    };
+    let pinned = store.meta("org_public_key")?.ok_or_else(not_enrolled)?;
+    let (_, text) = store.latest_roster()?.ok_or_else(not_enrolled)?;
+    let signed: crate::org::Signed =
+        serde_json::from_str(&text).map_err(|_| Error::BundleRefused {
+            path: path.to_owned(),
+            reason: t!("org.not_roster").into_owned(),
+        })?;
+    crate::org::verify_roster(&pinned, &signed, path)
+}
+
 impl Session {
     /// Creates a new vault at `path`; refuses if any file is there.
     pub fn create(

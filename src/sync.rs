@@ -120,14 +120,7 @@ fn me(store: &Store, path: &Path) -> Result<Me> {
 
 /// The newest roster in the vault, checked against the pinned organisation key.
 pub fn roster(store: &Store, path: &Path) -> Result<Roster> {
-    let not_enrolled = || Error::NotEnrolled {
-        path: path.to_owned(),
-    };
-    let pinned = store.meta("org_public_key")?.ok_or_else(not_enrolled)?;
-    let (_, text) = store.latest_roster()?.ok_or_else(not_enrolled)?;
-    let signed: org::Signed =
-        serde_json::from_str(&text).map_err(|_| refused(path, t!("org.not_roster")))?;
-    org::verify_roster(&pinned, &signed, path)
+    crate::session::verified_roster(store, path)
 }
 
 /// Creates a worker's vault from the enrollment file IT gave them (the terminal app's first

@@ -340,9 +340,18 @@ impl Session {
         if !assigned.contains(&me) {
             return Ok(false);
         }
+        // Who else may still hold it: on the vault's roster and active now (a vault with no
+        // roster has no one else).
+        let roster = super::verified_roster(&self.store, &self.path).ok();
+        let now = chrono::Utc::now();
         let active: Vec<&String> = assigned
             .iter()
-            .filter(|w| **w != me && crate::sync::check_worker(&self.store, &self.path, w).is_ok())
+            .filter(|w| {
+                **w != me
+                    && roster
+                        .as_ref()
+                        .is_some_and(|r| r.inactive(w, now).is_none())
+            })
             .collect();
         if active.is_empty() {
             return Err(Error::invalid(
