@@ -1287,6 +1287,33 @@ pub(crate) fn rank_notes(
     Ok(ranked)
 }
 
+/// FTS5's vocabulary of `note_impact`, as a temporary table of this connection (made once).
+fn open_impact_vocab(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.kluis_impact_vocab
+         USING fts5vocab(main, note_impact, 'row')",
+    )?;
+    Ok(())
+}
+
+/// The markers that exist in a range of FTS5's vocabulary of `note_impact` (after
+/// [`open_impact_vocab`]).
+fn impact_markers_in(conn: &Connection, from: &[u8], to: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT CAST(term AS BLOB) FROM temp.kluis_impact_vocab
+             WHERE term >= ?1 AND term < ?2",
+        )?
+        .query_map(
+            [
+                String::from_utf8_lossy(from).into_owned(),
+                String::from_utf8_lossy(to).into_owned(),
+            ],
+            |r| r.get(0),
+        )?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
 /// The best notes for one word or prefix from its markers in `note_impact`, scored without
 /// the idf (the same for all); None when the markers cannot settle it within a reasonable
 /// number of reads (then every match is scored).
@@ -1323,26 +1350,8 @@ fn by_impact(
             weight(tf as f64, shortest.max(tf) as f64, avg)
         }
     };
-    conn.execute_batch(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.kluis_impact_vocab
-         USING fts5vocab(main, note_impact, 'row')",
-    )?;
-    // The markers that exist in a range of FTS5's vocabulary of note_impact.
-    let markers_in = |from: &[u8], to: &[u8]| -> Result<Vec<Vec<u8>>> {
-        Ok(conn
-            .prepare_cached(
-                "SELECT CAST(term AS BLOB) FROM temp.kluis_impact_vocab
-                 WHERE term >= ?1 AND term < ?2",
-            )?
-            .query_map(
-                [
-                    String::from_utf8_lossy(from).into_owned(),
-                    String::from_utf8_lossy(to).into_owned(),
-                ],
-                |r| r.get(0),
-            )?
-            .collect::<rusqlite::Result<_>>()?)
-    };
+    open_impact_vocab(conn)?;
+    let markers_in = |from: &[u8], to: &[u8]| impact_markers_in(conn, from, to);
     // (tf, band) of a marker, after its stem.
     let cell_of = |m: &[u8], stem: usize| -> Option<(u32, usize)> {
         let [tf, b] = m.get(stem..)? else {
@@ -1565,25 +1574,8 @@ fn by_impact_all(
     let avg = scan.avg_len;
     // SAFETY: the cache outlives this search.
     let lengths = unsafe { &*scan.lengths };
-    conn.execute_batch(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.kluis_impact_vocab
-         USING fts5vocab(main, note_impact, 'row')",
-    )?;
-    let markers_in = |from: &[u8], to: &[u8]| -> Result<Vec<Vec<u8>>> {
-        Ok(conn
-            .prepare_cached(
-                "SELECT CAST(term AS BLOB) FROM temp.kluis_impact_vocab
-                 WHERE term >= ?1 AND term < ?2",
-            )?
-            .query_map(
-                [
-                    String::from_utf8_lossy(from).into_owned(),
-                    String::from_utf8_lossy(to).into_owned(),
-                ],
-                |r| r.get(0),
-            )?
-            .collect::<rusqlite::Result<_>>()?)
-    };
+    open_impact_vocab(conn)?;
+    let markers_in = |from: &[u8], to: &[u8]| impact_markers_in(conn, from, to);
     let cell_of = |m: &[u8]| -> Option<(u32, usize)> {
         let sep = m.iter().position(|b| *b == 0x01)?;
         let [tf, b] = m.get(sep + 1..)? else {
