@@ -10,7 +10,8 @@ target=${1:-all}
 seconds=${2:-60}
 targets=(vault_open stanza enrollment roster bundle bundle_payload schema text)
 [ "$target" = all ] || targets=("$target")
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+# grep without -q reads all of rustup's output, so pipefail never sees a SIGPIPE.
+if rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
   fuzz=(cargo +nightly fuzz)
   sanitizer=(-s address)
 else
