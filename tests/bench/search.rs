@@ -11,7 +11,10 @@
 //! - kluis: `Store::search` with kluis's wiping allocator;
 //! - the same code on SQLite's own allocator (the baseline the allocator is held to);
 //! - FTS5's own `ORDER BY rank` (bm25) over every match, on SQLite's allocator: what ranking
-//!   all matches costs without kluis's impact index (a reference, not a target).
+//!   all matches costs without kluis's impact index (a reference, not a target);
+//! - with `KLUIS_BENCH_SQLCIPHER` naming the binary of tests/bench/sqlcipher (its run.sh builds
+//!   it and sets this): SQLCipher 4 with an encrypted database file of the same notes, the same
+//!   MATCH strings, FTS5's ranking (issue 18's "≤ 1× SQLCipher's p95").
 //!
 //! It also prints how much of the image the full-text tables take, and what the 2- and
 //! 3-letter prefix indexes add (one more index of the same text without them, measured).
@@ -44,7 +47,7 @@ const KINDS: [&str; 7] = [
     "a rare word",
 ];
 const MIXES: [&str; 2] = ["synthetic", "demo"];
-const SIDES: [&str; 3] = ["kluis", "sqlite-alloc", "fts5-rank"];
+const SIDES: [&str; 4] = ["kluis", "sqlite-alloc", "fts5-rank", "sqlcipher"];
 
 fn load(path: &Path) -> Store {
     let bytes = std::fs::read(path).unwrap();
@@ -334,17 +337,49 @@ fn main() {
         .map(|p| p.to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join("\n");
+    // The SQLCipher side gets the very MATCH strings kluis's sides make of the same mix.
+    let sqlcipher = std::env::var_os("KLUIS_BENCH_SQLCIPHER").map(PathBuf::from);
+    let mut sqlcipher_args = vec![dir.path().as_os_str().to_owned()];
+    if sqlcipher.is_some() {
+        for (m, image) in images.iter().enumerate() {
+            let queries = mix(&load(image), 0x5eed + m as u64)
+                .into_iter()
+                .map(|(kind, text)| {
+                    let fts = kluis::model::fts_query(&text).unwrap();
+                    format!("{kind}\t{fts}\t{text}\n")
+                })
+                .collect::<String>();
+            let file = dir.path().join(format!("{}.queries", MIXES[m]));
+            std::fs::write(&file, queries).unwrap();
+            sqlcipher_args.extend([
+                MIXES[m].into(),
+                image.as_os_str().to_owned(),
+                file.into_os_string(),
+            ]);
+        }
+    } else {
+        println!("(no SQLCipher side: run tests/bench/sqlcipher/run.sh for it)");
+    }
+    let sides = if sqlcipher.is_some() { 4 } else { 3 };
     // times[clock][side][mix][kind]; clock 0 is CPU time, 1 wall time.
     let mut times =
         vec![vec![vec![vec![Vec::<Duration>::new(); KINDS.len()]; MIXES.len()]; SIDES.len()]; 2];
     for _ in 0..rounds {
-        for (s, side) in SIDES.iter().enumerate() {
-            let mut child = Command::new(std::env::current_exe().unwrap())
-                .env("KLUIS_BENCH_ROLE", side)
-                .env("KLUIS_BENCH_IMAGES", &list)
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
+        for (s, side) in SIDES.iter().enumerate().take(sides) {
+            let mut command = match &sqlcipher {
+                Some(bin) if *side == "sqlcipher" => {
+                    let mut c = Command::new(bin);
+                    c.args(&sqlcipher_args);
+                    c
+                }
+                _ => {
+                    let mut c = Command::new(std::env::current_exe().unwrap());
+                    c.env("KLUIS_BENCH_ROLE", side)
+                        .env("KLUIS_BENCH_IMAGES", &list);
+                    c
+                }
+            };
+            let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
             for line in BufReader::new(child.stdout.take().unwrap()).lines() {
                 let line = line.unwrap();
                 let f: Vec<&str> = line.split('\t').collect();
@@ -367,7 +402,7 @@ fn main() {
             "ms per query", "p50", "p95", "max"
         );
         let mut summary = Vec::new();
-        for (s, side) in SIDES.iter().enumerate() {
+        for (s, side) in SIDES.iter().enumerate().take(sides) {
             let stats = |clock: usize| {
                 let mut all: Vec<Duration> = times[clock][s][m].iter().flatten().copied().collect();
                 (
@@ -390,18 +425,34 @@ fn main() {
             summary[0].1.0 / summary[1].1.0,
             summary[0].1.1 / summary[1].1.1
         );
+        if sides == 4 {
+            println!(
+                "kluis / SQLCipher (encrypted file, FTS5 rank), CPU: p50 {:.2}x, p95 {:.2}x; wall: p50 {:.2}x, p95 {:.2}x (target: p95 <= 1x)",
+                summary[0].0.0 / summary[3].0.0,
+                summary[0].0.1 / summary[3].0.1,
+                summary[0].1.0 / summary[3].1.0,
+                summary[0].1.1 / summary[3].1.1
+            );
+        }
         println!(
-            "{:<24} {:>9} {:>9} {:>12} {:>12}",
-            "p95 by kind, CPU ms", "kluis", "sqlite", "fts5-rank", "kluis wall"
+            "{:<24} {:>9} {:>9} {:>12} {:>12} {:>12}",
+            "p95 by kind, CPU ms", "kluis", "sqlite", "fts5-rank", "sqlcipher", "kluis wall"
         );
         for (k, kind) in KINDS.iter().enumerate() {
-            let p =
-                |clock: usize, s: usize| percentile_ms(&mut times[clock][s][m][k].clone(), 0.95);
+            let p = |clock: usize, s: usize| {
+                let mut v = times[clock][s][m][k].clone();
+                if v.is_empty() {
+                    f64::NAN
+                } else {
+                    percentile_ms(&mut v, 0.95)
+                }
+            };
             println!(
-                "{kind:<24} {:>9.2} {:>9.2} {:>12.2} {:>12.2}",
+                "{kind:<24} {:>9.2} {:>9.2} {:>12.2} {:>12.2} {:>12.2}",
                 p(0, 0),
                 p(0, 1),
                 p(0, 2),
+                p(0, 3),
                 p(1, 0)
             );
         }
