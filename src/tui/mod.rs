@@ -21,6 +21,8 @@ mod tests;
 #[cfg(test)]
 mod tests_forms;
 #[cfg(test)]
+mod tests_group;
+#[cfg(test)]
 mod tests_nav;
 #[cfg(test)]
 mod tests_practice;

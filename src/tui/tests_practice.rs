@@ -16,7 +16,7 @@ fn notes(a: &mut App, client: &str) -> Vec<Note> {
     a.session.as_mut().unwrap().notes(client, true).unwrap()
 }
 
-fn asking(a: &App) -> bool {
+pub(super) fn asking(a: &App) -> bool {
     match &a.screen {
         Screen::Editor(e) => e.asking(),
         Screen::Form(f) => f.asking(),
@@ -24,7 +24,7 @@ fn asking(a: &App) -> bool {
     }
 }
 
-fn press(a: &mut App, c: char) {
+pub(super) fn press(a: &mut App, c: char) {
     a.handle_key(KeyEvent::from(KeyCode::Char(c)));
 }
 
@@ -356,7 +356,7 @@ fn the_practice_screens_at_three_sizes_in_both_languages() {
 }
 
 /// Fills a group session on Fatima's More tab with Jan as the second participant.
-fn group_form(a: &mut App, summary: &str) {
+pub(super) fn group_form(a: &mut App, summary: &str) {
     a.handle_key(key(KeyCode::Enter));
     press(a, char::from(b'1' + Tab::Records.index() as u8));
     press(a, 'g');

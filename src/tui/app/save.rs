@@ -12,8 +12,10 @@ use crate::model::{
     Assessment, Bsn, ClientPatch, Consent, Contact, Domain, Goal, HouseholdMember, NewClient,
     NewConsent, NewNote, PlanAction, Signal, Visit,
 };
+use crate::session::GroupNote;
 use crate::store::Store;
 use crate::tui::nav::{FormKind, Tab};
+use crate::tui::views::fields::{OBSERVATION, OBSERVATION_SPECIAL};
 use crate::tui::views::form::Output;
 use crate::tui::views::masked;
 
@@ -178,6 +180,9 @@ impl App {
         if matches!(kind, FormKind::ConsentForm | FormKind::Leaflet) {
             return self.save_document(kind, client, &out);
         }
+        if kind == FormKind::Group {
+            return self.save_group(client, &out);
+        }
         let Some(session) = self.session.as_mut() else {
             return;
         };
@@ -338,6 +343,72 @@ impl App {
         }
     }
 
+    /// Saves a group session as `kluis group add` does (a copy in each participant's
+    /// dossier, no other participant's name in it) with each participant's own observation
+    /// as a note in their dossier only, all through the session's door in one change.
+    fn save_group(&mut self, client: Option<String>, out: &Output) {
+        let today = self.opts.now().date();
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let new = crate::store::NewGroupSession {
+            participants: out
+                .text("participants")
+                .unwrap_or_default()
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            held_on: day(out.get("held_on")).unwrap_or(today),
+            theme: out.text("theme").unwrap_or_default().to_owned(),
+            summary: out.text("summary").unwrap_or_default().to_owned(),
+            special: matches!(out.get("special"), Cell::I(1)),
+        };
+        let fail = |app: &mut App, Refused(field, why): Refused| {
+            if let Screen::Form(form) = &mut app.screen {
+                form.fail(field.as_deref(), why);
+            }
+        };
+        if new.held_on > today {
+            let why = t!("val.note_in_future").into_owned();
+            return fail(self, Refused(Some("held_on".into()), why));
+        }
+        let notes: Vec<GroupNote> = new
+            .participants
+            .iter()
+            .filter_map(|p| {
+                let text = out
+                    .of(p, OBSERVATION)
+                    .text()
+                    .filter(|t| !t.trim().is_empty())?;
+                Some(GroupNote {
+                    client_id: p.clone(),
+                    text: text.to_owned(),
+                    special: matches!(out.of(p, OBSERVATION_SPECIAL), Cell::I(1)),
+                })
+            })
+            .collect();
+        let saved = session
+            .record_group_session(&new, &notes)
+            .and_then(|_| session.change(|s| s.discard_form_draft()));
+        match saved {
+            Ok(()) | Err(Error::NotWritten { .. }) => {
+                self.changed = true;
+                self.message = Some(match saved {
+                    Err(e) => e.to_string(),
+                    Ok(()) => t!(
+                        "tui.group_saved",
+                        n = new.participants.len(),
+                        notes = notes.len()
+                    )
+                    .into_owned(),
+                });
+                self.back_to(client.as_deref(), Tab::Records, None);
+            }
+            Err(e) => fail(self, Refused::from(e)),
+        }
+    }
+
     /// Saves a note (and drops its draft); back to the dossier with it selected.
     pub(super) fn save_note(&mut self, note: NewNote) {
         let Some(session) = self.session.as_mut() else {
@@ -494,35 +565,13 @@ fn save(
             }
             Saved::Record(s.add_meldcode_step(&new)?)
         }
-        // As `kluis group add`: a copy in each participant's dossier, without the other
-        // participants' names (the store takes them out).
-        FormKind::Group => {
-            let new = crate::store::NewGroupSession {
-                participants: out
-                    .text("participants")
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-                held_on: day(out.get("held_on")).unwrap_or(today),
-                theme: out.text("theme").unwrap_or_default().to_owned(),
-                summary: out.text("summary").unwrap_or_default().to_owned(),
-                special: matches!(out.get("special"), Cell::I(1)),
-            };
-            if new.held_on > today {
-                return Err(Refused(
-                    Some("held_on".into()),
-                    t!("val.note_in_future").into_owned(),
-                ));
-            }
-            s.add_group_session(&new)?;
-            Saved::Nothing
-        }
         // Files come in and go out through the session (the app never opens files itself):
         // see `App::save_file` and `App::save_document`.
-        FormKind::Attach | FormKind::Export | FormKind::ConsentForm | FormKind::Leaflet => {
-            Saved::Nothing
-        }
+        // A group session too: see `App::save_group`.
+        FormKind::Attach
+        | FormKind::Export
+        | FormKind::ConsentForm
+        | FormKind::Leaflet
+        | FormKind::Group => Saved::Nothing,
     })
 }

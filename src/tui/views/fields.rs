@@ -33,6 +33,9 @@ pub struct FormField {
     /// More than one can be chosen (a group session's participants): the value is their
     /// ids, separated by commas.
     pub multi: bool,
+    /// Asked once per participant (a group session's observation): that participant's
+    /// dossier, where what is typed goes and nowhere else.
+    pub about: Option<String>,
 }
 
 impl FormField {
@@ -47,7 +50,27 @@ impl FormField {
             error: None,
             choices: Vec::new(),
             multi: false,
+            about: None,
         }
+    }
+
+    /// A field asked for one participant of a group session: their observation (a note in
+    /// their own dossier) or its special mark.
+    pub fn per_participant(name: &'static str, client: &str) -> FormField {
+        let flag = name == OBSERVATION_SPECIAL;
+        let input = if flag { Input::Flag } else { Input::Text };
+        let mut f = FormField {
+            about: Some(client.to_owned()),
+            ..FormField::new(name, input, true)
+        };
+        if flag {
+            f.optional = false;
+            f.set("0".into());
+        }
+        if flag {
+            f.choices = yes_no();
+        }
+        f
     }
 
     fn new(name: &'static str, input: Input, optional: bool) -> FormField {
@@ -222,6 +245,11 @@ impl FormField {
         self.set(value);
     }
 }
+
+/// A participant's own observation of a group session (a note in their dossier).
+pub const OBSERVATION: &str = "observation";
+/// Its special mark.
+pub const OBSERVATION_SPECIAL: &str = "observation_special";
 
 /// The code a form's own field words are filed under (`field.goal.text`).
 fn form_code(form: FormKind) -> &'static str {
@@ -458,12 +486,16 @@ fn choices(f: &FormField, refs: &[(String, String)], ctx: &Ctx) -> Vec<(String, 
         Input::Score => (1..=5)
             .map(|s| (s.to_string(), t!(format!("score.{s}")).into_owned()))
             .collect(),
-        Input::Flag => vec![
-            ("0".to_owned(), t!("word.no").into_owned()),
-            ("1".to_owned(), t!("word.yes").into_owned()),
-        ],
+        Input::Flag => yes_no(),
         _ => Vec::new(),
     }
+}
+
+fn yes_no() -> Vec<(String, String)> {
+    vec![
+        ("0".to_owned(), t!("word.no").into_owned()),
+        ("1".to_owned(), t!("word.yes").into_owned()),
+    ]
 }
 
 #[cfg(test)]
