@@ -159,7 +159,7 @@ fn a_form_asks_about_its_free_text_and_removes_the_detail_there() {
 
 /// A team vault of worker w001 alone: an open dossier with a signal (its next step is
 /// overdue) and a closed one w001 is still assigned to.
-fn practice_fixture() -> (tempfile::TempDir, std::path::PathBuf, String, String) {
+pub(super) fn practice_fixture() -> (tempfile::TempDir, std::path::PathBuf, String, String) {
     let dir = tempfile::Builder::new()
         .prefix("kluis-snap")
         .tempdir_in("/tmp")

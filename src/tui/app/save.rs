@@ -174,6 +174,8 @@ impl App {
         };
         let today = self.opts.now().date();
         let (kind, client, editing) = (form.kind, form.client.clone(), form.editing.clone());
+        // A meldcode step's form changes its signal.
+        let signal = editing.clone();
         if matches!(kind, FormKind::Attach | FormKind::Export) {
             return self.save_file(kind, client, editing, &out);
         }
@@ -212,7 +214,13 @@ impl App {
                     Saved::Record(id) => (client, Some(id)),
                     Saved::Nothing => (client, editing),
                 };
-                self.message = Some(message.unwrap_or_else(|| saved_what(kind)));
+                let mut said = message.unwrap_or_else(|| saved_what(kind));
+                if let (FormKind::Meldcode(_), Some(c), Some(signal)) = (kind, &client, &signal) {
+                    if self.decision_contradicts(c, signal) {
+                        said = t!("tui.meldcode_contradicts").into_owned();
+                    }
+                }
+                self.message = Some(said);
                 self.back_to(client.as_deref(), kind.tab(), item.as_deref());
             }
             Err(Refused(field, why)) => {
@@ -343,6 +351,24 @@ impl App {
         }
     }
 
+    /// Whether a meldcode's decision goes against what step 4 weighed: said, not refused
+    /// (the professional decides, and answers for it), as `kluis meldcode decide` does.
+    fn decision_contradicts(&mut self, client: &str, signal: &str) -> bool {
+        let Some(session) = self.session.as_mut() else {
+            return false;
+        };
+        session
+            .meldcodes(client, false)
+            .ok()
+            .and_then(|list| list.into_iter().find(|t| t.signal.id == signal))
+            .is_some_and(|t| {
+                t.steps
+                    .iter()
+                    .find_map(|s| s.decision)
+                    .is_some_and(|d| t.contradicts(d))
+            })
+    }
+
     /// Saves a group session as `kluis group add` does (a copy in each participant's
     /// dossier, no other participant's name in it) with each participant's own observation
     /// as a note in their dossier only, all through the session's door in one change.
@@ -450,7 +476,7 @@ fn saved_what(kind: FormKind) -> String {
         FormKind::Evaluation => "evaluation",
         FormKind::ActionDone => "action",
         FormKind::Withdraw => "consent",
-        FormKind::Meldcode(_) => "meldcode_step",
+        FormKind::Meldcode(_) | FormKind::Withhold => "meldcode_step",
         FormKind::Group => "group_session",
         FormKind::ConsentForm | FormKind::Leaflet => "attachment",
         FormKind::Attach | FormKind::Export => "attachment",
@@ -538,6 +564,12 @@ fn save(
             s.withdraw_consent(id, on)?;
             Saved::Record(id.to_owned())
         }
+        // As `kluis meldcode withhold`: a new version of the signal or step, so it travels.
+        FormKind::Withhold => {
+            let ground = out.text("withheld").and_then(|c| c.parse().ok());
+            s.set_withheld(id, ground)?;
+            Saved::Record(id.to_owned())
+        }
         // As `kluis meldcode consult|talk|weigh|decide`: the store checks the order.
         FormKind::Meldcode(step) => {
             let flag = |name: &str| match out.get(name) {
@@ -555,7 +587,7 @@ fn save(
                 decision: out.text("decision").and_then(|c| c.parse().ok()),
                 next_by: day(out.get("next_by")),
                 special: flag("special").unwrap_or(true),
-                withheld: None,
+                withheld: out.text("withheld").and_then(|c| c.parse().ok()),
             };
             if new.taken_on > today {
                 return Err(Refused(

@@ -263,6 +263,7 @@ fn form_code(form: FormKind) -> &'static str {
         FormKind::Withdraw => "withdraw",
         FormKind::Meldcode(_) => "meldcode_step",
         FormKind::Group => "group_session",
+        FormKind::Withhold => "withhold",
         FormKind::ConsentForm => "consent_form",
         FormKind::Leaflet => "leaflet",
     }
@@ -343,7 +344,9 @@ pub fn fields(
                         Some(cell) => f.set_stored(cell, ctx),
                         None if s.input == Input::Date && !s.optional => f.set(today.clone()),
                         None if s.input == Input::Flag => f.set("0".into()),
-                        None if s.input == Input::Choice => {
+                        // An optional choice starts as none (a signal is not withheld
+                        // unless the worker says so).
+                        None if s.input == Input::Choice && !s.optional => {
                             f.set(s.codes.first().copied().unwrap_or_default().into())
                         }
                         None => {}
@@ -377,6 +380,8 @@ pub fn fields(
             ..FormField::new("withdrawn_on", Input::Date, false)
         }],
         FormKind::Meldcode(step) => meldcode_fields(step, today),
+        // The current ground comes in as a value (from the dossier's row).
+        FormKind::Withhold => vec![withheld(None)],
         FormKind::ConsentForm => vec![
             FormField::new("org", Input::Line, false),
             FormField::new("purpose", Input::Line, false),
@@ -466,17 +471,42 @@ fn meldcode_fields(step: model::MeldStep, today: String) -> Vec<FormField> {
         out.push(FormField::new("next_by", Input::Date, true));
     }
     out.push(flag("special", true));
+    out.push(withheld(None));
     out
+}
+
+/// Whether a meldcode record stays out of the client's own report, and why (none: it is in
+/// it), as `kluis meldcode … --withhold` and `kluis meldcode withhold`.
+fn withheld(current: Option<&str>) -> FormField {
+    FormField {
+        codes: <model::Withhold as Column>::CODES,
+        value: current.unwrap_or_default().to_owned(),
+        ..FormField::new("withheld", Input::Choice, true)
+    }
 }
 
 fn choices(f: &FormField, refs: &[(String, String)], ctx: &Ctx) -> Vec<(String, String)> {
     match f.input {
         Input::Choice if f.multi => refs.to_vec(),
-        Input::Choice => f
-            .codes
-            .iter()
-            .map(|c| ((*c).to_owned(), code_label(f.name, c)))
-            .collect(),
+        Input::Choice => {
+            // An optional choice can be left at none, and says what none means.
+            let none = f.optional.then(|| {
+                let word = code_label(f.name, "none");
+                let word = if word == "none" {
+                    t!("choice.none").into_owned()
+                } else {
+                    word
+                };
+                (String::new(), word)
+            });
+            none.into_iter()
+                .chain(
+                    f.codes
+                        .iter()
+                        .map(|c| ((*c).to_owned(), code_label(f.name, c))),
+                )
+                .collect()
+        }
         Input::LifeDomain => ctx
             .life_domains
             .iter()

@@ -27,6 +27,7 @@ impl Form {
             FormKind::Leaflet => return t!("tui.form_leaflet").into_owned(),
             FormKind::ActionDone => return t!("tui.form_action_done").into_owned(),
             FormKind::Withdraw => return t!("tui.form_withdraw").into_owned(),
+            FormKind::Withhold => return t!("tui.form_withhold").into_owned(),
             FormKind::Meldcode(step) => {
                 return t!(
                     "tui.form_meldcode",
