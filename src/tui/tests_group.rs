@@ -59,7 +59,7 @@ fn each_participants_observation_becomes_a_note_in_their_own_dossier_only() {
     );
     assert_eq!(
         a.message.as_deref(),
-        Some("group session saved in 2 dossiers, with 2 own notes")
+        Some("group session saved in 2 dossiers; own notes: 2")
     );
     let (nf, nj) = (notes(&mut a, &fatima), notes(&mut a, &jan));
     assert_eq!((nf.len(), nj.len()), (before_f + 1, before_j + 1));
