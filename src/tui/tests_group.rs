@@ -175,3 +175,28 @@ fn the_privacy_screen_names_participants_of_observations_by_initials() {
         "{hidden}"
     );
 }
+
+/// The group form with a participant's own observation, and the nudges' question about it,
+/// at three sizes in Dutch and English.
+#[test]
+fn the_group_screens_with_observations_at_three_sizes_in_both_languages() {
+    let _words = words(Lang::En);
+    let settings = super::tests_snap::dir_filters();
+    let _guard = settings.bind_to_scope();
+    for lang in [Lang::Nl, Lang::En] {
+        crate::i18n::set_lang(lang);
+        let l = lang.code();
+        let (_dir, path, _) = fixture();
+        let mut a = app(&path, lang, false);
+        unlock(&mut a);
+        group_form(&mut a, "Over budgetten gepraat.");
+        to_observation(&mut a, 0);
+        typed(&mut a, "Vertelde Jan over haar depressie.");
+        super::tests_snap::snap(&format!("form_group_observation_{l}"), &a);
+        a.handle_key(ctrl('s'));
+        assert!(asking(&a));
+        super::tests_snap::snap(&format!("form_group_observation_nudge_{l}"), &a);
+        press(&mut a, '3');
+        super::tests_snap::snap(&format!("group_saved_{l}"), &a);
+    }
+}

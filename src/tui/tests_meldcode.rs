@@ -163,3 +163,59 @@ fn a_decision_against_the_weighing_is_saved_and_said() {
     let steps: Vec<MeldcodeStep> = a.session.as_mut().unwrap().records(&open).unwrap();
     assert!(steps.iter().any(|s| s.step == MeldStep::Decide));
 }
+
+/// The meldcode's new screens at three sizes, in Dutch and English: a step's form with its
+/// ground, the form to keep a record out of the report, and the word after a decision.
+#[test]
+fn the_meldcode_screens_at_three_sizes_in_both_languages() {
+    let _words = words(Lang::En);
+    let settings = super::tests_snap::dir_filters();
+    let _guard = settings.bind_to_scope();
+    for lang in [Lang::Nl, Lang::En] {
+        crate::i18n::set_lang(lang);
+        let l = lang.code();
+        let (_dir, path, open, _) = practice_fixture();
+        let mut a = app(&path, lang, false);
+        unlock(&mut a);
+        let session = a.session.as_mut().unwrap();
+        let signal = session.records::<Signal>(&open).unwrap()[0].id.clone();
+        for (step, report) in [
+            (MeldStep::Consult, None),
+            (MeldStep::Talk, None),
+            (MeldStep::Weigh, Some(true)),
+        ] {
+            let new = crate::store::NewStep {
+                signal_id: signal.clone(),
+                step,
+                taken_on: NaiveDate::from_ymd_opt(2026, 11, 3).unwrap(),
+                text: "gedaan".into(),
+                consulted: (step == MeldStep::Consult)
+                    .then_some(crate::model::Consulted::Colleague),
+                report_needed: report,
+                help_possible: report,
+                decision: None,
+                next_by: None,
+                special: true,
+                withheld: (step == MeldStep::Consult).then_some(Withhold::ThirdParty),
+            };
+            session.change(|s| s.add_meldcode_step(&new)).unwrap();
+        }
+        sanne(&mut a);
+        press(&mut a, 'w');
+        on_form(&a, FormKind::Withhold);
+        a.handle_key(key(KeyCode::Right));
+        super::tests_snap::snap(&format!("form_withhold_{l}"), &a);
+        a.handle_key(key(KeyCode::Esc));
+        a.handle_key(key(KeyCode::Esc));
+        press(&mut a, 'm');
+        on_form(&a, FormKind::Meldcode(MeldStep::Decide));
+        a.handle_key(key(KeyCode::Tab));
+        typed(&mut a, "Hulp via het wijkteam.");
+        a.handle_key(key(KeyCode::Tab));
+        a.handle_key(key(KeyCode::Right));
+        super::tests_snap::snap(&format!("form_meldcode_decide_{l}"), &a);
+        a.handle_key(ctrl('s'));
+        saved(&a);
+        super::tests_snap::snap(&format!("meldcode_contradicts_{l}"), &a);
+    }
+}
