@@ -233,6 +233,10 @@ impl Session {
                 t!("group.not_a_participant_id", id = n.client_id),
             ));
         }
+        // Every note is checked as a note typed anywhere is, before anything is written.
+        for n in notes {
+            crate::model::parse_note_body(&n.text)?;
+        }
         self.change(|s| {
             let id = s.add_group_session(new)?;
             for n in notes {

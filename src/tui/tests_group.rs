@@ -71,6 +71,11 @@ fn each_participants_observation_becomes_a_note_in_their_own_dossier_only() {
     assert!(of(&nj, "stil") && !of(&nj, "toeslagen"), "Jan's own only");
     let mine = nf.iter().find(|n| n.body.contains("toeslagen")).unwrap();
     assert_eq!(mine.kind, NoteKind::Observatie);
+    assert_eq!(
+        mine.occurred_at,
+        format!("{}T12:00:00", super::tests::clock().date()),
+        "on the session's day"
+    );
     assert!(!mine.special);
     let session = a.session.as_mut().unwrap();
     let list = session.group_sessions().unwrap();
@@ -199,4 +204,38 @@ fn the_group_screens_with_observations_at_three_sizes_in_both_languages() {
         press(&mut a, '3');
         super::tests_snap::snap(&format!("group_saved_{l}"), &a);
     }
+}
+
+/// The session and its notes are one change: a note for someone who did not take part, or
+/// one that is not a note (empty), is refused and leaves no session behind.
+#[test]
+fn a_group_session_and_its_notes_are_saved_all_or_nothing() {
+    use crate::session::GroupNote;
+    let _words = words(Lang::En);
+    let (_dir, path, fatima) = fixture();
+    let mut a = app(&path, Lang::En, false);
+    unlock(&mut a);
+    let jan = jan(&mut a);
+    let session = a.session.as_mut().unwrap();
+    let new = crate::store::NewGroupSession {
+        participants: vec![fatima.clone()],
+        held_on: super::tests::clock().date(),
+        theme: "Koken".into(),
+        summary: "Samen gekookt.".into(),
+        special: false,
+    };
+    let note = |client: &str, text: &str| GroupNote {
+        client_id: client.to_owned(),
+        text: text.to_owned(),
+        special: false,
+    };
+    let refused = session.record_group_session(&new, &[note(&jan, "Was er niet.")]);
+    assert!(refused.is_err(), "Jan did not take part");
+    let broken = session.record_group_session(&new, &[note(&fatima, "")]);
+    assert!(broken.is_err(), "an empty note is refused");
+    assert!(session.group_sessions().unwrap().is_empty(), "nothing kept");
+    session
+        .record_group_session(&new, &[note(&fatima, "Kookte mee.")])
+        .unwrap();
+    assert_eq!(session.group_sessions().unwrap().len(), 1);
 }
