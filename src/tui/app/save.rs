@@ -215,10 +215,10 @@ impl App {
                     Saved::Nothing => (client, editing),
                 };
                 let mut said = message.unwrap_or_else(|| saved_what(kind));
-                if let (FormKind::Meldcode(_), Some(c), Some(signal)) = (kind, &client, &signal) {
-                    if self.decision_contradicts(c, signal) {
-                        said = t!("tui.meldcode_contradicts").into_owned();
-                    }
+                if let (FormKind::Meldcode(_), Some(c), Some(signal)) = (kind, &client, &signal)
+                    && self.decision_contradicts(c, signal)
+                {
+                    said = t!("tui.meldcode_contradicts").into_owned();
                 }
                 self.message = Some(said);
                 self.back_to(client.as_deref(), kind.tab(), item.as_deref());
