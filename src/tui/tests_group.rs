@@ -150,11 +150,11 @@ fn an_observation_follows_its_participant_off_and_back_on_the_list_and_into_a_dr
     a.handle_key(key(KeyCode::Esc));
     assert!(render(&a).contains("Kookte voor het eerst mee."));
     // A draft keeps it under the participant it is for.
+    let jan = jan(&mut a);
     let Screen::Form(f) = &a.screen else {
         panic!("no form")
     };
     let draft = f.draft().unwrap();
-    let jan = jan(&mut a);
     assert!(
         draft.values.contains(&(
             format!("observation:{jan}"),
@@ -163,6 +163,22 @@ fn an_observation_follows_its_participant_off_and_back_on_the_list_and_into_a_dr
         "{:?}",
         draft.values
     );
+    // And a form made from the draft (after a lock) has it back under Jan.
+    let refs = vec![
+        (f.client.clone().unwrap(), "Fatima el Amrani".to_owned()),
+        (jan.clone(), "Jan de Vries".to_owned()),
+    ];
+    let req = super::nav::FormRequest {
+        kind: super::nav::FormKind::Group,
+        client: f.client.clone(),
+        editing: None,
+        cells: None,
+        values: draft.values.clone(),
+        refs,
+        revealed: false,
+    };
+    let back = super::views::form::Form::new(req, &a.ctx());
+    assert_eq!(back.restored().draft().unwrap().values, draft.values);
 }
 
 #[test]
