@@ -67,7 +67,8 @@ fn a_group_session_with_one_participants_own_note_lands_in_that_dossier_only() {
     t.keys(&["-l", "Stelde vragen over toeslagen."]);
     t.keys(&["C-s"]);
     let s = t.wait_for("group session saved in 2 dossiers; own notes: 1");
-    assert!(s.contains("Group sessions"), "{s}");
+    // Back on the More tab, the session in this dossier.
+    assert!(s.contains("Group sessions") && s.contains("Budgetcursus"), "{s}");
     quit(&t);
 
     let groups = v.json(&["group", "list", "--json"]);
