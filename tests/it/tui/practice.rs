@@ -68,7 +68,10 @@ fn a_group_session_with_one_participants_own_note_lands_in_that_dossier_only() {
     t.keys(&["C-s"]);
     let s = t.wait_for("group session saved in 2 dossiers; own notes: 1");
     // Back on the More tab, the session in this dossier.
-    assert!(s.contains("Group sessions") && s.contains("Budgetcursus"), "{s}");
+    assert!(
+        s.contains("Group sessions") && s.contains("Budgetcursus"),
+        "{s}"
+    );
     quit(&t);
 
     let groups = v.json(&["group", "list", "--json"]);
@@ -135,7 +138,7 @@ fn the_meldcodes_five_steps_are_taken_in_the_app_and_show_in_json() {
     t.wait_for("offer or organise help");
     t.keys(&["C-s"]);
     // Saved, and against what step 4 weighed: said.
-    t.wait_for("expects a report to Veilig Thuis");
+    t.wait_for("the afwegingskader expects a report");
     quit(&t);
 
     let m = v.json(&["meldcode", "show", &id, "--json"]);
