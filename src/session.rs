@@ -20,7 +20,7 @@ mod files;
 mod practice;
 mod printed;
 pub use door::{CaseloadRow, ClientView, DisclosureRequest, Dossier, GenericRecord, Plan, Reveal};
-pub use practice::{GroupView, Participant};
+pub use practice::{GroupNote, GroupView, Participant};
 pub use printed::ConsentFormRequest;
 
 /// What every session applies from the user's settings. The command line and the terminal

@@ -15,6 +15,7 @@ use crate::model::{
     Action, AgendaItem, Consent, ConsentFormFacts, Domain, GroupSession, LeafletFacts, NewNote,
     NoteKind, ReviewItem, Scope, TeamOverview, Trajectory,
 };
+use crate::store::{NewGroupSession, Store};
 
 /// A group session as the worker sees it: every participant in this vault, and the shared
 /// summary without any participant's name.
@@ -79,6 +80,45 @@ fn group_views(copies: Vec<(GroupSession, String)>, reveal: bool) -> Vec<GroupVi
             .map(|s| nudge::remove(&s, &nudge::scan_names(&s, &names)));
     }
     out
+}
+
+/// One participant's own observation of a group session, for their dossier only.
+#[derive(Clone, Debug)]
+pub struct GroupNote {
+    /// The participant's dossier.
+    pub client_id: String,
+    /// What was observed.
+    pub text: String,
+    /// Special-category data: masked until revealed.
+    pub special: bool,
+}
+
+/// Writes an observation as a note in the dossier of `client`, who must have a copy of the
+/// group session (so a note can never land in someone who was not there).
+fn observe(
+    s: &Store,
+    session_id: &str,
+    client: &str,
+    text: &str,
+    special: bool,
+    at: Option<NaiveDateTime>,
+) -> Result<String> {
+    let copy = s
+        .group_copies(session_id)?
+        .into_iter()
+        .find(|(g, _)| g.client_id == client)
+        .ok_or_else(|| Error::invalid(Field::Input("client_id"), t!("group.not_a_participant")))?
+        .0;
+    let occurred_at =
+        at.unwrap_or_else(|| copy.held_on.and_hms_opt(12, 0, 0).expect("noon exists"));
+    s.add_note(&NewNote {
+        client_id: client.to_owned(),
+        kind: NoteKind::Observatie,
+        occurred_at,
+        body: text.to_owned(),
+        supersedes: None,
+        special,
+    })
 }
 
 /// A dossier's meldcodes; the text of special records is empty unless revealed.
@@ -173,25 +213,36 @@ impl Session {
         special: bool,
         at: Option<NaiveDateTime>,
     ) -> Result<String> {
+        self.change(|s| observe(s, session_id, client, text, special, at))
+    }
+
+    /// Records a group session and, from the same screen, each participant's own
+    /// observation as a note in that participant's dossier only: one change, so either all
+    /// of it is kept or none. Returns the session's id.
+    pub fn record_group_session(
+        &mut self,
+        new: &NewGroupSession,
+        notes: &[GroupNote],
+    ) -> Result<String> {
+        if let Some(n) = notes
+            .iter()
+            .find(|n| !new.participants.contains(&n.client_id))
+        {
+            return Err(Error::invalid(
+                Field::Input("client_id"),
+                t!("group.not_a_participant_id", id = n.client_id),
+            ));
+        }
+        // Every note is checked as a note typed anywhere is, before anything is written.
+        for n in notes {
+            crate::model::parse_note_body(&n.text)?;
+        }
         self.change(|s| {
-            let copy = s
-                .group_copies(session_id)?
-                .into_iter()
-                .find(|(g, _)| g.client_id == client)
-                .ok_or_else(|| {
-                    Error::invalid(Field::Input("client_id"), t!("group.not_a_participant"))
-                })?
-                .0;
-            let occurred_at =
-                at.unwrap_or_else(|| copy.held_on.and_hms_opt(12, 0, 0).expect("noon exists"));
-            s.add_note(&NewNote {
-                client_id: client.to_owned(),
-                kind: NoteKind::Observatie,
-                occurred_at,
-                body: text.to_owned(),
-                supersedes: None,
-                special,
-            })
+            let id = s.add_group_session(new)?;
+            for n in notes {
+                observe(s, &id, &n.client_id, &n.text, n.special, None)?;
+            }
+            Ok(id)
         })
     }
 

@@ -4,6 +4,7 @@
 //! Drawing only reads this state (`tui::draw`).
 
 mod go;
+mod practice;
 mod save;
 
 use std::path::PathBuf;

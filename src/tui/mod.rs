@@ -21,6 +21,10 @@ mod tests;
 #[cfg(test)]
 mod tests_forms;
 #[cfg(test)]
+mod tests_group;
+#[cfg(test)]
+mod tests_meldcode;
+#[cfg(test)]
 mod tests_nav;
 #[cfg(test)]
 mod tests_practice;

@@ -155,6 +155,9 @@ pub enum FormKind {
     /// The next step of a meldcode (the form's `editing` is its signal), saved through the
     /// meldcode's own workflow (`Store::add_meldcode_step`, as `kluis meldcode`).
     Meldcode(crate::model::MeldStep),
+    /// Whether a meldcode record (the form's `editing`: a signal or a step) stays out of the
+    /// client's own report, and why (as `kluis meldcode withhold`).
+    Withhold,
     /// A group session: its participants chosen from the caseload, saved through
     /// `Store::add_group_session` (as `kluis group add`).
     Group,
@@ -177,6 +180,7 @@ impl FormKind {
             FormKind::Withdraw => "withdraw".into(),
             FormKind::Meldcode(step) => format!("meldcode:{}", step.code()),
             FormKind::Group => "group".into(),
+            FormKind::Withhold => "withhold".into(),
             FormKind::ConsentForm => "consent_form".into(),
             FormKind::Leaflet => "leaflet".into(),
         }
@@ -192,6 +196,7 @@ impl FormKind {
             "action_done" => FormKind::ActionDone,
             "withdraw" => FormKind::Withdraw,
             "group" => FormKind::Group,
+            "withhold" => FormKind::Withhold,
             "consent_form" => FormKind::ConsentForm,
             "leaflet" => FormKind::Leaflet,
             other if other.starts_with("meldcode:") => {
@@ -210,7 +215,7 @@ impl FormKind {
             FormKind::Attach | FormKind::Export => Tab::Files,
             FormKind::Withdraw | FormKind::ConsentForm => Tab::Sharing,
             FormKind::Leaflet => Tab::Overview,
-            FormKind::Meldcode(_) | FormKind::Group => Tab::Records,
+            FormKind::Meldcode(_) | FormKind::Group | FormKind::Withhold => Tab::Records,
         }
     }
 }

@@ -220,3 +220,43 @@ fn no_screen_reaches_back_into_the_app() {
         assert!(!offending, "{} imports the app", file.display());
     }
 }
+
+/// Issue 21: the agenda's "What" is never cut where it matters: at 80×24 each reminder is
+/// whole on two lines, and at 40×10 the selected one is whole (the others shortened, "…").
+#[test]
+fn the_agendas_reminders_read_whole_at_80x24_and_when_selected_at_40x10() {
+    let _words = words(Lang::En);
+    let (_dir, path, _, _) = super::tests_practice::practice_fixture();
+    let mut a = app(&path, Lang::En, false);
+    unlock(&mut a);
+    assert!(matches!(a.screen, Screen::Agenda(_)), "{}", render(&a));
+    let flat = |s: String| -> String {
+        s.lines()
+            .map(|l| l.trim_matches('"').trim_matches('│').trim())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let review = "access review: closed, you are still assigned";
+    let step = "meldcode: step 2, consult a colleague and/or Veilig Thuis";
+    let wide = flat(render_at(&a, 80, 24));
+    let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Wrapped under itself: the second line holds the rest.
+    let whole = |shown: &str, text: &str| text.split(' ').all(|w| shown.contains(w));
+    assert!(
+        whole(&wide, step) && whole(&wide, review),
+        "{}",
+        render_at(&a, 80, 24)
+    );
+    let narrow = render_at(&a, 40, 10);
+    assert!(
+        squeeze(&flat(narrow.clone())).contains(&squeeze(step)),
+        "{narrow}"
+    );
+    assert!(
+        !narrow.contains("assigned") && narrow.contains('…'),
+        "{narrow}"
+    );
+    a.handle_key(key(KeyCode::Down));
+    let narrow = render_at(&a, 40, 10);
+    assert!(narrow.contains("assigned"), "selected, whole:\n{narrow}");
+}

@@ -16,7 +16,7 @@ fn notes(a: &mut App, client: &str) -> Vec<Note> {
     a.session.as_mut().unwrap().notes(client, true).unwrap()
 }
 
-fn asking(a: &App) -> bool {
+pub(super) fn asking(a: &App) -> bool {
     match &a.screen {
         Screen::Editor(e) => e.asking(),
         Screen::Form(f) => f.asking(),
@@ -24,7 +24,7 @@ fn asking(a: &App) -> bool {
     }
 }
 
-fn press(a: &mut App, c: char) {
+pub(super) fn press(a: &mut App, c: char) {
     a.handle_key(KeyEvent::from(KeyCode::Char(c)));
 }
 
@@ -159,7 +159,7 @@ fn a_form_asks_about_its_free_text_and_removes_the_detail_there() {
 
 /// A team vault of worker w001 alone: an open dossier with a signal (its next step is
 /// overdue) and a closed one w001 is still assigned to.
-fn practice_fixture() -> (tempfile::TempDir, std::path::PathBuf, String, String) {
+pub(super) fn practice_fixture() -> (tempfile::TempDir, std::path::PathBuf, String, String) {
     let dir = tempfile::Builder::new()
         .prefix("kluis-snap")
         .tempdir_in("/tmp")
@@ -356,7 +356,7 @@ fn the_practice_screens_at_three_sizes_in_both_languages() {
 }
 
 /// Fills a group session on Fatima's More tab with Jan as the second participant.
-fn group_form(a: &mut App, summary: &str) {
+pub(super) fn group_form(a: &mut App, summary: &str) {
     a.handle_key(key(KeyCode::Enter));
     press(a, char::from(b'1' + Tab::Records.index() as u8));
     press(a, 'g');

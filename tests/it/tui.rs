@@ -10,6 +10,7 @@ use crate::{CANARY, PASS, TestVault, WEAK_KDF, contains, require};
 
 mod input;
 mod lock;
+mod practice;
 mod screens;
 
 struct Tmux {

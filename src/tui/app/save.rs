@@ -18,7 +18,7 @@ use crate::tui::views::form::Output;
 use crate::tui::views::masked;
 
 /// Why a form could not be saved, and the field it is about (if one).
-struct Refused(Option<String>, String);
+pub(super) struct Refused(pub(super) Option<String>, pub(super) String);
 
 impl From<Error> for Refused {
     fn from(e: Error) -> Refused {
@@ -41,7 +41,7 @@ fn row<R: Record>(out: &Output) -> Result<R, Refused> {
         .ok_or_else(|| Refused(None, t!("tui.form_broken").into_owned()))
 }
 
-fn day(c: &Cell) -> Option<NaiveDate> {
+pub(super) fn day(c: &Cell) -> Option<NaiveDate> {
     c.text()?.parse().ok()
 }
 
@@ -172,11 +172,16 @@ impl App {
         };
         let today = self.opts.now().date();
         let (kind, client, editing) = (form.kind, form.client.clone(), form.editing.clone());
+        // A meldcode step's form changes its signal.
+        let signal = editing.clone();
         if matches!(kind, FormKind::Attach | FormKind::Export) {
             return self.save_file(kind, client, editing, &out);
         }
         if matches!(kind, FormKind::ConsentForm | FormKind::Leaflet) {
             return self.save_document(kind, client, &out);
+        }
+        if kind == FormKind::Group {
+            return self.save_group(client, &out);
         }
         let Some(session) = self.session.as_mut() else {
             return;
@@ -207,7 +212,13 @@ impl App {
                     Saved::Record(id) => (client, Some(id)),
                     Saved::Nothing => (client, editing),
                 };
-                self.message = Some(message.unwrap_or_else(|| saved_what(kind)));
+                let mut said = message.unwrap_or_else(|| saved_what(kind));
+                if let (FormKind::Meldcode(_), Some(c), Some(signal)) = (kind, &client, &signal)
+                    && self.decision_contradicts(c, signal)
+                {
+                    said = t!("tui.meldcode_contradicts").into_owned();
+                }
+                self.message = Some(said);
                 self.back_to(client.as_deref(), kind.tab(), item.as_deref());
             }
             Err(Refused(field, why)) => {
@@ -379,7 +390,7 @@ fn saved_what(kind: FormKind) -> String {
         FormKind::Evaluation => "evaluation",
         FormKind::ActionDone => "action",
         FormKind::Withdraw => "consent",
-        FormKind::Meldcode(_) => "meldcode_step",
+        FormKind::Meldcode(_) | FormKind::Withhold => "meldcode_step",
         FormKind::Group => "group_session",
         FormKind::ConsentForm | FormKind::Leaflet => "attachment",
         FormKind::Attach | FormKind::Export => "attachment",
@@ -467,6 +478,12 @@ fn save(
             s.withdraw_consent(id, on)?;
             Saved::Record(id.to_owned())
         }
+        // As `kluis meldcode withhold`: a new version of the signal or step, so it travels.
+        FormKind::Withhold => {
+            let ground = out.text("withheld").and_then(|c| c.parse().ok());
+            s.set_withheld(id, ground)?;
+            Saved::Record(id.to_owned())
+        }
         // As `kluis meldcode consult|talk|weigh|decide`: the store checks the order.
         FormKind::Meldcode(step) => {
             let flag = |name: &str| match out.get(name) {
@@ -484,7 +501,7 @@ fn save(
                 decision: out.text("decision").and_then(|c| c.parse().ok()),
                 next_by: day(out.get("next_by")),
                 special: flag("special").unwrap_or(true),
-                withheld: None,
+                withheld: out.text("withheld").and_then(|c| c.parse().ok()),
             };
             if new.taken_on > today {
                 return Err(Refused(
@@ -494,35 +511,13 @@ fn save(
             }
             Saved::Record(s.add_meldcode_step(&new)?)
         }
-        // As `kluis group add`: a copy in each participant's dossier, without the other
-        // participants' names (the store takes them out).
-        FormKind::Group => {
-            let new = crate::store::NewGroupSession {
-                participants: out
-                    .text("participants")
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-                held_on: day(out.get("held_on")).unwrap_or(today),
-                theme: out.text("theme").unwrap_or_default().to_owned(),
-                summary: out.text("summary").unwrap_or_default().to_owned(),
-                special: matches!(out.get("special"), Cell::I(1)),
-            };
-            if new.held_on > today {
-                return Err(Refused(
-                    Some("held_on".into()),
-                    t!("val.note_in_future").into_owned(),
-                ));
-            }
-            s.add_group_session(&new)?;
-            Saved::Nothing
-        }
         // Files come in and go out through the session (the app never opens files itself):
         // see `App::save_file` and `App::save_document`.
-        FormKind::Attach | FormKind::Export | FormKind::ConsentForm | FormKind::Leaflet => {
-            Saved::Nothing
-        }
+        // A group session too: see `App::save_group`.
+        FormKind::Attach
+        | FormKind::Export
+        | FormKind::ConsentForm
+        | FormKind::Leaflet
+        | FormKind::Group => Saved::Nothing,
     })
 }

@@ -6,9 +6,10 @@
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Text};
 use ratatui::widgets::{Block, Borders, Row, Table};
 
-use super::{Cursor, Loaded, date, dim, highlight, hint, masked, name_shown, owner};
+use super::{Cursor, Loaded, cut, date, dim, highlight, hint, masked, name_shown, owner, wrap};
 use crate::i18n::t;
 use crate::model::AgendaItem;
 use crate::tui::nav::{Ctx, Nav, Reveal, Tab};
@@ -112,66 +113,104 @@ impl Agenda {
                 return;
             }
         };
-        // Where goes first when the window narrows, then who; what it is stays.
+        // Where goes first when the window narrows, then who; what it is stays, wrapped
+        // under itself: two lines a row, the selected row whole (its full text).
         let inner = area.width.saturating_sub(2);
         let (with_where, with_who) = (inner >= 90, inner >= 50);
         let mut header = vec![t!("tui.agenda_when").into_owned()];
-        let mut widths = vec![Constraint::Length(17)];
+        let mut widths = vec![Constraint::Length(WHEN)];
+        let mut fixed = WHEN + 1;
         if with_who {
             header.push(t!("tui.agenda_who").into_owned());
-            widths.push(Constraint::Length(20));
+            widths.push(Constraint::Length(WHO));
+            fixed += WHO + 1;
         }
         if with_where {
             header.push(t!("tui.agenda_where").into_owned());
-            widths.push(Constraint::Length(24));
+            widths.push(Constraint::Length(WHERE));
+            fixed += WHERE + 1;
         }
-        header.push(t!("tui.agenda_what").into_owned());
-        widths.push(Constraint::Fill(1));
+        if with_who {
+            header.push(t!("tui.agenda_what").into_owned());
+            widths.push(Constraint::Fill(1));
+        } else {
+            // Too narrow for columns: when and who on one line, what under them.
+            header = vec![format!(
+                "{} · {} · {}",
+                t!("tui.agenda_when"),
+                t!("tui.agenda_who"),
+                t!("tui.agenda_what")
+            )];
+            widths = vec![Constraint::Fill(1)];
+        }
+        let what_w = if with_who {
+            inner.saturating_sub(fixed) as usize
+        } else {
+            inner.saturating_sub(2) as usize
+        };
         let visible = area.height.saturating_sub(3) as usize;
-        let first = self.cursor.first(items.len(), visible);
+        let lines: Vec<Vec<String>> = items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| {
+                let hide = ctx.privacy && self.revealed != Some(i);
+                let mut l = wrap(&self.what(it, hide), what_w.max(1));
+                let room = if i == self.cursor.at {
+                    visible.saturating_sub(usize::from(!with_who)).max(1)
+                } else if with_who {
+                    2
+                } else {
+                    1
+                };
+                if l.len() > room {
+                    let rest = l.split_off(room - 1).join(" ");
+                    l.push(cut(&rest, what_w));
+                }
+                l
+            })
+            .collect();
+        let height = |i: usize| lines[i].len() + usize::from(!with_who);
+        // The first row shown: as many rows before the selected one as fit with it.
+        self.cursor.first(items.len(), visible);
+        let mut first = self.cursor.at.min(items.len().saturating_sub(1));
+        let mut used = if items.is_empty() { 0 } else { height(first) };
+        while first > 0 && used + height(first - 1) <= visible {
+            first -= 1;
+            used += height(first);
+        }
         let rows: Vec<Row> = items
             .iter()
             .enumerate()
             .skip(first)
-            .take(visible.max(1))
             .map(|(i, it)| {
                 let hide = ctx.privacy && self.revealed != Some(i);
                 let when = match &it.time {
                     Some(tm) => format!("{} {tm}", date(lang, &it.date.to_string())),
                     None => date(lang, &it.date.to_string()),
                 };
-                let place = if hide {
-                    masked()
+                let who = name_shown(hide, &it.client_name);
+                let what = &lines[i];
+                let cells: Vec<Text> = if with_who {
+                    let mut cells = vec![Text::raw(when), Text::raw(who)];
+                    if with_where {
+                        let place = if hide {
+                            masked()
+                        } else {
+                            it.address.clone().unwrap_or_else(|| "-".into())
+                        };
+                        cells.push(Text::raw(place));
+                    }
+                    cells.push(Text::from(
+                        what.iter().cloned().map(Line::raw).collect::<Vec<_>>(),
+                    ));
+                    cells
                 } else {
-                    it.address.clone().unwrap_or_else(|| "-".into())
+                    let mut l = vec![Line::raw(cut(&format!("{when}  {who}"), inner as usize))];
+                    l.extend(what.iter().map(|w| Line::raw(format!("  {w}"))));
+                    vec![Text::from(l)]
                 };
-                let what = match it.kind {
-                    // The owner is a code (`client`, `me`) or a name: shown in words.
-                    "action" => t!("agenda.action", what = action_text(&it.what)).into_owned(),
-                    // The meldcode's step and the review's reason are codes, not content:
-                    // the privacy screen hides only what is written about someone.
-                    "meldcode" | "review" => it.describe(),
-                    _ if hide => masked(),
-                    _ => it.describe(),
-                };
-                let what = if hide && it.kind == "action" {
-                    masked()
-                } else {
-                    what
-                };
-                let mut cells = vec![when];
-                if with_who {
-                    cells.push(name_shown(hide, &it.client_name));
-                }
-                if with_where {
-                    cells.push(place);
-                }
-                if !with_who {
-                    cells.push(format!("{} · {what}", name_shown(hide, &it.client_name)));
-                } else {
-                    cells.push(what);
-                }
-                highlight(Row::new(cells), i == self.cursor.at)
+                let row = Row::new(cells).height(height(i) as u16);
+                highlight(row, i == self.cursor.at)
             })
             .collect();
         let table = Table::new(rows, widths)
@@ -183,6 +222,24 @@ impl Agenda {
         }
     }
 }
+
+impl Agenda {
+    /// What an item is, in words; on the privacy screen only what is not written about
+    /// someone (the meldcode's step and the review's reason are codes, not content).
+    fn what(&self, it: &AgendaItem, hide: bool) -> String {
+        match it.kind {
+            _ if hide && !matches!(it.kind, "meldcode" | "review") => masked(),
+            // The owner is a code (`client`, `me`) or a name: shown in words.
+            "action" => t!("agenda.action", what = action_text(&it.what)).into_owned(),
+            _ => it.describe(),
+        }
+    }
+}
+
+/// Column widths: when (a day and a time), who, where.
+const WHEN: u16 = 17;
+const WHO: u16 = 20;
+const WHERE: u16 = 24;
 
 /// An action on the agenda is "text (owner)": the owner in words.
 fn action_text(what: &str) -> String {

@@ -380,6 +380,7 @@ impl Dossier {
                 }
             }
             KeyCode::Char('m') if self.tab == Tab::Records => return self.meldcode(selected),
+            KeyCode::Char('w') if self.tab == Tab::Records => return self.withhold(selected),
             KeyCode::Char('f') if self.tab == Tab::Sharing => {
                 let mut req = FormRequest::new(FormKind::ConsentForm, &client);
                 req.revealed = self.revealed;
@@ -395,6 +396,24 @@ impl Dossier {
             _ => {}
         }
         Nav::Stay
+    }
+
+    /// Whether the selected signal or step stays out of the client's own report, starting
+    /// from its ground now.
+    fn withhold(&self, selected: Option<(Kind, String)>) -> Nav {
+        let Some((kind @ (Kind::Signal | Kind::MeldcodeStep), id)) = selected else {
+            return Nav::Say(t!("tui.withhold_select").into_owned());
+        };
+        let now = self
+            .data
+            .other
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .flat_map(|(_, rows)| rows)
+            .find(|r| r.id == id)
+            .and_then(|r| r.withheld.clone())
+            .unwrap_or_default();
+        self.with(FormKind::Withhold, &id, vec![("withheld".into(), now)])
     }
 
     /// The next step of the meldcode of the selected signal or step.
@@ -466,7 +485,11 @@ impl Dossier {
             Tab::Plan => k.push(("d", "help.done")),
             Tab::Files => k.push(("o", "help.export")),
             Tab::Sharing => k.extend([("x", "help.withdraw"), ("f", "help.consent_form")]),
-            Tab::Records => k.extend([("m", "help.meldcode_step"), ("g", "help.group")]),
+            Tab::Records => k.extend([
+                ("m", "help.meldcode_step"),
+                ("w", "help.withhold"),
+                ("g", "help.group"),
+            ]),
             _ => {}
         }
         k.extend([

@@ -33,6 +33,9 @@ pub struct FormField {
     /// More than one can be chosen (a group session's participants): the value is their
     /// ids, separated by commas.
     pub multi: bool,
+    /// Asked once per participant (a group session's observation): that participant's
+    /// dossier, where what is typed goes and nowhere else.
+    pub about: Option<String>,
 }
 
 impl FormField {
@@ -47,7 +50,27 @@ impl FormField {
             error: None,
             choices: Vec::new(),
             multi: false,
+            about: None,
         }
+    }
+
+    /// A field asked for one participant of a group session: their observation (a note in
+    /// their own dossier) or its special mark.
+    pub fn per_participant(name: &'static str, client: &str) -> FormField {
+        let flag = name == OBSERVATION_SPECIAL;
+        let input = if flag { Input::Flag } else { Input::Text };
+        let mut f = FormField {
+            about: Some(client.to_owned()),
+            ..FormField::new(name, input, true)
+        };
+        if flag {
+            f.optional = false;
+            f.set("0".into());
+        }
+        if flag {
+            f.choices = yes_no();
+        }
+        f
     }
 
     fn new(name: &'static str, input: Input, optional: bool) -> FormField {
@@ -223,6 +246,11 @@ impl FormField {
     }
 }
 
+/// A participant's own observation of a group session (a note in their dossier).
+pub const OBSERVATION: &str = "observation";
+/// Its special mark.
+pub const OBSERVATION_SPECIAL: &str = "observation_special";
+
 /// The code a form's own field words are filed under (`field.goal.text`).
 fn form_code(form: FormKind) -> &'static str {
     match form {
@@ -235,6 +263,7 @@ fn form_code(form: FormKind) -> &'static str {
         FormKind::Withdraw => "withdraw",
         FormKind::Meldcode(_) => "meldcode_step",
         FormKind::Group => "group_session",
+        FormKind::Withhold => "withhold",
         FormKind::ConsentForm => "consent_form",
         FormKind::Leaflet => "leaflet",
     }
@@ -315,7 +344,9 @@ pub fn fields(
                         Some(cell) => f.set_stored(cell, ctx),
                         None if s.input == Input::Date && !s.optional => f.set(today.clone()),
                         None if s.input == Input::Flag => f.set("0".into()),
-                        None if s.input == Input::Choice => {
+                        // An optional choice starts as none (a signal is not withheld
+                        // unless the worker says so).
+                        None if s.input == Input::Choice && !s.optional => {
                             f.set(s.codes.first().copied().unwrap_or_default().into())
                         }
                         None => {}
@@ -349,6 +380,8 @@ pub fn fields(
             ..FormField::new("withdrawn_on", Input::Date, false)
         }],
         FormKind::Meldcode(step) => meldcode_fields(step, today),
+        // The current ground comes in as a value (from the dossier's row).
+        FormKind::Withhold => vec![withheld(None)],
         FormKind::ConsentForm => vec![
             FormField::new("org", Input::Line, false),
             FormField::new("purpose", Input::Line, false),
@@ -438,17 +471,42 @@ fn meldcode_fields(step: model::MeldStep, today: String) -> Vec<FormField> {
         out.push(FormField::new("next_by", Input::Date, true));
     }
     out.push(flag("special", true));
+    out.push(withheld(None));
     out
+}
+
+/// Whether a meldcode record stays out of the client's own report, and why (none: it is in
+/// it), as `kluis meldcode … --withhold` and `kluis meldcode withhold`.
+fn withheld(current: Option<&str>) -> FormField {
+    FormField {
+        codes: <model::Withhold as Column>::CODES,
+        value: current.unwrap_or_default().to_owned(),
+        ..FormField::new("withheld", Input::Choice, true)
+    }
 }
 
 fn choices(f: &FormField, refs: &[(String, String)], ctx: &Ctx) -> Vec<(String, String)> {
     match f.input {
         Input::Choice if f.multi => refs.to_vec(),
-        Input::Choice => f
-            .codes
-            .iter()
-            .map(|c| ((*c).to_owned(), code_label(f.name, c)))
-            .collect(),
+        Input::Choice => {
+            // An optional choice can be left at none, and says what none means.
+            let none = f.optional.then(|| {
+                let word = code_label(f.name, "none");
+                let word = if word == "none" {
+                    t!("choice.none").into_owned()
+                } else {
+                    word
+                };
+                (String::new(), word)
+            });
+            none.into_iter()
+                .chain(
+                    f.codes
+                        .iter()
+                        .map(|c| ((*c).to_owned(), code_label(f.name, c))),
+                )
+                .collect()
+        }
         Input::LifeDomain => ctx
             .life_domains
             .iter()
@@ -458,90 +516,17 @@ fn choices(f: &FormField, refs: &[(String, String)], ctx: &Ctx) -> Vec<(String, 
         Input::Score => (1..=5)
             .map(|s| (s.to_string(), t!(format!("score.{s}")).into_owned()))
             .collect(),
-        Input::Flag => vec![
-            ("0".to_owned(), t!("word.no").into_owned()),
-            ("1".to_owned(), t!("word.yes").into_owned()),
-        ],
+        Input::Flag => yes_no(),
         _ => Vec::new(),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::i18n::Lang;
-
-    fn ctx(domains: &[String]) -> Ctx<'_> {
-        Ctx {
-            lang: Lang::Nl,
-            privacy: false,
-            now: NaiveDate::from_ymd_opt(2026, 11, 20)
-                .unwrap()
-                .and_hms_opt(10, 0, 0)
-                .unwrap(),
-            life_domains: domains,
-            lexicon: crate::tui::views::nudge::builtin(),
-        }
-    }
-
-    /// Every kind a person adds has a form built from its declaration, and every entered
-    /// field of it is asked for, but for what an action or a withdrawal sets.
-    #[test]
-    fn every_register_kind_gets_its_entered_fields() {
-        let domains: Vec<String> = model::LIFE_DOMAINS.iter().map(|d| d.to_string()).collect();
-        let c = ctx(&domains);
-        for kind in Kind::ALL {
-            let specs = specs(*kind);
-            let f = fields(FormKind::Record(*kind), None, &[], &c);
-            let names: Vec<&str> = f.iter().map(|f| f.name).collect();
-            for s in specs.iter().filter(|s| s.input.is_entered()) {
-                assert_eq!(
-                    names.contains(&s.name),
-                    !skipped(*kind, s.name, false),
-                    "{kind:?}.{}",
-                    s.name
-                );
-            }
-            for s in specs.iter().filter(|s| !s.input.is_entered()) {
-                assert!(
-                    !names.contains(&s.name),
-                    "{kind:?}.{} is set by kluis",
-                    s.name
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn values_are_checked_with_the_models_parsers() {
-        let _words = crate::tui::tests::words(Lang::En);
-        let domains = vec!["financiën".to_owned(), "justitie".to_owned()];
-        let c = ctx(&domains);
-        let mut f = fields(FormKind::Record(Kind::Assessment), None, &[], &c);
-        let by = |f: &mut Vec<FormField>, n: &str| f.iter().position(|x| x.name == n).unwrap();
-        let (d, s, r, at) = (
-            by(&mut f, "domain"),
-            by(&mut f, "score"),
-            by(&mut f, "reason"),
-            by(&mut f, "at"),
-        );
-        assert_eq!(f[at].value, "20-11-2026", "today, as people write it");
-        assert_eq!(f[d].choices.len(), 2, "the configured life domains");
-        assert_eq!(f[r].check(&c), Err(t!("val.reason_required").into_owned()));
-        f[s].set("7".into());
-        assert!(f[s].check(&c).is_err());
-        f[s].set("3".into());
-        assert_eq!(f[s].check(&c), Ok(Cell::I(3)));
-        f[at].set("14-3-2026".into());
-        assert_eq!(f[at].check(&c), Ok(Cell::T("2026-03-14".into())));
-        f[at].set("morgen".into());
-        assert_eq!(f[at].check(&c), Ok(Cell::T("2026-11-21".into())));
-        f[d].set("werk".into());
-        assert!(f[d].check(&c).is_err(), "not on the list");
-        let mut client = fields(FormKind::Client, None, &[], &c);
-        client[2].set("14-03-1980".into());
-        assert_eq!(client[2].check(&c), Ok(Cell::T("1980-03-14".into())));
-        client[1].set("123456789".into());
-        assert!(client[1].check(&c).unwrap_err().contains("elfproef"));
-    }
+fn yes_no() -> Vec<(String, String)> {
+    vec![
+        ("0".to_owned(), t!("word.no").into_owned()),
+        ("1".to_owned(), t!("word.yes").into_owned()),
+    ]
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,20 +6,18 @@
 
 use std::cell::Cell as Shared;
 
-use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::layout::Rect;
-use ratatui::style::Style;
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph};
 
+use super::Cursor;
 use super::fields::{FormField, default_cell, fields, specs};
-use super::nudge::{Choice, Nudge};
-use super::{Cursor, bold, cut, dim, error, initials, masked, selected, width, wrap};
+use super::nudge::{Checked, Choice, Nudge};
 use crate::i18n::t;
 use crate::model::FormDraft;
-use crate::model::record::{Cell, Input};
+use crate::model::record::Cell;
 use crate::tui::nav::{Ctx, FormKind, FormRequest, Nav, Reveal};
+
+mod draw;
+mod group;
 
 /// A form's checked values.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,6 +27,8 @@ pub struct Output {
     /// For a record kind: the whole row (`id`, `client_id`, then every field in order),
     /// what the form asked for over what was stored (or defaults).
     pub row: Option<Vec<Cell>>,
+    /// What was asked once per participant: (their dossier, field, cell).
+    pub each: Vec<(String, &'static str, Cell)>,
 }
 
 impl Output {
@@ -38,6 +38,14 @@ impl Output {
             .iter()
             .find(|(n, _)| *n == name)
             .map_or(&Cell::N, |(_, c)| c)
+    }
+
+    /// The cell of a field asked for one participant.
+    pub fn of(&self, client: &str, name: &str) -> &Cell {
+        self.each
+            .iter()
+            .find(|(c, n, _)| c == client && *n == name)
+            .map_or(&Cell::N, |(_, _, c)| c)
     }
 
     /// The text of a field, if any.
@@ -73,6 +81,8 @@ pub struct Form {
     nudge: Option<Nudge>,
     /// Names no free text of this form should hold (a group session's participants).
     pub names: Vec<String>,
+    /// Per-participant fields of participants no longer chosen, typed in (kept aside).
+    stash: Vec<FormField>,
 }
 
 impl Form {
@@ -84,7 +94,7 @@ impl Form {
                 f.set(value.clone());
             }
         }
-        Form {
+        let mut form = Form {
             kind: req.kind,
             client: req.client,
             editing: req.editing,
@@ -100,7 +110,11 @@ impl Form {
             scroll: Shared::new(0),
             nudge: None,
             names: Vec::new(),
-        }
+            stash: Vec::new(),
+        };
+        form.follow_participants();
+        form.restore_per_participant(&req.values);
+        form
     }
 
     /// Marks a form restored from a draft: leaving it asks first.
@@ -118,7 +132,7 @@ impl Form {
             values: self
                 .fields
                 .iter()
-                .map(|f| (f.name.to_owned(), f.value.clone()))
+                .map(|f| (Form::draft_name(f), f.value.clone()))
                 .collect(),
         })
     }
@@ -147,12 +161,16 @@ impl Form {
     fn check(&mut self, ctx: &Ctx) -> Option<Output> {
         self.error = None;
         let mut values = Vec::new();
+        let mut each = Vec::new();
         let mut first_bad = None;
         for (i, f) in self.fields.iter_mut().enumerate() {
             match f.check(ctx) {
                 Ok(c) => {
                     f.error = None;
-                    values.push((f.name, c));
+                    match &f.about {
+                        Some(id) => each.push((id.clone(), f.name, c)),
+                        None => values.push((f.name, c)),
+                    }
                 }
                 Err(e) => {
                     f.error = Some(e);
@@ -184,28 +202,12 @@ impl Form {
             }
             _ => None,
         };
-        Some(Output { values, row })
+        Some(Output { values, row, each })
     }
 
     /// Whether the nudges' question is on screen.
     pub fn asking(&self) -> bool {
         self.nudge.is_some()
-    }
-
-    /// The free texts of the form (what the nudges read), by field.
-    fn texts(&self) -> impl Iterator<Item = usize> + '_ {
-        self.fields
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.input == Input::Text)
-            .map(|(i, _)| i)
-    }
-
-    /// The form's own special mark, if it has one.
-    fn special_mark(&mut self) -> Option<&mut FormField> {
-        self.fields
-            .iter_mut()
-            .find(|f| f.name == "special" && f.input == Input::Flag)
     }
 
     /// Checks the values; with `ask`, what the nudges find in its free texts is asked
@@ -216,21 +218,11 @@ impl Form {
             return Nav::Stay;
         }
         if ask {
-            // The participants chosen: their names do not belong in the shared summary.
-            let mut names = self.names.clone();
-            for f in self.fields.iter().filter(|f| f.multi) {
-                names.extend(f.labels());
-            }
-            let texts: Vec<String> = self.texts().map(|i| self.fields[i].value.clone()).collect();
-            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let special = self.special_mark().map(|f| f.value == "1");
-            self.nudge = Nudge::check(
-                &texts,
-                special.unwrap_or(false),
-                special.is_some(),
-                &names,
-                ctx.lexicon,
-            );
+            // Each text with its own special mark and the names that do not belong in it
+            // (the participants chosen, in a group session's summary).
+            let slots = self.slots();
+            let nudge = Nudge::check_each(&self.checked(&slots), ctx.lexicon);
+            self.nudge = nudge;
             if self.nudge.is_some() {
                 self.ready = None;
                 return Nav::Stay;
@@ -239,27 +231,45 @@ impl Form {
         Nav::SaveForm
     }
 
+    /// The texts as the nudges read them.
+    fn checked<'a>(&'a self, slots: &'a [group::Slot]) -> Vec<Checked<'a>> {
+        slots
+            .iter()
+            .map(|s| Checked {
+                text: &self.fields[s.at].value,
+                special: s.flag.is_some_and(|f| self.fields[f].value == "1"),
+                can_mark: s.flag.is_some(),
+                names: &s.names,
+            })
+            .collect()
+    }
+
     fn nudge_key(&mut self, key: KeyEvent, ctx: &Ctx) -> Nav {
         let Some(choice) = self.nudge.as_ref().and_then(|n| n.key(key.code)) else {
             return Nav::Stay;
         };
         self.nudge = None;
+        let slots = self.slots();
         match choice {
             Choice::Back => return Nav::Stay,
             Choice::Special => {
-                if let Some(f) = self.special_mark() {
-                    f.set("1".into());
+                // Only the texts that hold special-category words are marked.
+                let marks: Vec<usize> = self
+                    .checked(&slots)
+                    .iter()
+                    .zip(&slots)
+                    .filter(|(c, _)| Nudge::would_mark(c, ctx.lexicon))
+                    .filter_map(|(_, s)| s.flag)
+                    .collect();
+                for i in marks {
+                    self.fields[i].set("1".into());
                 }
             }
             Choice::Remove => {
-                let at: Vec<usize> = self.texts().collect();
-                let mut names = self.names.clone();
-                for f in self.fields.iter().filter(|f| f.multi) {
-                    names.extend(f.labels());
-                }
-                for i in at {
-                    let out = super::nudge::removed(&self.fields[i].value, &names, ctx.lexicon);
-                    self.fields[i].set(out);
+                for s in &slots {
+                    let out =
+                        super::nudge::removed(&self.fields[s.at].value, &s.names, ctx.lexicon);
+                    self.fields[s.at].set(out);
                 }
             }
             Choice::Keep => {}
@@ -402,6 +412,7 @@ impl Form {
                     f.toggle(&v);
                     f.error = None;
                     self.dirty = true;
+                    self.follow_participants();
                 }
             }
             KeyCode::Enter | KeyCode::Char(' ') => {
@@ -451,205 +462,6 @@ impl Form {
             ("Ctrl-R", "help.reveal"),
             ("Esc", "help.cancel"),
         ]
-    }
-
-    /// The form's title: what is added or changed.
-    fn title(&self) -> String {
-        let what = match self.kind {
-            FormKind::Client => t!("word.client").into_owned(),
-            FormKind::Record(k) => t!(format!("kind.{}", k.spec().code)).into_owned(),
-            FormKind::Evaluation => t!("kind.evaluation").into_owned(),
-            FormKind::Attach | FormKind::Export => t!("kind.attachment").into_owned(),
-            FormKind::Group => t!("kind.group_session").into_owned(),
-            FormKind::ConsentForm => return t!("tui.form_consent_form").into_owned(),
-            FormKind::Leaflet => return t!("tui.form_leaflet").into_owned(),
-            FormKind::ActionDone => return t!("tui.form_action_done").into_owned(),
-            FormKind::Withdraw => return t!("tui.form_withdraw").into_owned(),
-            FormKind::Meldcode(step) => {
-                return t!(
-                    "tui.form_meldcode",
-                    n = step.number(),
-                    step = t!(format!("meldcode.step.{}", step.code()))
-                )
-                .into_owned();
-            }
-        };
-        match (self.kind, &self.editing) {
-            (FormKind::Export, _) => t!("tui.form_export", what = what),
-            (_, Some(_)) => t!("tui.form_edit", what = what),
-            (_, None) => t!("tui.form_new", what = what),
-        }
-        .into_owned()
-    }
-
-    /// Draws the screen.
-    pub fn draw(&self, ctx: &Ctx, frame: &mut Frame, area: Rect) {
-        let hide = ctx.privacy && !self.revealed;
-        let block = Block::default().borders(Borders::ALL).title(self.title());
-        let inner = block.inner(area);
-        frame.render_widget(block, area);
-        let w = inner.width as usize;
-        let label_w = self
-            .fields
-            .iter()
-            .map(|f| width(&f.label(self.kind)))
-            .max()
-            .unwrap_or(0)
-            .min(w / 3)
-            + 2;
-        let value_w = w.saturating_sub(label_w).max(1);
-        let mut lines: Vec<Line> = Vec::new();
-        let mut focus_line = 0;
-        let mut pick_line = 0;
-        for (i, f) in self.fields.iter().enumerate() {
-            let focused = i == self.focus;
-            if focused {
-                focus_line = lines.len();
-            }
-            let style = if focused {
-                selected()
-            } else {
-                Style::default()
-            };
-            let mut value = if hide && f.private() && !f.value.is_empty() {
-                if f.name == "name" {
-                    initials(&f.value)
-                } else if f.multi {
-                    f.labels()
-                        .iter()
-                        .map(|l| initials(l))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                } else {
-                    masked()
-                }
-            } else {
-                f.shown()
-            };
-            if f.multi {
-                // Chosen from a list that stays open (Enter), not stepped through.
-                value = format!("{value} …");
-            } else if f.picked() {
-                value = format!("◀ {value} ▶");
-            } else if focused && !(hide && f.private()) {
-                let at = byte_at(&f.value, f.cursor);
-                value = format!("{}▏{}", &f.value[..at], &f.value[at..]);
-            }
-            let mut wrapped = wrap(&value, value_w);
-            if focused && f.picked() {
-                pick_line = lines.len();
-            }
-            let label = cut(&f.label(self.kind), label_w - 2);
-            let first = wrapped.remove(0);
-            lines.push(Line::from(vec![
-                Span::styled(format!("{label:<0$}", label_w), bold()),
-                Span::styled(first, style),
-            ]));
-            for more in wrapped {
-                lines.push(Line::from(vec![
-                    Span::raw(" ".repeat(label_w)),
-                    Span::styled(more, style),
-                ]));
-            }
-            if let Some(e) = &f.error {
-                for l in wrap(&format!("↑ {e}"), value_w) {
-                    lines.push(Line::from(vec![
-                        Span::raw(" ".repeat(label_w)),
-                        Span::styled(l, error()),
-                    ]));
-                }
-            }
-        }
-        lines.push(Line::raw(""));
-        if let Some(e) = &self.error {
-            for l in wrap(e, w) {
-                lines.push(Line::from(Span::styled(l, error())));
-            }
-        }
-        if hide {
-            for l in wrap(&t!("tui.form_hidden"), w) {
-                lines.push(Line::from(Span::styled(l, dim())));
-            }
-        }
-        for l in wrap(&t!("tui.form_hint"), w) {
-            lines.push(Line::from(Span::styled(l, dim())));
-        }
-        // Keep the field with the cursor in view.
-        let h = inner.height as usize;
-        let mut scroll = self.scroll.get();
-        if focus_line < scroll {
-            scroll = focus_line;
-        } else if focus_line >= scroll + h {
-            scroll = focus_line + 1 - h;
-        }
-        scroll = scroll.min(lines.len().saturating_sub(h).max(focus_line.min(scroll)));
-        self.scroll.set(scroll);
-        let shown: Vec<Line> = lines.into_iter().skip(scroll).collect();
-        frame.render_widget(Paragraph::new(shown), inner);
-        if let Some(cursor) = &self.picking {
-            let f = &self.fields[self.focus];
-            let y = inner.y + (pick_line.saturating_sub(scroll) as u16) + 1;
-            self.draw_pick(f, cursor, hide, frame, inner, y, label_w as u16);
-        }
-        if let Some(n) = &self.nudge {
-            n.draw(frame, inner, hide);
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn draw_pick(
-        &self,
-        f: &FormField,
-        cursor: &Cursor,
-        hide: bool,
-        frame: &mut Frame,
-        inner: Rect,
-        y: u16,
-        x: u16,
-    ) {
-        let rows = f.choices.len() as u16 + 2;
-        let room_below = (inner.y + inner.height).saturating_sub(y);
-        let height = rows.min(inner.height);
-        let y = if room_below >= height {
-            y
-        } else {
-            (inner.y + inner.height).saturating_sub(height)
-        };
-        let x = inner.x + x.min(inner.width.saturating_sub(12));
-        let width = (inner.x + inner.width).saturating_sub(x);
-        let area = Rect {
-            x,
-            y,
-            width,
-            height,
-        };
-        let items: Vec<ListItem> = f
-            .choices
-            .iter()
-            .enumerate()
-            .map(|(i, (_, label))| {
-                let label = if hide && f.input == Input::Ref(crate::model::record::Kind::Goal) {
-                    format!("{}. {}", i + 1, masked())
-                } else if f.multi {
-                    let on = f.chosen().contains(&f.choices[i].0.as_str());
-                    let name = if hide { initials(label) } else { label.clone() };
-                    format!("[{}] {name}", if on { "x" } else { " " })
-                } else {
-                    label.clone()
-                };
-                ListItem::new(label)
-            })
-            .collect();
-        cursor.page.set(height.saturating_sub(2) as usize);
-        let mut state = ListState::default().with_selected(Some(cursor.at));
-        frame.render_widget(Clear, area);
-        frame.render_stateful_widget(
-            List::new(items)
-                .highlight_style(selected())
-                .block(Block::default().borders(Borders::ALL)),
-            area,
-            &mut state,
-        );
     }
 }
 

@@ -37,6 +37,19 @@ pub fn removed(text: &str, names: &[String], lexicon: &Lexicon) -> String {
     nudge::remove(text, &findings(text, names, lexicon))
 }
 
+/// One text to look at before saving.
+#[derive(Clone, Copy, Debug)]
+pub struct Checked<'a> {
+    /// What was typed.
+    pub text: &'a str,
+    /// Its record is marked special already.
+    pub special: bool,
+    /// Its record has a special mark.
+    pub can_mark: bool,
+    /// Names that do not belong in it.
+    pub names: &'a [String],
+}
+
 /// What the worker chose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Choice {
@@ -71,23 +84,50 @@ impl Nudge {
         names: &[String],
         lexicon: &Lexicon,
     ) -> Option<Nudge> {
-        let found: Vec<Finding> = texts
+        let each: Vec<Checked> = texts
             .iter()
-            .flat_map(|t| findings(t, names, lexicon))
+            .map(|text| Checked {
+                text,
+                special,
+                can_mark,
+                names,
+            })
             .collect();
-        let advice = nudge::advise(&found, special);
-        if advice.is_empty() {
-            return None;
+        Nudge::check_each(&each, lexicon)
+    }
+
+    /// What to ask about texts that each have their own special mark and their own names
+    /// to look for (a group session's summary and its participants' observations); None
+    /// when there is nothing to say about any.
+    pub fn check_each(texts: &[Checked<'_>], lexicon: &Lexicon) -> Option<Nudge> {
+        let mut out = Nudge {
+            found: Vec::new(),
+            mark: false,
+            remove: false,
+        };
+        let mut any = false;
+        for c in texts {
+            let found = findings(c.text, c.names, lexicon);
+            let advice = nudge::advise(&found, c.special);
+            if advice.is_empty() {
+                continue;
+            }
+            any = true;
+            out.found.extend(
+                found
+                    .into_iter()
+                    .filter(|f| f.what.is_detail() || advice.suggest_special),
+            );
+            out.mark |= advice.suggest_special && c.can_mark;
+            out.remove |= !advice.details.is_empty();
         }
-        let found = found
-            .into_iter()
-            .filter(|f| f.what.is_detail() || advice.suggest_special)
-            .collect();
-        Some(Nudge {
-            found,
-            mark: advice.suggest_special && can_mark,
-            remove: !advice.details.is_empty(),
-        })
+        any.then_some(out)
+    }
+
+    /// Whether "mark it special" would mark this text: it holds special-category words and
+    /// is not special yet.
+    pub fn would_mark(c: &Checked<'_>, lexicon: &Lexicon) -> bool {
+        nudge::advise(&findings(c.text, c.names, lexicon), c.special).suggest_special
     }
 
     /// The choice a key makes; None for any other key (it is ignored while asking).

@@ -286,8 +286,29 @@ pub fn view(d: &Data, tab: Tab, ctx: &Ctx, hide: bool, width: usize) -> View {
                         .iter()
                         .filter_map(|(f, value)| {
                             let spec = specs.iter().find(|s| s.name == *f)?;
-                            if !spec.input.is_entered() {
+                            // What is not set, an id it refers to, and the special mark
+                            // (the text says it is hidden) say nothing to the reader.
+                            if !spec.input.is_entered()
+                                || value == "-"
+                                || matches!(spec.input, Input::Ref(_))
+                                || *f == "special"
+                            {
                                 return None;
+                            }
+                            if *f == "withheld" {
+                                return Some(format!(
+                                    "{}: {}",
+                                    field_word(f),
+                                    code_label(f, value)
+                                ));
+                            }
+                            if spec.input == Input::Flag {
+                                let word = t!(if value == "true" {
+                                    "word.yes"
+                                } else {
+                                    "word.no"
+                                });
+                                return Some(format!("{}: {word}", field_word(f)));
                             }
                             let private = matches!(spec.input, Input::Line | Input::Text);
                             let shown = if r.masked && spec.input == Input::Text {
@@ -328,4 +349,11 @@ pub fn view(d: &Data, tab: Tab, ctx: &Ctx, hide: bool, width: usize) -> View {
         }
     }
     v
+}
+
+/// A field's name for people, as forms show it.
+fn field_word(name: &str) -> String {
+    let key = format!("field.{name}");
+    let word = t!(key.as_str()).into_owned();
+    if word == key { name.to_owned() } else { word }
 }
