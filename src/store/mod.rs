@@ -207,6 +207,7 @@ impl Store {
         };
         store.migrate()?;
         store.migrated_from = None;
+        search::follow_deletes(&store.conn)?;
         store.set_meta("owner", owner)?;
         store.set_meta("created_at", &store.now())?;
         store.set_meta("generation", "0")?;
@@ -327,6 +328,7 @@ impl Store {
                 return Err(ImageError::Foreign(differences));
             }
         }
+        search::follow_deletes(&store.conn).map_err(ImageError::Unreadable)?;
         Ok(store)
     }
 

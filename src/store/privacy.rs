@@ -585,8 +585,6 @@ impl Store {
     fn scrub(&self, client: &str) -> Result<bool> {
         let n = self.scrub_kinds(client)? + self.scrub_seals(client)?;
         if n > 0 {
-            // The full-text indexes still hold the client's words: `finish_erasure` rebuilds
-            // them once for every dossier erased in this change.
             self.erased.set(true);
         }
         Ok(n > 0)
@@ -620,17 +618,16 @@ impl Store {
         self.erased.replace(false)
     }
 
-    /// Completes erasures before the image is saved: the full-text tables keep their own
-    /// copy of every word (note_impact too, in its markers), so they are rebuilt from what is
-    /// left; then VACUUM frees the pages of deleted rows (secure_delete already zeroed them)
-    /// and shrinks the image. Nothing of an erased dossier is in the next generation.
+    /// Completes erasures before the image is saved. The deleted rows' words already left
+    /// the note indexes with the rows (`search::follow_deletes`, FTS5's secure-delete), and
+    /// secure_delete zeroed what the rows held. `client_fts` is rebuilt (2,000 names cost
+    /// nothing): a rename before its secure-delete was set left the old name behind a delete
+    /// marker. VACUUM then rebuilds every B-tree, so no page keeps a freed cell or an erased
+    /// key as a divider in an interior page, and shrinks the image. Nothing of an erased
+    /// dossier is in the next generation.
     pub(in crate::engine) fn finish_erasure(&self) -> Result<()> {
-        // The note indexes' content is the view of non-special notes (migration 0011), so a
-        // rebuild leaves special-category notes out as the insert trigger does.
         self.conn.execute_batch(
-            "INSERT INTO note_fts (note_fts) VALUES ('rebuild');
-             INSERT INTO note_impact (note_impact) VALUES ('rebuild');
-             INSERT INTO client_fts (client_fts) VALUES ('rebuild');
+            "INSERT INTO client_fts (client_fts) VALUES ('rebuild');
              VACUUM;",
         )?;
         Ok(())

@@ -585,6 +585,50 @@ fn varint(bytes: &[u8]) -> Option<(u64, usize)> {
     None
 }
 
+/// Makes the full-text indexes follow deleted notes and clients on this connection, the way
+/// the schema's insert triggers follow new ones. Rows are deleted when a dossier is erased
+/// or an author's ops are withdrawn; each delete takes the row's words out of the indexes
+/// at once, so no rebuild of the indexes (which tokenized every note again) is needed.
+///
+/// The triggers are TEMP: they live in this connection, not in the image, so the schema a
+/// vault holds stays that of its migrations. The indexes are external-content tables, so a
+/// 'delete' names the text it removes, which the row being deleted still holds.
+///
+/// FTS5's `secure-delete` option (kept in each table's config, written here once per image)
+/// makes a delete remove the entries from the index's segments themselves, and a word no
+/// row uses any more from its leaf page and from `%_idx` too. Without it a delete only adds
+/// a marker beside the words, which stay in the image until segments happen to be merged.
+pub(crate) fn follow_deletes(conn: &Connection) -> rusqlite::Result<()> {
+    for table in ["note_fts", "note_impact", "client_fts"] {
+        // `table` is one of the three names above, never input.
+        let set: bool = conn.query_row(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM {table}_config WHERE k = 'secure-delete' AND v = 1)"
+            ),
+            [],
+            |r| r.get(0),
+        )?;
+        if !set {
+            conn.execute(
+                &format!("INSERT INTO {table} ({table}, rank) VALUES ('secure-delete', 1)"),
+                [],
+            )?;
+        }
+    }
+    // Special notes are not in the note indexes (migration 0011), so their deletes pass by.
+    conn.execute_batch(
+        "CREATE TEMP TRIGGER IF NOT EXISTS note_search_delete AFTER DELETE ON main.note
+         WHEN NOT old.special BEGIN
+             INSERT INTO note_fts (note_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+             INSERT INTO note_impact (note_impact, rowid, body)
+                 VALUES ('delete', old.rowid, old.body);
+         END;
+         CREATE TEMP TRIGGER IF NOT EXISTS client_search_delete AFTER DELETE ON main.client BEGIN
+             INSERT INTO client_fts (client_fts, rowid, name) VALUES ('delete', old.rowid, old.name);
+         END;",
+    )
+}
+
 /// FTS5's "averages" record of note_fts: (notes, words in all of them).
 fn totals(conn: &Connection) -> Result<(i64, i64)> {
     let block: Option<Vec<u8>> = conn
@@ -2559,8 +2603,7 @@ mod tests {
             assert!(find(s, "geheimwoord").is_empty());
             assert!(s.integrity_problems().unwrap().is_empty());
         }
-        // Erasure rebuilds the indexes from what is left: the erased dossier's words are gone
-        // and special notes stay out.
+        // Erasure takes the erased dossier's words out of the indexes; special notes stay out.
         let (gone, stays) = ids;
         live.transaction(|s| s.erase_client(&gone, NaiveDate::from_ymd_opt(2050, 1, 1).unwrap()))
             .unwrap();
@@ -2576,6 +2619,72 @@ mod tests {
         let hits = find(&live, "huurachterstand");
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].client_id, stays);
+        assert!(live.integrity_problems().unwrap().is_empty());
+    }
+
+    /// The raw bytes of a full-text table's index: its segments and its page index.
+    fn index_bytes(s: &Store, table: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for sql in [
+            format!("SELECT block FROM {table}_data"),
+            format!("SELECT term FROM {table}_idx"),
+        ] {
+            let mut stmt = s.connection().prepare(&sql).unwrap();
+            let mut rows = stmt.query([]).unwrap();
+            while let Some(r) = rows.next().unwrap() {
+                if let rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) =
+                    r.get_ref(0).unwrap()
+                {
+                    out.extend_from_slice(b);
+                }
+            }
+        }
+        out
+    }
+
+    fn holds(haystack: &[u8], needle: &str) -> bool {
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    }
+
+    #[test]
+    fn an_erasure_takes_the_dossiers_words_out_of_every_index_as_it_deletes_its_rows() {
+        // A word only the erased dossier uses, repeated so that note_impact has a marker for
+        // it (its markers hold the word itself), and in the client's name.
+        const CANARY: &str = "qzkanarievogel";
+        let mut live = Store::create("test").unwrap();
+        let gone = live
+            .transaction(|s| {
+                let gone = client(s, &format!("Weg {CANARY}"));
+                note(s, &gone, &format!("{CANARY} gezien, {CANARY} gebeld"), false);
+                note(s, &gone, &format!("Huurachterstand {CANARY} besproken met de deurwaarder en de verhuurder van de woning"), false);
+                let stays = client(s, "Blijft Client");
+                for i in 0..50 {
+                    note(s, &stays, &format!("Huurachterstand besproken, afspraak {i}"), false);
+                }
+                s.close_client(&gone, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap())?;
+                Ok(gone)
+            })
+            .unwrap()
+            .0;
+        // Control: the scan sees the canary in each index while the dossier is there.
+        for table in ["note_fts", "note_impact", "client_fts"] {
+            assert!(holds(&index_bytes(&live, table), CANARY), "{table} before");
+        }
+        live.transaction(|s| s.erase_client(&gone, NaiveDate::from_ymd_opt(2050, 1, 1).unwrap()))
+            .unwrap();
+        // Gone from the segments themselves as the transaction committed, before the VACUUM
+        // of the save: not hidden behind a delete marker.
+        for table in ["note_fts", "note_impact", "client_fts"] {
+            assert!(!holds(&index_bytes(&live, table), CANARY), "{table} after");
+        }
+        assert!(find(&live, CANARY).is_empty());
+        assert_eq!(find(&live, "huurachterstand").len(), 50);
+        assert!(live.integrity_problems().unwrap().is_empty());
+        assert!(live.take_erased());
+        live.finish_erasure().unwrap();
+        assert!(!holds(&live.image().unwrap(), CANARY));
         assert!(live.integrity_problems().unwrap().is_empty());
     }
 
