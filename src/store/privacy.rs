@@ -580,8 +580,8 @@ impl Store {
     }
 
     /// Deletes every row with an erased client's data. The journal cannot carry deletes, so
-    /// this marks the store: the session then saves a new, vacuumed generation and replaces
-    /// the previous one too (`Session::change`). Returns whether anything was deleted.
+    /// this marks the store: the session then saves a new generation (`finish_erasure`) and
+    /// replaces the previous one too (`Session::change`). Returns whether anything was deleted.
     fn scrub(&self, client: &str) -> Result<bool> {
         let n = self.scrub_kinds(client)? + self.scrub_seals(client)?;
         if n > 0 {
@@ -620,16 +620,29 @@ impl Store {
 
     /// Completes erasures before the image is saved. The deleted rows' words already left
     /// the note indexes with the rows (`search::follow_deletes`, FTS5's secure-delete), and
-    /// secure_delete zeroed what the rows held. `client_fts` is rebuilt (2,000 names cost
-    /// nothing): a rename before its secure-delete was set left the old name behind a delete
-    /// marker. VACUUM then rebuilds every B-tree, so no page keeps a freed cell or an erased
-    /// key as a divider in an interior page, and shrinks the image. Nothing of an erased
-    /// dossier is in the next generation.
+    /// secure_delete zeroed every byte the rows held: the freed space in their pages, and
+    /// freed pages whole. `client_fts` is rebuilt (a few thousand names cost nothing): a
+    /// rename before its secure-delete was set left the old name behind a delete marker.
+    /// A prefix of an erased word that FTS5 kept as a page's key is found and its index
+    /// rewritten (`search::forget_separators`). Nothing of an erased dossier is in the next
+    /// generation.
+    ///
+    /// VACUUM (which rewrites the whole image, several saves' worth of work at 200,000 notes)
+    /// runs only when a quarter of the image or more is free pages, as after files moved out
+    /// of it (`move_blobs_out`): an erased dossier's zeroed pages are reused by new rows.
     pub(in crate::engine) fn finish_erasure(&self) -> Result<()> {
-        self.conn.execute_batch(
-            "INSERT INTO client_fts (client_fts) VALUES ('rebuild');
-             VACUUM;",
-        )?;
+        super::search::forget_separators(&self.conn)?;
+        self.conn
+            .execute_batch("INSERT INTO client_fts (client_fts) VALUES ('rebuild');")?;
+        let free: i64 = self
+            .conn
+            .pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+        let pages: i64 = self
+            .conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))?;
+        if free * 4 >= pages {
+            self.conn.execute_batch("VACUUM;")?;
+        }
         Ok(())
     }
 }
