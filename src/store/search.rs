@@ -682,7 +682,9 @@ fn forget_separators_of(conn: &Connection, gone: &[Vec<u8>]) -> Result<()> {
             .query_map([], |r| r.get::<_, Vec<u8>>(0).map(zeroize::Zeroizing::new))?
             .collect::<rusqlite::Result<_>>()?;
         let mut live = conn.prepare_cached(&format!(
-            "SELECT CAST(term AS BLOB) FROM {vocab} WHERE term >= ?1 ORDER BY term LIMIT 1"
+            // fts5vocab reads its terms in order from the bound: the first row is the next
+            // term (an ORDER BY here would have SQLite sort every term after it).
+            "SELECT CAST(term AS BLOB) FROM {vocab} WHERE term >= ?1 LIMIT 1"
         ))?;
         let mut stale = false;
         for key in &keys {
