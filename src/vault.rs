@@ -1621,4 +1621,41 @@ mod tests {
         assert!(!KdfParams::DEFAULT.is_test_strength());
         assert!(WEAK.is_test_strength());
     }
+
+    #[test]
+    fn a_file_kept_beside_the_vault_is_sealed_as_written_and_hashed_a_chunk_at_a_time() {
+        use crate::store::Files;
+        let dir = tempfile::tempdir().unwrap();
+        let files = FileDir::of(&dir.path().join("v.kluis"));
+        let id = crate::store::new_id();
+        // Several age chunks and a partial one, with a canary in the last.
+        let mut data: Vec<u8> = (0..(3 * CHUNK as usize + 1000)).map(|i| i as u8).collect();
+        let n = data.len();
+        data[n - 20..n - 4].copy_from_slice(b"KANARIE-5f0c2a91");
+        let key = files.put(&id, &data).unwrap();
+        let sealed = fs::read(dir.path().join("v.kluis.files").join(&id)).unwrap();
+        assert!(!sealed.windows(16).any(|w| w == b"KANARIE-5f0c2a91"));
+        assert_eq!(files.get(&id, &key).unwrap().unwrap().as_slice(), &data[..]);
+        assert_eq!(
+            files.sha256(&id, &key).unwrap(),
+            Some(crate::model::sha256_hex(&data))
+        );
+        // No temporary file is left beside it.
+        assert_eq!(
+            fs::read_dir(dir.path().join("v.kluis.files"))
+                .unwrap()
+                .count(),
+            1
+        );
+        // A changed byte fails the chunk's tag: damaged, not a wrong hash.
+        let mut bad = sealed.clone();
+        let last = bad.len() - 30;
+        bad[last] ^= 1;
+        fs::write(dir.path().join("v.kluis.files").join(&id), &bad).unwrap();
+        assert!(matches!(
+            files.sha256(&id, &key),
+            Err(Error::Damaged { .. })
+        ));
+        assert_eq!(files.sha256(&crate::store::new_id(), &key).unwrap(), None);
+    }
 }
