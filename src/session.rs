@@ -548,7 +548,7 @@ impl Session {
                 session.store.set_meta(PREV_HOLDS_ERASED, "0")?;
             }
             // A vault from before schema v10 keeps its files in the image: out they go, in a
-            // new generation without them (vacuumed, as after an erasure).
+            // new generation without them (vacuumed: they were most of it).
             if session.store.move_blobs_out()? > 0 {
                 session.store.take_erased();
                 session.save_erasure()?;
@@ -884,9 +884,10 @@ impl Session {
         Ok(())
     }
 
-    /// After an erasure: the full-text indexes rebuilt and the image vacuumed (freed pages
-    /// gone, not just zeroed), saved as a new generation, and that generation also made the
-    /// previous one, so no file kluis keeps holds the erased dossier. The old journal's key
+    /// After an erasure: the erasure finished (`Store::finish_erasure`: nothing of the
+    /// deleted rows left in the image, vacuumed when much of it is free), saved as a new
+    /// generation, and that generation also made the previous one, so no file kluis keeps
+    /// holds the erased dossier. The old journal's key
     /// was only in those files.
     fn save_erasure(&mut self) -> Result<()> {
         self.store.finish_erasure()?;

@@ -1288,6 +1288,41 @@ impl FileDir {
     fn io(&self, e: io::Error) -> Error {
         Error::io(t!("io.write", path = self.dir.display()).into_owned(), e)
     }
+
+    /// Opens the file of attachment `id` with `key`: a reader of its contents, decrypting one
+    /// age chunk at a time (the sealed file is never whole in memory, and age wipes each
+    /// chunk), and the sealed file's length; None when the file is not there.
+    fn open_file(
+        &self,
+        id: &str,
+        key: &str,
+    ) -> Result<Option<(age::stream::StreamReader<io::BufReader<File>>, u64)>> {
+        use std::str::FromStr;
+        let file = self.file(id)?;
+        let (sealed, meta) = match fsx::open(&file, Follow::No, Owner::Us, MAX_VAULT_BYTES) {
+            Ok(f) => f,
+            Err(fsx::Refusal::Missing) => return Ok(None),
+            Err(r) => return Err(r.into_damaged(&file)),
+        };
+        let identity = age::x25519::Identity::from_str(key)
+            .map_err(|_| self.damaged(id, t!("vault.bad_file_key").into_owned()))?;
+        let decryptor = age::Decryptor::new_buffered(io::BufReader::with_capacity(
+            (CHUNK + TAG) as usize,
+            sealed,
+        ))
+        .map_err(|e| self.damaged(id, e.to_string()))?;
+        let reader = decryptor
+            .decrypt(std::iter::once(&identity as &dyn Identity))
+            .map_err(|e| self.damaged(id, e.to_string()))?;
+        Ok(Some((reader, meta.len())))
+    }
+
+    fn damaged(&self, id: &str, reason: String) -> Error {
+        Error::Damaged {
+            path: self.dir.join(id),
+            reason,
+        }
+    }
 }
 
 impl crate::store::Files for FileDir {
@@ -1301,13 +1336,35 @@ impl crate::store::Files for FileDir {
                 .map_err(|e| self.io(e))?;
         }
         let identity = age::x25519::Identity::generate();
-        let sealed = zeroize::Zeroizing::new(seal_to(&[identity.to_public()], data)?);
+        let recipient = identity.to_public();
+        let encryptor =
+            age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn Recipient))
+                .map_err(|e| Error::Encrypt(e.to_string()))?;
         let tmp = temp_path(&file);
-        crate::org::write_new(&tmp, &sealed)?;
-        if let Err(e) = fs::rename(&tmp, &file) {
-            let _ = fs::remove_file(&tmp);
-            return Err(self.io(e));
-        }
+        let out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)
+            .map_err(|e| self.io(e))?;
+        let mut guard = TempGuard(Some(&tmp));
+        // Sealed as it is written, a chunk at a time: no sealed copy of the file in memory.
+        let mut w = encryptor
+            .wrap_output(BufWriter::with_capacity(1 << 20, out))
+            .map_err(|e| Error::Encrypt(e.to_string()))?;
+        let out = w
+            .write_all(data)
+            .and_then(|_| w.finish())
+            .and_then(|b| b.into_inner().map_err(|e| e.into_error()))
+            .map_err(|e| self.io(e))?;
+        // Renamed before the file is synced, so that syncing the file also commits its new
+        // name on journaling file systems and the folder's sync after it has little left to
+        // do. A crash before both syncs leaves at most a file no kept key opens, which the
+        // next unlock removes (`retain`); its key reaches the journal only after both.
+        fs::rename(&tmp, &file).map_err(|e| self.io(e))?;
+        guard.0 = None;
+        out.sync_all().map_err(|e| self.io(e))?;
         sync_dir(&file)?;
         Ok(zeroize::Zeroizing::new(
             identity.to_string().expose_secret().to_owned(),
@@ -1315,28 +1372,33 @@ impl crate::store::Files for FileDir {
     }
 
     fn get(&self, id: &str, key: &str) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
-        use std::str::FromStr;
-        let file = self.file(id)?;
-        let sealed = match fsx::read(&file, Follow::No, Owner::Us, MAX_VAULT_BYTES) {
-            Ok(b) => b,
-            Err(fsx::Refusal::Missing) => return Ok(None),
-            Err(r) => return Err(r.into_damaged(&file)),
+        let Some((mut reader, sealed_len)) = self.open_file(id, key)? else {
+            return Ok(None);
         };
-        let damaged = |reason: String| Error::Damaged {
-            path: file.clone(),
-            reason,
-        };
-        let identity = age::x25519::Identity::from_str(key)
-            .map_err(|_| damaged(t!("vault.bad_file_key").into_owned()))?;
-        let decryptor = age::Decryptor::new(&sealed[..]).map_err(|e| damaged(e.to_string()))?;
-        let mut reader = decryptor
-            .decrypt(std::iter::once(&identity as &dyn Identity))
-            .map_err(|e| damaged(e.to_string()))?;
-        let mut out = zeroize::Zeroizing::new(Vec::with_capacity(sealed.len()));
+        // Room for all of it at once: a Vec that grows leaves copies of the contents behind.
+        let mut out = zeroize::Zeroizing::new(Vec::with_capacity(sealed_len as usize));
         reader
             .read_to_end(&mut out)
-            .map_err(|e| damaged(e.to_string()))?;
+            .map_err(|e| self.damaged(id, e.to_string()))?;
         Ok(Some(out))
+    }
+
+    fn sha256(&self, id: &str, key: &str) -> Result<Option<String>> {
+        use sha2::Digest;
+        let Some((mut reader, _)) = self.open_file(id, key)? else {
+            return Ok(None);
+        };
+        let mut hash = sha2::Sha256::new();
+        let mut buf = zeroize::Zeroizing::new(vec![0u8; CHUNK as usize]);
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => hash.update(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.damaged(id, e.to_string())),
+            }
+        }
+        Ok(Some(crate::model::hex(&hash.finalize())))
     }
 
     fn retain(&self, keep: &HashSet<String>) -> Result<usize> {
@@ -1558,5 +1620,42 @@ mod tests {
     fn default_parameters_stay_strong() {
         assert!(!KdfParams::DEFAULT.is_test_strength());
         assert!(WEAK.is_test_strength());
+    }
+
+    #[test]
+    fn a_file_kept_beside_the_vault_is_sealed_as_written_and_hashed_a_chunk_at_a_time() {
+        use crate::store::Files;
+        let dir = tempfile::tempdir().unwrap();
+        let files = FileDir::of(&dir.path().join("v.kluis"));
+        let id = crate::store::new_id();
+        // Several age chunks and a partial one, with a canary in the last.
+        let mut data: Vec<u8> = (0..(3 * CHUNK as usize + 1000)).map(|i| i as u8).collect();
+        let n = data.len();
+        data[n - 20..n - 4].copy_from_slice(b"KANARIE-5f0c2a91");
+        let key = files.put(&id, &data).unwrap();
+        let sealed = fs::read(dir.path().join("v.kluis.files").join(&id)).unwrap();
+        assert!(!sealed.windows(16).any(|w| w == b"KANARIE-5f0c2a91"));
+        assert_eq!(files.get(&id, &key).unwrap().unwrap().as_slice(), &data[..]);
+        assert_eq!(
+            files.sha256(&id, &key).unwrap(),
+            Some(crate::model::sha256_hex(&data))
+        );
+        // No temporary file is left beside it.
+        assert_eq!(
+            fs::read_dir(dir.path().join("v.kluis.files"))
+                .unwrap()
+                .count(),
+            1
+        );
+        // A changed byte fails the chunk's tag: damaged, not a wrong hash.
+        let mut bad = sealed.clone();
+        let last = bad.len() - 30;
+        bad[last] ^= 1;
+        fs::write(dir.path().join("v.kluis.files").join(&id), &bad).unwrap();
+        assert!(matches!(
+            files.sha256(&id, &key),
+            Err(Error::Damaged { .. })
+        ));
+        assert_eq!(files.sha256(&crate::store::new_id(), &key).unwrap(), None);
     }
 }

@@ -310,17 +310,26 @@ impl Store {
             ));
         }
         let author = self.new_row_checks(client)?;
+        let id = new_id();
+        // The file is hashed on another core while it is sealed and written on this one:
+        // both read the same bytes, and each costs about as much as the other.
+        let (sha256, stored) = std::thread::scope(|scope| {
+            let hashing = scope.spawn(|| model::sha256_hex(data));
+            let stored = self.put_blob(&id, client, data);
+            (hashing.join(), stored)
+        });
+        stored?;
+        let sha256 = sha256.map_err(|_| Error::Encrypt("hashing the file failed".into()))?;
         let a = Attachment {
-            id: new_id(),
+            id,
             client_id: client.to_owned(),
             title: title.to_owned(),
             filename: filename.to_owned(),
             size: data.len() as u64,
-            sha256: model::sha256_hex(data),
+            sha256,
             author,
             created_at: self.now(),
         };
-        self.put_blob(&a.id, client, data)?;
         self.put(&a, Action::Create)?;
         Ok(a.id)
     }
@@ -395,8 +404,8 @@ impl Store {
             self.put_blob(id, client, &data)?;
         }
         if !ids.is_empty() {
-            // Deleted rows: the session saves (and vacuums) a new generation, as after an
-            // erasure.
+            // Deleted rows: the session saves a new generation, as after an erasure, vacuumed
+            // when the files were a quarter of the image or more (`finish_erasure`).
             self.erased.set(true);
         }
         Ok(ids.len())
@@ -435,8 +444,8 @@ impl Store {
         let mut problems = Vec::new();
         for (id, sha, key) in rows {
             let key = zeroize::Zeroizing::new(key);
-            match files.get(&id, &key) {
-                Ok(Some(data)) if model::sha256_hex(&data) == sha => {}
+            match files.sha256(&id, &key) {
+                Ok(Some(digest)) if digest == sha => {}
                 Ok(Some(_)) => problems.push(t!("check.file_changed", id = id).into_owned()),
                 Ok(None) => problems.push(t!("check.file_missing", id = id).into_owned()),
                 Err(e) => problems.push(format!("{id}: {e}")),

@@ -99,7 +99,7 @@ pub struct Store {
     /// On whose behalf this session acts, for the access log (IT after a recovery).
     on_behalf: std::cell::RefCell<Option<String>>,
     /// Rows were deleted for an erasure: the journal cannot carry that, so the session
-    /// saves a new generation (vacuumed) and replaces the previous one too.
+    /// saves a new generation (`finish_erasure`) and replaces the previous one too.
     erased: std::cell::Cell<bool>,
     /// An unlock not yet in the access log (time, detail): it goes in with the session's
     /// first change or entry, so a command that shows and changes nothing leaves the vault
@@ -153,6 +153,9 @@ pub trait Files {
     fn put(&self, id: &str, data: &[u8]) -> Result<zeroize::Zeroizing<String>>;
     /// Reads and opens the file of attachment `id` with its key; None when it is not there.
     fn get(&self, id: &str, key: &str) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>>;
+    /// The lowercase hex SHA-256 of attachment `id`'s contents, read and opened a piece at a
+    /// time (`check` holds no whole file in memory); None when it is not there.
+    fn sha256(&self, id: &str, key: &str) -> Result<Option<String>>;
     /// Removes every file whose id is not in `keep` (after an erasure, or left by a crash
     /// before its key was saved); returns how many went.
     fn retain(&self, keep: &std::collections::HashSet<String>) -> Result<usize>;
@@ -207,6 +210,7 @@ impl Store {
         };
         store.migrate()?;
         store.migrated_from = None;
+        search::follow_deletes(&store.conn)?;
         store.set_meta("owner", owner)?;
         store.set_meta("created_at", &store.now())?;
         store.set_meta("generation", "0")?;
@@ -327,6 +331,7 @@ impl Store {
                 return Err(ImageError::Foreign(differences));
             }
         }
+        search::follow_deletes(&store.conn).map_err(ImageError::Unreadable)?;
         Ok(store)
     }
 

@@ -580,13 +580,11 @@ impl Store {
     }
 
     /// Deletes every row with an erased client's data. The journal cannot carry deletes, so
-    /// this marks the store: the session then saves a new, vacuumed generation and replaces
-    /// the previous one too (`Session::change`). Returns whether anything was deleted.
+    /// this marks the store: the session then saves a new generation (`finish_erasure`) and
+    /// replaces the previous one too (`Session::change`). Returns whether anything was deleted.
     fn scrub(&self, client: &str) -> Result<bool> {
         let n = self.scrub_kinds(client)? + self.scrub_seals(client)?;
         if n > 0 {
-            // The full-text indexes still hold the client's words: `finish_erasure` rebuilds
-            // them once for every dossier erased in this change.
             self.erased.set(true);
         }
         Ok(n > 0)
@@ -620,19 +618,31 @@ impl Store {
         self.erased.replace(false)
     }
 
-    /// Completes erasures before the image is saved: the full-text tables keep their own
-    /// copy of every word (note_impact too, in its markers), so they are rebuilt from what is
-    /// left; then VACUUM frees the pages of deleted rows (secure_delete already zeroed them)
-    /// and shrinks the image. Nothing of an erased dossier is in the next generation.
+    /// Completes erasures before the image is saved. The deleted rows' words already left
+    /// the note indexes with the rows (`search::follow_deletes`, FTS5's secure-delete), and
+    /// secure_delete zeroed every byte the rows held: the freed space in their pages, and
+    /// freed pages whole. `client_fts` is rebuilt (a few thousand names cost nothing): a
+    /// rename before its secure-delete was set left the old name behind a delete marker.
+    /// A prefix of an erased word that FTS5 kept as a page's key is found and its index
+    /// rewritten (`search::forget_separators`). Nothing of an erased dossier is in the next
+    /// generation.
+    ///
+    /// VACUUM (which rewrites the whole image, several saves' worth of work at 200,000 notes)
+    /// runs only when a quarter of the image or more is free pages, as after files moved out
+    /// of it (`move_blobs_out`): an erased dossier's zeroed pages are reused by new rows.
     pub(in crate::engine) fn finish_erasure(&self) -> Result<()> {
-        // The note indexes' content is the view of non-special notes (migration 0011), so a
-        // rebuild leaves special-category notes out as the insert trigger does.
-        self.conn.execute_batch(
-            "INSERT INTO note_fts (note_fts) VALUES ('rebuild');
-             INSERT INTO note_impact (note_impact) VALUES ('rebuild');
-             INSERT INTO client_fts (client_fts) VALUES ('rebuild');
-             VACUUM;",
-        )?;
+        super::search::forget_separators(&self.conn)?;
+        self.conn
+            .execute_batch("INSERT INTO client_fts (client_fts) VALUES ('rebuild');")?;
+        let free: i64 = self
+            .conn
+            .pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+        let pages: i64 = self
+            .conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))?;
+        if free * 4 >= pages {
+            self.conn.execute_batch("VACUUM;")?;
+        }
         Ok(())
     }
 }

@@ -585,6 +585,141 @@ fn varint(bytes: &[u8]) -> Option<(u64, usize)> {
     None
 }
 
+/// Makes the full-text indexes follow deleted notes and clients on this connection, the way
+/// the schema's insert triggers follow new ones. Rows are deleted when a dossier is erased
+/// or an author's ops are withdrawn; each delete takes the row's words out of the indexes
+/// at once, so no rebuild of the indexes (which tokenized every note again) is needed.
+///
+/// The triggers are TEMP: they live in this connection, not in the image, so the schema a
+/// vault holds stays that of its migrations. The indexes are external-content tables, so a
+/// 'delete' names the text it removes, which the row being deleted still holds.
+///
+/// FTS5's `secure-delete` option (kept in each table's config, written here once per image)
+/// makes a delete remove the entries from the index's segments themselves, and a word no
+/// row uses any more from its leaf page and from `%_idx` too. Without it a delete only adds
+/// a marker beside the words, which stay in the image until segments happen to be merged.
+pub(crate) fn follow_deletes(conn: &Connection) -> rusqlite::Result<()> {
+    for table in ["note_fts", "note_impact", "client_fts"] {
+        // `table` is one of the three names above, never input.
+        let set: bool = conn.query_row(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM {table}_config WHERE k = 'secure-delete' AND v = 1)"
+            ),
+            [],
+            |r| r.get(0),
+        )?;
+        if !set {
+            conn.execute(
+                &format!("INSERT INTO {table} ({table}, rank) VALUES ('secure-delete', 1)"),
+                [],
+            )?;
+        }
+    }
+    // Special notes are not in the note indexes (migration 0011), so their deletes pass by.
+    // The text of a deleted note waits in memory (the temp database) for `forget_separators`.
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS deleted_text (body TEXT NOT NULL);
+         CREATE TEMP TRIGGER IF NOT EXISTS note_search_delete AFTER DELETE ON main.note
+         WHEN NOT old.special BEGIN
+             INSERT INTO note_fts (note_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+             INSERT INTO note_impact (note_impact, rowid, body)
+                 VALUES ('delete', old.rowid, old.body);
+             INSERT INTO temp.deleted_text (body) VALUES (old.body);
+         END;
+         CREATE TEMP TRIGGER IF NOT EXISTS client_search_delete AFTER DELETE ON main.client BEGIN
+             INSERT INTO client_fts (client_fts, rowid, name) VALUES ('delete', old.rowid, old.name);
+         END;",
+    )
+}
+
+/// Removes the last trace secure-delete leaves of deleted notes' words. Each leaf page of
+/// an FTS5 segment has a key in `%_idx`: a prefix of the first word on the page, long enough
+/// to tell it from the word before. When that word goes, the page keeps its key, so a prefix
+/// of a deleted word can stay in the image (one key per page, so rarely, and only for a word
+/// no other note has). This looks up which keys are a prefix of a deleted note's word and of
+/// no word that is left, and where one is found, FTS5's 'optimize' rewrites that index into
+/// one new segment, with new keys. Reads (and clears) the texts `follow_deletes` kept.
+pub(crate) fn forget_separators(conn: &Connection) -> Result<()> {
+    let mut texts: Vec<String> = conn
+        .prepare_cached("SELECT body FROM temp.deleted_text")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    conn.prepare_cached("DELETE FROM temp.deleted_text")?
+        .execute([])?;
+    if texts.is_empty() {
+        return Ok(());
+    }
+    let tokenizer = Tokenizer::new(conn)?;
+    let mut gone: Vec<Vec<u8>> = Vec::new();
+    for t in &mut texts {
+        gone.extend(tokenizer.tokens(t).into_iter().map(|(_, _, token)| token));
+        t.zeroize();
+    }
+    drop(tokenizer);
+    gone.sort_unstable();
+    gone.dedup();
+    let result = forget_separators_of(conn, &gone);
+    for t in &mut gone {
+        t.zeroize();
+    }
+    result
+}
+
+/// [`forget_separators`] for the words of the deleted notes, `gone` (sorted).
+fn forget_separators_of(conn: &Connection, gone: &[Vec<u8>]) -> Result<()> {
+    conn.execute_batch(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.kluis_fts_vocab
+         USING fts5vocab(main, note_fts, 'row')",
+    )?;
+    open_impact_vocab(conn)?;
+    for (table, vocab) in [
+        ("note_fts", "temp.kluis_fts_vocab"),
+        ("note_impact", "temp.kluis_impact_vocab"),
+    ] {
+        // Names from the list above, never input.
+        let keys: Vec<zeroize::Zeroizing<Vec<u8>>> = conn
+            .prepare_cached(&format!("SELECT CAST(term AS BLOB) FROM {table}_idx"))?
+            .query_map([], |r| r.get::<_, Vec<u8>>(0).map(zeroize::Zeroizing::new))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut live = conn.prepare_cached(&format!(
+            // fts5vocab reads its terms in order from the bound: the first row is the next
+            // term (an ORDER BY here would have SQLite sort every term after it).
+            "SELECT CAST(term AS BLOB) FROM {vocab} WHERE term >= ?1 LIMIT 1"
+        ))?;
+        let mut stale = false;
+        for key in &keys {
+            // The first byte names the index (main or a prefix index); a marker of
+            // note_impact begins with its kind, then the word, then 0x01.
+            let Some(term) = key.get(1..).filter(|t| !t.is_empty()) else {
+                continue;
+            };
+            let word = if table == "note_impact" {
+                let w = &term[1..];
+                &w[..w.iter().position(|b| *b == 1).unwrap_or(w.len())]
+            } else {
+                term
+            };
+            let of_deleted = gone
+                .get(gone.partition_point(|t| t.as_slice() < word))
+                .is_some_and(|t| t.starts_with(word));
+            if !of_deleted {
+                continue;
+            }
+            let next: Option<Vec<u8>> = live.query_row([term], |r| r.get(0)).optional()?;
+            if !next.is_some_and(|n| n.starts_with(term)) {
+                stale = true;
+                break;
+            }
+        }
+        if stale {
+            conn.execute_batch(&format!(
+                "INSERT INTO {table} ({table}) VALUES ('optimize')"
+            ))?;
+        }
+    }
+    Ok(())
+}
+
 /// FTS5's "averages" record of note_fts: (notes, words in all of them).
 fn totals(conn: &Connection) -> Result<(i64, i64)> {
     let block: Option<Vec<u8>> = conn
@@ -2559,8 +2694,7 @@ mod tests {
             assert!(find(s, "geheimwoord").is_empty());
             assert!(s.integrity_problems().unwrap().is_empty());
         }
-        // Erasure rebuilds the indexes from what is left: the erased dossier's words are gone
-        // and special notes stay out.
+        // Erasure takes the erased dossier's words out of the indexes; special notes stay out.
         let (gone, stays) = ids;
         live.transaction(|s| s.erase_client(&gone, NaiveDate::from_ymd_opt(2050, 1, 1).unwrap()))
             .unwrap();
@@ -2576,6 +2710,91 @@ mod tests {
         let hits = find(&live, "huurachterstand");
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].client_id, stays);
+        assert!(live.integrity_problems().unwrap().is_empty());
+    }
+
+    /// The bytes of the first column of every row `sql` reads.
+    fn blocks(s: &Store, sql: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut stmt = s.connection().prepare(sql).unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            if let rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) =
+                r.get_ref(0).unwrap()
+            {
+                out.extend_from_slice(b);
+            }
+        }
+        out
+    }
+
+    /// The raw bytes of a full-text table's index: its segments and its page keys.
+    fn index_bytes(s: &Store, table: &str) -> Vec<u8> {
+        let mut out = blocks(s, &format!("SELECT block FROM {table}_data"));
+        out.extend(blocks(s, &format!("SELECT term FROM {table}_idx")));
+        out
+    }
+
+    fn holds(haystack: &[u8], needle: &str) -> bool {
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    }
+
+    #[test]
+    fn an_erasure_takes_the_dossiers_words_out_of_every_index_as_it_deletes_its_rows() {
+        // A word only the erased dossier uses, repeated so that note_impact has a marker for
+        // it (its markers hold the word itself), and in the client's name.
+        const CANARY: &str = "qzkanarievogel";
+        let mut live = Store::create("test").unwrap();
+        let gone = live
+            .transaction(|s| {
+                let gone = client(s, &format!("Weg {CANARY}"));
+                let stays = client(s, "Blijft Client");
+                // Enough notes for many index pages, the erased ones among the others.
+                for i in 0..1500 {
+                    note(s, &stays, &format!("Huurachterstand besproken, afspraak {i}"), false);
+                    if i % 10 == 0 {
+                        note(s, &gone, &format!("{CANARY} gezien, {CANARY}{i} gebeld"), false);
+                        note(s, &gone, &format!("Huurachterstand {CANARY} besproken met de deurwaarder en de verhuurder, {i}"), false);
+                    }
+                }
+                s.close_client(&gone, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap())?;
+                Ok(gone)
+            })
+            .unwrap()
+            .0;
+        // Control: the scan sees the canary in each index while the dossier is there.
+        for table in ["note_fts", "note_impact", "client_fts"] {
+            assert!(holds(&index_bytes(&live, table), CANARY), "{table} before");
+        }
+        live.transaction(|s| s.erase_client(&gone, NaiveDate::from_ymd_opt(2050, 1, 1).unwrap()))
+            .unwrap();
+        // Gone from the segments themselves as the transaction committed: not hidden behind
+        // a delete marker.
+        for table in ["note_fts", "note_impact", "client_fts"] {
+            let segments = blocks(&live, &format!("SELECT block FROM {table}_data"));
+            assert!(!holds(&segments, CANARY), "{table} after");
+        }
+        assert!(find(&live, CANARY).is_empty());
+        assert_eq!(find(&live, "afspraak").len(), 50);
+        assert!(live.integrity_problems().unwrap().is_empty());
+        // Before the save, the page keys FTS5 keeps (a prefix of a page's first word) are
+        // checked too; then nothing of the canary is anywhere in the image, without a VACUUM
+        // (a sliver of the image is free pages, which secure_delete zeroed).
+        assert!(live.take_erased());
+        let pages = |s: &Store| -> i64 {
+            s.connection()
+                .pragma_query_value(None, "page_count", |r| r.get(0))
+                .unwrap()
+        };
+        let before = pages(&live);
+        live.finish_erasure().unwrap();
+        assert_eq!(pages(&live), before, "no VACUUM");
+        for table in ["note_fts", "note_impact", "client_fts"] {
+            assert!(!holds(&index_bytes(&live, table), CANARY), "{table} saved");
+        }
+        assert!(!holds(&live.image().unwrap(), CANARY));
         assert!(live.integrity_problems().unwrap().is_empty());
     }
 

@@ -1,7 +1,8 @@
 //! Privacy by design, at the size of a full caseload (2,000 clients, 200,000 notes): what an
 //! access log entry adds to a durable change, how fast `audit verify` walks the chain, and
-//! what a real erasure (delete, full-text rebuild, VACUUM, new generation, previous generation
-//! replaced) costs against a plain save of the same vault, measured in the same run.
+//! what a real erasure (delete, its words out of the full-text indexes, new generation,
+//! previous generation replaced) costs against a plain save of the same vault, measured in the
+//! same run.
 //!
 //! `cargo bench --bench privacy`; `KLUIS_BENCH_NOTES=20000` for a quick run.
 
@@ -126,7 +127,7 @@ fn main() {
     }
     let (e, sv) = (median(erase), median(save));
     println!(
-        "erase one dossier (rebuild indexes, VACUUM, save, replace .prev): median {:.0} ms; \
+        "erase one dossier (delete, out of the indexes, save, replace .prev): median {:.0} ms; \
          baseline plain save {:.0} ms; ratio {:.2}",
         ms(e),
         ms(sv),
