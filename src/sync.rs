@@ -1387,6 +1387,36 @@ pub mod raw {
         bundle::write_as(version, signing, header, payload, keys)
     }
 
+    /// A vault's device keys (tests scan the share with every key they hold).
+    pub fn device_keys(store: &Store) -> Result<(age::x25519::Identity, SigningKey)> {
+        let m = me(store, Path::new("vault"))?;
+        Ok((m.x25519, m.signing))
+    }
+
+    /// A signed acknowledgement file in `worker`'s name, signed with `signing`, claiming
+    /// device key `key` (tests forge them).
+    pub fn ack_file(
+        signing: &SigningKey,
+        worker: &str,
+        key: &str,
+        org_public_key: &str,
+        merged: Vec<String>,
+    ) -> Result<Vec<u8>> {
+        ack::write(
+            signing,
+            &ack::Ack {
+                kind: ack::ACK_MAGIC.into(),
+                worker: worker.into(),
+                key: key.into(),
+                org_public_key: org_public_key.into(),
+                roster_version: 1,
+                created: model::now_utc(),
+                merged,
+                log_head: None,
+            },
+        )
+    }
+
     /// A bundle's header and decrypted payload.
     pub fn open(bytes: Vec<u8>, identity: &age::x25519::Identity) -> Result<(Header, Payload)> {
         let p = parse_bundle(bytes, Path::new("bundle"))?;

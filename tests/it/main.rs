@@ -11,6 +11,7 @@ mod documents;
 mod door;
 mod files;
 mod firsthour;
+mod forget;
 mod golden;
 mod hostile;
 mod interop;
