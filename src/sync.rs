@@ -353,7 +353,7 @@ fn export_as(
 ) -> Result<(Vec<Exported>, usize)> {
     let vault = session.path().to_owned();
     let now = Utc::now();
-    let mut groups: BTreeMap<Vec<String>, Vec<Outgoing>> = BTreeMap::new();
+    let mut groups: BTreeMap<(Vec<String>, String), Vec<Outgoing>> = BTreeMap::new();
     let mut only_me = 0;
     let mut new_seals = Vec::new();
     {
@@ -377,7 +377,23 @@ fn export_as(
                 continue;
             }
             let d = outgoing(store, me, &client, ops, upto, max, &mut new_seals)?;
-            groups.entry(recipients).or_default().push(d);
+            groups.entry((recipients, to)).or_default().push(d);
+        }
+        // A worker this vault unassigned is no recipient any more, but must learn that it
+        // was unassigned (or it would go on believing it is): the op that unassigned them
+        // goes to them alone, once, and nothing after it.
+        for (client, worker, op, seq) in store.unassignments(&me.id)? {
+            if only.is_some_and(|o| !o.contains(&client)) || !me.roster.active(&worker, now) {
+                continue;
+            }
+            let recipients = vec![worker];
+            let to = format!("{}|unassigned", set_key(&me.roster, &recipients));
+            let upto = store.sent_upto(&client, &to)?;
+            if upto >= seq {
+                continue;
+            }
+            let d = outgoing(store, me, &client, vec![op], upto, seq, &mut new_seals)?;
+            groups.entry((recipients, to)).or_default().push(d);
         }
     }
     // The seals made for this worker's own new ops are kept before any bundle carries them.
@@ -385,8 +401,7 @@ fn export_as(
         session.change(|s| new_seals.iter().try_for_each(|seal| s.add_seal(seal)))?;
     }
     let mut out = Vec::new();
-    for (recipients, dossiers) in groups {
-        let to = set_key(&me.roster, &recipients);
+    for ((recipients, to), dossiers) in groups {
         let mut chunk: Vec<Outgoing> = Vec::new();
         let (mut n_ops, mut n_bytes) = (0, 0);
         let mut dossiers = dossiers.into_iter().peekable();
@@ -619,7 +634,7 @@ fn write_bundle(
         if let Some((hash, id, seq, bytes)) = &written {
             s.add_share_file(&crate::store::ShareFile {
                 hash: hash.clone(),
-                recipients: to.to_owned(),
+                recipients: set_key(&me.roster, recipients),
                 contents: chunk
                     .iter()
                     .filter(|d| !d.ops.is_empty())

@@ -94,6 +94,46 @@ impl Store {
         Ok(())
     }
 
+    /// Workers unassigned from a dossier (not erased) by an op `author` wrote: (dossier,
+    /// worker, that op, its local sequence number). Such a worker is no recipient any
+    /// more, yet must be told (`sync::export`).
+    pub(in crate::engine) fn unassignments(
+        &self,
+        author: &str,
+    ) -> Result<Vec<(String, String, crate::merge::Op, i64)>> {
+        let sql = format!(
+            "SELECT {}, op.seq FROM assignment a
+             JOIN op ON op.client_id = a.client_id AND op.field = 'assign/' || a.worker
+             WHERE a.assigned = 0
+               AND a.client_id NOT IN (SELECT client_id FROM erased)
+               AND op.id = (SELECT o.id FROM op o WHERE o.client_id = a.client_id
+                            AND o.field = 'assign/' || a.worker ORDER BY o.hlc DESC, o.id DESC
+                            LIMIT 1)
+               AND op.value = '0' AND op.author = ?1
+             ORDER BY a.client_id, a.worker",
+            super::ops::OP_COLUMNS
+                .split(", ")
+                .map(|c| format!("op.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let rows = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map([author], |r| {
+                let op = super::ops::op_from_row(r)?;
+                let seq: i64 = r.get(7)?;
+                Ok((
+                    op.client.clone(),
+                    op.field["assign/".len()..].to_owned(),
+                    op,
+                    seq,
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     /// The bundle files this vault merged (by hash), for its acknowledgement.
     pub(in crate::engine) fn merged_bundles(&self) -> Result<std::collections::HashSet<String>> {
         let rows = self

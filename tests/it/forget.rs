@@ -320,3 +320,35 @@ fn an_erased_client_leaves_every_file_in_the_share() {
     assert!(notes.to_string().contains(&control), "{notes}");
     d.cmd().args(["client", "show", &x]).assert().failure();
 }
+
+/// A colleague who is unassigned is no recipient any more, yet learns it: the op that
+/// unassigned them reaches them (alone, once), so the two vaults agree on who is assigned
+/// and the unassigned worker stops sending to a dossier that is no longer theirs.
+#[test]
+fn an_unassigned_colleague_learns_it() {
+    let team = Team::new(&["w001", "w002"]);
+    let (a, b) = (team.v("w001"), team.v("w002"));
+    let x = a.add_client("Cas Overgedragen");
+    assign(a, &x, &["w002"]);
+    sync(a, team.dir());
+    sync(b, team.dir());
+    a.cmd()
+        .args(["client", "unassign", &x, "w002"])
+        .assert()
+        .success();
+    let out = sync(a, team.dir());
+    let to: Vec<&Value> = out["exported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["recipients"])
+        .collect();
+    assert_eq!(to, [&serde_json::json!(["w002"])], "{out}");
+    sync(b, team.dir());
+    let shown = |v: &TestVault| v.json(&["client", "show", &x, "--json"])["assigned"].clone();
+    assert_eq!(shown(b), serde_json::json!(["w001"]));
+    assert_eq!(shown(a), shown(b));
+    // Told once: the next syncs send nothing more to w002 about it.
+    let out = sync(a, team.dir());
+    assert!(out["exported"].as_array().unwrap().is_empty(), "{out}");
+}

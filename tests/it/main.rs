@@ -27,6 +27,7 @@ mod privacy;
 mod records;
 mod setup;
 mod share;
+mod simulation;
 mod sync;
 mod tamper;
 mod trust;
