@@ -134,6 +134,20 @@ impl Store {
         Ok(rows)
     }
 
+    /// Bundles this vault wrote before it recorded what it writes (a kluis before schema
+    /// v13): by hash.
+    pub(in crate::engine) fn own_bundles_unrecorded(&self) -> Result<Vec<String>> {
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT hash FROM bundle_seen WHERE status = 'own'
+                 AND hash NOT IN (SELECT hash FROM share_file) ORDER BY hash",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     /// The bundle files this vault merged (by hash), for its acknowledgement.
     pub(in crate::engine) fn merged_bundles(&self) -> Result<std::collections::HashSet<String>> {
         let rows = self

@@ -275,6 +275,27 @@ mod tests {
         assert!(verify(&longer, "w2", "org", &roster).is_err());
     }
 
+    /// Two devices of one worker (IT issued the id again): the old device's acknowledgement
+    /// does not count, since what it merged is of no use to the new one.
+    #[test]
+    fn an_acknowledgement_from_a_replaced_device_does_not_count() {
+        let old = SigningKey::from_bytes(&[5; 32]);
+        let new = SigningKey::from_bytes(&[6; 32]);
+        let a_old = ack(&old, "w2");
+        let a_new = ack(&new, "w2");
+        let mut roster = roster_with("w2", &a_new.key);
+        roster.members[0]
+            .retired
+            .push(crate::model::roster::RetiredKey {
+                x25519: "x-old".into(),
+                ed25519: a_old.key.clone(),
+                until: "2026-11-01T00:00:00Z".into(),
+            });
+        let why = verify(&write(&old, &a_old).unwrap(), "w2", "org", &roster).unwrap_err();
+        assert_eq!(why, t!("ack.retired_device"));
+        assert!(verify(&write(&new, &a_new).unwrap(), "w2", "org", &roster).is_ok());
+    }
+
     #[test]
     fn ack_names_are_hashes_that_any_worker_id_makes_safe() {
         let name = ack_name("w/../../etc");

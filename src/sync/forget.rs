@@ -66,6 +66,7 @@ pub(super) fn forget(
     out: &mut ForgetReport,
 ) -> Result<()> {
     publish_ack(session, me, dir, present, out)?;
+    adopt_earlier(session, me, dir, present)?;
     let files = session.store().share_files()?;
     let now = Utc::now();
     let mut acks: HashMap<String, Option<HashSet<String>>> = HashMap::new();
@@ -122,6 +123,48 @@ pub(super) fn forget(
         for w in missing {
             *out.waiting_on.entry(w).or_default() += 1;
         }
+    }
+    Ok(())
+}
+
+/// Records the bundles this vault wrote before it recorded what it writes (a kluis before
+/// schema v13), from their headers in the folder: signed by this device, for whom. What
+/// they carried is not known, so they leave once acknowledged, never rewritten.
+fn adopt_earlier(
+    session: &mut Session,
+    me: &Me,
+    dir: &Path,
+    present: &HashSet<String>,
+) -> Result<()> {
+    let mut found = Vec::new();
+    for hash in session.store().own_bundles_unrecorded()? {
+        if !present.contains(&hash) {
+            continue;
+        }
+        let path = dir.join(format!("{hash}.{EXTENSION}"));
+        let Ok(bytes) = fsx::read(&path, Follow::No, Owner::Anyone, MAX_BUNDLE_BYTES) else {
+            continue;
+        };
+        if hex(&Sha256::digest(&bytes)) != hash {
+            continue;
+        }
+        let Ok((version, header, line, sig)) = super::bundle::read_header(&bytes, &path) else {
+            continue;
+        };
+        if header.author != me.id
+            || !super::bundle::header_signed_by(version, &line, &sig, &me.public)
+        {
+            continue;
+        }
+        found.push(ShareFile {
+            hash,
+            recipients: set_key(&me.roster, &header.recipients),
+            contents: Vec::new(),
+            bytes: bytes.len() as u64,
+        });
+    }
+    if !found.is_empty() {
+        session.change(|s| found.iter().try_for_each(|f| s.add_share_file(f)))?;
     }
     Ok(())
 }

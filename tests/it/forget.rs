@@ -352,3 +352,38 @@ fn an_unassigned_colleague_learns_it() {
     let out = sync(a, team.dir());
     assert!(out["exported"].as_array().unwrap().is_empty(), "{out}");
 }
+
+/// A bundle written by a kluis before it recorded what it writes (schema v12) is adopted
+/// from its header (signed by this device) and leaves once acknowledged like any other.
+#[test]
+fn a_bundle_from_before_the_record_leaves_once_acknowledged() {
+    let team = Team::new(&["w001", "w002"]);
+    let (a, b) = (team.v("w001"), team.v("w002"));
+    let x = a.add_client("Dirk Vroeger");
+    assign(a, &x, &["w002"]);
+    sync(a, team.dir());
+    let written = bundles(team.dir());
+    assert_eq!(written.len(), 1);
+    // As an older kluis left it: no record of the file.
+    a.compact();
+    let pass = SecretString::from(PASS.to_owned());
+    let mut opened = kluis::internals::read(&a.path, Some(&pass), None).unwrap();
+    kluis::internals::connection(&opened.store)
+        .execute("DELETE FROM share_file", [])
+        .unwrap();
+    kluis::internals::write(
+        &a.path,
+        &mut opened.store,
+        &opened.key,
+        &[],
+        kluis::vault::Place::Replace(opened.stamp),
+    )
+    .unwrap();
+    drop(opened);
+    let out = sync(a, team.dir());
+    assert_eq!(out["summary"]["share"]["waiting"], 1, "{out}");
+    sync(b, team.dir());
+    let out = sync(a, team.dir());
+    assert_eq!(out["summary"]["share"]["removed"], 1, "{out}");
+    assert!(!written[0].exists());
+}
