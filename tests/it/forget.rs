@@ -387,3 +387,32 @@ fn a_bundle_from_before_the_record_leaves_once_acknowledged() {
     assert_eq!(out["summary"]["share"]["removed"], 1, "{out}");
     assert!(!written[0].exists());
 }
+
+/// The access log's head stays anchored in the share once the worker's bundles have left
+/// it: the acknowledgement carries it, signed, so entries cut from the end still show.
+#[test]
+fn entries_cut_from_the_log_show_against_the_acknowledgement_once_the_bundles_left() {
+    let team = Team::new(&["w001", "w002"]);
+    let (a, b) = (team.v("w001"), team.v("w002"));
+    let x = a.add_client("Logboek Weg");
+    assign(a, &x, &["w002"]);
+    for _ in 0..3 {
+        a.cmd().args(["client", "show", &x]).assert().success();
+    }
+    sync(a, team.dir());
+    sync(b, team.dir());
+    let out = sync(a, team.dir());
+    assert_eq!(out["summary"]["share"]["removed"], 1, "{out}");
+    let mine = |v: &Value| v["exported"].as_array().unwrap().len();
+    assert_eq!(mine(&out), 0, "{out}");
+    assert!(bundles(team.dir()).is_empty(), "{:?}", bundles(team.dir()));
+    let share = team.dir().to_str().unwrap();
+    let head = a.json(&["audit", "verify", "--share", share, "--json"]);
+    let highest = head["share"]["highest"].as_u64().unwrap();
+    assert!(highest > 3, "{head}");
+    crate::trust::cut_log(a, highest - 1);
+    a.cmd()
+        .args(["audit", "verify", "--share", share])
+        .assert()
+        .code(4);
+}
