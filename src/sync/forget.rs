@@ -221,8 +221,9 @@ fn publish_ack(
     Ok(())
 }
 
-/// Writes a bundle again without the dossiers erased here, for the recipients who still
-/// need it, then removes the original.
+/// Writes a bundle again without what an erasure here took out (the erased dossiers' data;
+/// their tombstone checks stay), for the recipients who still need it, then removes the
+/// original.
 fn rewrite(
     session: &mut Session,
     me: &Me,
@@ -231,12 +232,11 @@ fn rewrite(
     still: &[String],
     out: &mut ForgetReport,
 ) -> Result<()> {
-    let mut keep = Vec::new();
-    for c in &f.contents {
-        if !session.store().is_erased(&c.0)? {
-            keep.push(c.clone());
-        }
-    }
+    // Rebuilt from the vault as it is now: of an erased dossier only the ops that let a
+    // colleague check the erasure are left (dates and worker ids: `ERASED_WITH_DOSSIER`),
+    // and they must still reach a recipient who has not merged the original, or its
+    // tombstone would wait forever for a close it never gets.
+    let keep = f.contents.clone();
     if !keep.is_empty() && still.iter().any(|w| *w != me.id) {
         let mut new_seals = Vec::new();
         let mut chunk = Vec::new();
