@@ -34,13 +34,17 @@ use crate::org;
 use crate::session::Session;
 use crate::store::{BundleMark, HeldErasure, MergeStats, NoteRow, Orphan, SealRow, Store};
 
+mod ack;
 mod bundle;
+mod forget;
 mod share;
 
+pub use ack::{ACK_EXTENSION, ack_name};
 use bundle::refused;
 pub use bundle::{
     Blob, Header, LogHead, MAGIC, MAGIC_V1, Parsed, Payload, Seal, Version, parse_bundle,
 };
+pub use forget::ForgetReport;
 pub use share::{REQUEST_EXTENSION, ROSTER_EXTENSION, place, publish_roster};
 
 /// File name extension.
@@ -307,6 +311,8 @@ struct Outgoing {
     notes: Vec<NoteRow>,
     blobs: Vec<Blob>,
     seals: Vec<SealRow>,
+    /// The local sequence numbers of the ops it carries: `(after, upto]`.
+    after: i64,
     upto: i64,
     bytes: usize,
 }
@@ -347,7 +353,7 @@ fn export_as(
 ) -> Result<(Vec<Exported>, usize)> {
     let vault = session.path().to_owned();
     let now = Utc::now();
-    let mut groups: BTreeMap<Vec<String>, Vec<Outgoing>> = BTreeMap::new();
+    let mut groups: BTreeMap<(Vec<String>, String), Vec<Outgoing>> = BTreeMap::new();
     let mut only_me = 0;
     let mut new_seals = Vec::new();
     {
@@ -370,45 +376,24 @@ fn export_as(
             if max <= upto {
                 continue;
             }
-            let (ops, seals) = seal_outgoing(store, me, &client, ops, &mut new_seals)?;
-            let mut notes = Vec::new();
-            let mut blobs = Vec::new();
-            for op in &ops {
-                match merge::field(&op.field) {
-                    Some(Field::Note(id)) => {
-                        if let Some(row) = store.note_row(id)? {
-                            notes.push(row);
-                        }
-                    }
-                    // A file travels with its record, every time (like a note).
-                    Some(Field::Record(Kind::Attachment, id)) => {
-                        if let Some(data) = store.attachment_data(id)? {
-                            blobs.push(Blob {
-                                id: id.to_owned(),
-                                client_id: client.clone(),
-                                data: BASE64_STANDARD.encode(&*data),
-                            });
-                        }
-                    }
-                    _ => {}
-                }
+            let d = outgoing(store, me, &client, ops, upto, max, &mut new_seals)?;
+            groups.entry((recipients, to)).or_default().push(d);
+        }
+        // A worker this vault unassigned is no recipient any more, but must learn that it
+        // was unassigned (or it would go on believing it is): the op that unassigned them
+        // goes to them alone, once, and nothing after it.
+        for (client, worker, op, seq) in store.unassignments(&me.id)? {
+            if only.is_some_and(|o| !o.contains(&client)) || !me.roster.active(&worker, now) {
+                continue;
             }
-            let bytes = ops
-                .iter()
-                .map(|o| 200 + o.value.as_ref().map_or(0, String::len))
-                .chain(notes.iter().map(|n| 300 + n.body.len()))
-                .chain(blobs.iter().map(|b| 100 + b.data.len()))
-                .chain(seals.iter().map(|s| 200 + s.hashes.len() * 4 / 3))
-                .sum();
-            groups.entry(recipients).or_default().push(Outgoing {
-                client,
-                ops,
-                notes,
-                blobs,
-                seals,
-                upto: max,
-                bytes,
-            });
+            let recipients = vec![worker];
+            let to = format!("{}|unassigned", set_key(&me.roster, &recipients));
+            let upto = store.sent_upto(&client, &to)?;
+            if upto >= seq {
+                continue;
+            }
+            let d = outgoing(store, me, &client, vec![op], upto, seq, &mut new_seals)?;
+            groups.entry((recipients, to)).or_default().push(d);
         }
     }
     // The seals made for this worker's own new ops are kept before any bundle carries them.
@@ -416,8 +401,7 @@ fn export_as(
         session.change(|s| new_seals.iter().try_for_each(|seal| s.add_seal(seal)))?;
     }
     let mut out = Vec::new();
-    for (recipients, dossiers) in groups {
-        let to = set_key(&me.roster, &recipients);
+    for ((recipients, to), dossiers) in groups {
         let mut chunk: Vec<Outgoing> = Vec::new();
         let (mut n_ops, mut n_bytes) = (0, 0);
         let mut dossiers = dossiers.into_iter().peekable();
@@ -429,7 +413,9 @@ fn export_as(
                 n_ops + next.ops.len() > EXPORT_OPS || n_bytes + next.bytes > EXPORT_BYTES
             });
             if full {
-                if let Some(e) = write_bundle(session, me, dir, &vault, &recipients, &to, &chunk)? {
+                if let Some(e) =
+                    write_bundle(session, me, dir, &vault, &recipients, &to, &chunk, true)?
+                {
                     out.push(e);
                 }
                 chunk.clear();
@@ -438,6 +424,59 @@ fn export_as(
         }
     }
     Ok((out, only_me))
+}
+
+/// One dossier's ops with the notes, files and seals that travel with them: the ops that
+/// went (or go) out with local sequence numbers in `(after, upto]`.
+fn outgoing(
+    store: &Store,
+    me: &Me,
+    client: &str,
+    ops: Vec<Op>,
+    after: i64,
+    upto: i64,
+    new_seals: &mut Vec<SealRow>,
+) -> Result<Outgoing> {
+    let (ops, seals) = seal_outgoing(store, me, client, ops, new_seals)?;
+    let mut notes = Vec::new();
+    let mut blobs = Vec::new();
+    for op in &ops {
+        match merge::field(&op.field) {
+            Some(Field::Note(id)) => {
+                if let Some(row) = store.note_row(id)? {
+                    notes.push(row);
+                }
+            }
+            // A file travels with its record, every time (like a note).
+            Some(Field::Record(Kind::Attachment, id)) => {
+                if let Some(data) = store.attachment_data(id)? {
+                    blobs.push(Blob {
+                        id: id.to_owned(),
+                        client_id: client.to_owned(),
+                        data: BASE64_STANDARD.encode(&*data),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    let bytes = ops
+        .iter()
+        .map(|o| 200 + o.value.as_ref().map_or(0, String::len))
+        .chain(notes.iter().map(|n| 300 + n.body.len()))
+        .chain(blobs.iter().map(|b| 100 + b.data.len()))
+        .chain(seals.iter().map(|s| 200 + s.hashes.len() * 4 / 3))
+        .sum();
+    Ok(Outgoing {
+        client: client.to_owned(),
+        ops,
+        notes,
+        blobs,
+        seals,
+        after,
+        upto,
+        bytes,
+    })
 }
 
 /// The ops of one dossier that can travel, with the seals that cover them: this worker's
@@ -498,7 +537,10 @@ fn seal_outgoing(
     Ok((keep, seals))
 }
 
-/// Writes one bundle for `recipients` with `chunk`'s dossiers, then records them as sent.
+/// Writes one bundle for `recipients` with `chunk`'s dossiers, then records them as sent
+/// (with `record_sent`; a bundle written again without an erased dossier changes nothing
+/// there) and remembers the file, so that this vault can remove it from the share later.
+#[allow(clippy::too_many_arguments)]
 fn write_bundle(
     session: &mut Session,
     me: &Me,
@@ -507,6 +549,7 @@ fn write_bundle(
     recipients: &[String],
     to: &str,
     chunk: &[Outgoing],
+    record_sent: bool,
 ) -> Result<Option<Exported>> {
     let ops: Vec<Op> = chunk.iter().flat_map(|d| d.ops.iter().cloned()).collect();
     let mut written = None;
@@ -578,15 +621,27 @@ fn write_bundle(
             clients: chunk.len(),
             ops: n_ops,
         });
-        written = Some((hash, id, seq));
+        written = Some((hash, id, seq, file.len() as u64));
     }
     // Only after the file is in place: a crash before this sends the same again, which the
     // recipients' merge ignores.
     session.change(|s| {
-        for d in chunk {
-            s.set_sent(&d.client, to, d.upto)?;
+        if record_sent {
+            for d in chunk {
+                s.set_sent(&d.client, to, d.upto)?;
+            }
         }
-        if let Some((hash, id, seq)) = &written {
+        if let Some((hash, id, seq, bytes)) = &written {
+            s.add_share_file(&crate::store::ShareFile {
+                hash: hash.clone(),
+                recipients: set_key(&me.roster, recipients),
+                contents: chunk
+                    .iter()
+                    .filter(|d| !d.ops.is_empty())
+                    .map(|d| (d.client.clone(), d.after, d.upto))
+                    .collect(),
+                bytes: *bytes,
+            })?;
             for d in chunk {
                 s.log(model::Action::Export, Some(&d.client), id)?;
             }
@@ -888,6 +943,8 @@ pub struct SyncReport {
     pub held_erasures: Vec<HeldErasure>,
     /// Dossiers here that no active worker is assigned to: ask IT to reassign them.
     pub orphaned: Vec<Orphan>,
+    /// Acknowledgements, and this vault's bundles that left the folder or wait.
+    pub forget: ForgetReport,
 }
 
 /// What `sync` merged.
@@ -920,6 +977,23 @@ pub struct RefusedSummary {
     pub before: usize,
 }
 
+/// What the shared folder forgot at a sync.
+#[derive(Debug, Default, Serialize)]
+pub struct ShareSummary {
+    /// Acknowledgements this vault published (0 or 1: not written again unchanged).
+    pub acks_published: usize,
+    /// Colleagues' acknowledgements read that count.
+    pub acks_read: usize,
+    /// Acknowledgements that do not count (forged, half-written, a link, an old device's).
+    pub acks_ignored: usize,
+    /// This vault's bundles removed: every current recipient had acknowledged them.
+    pub removed: usize,
+    /// This vault's bundles written again without a dossier erased here.
+    pub rewritten: usize,
+    /// This vault's bundles that wait for a current recipient's acknowledgement.
+    pub waiting: usize,
+}
+
 /// A sync per category: what it merged, held, refused, erased, skipped and wrote. The same
 /// for people and for `--json`.
 #[derive(Debug, Default, Serialize)]
@@ -940,6 +1014,8 @@ pub struct Summary {
     pub known: usize,
     /// New bundles for other workers.
     pub for_others: usize,
+    /// Acknowledgements, and this vault's bundles that left the folder.
+    pub share: ShareSummary,
 }
 
 impl SyncReport {
@@ -982,6 +1058,14 @@ impl SyncReport {
             written: self.exported.len(),
             known: self.known,
             for_others: self.skipped,
+            share: ShareSummary {
+                acks_published: usize::from(self.forget.ack_published),
+                acks_read: self.forget.acks_read,
+                acks_ignored: self.forget.acks_ignored.len(),
+                removed: self.forget.removed,
+                rewritten: self.forget.rewritten,
+                waiting: self.forget.waiting,
+            },
         }
     }
 }
@@ -1180,6 +1264,8 @@ pub fn sync(session: &mut Session, dir: &Path) -> Result<SyncReport> {
     let mut kept = session.store().refusals_kept()?;
     let found = share::scan(dir, EXTENSION)?;
     report.unreadable.extend(found.skipped);
+    let present: std::collections::HashSet<String> =
+        found.files.iter().map(|(h, _)| h.clone()).collect();
     // (hash, bundle id, author, seq, status)
     let mut marks: Vec<(String, String, String, u64, &str)> = Vec::new();
     for (stem, path) in found.files {
@@ -1276,11 +1362,13 @@ pub fn sync(session: &mut Session, dir: &Path) -> Result<SyncReport> {
             Ok(())
         })?;
     }
-    if report.export_held.is_none() {
+    let may_send = report.export_held.is_none();
+    if may_send {
         let (exported, only_me) = export_as(session, &me, dir, None)?;
         report.exported = exported;
         report.only_me = only_me;
     }
+    forget::forget(session, &me, dir, &present, may_send, &mut report.forget)?;
     report.held_erasures = session.store().held_erasures()?;
     report.orphaned = session.store().orphaned()?;
     Ok(report)
@@ -1312,6 +1400,36 @@ pub mod raw {
         keys: &[age::x25519::Recipient],
     ) -> Result<Vec<u8>> {
         bundle::write_as(version, signing, header, payload, keys)
+    }
+
+    /// A vault's device keys (tests scan the share with every key they hold).
+    pub fn device_keys(store: &Store) -> Result<(age::x25519::Identity, SigningKey)> {
+        let m = me(store, Path::new("vault"))?;
+        Ok((m.x25519, m.signing))
+    }
+
+    /// A signed acknowledgement file in `worker`'s name, signed with `signing`, claiming
+    /// device key `key` (tests forge them).
+    pub fn ack_file(
+        signing: &SigningKey,
+        worker: &str,
+        key: &str,
+        org_public_key: &str,
+        merged: Vec<String>,
+    ) -> Result<Vec<u8>> {
+        ack::write(
+            signing,
+            &ack::Ack {
+                kind: ack::ACK_MAGIC.into(),
+                worker: worker.into(),
+                key: key.into(),
+                org_public_key: org_public_key.into(),
+                roster_version: 1,
+                created: model::now_utc(),
+                merged,
+                log_head: None,
+            },
+        )
     }
 
     /// A bundle's header and decrypted payload.
@@ -1377,6 +1495,14 @@ pub fn check_log_against(session: &Session, dir: &Path) -> Result<LogCheck> {
         if let Some(head) = header.log_head {
             heads.push((head.seq, head.hash, path));
         }
+    }
+    // The worker's acknowledgement carries the head too: it stays when the bundles left.
+    let ack_path = dir.join(ack::ack_name(&me.id));
+    if let Ok(bytes) = fsx::read(&ack_path, Follow::No, Owner::Anyone, ack::MAX_ACK_BYTES)
+        && let Ok(a) = ack::verify(&bytes, &me.id, &me.pinned, &me.roster)
+        && let Some(head) = a.log_head
+    {
+        heads.push((head.seq, head.hash, ack_path));
     }
     heads.sort();
     let end = session.store().log_head()?.map_or(0, |(s, _)| s);

@@ -290,6 +290,7 @@ pub(super) fn sync(
             "skipped": report.skipped, "erased": report.erased,
             "held_erasures": held_erasures, "orphaned": report.orphaned,
             "unreadable": unreadable, "summary": report.summary(),
+            "share": share_json(&report.forget),
         }))?;
     } else {
         print_report(&report);
@@ -305,6 +306,22 @@ pub(super) fn sync(
         }
         .into())
     }
+}
+
+/// The shared folder's side of a sync for `--json`: acknowledgements, and this vault's
+/// bundles that left the folder or wait, with who they wait for.
+fn share_json(f: &sync::ForgetReport) -> serde_json::Value {
+    let files = |v: &[(std::path::PathBuf, String)]| -> Vec<serde_json::Value> {
+        v.iter()
+            .map(|(p, r)| json!({ "file": p, "reason": r }))
+            .collect()
+    };
+    json!({
+        "ack_published": f.ack_published, "acked": f.acked, "acks_read": f.acks_read,
+        "acks_ignored": files(&f.acks_ignored), "removed": f.removed,
+        "rewritten": f.rewritten, "waiting": f.waiting, "waiting_on": f.waiting_on,
+        "not_ours": files(&f.not_ours), "problems": files(&f.problems),
+    })
 }
 
 /// `sync`'s report for people: what came, what waits and why, what went out.
@@ -375,6 +392,23 @@ fn print_report(report: &sync::SyncReport) {
         };
         eprintln!("{}", t!("sync.orphaned", id = o.client_id, who = who));
     }
+    let f = &report.forget;
+    list_some(f.acks_ignored.iter().map(|(p, reason)| {
+        t!("sync.ack_ignored", path = p.display(), reason = reason).into_owned()
+    }));
+    list_some(
+        f.not_ours.iter().map(|(p, reason)| {
+            t!("sync.not_ours", path = p.display(), reason = reason).into_owned()
+        }),
+    );
+    list_some(f.problems.iter().map(|(p, reason)| {
+        t!("sync.forget_problem", path = p.display(), reason = reason).into_owned()
+    }));
+    list_some(
+        f.waiting_on
+            .iter()
+            .map(|(w, n)| t!("sync.waiting_on", n = n, worker = w).into_owned()),
+    );
     let sum = report.summary();
     let m = &sum.merged.stats;
     eprintln!(
@@ -407,6 +441,19 @@ fn print_report(report: &sync::SyncReport) {
         )
     );
     eprintln!("{}", t!("sync.summary_erased", n = sum.erased));
+    let sh = &sum.share;
+    eprintln!(
+        "{}",
+        t!(
+            "sync.summary_share",
+            published = sh.acks_published,
+            read = sh.acks_read,
+            ignored = sh.acks_ignored,
+            removed = sh.removed,
+            rewritten = sh.rewritten,
+            waiting = sh.waiting
+        )
+    );
     if sum.unreadable > 0 {
         eprintln!("{}", t!("sync.summary_unreadable", n = sum.unreadable));
     }

@@ -50,6 +50,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0011_search.sql"),
     ),
     ("0012_trust.sql", include_str!("migrations/0012_trust.sql")),
+    (
+        "0013_share_forget.sql",
+        include_str!("migrations/0013_share_forget.sql"),
+    ),
 ];
 
 /// Schema version this build reads and writes (`PRAGMA user_version`).
@@ -74,6 +78,7 @@ const REPAIRED_COLUMNS: &[(i32, &str, &str, &str)] = &[
 
 pub mod changes;
 pub mod depth;
+mod forget;
 mod ops;
 mod practice;
 mod privacy;
@@ -82,6 +87,7 @@ mod schema;
 mod search;
 mod trust;
 
+pub use forget::{Left, ShareFile};
 pub use ops::{BundleMark, MergeStats, NoteRow, OpenConflict};
 pub use practice::{NewGroupSession, NewStep};
 pub use privacy::RetentionItem;
@@ -1585,6 +1591,10 @@ mod tests {
             (
                 "0012_trust.sql",
                 "473924a6ca0070b68218cdb211acbeec5e20d95ccefe311c7ca3d0c16e650c27",
+            ),
+            (
+                "0013_share_forget.sql",
+                "e6bd9607ac73e6ec62ec7043f0a75a37a813029d197bf79d2a97efe883cc3d11",
             ),
         ];
         // Numbers only grow; a branch's migration may leave a gap for another branch's,

@@ -388,13 +388,25 @@ impl Store {
         upto: i64,
         to: &str,
     ) -> Result<(Vec<Op>, i64)> {
+        self.ops_range(client, upto, i64::MAX, to)
+    }
+
+    /// [`Store::ops_after`] up to sequence number `until` (included).
+    pub(super) fn ops_range(
+        &self,
+        client: &str,
+        upto: i64,
+        until: i64,
+        to: &str,
+    ) -> Result<(Vec<Op>, i64)> {
         let sql = format!(
-            "SELECT {OP_COLUMNS}, seq, via FROM op WHERE client_id = ?1 AND seq > ?2 ORDER BY seq"
+            "SELECT {OP_COLUMNS}, seq, via FROM op
+             WHERE client_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut ops = Vec::new();
         let mut max = upto;
-        let rows = stmt.query_map(params![client, upto], |r| {
+        let rows = stmt.query_map(params![client, upto, until], |r| {
             Ok((
                 op_from_row(r)?,
                 r.get::<_, i64>(7)?,

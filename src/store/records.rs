@@ -28,6 +28,7 @@ pub const INFRA_TABLES: &[(&str, &str)] = &[
     ("erased", "client_id"),
     ("seal", "id"),
     ("withdrawn", "id"),
+    ("share_file", "hash"),
 ];
 
 /// What erasure deletes besides the record kinds: a dossier's place in sync and the note

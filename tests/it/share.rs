@@ -58,7 +58,7 @@ fn json(out: &Output) -> Value {
 }
 
 /// `sync DIR --json` under the watchdog, with its exit code.
-fn sync_watched(v: &TestVault, dir: &Path) -> (Option<i32>, Value, String) {
+pub fn sync_watched(v: &TestVault, dir: &Path) -> (Option<i32>, Value, String) {
     let mut cmd = v.std_cmd();
     cmd.args(["sync", dir.to_str().unwrap(), "--json"]);
     let out = watched(cmd);

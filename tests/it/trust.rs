@@ -482,7 +482,7 @@ fn entries_cut_from_the_end_of_the_access_log_are_found_against_the_share() {
 
 /// Deletes the access log's entries from `from` on, as someone who knows the passphrase
 /// could: the append-only trigger dropped and put back, the image re-sealed.
-fn cut_log(v: &TestVault, from: u64) {
+pub fn cut_log(v: &TestVault, from: u64) {
     // What the runs above appended to the journal goes into the vault file first.
     v.cmd().arg("compact").assert().success();
     let pass = kluis::secret::SecretString::from(PASS.to_owned());
