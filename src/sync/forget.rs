@@ -369,11 +369,7 @@ pub(super) fn remove_own(dir: &Path, hash: &str) -> Removal {
 mod tests {
     use super::*;
 
-    fn mkfifo(path: &Path) {
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    }
+    use crate::fsx::mkfifo;
 
     /// Only the exact bytes written are removed; anything else under the name (other
     /// bytes, a link to the genuine file, a FIFO, a directory) stays where it was, and

@@ -121,11 +121,7 @@ pub fn publish_roster(share: &Path, signed: &org::Signed) -> Result<PathBuf> {
 mod tests {
     use super::*;
 
-    fn mkfifo(path: &Path) {
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    }
+    use crate::fsx::mkfifo;
 
     /// Special entries are skipped from the listing without being opened; a regular file
     /// swapped for a FIFO after the listing is refused on its descriptor, at once.
