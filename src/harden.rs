@@ -173,12 +173,128 @@ unsafe fn map_alloc(usable: usize) -> *mut c_void {
         if base == libc::MAP_FAILED {
             return std::ptr::null_mut();
         }
-        let kind = if libc::mlock(base, len) == 0 {
+        // A decrypted image faults in as 2 MiB pages where the kernel has them: 512 times
+        // fewer faults (best effort; the pages are wiped and locked all the same).
+        #[cfg(target_os = "linux")]
+        if len >= HUGE_MIN {
+            libc::madvise(base, len, libc::MADV_HUGEPAGE);
+        }
+        let kind = if lock(base, len) {
             MAPPED_LOCKED
         } else {
             MAPPED
         };
         set_header(base.cast(), usable, kind)
+    }
+}
+
+/// mlocks a mapping page by page as it is first touched (Linux `MLOCK_ONFAULT`), else all at
+/// once. A page holds nothing before it is written and is locked from its first fault, so
+/// nothing reaches swap either way; but a plain mlock faults in every page of a 130 MB
+/// image on one core before decryption starts, where on-fault locking lets the two
+/// decrypting threads fault in their own halves, and never touches the slack SQLite does
+/// not use.
+unsafe fn lock(base: *mut c_void, len: usize) -> bool {
+    // SAFETY: base..base+len is a mapping of ours; locking does not touch its contents.
+    unsafe {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        if libc::mlock2(base, len, libc::MLOCK_ONFAULT) == 0 {
+            return true;
+        }
+        libc::mlock(base, len) == 0
+    }
+}
+
+/// From this size on a mapping asks for transparent huge pages.
+const HUGE_MIN: usize = 4 << 20;
+/// From this size on a block is wiped on both cores (a closing 130 MB image: 12 ms on one).
+const WIPE_SPLIT: usize = 16 << 20;
+
+/// Wipes a mapped block: in a locked mapping only the pages that were ever touched (the
+/// others were never faulted in, so they hold nothing, and writing zeros would fault them in
+/// just to wipe them), and a large block on two threads.
+unsafe fn wipe_mapped(p: *mut u8, n: usize, locked: bool) {
+    let ranges = if locked {
+        // SAFETY: p..p+n lies in one live mapping of ours.
+        unsafe { touched_ranges(p, n) }
+    } else {
+        None
+    };
+    let ranges = ranges.unwrap_or_else(|| vec![(0, n)]);
+    let total: usize = ranges.iter().map(|r| r.1).sum();
+    let addr = p as usize;
+    let wipe_all = |part: &[(usize, usize)]| {
+        for &(at, len) in part {
+            // SAFETY: each range lies within the block the caller owns.
+            unsafe { wipe((addr + at) as *mut u8, len) }
+        }
+    };
+    if total < WIPE_SPLIT {
+        return wipe_all(&ranges);
+    }
+    // Split the byte ranges into two halves of about the same size.
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    let mut left = total / 2;
+    for &(at, len) in &ranges {
+        if left == 0 {
+            second.push((at, len));
+        } else if len <= left {
+            first.push((at, len));
+            left -= len;
+        } else {
+            first.push((at, left));
+            second.push((at + left, len - left));
+            left = 0;
+        }
+    }
+    std::thread::scope(|scope| {
+        match std::thread::Builder::new().spawn_scoped(scope, || wipe_all(&second)) {
+            Ok(other) => {
+                wipe_all(&first);
+                if other.join().is_err() {
+                    wipe_all(&second);
+                }
+            }
+            // No thread to be had: all of it here.
+            Err(_) => {
+                wipe_all(&first);
+                wipe_all(&second);
+            }
+        }
+    });
+}
+
+/// The byte ranges of `p..p+n` on pages present in memory (`mincore`), relative to `p`; None
+/// when the kernel cannot tell, and then all of it counts.
+unsafe fn touched_ranges(p: *mut u8, n: usize) -> Option<Vec<(usize, usize)>> {
+    #[cfg(target_os = "linux")]
+    {
+        let start = p as usize & !(PAGE - 1);
+        let end = p as usize + n;
+        let pages = (end - start).div_ceil(PAGE);
+        let mut present = vec![0u8; pages];
+        // SAFETY: start..end lies in one mapping of ours; `present` has one byte per page.
+        if unsafe { libc::mincore(start as *mut c_void, end - start, present.as_mut_ptr()) } != 0 {
+            return None;
+        }
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        for (i, flag) in present.iter().enumerate() {
+            if flag & 1 == 0 {
+                continue;
+            }
+            let from = (start + i * PAGE).max(p as usize) - p as usize;
+            let to = (start + (i + 1) * PAGE).min(end) - p as usize;
+            match ranges.last_mut() {
+                Some(last) if last.0 + last.1 == from => last.1 += to - from,
+                _ => ranges.push((from, to - from)),
+            }
+        }
+        Some(ranges)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (p, n);
+        None
     }
 }
 
@@ -188,16 +304,18 @@ unsafe fn release(p: *mut c_void) {
     // way it was allocated.
     unsafe {
         let (usable, kind) = header(p);
-        wipe(p.cast(), usable);
+        if kind == HEAP {
+            wipe(p.cast(), usable);
+        } else {
+            wipe_mapped(p.cast(), usable, kind == MAPPED_LOCKED);
+        }
         #[cfg(test)]
         check_wiped(p.cast(), usable);
         let base = p.cast::<u8>().sub(HEADER);
         if kind == HEAP {
             libc::free(base.cast());
         } else {
-            if kind == MAPPED_LOCKED {
-                libc::munlock(base.cast(), usable + HEADER);
-            }
+            // munmap unlocks what it unmaps: no separate munlock walk over the pages.
             libc::munmap(base.cast(), usable + HEADER);
         }
     }
@@ -242,7 +360,7 @@ unsafe fn remap(p: *mut c_void, usable: usize) -> Option<*mut c_void> {
             header_kind_set(p, kind);
             return None;
         }
-        if kind == MAPPED && libc::mlock(moved, len) == 0 {
+        if kind == MAPPED && lock(moved, len) {
             kind = MAPPED_LOCKED;
         }
         Some(set_header(moved.cast(), usable, kind))
@@ -388,6 +506,41 @@ mod tests {
 
     fn unwiped() -> usize {
         UNWIPED_RELEASES.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn a_large_block_is_wiped_where_it_was_touched_and_only_there() {
+        unsafe {
+            // Larger than WIPE_SPLIT, so two threads wipe it; written in two separate places.
+            let n = (WIPE_SPLIT * 3) as c_int;
+            let p = wiping_malloc(n).cast::<u8>();
+            let (_, kind) = header(p.cast());
+            std::ptr::write_bytes(p.add(PAGE * 3), 0xAB, PAGE * 2);
+            std::ptr::write_bytes(p.add(WIPE_SPLIT * 2), 0xCD, WIPE_SPLIT / 2 + 100);
+            if kind == MAPPED_LOCKED {
+                // Where mlock is allowed (root in CI), only the pages around what was written
+                // are present (4 KiB pages, or 2 MiB where the kernel gave huge ones): every
+                // written byte is in a range, the untouched middle is not.
+                let ranges = touched_ranges(p, n as usize).unwrap();
+                let within = |at: usize| ranges.iter().any(|r| r.0 <= at && at < r.0 + r.1);
+                for at in [
+                    PAGE * 3,
+                    PAGE * 5 - 1,
+                    WIPE_SPLIT * 2,
+                    WIPE_SPLIT * 5 / 2 + 99,
+                ] {
+                    assert!(within(at), "{at} {ranges:?}");
+                }
+                assert!(!within(WIPE_SPLIT), "{ranges:?}");
+                let present: usize = ranges.iter().map(|r| r.1).sum();
+                assert!(present < n as usize / 2, "{ranges:?}");
+                assert!(ranges.iter().all(|r| r.0 + r.1 <= n as usize));
+            }
+            let before = unwiped();
+            wiping_free(p.cast());
+            assert_eq!(unwiped(), before, "a released byte was not zero");
+        }
+        assert_eq!(unwiped(), 0);
     }
 
     #[test]

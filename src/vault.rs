@@ -543,11 +543,11 @@ struct Payload {
 }
 
 /// age's STREAM nonce for chunk `i`: an 11-byte big-endian counter and the last-chunk flag.
-fn chunk_nonce(i: u64, last: bool) -> chacha20poly1305::Nonce {
+fn chunk_nonce(i: u64, last: bool) -> ring::aead::Nonce {
     let mut n = [0u8; 12];
     n[3..11].copy_from_slice(&i.to_be_bytes());
     n[11] = u8::from(last);
-    n.into()
+    ring::aead::Nonce::assume_unique_for_key(n)
 }
 
 impl Payload {
@@ -565,13 +565,15 @@ impl Payload {
         }
         let full = CHUNK + TAG;
         let chunks = self.len.div_ceil(full).max(1);
-        let cipher = <chacha20poly1305::ChaCha20Poly1305 as chacha20poly1305::KeyInit>::new(
-            (&*self.key).into(),
+        // ring's ChaCha20-Poly1305 (BoringSSL's assembly) opens a chunk in about 0.6 of the
+        // time of the RustCrypto crate age itself uses, which is most of an unlock's CPU.
+        let cipher = ring::aead::LessSafeKey::new(
+            ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, &self.key[..])
+                .map_err(|_| bad())?,
         );
         let plain_len = |j: u64| (self.size as u64).saturating_sub(j * CHUNK).min(CHUNK) as usize;
         // Chunks [first, end) into `dst`, which holds exactly their plaintext.
         let run = |first: u64, end: u64, dst: &mut [u8]| -> io::Result<()> {
-            use chacha20poly1305::AeadInPlace;
             // Eight chunks (512 KiB) per read: few system calls, still in cache to decrypt.
             const BATCH: u64 = 8;
             let mut tags = [[0u8; TAG as usize]; BATCH as usize];
@@ -601,11 +603,12 @@ impl Payload {
                 for (k, (part, tag)) in parts.iter_mut().zip(tags.iter()).enumerate() {
                     let n = j + k as u64;
                     cipher
-                        .decrypt_in_place_detached(
-                            &chunk_nonce(n, n == chunks - 1),
-                            b"",
+                        .open_in_place_separate_tag(
+                            chunk_nonce(n, n == chunks - 1),
+                            ring::aead::Aad::empty(),
+                            ring::aead::Tag::from(*tag),
                             part,
-                            tag.into(),
+                            0..,
                         )
                         .map_err(|_| bad())?;
                 }
