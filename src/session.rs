@@ -778,12 +778,24 @@ impl Session {
         if let Some(lock) = &self.lock {
             lock.check_in_place()?;
         }
+        self.store.set_journal_limit(COMPACT_THRESHOLD);
         let (value, changes) = self.store.transaction(f)?;
+        // A record past the threshold would be compacted right after its append (a big
+        // import): the store stopped noting rows, and the change is saved whole at once.
+        let whole = self.store.take_saved_whole();
         if self.store.take_erased() {
             // Deleted rows cannot travel in the journal: a new generation without them, and
             // the previous generation replaced by it too.
             drop(changes);
             if let Err(e) = self.save_erasure() {
+                self.unsaved = true;
+                return Err(not_written(e));
+            }
+            return Ok(value);
+        }
+        if whole {
+            drop(changes);
+            if let Err(e) = self.compact() {
                 self.unsaved = true;
                 return Err(not_written(e));
             }

@@ -51,32 +51,30 @@ const BINARY_MAGIC: &[u8; 3] = b"KR\x01";
 /// contents"): compact, and read back without a JSON parser. Returned in a buffer of exactly
 /// its size, wiped when dropped: no reallocation leaves a copy of the plaintext behind.
 pub fn encode(changes: &[RowChange]) -> zeroize::Zeroizing<Vec<u8>> {
-    let size = 3
-        + 4
-        + changes
-            .iter()
-            .map(|c| {
-                1 + c.table.len().min(255)
-                    + 2
-                    + c.columns
-                        .iter()
-                        .map(|n| 1 + n.len().min(255))
-                        .sum::<usize>()
-                    + c.values
-                        .iter()
-                        .map(|v| match v {
-                            Cell::N => 1,
-                            Cell::I(_) | Cell::R(_) => 9,
-                            Cell::T(t) => 5 + t.len(),
-                            Cell::B(b) => 5 + b.len(),
-                        })
-                        .sum::<usize>()
-            })
-            .sum::<usize>();
+    let size = 3 + 4 + changes.iter().map(encoded_len).sum::<usize>();
     let mut out = zeroize::Zeroizing::new(Vec::with_capacity(size));
     write(changes, &mut out);
     debug_assert_eq!(out.len(), size);
     out
+}
+
+/// The bytes one change takes in a record made by [`encode`].
+pub fn encoded_len(c: &RowChange) -> usize {
+    1 + c.table.len().min(255)
+        + 2
+        + c.columns
+            .iter()
+            .map(|n| 1 + n.len().min(255))
+            .sum::<usize>()
+        + c.values
+            .iter()
+            .map(|v| match v {
+                Cell::N => 1,
+                Cell::I(_) | Cell::R(_) => 9,
+                Cell::T(t) => 5 + t.len(),
+                Cell::B(b) => 5 + b.len(),
+            })
+            .sum::<usize>()
 }
 
 fn write(changes: &[RowChange], out: &mut Vec<u8>) {

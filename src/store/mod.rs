@@ -100,6 +100,13 @@ pub struct Store {
     conn: Connection,
     /// Rows changed by the transaction in progress; None outside `transaction`.
     changes: std::cell::RefCell<Option<Vec<RowChange>>>,
+    /// Encoded bytes of the rows noted in the transaction in progress; None once they passed
+    /// `journal_limit`: then the transaction is saved as a new generation instead (see
+    /// `take_saved_whole`) and its rows are no longer noted.
+    noted: std::cell::Cell<Option<usize>>,
+    /// The journal size past which the session compacts anyway (its `COMPACT_THRESHOLD`);
+    /// unlimited for a store no session holds.
+    journal_limit: std::cell::Cell<usize>,
     /// The hybrid logical clock of team sync.
     clock: ops::Clock,
     /// On whose behalf this session acts, for the access log (IT after a recovery).
@@ -201,6 +208,8 @@ impl Store {
         let mut store = Store {
             conn,
             changes: Default::default(),
+            noted: std::cell::Cell::new(Some(0)),
+            journal_limit: std::cell::Cell::new(usize::MAX),
             clock: Default::default(),
             on_behalf: Default::default(),
             erased: Default::default(),
@@ -293,6 +302,8 @@ impl Store {
         let mut store = Store {
             conn,
             changes: Default::default(),
+            noted: std::cell::Cell::new(Some(0)),
+            journal_limit: std::cell::Cell::new(usize::MAX),
             clock: Default::default(),
             on_behalf: Default::default(),
             erased: Default::default(),
@@ -396,14 +407,10 @@ impl Store {
     ) -> Result<(T, Vec<RowChange>)> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         *self.changes.borrow_mut() = Some(Vec::new());
+        self.noted.set(Some(0));
         let unlock = self.pending_unlock.borrow().clone();
         let result = f(self).and_then(|v| {
-            if self
-                .changes
-                .borrow()
-                .as_ref()
-                .is_some_and(|c| !c.is_empty())
-            {
+            if self.noted.get().is_none_or(|n| n > 0) {
                 self.flush_unlock()?;
             }
             self.flush_clock()?;
@@ -424,13 +431,20 @@ impl Store {
                 *self.pending_unlock.borrow_mut() = unlock;
                 // What was deleted is back: nothing to erase from the next save.
                 self.erased.set(false);
+                self.noted.set(Some(0));
                 Err(e)
             }
         }
     }
 
-    /// Notes the current state of a row for the journal (inside `transaction` only).
+    /// Notes the current state of a row for the journal (inside `transaction` only). Once
+    /// the rows noted pass the journal limit, the transaction will be saved as a new
+    /// generation (the compaction its record would have caused anyway), so nothing more is
+    /// noted: a big import does not read back every row it wrote.
     fn record(&self, table: &str, key: &str) -> Result<()> {
+        let Some(noted) = self.noted.get() else {
+            return Ok(());
+        };
         if self.changes.borrow().is_none() {
             return Ok(());
         }
@@ -449,10 +463,45 @@ impl Store {
             columns,
             values,
         };
+        let noted = noted + changes::encoded_len(&change);
+        if noted > self.journal_limit() {
+            self.save_whole();
+            return Ok(());
+        }
+        self.noted.set(Some(noted));
         if let Some(list) = self.changes.borrow_mut().as_mut() {
             list.push(change);
         }
         Ok(())
+    }
+
+    /// Sets the journal size past which the session compacts: a transaction whose record
+    /// would pass it is saved whole instead (`take_saved_whole`).
+    pub(in crate::engine) fn set_journal_limit(&self, bytes: u64) {
+        self.journal_limit
+            .set(usize::try_from(bytes).unwrap_or(usize::MAX));
+    }
+
+    /// The journal size past which the session compacts anyway (unlimited for a store no
+    /// session holds).
+    pub(in crate::engine) fn journal_limit(&self) -> usize {
+        self.journal_limit.get()
+    }
+
+    /// Stops noting rows for the journal in the transaction in progress: it is saved as a new
+    /// generation instead. Only for a change whose record would pass [`Store::journal_limit`]
+    /// (which the session would compact right after appending it), so it costs no more.
+    pub(in crate::engine) fn save_whole(&self) {
+        self.noted.set(None);
+        if let Some(list) = self.changes.borrow_mut().as_mut() {
+            list.clear();
+        }
+    }
+
+    /// Whether the last transaction's record would have passed the journal limit: then it
+    /// returned no rows, and must be saved as a new generation. Resets the mark.
+    pub(in crate::engine) fn take_saved_whole(&self) -> bool {
+        self.noted.replace(Some(0)).is_none()
     }
 
     /// Replays change records (from the journal) in one transaction. A record that names an
@@ -1483,6 +1532,41 @@ mod tests {
             .map_err(|_| "image")
             .unwrap();
         assert!(bare.apply_changes(&orphan[1..]).is_err());
+    }
+
+    #[test]
+    fn a_transaction_past_the_journal_limit_stops_noting_rows_and_asks_for_a_whole_save() {
+        let mut s = Store::create("me").unwrap();
+        s.set_journal_limit(20_000);
+        let (id, small) = s.transaction(|s| s.add_client(&client("Klein"))).unwrap();
+        assert!(!small.is_empty());
+        assert!(!s.take_saved_whole(), "a small change goes to the journal");
+        let (_, big) = s
+            .transaction(|s| {
+                for i in 0..20 {
+                    s.add_note(&note(&id, &format!("{i} {}", "woord ".repeat(500)), None))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert!(big.is_empty(), "nothing noted past the limit");
+        assert!(s.take_saved_whole());
+        assert!(!s.take_saved_whole(), "the mark is taken once");
+        assert_eq!(
+            s.notes(&id).unwrap().len(),
+            20,
+            "the change itself is whole"
+        );
+        // A failed transaction leaves no mark behind.
+        let failed: Result<((), _)> = s.transaction(|s| {
+            for _ in 0..20 {
+                s.add_note(&note(&id, &"woord ".repeat(500), None))?;
+            }
+            Err(Error::invalid("test", "stop"))
+        });
+        assert!(failed.is_err());
+        assert!(!s.take_saved_whole());
+        assert_eq!(s.notes(&id).unwrap().len(), 20);
     }
 
     proptest::proptest! {

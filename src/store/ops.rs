@@ -568,15 +568,26 @@ impl Store {
         let mut incoming: Vec<&NoteRow> = Vec::new();
         let mut affected = BTreeSet::new();
         let mut seen_ids = HashSet::new();
+        // Local arrival order: past every op here and every number `sent` remembers. Only
+        // this loop adds ops until it ends, so the next number is counted here rather than
+        // looked up again (`sent` has no index on it) for every op.
+        let mut seq: i64 = self.conn.query_row(
+            "SELECT max((SELECT coalesce(max(seq), 0) FROM op), (SELECT coalesce(max(upto), 0) FROM sent)) + 1",
+            [],
+            |r| r.get(0),
+        )?;
         let mut insert = self.conn.prepare_cached(
             "INSERT INTO op (id, seq, client_id, field, value, prev, hlc, author, via)
-             VALUES (?1, (SELECT max((SELECT coalesce(max(seq), 0) FROM op), (SELECT coalesce(max(upto), 0) FROM sent)) + 1), ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             VALUES (?1, ?9, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (id) DO NOTHING",
         )?;
         let existing_sql = format!("SELECT {OP_COLUMNS} FROM op WHERE id = ?1");
         let mut erasures = BTreeSet::new();
         let mut entries = Vec::new();
         let mut erased_here = HashMap::new();
+        // New ops, and a lower bound of the bytes their rows and notes take in the journal.
+        let mut new_ops: Vec<&str> = Vec::new();
+        let mut new_bytes = 0;
         for op in ops {
             if !seen_ids.insert(op.id.as_str()) {
                 continue;
@@ -614,7 +625,7 @@ impl Store {
                 }
             }
             let n = insert.execute(params![
-                op.id, op.client, op.field, op.value, op.prev, op.hlc, op.author, via
+                op.id, op.client, op.field, op.value, op.prev, op.hlc, op.author, via, seq
             ])?;
             if n == 0 {
                 let here = self
@@ -626,8 +637,21 @@ impl Store {
                 }
                 stats.ops_known += 1;
             } else {
+                seq += 1;
                 stats.ops_new += 1;
-                self.record("op", &op.id)?;
+                new_ops.push(&op.id);
+                new_bytes += [&op.id, &op.client, &op.field, &op.hlc, &op.author]
+                    .iter()
+                    .map(|t| t.len())
+                    .sum::<usize>()
+                    + op.value.as_ref().map_or(0, String::len)
+                    + op.prev.as_ref().map_or(0, String::len)
+                    + via.len();
+                if let Some(Field::Note(note_id)) = merge::field(&op.field)
+                    && let Some(row) = notes.get(note_id)
+                {
+                    new_bytes += row.id.len() + row.client_id.len() + row.body.len();
+                }
                 self.observe(&op.hlc)?;
                 affected.insert(op.client.clone());
             }
@@ -645,6 +669,15 @@ impl Store {
                 incoming.push(row);
                 affected.insert(op.client.clone());
             }
+        }
+        // A bulk import whose rows alone pass the journal's limit would be compacted right
+        // after its record was appended: it is saved as a new generation instead, and no row
+        // is read back for the journal. Else the new ops are noted for it here.
+        if new_bytes > self.journal_limit() {
+            self.save_whole();
+        }
+        for id in new_ops {
+            self.record("op", id)?;
         }
         for client in &affected {
             match self.materialize_client(client)? {

@@ -370,6 +370,98 @@ pub(super) fn check_payload(
     {
         return Err(refused(path, t!("sync.too_many", max = MAX_OPS)));
     }
+    // The seals' signatures are checked on another core while this one checks every
+    // record; a refusal is reported in the same order either way (records first).
+    let (records, verified) = std::thread::scope(|scope| -> Result<_> {
+        let verifying = match version {
+            Version::V2 => {
+                let prepared = prepare_seals(payload, known)?;
+                Some(scope.spawn(move || verify_seals(payload, prepared, roster)))
+            }
+            Version::V1 => None,
+        };
+        let records = check_records(payload, roster, path);
+        let verified = verifying.map(|v| v.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        Ok((records, verified))
+    })?;
+    records?;
+    // Who wrote each op, and whether they could have written it then.
+    let (seals, sealed_by) = match verified {
+        Some(verified) => index_seals(payload, verified, roster, path)?,
+        None => (Vec::new(), HashMap::new()),
+    };
+    let mut keep = Vec::with_capacity(payload.ops.len());
+    let mut left_out = 0;
+    // One roster lookup per author and second.
+    let mut standing: HashMap<(&str, u64), Option<Inactive>> = HashMap::new();
+    for op in &payload.ops {
+        let own = op.author == header.author;
+        let (ms, _) = merge::parse_hlc(&op.hlc).expect("checked");
+        let retired = match version {
+            // Only the signer vouches in v1, and only for themselves.
+            Version::V1 if !own => {
+                keep.push(false);
+                left_out += 1;
+                continue;
+            }
+            Version::V1 => None,
+            Version::V2 => {
+                let Some(&(seal, retired)) = sealed_by.get(&merge::op_hash(op)) else {
+                    return Err(refused(
+                        path,
+                        t!("sync.unsealed", id = op.id, author = op.author),
+                    ));
+                };
+                let s: &SealRow = &seals[seal];
+                if s.author != op.author || s.client_id != op.client {
+                    return Err(refused(
+                        path,
+                        t!("sync.unsealed", id = op.id, author = op.author),
+                    ));
+                }
+                retired
+            }
+        };
+        let at = DateTime::from_timestamp_millis(ms as i64).ok_or_else(|| bad(&op.id))?;
+        let why = standing
+            .entry((op.author.as_str(), ms / 1000))
+            .or_insert_with(|| roster.inactive(&op.author, at))
+            .clone();
+        // Sealed with a retired device key: it counts for what it wrote before it was
+        // retired, also while IT has not admitted the worker's next device.
+        let retired_late = retired.is_some_and(|until| at >= until);
+        let why = match why {
+            Some(Inactive::NoDevice) if retired.is_some() && !retired_late => None,
+            None if retired_late => Some(Inactive::NoDevice),
+            other => other,
+        };
+        match why {
+            None => keep.push(true),
+            Some(why) if own => {
+                let reason = if retired_late {
+                    t!("sync.retired_key", id = op.author).into_owned()
+                } else {
+                    inactive_text(roster, &op.author, &why)
+                };
+                return Err(refused(path, reason));
+            }
+            Some(_) => {
+                keep.push(false);
+                left_out += 1;
+            }
+        }
+    }
+    Ok(Checked {
+        keep,
+        seals,
+        left_out,
+    })
+}
+
+/// Checks every operation, note and file of a payload as kluis itself would write them
+/// (docs/sync-format.md, "Import", step 8).
+fn check_records(payload: &Payload, roster: &Roster, path: &Path) -> Result<()> {
+    let bad = |what: &str| refused(path, t!("sync.bad_record", what = what));
     let now = Utc::now().timestamp_millis().max(0) as u64;
     let mut op_ids = HashSet::new();
     let mut note_ops = HashSet::new();
@@ -456,122 +548,110 @@ pub(super) fn check_payload(
     if !check_blobs(payload) {
         return Err(refused(path, t!("sync.bad_record", what = "attachment")));
     }
-    // Who wrote each op, and whether they could have written it then.
-    let (seals, sealed_by) = match version {
-        Version::V2 => check_seals(payload, roster, known, path)?,
-        Version::V1 => (Vec::new(), HashMap::new()),
-    };
-    let mut keep = Vec::with_capacity(payload.ops.len());
-    let mut left_out = 0;
-    // One roster lookup per author and second.
-    let mut standing: HashMap<(&str, u64), Option<Inactive>> = HashMap::new();
-    for op in &payload.ops {
-        let own = op.author == header.author;
-        let (ms, _) = merge::parse_hlc(&op.hlc).expect("checked");
-        let retired = match version {
-            // Only the signer vouches in v1, and only for themselves.
-            Version::V1 if !own => {
-                keep.push(false);
-                left_out += 1;
-                continue;
-            }
-            Version::V1 => None,
-            Version::V2 => {
-                let Some(&(seal, retired)) = sealed_by.get(&merge::op_hash(op)) else {
-                    return Err(refused(
-                        path,
-                        t!("sync.unsealed", id = op.id, author = op.author),
-                    ));
-                };
-                let s: &SealRow = &seals[seal];
-                if s.author != op.author || s.client_id != op.client {
-                    return Err(refused(
-                        path,
-                        t!("sync.unsealed", id = op.id, author = op.author),
-                    ));
-                }
-                retired
-            }
-        };
-        let at = DateTime::from_timestamp_millis(ms as i64).ok_or_else(|| bad(&op.id))?;
-        let why = standing
-            .entry((op.author.as_str(), ms / 1000))
-            .or_insert_with(|| roster.inactive(&op.author, at))
-            .clone();
-        // Sealed with a retired device key: it counts for what it wrote before it was
-        // retired, also while IT has not admitted the worker's next device.
-        let retired_late = retired.is_some_and(|until| at >= until);
-        let why = match why {
-            Some(Inactive::NoDevice) if retired.is_some() && !retired_late => None,
-            None if retired_late => Some(Inactive::NoDevice),
-            other => other,
-        };
-        match why {
-            None => keep.push(true),
-            Some(why) if own => {
-                let reason = if retired_late {
-                    t!("sync.retired_key", id = op.author).into_owned()
-                } else {
-                    inactive_text(roster, &op.author, &why)
-                };
-                return Err(refused(path, reason));
-            }
-            Some(_) => {
-                keep.push(false);
-                left_out += 1;
-            }
-        }
-    }
-    Ok(Checked {
-        keep,
-        seals,
-        left_out,
-    })
+    Ok(())
 }
 
 type SealIndex = HashMap<[u8; 32], (usize, Option<DateTime<Utc>>)>;
 
-/// Checks each seal's signature with a key the roster lists for its author (or finds it
-/// among the seals this vault checked before), and maps each op hash it covers to it, with
-/// the moment from which that key no longer counts (a retired one).
-fn check_seals(
+/// A seal decoded, before its signature is checked: None when it is malformed (refused when
+/// it is reached, in order).
+struct Prepared {
+    id: String,
+    hashes: Vec<u8>,
+    signature: [u8; 64],
+    /// The key it was found to be signed with: from the seal this vault already holds, or
+    /// from [`verify_seals`].
+    key: Option<String>,
+}
+
+/// Decodes each seal and finds those this vault checked before (their key is known, their
+/// signature need not be checked again).
+fn prepare_seals(payload: &Payload, known: &dyn KnownSeals) -> Result<Vec<Option<Prepared>>> {
+    let mut out = Vec::with_capacity(payload.seals.len());
+    for s in &payload.seals {
+        if !is_worker(&s.author) || !is_id(&s.client) {
+            out.push(None);
+            continue;
+        }
+        let hashes = BASE64_STANDARD
+            .decode(&s.ops)
+            .ok()
+            .filter(|h| !h.is_empty() && h.len() % 32 == 0 && h.len() <= 32 * MAX_OPS);
+        let signature: Option<[u8; 64]> = BASE64_STANDARD
+            .decode(&s.signature)
+            .ok()
+            .and_then(|b| b.try_into().ok());
+        let (Some(hashes), Some(signature)) = (hashes, signature) else {
+            out.push(None);
+            continue;
+        };
+        let id = hex(&Sha256::digest(signature));
+        let key = match known.known(&id)? {
+            Some(k) if k.author == s.author && k.client_id == s.client && k.hashes == hashes => {
+                Some(k.key)
+            }
+            _ => None,
+        };
+        out.push(Some(Prepared {
+            id,
+            hashes,
+            signature,
+            key,
+        }));
+    }
+    Ok(out)
+}
+
+/// Checks the signature of every prepared seal not known before with the keys the roster
+/// lists for its author, and notes the key that verifies it. No database and no messages:
+/// this runs on another core (`check_payload`).
+fn verify_seals(
     payload: &Payload,
+    mut prepared: Vec<Option<Prepared>>,
     roster: &Roster,
-    known: &dyn KnownSeals,
+) -> Vec<Option<Prepared>> {
+    // Each key is decoded (a point decompression) once, not once per seal.
+    let mut keys: HashMap<&str, Option<ed25519_dalek::VerifyingKey>> = HashMap::new();
+    for (s, p) in payload.seals.iter().zip(prepared.iter_mut()) {
+        let Some(p) = p.as_mut().filter(|p| p.key.is_none()) else {
+            continue;
+        };
+        let msg = seal_message(&s.author, &s.client, &p.hashes);
+        let sig = ed25519_dalek::Signature::from_bytes(&p.signature);
+        p.key = roster
+            .keys_of(&s.author)
+            .into_iter()
+            .find(|k| {
+                keys.entry(k)
+                    .or_insert_with(|| org::public_key(k))
+                    .is_some_and(|key| key.verify(&msg, &sig).is_ok())
+            })
+            .map(str::to_owned);
+    }
+    prepared
+}
+
+/// Refuses the first seal (in order) that is malformed or whose signature no key the
+/// roster lists for its author verifies, and maps each op hash the seals cover to its seal,
+/// with the moment from which that seal's key no longer counts (a retired one).
+fn index_seals(
+    payload: &Payload,
+    verified: Vec<Option<Prepared>>,
+    roster: &Roster,
     path: &Path,
 ) -> Result<(Vec<SealRow>, SealIndex)> {
     let bad_seal = |author: &str| refused(path, t!("sync.bad_seal", author = author));
     let mut rows = Vec::with_capacity(payload.seals.len());
     let mut index: SealIndex = HashMap::with_capacity(payload.ops.len());
-    for s in &payload.seals {
-        if !is_worker(&s.author) || !is_id(&s.client) {
+    for (s, p) in payload.seals.iter().zip(verified) {
+        let Some(Prepared {
+            id,
+            hashes,
+            signature,
+            key: Some(key),
+        }) = p
+        else {
             return Err(bad_seal(&s.author));
-        }
-        let hashes = BASE64_STANDARD
-            .decode(&s.ops)
-            .ok()
-            .filter(|h| !h.is_empty() && h.len() % 32 == 0 && h.len() <= 32 * MAX_OPS)
-            .ok_or_else(|| bad_seal(&s.author))?;
-        let signature: [u8; 64] = BASE64_STANDARD
-            .decode(&s.signature)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| bad_seal(&s.author))?;
-        let id = hex(&Sha256::digest(signature));
-        let key = match known.known(&id)? {
-            Some(k) if k.author == s.author && k.client_id == s.client && k.hashes == hashes => {
-                k.key
-            }
-            _ => {
-                let msg = seal_message(&s.author, &s.client, &hashes);
-                let sig = ed25519_dalek::Signature::from_bytes(&signature);
-                roster
-                    .keys_of(&s.author)
-                    .into_iter()
-                    .find(|k| org::public_key(k).is_some_and(|key| key.verify(&msg, &sig).is_ok()))
-                    .map(str::to_owned)
-                    .ok_or_else(|| bad_seal(&s.author))?
-            }
         };
         let retired = match roster.key_standing(&s.author, &key) {
             Some(KeyStanding::Current) => None,

@@ -232,6 +232,46 @@ fn a_journal_past_the_threshold_is_compacted_by_the_change_itself() {
     assert!(std::fs::metadata(journal::path_for(&v.path)).unwrap().len() < 1024);
 }
 
+#[test]
+fn a_change_whose_record_would_pass_the_threshold_is_saved_whole_without_the_journal() {
+    use kluis::session::{Access, COMPACT_THRESHOLD, Session};
+    let v = TestVault::created();
+    let id = v.add_client("Groot");
+    let pass = kluis::secret::SecretString::from(PASS.to_owned());
+    let mut s = Session::open(&v.path, &pass, Access::Write).unwrap();
+    let generation_before = std::fs::metadata(&v.path).unwrap().modified().unwrap();
+    let body = "lange notitie ".repeat(70_000); // ~1 MB per note
+    let notes = COMPACT_THRESHOLD / 900_000 + 2;
+    s.change(|st| {
+        for i in 0..notes {
+            st.add_note(&kluis::model::NewNote {
+                client_id: id.clone(),
+                kind: kluis::model::NoteKind::Observatie,
+                occurred_at: chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+                    .unwrap()
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap(),
+                body: format!("{i} {body}"),
+                supersedes: None,
+                special: false,
+            })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    // A new generation at once (the record would have been compacted right after its
+    // append), with everything in it.
+    assert_eq!(s.pending_records(), 0);
+    assert_ne!(
+        std::fs::metadata(&v.path).unwrap().modified().unwrap(),
+        generation_before
+    );
+    assert!(std::fs::metadata(journal::path_for(&v.path)).unwrap().len() < 1024);
+    drop(s);
+    let mut s = Session::open(&v.path, &pass, Access::Write).unwrap();
+    assert_eq!(s.notes(&id, false).unwrap().len() as u64, notes);
+}
+
 /// Regression (issue 20): a journal cut at a record boundary, deleted, or replaced by its
 /// bare header opened with exit 0 and `check` healthy, losing acknowledged edits. The witness
 /// in the lock file counts them: each is refused (exit 4), no file changes, and moving the
