@@ -135,15 +135,18 @@ impl Store {
     }
 
     /// Bundles this vault wrote before it recorded what it writes (a kluis before schema
-    /// v13): by hash.
-    pub(in crate::engine) fn own_bundles_unrecorded(&self) -> Result<Vec<String>> {
+    /// v13), and bundles that say `worker` wrote them and that this device could not open
+    /// (written by an earlier device of the worker, before IT issued the id again): by
+    /// hash. The caller checks each header's signature before it takes one as its own.
+    pub(in crate::engine) fn own_bundles_unrecorded(&self, worker: &str) -> Result<Vec<String>> {
         let rows = self
             .conn
             .prepare_cached(
-                "SELECT hash FROM bundle_seen WHERE status = 'own'
-                 AND hash NOT IN (SELECT hash FROM share_file) ORDER BY hash",
+                "SELECT hash FROM bundle_seen
+                 WHERE (status = 'own' OR (status = 'not_for_me' AND author = ?1))
+                   AND hash NOT IN (SELECT hash FROM share_file) ORDER BY hash",
             )?
-            .query_map([], |r| r.get(0))?
+            .query_map([worker], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }

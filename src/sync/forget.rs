@@ -19,6 +19,7 @@ use super::{EXTENSION, LogHead, MAX_BUNDLE_BYTES, Me, outgoing, set_key, write_b
 use crate::error::{Error, Result};
 use crate::fsx::{self, Follow, Owner};
 use crate::i18n::t;
+use crate::model::roster::Roster;
 use crate::model::{self, hex};
 use crate::session::Session;
 use crate::store::{Left, ShareFile};
@@ -128,8 +129,11 @@ pub(super) fn forget(
 }
 
 /// Records the bundles this vault wrote before it recorded what it writes (a kluis before
-/// schema v13), from their headers in the folder: signed by this device, for whom. What
-/// they carried is not known, so they leave once acknowledged, never rewritten.
+/// schema v13), and those an earlier device of this worker wrote (a lost or replaced laptop
+/// that will not sync again), from their headers in the folder: signed by this device, or
+/// by a key of this worker that the roster lists as retired and before IT retired it. What
+/// they carried is not known (nor can this device open the earlier device's), so they
+/// leave once acknowledged, never rewritten.
 fn adopt_earlier(
     session: &mut Session,
     me: &Me,
@@ -137,7 +141,7 @@ fn adopt_earlier(
     present: &HashSet<String>,
 ) -> Result<()> {
     let mut found = Vec::new();
-    for hash in session.store().own_bundles_unrecorded()? {
+    for hash in session.store().own_bundles_unrecorded(&me.id)? {
         if !present.contains(&hash) {
             continue;
         }
@@ -151,14 +155,12 @@ fn adopt_earlier(
         let Ok((version, header, line, sig)) = super::bundle::read_header(&bytes, &path) else {
             continue;
         };
-        if header.author != me.id
-            || !super::bundle::header_signed_by(version, &line, &sig, &me.public)
-        {
+        if header.author != me.id || !signed_by_me(me, version, &line, &sig, &header.created) {
             continue;
         }
         found.push(ShareFile {
             hash,
-            recipients: set_key(&me.roster, &header.recipients),
+            recipients: set_key_at(&me.roster, &header.recipients, &header.created),
             contents: Vec::new(),
             bytes: bytes.len() as u64,
         });
@@ -167,6 +169,56 @@ fn adopt_earlier(
         session.change(|s| found.iter().try_for_each(|f| s.add_share_file(f)))?;
     }
     Ok(())
+}
+
+/// Whether a header was signed by this device, or by an earlier device of this worker
+/// before IT retired its key (`created` no later than that).
+fn signed_by_me(
+    me: &Me,
+    version: super::bundle::Version,
+    line: &[u8],
+    sig: &[u8; 64],
+    created: &str,
+) -> bool {
+    if super::bundle::header_signed_by(version, line, sig, &me.public) {
+        return true;
+    }
+    let Ok(created) = chrono::DateTime::parse_from_rfc3339(created) else {
+        return false;
+    };
+    me.roster.member(&me.id).is_some_and(|m| {
+        m.retired.iter().any(|k| {
+            chrono::DateTime::parse_from_rfc3339(&k.until).is_ok_and(|until| created <= until)
+                && super::bundle::header_signed_by(version, line, sig, &k.ed25519)
+        })
+    })
+}
+
+/// [`set_key`] of a bundle written at `created`: a worker who was on an earlier device
+/// then (IT issued the id again since) gets that device's fingerprint, so the bundle is not
+/// taken for one their current device has had.
+pub(super) fn set_key_at(roster: &Roster, recipients: &[String], created: &str) -> String {
+    let created = chrono::DateTime::parse_from_rfc3339(created).ok();
+    recipients
+        .iter()
+        .map(|w| {
+            let earlier = roster.member(w).and_then(|m| {
+                let created = created?;
+                m.retired
+                    .iter()
+                    .filter(|k| {
+                        chrono::DateTime::parse_from_rfc3339(&k.until)
+                            .is_ok_and(|until| created <= until)
+                    })
+                    .min_by(|a, b| a.until.cmp(&b.until))
+            });
+            match earlier {
+                Some(k) => format!("{w}#{}", &model::sha256_hex(k.x25519.as_bytes())[..12]),
+                None => set_key(roster, std::slice::from_ref(w)),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Publishes this vault's acknowledgement, unless the one in the folder already says the
@@ -200,7 +252,13 @@ fn publish_ack(
     {
         return Ok(());
     }
-    if merged.is_empty() && old.is_none() && log_head.is_none() {
+    // Nothing to say and nothing there: no file. (One there that does not count, such as
+    // an earlier device's, is replaced.)
+    if merged.is_empty()
+        && old.is_none()
+        && log_head.is_none()
+        && fs::symlink_metadata(&path).is_err()
+    {
         return Ok(());
     }
     let a = Ack {

@@ -416,3 +416,80 @@ fn entries_cut_from_the_log_show_against_the_acknowledgement_once_the_bundles_le
         .assert()
         .code(4);
 }
+
+/// A lost laptop never syncs again: its bundles are removed by the worker's new device (IT
+/// issued the id again) once every current recipient acknowledged them, and no sooner;
+/// its acknowledgement is replaced by the new device's; the new device's log is not
+/// compared with the old device's heads.
+#[test]
+fn a_lost_laptops_bundles_leave_through_the_new_device_once_acknowledged() {
+    use crate::org::{enroll, it};
+    let team = Team::new(&["w001", "w002", "w003"]);
+    let (old, b, c) = (team.v("w001"), team.v("w002"), team.v("w003"));
+    let x = old.add_client("Ada Laptop");
+    old.add_note(&x, CANARY);
+    assign(old, &x, &["w002", "w003"]);
+    sync(old, team.dir());
+    let written = bundles(team.dir());
+    assert_eq!(written.len(), 1);
+    let y = b.add_client("Bob Collega");
+    assign(b, &y, &["w001"]);
+
+    // The laptop is lost: IT issues w001 again and admits the new device.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("w001-nieuw.enroll");
+    let out = it()
+        .args(["org", "reissue", "--dir"])
+        .arg(&team.org.dir)
+        .args(["--id", "w001", "--out"])
+        .arg(&file)
+        .args(crate::WEAK_KDF)
+        .assert()
+        .success();
+    let code = crate::stdout(out.get_output())
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let new = TestVault::empty();
+    enroll(&new, &file, &code).success();
+    sync(&new, team.dir());
+    team.org.admit(team.dir()).success();
+    let out = sync(&new, team.dir());
+    assert_eq!(out["admitted"], true, "{out}");
+    // Not acknowledged by w002 and w003 yet: it stays.
+    assert!(written[0].exists());
+    assert_eq!(out["summary"]["share"]["waiting"], 1, "{out}");
+    let log = new.json(&["audit", "verify", "--share", team.dir().to_str().unwrap(), "--json"]);
+    assert!(
+        log["problems"].as_array().is_none_or(|p| p.is_empty()),
+        "the old device's log heads are not the new device's: {log}"
+    );
+    // w002 merges it, sends the new device the history; w003 has not synced: it stays.
+    sync(b, team.dir());
+    let out = sync(&new, team.dir());
+    assert!(written[0].exists(), "{out}");
+    assert_eq!(show(&new, &x)["name"], "Ada Laptop");
+    assert_eq!(share(&out)["waiting_on"]["w003"], 1, "{out}");
+    sync(c, team.dir());
+    let out = sync(&new, team.dir());
+    assert!(!written[0].exists(), "{out}");
+    assert!(out["summary"]["share"]["removed"].as_u64().unwrap() >= 1, "{out}");
+    // The acknowledgement under w001's name is the new device's now, and counts.
+    let out = sync(b, team.dir());
+    assert_eq!(share(&out)["acks_ignored"], serde_json::json!([]), "{out}");
+    // Everyone synced: no bundle is left, and none that any key opens holds the note.
+    for _ in 0..2 {
+        for v in [&new, b, c] {
+            sync(v, team.dir());
+        }
+    }
+    assert_eq!(bundles(team.dir()), Vec::<PathBuf>::new());
+    let ids = [keys(old).0, keys(&new).0, keys(b).0, keys(c).0];
+    assert_eq!(holds(team.dir(), &ids, CANARY), 0);
+}
+
+fn show(v: &TestVault, id: &str) -> Value {
+    v.json(&["client", "show", id, "--json"])
+}

@@ -30,6 +30,7 @@ fn check(cfg: &sim::Config) -> sim::Outcome {
         out.live_bytes,
         out.bytes_ratio()
     );
+    eprintln!("left in the share: {:?}", out.left);
     assert!(out.problems.is_empty(), "{:#?}", out.problems);
     assert!(out.erased > 0, "the run erased something");
     assert!(out.removed > 0, "the share forgot something");
