@@ -371,7 +371,7 @@ fn export_as(
                 continue;
             }
             let to = set_key(&me.roster, &recipients);
-            let upto = store.sent_upto(&client, &to)?;
+            let upto = forget::sent_upto(store, &client, &to)?;
             let (ops, max) = store.ops_after(&client, upto, &to)?;
             if max <= upto {
                 continue;

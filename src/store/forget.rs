@@ -151,6 +151,45 @@ impl Store {
         Ok(rows)
     }
 
+    /// An op already here came again in a bundle to recipient set `via`: that set has it
+    /// now, so an export to it leaves it out (`Store::ops_after`). This is how a dossier's
+    /// new assignee gets its history once: a member that merged the snapshot another member
+    /// sent the new set sends only what that snapshot lacked. The set it came from first is
+    /// kept when it holds all of `via`.
+    pub(in crate::engine) fn arrived_again(&self, op: &str, via: &str) -> Result<()> {
+        let old: Option<String> = self
+            .conn
+            .prepare_cached("SELECT via FROM op WHERE id = ?1")?
+            .query_row([op], |r| r.get(0))?;
+        if old.as_deref().is_some_and(|old| covers(old, via)) {
+            return Ok(());
+        }
+        self.conn
+            .prepare_cached("UPDATE op SET via = ?2 WHERE id = ?1")?
+            .execute(params![op, via])?;
+        self.record("op", op)
+    }
+
+    /// The recipient sets (`sync::set_key`) a dossier's ops were sent to, with how far
+    /// (local op sequence number); the one-off sets of an unassigned worker left out.
+    pub(in crate::engine) fn sent_sets(&self, client: &str) -> Result<Vec<(String, i64)>> {
+        let prefix = format!("{client}|");
+        let rows: Vec<(String, i64)> = self
+            .conn
+            .prepare_cached("SELECT id, upto FROM sent WHERE id >= ?1 AND id < ?2")?
+            .query_map(params![prefix, format!("{client}}}")], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, upto)| {
+                let set = id[prefix.len()..].to_owned();
+                (!set.ends_with("|unassigned")).then_some((set, upto))
+            })
+            .collect())
+    }
+
     /// The bundle files this vault merged (by hash), for its acknowledgement.
     pub(in crate::engine) fn merged_bundles(&self) -> Result<std::collections::HashSet<String>> {
         let rows = self
@@ -172,6 +211,15 @@ impl Store {
     ) -> Result<Vec<crate::merge::Op>> {
         let (ops, _) = self.ops_range(client, after, until, to)?;
         Ok(ops)
+    }
+}
+
+/// Whether recipient set `holder` (`sync::set_key`: members joined by ',') includes every
+/// member of `set`: what went to `holder` reached all of `set`.
+pub(crate) fn covers(holder: &str, set: &str) -> bool {
+    holder == set || {
+        let members: std::collections::HashSet<&str> = holder.split(',').collect();
+        set.split(',').all(|m| members.contains(m))
     }
 }
 

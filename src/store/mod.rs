@@ -88,6 +88,7 @@ mod search;
 mod trust;
 
 pub use forget::{Left, ShareFile};
+pub(crate) use forget::covers;
 pub use ops::{BundleMark, MergeStats, NoteRow, OpenConflict};
 pub use practice::{NewGroupSession, NewStep};
 pub use privacy::RetentionItem;

@@ -22,7 +22,7 @@ use crate::i18n::t;
 use crate::model::roster::Roster;
 use crate::model::{self, hex};
 use crate::session::Session;
-use crate::store::{Left, ShareFile};
+use crate::store::{Left, ShareFile, Store};
 
 /// What the shared folder forgot at one sync, and what it still holds of this vault's.
 #[derive(Debug, Default, Serialize)]
@@ -219,6 +219,19 @@ pub(super) fn set_key_at(roster: &Roster, recipients: &[String], created: &str) 
         })
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// How far a dossier's ops went to recipient set `to` already: what was sent to it, or to
+/// a set that holds all of it (a set that lost a member, by an unassignment or a
+/// revocation, has had everything the larger set had), whichever is further.
+pub(super) fn sent_upto(store: &Store, client: &str, to: &str) -> Result<i64> {
+    let mut upto = store.sent_upto(client, to)?;
+    for (set, n) in store.sent_sets(client)? {
+        if n > upto && crate::store::covers(&set, to) {
+            upto = n;
+        }
+    }
+    Ok(upto)
 }
 
 /// Publishes this vault's acknowledgement, unless the one in the folder already says the

@@ -493,3 +493,55 @@ fn a_lost_laptops_bundles_leave_through_the_new_device_once_acknowledged() {
 fn show(v: &TestVault, id: &str) -> Value {
     v.json(&["client", "show", id, "--json"])
 }
+
+/// A colleague assigned later gets the dossier's history once: the member who assigned
+/// them sends it; a member who merged that before its own export sends only what it lacked
+/// (here a note the assigner had not merged yet), never the whole history again; and no
+/// edit is lost to the newcomer.
+#[test]
+fn a_new_assignee_gets_the_history_once_and_every_edit() {
+    let team = Team::new(&["w001", "w002", "w003"]);
+    let (a, b, c) = (team.v("w001"), team.v("w002"), team.v("w003"));
+    let x = new_client(a, "Ada Geschiedenis");
+    for i in 0..5 {
+        a.add_note(&x, &format!("gesprek {i}"));
+    }
+    assign(a, &x, &["w002"]);
+    sync(a, team.dir());
+    sync(b, team.dir());
+    // w002 writes a note, not synced yet; w001 assigns w003 and sends the history without it.
+    b.add_note(&x, "notitie van w002 die w001 nog niet had");
+    assign(a, &x, &["w003"]);
+    let out = sync(a, team.dir());
+    let to_new = |out: &Value| -> Vec<Value> {
+        out["exported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["recipients"] == serde_json::json!(["w001", "w002", "w003"]))
+            .cloned()
+            .collect()
+    };
+    let snapshot = to_new(&out);
+    assert_eq!(snapshot.len(), 1, "{out}");
+    let history = snapshot[0]["ops"].as_u64().unwrap();
+    // w002 merges the snapshot, then sends the new set only what it lacked.
+    let out = sync(b, team.dir());
+    let sent: u64 = to_new(&out).iter().map(|e| e["ops"].as_u64().unwrap()).sum();
+    assert!(sent >= 1, "w002's note must reach w003: {out}");
+    assert!(
+        sent * 3 < history,
+        "w002 sent {sent} ops again where the history has {history}: {out}"
+    );
+    // w003 merges both and sends the set nothing it already had; it has every note,
+    // w002's included.
+    sync(c, team.dir());
+    let out = sync(c, team.dir());
+    assert!(to_new(&out).is_empty(), "{out}");
+    let notes = c.json(&["note", "list", &x, "--json"]);
+    let bodies = notes.to_string();
+    assert!(bodies.contains("nog niet had"), "{notes}");
+    for i in 0..5 {
+        assert!(bodies.contains(&format!("gesprek {i}")), "{notes}");
+    }
+}
