@@ -249,4 +249,31 @@ mod tests {
             .unwrap();
         assert_eq!(contents, "[]");
     }
+
+    #[test]
+    fn a_set_covers_its_own_members_only() {
+        assert!(covers("w1#a,w2#b,w3#c", "w1#a,w3#c"));
+        assert!(covers("w1#a,w2#b", "w1#a,w2#b"));
+        // Another device of w2 is another recipient.
+        assert!(!covers("w1#a,w2#b", "w1#a,w2#x"));
+        assert!(!covers("w1#a", "w1#a,w2#b"));
+        // Whole members, not prefixes.
+        assert!(!covers("w1#a,w22#b", "w2#b"));
+    }
+
+    #[test]
+    fn sent_sets_are_a_dossiers_own_and_leave_out_the_unassigned_channel() {
+        let mut s = Store::create("w1").unwrap();
+        s.transaction(|s| {
+            s.set_sent("c1", "w1#a,w2#b,w3#c", 9)?;
+            s.set_sent("c1", "w2#b|unassigned", 12)?;
+            s.set_sent("c10", "w1#a,w2#b", 40)?;
+            s.set_sent("c0", "w1#a,w2#b", 50)
+        })
+        .unwrap();
+        assert_eq!(
+            s.sent_sets("c1").unwrap(),
+            vec![("w1#a,w2#b,w3#c".to_owned(), 9)]
+        );
+    }
 }
