@@ -389,6 +389,16 @@ pub(super) enum Removal {
 /// removed, or put back under its name when it is not the file this vault wrote. Where the
 /// folder cannot rename, it is checked and removed by name.
 pub(super) fn remove_own(dir: &Path, hash: &str) -> Removal {
+    remove_own_with(dir, hash, |from, to| fs::rename(from, to))
+}
+
+/// [`remove_own`] with the rename given: a test makes it fail, as a folder that cannot
+/// rename does.
+fn remove_own_with(
+    dir: &Path,
+    hash: &str,
+    rename: impl Fn(&Path, &Path) -> std::io::Result<()>,
+) -> Removal {
     let path = dir.join(format!("{hash}.{EXTENSION}"));
     let ours = |p: &Path| match fsx::read(p, Follow::No, Owner::Anyone, MAX_BUNDLE_BYTES) {
         Ok(bytes) if hex(&Sha256::digest(&bytes)) == hash => Ok(()),
@@ -396,7 +406,7 @@ pub(super) fn remove_own(dir: &Path, hash: &str) -> Removal {
         Err(r) => Err(r.reason()),
     };
     let aside = dir.join(format!(".{hash}.{}.leaving", crate::store::new_id()));
-    match fs::rename(&path, &aside) {
+    match rename(&path, &aside) {
         Ok(()) => match ours(&aside) {
             Ok(()) => match fs::remove_file(&aside) {
                 Ok(()) => {
@@ -506,5 +516,50 @@ mod tests {
         assert_eq!(remove_own(dir.path(), &hash), Removal::Removed);
         assert_eq!(remove_own(dir.path(), &hash), Removal::Gone);
         assert_eq!(listing(), ["elsewhere"]);
+    }
+
+    /// Where the folder cannot rename: the file is checked and removed by name; other
+    /// bytes, a link or a FIFO under the name stay, and a missing file is gone.
+    #[test]
+    fn without_rename_only_the_file_this_vault_wrote_is_removed_by_name() {
+        let no_rename = |_: &Path, _: &Path| Err(std::io::Error::other("no rename here"));
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = b"kluis-bundle/v2\nthe bundle".to_vec();
+        let hash = hex(&Sha256::digest(&bytes));
+        let path = dir.path().join(format!("{hash}.{EXTENSION}"));
+        fs::write(&path, b"other").unwrap();
+        assert!(matches!(
+            remove_own_with(dir.path(), &hash, no_rename),
+            Removal::NotOurs(..)
+        ));
+        assert_eq!(fs::read(&path).unwrap(), b"other");
+        fs::remove_file(&path).unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        fs::write(&elsewhere, &bytes).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        assert!(matches!(
+            remove_own_with(dir.path(), &hash, no_rename),
+            Removal::NotOurs(..)
+        ));
+        assert!(fs::symlink_metadata(&path).unwrap().is_symlink());
+        fs::remove_file(&path).unwrap();
+        mkfifo(&path);
+        let start = std::time::Instant::now();
+        assert!(matches!(
+            remove_own_with(dir.path(), &hash, no_rename),
+            Removal::NotOurs(..)
+        ));
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(
+            remove_own_with(dir.path(), &hash, no_rename),
+            Removal::Removed
+        );
+        assert!(!path.exists() && elsewhere.exists());
+        assert_eq!(
+            remove_own_with(dir.path(), &hash, no_rename),
+            Removal::Gone
+        );
     }
 }
