@@ -87,8 +87,8 @@ mod schema;
 mod search;
 mod trust;
 
-pub use forget::{Left, ShareFile};
 pub(crate) use forget::covers;
+pub use forget::{Left, ShareFile};
 pub use ops::{BundleMark, MergeStats, NoteRow, OpenConflict};
 pub use practice::{NewGroupSession, NewStep};
 pub use privacy::RetentionItem;

@@ -557,9 +557,6 @@ mod tests {
             Removal::Removed
         );
         assert!(!path.exists() && elsewhere.exists());
-        assert_eq!(
-            remove_own_with(dir.path(), &hash, no_rename),
-            Removal::Gone
-        );
+        assert_eq!(remove_own_with(dir.path(), &hash, no_rename), Removal::Gone);
     }
 }

@@ -632,16 +632,15 @@ pub fn run(cfg: &Config, tmp: &Path) -> Outcome {
     if let Some(at) = &reissued_at {
         for (author, created) in &out.left {
             if *author == names[reissued_worker] && created <= at {
-                out.problems
-                    .push(format!("a bundle of {author}'s lost laptop ({created}) stayed"));
+                out.problems.push(format!(
+                    "a bundle of {author}'s lost laptop ({created}) stayed"
+                ));
             }
         }
     }
 
     // All vaults agree on every dossier they share.
-    let live_workers: Vec<usize> = (0..cfg.workers)
-        .filter(|w| !revoked.contains(w))
-        .collect();
+    let live_workers: Vec<usize> = (0..cfg.workers).filter(|w| !revoked.contains(w)).collect();
     for id in marker_of.keys() {
         let mut states: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for &w in &live_workers {

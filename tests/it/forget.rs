@@ -461,7 +461,13 @@ fn a_lost_laptops_bundles_leave_through_the_new_device_once_acknowledged() {
     // Not acknowledged by w002 and w003 yet: it stays.
     assert!(written[0].exists());
     assert_eq!(out["summary"]["share"]["waiting"], 1, "{out}");
-    let log = new.json(&["audit", "verify", "--share", team.dir().to_str().unwrap(), "--json"]);
+    let log = new.json(&[
+        "audit",
+        "verify",
+        "--share",
+        team.dir().to_str().unwrap(),
+        "--json",
+    ]);
     assert!(
         log["problems"].as_array().is_none_or(|p| p.is_empty()),
         "the old device's log heads are not the new device's: {log}"
@@ -475,7 +481,10 @@ fn a_lost_laptops_bundles_leave_through_the_new_device_once_acknowledged() {
     sync(c, team.dir());
     let out = sync(&new, team.dir());
     assert!(!written[0].exists(), "{out}");
-    assert!(out["summary"]["share"]["removed"].as_u64().unwrap() >= 1, "{out}");
+    assert!(
+        out["summary"]["share"]["removed"].as_u64().unwrap() >= 1,
+        "{out}"
+    );
     // The acknowledgement under w001's name is the new device's now, and counts.
     let out = sync(b, team.dir());
     assert_eq!(share(&out)["acks_ignored"], serde_json::json!([]), "{out}");
@@ -527,7 +536,10 @@ fn a_new_assignee_gets_the_history_once_and_every_edit() {
     let history = snapshot[0]["ops"].as_u64().unwrap();
     // w002 merges the snapshot, then sends the new set only what it lacked.
     let out = sync(b, team.dir());
-    let sent: u64 = to_new(&out).iter().map(|e| e["ops"].as_u64().unwrap()).sum();
+    let sent: u64 = to_new(&out)
+        .iter()
+        .map(|e| e["ops"].as_u64().unwrap())
+        .sum();
     assert!(sent >= 1, "w002's note must reach w003: {out}");
     assert!(
         sent * 3 < history,
