@@ -652,8 +652,9 @@ pub fn run(cfg: &Config, tmp: &Path) -> Outcome {
         }
         if states.len() > 1 {
             out.problems.push(format!(
-                "dossier {id}: {} different states: {states:#?}",
+                "dossier {id}: {} different states: {states:#?}\n{}",
                 states.len(),
+                op_differences(&sessions, &names, &live_workers, id),
             ));
         }
     }
@@ -721,6 +722,42 @@ pub fn run(cfg: &Config, tmp: &Path) -> Outcome {
         s.close().unwrap();
     }
     out
+}
+
+/// For a dossier the vaults disagree on: the ops some vault has and another lacks, with
+/// where each vault that has it got it from (`via`) and its local sequence number.
+fn op_differences(sessions: &[Session], names: &[String], live: &[usize], id: &str) -> String {
+    let mut all: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut holders = Vec::new();
+    for &w in live {
+        let conn = kluis::internals::connection(kluis::internals::store(&sessions[w]));
+        let rows: Vec<(String, String, String, i64, Option<String>)> = conn
+            .prepare(
+                "SELECT id, field || '=' || coalesce(value, ''), author, seq, via FROM op
+                 WHERE client_id = ?1",
+            )
+            .unwrap()
+            .query_map([id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        if rows.is_empty() {
+            continue;
+        }
+        holders.push(names[w].clone());
+        for (op, field, author, seq, via) in rows {
+            all.entry(format!("{op} {field} by {author}"))
+                .or_default()
+                .push((names[w].clone(), format!("seq {seq} via {via:?}")));
+        }
+    }
+    all.into_iter()
+        .filter(|(_, at)| at.len() < holders.len())
+        .map(|(op, at)| format!("{op}: {at:?}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn sync_one(s: &mut Session, share: &Path, out: &mut Outcome) {
