@@ -314,9 +314,11 @@ fn rewrite(
         {
             let store = session.store();
             for (client, after, upto) in &keep {
-                // The same ops as the first time: left out are those that came from this
-                // recipient set (`f.recipients`), as then.
-                let ops = store.ops_between(client, *after, *upto, &f.recipients)?;
+                // Every op of the range, also those that came to this set from a colleague:
+                // where an op came from may have changed since (`Store::arrived_again`), and
+                // a colleague may have counted on this very bundle to carry it, so leaving
+                // out what "came from the set" could take the last copy out of the share.
+                let ops = store.ops_between(client, *after, *upto, "")?;
                 if !ops.is_empty() {
                     chunk.push(outgoing(
                         store,
