@@ -834,8 +834,8 @@ fn import_parsed(
     )?;
     bundle::keep_only(&mut payload, &checked.keep);
     // With the devices the recipients had when it was written: a worker on a new device
-    // since has not had these ops.
-    let to = forget::set_key_at(&me.roster, &h.recipients, &h.created);
+    // since (or one its writer may not have known) has not had these ops.
+    let to = forget::set_key_at(&me.roster, &h.recipients, &h.created, h.roster_version);
     let stats = session.change(|s| {
         for seal in &checked.seals {
             s.add_seal(seal)?;

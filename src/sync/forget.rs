@@ -160,7 +160,12 @@ fn adopt_earlier(
         }
         found.push(ShareFile {
             hash,
-            recipients: set_key_at(&me.roster, &header.recipients, &header.created),
+            recipients: set_key_at(
+                &me.roster,
+                &header.recipients,
+                &header.created,
+                header.roster_version,
+            ),
             contents: Vec::new(),
             bytes: bytes.len() as u64,
         });
@@ -194,10 +199,18 @@ fn signed_by_me(
     })
 }
 
-/// [`set_key`] of a bundle written at `created`: a worker who was on an earlier device
-/// then (IT issued the id again since) gets that device's fingerprint, so the bundle is not
-/// taken for one their current device has had.
-pub(super) fn set_key_at(roster: &Roster, recipients: &[String], created: &str) -> String {
+/// [`set_key`] of a bundle written at `created` under roster `version`: a worker who was on
+/// an earlier device then (IT issued the id again since) gets that device's fingerprint, so
+/// the bundle is not taken for one their current device has had. Written under an older
+/// roster than this vault's, a worker who ever changed devices gets none at all: the writer
+/// may not have known the new device yet.
+pub(super) fn set_key_at(
+    roster: &Roster,
+    recipients: &[String],
+    created: &str,
+    version: u64,
+) -> String {
+    let stale = version < roster.version;
     let created = chrono::DateTime::parse_from_rfc3339(created).ok();
     recipients
         .iter()
@@ -212,8 +225,10 @@ pub(super) fn set_key_at(roster: &Roster, recipients: &[String], created: &str) 
                     })
                     .min_by(|a, b| a.until.cmp(&b.until))
             });
+            let changed = roster.member(w).is_some_and(|m| !m.retired.is_empty());
             match earlier {
                 Some(k) => format!("{w}#{}", &model::sha256_hex(k.x25519.as_bytes())[..12]),
+                None if stale && changed => format!("{w}#?"),
                 None => set_key(roster, std::slice::from_ref(w)),
             }
         })
