@@ -160,12 +160,9 @@ fn adopt_earlier(
         }
         found.push(ShareFile {
             hash,
-            recipients: set_key_at(
-                &me.roster,
-                &header.recipients,
-                &header.created,
-                header.roster_version,
-            ),
+            // Who must acknowledge it: here a worker whose device its writer may not have
+            // known still counts with their current one (it waits rather than leaves unread).
+            recipients: set_key_at(&me.roster, &header.recipients, &header.created, u64::MAX),
             contents: Vec::new(),
             bytes: bytes.len() as u64,
         });
