@@ -135,17 +135,59 @@ impl Store {
     }
 
     /// Bundles this vault wrote before it recorded what it writes (a kluis before schema
-    /// v13): by hash.
-    pub(in crate::engine) fn own_bundles_unrecorded(&self) -> Result<Vec<String>> {
+    /// v13), and bundles that say `worker` wrote them and that this device could not open
+    /// (written by an earlier device of the worker, before IT issued the id again): by
+    /// hash. The caller checks each header's signature before it takes one as its own.
+    pub(in crate::engine) fn own_bundles_unrecorded(&self, worker: &str) -> Result<Vec<String>> {
         let rows = self
             .conn
             .prepare_cached(
-                "SELECT hash FROM bundle_seen WHERE status = 'own'
-                 AND hash NOT IN (SELECT hash FROM share_file) ORDER BY hash",
+                "SELECT hash FROM bundle_seen
+                 WHERE (status = 'own' OR (status = 'not_for_me' AND author = ?1))
+                   AND hash NOT IN (SELECT hash FROM share_file) ORDER BY hash",
             )?
-            .query_map([], |r| r.get(0))?
+            .query_map([worker], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
+    }
+
+    /// An op already here came again in a bundle to recipient set `via`: that set has it
+    /// now, so an export to it leaves it out (`Store::ops_after`). This is how a dossier's
+    /// new assignee gets its history once: a member that merged the snapshot another member
+    /// sent the new set sends only what that snapshot lacked. The set it came from first is
+    /// kept when it holds all of `via`.
+    pub(in crate::engine) fn arrived_again(&self, op: &str, via: &str) -> Result<()> {
+        let old: Option<String> = self
+            .conn
+            .prepare_cached("SELECT via FROM op WHERE id = ?1")?
+            .query_row([op], |r| r.get(0))?;
+        if old.as_deref().is_some_and(|old| covers(old, via)) {
+            return Ok(());
+        }
+        self.conn
+            .prepare_cached("UPDATE op SET via = ?2 WHERE id = ?1")?
+            .execute(params![op, via])?;
+        self.record("op", op)
+    }
+
+    /// The recipient sets (`sync::set_key`) a dossier's ops were sent to, with how far
+    /// (local op sequence number); the one-off sets of an unassigned worker left out.
+    pub(in crate::engine) fn sent_sets(&self, client: &str) -> Result<Vec<(String, i64)>> {
+        let prefix = format!("{client}|");
+        let rows: Vec<(String, i64)> = self
+            .conn
+            .prepare_cached("SELECT id, upto FROM sent WHERE id >= ?1 AND id < ?2")?
+            .query_map(params![prefix, format!("{client}}}")], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, upto)| {
+                let set = id[prefix.len()..].to_owned();
+                (!set.ends_with("|unassigned")).then_some((set, upto))
+            })
+            .collect())
     }
 
     /// The bundle files this vault merged (by hash), for its acknowledgement.
@@ -169,6 +211,15 @@ impl Store {
     ) -> Result<Vec<crate::merge::Op>> {
         let (ops, _) = self.ops_range(client, after, until, to)?;
         Ok(ops)
+    }
+}
+
+/// Whether recipient set `holder` (`sync::set_key`: members joined by ',') includes every
+/// member of `set`: what went to `holder` reached all of `set`.
+pub(crate) fn covers(holder: &str, set: &str) -> bool {
+    holder == set || {
+        let members: std::collections::HashSet<&str> = holder.split(',').collect();
+        set.split(',').all(|m| members.contains(m))
     }
 }
 
@@ -197,5 +248,32 @@ mod tests {
             .query_row("SELECT contents FROM share_file", [], |r| r.get(0))
             .unwrap();
         assert_eq!(contents, "[]");
+    }
+
+    #[test]
+    fn a_set_covers_its_own_members_only() {
+        assert!(covers("w1#a,w2#b,w3#c", "w1#a,w3#c"));
+        assert!(covers("w1#a,w2#b", "w1#a,w2#b"));
+        // Another device of w2 is another recipient.
+        assert!(!covers("w1#a,w2#b", "w1#a,w2#x"));
+        assert!(!covers("w1#a", "w1#a,w2#b"));
+        // Whole members, not prefixes.
+        assert!(!covers("w1#a,w22#b", "w2#b"));
+    }
+
+    #[test]
+    fn sent_sets_are_a_dossiers_own_and_leave_out_the_unassigned_channel() {
+        let mut s = Store::create("w1").unwrap();
+        s.transaction(|s| {
+            s.set_sent("c1", "w1#a,w2#b,w3#c", 9)?;
+            s.set_sent("c1", "w2#b|unassigned", 12)?;
+            s.set_sent("c10", "w1#a,w2#b", 40)?;
+            s.set_sent("c0", "w1#a,w2#b", 50)
+        })
+        .unwrap();
+        assert_eq!(
+            s.sent_sets("c1").unwrap(),
+            vec![("w1#a,w2#b,w3#c".to_owned(), 9)]
+        );
     }
 }

@@ -87,6 +87,7 @@ mod schema;
 mod search;
 mod trust;
 
+pub(crate) use forget::covers;
 pub use forget::{Left, ShareFile};
 pub use ops::{BundleMark, MergeStats, NoteRow, OpenConflict};
 pub use practice::{NewGroupSession, NewStep};

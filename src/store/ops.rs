@@ -381,7 +381,8 @@ impl Store {
     }
 
     /// A dossier's ops after local sequence number `upto`, leaving out those that came in a
-    /// bundle to recipient set `to` (they have them); and the highest sequence number seen.
+    /// bundle to recipient set `to` or to a set that holds all of it (they have them); and
+    /// the highest sequence number seen.
     pub(in crate::engine) fn ops_after(
         &self,
         client: &str,
@@ -417,7 +418,9 @@ impl Store {
             let (op, seq, via) = row?;
             max = max.max(seq);
             // IT's reassignments are made by every vault from its roster: they never travel.
-            if via.as_deref() != Some(to) && op.author != merge::ORG_AUTHOR {
+            if !via.as_deref().is_some_and(|v| super::forget::covers(v, to))
+                && op.author != merge::ORG_AUTHOR
+            {
                 ops.push(op);
             }
         }
@@ -635,6 +638,7 @@ impl Store {
                 if here != *op {
                     return Err(Error::invalid("bundle", t!("sync.id_reused", id = op.id)));
                 }
+                self.arrived_again(&op.id, via)?;
                 stats.ops_known += 1;
             } else {
                 seq += 1;

@@ -180,13 +180,24 @@ pub fn read(dir: &Path, worker: &str, pinned: &str, roster: &Roster) -> Read {
 /// one created exclusively: a reader that meets it half-written ignores it (its signature
 /// does not verify) until the next sync. Returns the path.
 pub fn publish(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    publish_with(dir, name, bytes, |from, to| fs::rename(from, to))
+}
+
+/// [`publish`] with the rename given: a test makes it fail, as a folder that cannot rename
+/// over a file does.
+fn publish_with(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    rename: impl Fn(&Path, &Path) -> std::io::Result<()>,
+) -> Result<PathBuf> {
     let path = dir.join(name);
     let tmp = dir.join(format!(".{}.part", crate::store::new_id()));
     if let Err(e) = org::write_new(&tmp, bytes) {
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    if fs::rename(&tmp, &path).is_err() {
+    if rename(&tmp, &path).is_err() {
         let _ = fs::remove_file(&tmp);
         match fs::remove_file(&path) {
             Ok(()) => {}
@@ -322,5 +333,49 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left.len(), 2, "no temporary file left: {left:?}");
+    }
+
+    /// Where the folder cannot rename over a file: the old acknowledgement (or a link or
+    /// FIFO planted under its name) is removed as an entry, never followed or opened, the
+    /// new one is created exclusively, and no temporary file is left; a directory planted
+    /// under the name is an error, and nothing is written.
+    #[test]
+    fn without_rename_the_old_entry_is_removed_and_the_new_file_created_exclusively() {
+        let no_rename = |_: &Path, _: &Path| Err(std::io::Error::other("no rename here"));
+        let dir = tempfile::tempdir().unwrap();
+        let name = ack_name("w1");
+        let path = dir.path().join(&name);
+        let only = |dir: &Path| -> Vec<std::ffi::OsString> {
+            fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect()
+        };
+        publish_with(dir.path(), &name, b"one", no_rename).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"one");
+        publish_with(dir.path(), &name, b"two", no_rename).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(only(dir.path()), vec![std::ffi::OsString::from(&name)]);
+        // A link planted under the name: removed, its target untouched.
+        let target = dir.path().join("target");
+        fs::write(&target, b"keep").unwrap();
+        fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        publish_with(dir.path(), &name, b"three", no_rename).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"keep");
+        assert!(fs::symlink_metadata(&path).unwrap().is_file());
+        assert_eq!(fs::read(&path).unwrap(), b"three");
+        // A FIFO: removed without opening it (this would block otherwise).
+        fs::remove_file(&path).unwrap();
+        crate::fsx::mkfifo(&path);
+        publish_with(dir.path(), &name, b"four", no_rename).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"four");
+        // A directory: an error; it stays, and no temporary file is left.
+        fs::remove_file(&path).unwrap();
+        fs::create_dir(&path).unwrap();
+        assert!(publish_with(dir.path(), &name, b"five", no_rename).is_err());
+        assert!(path.is_dir());
+        fs::remove_file(&target).unwrap();
+        assert_eq!(only(dir.path()), vec![std::ffi::OsString::from(&name)]);
     }
 }

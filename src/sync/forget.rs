@@ -19,9 +19,10 @@ use super::{EXTENSION, LogHead, MAX_BUNDLE_BYTES, Me, outgoing, set_key, write_b
 use crate::error::{Error, Result};
 use crate::fsx::{self, Follow, Owner};
 use crate::i18n::t;
+use crate::model::roster::Roster;
 use crate::model::{self, hex};
 use crate::session::Session;
-use crate::store::{Left, ShareFile};
+use crate::store::{Left, ShareFile, Store};
 
 /// What the shared folder forgot at one sync, and what it still holds of this vault's.
 #[derive(Debug, Default, Serialize)]
@@ -128,8 +129,11 @@ pub(super) fn forget(
 }
 
 /// Records the bundles this vault wrote before it recorded what it writes (a kluis before
-/// schema v13), from their headers in the folder: signed by this device, for whom. What
-/// they carried is not known, so they leave once acknowledged, never rewritten.
+/// schema v13), and those an earlier device of this worker wrote (a lost or replaced laptop
+/// that will not sync again), from their headers in the folder: signed by this device, or
+/// by a key of this worker that the roster lists as retired and before IT retired it. What
+/// they carried is not known (nor can this device open the earlier device's), so they
+/// leave once acknowledged, never rewritten.
 fn adopt_earlier(
     session: &mut Session,
     me: &Me,
@@ -137,7 +141,7 @@ fn adopt_earlier(
     present: &HashSet<String>,
 ) -> Result<()> {
     let mut found = Vec::new();
-    for hash in session.store().own_bundles_unrecorded()? {
+    for hash in session.store().own_bundles_unrecorded(&me.id)? {
         if !present.contains(&hash) {
             continue;
         }
@@ -151,14 +155,14 @@ fn adopt_earlier(
         let Ok((version, header, line, sig)) = super::bundle::read_header(&bytes, &path) else {
             continue;
         };
-        if header.author != me.id
-            || !super::bundle::header_signed_by(version, &line, &sig, &me.public)
-        {
+        if header.author != me.id || !signed_by_me(me, version, &line, &sig, &header.created) {
             continue;
         }
         found.push(ShareFile {
             hash,
-            recipients: set_key(&me.roster, &header.recipients),
+            // Who must acknowledge it: here a worker whose device its writer may not have
+            // known still counts with their current one (it waits rather than leaves unread).
+            recipients: set_key_at(&me.roster, &header.recipients, &header.created, u64::MAX),
             contents: Vec::new(),
             bytes: bytes.len() as u64,
         });
@@ -167,6 +171,79 @@ fn adopt_earlier(
         session.change(|s| found.iter().try_for_each(|f| s.add_share_file(f)))?;
     }
     Ok(())
+}
+
+/// Whether a header was signed by this device, or by an earlier device of this worker
+/// before IT retired its key (`created` no later than that).
+fn signed_by_me(
+    me: &Me,
+    version: super::bundle::Version,
+    line: &[u8],
+    sig: &[u8; 64],
+    created: &str,
+) -> bool {
+    if super::bundle::header_signed_by(version, line, sig, &me.public) {
+        return true;
+    }
+    let Ok(created) = chrono::DateTime::parse_from_rfc3339(created) else {
+        return false;
+    };
+    me.roster.member(&me.id).is_some_and(|m| {
+        m.retired.iter().any(|k| {
+            chrono::DateTime::parse_from_rfc3339(&k.until).is_ok_and(|until| created <= until)
+                && super::bundle::header_signed_by(version, line, sig, &k.ed25519)
+        })
+    })
+}
+
+/// [`set_key`] of a bundle written at `created` under roster `version`: a worker who was on
+/// an earlier device then (IT issued the id again since) gets that device's fingerprint, so
+/// the bundle is not taken for one their current device has had. Written under an older
+/// roster than this vault's, a worker who ever changed devices gets none at all: the writer
+/// may not have known the new device yet.
+pub(super) fn set_key_at(
+    roster: &Roster,
+    recipients: &[String],
+    created: &str,
+    version: u64,
+) -> String {
+    let stale = version < roster.version;
+    let created = chrono::DateTime::parse_from_rfc3339(created).ok();
+    recipients
+        .iter()
+        .map(|w| {
+            let earlier = roster.member(w).and_then(|m| {
+                let created = created?;
+                m.retired
+                    .iter()
+                    .filter(|k| {
+                        chrono::DateTime::parse_from_rfc3339(&k.until)
+                            .is_ok_and(|until| created <= until)
+                    })
+                    .min_by(|a, b| a.until.cmp(&b.until))
+            });
+            let changed = roster.member(w).is_some_and(|m| !m.retired.is_empty());
+            match earlier {
+                Some(k) => format!("{w}#{}", &model::sha256_hex(k.x25519.as_bytes())[..12]),
+                None if stale && changed => format!("{w}#?"),
+                None => set_key(roster, std::slice::from_ref(w)),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// How far a dossier's ops went to recipient set `to` already: what was sent to it, or to
+/// a set that holds all of it (a set that lost a member, by an unassignment or a
+/// revocation, has had everything the larger set had), whichever is further.
+pub(super) fn sent_upto(store: &Store, client: &str, to: &str) -> Result<i64> {
+    let mut upto = store.sent_upto(client, to)?;
+    for (set, n) in store.sent_sets(client)? {
+        if n > upto && crate::store::covers(&set, to) {
+            upto = n;
+        }
+    }
+    Ok(upto)
 }
 
 /// Publishes this vault's acknowledgement, unless the one in the folder already says the
@@ -200,7 +277,13 @@ fn publish_ack(
     {
         return Ok(());
     }
-    if merged.is_empty() && old.is_none() && log_head.is_none() {
+    // Nothing to say and nothing there: no file. (One there that does not count, such as
+    // an earlier device's, is replaced.)
+    if merged.is_empty()
+        && old.is_none()
+        && log_head.is_none()
+        && fs::symlink_metadata(&path).is_err()
+    {
         return Ok(());
     }
     let a = Ack {
@@ -243,9 +326,11 @@ fn rewrite(
         {
             let store = session.store();
             for (client, after, upto) in &keep {
-                // The same ops as the first time: left out are those that came from this
-                // recipient set (`f.recipients`), as then.
-                let ops = store.ops_between(client, *after, *upto, &f.recipients)?;
+                // Every op of the range, also those that came to this set from a colleague:
+                // where an op came from may have changed since (`Store::arrived_again`), and
+                // a colleague may have counted on this very bundle to carry it, so leaving
+                // out what "came from the set" could take the last copy out of the share.
+                let ops = store.ops_between(client, *after, *upto, "")?;
                 if !ops.is_empty() {
                     chunk.push(outgoing(
                         store,
@@ -318,6 +403,16 @@ pub(super) enum Removal {
 /// removed, or put back under its name when it is not the file this vault wrote. Where the
 /// folder cannot rename, it is checked and removed by name.
 pub(super) fn remove_own(dir: &Path, hash: &str) -> Removal {
+    remove_own_with(dir, hash, |from, to| fs::rename(from, to))
+}
+
+/// [`remove_own`] with the rename given: a test makes it fail, as a folder that cannot
+/// rename does.
+fn remove_own_with(
+    dir: &Path,
+    hash: &str,
+    rename: impl Fn(&Path, &Path) -> std::io::Result<()>,
+) -> Removal {
     let path = dir.join(format!("{hash}.{EXTENSION}"));
     let ours = |p: &Path| match fsx::read(p, Follow::No, Owner::Anyone, MAX_BUNDLE_BYTES) {
         Ok(bytes) if hex(&Sha256::digest(&bytes)) == hash => Ok(()),
@@ -325,7 +420,7 @@ pub(super) fn remove_own(dir: &Path, hash: &str) -> Removal {
         Err(r) => Err(r.reason()),
     };
     let aside = dir.join(format!(".{hash}.{}.leaving", crate::store::new_id()));
-    match fs::rename(&path, &aside) {
+    match rename(&path, &aside) {
         Ok(()) => match ours(&aside) {
             Ok(()) => match fs::remove_file(&aside) {
                 Ok(()) => {
@@ -435,5 +530,47 @@ mod tests {
         assert_eq!(remove_own(dir.path(), &hash), Removal::Removed);
         assert_eq!(remove_own(dir.path(), &hash), Removal::Gone);
         assert_eq!(listing(), ["elsewhere"]);
+    }
+
+    /// Where the folder cannot rename: the file is checked and removed by name; other
+    /// bytes, a link or a FIFO under the name stay, and a missing file is gone.
+    #[test]
+    fn without_rename_only_the_file_this_vault_wrote_is_removed_by_name() {
+        let no_rename = |_: &Path, _: &Path| Err(std::io::Error::other("no rename here"));
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = b"kluis-bundle/v2\nthe bundle".to_vec();
+        let hash = hex(&Sha256::digest(&bytes));
+        let path = dir.path().join(format!("{hash}.{EXTENSION}"));
+        fs::write(&path, b"other").unwrap();
+        assert!(matches!(
+            remove_own_with(dir.path(), &hash, no_rename),
+            Removal::NotOurs(..)
+        ));
+        assert_eq!(fs::read(&path).unwrap(), b"other");
+        fs::remove_file(&path).unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        fs::write(&elsewhere, &bytes).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        assert!(matches!(
+            remove_own_with(dir.path(), &hash, no_rename),
+            Removal::NotOurs(..)
+        ));
+        assert!(fs::symlink_metadata(&path).unwrap().is_symlink());
+        fs::remove_file(&path).unwrap();
+        mkfifo(&path);
+        let start = std::time::Instant::now();
+        assert!(matches!(
+            remove_own_with(dir.path(), &hash, no_rename),
+            Removal::NotOurs(..)
+        ));
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(
+            remove_own_with(dir.path(), &hash, no_rename),
+            Removal::Removed
+        );
+        assert!(!path.exists() && elsewhere.exists());
+        assert_eq!(remove_own_with(dir.path(), &hash, no_rename), Removal::Gone);
     }
 }

@@ -1,6 +1,6 @@
 //! A team's life over one shared folder (issue 17), at the issue's size: 10 workers, 400
-//! dossiers, 250 working days of edits, views, assignment changes, a revocation, closes and
-//! purges, with syncs in random orders (`share_sim.rs`). Prints the share's files and bytes
+//! dossiers, 250 working days of edits, views, assignment changes, two revocations, one
+//! re-issued device, closes and purges, with syncs in random orders (`share_sim.rs`). Prints the share's files and bytes
 //! over time and checks the end state as the simulation test does.
 //!
 //! `cargo bench --bench share`; `KLUIS_BENCH_WORKERS`, `KLUIS_BENCH_DOSSIERS`,
@@ -55,6 +55,10 @@ fn main() {
     println!(
         "end: {} syncs, {} notes, {} erased, {} bundles removed, {} rewritten",
         out.syncs, out.notes, out.erased, out.removed, out.rewritten
+    );
+    println!(
+        "written: {} bundle files, {} bytes; {} notes lost with the laptop (never synced)",
+        out.written, out.written_bytes, out.lost_with_laptop
     );
     println!(
         "share at the end: {} bundles + {} acks ({} unacknowledged; bound 3 x {} + {}), {} bytes; \

@@ -1,12 +1,14 @@
 //! A team's life over one shared folder (issue 17): workers, dossiers, days of edits,
-//! views, assignment changes, a revocation, closes and purges, with syncs in random orders.
+//! views, assignment changes, two revocations, one re-issued device (a lost laptop), closes
+//! and purges, with syncs in random orders.
 //! Used by the simulation test (`tests/it/simulation.rs`, small, in every `cargo test`; the
 //! issue's full size with `--ignored`) and the benchmark `cargo bench --bench share`.
 //!
 //! At the end every worker syncs a few rounds, and the run checks: all vaults agree on every
 //! dossier they share, no note a worker added (and kluis accepted) is missing from any
 //! vault assigned to its dossier, no erased client is decryptable from any file in the
-//! share with any key (a revoked worker's too), and how many files and bytes the share holds
+//! share with any key (the revoked workers' and the lost laptop's too), and how many files
+//! and bytes the share holds
 //! against the bound (≤ 3 files per worker plus what is not yet acknowledged; ≤ 2× the
 //! bytes of the live data it carries).
 
@@ -105,6 +107,14 @@ pub struct Outcome {
     pub removed: usize,
     /// Bundles rewritten without an erased dossier.
     pub rewritten: usize,
+    /// Bundle files written, and their bytes, summed over all syncs.
+    pub written: usize,
+    /// Bytes of the bundle files written.
+    pub written_bytes: u64,
+    /// Notes the lost laptop made after its last sync: they never left it.
+    pub lost_with_laptop: usize,
+    /// The bundles in the share at the end, by author and creation time.
+    pub left: Vec<(String, String)>,
     /// What does not hold; empty when all is well.
     pub problems: Vec<String>,
 }
@@ -128,6 +138,32 @@ impl Rng {
 
 fn wid(i: usize) -> String {
     format!("w{:03}", i + 1)
+}
+
+/// A new device for worker `id` (IT re-issued the id: the laptop was lost): enrolled,
+/// admitted, and the roster that says so published into `share`. The old device's key no
+/// longer counts from now on.
+fn new_device(org_dir: &Path, share: &Path, id: &str, path: &Path) -> Session {
+    let it = SecretString::from(IT_PASS.to_owned());
+    let pass = SecretString::from(PASS.to_owned());
+    let (sealed, code) = org::reissue(org_dir, &it, id, WEAK).unwrap();
+    let e = org::open_enrollment(&sealed, &code, path).unwrap();
+    let s = sync::create_enrolled(path, &pass, WEAK, &e, path).unwrap();
+    let request = kluis::internals::meta(kluis::internals::store(&s), "device_request")
+        .unwrap()
+        .unwrap();
+    s.close().unwrap();
+    let admitted = org::admit(
+        org_dir,
+        &it,
+        &[(path.with_extension("kluisreq"), request.into_bytes())],
+        None,
+    )
+    .unwrap();
+    assert_eq!(admitted.admitted.len(), 1);
+    let signed = org::signed_roster(org_dir, &it).unwrap();
+    sync::publish_roster(share, &signed).unwrap();
+    Session::open(path, &pass, Access::Write).unwrap()
 }
 
 /// A worker id's enrolled, admitted vault, for every worker: the roster lists them all.
@@ -373,10 +409,20 @@ pub fn run(cfg: &Config, tmp: &Path) -> Outcome {
                 .0
         })
         .collect();
+    let mut ids = ids;
     let names: Vec<String> = (0..cfg.workers).map(wid).collect();
-    let revoked_worker = cfg.workers - 1;
-    let revoke_day = cfg.days / 2;
-    let mut revoked = false;
+    // Two workers leave (revoked at half and three quarters of the run; their vaults, as IT
+    // recovers them, sync now and then), and one loses their laptop at a third: IT issues
+    // the id again, the new device starts empty and gets the dossiers from colleagues.
+    let leaving = [
+        (cfg.workers - 1, cfg.days / 2),
+        (cfg.workers - 2, cfg.days * 3 / 4),
+    ];
+    let leaves = |w: usize| leaving.iter().any(|(l, _)| *l == w);
+    let reissued_worker = 1;
+    let reissue_day = cfg.days / 3;
+    let mut revoked: HashSet<usize> = HashSet::new();
+    let mut reissued_at: Option<String> = None;
     let today = chrono::Local::now().date_naive();
     let day0 = NaiveDate::from_ymd_opt(2000, 1, 3).unwrap();
     // Dossier markers by id, notes by id, erasures, and when each dossier was closed.
@@ -384,6 +430,9 @@ pub fn run(cfg: &Config, tmp: &Path) -> Outcome {
     let mut notes: Vec<(String, String)> = Vec::new();
     let mut erased: BTreeSet<String> = BTreeSet::new();
     let mut closed_on_day: HashMap<String, usize> = HashMap::new();
+    // What each vault did since its last sync (notes, erasures): a lost laptop takes it along.
+    let mut unsynced: Vec<(HashSet<String>, HashSet<String>)> =
+        vec![Default::default(); cfg.workers];
     let mut next = 0usize;
     let new_dossier = |s: &mut Session, me: usize, rng: &mut Rng, next: &mut usize| {
         let n = *next;
@@ -391,7 +440,7 @@ pub fn run(cfg: &Config, tmp: &Path) -> Outcome {
         let name = format!("Cliënt {}", marker(n));
         let colleagues: Vec<String> = (0..2)
             .map(|_| rng.below(cfg.workers))
-            .filter(|w| *w != me && *w != revoked_worker)
+            .filter(|w| *w != me && !leaves(*w))
             .map(wid)
             .collect();
         let id = s
@@ -415,28 +464,46 @@ pub fn run(cfg: &Config, tmp: &Path) -> Outcome {
     };
     for i in 0..cfg.dossiers {
         let me = i % cfg.workers;
-        let me = if me == revoked_worker { 0 } else { me };
+        let me = if leaves(me) { 0 } else { me };
         let (id, m) = new_dossier(&mut sessions[me], me, &mut rng, &mut next);
         marker_of.insert(id, m);
     }
     for day in 0..cfg.days {
-        if day == revoke_day && !revoked {
-            // The revocation is written to the second: what the worker did in the second
-            // before it is theirs (a real team's days are not a second long).
+        for &(w, on) in &leaving {
+            if day == on && !revoked.contains(&w) {
+                // The revocation is written to the second: what the worker did in the second
+                // before it is theirs (a real team's days are not a second long).
+                std::thread::sleep(std::time::Duration::from_millis(1100));
+                org::revoke(&org_dir, &names[w], "vertrokken", kluis::model::now_utc()).unwrap();
+                let signed = org::signed_roster(&org_dir, &it).unwrap();
+                sync::publish_roster(&share, &signed).unwrap();
+                revoked.insert(w);
+            }
+        }
+        if day == reissue_day && cfg.workers > 2 {
+            // The laptop is gone with what it did since its last sync; the new device's
+            // first sync is on the day's syncs below, like anyone's.
+            let w = reissued_worker;
             std::thread::sleep(std::time::Duration::from_millis(1100));
-            org::revoke(
-                &org_dir,
-                &names[revoked_worker],
-                "vertrokken",
-                kluis::model::now_utc(),
-            )
-            .unwrap();
-            let signed = org::signed_roster(&org_dir, &it).unwrap();
-            sync::publish_roster(&share, &signed).unwrap();
-            revoked = true;
+            let path = paths[w].with_extension("new.kluis");
+            reissued_at = Some(kluis::model::now_utc());
+            let fresh = new_device(&org_dir, &share, &names[w], &path);
+            let old = std::mem::replace(&mut sessions[w], fresh);
+            old.close().unwrap();
+            let (lost_notes, lost_erasures) = std::mem::take(&mut unsynced[w]);
+            out.lost_with_laptop = lost_notes.len();
+            notes.retain(|(n, _)| !lost_notes.contains(n));
+            for id in lost_erasures {
+                erased.remove(&id);
+            }
+            ids.push(
+                sync::raw::device_keys(kluis::internals::store(&sessions[w]))
+                    .unwrap()
+                    .0,
+            );
         }
         for w in 0..cfg.workers {
-            if revoked && w == revoked_worker {
+            if revoked.contains(&w) {
                 continue;
             }
             let me = names[w].clone();
@@ -469,6 +536,7 @@ pub fn run(cfg: &Config, tmp: &Path) -> Outcome {
                             })
                         });
                         if let Ok(note) = r {
+                            unsynced[w].0.insert(note.clone());
                             notes.push((note, id.clone()));
                         }
                     }
@@ -486,7 +554,7 @@ pub fn run(cfg: &Config, tmp: &Path) -> Outcome {
                     }
                     89..=93 => {
                         let other = rng.below(cfg.workers);
-                        if other != revoked_worker || !revoked {
+                        if !revoked.contains(&other) {
                             let _ = s.change(|st| st.assign(&id, &names[other], true));
                         }
                     }
@@ -515,23 +583,21 @@ pub fn run(cfg: &Config, tmp: &Path) -> Outcome {
                     continue;
                 }
                 if s.change(|st| st.erase_client(&id, today)).is_ok() {
+                    unsynced[w].1.insert(id.clone());
                     erased.insert(id);
                 }
             }
         }
-        // Syncs, in a random order; the revoked worker's vault (recovered by IT) now and then.
+        // Syncs, in a random order; the revoked workers' vaults (recovered by IT) now and then.
         let mut order: Vec<usize> = (0..cfg.workers).collect();
         for i in (1..order.len()).rev() {
             order.swap(i, rng.below(i + 1));
         }
         for w in order {
-            let p = if revoked && w == revoked_worker {
-                20
-            } else {
-                70
-            };
+            let p = if revoked.contains(&w) { 20 } else { 70 };
             if rng.chance(p) {
                 sync_one(&mut sessions[w], &share, &mut out);
+                unsynced[w] = Default::default();
             }
         }
         out.series.push(measure(&share, day));
@@ -548,15 +614,33 @@ pub fn run(cfg: &Config, tmp: &Path) -> Outcome {
     let active: HashSet<String> = names
         .iter()
         .enumerate()
-        .filter(|(i, _)| !revoked || *i != revoked_worker)
+        .filter(|(i, _)| !revoked.contains(i))
         .map(|(_, n)| n.clone())
         .collect();
     out.unacknowledged = unacknowledged(&share, &active);
+    for e in std::fs::read_dir(&share).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "kluisb")
+            && let Ok(parsed) = sync::read_bundle(&path)
+        {
+            out.left
+                .push((parsed.header.author.clone(), parsed.header.created.clone()));
+        }
+    }
+    out.left.sort();
+    // The lost laptop never syncs again: its bundles leave through the new device.
+    if let Some(at) = &reissued_at {
+        for (author, created) in &out.left {
+            if *author == names[reissued_worker] && created <= at {
+                out.problems.push(format!(
+                    "a bundle of {author}'s lost laptop ({created}) stayed"
+                ));
+            }
+        }
+    }
 
     // All vaults agree on every dossier they share.
-    let live_workers: Vec<usize> = (0..cfg.workers)
-        .filter(|w| !revoked || *w != revoked_worker)
-        .collect();
+    let live_workers: Vec<usize> = (0..cfg.workers).filter(|w| !revoked.contains(w)).collect();
     for id in marker_of.keys() {
         let mut states: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for &w in &live_workers {
@@ -568,8 +652,9 @@ pub fn run(cfg: &Config, tmp: &Path) -> Outcome {
         }
         if states.len() > 1 {
             out.problems.push(format!(
-                "dossier {id}: {} different states: {states:#?}",
+                "dossier {id}: {} different states: {states:#?}\n{}",
                 states.len(),
+                op_differences(&sessions, &names, &live_workers, id),
             ));
         }
     }
@@ -639,12 +724,55 @@ pub fn run(cfg: &Config, tmp: &Path) -> Outcome {
     out
 }
 
+/// For a dossier the vaults disagree on: the ops some vault has and another lacks, with
+/// where each vault that has it got it from (`via`) and its local sequence number.
+fn op_differences(sessions: &[Session], names: &[String], live: &[usize], id: &str) -> String {
+    let mut all: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut holders = Vec::new();
+    for &w in live {
+        let conn = kluis::internals::connection(kluis::internals::store(&sessions[w]));
+        let rows: Vec<(String, String, String, i64, Option<String>)> = conn
+            .prepare(
+                "SELECT id, field || '=' || coalesce(value, ''), author, seq, via FROM op
+                 WHERE client_id = ?1",
+            )
+            .unwrap()
+            .query_map([id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        if rows.is_empty() {
+            continue;
+        }
+        holders.push(names[w].clone());
+        for (op, field, author, seq, via) in rows {
+            all.entry(format!("{op} {field} by {author}"))
+                .or_default()
+                .push((names[w].clone(), format!("seq {seq} via {via:?}")));
+        }
+    }
+    all.into_iter()
+        .filter(|(_, at)| at.len() < holders.len())
+        .map(|(op, at)| format!("{op}: {at:?}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn sync_one(s: &mut Session, share: &Path, out: &mut Outcome) {
     let r = sync::sync(s, share).unwrap();
     assert!(r.refused.is_empty(), "refused: {:?}", r.refused);
     out.syncs += 1;
     out.removed += r.forget.removed;
     out.rewritten += r.forget.rewritten;
+    out.written += r.exported.len();
+    out.written_bytes += r
+        .exported
+        .iter()
+        .filter_map(|e| std::fs::metadata(&e.file).ok())
+        .map(|m| m.len())
+        .sum::<u64>();
 }
 
 impl Outcome {

@@ -252,8 +252,10 @@ fn an_erased_client_leaves_every_file_in_the_share() {
         assign(a, id, &["w002", "w003", "w004"]);
     }
     sync(a, team.dir());
-    // w004 merges once and never again: it holds every later bundle up.
-    for v in [b, c, d] {
+    // w004 does not sync again: it holds every bundle up (also the first, with the special
+    // note and the file; a set that only lost a member after the revocation below is sent
+    // nothing again, so that first bundle is what must be rewritten).
+    for v in [b, c] {
         sync(v, team.dir());
     }
     b.cmd()
@@ -314,7 +316,8 @@ fn an_erased_client_leaves_every_file_in_the_share() {
         holds(team.dir(), &ids, &control) >= 1,
         "the control stays for w004"
     );
-    // w004, who never synced since, still gets the control dossier's note from the share.
+    // w004, who never synced since it enrolled, still gets the control dossier's note from
+    // the share.
     sync(d, team.dir());
     let notes = d.json(&["note", "list", &y, "--json"]);
     assert!(notes.to_string().contains(&control), "{notes}");
@@ -415,4 +418,145 @@ fn entries_cut_from_the_log_show_against_the_acknowledgement_once_the_bundles_le
         .args(["audit", "verify", "--share", share])
         .assert()
         .code(4);
+}
+
+/// A lost laptop never syncs again: its bundles are removed by the worker's new device (IT
+/// issued the id again) once every current recipient acknowledged them, and no sooner;
+/// its acknowledgement is replaced by the new device's; the new device's log is not
+/// compared with the old device's heads.
+#[test]
+fn a_lost_laptops_bundles_leave_through_the_new_device_once_acknowledged() {
+    use crate::org::{enroll, it};
+    let team = Team::new(&["w001", "w002", "w003"]);
+    let (old, b, c) = (team.v("w001"), team.v("w002"), team.v("w003"));
+    let x = old.add_client("Ada Laptop");
+    old.add_note(&x, CANARY);
+    assign(old, &x, &["w002", "w003"]);
+    sync(old, team.dir());
+    let written = bundles(team.dir());
+    assert_eq!(written.len(), 1);
+    let y = b.add_client("Bob Collega");
+    assign(b, &y, &["w001"]);
+
+    // The laptop is lost: IT issues w001 again and admits the new device.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("w001-nieuw.enroll");
+    let out = it()
+        .args(["org", "reissue", "--dir"])
+        .arg(&team.org.dir)
+        .args(["--id", "w001", "--out"])
+        .arg(&file)
+        .args(crate::WEAK_KDF)
+        .assert()
+        .success();
+    let code = crate::stdout(out.get_output())
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let new = TestVault::empty();
+    enroll(&new, &file, &code).success();
+    sync(&new, team.dir());
+    team.org.admit(team.dir()).success();
+    let out = sync(&new, team.dir());
+    assert_eq!(out["admitted"], true, "{out}");
+    // Not acknowledged by w002 and w003 yet: it stays.
+    assert!(written[0].exists());
+    assert_eq!(out["summary"]["share"]["waiting"], 1, "{out}");
+    let log = new.json(&[
+        "audit",
+        "verify",
+        "--share",
+        team.dir().to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        log["problems"].as_array().is_none_or(|p| p.is_empty()),
+        "the old device's log heads are not the new device's: {log}"
+    );
+    // w002 merges it, sends the new device the history; w003 has not synced: it stays.
+    sync(b, team.dir());
+    let out = sync(&new, team.dir());
+    assert!(written[0].exists(), "{out}");
+    assert_eq!(show(&new, &x)["name"], "Ada Laptop");
+    assert_eq!(share(&out)["waiting_on"]["w003"], 1, "{out}");
+    sync(c, team.dir());
+    let out = sync(&new, team.dir());
+    assert!(!written[0].exists(), "{out}");
+    assert!(
+        out["summary"]["share"]["removed"].as_u64().unwrap() >= 1,
+        "{out}"
+    );
+    // The acknowledgement under w001's name is the new device's now, and counts.
+    let out = sync(b, team.dir());
+    assert_eq!(share(&out)["acks_ignored"], serde_json::json!([]), "{out}");
+    // Everyone synced: no bundle is left, and none that any key opens holds the note.
+    for _ in 0..2 {
+        for v in [&new, b, c] {
+            sync(v, team.dir());
+        }
+    }
+    assert_eq!(bundles(team.dir()), Vec::<PathBuf>::new());
+    let ids = [keys(old).0, keys(&new).0, keys(b).0, keys(c).0];
+    assert_eq!(holds(team.dir(), &ids, CANARY), 0);
+}
+
+fn show(v: &TestVault, id: &str) -> Value {
+    v.json(&["client", "show", id, "--json"])
+}
+
+/// A colleague assigned later gets the dossier's history once: the member who assigned
+/// them sends it; a member who merged that before its own export sends only what it lacked
+/// (here a note the assigner had not merged yet), never the whole history again; and no
+/// edit is lost to the newcomer.
+#[test]
+fn a_new_assignee_gets_the_history_once_and_every_edit() {
+    let team = Team::new(&["w001", "w002", "w003"]);
+    let (a, b, c) = (team.v("w001"), team.v("w002"), team.v("w003"));
+    let x = new_client(a, "Ada Geschiedenis");
+    for i in 0..5 {
+        a.add_note(&x, &format!("gesprek {i}"));
+    }
+    assign(a, &x, &["w002"]);
+    sync(a, team.dir());
+    sync(b, team.dir());
+    // w002 writes a note, not synced yet; w001 assigns w003 and sends the history without it.
+    b.add_note(&x, "notitie van w002 die w001 nog niet had");
+    assign(a, &x, &["w003"]);
+    let out = sync(a, team.dir());
+    let to_new = |out: &Value| -> Vec<Value> {
+        out["exported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["recipients"] == serde_json::json!(["w001", "w002", "w003"]))
+            .cloned()
+            .collect()
+    };
+    let snapshot = to_new(&out);
+    assert_eq!(snapshot.len(), 1, "{out}");
+    let history = snapshot[0]["ops"].as_u64().unwrap();
+    // w002 merges the snapshot, then sends the new set only what it lacked.
+    let out = sync(b, team.dir());
+    let sent: u64 = to_new(&out)
+        .iter()
+        .map(|e| e["ops"].as_u64().unwrap())
+        .sum();
+    assert!(sent >= 1, "w002's note must reach w003: {out}");
+    assert!(
+        sent * 3 < history,
+        "w002 sent {sent} ops again where the history has {history}: {out}"
+    );
+    // w003 merges both and sends the set nothing it already had; it has every note,
+    // w002's included.
+    sync(c, team.dir());
+    let out = sync(c, team.dir());
+    assert!(to_new(&out).is_empty(), "{out}");
+    let notes = c.json(&["note", "list", &x, "--json"]);
+    let bodies = notes.to_string();
+    assert!(bodies.contains("nog niet had"), "{notes}");
+    for i in 0..5 {
+        assert!(bodies.contains(&format!("gesprek {i}")), "{notes}");
+    }
 }

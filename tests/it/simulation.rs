@@ -30,6 +30,10 @@ fn check(cfg: &sim::Config) -> sim::Outcome {
         out.live_bytes,
         out.bytes_ratio()
     );
+    eprintln!(
+        "written: {} bundle files, {} bytes; {} notes lost with the laptop; left: {:?}",
+        out.written, out.written_bytes, out.lost_with_laptop, out.left
+    );
     assert!(out.problems.is_empty(), "{:#?}", out.problems);
     assert!(out.erased > 0, "the run erased something");
     assert!(out.removed > 0, "the share forgot something");
