@@ -1261,12 +1261,17 @@ impl Store {
     /// Refuses a change that would make the image larger than kluis can load again (see
     /// [`MAX_IMAGE_BYTES`]); run inside the transaction, so the change is rolled back.
     fn check_size(&self) -> Result<()> {
-        let size: u64 = self
+        // Two plain pragmas: the table-valued pragma functions open a virtual table each,
+        // a cost every durable edit paid.
+        let pages: u64 = self
             .conn
-            .prepare_cached(
-                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
-            )?
+            .prepare_cached("PRAGMA page_count")?
             .query_row([], |r| r.get(0))?;
+        let page_size: u64 = self
+            .conn
+            .prepare_cached("PRAGMA page_size")?
+            .query_row([], |r| r.get(0))?;
+        let size = pages * page_size;
         let max = self.max_image.get();
         if size > max {
             return Err(Error::VaultTooLarge { size, max });
