@@ -487,24 +487,35 @@ impl Store {
         // of 1,000 edits replayed 1,000 one-row statements for it, each parsed anew (a row
         // twice in one statement has to wait for the next one).
         let records: Vec<&RowChange> = {
-            let key_of = |rc: &RowChange| {
-                changes::key_column(&rc.table)
-                    .and_then(|k| rc.columns.iter().position(|c| c == k))
-                    .and_then(|at| rc.values.get(at))
-                    .map(|v| format!("{v:?}"))
-            };
-            let mut last = std::collections::HashMap::new();
+            #[derive(Hash, PartialEq, Eq)]
+            enum Key<'a> {
+                T(&'a str),
+                I(i64),
+                B(&'a [u8]),
+            }
+            fn key_of(rc: &RowChange) -> Option<Key<'_>> {
+                let at = changes::key_column(&rc.table)
+                    .and_then(|k| rc.columns.iter().position(|c| c == k))?;
+                match rc.values.get(at)? {
+                    Cell::T(t) => Some(Key::T(t.as_str())),
+                    Cell::I(i) => Some(Key::I(*i)),
+                    Cell::B(b) => Some(Key::B(b.as_slice())),
+                    Cell::N | Cell::R(_) => None,
+                }
+            }
+            let mut last = std::collections::HashMap::with_capacity(records.len());
             for (i, rc) in records.iter().enumerate() {
                 if let Some(k) = key_of(rc) {
-                    last.insert((rc.table.as_str(), &rc.columns, k), i);
+                    last.insert((rc.table.as_str(), k), i);
                 }
             }
             records
                 .iter()
                 .enumerate()
-                .filter(|(i, rc)| {
-                    key_of(rc)
-                        .is_none_or(|k| last.get(&(rc.table.as_str(), &rc.columns, k)) == Some(i))
+                .filter(|&(i, rc)| {
+                    let later = key_of(rc).and_then(|k| last.get(&(rc.table.as_str(), k)));
+                    // Kept unless a later record of the same row has the same columns.
+                    later.is_none_or(|&l| l == i || records[l].columns != rc.columns)
                 })
                 .map(|(_, rc)| rc)
                 .collect()
