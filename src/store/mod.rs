@@ -135,6 +135,10 @@ pub struct Store {
     files: std::cell::RefCell<Option<Box<dyn Files>>>,
 }
 
+/// Tables whose rows a trigger indexes for full-text search as they are written (notes are
+/// indexed when read, migration 0014): replay writes them in multi-row statements.
+const INDEXED_BY_TRIGGER: &[&str] = &["client"];
+
 /// Why an image could not be loaded.
 #[derive(Debug)]
 pub enum ImageError {
@@ -473,11 +477,13 @@ impl Store {
     /// unknown table or column is refused: the journal is then not ours.
     pub(in crate::engine) fn apply_changes(&mut self, records: &[RowChange]) -> Result<()> {
         let tx = self.conn.transaction()?;
-        // Records for the same table and columns go into one multi-row upsert. FTS5 flushes
-        // its pending index to a new segment at every statement savepoint, so 1,000
-        // single-row statements cost several times what a few batches do. Each journal
-        // record holds rows of several tables (a note, its op, its log entry), so the rows
-        // are grouped by table first, each table's rows in their order. Every record is a
+        // Rows of a table whose trigger indexes them (`INDEXED_BY_TRIGGER`) go into
+        // multi-row upserts: FTS5 flushes its pending index to a new segment at every
+        // statement savepoint, so 1,000 single-row statements cost several times what a few
+        // batches do. Rows of other tables go one by one through one prepared statement.
+        // Each journal record holds rows of several tables (a note, its op, its log entry),
+        // so the rows are grouped by table first, each table's rows in their order. Every
+        // record is a
         // whole-row upsert and no trigger reads another table, so only foreign keys see the
         // order: they are checked at the commit instead, on the final state.
         tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
@@ -539,6 +545,29 @@ impl Store {
         let mut start = 0;
         while start < records.len() {
             let first = records[start];
+            if !INDEXED_BY_TRIGGER.contains(&first.table.as_str()) {
+                // One row per statement, the statement prepared once for the run of rows of
+                // this table and columns: no index follows these rows in a trigger, and a
+                // statement of 500 rows cost more to parse than its rows to insert.
+                let sql = Self::upsert_sql(&tx, first, 1)?;
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let mut end = start;
+                while end < records.len()
+                    && records[end].table == first.table
+                    && records[end].columns == first.columns
+                {
+                    let rc = records[end];
+                    if rc.values.len() != first.columns.len() {
+                        return Err(Self::bad_record(rc));
+                    }
+                    stmt.execute(rusqlite::params_from_iter(
+                        rc.values.iter().map(rusqlite::types::Value::from),
+                    ))?;
+                    end += 1;
+                }
+                start = end;
+                continue;
+            }
             let max_rows = (30_000 / first.columns.len().max(1)).min(500);
             let key_col =
                 changes::key_column(&first.table).ok_or_else(|| Self::bad_record(first))?;
