@@ -483,9 +483,8 @@ impl Store {
         // batches do. Rows of other tables go one by one through one prepared statement.
         // Each journal record holds rows of several tables (a note, its op, its log entry),
         // so the rows are grouped by table first, each table's rows in their order. Every
-        // record is a
-        // whole-row upsert and no trigger reads another table, so only foreign keys see the
-        // order: they are checked at the commit instead, on the final state.
+        // record is a whole-row upsert and no trigger reads another table, so only foreign
+        // keys see the order: they are checked at the commit instead, on the final state.
         tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
         // Each record is a whole-row upsert, so of the records for one row with the same
         // columns only the last one decides what the row holds; the others are skipped.
