@@ -220,10 +220,16 @@ impl Store {
     /// [`Store::emit`] with the op's id chosen by the caller (a dossier's creation, whose id
     /// the dossier's id is bound to).
     fn emit_as(&self, id: &str, client: &str, field: &str, value: Option<&str>) -> Result<String> {
+        // The newest version, taken here rather than by max(): SQLite plans a max() over the
+        // index (client_id, field, hlc) anew for every new pair of values bound, which cost
+        // more than the rest of the op. HLCs compare as bytes, as SQLite compares them.
         let prev: Option<String> = self
             .conn
-            .prepare_cached("SELECT max(hlc) FROM op WHERE client_id = ?1 AND field = ?2")?
-            .query_row(params![client, field], |r| r.get(0))?;
+            .prepare_cached("SELECT hlc FROM op WHERE client_id = ?1 AND field = ?2")?
+            .query_map(params![client, field], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?
+            .into_iter()
+            .max();
         let (hlc, author) = self.tick()?;
         self.conn
             .prepare_cached(

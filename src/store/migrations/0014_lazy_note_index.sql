@@ -1,0 +1,15 @@
+-- Schema v14: the notes' full-text indexes are built when they are read, not when a note
+-- is written. Never edit once landed.
+--
+-- `note_fts` and `note_impact` (migration 0011) hold nothing the notes do not: they are
+-- derived data. Indexing a note's words into both cost most of a durable edit and of
+-- replaying a journal, for a search that may not come before the next edit. Without this
+-- trigger a new note waits, unindexed, until something reads the indexes; the store then
+-- indexes every note that waits first (src/store/search.rs, `index_pending`): a search,
+-- `check`, and every save of the image, so a vault file on disk holds full indexes.
+--
+-- Which notes wait follows from the indexes themselves, with nothing kept beside them:
+-- notes are append-only and a new row's rowid is above every row's in the table, so the
+-- indexes hold exactly the non-special notes up to the largest rowid in `note_fts_docsize`,
+-- and the ones that wait are the non-special notes above it.
+DROP TRIGGER note_search_insert;
