@@ -722,7 +722,9 @@ fn forget_separators_of(conn: &Connection, gone: &[Vec<u8>]) -> Result<()> {
         let mut live = conn.prepare_cached(&format!(
             // fts5vocab reads its terms in order from the bound: the first row is the next
             // term (an ORDER BY here would have SQLite sort every term after it).
-            "SELECT CAST(term AS BLOB) FROM {vocab} WHERE term >= ?1 LIMIT 1"
+            // The bound is text: bound as a blob it would compare above every text term,
+            // no term would follow, and every erasure would rewrite the index.
+            "SELECT CAST(term AS BLOB) FROM {vocab} WHERE term >= CAST(?1 AS TEXT) LIMIT 1"
         ))?;
         let mut stale = false;
         for key in &keys {
