@@ -493,6 +493,9 @@ pub fn install_wiping_sqlite_allocator() -> bool {
         // SAFETY: SQLite copies the struct; called once, before any connection exists
         // (every connection in kluis is opened through `store`, which calls this first).
         unsafe {
+            // No allocation statistics: kluis reads none, and keeping them takes a global
+            // mutex around every malloc and free SQLite makes (a tenth of a journal replay).
+            rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int);
             let rc = rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MALLOC, &methods);
             SQLITE_ALLOCATOR_OK.store(rc == rusqlite::ffi::SQLITE_OK, Ordering::SeqCst);
         }
