@@ -337,7 +337,10 @@ fn tampered_misaddressed_replayed_and_revoked_bundles_change_nothing() {
     c.cmd().arg("import").arg(&first).assert().code(4);
 
     // IT revokes A; B gets the new roster; what A signs after that is refused, even in a
-    // folder that B syncs (the rest of the folder is still merged).
+    // folder that B syncs (the rest of the folder is still merged). A revocation is recorded
+    // to the second and counts from the start of that second (docs/sync-format.md), so A's
+    // edits above must lie in an earlier second to stay: on a fast machine they did not.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     it().args(["org", "revoke", "--dir"])
         .arg(&team.org.dir)
         .args(["w001", "--reason", "laptop kwijt"])
