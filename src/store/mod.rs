@@ -58,6 +58,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0014_lazy_note_index.sql",
         include_str!("migrations/0014_lazy_note_index.sql"),
     ),
+    (
+        "0015_note_tally.sql",
+        include_str!("migrations/0015_note_tally.sql"),
+    ),
 ];
 
 /// Schema version this build reads and writes (`PRAGMA user_version`).
@@ -753,7 +757,31 @@ impl Store {
                 problems.push(format!("{table}: {e}"));
             }
         }
+        // The tally is derived from the notes (migration 0015): it must say what they say.
+        let differ: i64 = self.conn.query_row(
+            "WITH counted AS (SELECT client_id, count(*) AS notes, max(occurred_at) AS last_contact
+                              FROM note GROUP BY client_id),
+                  kept AS (SELECT client_id, notes, last_contact FROM note_tally)
+             SELECT (SELECT count(*) FROM (SELECT * FROM counted EXCEPT SELECT * FROM kept))
+                  + (SELECT count(*) FROM (SELECT * FROM kept EXCEPT SELECT * FROM counted))",
+            [],
+            |r| r.get(0),
+        )?;
+        if differ > 0 {
+            problems.push(format!(
+                "note_tally: {differ} rows differ from the notes they count"
+            ));
+        }
         Ok(problems)
+    }
+
+    /// Each dossier's notes counted again, against the tally the caseload shows.
+    #[cfg(test)]
+    fn tally_matches_notes(&self) -> bool {
+        self.integrity_problems()
+            .unwrap()
+            .iter()
+            .all(|p| !p.starts_with("note_tally"))
     }
 
     /// A value from the meta table.
@@ -1066,9 +1094,10 @@ impl Store {
         all: bool,
     ) -> Result<Vec<(Client, u64, Option<String>)>> {
         let sql = format!(
-            "SELECT {}, (SELECT count(*) FROM note n WHERE n.client_id = client.id),
-                    (SELECT max(occurred_at) FROM note n WHERE n.client_id = client.id)
-             FROM client WHERE ?1 OR status = 'open' ORDER BY name COLLATE NOCASE, id",
+            // The tally (migration 0015), not a count over `note`: one seek per dossier.
+            "SELECT {}, coalesce(t.notes, 0), t.last_contact
+             FROM client LEFT JOIN note_tally t ON t.client_id = client.id
+             WHERE ?1 OR status = 'open' ORDER BY name COLLATE NOCASE, id",
             Self::CLIENT_COLUMNS
         );
         let mut stmt = self.conn.prepare(&sql)?;
@@ -1710,12 +1739,109 @@ mod tests {
             "SELECT * FROM note ORDER BY id",
             "SELECT * FROM op ORDER BY id",
             "SELECT * FROM access_log ORDER BY seq",
+            "SELECT * FROM note_tally ORDER BY client_id",
         ] {
             assert_eq!(dump(&copy, sql), dump(&live, sql), "{sql}");
         }
         assert_eq!(copy.client(&x).unwrap().name, "Vierde");
         assert_eq!(copy.search("vierde", 10).unwrap().len(), 1);
         assert!(copy.integrity_problems().unwrap().is_empty());
+    }
+
+    /// The caseload's counts come from the tally (migration 0015): built for a vault from
+    /// before it, then kept through new notes, a replayed journal and an erasure.
+    #[test]
+    fn the_note_tally_is_built_for_an_older_vault_and_follows_every_change_to_notes() {
+        let mut conn = Store::open_memory().unwrap();
+        Store::configure(&conn).unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        let before = MIGRATIONS
+            .iter()
+            .position(|(name, _)| *name == "0015_note_tally.sql")
+            .unwrap();
+        for (i, (_, sql)) in MIGRATIONS.iter().take(before).enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", (i + 1) as i32)
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO client (id, name, domain, status, opened_on, created_at, updated_at)
+             VALUES ('c1', 'Een', 'wmo', 'open', '2026-01-01', 'x', 'x'),
+                    ('c2', 'Twee', 'wmo', 'open', '2026-01-01', 'x', 'x'),
+                    ('c3', 'Drie', 'wmo', 'open', '2026-01-01', 'x', 'x');
+             INSERT INTO note (id, client_id, kind, occurred_at, body, author, created_at)
+             VALUES ('n1', 'c1', 'overig', '2026-01-05T10:00:00', 'a', 'test', 'x'),
+                    ('n2', 'c1', 'overig', '2026-03-01T10:00:00', 'b', 'test', 'x'),
+                    ('n3', 'c1', 'overig', '2026-02-01T10:00:00', 'c', 'test', 'x'),
+                    ('n4', 'c2', 'overig', '2026-01-09T10:00:00', 'd', 'test', 'x');",
+        )
+        .unwrap();
+        let image = conn.serialize(rusqlite::MAIN_DB).unwrap().to_vec();
+        let mut s = Store::from_image(&image[..], image.len())
+            .map_err(|_| "image")
+            .unwrap();
+        assert_eq!(s.migrated_from(), Some(before as i32));
+        let listed = |s: &Store| -> Vec<(String, u64, Option<String>)> {
+            s.clients(true)
+                .unwrap()
+                .into_iter()
+                .map(|(c, n, last)| (c.id, n, last))
+                .collect()
+        };
+        let day = |d: &str| Some(format!("{d}T10:00:00"));
+        assert_eq!(
+            listed(&s),
+            vec![
+                ("c3".into(), 0, None),
+                ("c1".into(), 3, day("2026-03-01")),
+                ("c2".into(), 1, day("2026-01-09")),
+            ]
+        );
+        assert!(s.tally_matches_notes());
+
+        // Journal records of new notes, replayed on the image before them.
+        let start = s.image().unwrap().to_vec();
+        let mut records = Vec::new();
+        for (client, at) in [("c2", "2026-04-02 09:00"), ("c3", "2025-12-01 09:00")] {
+            let mut n = note(client, "nieuw", None);
+            n.occurred_at = NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M").unwrap();
+            let ((), r) = s.transaction(|s| s.add_note(&n).map(drop)).unwrap();
+            records.extend(r);
+        }
+        let after = listed(&s);
+        assert_eq!(after[0].1, 1, "{after:?}");
+        assert_eq!(
+            after[2],
+            ("c2".into(), 2, Some("2026-04-02T09:00:00".into()))
+        );
+        let mut copy = Store::from_image(&start[..], start.len())
+            .map_err(|_| "image")
+            .unwrap();
+        copy.apply_changes(&records).unwrap();
+        assert_eq!(listed(&copy), after);
+        assert!(copy.tally_matches_notes());
+
+        // An erasure takes the dossier's tally with its notes.
+        s.transaction(|s| s.tombstone("c1", "2026-05-01", "test"))
+            .unwrap();
+        let left: i64 = s
+            .conn
+            .query_row(
+                "SELECT count(*) FROM note_tally WHERE client_id = 'c1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
+        assert!(listed(&s).iter().all(|(id, _, _)| id != "c1"));
+        assert!(s.tally_matches_notes());
+
+        // A tally that no longer says what the notes say is a problem `check` reports.
+        s.conn
+            .execute("UPDATE note_tally SET notes = 7 WHERE client_id = 'c2'", [])
+            .unwrap();
+        assert!(!s.tally_matches_notes());
     }
 
     proptest::proptest! {
@@ -1833,6 +1959,10 @@ mod tests {
                 "0014_lazy_note_index.sql",
                 "aec656e8cd5026d8e145e7e19cf17801d7f198ee95d7d2be6ad3e7affc818dd6",
             ),
+            (
+                "0015_note_tally.sql",
+                "08de24145c3d45e3f7ef431d3a6016534c111f7aa68595c292ce05ecbd1f55bc",
+            ),
         ];
         // Numbers only grow; a branch's migration may leave a gap for another branch's,
         // which the merge renumbers (a vault's schema version is its place in the list).
@@ -1889,11 +2019,13 @@ mod tests {
     }
 
     /// Derived from the schema itself: a table a new migration adds is journaled (or its
-    /// rows would be lost at the next unlock) unless it is a full-text index.
+    /// rows would be lost at the next unlock) unless it is a full-text index or kept by
+    /// triggers from journaled rows (`records::DERIVED_TABLES`).
     #[test]
-    fn every_table_but_full_text_indexes_is_journaled() {
+    fn every_table_but_derived_ones_is_journaled() {
         let s = Store::create("test").unwrap();
-        for t in tables(&s).iter().filter(|t| !fts_shadow(t)) {
+        let derived = |t: &str| records::DERIVED_TABLES.iter().any(|(d, _)| *d == t);
+        for t in tables(&s).iter().filter(|t| !fts_shadow(t) && !derived(t)) {
             assert!(
                 changes::key_column(t).is_some(),
                 "table {t} is not journaled: give it a record kind (model::record) or add it to records::INFRA_TABLES"

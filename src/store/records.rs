@@ -31,11 +31,22 @@ pub const INFRA_TABLES: &[(&str, &str)] = &[
     ("share_file", "hash"),
 ];
 
+/// Tables that are not journaled because triggers keep them from journaled rows, so
+/// replaying or merging those rows rebuilds them; with the reason. Full-text tables are
+/// derived too, but are recognised by name.
+pub const DERIVED_TABLES: &[(&str, &str)] = &[(
+    "note_tally",
+    "each dossier's note count and last contact, kept by triggers on `note` (migration 0015)",
+)];
+
 /// What erasure deletes besides the record kinds: a dossier's place in sync and the note
 /// being written about it.
 pub(super) const ERASED_WITH_DOSSIER: &[&str] = &[
     "DELETE FROM note_pending WHERE client_id = ?1",
     "DELETE FROM draft WHERE client_id = ?1",
+    // Its trigger already took the row with the dossier's last note; a tally that did not
+    // match its notes must not outlive them either.
+    "DELETE FROM note_tally WHERE client_id = ?1",
     // The erasure itself stays: it must keep winning over older copies. So do the ops that
     // let a colleague check it for themselves (who created and was assigned to the dossier,
     // that it was closed, until when it was kept: dates and worker ids, no personal data),
