@@ -23,6 +23,17 @@ fn notes(v: &TestVault, id: &str) -> Vec<String> {
         .collect()
 }
 
+/// The dossier's row in `client list --json`.
+fn listed(v: &TestVault, id: &str) -> Value {
+    v.json(&["client", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap()
+        .clone()
+}
+
 fn revoke(org: &Org, id: &str) {
     it().args(["org", "revoke", "--dir"])
         .arg(&org.dir)
@@ -210,6 +221,7 @@ fn rosters_travel_through_the_share_and_a_revocation_takes_effect() {
     sync(c, team.dir());
     // w002 still has the old roster: it merges w003's changes.
     sync(b, team.dir());
+    assert_eq!(listed(b, &x)["note_count"], 1);
     assert_eq!(show(b, &x)["phone"], "06-66666666");
     assert_eq!(notes(b, &x).len(), 1);
     // w001 writes under the new roster; w002 holds that bundle (it needs the new roster)
@@ -263,6 +275,12 @@ fn rosters_travel_through_the_share_and_a_revocation_takes_effect() {
         "w003's late change is gone"
     );
     assert!(notes(b, &x).is_empty(), "w003's late note is gone");
+    // The caseload's count follows the note out (its tally, migration 0015), and `check`
+    // counts the notes again.
+    let row = listed(b, &x);
+    assert_eq!(row["note_count"], 0, "{row}");
+    assert_eq!(row["last_contact"], Value::Null, "{row}");
+    b.cmd().arg("check").assert().success();
     assert_eq!(show(b, &x)["address"], "Dorpsstraat 9");
     assert_eq!(
         out["exported"][0]["recipients"],
