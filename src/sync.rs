@@ -43,6 +43,7 @@ pub use ack::{ACK_EXTENSION, ack_name};
 use bundle::refused;
 pub use bundle::{
     Blob, Header, LogHead, MAGIC, MAGIC_V1, Parsed, Payload, Seal, Version, parse_bundle,
+    payload_from_plaintext,
 };
 pub use forget::ForgetReport;
 pub use share::{REQUEST_EXTENSION, ROSTER_EXTENSION, place, publish_roster};
@@ -733,8 +734,7 @@ pub fn fuzz_payload(
     bytes: &[u8],
 ) -> Result<MergeStats> {
     let path = Path::new("fuzz");
-    let mut payload: Payload =
-        serde_json::from_slice(bytes).map_err(|_| refused(path, t!("sync.malformed")))?;
+    let mut payload = bundle::payload_from_plaintext(bytes, path)?;
     let header = Header {
         kind: MAGIC.into(),
         id: payload.bundle.clone(),
@@ -821,8 +821,7 @@ fn import_parsed(
     reader
         .read_to_end(&mut plain)
         .map_err(|_| refused(path, t!("sync.payload_damaged")))?;
-    let mut payload: Payload =
-        serde_json::from_slice(&plain).map_err(|_| refused(path, t!("sync.malformed")))?;
+    let mut payload = bundle::payload_from_plaintext(&plain, path)?;
     drop(plain);
     let checked = bundle::check_payload(
         &payload,
@@ -1445,8 +1444,7 @@ pub mod raw {
         let mut plain = Vec::new();
         r.read_to_end(&mut plain)
             .map_err(|_| refused(Path::new("bundle"), t!("sync.payload_damaged")))?;
-        let payload = serde_json::from_slice(&plain)
-            .map_err(|_| refused(Path::new("bundle"), t!("sync.malformed")))?;
+        let payload = bundle::payload_from_plaintext(&plain, Path::new("bundle"))?;
         Ok((p.header, payload))
     }
 }

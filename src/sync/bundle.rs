@@ -734,6 +734,69 @@ pub(super) fn keep_only(payload: &mut Payload, keep: &[bool]) {
     payload.blobs.retain(|b| !dropped_files.contains(&b.id));
 }
 
+/// A payload's plaintext: its JSON, deflated (zlib, RFC 1950). JSON of ops, seals and access-log
+/// entries repeats itself (field names, ids, dates), so this is a fraction of its size.
+pub(super) fn payload_plaintext(payload: &Payload) -> Result<Zeroizing<Vec<u8>>> {
+    use std::io::Write;
+    let json =
+        Zeroizing::new(serde_json::to_vec(payload).map_err(|e| Error::Encrypt(e.to_string()))?);
+    // Room for zlib's worst case (stored blocks: 5 bytes per 16 KiB, plus header and
+    // checksum), so the output never moves: a moved buffer would leave a copy unwiped.
+    let bound = json.len() + json.len() / 16_000 * 5 + 64;
+    let mut out =
+        flate2::write::ZlibEncoder::new(Vec::with_capacity(bound), flate2::Compression::default());
+    let written = out.write_all(&json).and_then(|()| out.try_finish());
+    let deflated = Zeroizing::new(std::mem::take(out.get_mut()));
+    written.map_err(|e| Error::Encrypt(e.to_string()))?;
+    Ok(deflated)
+}
+
+/// Reads all of `r`, at most `limit` bytes and one more, into a buffer that is wiped, as is
+/// every smaller one it outgrew.
+fn read_wiping(mut r: impl std::io::Read, limit: u64) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(64 * 1024));
+    let mut chunk = Zeroizing::new([0u8; 16 * 1024]);
+    loop {
+        let n = r.read(&mut chunk[..])?;
+        if n == 0 || out.len() as u64 > limit {
+            return Ok(out);
+        }
+        if out.len() + n > out.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(out.capacity() * 2 + n));
+            bigger.extend_from_slice(&out);
+            out = bigger;
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Reads a payload's plaintext: deflated JSON (first byte 0x78, what kluis writes), or the
+/// JSON itself (first byte `{`, what kluis wrote before it deflated). The inflated JSON may
+/// be at most [`MAX_BUNDLE_BYTES`]: a small file cannot make kluis hold gigabytes.
+pub fn payload_from_plaintext(plain: &[u8], path: &Path) -> Result<Payload> {
+    payload_within(plain, path, MAX_BUNDLE_BYTES)
+}
+
+fn payload_within(plain: &[u8], path: &Path, limit: u64) -> Result<Payload> {
+    use std::io::Read;
+    let malformed = || refused(path, t!("sync.malformed"));
+    match plain.first() {
+        Some(b'{') => serde_json::from_slice(plain).map_err(|_| malformed()),
+        Some(0x78) => {
+            let json = read_wiping(flate2::read::ZlibDecoder::new(plain).take(limit + 1), limit)
+                .map_err(|_| malformed())?;
+            if json.len() as u64 > limit {
+                return Err(refused(
+                    path,
+                    t!("sync.too_large", max = limit / 1024 / 1024),
+                ));
+            }
+            serde_json::from_slice(&json).map_err(|_| malformed())
+        }
+        _ => Err(malformed()),
+    }
+}
+
 /// Encrypts a payload to `keys` and signs the header: the whole file.
 pub(super) fn write(
     signing: &SigningKey,
@@ -752,8 +815,13 @@ pub(super) fn write_as(
     payload: &Payload,
     keys: &[age::x25519::Recipient],
 ) -> Result<Vec<u8>> {
-    let plain =
-        Zeroizing::new(serde_json::to_vec(payload).map_err(|e| Error::Encrypt(e.to_string()))?);
+    let plain = match version {
+        Version::V2 => payload_plaintext(payload)?,
+        // A v1 payload is what a kluis of that time wrote: the JSON itself.
+        Version::V1 => {
+            Zeroizing::new(serde_json::to_vec(payload).map_err(|e| Error::Encrypt(e.to_string()))?)
+        }
+    };
     let encrypted = crate::vault::seal_to(keys, &plain)?;
     drop(plain);
     let magic = match version {
@@ -906,4 +974,98 @@ pub(super) fn header_signed_by(
         )
         .is_ok()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A day's bundle of one worker: 200 views (access-log entries), the bulk of a team's
+    /// year, with fresh ids and the seal's hashes as random as real ones.
+    fn a_days_payload() -> Payload {
+        use rand::RngCore;
+        let id = || uuid::Uuid::now_v7().to_string();
+        let client = id();
+        let ops = (0..200)
+            .map(|i| Op {
+                id: id(),
+                client: client.clone(),
+                field: format!("log/{}", id()),
+                value: Some(format!(
+                    r#"{{"at":"2026-11-30T09:{:02}:{:02}Z","action":"view","user":"w001","on_behalf":null,"detail":""}}"#,
+                    i / 60,
+                    i % 60
+                )),
+                prev: None,
+                hlc: format!("17645000{i:05}.0000.w001"),
+                author: "w001".into(),
+            })
+            .collect();
+        let mut hashes = vec![0u8; 32 * 200];
+        rand::thread_rng().fill_bytes(&mut hashes);
+        let mut signature = [0u8; 64];
+        rand::thread_rng().fill_bytes(&mut signature);
+        Payload {
+            kind: PAYLOAD_KIND.into(),
+            bundle: id(),
+            ops,
+            notes: Vec::new(),
+            blobs: Vec::new(),
+            seals: vec![Seal {
+                author: "w001".into(),
+                client,
+                ops: BASE64_STANDARD.encode(hashes),
+                signature: BASE64_STANDARD.encode(signature),
+            }],
+        }
+    }
+
+    fn json(p: &Payload) -> Vec<u8> {
+        serde_json::to_vec(p).unwrap()
+    }
+
+    /// The refusal's message (a payload has no `Debug`: it may hold client data).
+    fn refusal(r: Result<Payload>) -> String {
+        match r {
+            Ok(_) => panic!("read"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_payload_is_deflated_and_one_that_inflates_past_the_limit_is_refused() {
+        let path = Path::new("b");
+        let p = a_days_payload();
+        let plain = payload_plaintext(&p).unwrap();
+        assert_eq!(plain[0], 0x78, "a zlib stream");
+        let raw = json(&p);
+        assert!(
+            plain.len() * 3 < raw.len(),
+            "{} deflated against {} bytes of JSON",
+            plain.len(),
+            raw.len()
+        );
+        assert_eq!(json(&payload_from_plaintext(&plain, path).unwrap()), raw);
+        // What kluis wrote before it deflated: the JSON itself.
+        assert_eq!(json(&payload_from_plaintext(&raw, path).unwrap()), raw);
+        // Right at the limit it is read; one byte less and it is refused, unparsed.
+        let n = raw.len() as u64;
+        assert!(payload_within(&plain, path, n).is_ok());
+        let e = refusal(payload_within(&plain, path, n - 1));
+        assert!(e.contains("MiB"), "{e}");
+        // A small file of zeros that would inflate to 2 MiB, against a 1 MiB limit.
+        let bomb = {
+            use std::io::Write;
+            let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+            z.write_all(&vec![0u8; 2 << 20]).unwrap();
+            z.finish().unwrap()
+        };
+        assert!(bomb.len() < 16 * 1024);
+        assert!(refusal(payload_within(&bomb, path, 1 << 20)).contains("MiB"));
+        // Neither JSON nor zlib, a truncated stream, or nothing: damaged.
+        for bad in [&b"\x00abc"[..], &plain[..plain.len() / 2], &[]] {
+            let e = refusal(payload_from_plaintext(bad, path));
+            assert!(!e.contains("MiB"), "{e}");
+        }
+    }
 }

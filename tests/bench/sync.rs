@@ -134,7 +134,7 @@ fn main() {
         ms(export_time)
     );
 
-    // The floor: verify nothing, just decrypt and parse what import must decrypt and parse.
+    // The floor: verify nothing, just decrypt, inflate and parse what import must.
     let b = Session::open(&b_path, &pass, Access::Read).unwrap();
     let identity = age::x25519::Identity::from_str(
         &kluis::internals::meta(kluis::internals::store(&b), "worker_x25519_identity")
@@ -163,7 +163,7 @@ fn main() {
             .unwrap();
         let mut plain = Vec::new();
         r.read_to_end(&mut plain).unwrap();
-        let p: sync::Payload = serde_json::from_slice(&plain).unwrap();
+        let p = sync::payload_from_plaintext(&plain, std::path::Path::new("b")).unwrap();
         assert_eq!(p.ops.len(), written[0].ops);
         floor.push(t.elapsed());
 
