@@ -1,7 +1,7 @@
 //! Raw access behind the session's door, for tests, benchmarks and fuzz targets only
 //! (feature `internals`): building a vault of 200,000 notes in bulk, or tampering with an
 //! image as an attacker holding the IT recovery key would. The command line and the terminal
-//! app never use this: CI builds them without the feature (`cargo check
+//! app never use this: CI checks them without the feature (`cargo clippy
 //! --no-default-features`), so a call from there does not compile.
 
 use std::path::Path;
