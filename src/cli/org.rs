@@ -318,11 +318,14 @@ pub(super) fn run(cmd: OrgCmd, vault_path: &Path) -> anyhow::Result<()> {
             let pass = it_passphrase()?;
             let signed = org::signed_roster(&dir, &pass)?;
             let version = org::load_state(&dir)?.version;
-            let path = crate::sync::publish_roster(&share, &signed)?;
+            let (path, removed) = crate::sync::publish_roster(&share, &signed)?;
             eprintln!(
                 "{}",
                 t!("org.published", version = version, path = path.display())
             );
+            if removed > 0 {
+                eprintln!("{}", t!("org.rosters_removed", count = removed));
+            }
             println!("{}", path.display());
             Ok(())
         }
@@ -472,7 +475,7 @@ fn admit(dir: &Path, from: &[PathBuf], fingerprint: Option<&str>) -> anyhow::Res
         eprintln!("{}", t!("org.nobody_admitted"));
     } else if let Some(share) = share {
         let signed = org::signed_roster(dir, &pass)?;
-        let path = crate::sync::publish_roster(&share, &signed)?;
+        let (path, removed) = crate::sync::publish_roster(&share, &signed)?;
         eprintln!(
             "{}",
             t!(
@@ -481,6 +484,9 @@ fn admit(dir: &Path, from: &[PathBuf], fingerprint: Option<&str>) -> anyhow::Res
                 path = path.display()
             )
         );
+        if removed > 0 {
+            eprintln!("{}", t!("org.rosters_removed", count = removed));
+        }
     } else {
         eprintln!("{}", t!("org.publish_now", version = report.version));
     }

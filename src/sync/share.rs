@@ -112,9 +112,55 @@ pub fn place(dir: &Path, bytes: &[u8], ext: &str) -> Result<PathBuf> {
 }
 
 /// Publishes a signed roster into the shared folder, where every `sync` finds it.
-pub fn publish_roster(share: &Path, signed: &org::Signed) -> Result<PathBuf> {
+/// Then removes the rosters there that it supersedes (returned: how many).
+pub fn publish_roster(share: &Path, signed: &org::Signed) -> Result<(PathBuf, usize)> {
     let bytes = serde_json::to_vec_pretty(signed).map_err(|e| Error::Encrypt(e.to_string()))?;
-    place(share, &bytes, ROSTER_EXTENSION)
+    let path = place(share, &bytes, ROSTER_EXTENSION)?;
+    let roster: crate::model::roster::Roster =
+        serde_json::from_str(&signed.body).map_err(|_| refused_roster(&path))?;
+    let removed = remove_older_rosters(share, &roster.org_public_key, roster.version)?;
+    if removed > 0 {
+        // The removals are tidying: the new roster is in place and durable either way.
+        let _ = crate::vault::sync_dir(&path);
+    }
+    Ok((path, removed))
+}
+
+fn refused_roster(path: &Path) -> Error {
+    Error::Refused {
+        reason: format!("{}: {}", path.display(), t!("org.not_roster")),
+    }
+}
+
+/// Removes the rosters in `share` that an organisation's newer one supersedes: a vault
+/// needs only the newest (each names every member, and a vault never takes an older
+/// version), so an older one would stay in the folder for good. Only a file that is what
+/// its name says (the SHA-256 of its bytes), is signed by the organisation with `org_key`,
+/// and holds a lower version goes; anything else is left alone, since it is not ours to
+/// judge. A file that cannot be removed stays too: a later publish tries again.
+fn remove_older_rosters(share: &Path, org_key: &str, newest: u64) -> Result<usize> {
+    let mut removed = 0;
+    for (hash, path) in scan(share, ROSTER_EXTENSION)?.files {
+        let Ok(bytes) = fsx::read(&path, fsx::Follow::No, fsx::Owner::Anyone, MAX_SHARE_FILE)
+        else {
+            continue;
+        };
+        if hex(&Sha256::digest(&bytes)) != hash {
+            continue;
+        }
+        let Ok(doc) = serde_json::from_slice::<org::Signed>(&bytes) else {
+            continue;
+        };
+        match org::verify_roster(org_key, &doc, &path) {
+            Ok(r) if r.version < newest => {
+                if fs::remove_file(&path).is_ok() {
+                    removed += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]

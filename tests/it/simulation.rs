@@ -45,6 +45,9 @@ fn check(cfg: &sim::Config) -> sim::Outcome {
         cfg.workers,
         out.unacknowledged
     );
+    // IT published a roster at every re-issue and revocation; each publish removed the
+    // ones it superseded.
+    assert_eq!(last.it_files, 1, "IT's files in the share at the end");
     assert!(
         out.bytes_ratio() <= 2.0,
         "the share holds {:.2}x the live data",
