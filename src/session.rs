@@ -218,6 +218,31 @@ fn stamp_journal(store: &Store, next: &JournalKey, previous_id: Option<&str>) ->
     Ok(())
 }
 
+/// Decodes the journal's records in their order, the two halves on two cores: decoding 1,000
+/// records (allocating every name and value) costs about a third of applying them.
+/// None when any record is not a change record.
+fn decode_records(records: &[Zeroizing<Vec<u8>>]) -> Option<Vec<RowChange>> {
+    let decode = |part: &[Zeroizing<Vec<u8>>]| -> Option<Vec<RowChange>> {
+        let mut changes = Vec::with_capacity(part.len() * 4);
+        for record in part {
+            changes.extend(crate::store::changes::decode(record)?);
+        }
+        Some(changes)
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 || records.len() < 64 {
+        return decode(records);
+    }
+    let (a, b) = records.split_at(records.len() / 2);
+    let (first, second) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| decode(b));
+        (decode(a), second.join().ok().flatten())
+    });
+    let mut changes = first?;
+    changes.extend(second?);
+    Some(changes)
+}
+
 fn journal_key(store: &Store) -> Result<Option<JournalKey>> {
     let id = store.meta("journal_id")?;
     let key = store.meta("journal_key")?.map(Zeroizing::new);
@@ -494,12 +519,8 @@ impl Session {
         let mut journal = None;
         match found {
             Found::Current(replay) => {
-                let mut changes: Vec<RowChange> = Vec::new();
-                for record in &replay.records {
-                    let batch: Vec<RowChange> = crate::store::changes::decode(record)
-                        .ok_or_else(|| damaged(t!("journal.bad_contents").into_owned()))?;
-                    changes.extend(batch);
-                }
+                let changes = decode_records(&replay.records)
+                    .ok_or_else(|| damaged(t!("journal.bad_contents").into_owned()))?;
                 opened
                     .store
                     .apply_changes(&changes)

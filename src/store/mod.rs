@@ -148,8 +148,110 @@ pub struct Store {
 }
 
 /// Tables whose rows a trigger indexes for full-text search as they are written (notes are
-/// indexed when read, migration 0014): replay writes them in multi-row statements.
+/// indexed when read, migration 0014): replay writes them in statements of up to 500 rows.
 const INDEXED_BY_TRIGGER: &[&str] = &["client"];
+
+/// Rows per replay statement for the other tables. Every statement that may abort after
+/// writing more than one B-tree entry (a row and its index entries) runs in a statement
+/// transaction: each page it changes is first copied to the statement journal, in memory the
+/// wiping allocator clears when the statement ends. One statement per row did that for every
+/// row: about 40 % of applying 1,000 records (`perf record`, docs/benchmarks.md). 64 rows
+/// share it, and the text of a 64-row statement is parsed once per run of rows of a table
+/// (500-row statements cost more to parse than they save).
+const ROWS_PER_STATEMENT: usize = 64;
+
+/// A row's key in a replay, as it is compared: the same row has the same key.
+#[derive(Hash, PartialEq, Eq)]
+enum Key<'a> {
+    T(&'a str),
+    I(i64),
+    B(&'a [u8]),
+    R(u64),
+    N,
+}
+
+impl<'a> Key<'a> {
+    fn of(cell: &'a Cell) -> Key<'a> {
+        match cell {
+            Cell::T(t) => Key::T(t.as_str()),
+            Cell::I(i) => Key::I(*i),
+            Cell::B(b) => Key::B(b.as_slice()),
+            Cell::R(r) => Key::R(r.to_bits()),
+            Cell::N => Key::N,
+        }
+    }
+}
+
+/// The key column of each table a replay meets, looked up once per table.
+#[derive(Default)]
+struct KeyColumns<'a>(Vec<(&'a str, Option<&'static str>)>);
+
+impl<'a> KeyColumns<'a> {
+    /// The key of a record's row; None when its table has no key column, the record lacks
+    /// it, or it is NULL or REAL (then the record is never skipped).
+    fn key_of(&mut self, rc: &'a RowChange) -> Option<Key<'a>> {
+        let column = match self.0.iter().find(|(t, _)| *t == rc.table) {
+            Some((_, c)) => *c,
+            None => {
+                let c = changes::key_column(&rc.table);
+                self.0.push((rc.table.as_str(), c));
+                c
+            }
+        }?;
+        let at = rc.columns.iter().position(|c| c == column)?;
+        match Key::of(rc.values.get(at)?) {
+            Key::N | Key::R(_) => None,
+            k => Some(k),
+        }
+    }
+}
+
+/// FxHash's word-at-a-time hash (rustc's): for replay's keys, which come from our own
+/// authenticated records, so nobody can choose them to collide.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl Fx {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.add(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        }
+        let mut tail = [0u8; 8];
+        tail[..words.remainder().len()].copy_from_slice(words.remainder());
+        self.add(u64::from_le_bytes(tail) ^ bytes.len() as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastHash = std::hash::BuildHasherDefault<Fx>;
+
+/// A cell bound as a parameter without copying its text or bytes first.
+struct Bind<'a>(&'a Cell);
+
+impl rusqlite::ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Cell::N => ValueRef::Null,
+            Cell::I(i) => ValueRef::Integer(*i),
+            Cell::R(r) => ValueRef::Real(*r),
+            Cell::T(t) => ValueRef::Text(t.as_bytes()),
+            Cell::B(b) => ValueRef::Blob(b),
+        }))
+    }
+}
 
 /// Why an image could not be loaded.
 #[derive(Debug)]
@@ -531,11 +633,10 @@ impl Store {
     /// unknown table or column is refused: the journal is then not ours.
     pub(in crate::engine) fn apply_changes(&mut self, records: &[RowChange]) -> Result<()> {
         let tx = self.conn.transaction()?;
-        // Rows of a table whose trigger indexes them (`INDEXED_BY_TRIGGER`) go into
-        // multi-row upserts: FTS5 flushes its pending index to a new segment at every
-        // statement savepoint, so 1,000 single-row statements cost several times what a few
-        // batches do. Rows of other tables go one by one through one prepared statement.
-        // Each journal record holds rows of several tables (a note, its op, its log entry),
+        // Rows go into multi-row upserts: FTS5 flushes its pending index to a new segment
+        // at every statement savepoint (`INDEXED_BY_TRIGGER`), and every statement copies
+        // the pages it changes to its statement journal (`ROWS_PER_STATEMENT`). Each journal
+        // record holds rows of several tables (a note, its op, its log entry),
         // so the rows are grouped by table first, each table's rows in their order. Every
         // record is a whole-row upsert and no trigger reads another table, so only foreign
         // keys see the order: they are checked at the commit instead, on the final state.
@@ -545,50 +646,52 @@ impl Store {
         // Every change writes the clock's row of `meta` ('hlc'), so without this a journal
         // of 1,000 edits replayed 1,000 one-row statements for it, each parsed anew (a row
         // twice in one statement has to wait for the next one).
-        let records: Vec<&RowChange> = {
-            #[derive(Hash, PartialEq, Eq)]
-            enum Key<'a> {
-                T(&'a str),
-                I(i64),
-                B(&'a [u8]),
-            }
-            fn key_of(rc: &RowChange) -> Option<Key<'_>> {
-                let at = changes::key_column(&rc.table)
-                    .and_then(|k| rc.columns.iter().position(|c| c == k))?;
-                match rc.values.get(at)? {
-                    Cell::T(t) => Some(Key::T(t.as_str())),
-                    Cell::I(i) => Some(Key::I(*i)),
-                    Cell::B(b) => Some(Key::B(b.as_slice())),
-                    Cell::N | Cell::R(_) => None,
-                }
-            }
-            let mut last = std::collections::HashMap::with_capacity(records.len());
-            for (i, rc) in records.iter().enumerate() {
-                if let Some(k) = key_of(rc) {
+        //
+        // A record kept while a later one of the same row is kept too (with other columns),
+        // and a row whose key is NULL or REAL, goes into a statement of its own, as a row
+        // met twice did before: each version is then applied by itself, in order.
+        let records: Vec<(&RowChange, bool)> = {
+            let mut key_columns = KeyColumns::default();
+            let keys: Vec<Option<Key<'_>>> =
+                records.iter().map(|rc| key_columns.key_of(rc)).collect();
+            // The keys are those of our own authenticated records: a fast hash is enough.
+            let mut last: std::collections::HashMap<(&str, &Key<'_>), usize, FastHash> =
+                std::collections::HashMap::with_capacity_and_hasher(
+                    records.len(),
+                    FastHash::default(),
+                );
+            for (i, (rc, k)) in records.iter().zip(&keys).enumerate() {
+                if let Some(k) = k {
                     last.insert((rc.table.as_str(), k), i);
                 }
             }
             records
                 .iter()
+                .zip(&keys)
                 .enumerate()
-                .filter(|&(i, rc)| {
-                    let later = key_of(rc).and_then(|k| last.get(&(rc.table.as_str(), k)));
-                    // Kept unless a later record of the same row has the same columns.
-                    later.is_none_or(|&l| l == i || records[l].columns != rc.columns)
+                .filter_map(|(i, (rc, k))| {
+                    let Some(k) = k else {
+                        return Some((rc, true));
+                    };
+                    match last.get(&(rc.table.as_str(), k)) {
+                        Some(&l) if l == i => Some((rc, false)),
+                        // Kept unless a later record of the same row has the same columns.
+                        Some(&l) if records[l].columns == rc.columns => None,
+                        _ => Some((rc, true)),
+                    }
                 })
-                .map(|(_, rc)| rc)
                 .collect()
         };
-        let records: Vec<&RowChange> = {
+        let records: Vec<(&RowChange, bool)> = {
             let mut tables: Vec<&str> = Vec::new();
-            let mut by_table: std::collections::HashMap<&str, Vec<&RowChange>> =
+            let mut by_table: std::collections::HashMap<&str, Vec<(&RowChange, bool)>> =
                 std::collections::HashMap::new();
-            for rc in records.iter().copied() {
+            for (rc, alone) in records.iter().copied() {
                 let rows = by_table.entry(rc.table.as_str()).or_default();
                 if rows.is_empty() {
                     tables.push(rc.table.as_str());
                 }
-                rows.push(rc);
+                rows.push((rc, alone));
             }
             tables
                 .iter()
@@ -597,60 +700,52 @@ impl Store {
         };
         let mut start = 0;
         while start < records.len() {
-            let first = records[start];
-            if !INDEXED_BY_TRIGGER.contains(&first.table.as_str()) {
-                // One row per statement, the statement prepared once for the run of rows of
-                // this table and columns: no index follows these rows in a trigger, and a
-                // statement of 500 rows cost more to parse than its rows to insert.
-                let sql = Self::upsert_sql(&tx, first, 1)?;
-                let mut stmt = tx.prepare_cached(&sql)?;
-                let mut end = start;
-                while end < records.len()
-                    && records[end].table == first.table
-                    && records[end].columns == first.columns
-                {
-                    let rc = records[end];
-                    if rc.values.len() != first.columns.len() {
-                        return Err(Self::bad_record(rc));
+            let first = records[start].0;
+            // A run: the rows of one table with the same columns, checked against the
+            // schema once.
+            let key_at = Self::check_columns(&tx, first)?;
+            let mut run_end = start;
+            while run_end < records.len()
+                && records[run_end].0.table == first.table
+                && records[run_end].0.columns == first.columns
+            {
+                if records[run_end].0.values.len() != first.columns.len() {
+                    return Err(Self::bad_record(records[run_end].0));
+                }
+                run_end += 1;
+            }
+            let most = if INDEXED_BY_TRIGGER.contains(&first.table.as_str()) {
+                500
+            } else {
+                ROWS_PER_STATEMENT
+            };
+            let max_rows = (30_000 / first.columns.len().max(1)).clamp(1, most);
+            let mut full = None;
+            while start < run_end {
+                let mut end = start + 1;
+                if !records[start].1 {
+                    while end < run_end && end - start < max_rows && !records[end].1 {
+                        end += 1;
                     }
-                    stmt.execute(rusqlite::params_from_iter(
-                        rc.values.iter().map(rusqlite::types::Value::from),
-                    ))?;
-                    end += 1;
+                }
+                let batch = &records[start..end];
+                let values = batch.iter().flat_map(|(rc, _)| rc.values.iter().map(Bind));
+                if batch.len() == max_rows {
+                    let sql = full.get_or_insert_with(|| Self::upsert_sql(first, max_rows, key_at));
+                    tx.prepare_cached(sql)?
+                        .execute(rusqlite::params_from_iter(values))?;
+                } else {
+                    let sql = Self::upsert_sql(first, batch.len(), key_at);
+                    if batch.len() == 1 {
+                        tx.prepare_cached(&sql)?
+                            .execute(rusqlite::params_from_iter(values))?;
+                    } else {
+                        tx.prepare(&sql)?
+                            .execute(rusqlite::params_from_iter(values))?;
+                    }
                 }
                 start = end;
-                continue;
             }
-            let max_rows = (30_000 / first.columns.len().max(1)).min(500);
-            let key_col =
-                changes::key_column(&first.table).ok_or_else(|| Self::bad_record(first))?;
-            let key_at = first
-                .columns
-                .iter()
-                .position(|c| c == key_col)
-                .ok_or_else(|| Self::bad_record(first))?;
-            let mut keys = std::collections::HashSet::new();
-            let mut end = start;
-            while end < records.len()
-                && end - start < max_rows
-                && records[end].table == first.table
-                && records[end].columns == first.columns
-                // The same row twice in one statement: let the second wait for the next one.
-                && records[end].values.get(key_at).is_some_and(|k| keys.insert(format!("{k:?}")))
-            {
-                if records[end].values.len() != first.columns.len() {
-                    return Err(Self::bad_record(records[end]));
-                }
-                end += 1;
-            }
-            let batch = &records[start..end];
-            let sql = Self::upsert_sql(&tx, first, batch.len())?;
-            let values = batch
-                .iter()
-                .flat_map(|rc| rc.values.iter().map(rusqlite::types::Value::from));
-            tx.prepare(&sql)?
-                .execute(rusqlite::params_from_iter(values))?;
-            start = end;
         }
         tx.commit()?;
         Ok(())
@@ -663,19 +758,26 @@ impl Store {
         )
     }
 
-    /// An upsert of `rows` rows for a record's table and columns, after checking both
-    /// against the schema.
-    fn upsert_sql(conn: &Connection, rc: &RowChange, rows: usize) -> Result<String> {
+    /// Checks a record's table and columns against the schema; returns where its key is.
+    fn check_columns(conn: &Connection, rc: &RowChange) -> Result<usize> {
         let key_col = changes::key_column(&rc.table).ok_or_else(|| Self::bad_record(rc))?;
         let known: Vec<String> = conn
             .prepare_cached("SELECT name FROM pragma_table_info(?1)")?
             .query_map([&rc.table], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        if !rc.columns.iter().any(|c| c == key_col) || !rc.columns.iter().all(|c| known.contains(c))
-        {
+        if !rc.columns.iter().all(|c| known.contains(c)) {
             return Err(Self::bad_record(rc));
         }
-        // Names were checked against the schema above; values are bound.
+        rc.columns
+            .iter()
+            .position(|c| c == key_col)
+            .ok_or_else(|| Self::bad_record(rc))
+    }
+
+    /// An upsert of `rows` rows for a record's table and columns, checked before by
+    /// [`Store::check_columns`].
+    fn upsert_sql(rc: &RowChange, rows: usize, key_at: usize) -> String {
+        let key_col = &rc.columns[key_at];
         let n = rc.columns.len();
         let cols = rc
             .columns
@@ -703,17 +805,15 @@ impl Store {
             .collect::<Vec<_>>()
             .join(", ");
         let table = &rc.table;
-        // "WHERE true" resolves the parsing ambiguity of VALUES followed by ON CONFLICT.
-        Ok(if updates.is_empty() {
-            format!(
-                "INSERT INTO {table} ({cols}) SELECT * FROM (VALUES {tuples}) WHERE true ON CONFLICT DO NOTHING"
-            )
+        // Names were checked against the schema; values are bound.
+        if updates.is_empty() {
+            format!("INSERT INTO {table} ({cols}) VALUES {tuples} ON CONFLICT DO NOTHING")
         } else {
             format!(
-                "INSERT INTO {table} ({cols}) SELECT * FROM (VALUES {tuples}) WHERE true \
+                "INSERT INTO {table} ({cols}) VALUES {tuples} \
                  ON CONFLICT (\"{key_col}\") DO UPDATE SET {updates}"
             )
-        })
+        }
     }
 
     /// How this database's schema differs from the one its version must have (see
@@ -1842,6 +1942,71 @@ mod tests {
             .execute("UPDATE note_tally SET notes = 7 WHERE client_id = 'c2'", [])
             .unwrap();
         assert!(!s.tally_matches_notes());
+    }
+
+    /// Replay writes up to `ROWS_PER_STATEMENT` rows per statement, some rows twice (a later
+    /// record of the row has other columns): the result is that of applying the records one
+    /// at a time, in order, and a bad record still refuses them all.
+    #[test]
+    fn replay_in_statements_of_many_rows_ends_where_one_record_at_a_time_does() {
+        let row = |key: &str, value: &str| RowChange {
+            table: "meta".into(),
+            columns: vec!["key".into(), "value".into()],
+            values: vec![Cell::T(key.into()), Cell::T(value.into())],
+        };
+        let mut records = Vec::new();
+        for i in 0..(3 * ROWS_PER_STATEMENT) {
+            records.push(row(&format!("bench_{i:04}"), &format!("v{i}")));
+            if i == ROWS_PER_STATEMENT / 2 {
+                records.push(row("twice", "first"));
+            }
+            // Within one statement's worth of rows of the first.
+            if i == ROWS_PER_STATEMENT / 2 + 5 {
+                records.push(row("twice", "second"));
+                // Rewritten later in the same run: only this version of it is applied.
+                records.push(row("bench_0001", "again"));
+            }
+        }
+        // The last record of the row names its columns in another order: other columns.
+        let mut last = row("twice", "third");
+        last.columns.reverse();
+        last.values.reverse();
+        records.push(last);
+        let start = Store::create("test").unwrap().image().unwrap().to_vec();
+        let open = || {
+            Store::from_image(&start[..], start.len())
+                .map_err(|_| "image")
+                .unwrap()
+        };
+        let mut batched = open();
+        batched.apply_changes(&records).unwrap();
+        let mut one_by_one = open();
+        for r in &records {
+            one_by_one.apply_changes(std::slice::from_ref(r)).unwrap();
+        }
+        let dump = |s: &Store| -> Vec<(String, String)> {
+            let mut stmt = s
+                .conn
+                .prepare("SELECT key, value FROM meta ORDER BY key")
+                .unwrap();
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect()
+        };
+        assert_eq!(dump(&batched), dump(&one_by_one));
+        assert_eq!(batched.meta("twice").unwrap().as_deref(), Some("third"));
+        assert_eq!(
+            batched.meta("bench_0001").unwrap().as_deref(),
+            Some("again")
+        );
+        assert_eq!(batched.meta("bench_0191").unwrap().as_deref(), Some("v191"));
+        // A record naming an unknown column is still refused, and nothing of the run stays.
+        let mut bad = records.clone();
+        bad[100].columns[1] = "waarde".into();
+        let mut refused = open();
+        assert!(refused.apply_changes(&bad).is_err());
+        assert_eq!(refused.meta("bench_0000").unwrap(), None);
     }
 
     proptest::proptest! {

@@ -85,6 +85,27 @@ fn append_role(path: &Path, count: usize, results: &Path) {
     std::fs::write(results, out).unwrap();
 }
 
+/// Child role, for profiling the replay on its own (`perf record` on this process): unlocks
+/// the vault at `path` (one with pending records, say) `KLUIS_BENCH_ROUNDS` times, KDF
+/// excluded, and prints the median.
+fn unlock_role(path: &Path) {
+    let pass = SecretString::from(PASS.to_owned());
+    let keeper = Session::open(path, &pass, Access::Read).unwrap();
+    let key = keeper.sealing_key();
+    let mut times = Vec::new();
+    for _ in 0..env_usize("KLUIS_BENCH_ROUNDS", 7) {
+        let t = Instant::now();
+        let s = Session::open_with_key(path, key, Access::Read).unwrap();
+        times.push(t.elapsed());
+        drop(s);
+    }
+    println!(
+        "unlock minus KDF, {} pending records: median {:.1} ms",
+        keeper.pending_records(),
+        ms(median(times))
+    );
+}
+
 struct Appends {
     ours: Vec<Duration>,
     base: Vec<Duration>,
@@ -135,6 +156,7 @@ fn main() {
         match role.as_str() {
             "generate" => generate_vault(&path, notes, (notes / 100).max(10)),
             "append" => append_role(&path, count, &path.with_extension("results")),
+            "unlock" => unlock_role(&path),
             _ => panic!("unknown role {role}"),
         }
         return;
