@@ -151,13 +151,9 @@ fn remove_older_rosters(share: &Path, org_key: &str, newest: u64) -> Result<usiz
         let Ok(doc) = serde_json::from_slice::<org::Signed>(&bytes) else {
             continue;
         };
-        match org::verify_roster(org_key, &doc, &path) {
-            Ok(r) if r.version < newest => {
-                if fs::remove_file(&path).is_ok() {
-                    removed += 1;
-                }
-            }
-            _ => {}
+        let superseded = org::verify_roster(org_key, &doc, &path).is_ok_and(|r| r.version < newest);
+        if superseded && fs::remove_file(&path).is_ok() {
+            removed += 1;
         }
     }
     Ok(removed)
