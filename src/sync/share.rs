@@ -114,22 +114,16 @@ pub fn place(dir: &Path, bytes: &[u8], ext: &str) -> Result<PathBuf> {
 /// Publishes a signed roster into the shared folder, where every `sync` finds it.
 /// Then removes the rosters there that it supersedes (returned: how many).
 pub fn publish_roster(share: &Path, signed: &org::Signed) -> Result<(PathBuf, usize)> {
+    let roster: crate::model::roster::Roster = serde_json::from_str(&signed.body)
+        .map_err(|_| super::bundle::refused(share, t!("org.not_roster")))?;
     let bytes = serde_json::to_vec_pretty(signed).map_err(|e| Error::Encrypt(e.to_string()))?;
     let path = place(share, &bytes, ROSTER_EXTENSION)?;
-    let roster: crate::model::roster::Roster =
-        serde_json::from_str(&signed.body).map_err(|_| refused_roster(&path))?;
     let removed = remove_older_rosters(share, &roster.org_public_key, roster.version)?;
     if removed > 0 {
         // The removals are tidying: the new roster is in place and durable either way.
         let _ = crate::vault::sync_dir(&path);
     }
     Ok((path, removed))
-}
-
-fn refused_roster(path: &Path) -> Error {
-    Error::Refused {
-        reason: format!("{}: {}", path.display(), t!("org.not_roster")),
-    }
 }
 
 /// Removes the rosters in `share` that an organisation's newer one supersedes: a vault
