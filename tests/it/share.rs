@@ -418,7 +418,8 @@ fn refusals_are_remembered_up_to_a_cap() {
     assert!(footprint(b) <= after_first + 2048);
 }
 
-fn rosters(dir: &Path) -> Vec<PathBuf> {
+/// The roster files in a shared folder, sorted.
+pub fn rosters(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -4,11 +4,10 @@
 //! held, what a revoked worker wrote afterwards taken out), an enrollment file works once
 //! in effect and an id can be issued again, and entries cut from the end of the access log
 //! are found against the shared folder.
-use std::path::PathBuf;
-
 use serde_json::Value;
 
 use crate::org::{Org, enroll, it};
+use crate::share::rosters;
 use crate::sync::{Team, bundles, sync};
 use crate::{CANARY, PASS, TestVault, WEAK_KDF, stderr, stdout};
 
@@ -268,23 +267,14 @@ fn rosters_travel_through_the_share_and_a_revocation_takes_effect() {
     // what w003 wrote after the revocation, merges the held bundle and sends again, to
     // w001 only. The roster it supersedes leaves the share; a file that only looks like a
     // roster is not IT's to judge, and stays.
-    let rosters_in_share = || -> Vec<PathBuf> {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(team.dir())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "kluisroster"))
-            .collect();
-        found.sort();
-        found
-    };
-    let before = rosters_in_share();
+    let before = rosters(team.dir());
     assert_eq!(before.len(), 1, "{before:?}");
     let old = a.dir.path().join("roster-old.json");
     std::fs::copy(&before[0], &old).unwrap();
     let lookalike = team.dir().join(format!("{}.kluisroster", "0".repeat(64)));
     std::fs::write(&lookalike, b"{\"body\":\"\",\"signature\":\"\"}").unwrap();
     team.org.publish(team.dir());
-    let after = rosters_in_share();
+    let after = rosters(team.dir());
     assert_eq!(after.len(), 2, "{after:?}");
     assert!(after.contains(&lookalike) && !after.contains(&before[0]));
     std::fs::remove_file(&lookalike).unwrap();
