@@ -14,11 +14,23 @@ fn start(v: &TestVault) -> Tmux {
     ))
 }
 
-/// Waits until the screen has `text`; then it must not have `absent`.
+/// Waits until the screen has `text` and not `absent`. Both, not the first screen with
+/// `text`: after a key that hides something, `text` is often already there (the tab bar
+/// behind a form) before the app has drawn the key's effect; a screen that keeps `absent`
+/// for 30 s fails.
 fn shows(t: &Tmux, text: &str, absent: &str) -> String {
-    let s = t.wait_for(text);
-    assert!(!s.contains(absent), "{absent} on screen:\n{s}");
-    s
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let s = t.screen();
+        if s.contains(text) && !s.contains(absent) {
+            return s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{absent} on screen, or never {text}:\n{s}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 #[test]
