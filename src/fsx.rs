@@ -204,10 +204,11 @@ pub fn open_rw_create(path: &Path, max: u64) -> Result<File, Refusal> {
     Ok(file)
 }
 
-/// Opens a file kluis keeps for appending (the journal): no link, regular, ours.
-pub fn open_append(path: &Path, max: u64) -> Result<(File, Metadata), Refusal> {
+/// Opens a file kluis writes records into at positions it chooses (the journal): no link,
+/// regular, ours, never created here.
+pub fn open_write(path: &Path, max: u64) -> Result<(File, Metadata), Refusal> {
     let file = OpenOptions::new()
-        .append(true)
+        .write(true)
         .custom_flags(flags(Follow::No))
         .open(path)
         .map_err(|e| classify(e, Follow::No))?;

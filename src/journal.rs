@@ -24,11 +24,17 @@ use crate::secret::{ExposeSecret, SecretBox};
 /// First bytes of every journal.
 pub const MAGIC: &[u8; 8] = b"KLUISJ01";
 const ID_LEN: usize = 16;
-const HEADER_LEN: u64 = (MAGIC.len() + ID_LEN) as u64;
+/// Length of the journal header (magic and id).
+pub const HEADER_LEN: u64 = (MAGIC.len() + ID_LEN) as u64;
 const AAD_LABEL: &[u8] = b"kluis.nl/v1/journal";
 const TAG_LEN: u32 = 16;
 /// Largest record accepted; a transaction is far smaller.
 pub const MAX_RECORD: u32 = 64 << 20;
+/// The journal grows in steps of this many bytes of zeros, written (not just reserved) and
+/// synced with the append that needs them, so that the appends in between overwrite blocks
+/// the file already has: their `fdatasync` then commits no file size or block allocation,
+/// only the record's bytes (docs/journal-format.md, "Preallocated space").
+pub const GROWTH: u64 = 64 << 10;
 
 /// Identifies a journal generation and holds its key. Both are stored in the vault's meta
 /// table; a new pair is made at every compaction.
@@ -164,7 +170,8 @@ pub struct Replay {
     pub records: Vec<Zeroizing<Vec<u8>>>,
     /// Length of the file up to the end of the last good record.
     pub good_len: u64,
-    /// Whether a torn final record (a crash during an append) was dropped.
+    /// Whether a torn final record (a crash during an append) was dropped. Otherwise
+    /// everything after `good_len` is zeros: space the journal grew by for later records.
     pub torn: bool,
 }
 
@@ -203,7 +210,9 @@ pub fn read(path: &Path, key: &JournalKey, previous_id: Option<&str>) -> Result<
     let mut seq = 0u64;
     let torn = loop {
         let rest = &bytes[pos..];
-        if rest.is_empty() {
+        // The end of the records: the file's end, or the zeros it grew by (`GROWTH`), which
+        // is also what a crash can leave where an append was going.
+        if rest.iter().all(|b| *b == 0) {
             break false;
         }
         if rest.len() < 4 {
@@ -211,10 +220,6 @@ pub fn read(path: &Path, key: &JournalKey, previous_id: Option<&str>) -> Result<
         }
         let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes"));
         if !(TAG_LEN..=MAX_RECORD).contains(&len) {
-            // A crash can leave zeros where an append was going; anything else is damage.
-            if rest.iter().all(|b| *b == 0) {
-                break true;
-            }
             return Err(damaged(path, t!("journal.bad_record", number = seq)));
         }
         let end = 4 + len as usize;
@@ -227,8 +232,9 @@ pub fn read(path: &Path, key: &JournalKey, previous_id: Option<&str>) -> Result<
         };
         match cipher.decrypt(&nonce(seq), payload) {
             Ok(plain) => records.push(Zeroizing::new(plain)),
-            // The final record failing is what a crash mid-append looks like.
-            Err(_) if rest.len() == end => break true,
+            // The final record failing is what a crash mid-append looks like: nothing but
+            // the zeros of grown space may follow it.
+            Err(_) if rest[end..].iter().all(|b| *b == 0) => break true,
             Err(_) => return Err(damaged(path, t!("journal.bad_record", number = seq))),
         }
         pos += end;
@@ -245,7 +251,10 @@ pub fn read(path: &Path, key: &JournalKey, previous_id: Option<&str>) -> Result<
 pub struct Journal {
     file: File,
     next_seq: u64,
+    /// The end of the last record; the file may be longer by zeros it grew by.
     len: u64,
+    /// The file's length: where the next growth starts.
+    allocated: u64,
     /// Where it is, and the (device, inode) it had when opened: an append refuses when
     /// another file took its place, since the next unlock would never read this one.
     path: PathBuf,
@@ -272,28 +281,78 @@ impl Journal {
             return Err(io_err(e));
         }
         crate::vault::sync_dir(vault)?;
-        Self::open_for_append(vault, HEADER_LEN, 0)
+        Self::open_for_append(vault, HEADER_LEN, 0, false)
     }
 
-    /// Opens the journal to append after `good_len` bytes (cutting off a torn tail).
-    pub fn open_for_append(vault: &Path, good_len: u64, next_seq: u64) -> Result<Journal> {
+    /// Opens the journal to write records after `good_len` bytes. A torn tail is cut off;
+    /// zeros after the records (grown space, `torn` false) are kept for the next records.
+    pub fn open_for_append(
+        vault: &Path,
+        good_len: u64,
+        next_seq: u64,
+        torn: bool,
+    ) -> Result<Journal> {
         let path = path_for(vault);
         let io_err = |e: io::Error| Error::io(t!("io.write", path = path.display()), e);
-        let (file, meta) = fsx::open_append(&path, MAX_FILE).map_err(|r| match r {
+        let (file, meta) = fsx::open_write(&path, MAX_FILE).map_err(|r| match r {
             fsx::Refusal::Io(e) => io_err(e),
             other => other.into_damaged(&path),
         })?;
-        if meta.len() != good_len {
+        let mut allocated = meta.len();
+        if torn || allocated < good_len {
             file.set_len(good_len).map_err(io_err)?;
             file.sync_all().map_err(io_err)?;
+            allocated = good_len;
         }
         Ok(Journal {
             file,
             next_seq,
             len: good_len,
+            allocated,
             path,
             identity: (meta.dev(), meta.ino()),
         })
+    }
+
+    /// Writes `record` at the end of the records and syncs it. Into space the file already
+    /// has when it fits; otherwise followed by zeros up to the next multiple of [`GROWTH`]
+    /// in the same write, and if that much does not fit on the disk, alone (as a plain
+    /// append would).
+    fn write_record(&mut self, record: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let end = self.len + record.len() as u64;
+        if end <= self.allocated {
+            return self
+                .file
+                .write_all_at(record, self.len)
+                .and_then(|_| self.file.sync_data());
+        }
+        let grown = end.div_ceil(GROWTH) * GROWTH;
+        if grown <= MAX_FILE {
+            let mut padded = Vec::with_capacity((grown - self.len) as usize);
+            padded.extend_from_slice(record);
+            padded.resize((grown - self.len) as usize, 0);
+            let written = self
+                .file
+                .write_all_at(&padded, self.len)
+                .and_then(|_| self.file.sync_data());
+            match written {
+                Ok(()) => {
+                    self.allocated = grown;
+                    return Ok(());
+                }
+                // A full disk may still hold the record itself.
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                    self.file.set_len(self.len)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.file
+            .write_all_at(record, self.len)
+            .and_then(|_| self.file.sync_data())?;
+        self.allocated = end;
+        Ok(())
     }
 
     /// Whether the file at the journal's path is still the one this journal writes to.
@@ -322,25 +381,26 @@ impl Journal {
         record.extend_from_slice(&len.to_le_bytes());
         record.extend_from_slice(&sealed);
         let io_err = |e: io::Error| Error::io(t!("io.write", path = path_for(vault).display()), e);
-        let replaced = || Error::ChangedOnDisk {
-            path: self.path.clone(),
-        };
         if !self.in_place() {
-            return Err(replaced());
+            return Err(Error::ChangedOnDisk {
+                path: self.path.clone(),
+            });
         }
-        if let Err(e) = self
-            .file
-            .write_all(&record)
-            .and_then(|_| self.file.sync_data())
-        {
-            // Cut off what may have landed, so the next append starts on a record boundary.
+        if let Err(e) = self.write_record(&record) {
+            // Cut off what may have landed, so the next append starts on a record boundary,
+            // and give the file back the length it had: the same bytes as before (the space
+            // it had grown by reads as zeros again, without needing the disk).
             let _ = self.file.set_len(self.len);
+            let _ = self.file.set_len(self.allocated);
             return Err(io_err(e));
         }
         // Replaced while we wrote: the record is in a file nobody will read.
         if !self.in_place() {
             let _ = self.file.set_len(self.len);
-            return Err(replaced());
+            self.allocated = self.len;
+            return Err(Error::ChangedOnDisk {
+                path: self.path.clone(),
+            });
         }
         self.len += record.len() as u64;
         self.next_seq += 1;
@@ -352,7 +412,7 @@ impl Journal {
         self.next_seq
     }
 
-    /// Size of the file in bytes.
+    /// Bytes up to the end of the last record (the file may be longer by grown space).
     pub fn len(&self) -> u64 {
         self.len
     }
@@ -404,26 +464,81 @@ mod tests {
         j.append(&key, b"een", &vault).unwrap();
         j.append(&key, b"twee", &vault).unwrap();
         let full = fs::read(path_for(&vault)).unwrap();
+        assert_eq!(full.len() as u64, GROWTH, "the journal grows in steps");
         let one = HEADER_LEN as usize + 4 + 3 + 16;
-        for cut in one + 1..full.len() {
+        let two = one + 4 + 4 + 16;
+        for cut in one + 1..two {
+            // Cut short (a plain append cut by a crash), or zeros from the cut on (a crash
+            // while writing into grown space): either way the second record is torn.
             fs::write(path_for(&vault), &full[..cut]).unwrap();
             let (r, torn) = records(&vault, &key);
             assert_eq!(r, vec![b"een".to_vec()], "cut at {cut}");
             assert!(torn);
+            let mut zeroed = full.clone();
+            zeroed[cut..two].fill(0);
+            fs::write(path_for(&vault), &zeroed).unwrap();
+            let (r, torn) = records(&vault, &key);
+            assert_eq!(r, vec![b"een".to_vec()], "zeros from {cut}");
+            assert!(torn, "zeros from {cut}");
         }
-        // Zeros where the second record should be: torn, not damage.
+        // Only zeros where the second record should be: the end of the records, not damage.
         let mut zeros = full[..one].to_vec();
         zeros.extend(std::iter::repeat_n(0u8, 40));
         fs::write(path_for(&vault), &zeros).unwrap();
-        assert_eq!(records(&vault, &key).0.len(), 1);
+        assert_eq!(records(&vault, &key), (vec![b"een".to_vec()], false));
+        // A record that fails with anything but zeros after it is damage, not a crash.
+        let mut damaged = full.clone();
+        damaged[one + 6] ^= 1;
+        damaged[two + 100] = 1;
+        fs::write(path_for(&vault), &damaged).unwrap();
+        assert!(matches!(
+            read(&path_for(&vault), &key, None),
+            Err(Error::Damaged { .. })
+        ));
         // Appending after a torn tail starts on a record boundary.
         fs::write(path_for(&vault), &full[..one + 5]).unwrap();
-        let mut j = Journal::open_for_append(&vault, one as u64, 1).unwrap();
+        let mut j = Journal::open_for_append(&vault, one as u64, 1, true).unwrap();
         j.append(&key, b"drie", &vault).unwrap();
         assert_eq!(
             records(&vault, &key).0,
             vec![b"een".to_vec(), b"drie".to_vec()]
         );
+    }
+
+    /// Appends write into the space the journal grew by, which a reopened journal keeps, and
+    /// the file grows by [`GROWTH`] only when a record does not fit.
+    #[test]
+    fn appends_fill_grown_space_before_the_file_grows_again() {
+        let (_d, vault, key) = setup();
+        let jpath = path_for(&vault);
+        let mut j = Journal::create(&vault, &key).unwrap();
+        assert_eq!(fs::metadata(&jpath).unwrap().len(), HEADER_LEN);
+        let record = [7u8; 1000];
+        let per_step = (GROWTH - HEADER_LEN) / (4 + 1000 + 16);
+        for _ in 0..per_step {
+            j.append(&key, &record, &vault).unwrap();
+            assert_eq!(fs::metadata(&jpath).unwrap().len(), GROWTH);
+        }
+        let good_len = j.len();
+        drop(j);
+        let Found::Current(replay) = read(&jpath, &key, None).unwrap() else {
+            panic!("not current");
+        };
+        assert_eq!(
+            (replay.records.len() as u64, replay.good_len, replay.torn),
+            (per_step, good_len, false)
+        );
+        let mut j = Journal::open_for_append(&vault, good_len, per_step, false).unwrap();
+        assert_eq!(
+            fs::metadata(&jpath).unwrap().len(),
+            GROWTH,
+            "grown space kept"
+        );
+        j.append(&key, &record, &vault).unwrap();
+        assert_eq!(fs::metadata(&jpath).unwrap().len(), 2 * GROWTH);
+        let (back, torn) = records(&vault, &key);
+        assert_eq!(back.len() as u64, per_step + 1);
+        assert!(back.iter().all(|r| r[..] == record[..]) && !torn);
     }
 
     #[test]
@@ -439,7 +554,7 @@ mod tests {
         let (r0, r1, r2) = (
             &full[h..h + rec],
             &full[h + rec..h + 2 * rec],
-            &full[h + 2 * rec..],
+            &full[h + 2 * rec..h + 3 * rec],
         );
         let header = &full[..h];
         let refused = |body: Vec<u8>| {

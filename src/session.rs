@@ -527,7 +527,12 @@ impl Session {
                     .map_err(|_| damaged(t!("journal.bad_contents").into_owned()))?;
                 replayed = replay.records.len() as u64;
                 if access == Access::Write {
-                    journal = Some(Journal::open_for_append(path, replay.good_len, replayed)?);
+                    journal = Some(Journal::open_for_append(
+                        path,
+                        replay.good_len,
+                        replayed,
+                        replay.torn,
+                    )?);
                 }
             }
             // A missing or already-folded journal is replaced by an empty one of this
@@ -771,6 +776,14 @@ impl Session {
     /// The KDF parameters of the vault.
     pub fn kdf_params(&self) -> KdfParams {
         self.key.params()
+    }
+
+    /// Bytes of journal records not yet folded into the vault file (the journal file may be
+    /// longer by the zeros it grew by).
+    pub fn pending_bytes(&self) -> u64 {
+        self.journal
+            .as_ref()
+            .map_or(0, |j| j.len() - crate::journal::HEADER_LEN)
     }
 
     /// Journal records not yet folded into the vault file.

@@ -30,7 +30,10 @@ use synthetic::*;
 const CLIENT: &str = "01900000-0000-7000-8000-000000000000";
 
 /// Every file in the vault's folder (and the files place, if any): length, inode, mtime.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, u64, i64, i64)> {
+/// Length, inode, modification time, and the contents of a file small enough to compare.
+type Seen = (u64, u64, i64, i64, Option<Vec<u8>>);
+
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Seen> {
     let mut out = BTreeMap::new();
     let mut dirs = vec![dir.to_owned()];
     while let Some(d) = dirs.pop() {
@@ -39,25 +42,37 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, u64, i64, i64)> {
             if m.is_dir() {
                 dirs.push(e.path());
             } else {
-                out.insert(e.path(), (m.len(), m.ino(), m.mtime(), m.mtime_nsec()));
+                // The journal is written in place (records overwrite the zeros it grew by):
+                // what changed is found by comparing its bytes.
+                let bytes = (m.len() <= 16 << 20).then(|| std::fs::read(e.path()).unwrap());
+                out.insert(e.path(), (m.len(), m.ino(), m.mtime(), m.mtime_nsec(), bytes));
             }
         }
     }
     out
 }
 
-/// Bytes the folder changed by: growth of a file appended to in place, the whole length of a
-/// file that is new or was replaced or rewritten.
-fn changed_bytes(
-    before: &BTreeMap<PathBuf, (u64, u64, i64, i64)>,
-    after: &BTreeMap<PathBuf, (u64, u64, i64, i64)>,
-) -> u64 {
+/// Bytes the folder changed by: for a file written in place, from its first changed byte to
+/// its last (growth included); the whole length of a file that is new, replaced, or too
+/// large to compare and changed.
+fn changed_bytes(before: &BTreeMap<PathBuf, Seen>, after: &BTreeMap<PathBuf, Seen>) -> u64 {
     after
         .iter()
         .map(|(p, a)| match before.get(p) {
             None => a.0,
             Some(b) if b == a => 0,
-            Some(b) if b.1 == a.1 && a.0 > b.0 => a.0 - b.0,
+            Some((_, ino, _, _, Some(old))) if *ino == a.1 && a.4.is_some() => {
+                let new = a.4.as_ref().unwrap();
+                let differs = |i: usize| old.get(i) != new.get(i);
+                let longest = old.len().max(new.len());
+                match (0..longest).find(|&i| differs(i)) {
+                    None => 0,
+                    Some(first) => {
+                        let last = (0..longest).rev().find(|&i| differs(i)).unwrap();
+                        (last + 1 - first) as u64
+                    }
+                }
+            }
             Some(_) => a.0,
         })
         .sum()

@@ -191,7 +191,10 @@ fn a_full_disk_at_every_write_loses_nothing_and_leaves_no_temp_file() {
             break;
         }
     }
-    assert!(failed >= 3, "the disk filled up only {failed} times");
+    // The first append grows the journal (journal::GROWTH): when that write fails the record
+    // is written alone, and the ones after it go into the grown space, so the full disk is
+    // met twice before a change fits (a plain append met it three times).
+    assert!(failed >= 2, "the disk filled up only {failed} times");
     assert!(told, "no run said the disk was full");
 }
 

@@ -703,8 +703,9 @@ fn an_edit_that_is_not_durable_exits_1_and_says_it_was_not_saved() {
         .args(["bs=4096", "status=none"])
         .status();
     let before = dir_contents(v.dir.path());
-    // Longer than the free end of the journal's last page, so the append needs a new one.
-    let text = "past niet ".repeat(1_000);
+    // Longer than the space the journal grew by (journal::GROWTH), so the append needs new
+    // blocks. (A shorter one fits in that space and is saved, full disk or not.)
+    let text = "past niet ".repeat(7_000);
     let out = v
         .cmd()
         .args(["note", "add", &c, "--text", &text])
