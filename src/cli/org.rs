@@ -318,14 +318,7 @@ pub(super) fn run(cmd: OrgCmd, vault_path: &Path) -> anyhow::Result<()> {
             let pass = it_passphrase()?;
             let signed = org::signed_roster(&dir, &pass)?;
             let version = org::load_state(&dir)?.version;
-            let (path, removed) = crate::sync::publish_roster(&share, &signed)?;
-            eprintln!(
-                "{}",
-                t!("org.published", version = version, path = path.display())
-            );
-            if removed > 0 {
-                eprintln!("{}", t!("org.rosters_removed", count = removed));
-            }
+            let path = publish(&share, &signed, version)?;
             println!("{}", path.display());
             Ok(())
         }
@@ -475,18 +468,7 @@ fn admit(dir: &Path, from: &[PathBuf], fingerprint: Option<&str>) -> anyhow::Res
         eprintln!("{}", t!("org.nobody_admitted"));
     } else if let Some(share) = share {
         let signed = org::signed_roster(dir, &pass)?;
-        let (path, removed) = crate::sync::publish_roster(&share, &signed)?;
-        eprintln!(
-            "{}",
-            t!(
-                "org.published",
-                version = report.version,
-                path = path.display()
-            )
-        );
-        if removed > 0 {
-            eprintln!("{}", t!("org.rosters_removed", count = removed));
-        }
+        publish(&share, &signed, report.version)?;
     } else {
         eprintln!("{}", t!("org.publish_now", version = report.version));
     }
@@ -495,6 +477,20 @@ fn admit(dir: &Path, from: &[PathBuf], fingerprint: Option<&str>) -> anyhow::Res
     } else {
         Err(Error::invalid("--fingerprint", t!("org.choose_fingerprint")).into())
     }
+}
+
+/// Places the signed roster in the share (`org publish`, `org admit --share`) and says so,
+/// with how many superseded rosters left it.
+fn publish(share: &Path, signed: &org::Signed, version: u64) -> anyhow::Result<PathBuf> {
+    let (path, removed) = crate::sync::publish_roster(share, signed)?;
+    eprintln!(
+        "{}",
+        t!("org.published", version = version, path = path.display())
+    );
+    if removed > 0 {
+        eprintln!("{}", t!("org.rosters_removed", count = removed));
+    }
+    Ok(path)
 }
 
 /// `kluis init --enroll FILE`.
