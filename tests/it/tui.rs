@@ -98,6 +98,23 @@ impl Tmux {
         }
     }
 
+    /// Sends Ctrl-Q and waits until kluis has written the vault and left, for a pane that
+    /// runs kluis alone (it closes with it). A command run right after Ctrl-Q waits only a
+    /// moment for the vault (exit 5 after that), while kluis still saves and drains the
+    /// terminal.
+    fn quit(&self) {
+        self.keys(&["C-q"]);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self
+            .run(&["list-panes", "-F", "#{pane_pid}"])
+            .trim()
+            .is_empty()
+        {
+            assert!(Instant::now() < deadline, "kluis never closed");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// The pid of the process the pane's shell started.
     fn kluis_pid(&self) -> u32 {
         let shell: u32 = self

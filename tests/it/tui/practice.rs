@@ -18,20 +18,6 @@ fn start(v: &TestVault) -> Tmux {
     t
 }
 
-/// Waits until kluis has written the vault and left (its pane closes with it).
-fn quit(t: &Tmux) {
-    t.keys(&["C-q"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !t
-        .run(&["list-panes", "-F", "#{pane_pid}"])
-        .trim()
-        .is_empty()
-    {
-        assert!(std::time::Instant::now() < deadline, "kluis never closed");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn a_group_session_with_one_participants_own_note_lands_in_that_dossier_only() {
     let v = TestVault::created();
@@ -72,7 +58,7 @@ fn a_group_session_with_one_participants_own_note_lands_in_that_dossier_only() {
         s.contains("Group sessions") && s.contains("Budgetcursus"),
         "{s}"
     );
-    quit(&t);
+    t.quit();
 
     let groups = v.json(&["group", "list", "--json"]);
     assert_eq!(groups.as_array().unwrap().len(), 1, "{groups}");
@@ -139,7 +125,7 @@ fn the_meldcodes_five_steps_are_taken_in_the_app_and_show_in_json() {
     t.keys(&["C-s"]);
     // Saved, and against what step 4 weighed: said.
     t.wait_for("the afwegingskader expects a report");
-    quit(&t);
+    t.quit();
 
     let m = v.json(&["meldcode", "show", &id, "--json"]);
     let steps = m[0]["steps"].as_array().unwrap();
@@ -193,7 +179,7 @@ fn the_access_review_on_the_agenda_unassigns_and_never_leaves_a_dossier_with_no_
         t.keys(&["Down", "u"]);
         t.wait_for("no longer assigned");
     }
-    quit(&t);
+    t.quit();
     let show = w1.json(&["client", "show", &shared, "--json"]);
     assert_eq!(show["assigned"], serde_json::json!(["w002"]));
     let show = w1.json(&["client", "show", &alone, "--json"]);

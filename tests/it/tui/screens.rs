@@ -86,7 +86,7 @@ fn f2_then_every_reveal_path_is_one_item_and_logged() {
     t.keys(&["b"]);
     let s = t.wait_for("111222333");
     assert!(!s.contains(CANARY), "b showed more than the BSN:\n{s}");
-    t.keys(&["C-q"]);
+    t.quit();
     let log = v.json(&["audit", "--client", &id, "--json"]);
     let entries = log.as_array().unwrap();
     let lifted = entries
@@ -160,7 +160,7 @@ fn records_entered_in_the_app_are_what_json_shows() {
     t.keys(&["-l", "schuldregeling"]);
     t.keys(&["C-s"]);
     t.wait_for("Schuldhulp Zwolle");
-    t.keys(&["C-q"]);
+    t.quit();
 
     let household = v.json(&["household", "list", &id, "--json"]);
     assert_eq!(household[0]["name"], "Noor de Vries");
@@ -201,7 +201,7 @@ fn the_first_run_makes_a_team_vault_from_an_enrollment_file() {
     t.keys(&["-l", "AAAA-BBBB-CCCC-DDDD-EEEE"]);
     t.keys(&["Tab", PASS, "Tab", PASS, "Enter"]);
     // Refused: still on this screen, the cursor on the code, and no vault was made.
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    t.wait_for("wrong enrollment code");
     let s = t.wait_for("▶ Its code");
     assert!(!v.path.exists(), "a vault was made with a wrong code:\n{s}");
     for _ in 0..30 {
