@@ -36,8 +36,9 @@ impl From<&Cell> for Value {
 pub struct RowChange {
     /// Table name; one of [`journaled_tables`].
     pub table: String,
-    /// Column names, in the order of `values`.
-    pub columns: Vec<String>,
+    /// Column names, in the order of `values`; shared by the rows of a table (one list per
+    /// table in a transaction's record, one per run of equal lists when replayed).
+    pub columns: std::sync::Arc<[String]>,
     /// The row's values.
     pub values: Vec<Cell>,
 }
@@ -93,7 +94,7 @@ fn write(changes: &[RowChange], out: &mut Vec<u8>) {
     for c in changes {
         name(out, &c.table);
         out.extend_from_slice(&(c.columns.len() as u16).to_le_bytes());
-        for col in &c.columns {
+        for col in c.columns.iter() {
             name(out, col);
         }
         for v in &c.values {
@@ -125,12 +126,29 @@ pub fn decode(record: &[u8]) -> Option<Vec<RowChange>> {
     };
     let n = r.u32()? as usize;
     // Each change takes at least 3 bytes: a forged count cannot make a huge allocation.
-    let mut changes = Vec::with_capacity(n.min(r.data.len() / 3));
+    let mut changes: Vec<RowChange> = Vec::with_capacity(n.min(r.data.len() / 3));
+    // The column lists met so far (a record meets a few tables; a forged one with many
+    // lists only stops sharing past 64).
+    let mut shared: Vec<(String, std::sync::Arc<[String]>)> = Vec::new();
     for _ in 0..n {
         let table = r.name()?;
-        let columns = (0..r.u16()?)
+        let names = (0..r.u16()?)
             .map(|_| r.name())
             .collect::<Option<Vec<_>>>()?;
+        // The same table's rows name the same columns: shared, not a copy per row.
+        let columns = match shared
+            .iter()
+            .find(|(t, c)| *t == table && c[..] == names[..])
+        {
+            Some((_, c)) => c.clone(),
+            None => {
+                let c: std::sync::Arc<[String]> = names.into();
+                if shared.len() < 64 {
+                    shared.push((table.clone(), c.clone()));
+                }
+                c
+            }
+        };
         let values = (0..columns.len())
             .map(|_| r.cell())
             .collect::<Option<Vec<_>>>()?;
@@ -215,7 +233,7 @@ mod tests {
                 .into_iter()
                 .map(|(table, cols)| RowChange {
                     table,
-                    columns: cols.iter().map(|(c, _)| c.clone()).collect(),
+                    columns: cols.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>().into(),
                     values: cols.into_iter().map(|(_, v)| v).collect(),
                 })
                 .collect();

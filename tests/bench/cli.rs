@@ -45,7 +45,10 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Seen> {
                 // The journal is written in place (records overwrite the zeros it grew by):
                 // what changed is found by comparing its bytes.
                 let bytes = (m.len() <= 16 << 20).then(|| std::fs::read(e.path()).unwrap());
-                out.insert(e.path(), (m.len(), m.ino(), m.mtime(), m.mtime_nsec(), bytes));
+                out.insert(
+                    e.path(),
+                    (m.len(), m.ino(), m.mtime(), m.mtime_nsec(), bytes),
+                );
             }
         }
     }
