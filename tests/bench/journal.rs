@@ -39,6 +39,7 @@ fn append_role(path: &Path, count: usize, results: &Path) {
     let mut out = String::new();
     let mut rng = Rng(99);
     let vocabulary = vocabulary();
+    let mut last_bytes = 0;
     for i in 0..count {
         let body: Vec<&str> = (0..16)
             .map(|_| vocabulary[zipf(&mut rng, vocabulary.len())].as_str())
@@ -54,17 +55,31 @@ fn append_role(path: &Path, count: usize, results: &Path) {
             supersedes: None,
             special: false,
         };
-        // The record's own bytes: the file itself grows in steps (journal::GROWTH).
+        // The record's own bytes: the file itself grows in steps (journal::GROWTH). The
+        // baseline appends as many bytes as the record before it (the same size, all but
+        // the first time), and the two take turns at going first: whichever follows the
+        // other's `fdatasync` at once meets the file system still busy with it.
+        let base_first = i % 2 == 1;
+        let mut base = Duration::ZERO;
+        let mut baseline_append = |bytes: usize| {
+            let record = vec![0x5au8; bytes];
+            let t = Instant::now();
+            baseline.write_all(&record).unwrap();
+            baseline.sync_data().unwrap();
+            base = t.elapsed();
+        };
+        if base_first {
+            baseline_append(last_bytes);
+        }
         let before = s.pending_bytes();
         let t = Instant::now();
         s.change(|st| st.add_note(&note)).unwrap();
         let ours = t.elapsed();
         let bytes = s.pending_bytes() - before;
-        let record = vec![0x5au8; bytes as usize];
-        let t = Instant::now();
-        baseline.write_all(&record).unwrap();
-        baseline.sync_data().unwrap();
-        let base = t.elapsed();
+        if !base_first {
+            baseline_append(bytes as usize);
+        }
+        last_bytes = bytes as usize;
         out.push_str(&format!(
             "{} {} {}\n",
             ours.as_nanos(),
