@@ -128,21 +128,23 @@ pub fn decode(record: &[u8]) -> Option<Vec<RowChange>> {
     // Each change takes at least 3 bytes: a forged count cannot make a huge allocation.
     let mut changes: Vec<RowChange> = Vec::with_capacity(n.min(r.data.len() / 3));
     // The column lists met so far (a record meets a few tables; a forged one with many
-    // lists only stops sharing past 64).
+    // lists only stops sharing past 64). A row's names are read as slices of the record and
+    // compared with them: the same table's rows share one list, allocated once.
     let mut shared: Vec<(String, std::sync::Arc<[String]>)> = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
     for _ in 0..n {
         let table = r.name()?;
-        let names = (0..r.u16()?)
-            .map(|_| r.name())
-            .collect::<Option<Vec<_>>>()?;
-        // The same table's rows name the same columns: shared, not a copy per row.
-        let columns = match shared
-            .iter()
-            .find(|(t, c)| *t == table && c[..] == names[..])
-        {
+        names.clear();
+        for _ in 0..r.u16()? {
+            names.push(r.name_str()?);
+        }
+        let known = shared.iter().find(|(t, c)| {
+            *t == table && c.len() == names.len() && c.iter().zip(&names).all(|(a, b)| a == b)
+        });
+        let columns = match known {
             Some((_, c)) => c.clone(),
             None => {
-                let c: std::sync::Arc<[String]> = names.into();
+                let c: std::sync::Arc<[String]> = names.iter().map(|s| (*s).to_owned()).collect();
                 if shared.len() < 64 {
                     shared.push((table.clone(), c.clone()));
                 }
@@ -165,8 +167,8 @@ struct Reader<'a> {
     data: &'a [u8],
 }
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if self.data.len() < n {
             return None;
         }
@@ -184,8 +186,11 @@ impl Reader<'_> {
         self.take(8)?.try_into().ok()
     }
     fn name(&mut self) -> Option<String> {
+        self.name_str().map(str::to_owned)
+    }
+    fn name_str(&mut self) -> Option<&'a str> {
         let n = usize::from(*self.take(1)?.first()?);
-        String::from_utf8(self.take(n)?.to_vec()).ok()
+        std::str::from_utf8(self.take(n)?).ok()
     }
     fn cell(&mut self) -> Option<Cell> {
         Some(match self.take(1)?.first()? {
