@@ -317,15 +317,16 @@ impl Identity for PassphraseIdentity<'_> {
 /// benchmark's), and the image must fit in memory. Checked before anything is allocated.
 pub const MAX_VAULT_BYTES: u64 = 4 << 30;
 
-/// How much of the file's start [`DiskStamp`] keeps and compares: the age header, whose
-/// passphrase stanza has a fresh random value at every save.
+/// How much of the file's start [`DiskStamp`] hashes: the age header, whose passphrase stanza
+/// has a fresh random value at every save.
 const STAMP_HEAD: usize = 4096;
 
 /// Identifies the file a vault was read from, to notice when someone else replaced it or
 /// wrote into it. The change time (`ctime`) cannot be set back by a program the way the
 /// modification time can, so an overwrite in place that keeps size and mtime is seen too; the
-/// header tells one kluis save from another even on a file system whose times are coarse.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// hash of the header tells one kluis save from another even on a file system whose times
+/// are coarse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DiskStamp {
     dev: u64,
     ino: u64,
@@ -334,37 +335,24 @@ pub struct DiskStamp {
     mtime_nsec: i64,
     ctime: i64,
     ctime_nsec: i64,
-    /// The file's first bytes themselves (zeros past a shorter file's end, which `len` tells
-    /// apart): compared whole, which costs less than hashing them at every edit.
-    head: [u8; STAMP_HEAD],
-}
-
-impl std::fmt::Debug for DiskStamp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DiskStamp")
-            .field("dev", &self.dev)
-            .field("ino", &self.ino)
-            .field("len", &self.len)
-            .field("mtime", &(self.mtime, self.mtime_nsec))
-            .field("ctime", &(self.ctime, self.ctime_nsec))
-            .finish_non_exhaustive()
-    }
+    head: [u8; 32],
 }
 
 impl DiskStamp {
     /// The stamp of an open file, from its descriptor (reads its first bytes with `pread`,
     /// so the file position does not move).
     fn of(file: &File, meta: &fs::Metadata) -> io::Result<DiskStamp> {
+        use sha2::Digest;
         use std::os::unix::fs::FileExt;
-        let mut head = [0u8; STAMP_HEAD];
-        let want = STAMP_HEAD.min(meta.len() as usize);
+        let mut head = vec![0u8; STAMP_HEAD.min(meta.len() as usize)];
         let mut got = 0;
-        while got < want {
-            match file.read_at(&mut head[got..want], got as u64)? {
+        while got < head.len() {
+            match file.read_at(&mut head[got..], got as u64)? {
                 0 => break,
                 n => got += n,
             }
         }
+        head.truncate(got);
         Ok(DiskStamp {
             dev: meta.dev(),
             ino: meta.ino(),
@@ -373,7 +361,7 @@ impl DiskStamp {
             mtime_nsec: meta.mtime_nsec(),
             ctime: meta.ctime(),
             ctime_nsec: meta.ctime_nsec(),
-            head,
+            head: sha2::Sha256::digest(&head).into(),
         })
     }
 
