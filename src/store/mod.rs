@@ -601,7 +601,6 @@ impl Store {
                         .conn
                         .prepare_cached(&sql)?
                         .column_names()
-                        .into_iter()
                         .map(str::to_owned)
                         .collect();
                     known.push((table.to_owned(), sql.clone(), columns.clone()));
