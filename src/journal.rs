@@ -33,7 +33,7 @@ pub const MAX_RECORD: u32 = 64 << 20;
 /// The journal grows in steps of this many bytes of zeros, written (not just reserved) and
 /// synced with the append that needs them, so that the appends in between overwrite blocks
 /// the file already has: their `fdatasync` then commits no file size or block allocation,
-/// only the record's bytes (docs/journal-format.md, "Preallocated space").
+/// only the record's bytes (docs/journal-format.md, "Grown space").
 pub const GROWTH: u64 = 64 << 10;
 
 /// Identifies a journal generation and holds its key. Both are stored in the vault's meta
@@ -219,6 +219,12 @@ pub fn read(path: &Path, key: &JournalKey, previous_id: Option<&str>) -> Result<
             break true;
         }
         let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes"));
+        // No length, yet other bytes after it: a write into grown space that never completed,
+        // whose later sectors reached the disk and whose first did not. It was never
+        // acknowledged (its `fdatasync` had not returned).
+        if len == 0 {
+            break true;
+        }
         if !(TAG_LEN..=MAX_RECORD).contains(&len) {
             return Err(damaged(path, t!("journal.bad_record", number = seq)));
         }
@@ -486,6 +492,11 @@ mod tests {
         zeros.extend(std::iter::repeat_n(0u8, 40));
         fs::write(path_for(&vault), &zeros).unwrap();
         assert_eq!(records(&vault, &key), (vec![b"een".to_vec()], false));
+        // The second record's sectors on the disk but not its first (the length): torn.
+        let mut unordered = full.clone();
+        unordered[one..one + 4].fill(0);
+        fs::write(path_for(&vault), &unordered).unwrap();
+        assert_eq!(records(&vault, &key), (vec![b"een".to_vec()], true));
         // A record that fails with anything but zeros after it is damage, not a crash.
         let mut damaged = full.clone();
         damaged[one + 6] ^= 1;
