@@ -587,7 +587,8 @@ impl Store {
             return Ok(());
         }
         // The statement's text and its column names, made once per table: every durable
-        // edit reads back a few rows, and rebuilding both was a sixth of its CPU.
+        // edit reads back a few rows, and rebuilding both was a sixth of its CPU. The schema
+        // only changes when the store is opened (`migrate`), before anything is recorded.
         let (sql, columns) = {
             let mut known = self.readback.borrow_mut();
             match known.iter().find(|(t, _, _)| *t == table) {
