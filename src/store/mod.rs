@@ -1221,13 +1221,17 @@ impl Store {
             })
     }
 
-    /// Refuses an id no client has, as [`Store::client`] does, without reading the client.
-    fn require_client(&self, id: &str) -> Result<()> {
-        let known: bool = self
+    /// Whether a client has this id.
+    pub(super) fn has_client(&self, id: &str) -> Result<bool> {
+        Ok(self
             .conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM client WHERE id = ?1)")?
-            .query_row([id], |r| r.get(0))?;
-        if known {
+            .query_row([id], |r| r.get(0))?)
+    }
+
+    /// Refuses an id no client has, as [`Store::client`] does, without reading the client.
+    fn require_client(&self, id: &str) -> Result<()> {
+        if self.has_client(id)? {
             Ok(())
         } else {
             Err(Error::NotFound {

@@ -733,10 +733,7 @@ impl Store {
         let mut candidates: BTreeMap<String, (NoteRow, bool)> = BTreeMap::new();
         let mut client_exists = HashMap::new();
         for client in clients {
-            let exists: bool = self
-                .conn
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM client WHERE id = ?1)")?
-                .query_row([client], |r| r.get(0))?;
+            let exists = self.has_client(client)?;
             client_exists.insert(client.as_str(), exists);
             if !exists {
                 continue;
