@@ -325,24 +325,16 @@ impl Journal {
     /// in the same write, and if that much does not fit on the disk, alone (as a plain
     /// append would).
     fn write_record(&mut self, record: &[u8]) -> io::Result<()> {
-        use std::os::unix::fs::FileExt;
         let end = self.len + record.len() as u64;
         if end <= self.allocated {
-            return self
-                .file
-                .write_all_at(record, self.len)
-                .and_then(|_| self.file.sync_data());
+            return self.write_synced(record);
         }
         let grown = end.div_ceil(GROWTH) * GROWTH;
         if grown <= MAX_FILE {
             let mut padded = Vec::with_capacity((grown - self.len) as usize);
             padded.extend_from_slice(record);
             padded.resize((grown - self.len) as usize, 0);
-            let written = self
-                .file
-                .write_all_at(&padded, self.len)
-                .and_then(|_| self.file.sync_data());
-            match written {
+            match self.write_synced(&padded) {
                 Ok(()) => {
                     self.allocated = grown;
                     return Ok(());
@@ -354,11 +346,16 @@ impl Journal {
                 Err(e) => return Err(e),
             }
         }
-        self.file
-            .write_all_at(record, self.len)
-            .and_then(|_| self.file.sync_data())?;
+        self.write_synced(record)?;
         self.allocated = end;
         Ok(())
+    }
+
+    /// Writes `bytes` where the records end, in one `pwrite`, and `fdatasync`s them.
+    fn write_synced(&self, bytes: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.file.write_all_at(bytes, self.len)?;
+        self.file.sync_data()
     }
 
     /// Whether the file at the journal's path is still the one this journal writes to.
@@ -366,8 +363,8 @@ impl Journal {
         fsx::identity_at(&self.path) == Some(self.identity)
     }
 
-    /// Encrypts `plain` as the next record, appends it in one write, and fsyncs. When this
-    /// returns Ok the record survives a crash.
+    /// Encrypts `plain` as the next record, writes it after the last one in one write, and
+    /// fsyncs. When this returns Ok the record survives a crash.
     pub fn append(&mut self, key: &JournalKey, plain: &[u8], vault: &Path) -> Result<()> {
         let len = plain.len() as u32 + TAG_LEN;
         if len > MAX_RECORD {
