@@ -150,6 +150,8 @@ pub struct Store {
     readback: std::cell::RefCell<Vec<ReadBack>>,
     /// The database's page size (`check_size`).
     page_size: std::cell::Cell<Option<u64>>,
+    /// Meta values read in the transaction in progress (`meta`); emptied when it ends.
+    meta_seen: std::cell::RefCell<Vec<(String, Option<String>)>>,
 }
 
 /// A table's name, the text of the statement reading one of its rows by key, and the
@@ -351,6 +353,7 @@ impl Store {
             migrated_from: None,
             files: Default::default(),
             readback: Default::default(),
+            meta_seen: Default::default(),
             page_size: Default::default(),
         };
         store.migrate()?;
@@ -447,6 +450,7 @@ impl Store {
             migrated_from: None,
             files: Default::default(),
             readback: Default::default(),
+            meta_seen: Default::default(),
             page_size: Default::default(),
         };
         let version = store.schema_version().map_err(|e| match e {
@@ -542,6 +546,7 @@ impl Store {
         f: impl FnOnce(&Store) -> Result<T>,
     ) -> Result<(T, Vec<RowChange>)> {
         self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        self.meta_seen.borrow_mut().clear();
         *self.changes.borrow_mut() = Some(Vec::new());
         self.noted.set(Some(0));
         let unlock = self.pending_unlock.borrow().clone();
@@ -561,6 +566,7 @@ impl Store {
             Ok(v)
         });
         let changes = self.changes.borrow_mut().take().unwrap_or_default();
+        self.meta_seen.borrow_mut().clear();
         match result {
             Ok(v) => Ok((v, changes)),
             Err(e) => {
@@ -919,15 +925,30 @@ impl Store {
 
     /// A value from the meta table.
     pub(in crate::engine) fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
+        // Inside a transaction the values read are kept until it ends: a durable edit asks
+        // who the user is three times. Only `set_meta` writes the table while one runs.
+        let in_transaction = self.changes.borrow().is_some();
+        if in_transaction
+            && let Some((_, v)) = self.meta_seen.borrow().iter().find(|(k, _)| k == key)
+        {
+            return Ok(v.clone());
+        }
+        let value: Option<String> = self
             .conn
             .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
             .query_row([key], |r| r.get(0))
-            .optional()?)
+            .optional()?;
+        if in_transaction {
+            self.meta_seen
+                .borrow_mut()
+                .push((key.to_owned(), value.clone()));
+        }
+        Ok(value)
     }
 
     /// Sets a value in the meta table.
     pub(in crate::engine) fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.meta_seen.borrow_mut().retain(|(k, _)| k != key);
         self.conn
             .prepare_cached(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
@@ -1418,7 +1439,7 @@ impl Store {
                 special
             ])?;
         self.record("note", &id)?;
-        self.emit(&n.client_id, &format!("note/{id}"), None)?;
+        self.emit_new(&n.client_id, &format!("note/{id}"), None)?;
         self.log(Action::Create, Some(&n.client_id), &format!("note {id}"))?;
         Ok(id)
     }
@@ -1819,6 +1840,61 @@ mod tests {
             .map_err(|_| "image")
             .unwrap();
         assert!(bare.apply_changes(&orphan[1..]).is_err());
+    }
+
+    #[test]
+    fn meta_read_in_a_transaction_follows_its_writes_and_its_rollback() {
+        let mut s = Store::create("me").unwrap();
+        s.set_meta("worker_id", "w-1").unwrap();
+        let (seen, rows) = s
+            .transaction(|s| {
+                let before = s.meta("worker_id")?;
+                s.set_meta("worker_id", "w-2")?;
+                Ok((before, s.meta("worker_id")?, s.user()?))
+            })
+            .unwrap();
+        assert_eq!(
+            seen,
+            (Some("w-1".into()), Some("w-2".into()), "w-2".to_owned())
+        );
+        assert!(
+            rows.iter().any(|r| r.table == "meta"),
+            "the write is journaled"
+        );
+        let failed: Result<((), _)> = s.transaction(|s| {
+            assert_eq!(s.user()?, "w-2");
+            s.set_meta("worker_id", "w-3")?;
+            assert_eq!(s.user()?, "w-3");
+            Err(Error::invalid("test", "stop"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(s.meta("worker_id").unwrap().as_deref(), Some("w-2"));
+        let (after, _) = s.transaction(|s| s.user()).unwrap();
+        assert_eq!(
+            after, "w-2",
+            "nothing of the rolled-back write is remembered"
+        );
+    }
+
+    #[test]
+    fn a_new_notes_ops_have_no_earlier_version() {
+        let mut s = Store::create("me").unwrap();
+        let (id, _) = s.transaction(|s| s.add_client(&client("Klein"))).unwrap();
+        let (note_id, rows) = s
+            .transaction(|s| s.add_note(&note(&id, "tekst", None)))
+            .unwrap();
+        let ops: Vec<_> = rows.iter().filter(|r| r.table == "op").collect();
+        assert_eq!(ops.len(), 2, "the note's op and its access-log entry's op");
+        let (fields, prevs): (Vec<String>, Vec<Option<String>>) = s
+            .conn
+            .prepare("SELECT field, prev FROM op WHERE field IN (?1) OR field LIKE 'log/%'")
+            .unwrap()
+            .query_map([format!("note/{note_id}")], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .unzip();
+        assert!(fields.contains(&format!("note/{note_id}")));
+        assert!(prevs.iter().all(Option::is_none), "{prevs:?}");
     }
 
     #[test]

@@ -230,6 +230,28 @@ impl Store {
             .collect::<rusqlite::Result<Vec<String>>>()?
             .into_iter()
             .max();
+        self.insert_op(id, client, field, value, prev.as_deref())
+    }
+
+    /// [`Store::emit`] for a field named after an id made in this transaction (a new note,
+    /// an access-log entry): no op can have had it before, so there is no version to look up.
+    pub(super) fn emit_new(
+        &self,
+        client: &str,
+        field: &str,
+        value: Option<&str>,
+    ) -> Result<String> {
+        self.insert_op(&new_id(), client, field, value, None)
+    }
+
+    fn insert_op(
+        &self,
+        id: &str,
+        client: &str,
+        field: &str,
+        value: Option<&str>,
+        prev: Option<&str>,
+    ) -> Result<String> {
         let (hlc, author) = self.tick()?;
         self.conn
             .prepare_cached(

@@ -121,7 +121,7 @@ impl Store {
                 detail: detail.to_owned(),
             })
             .map_err(|e| Error::invalid("log", e.to_string()))?;
-            self.emit(c, &format!("log/{id}"), Some(&value))?;
+            self.emit_new(c, &format!("log/{id}"), Some(&value))?;
         }
         Ok(id)
     }
@@ -157,8 +157,7 @@ impl Store {
             .execute(params![
                 id, seq, at, action, client, user, on_behalf, detail, dh, origin, prev, hash
             ])?;
-        self.record("access_log", id)?;
-        Ok(())
+        self.record("access_log", id)
     }
 
     /// Puts an entry that arrived with a synced dossier into this vault's chain, once: from
