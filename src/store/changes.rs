@@ -138,9 +138,9 @@ pub fn decode(record: &[u8]) -> Option<Vec<RowChange>> {
         for _ in 0..r.u16()? {
             names.push(r.name_str()?);
         }
-        let known = shared.iter().find(|(t, c)| {
-            *t == table && c.len() == names.len() && c.iter().zip(&names).all(|(a, b)| a == b)
-        });
+        let known = shared
+            .iter()
+            .find(|(t, c)| *t == table && c.iter().map(String::as_str).eq(names.iter().copied()));
         let columns = match known {
             Some((_, c)) => c.clone(),
             None => {
